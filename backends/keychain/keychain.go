@@ -1,0 +1,196 @@
+// Package keychain is the keychain backend: the vault lives in vault.age,
+// sealed to an age X25519 identity that is created on first use and kept
+// as one OS-keychain item (service "credmgr", account "vault-key:" plus the
+// vault's absolute path). Only the 74-byte key goes into the keychain, so
+// platform size limits never matter, the keychain is read once per process,
+// and many credentials change in one atomic write.
+package keychain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"filippo.io/age"
+
+	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/internal/vaultfile"
+)
+
+// Service is the keychain service name of every credmgr item.
+const Service = "credmgr"
+
+// ErrKeyMissing is wrapped when the vault exists but its key is not in the
+// keychain. The vault is never touched in that case.
+var ErrKeyMissing = errors.New("the vault key is missing from the keychain")
+
+// ItemAccount returns the keychain account name of the key item for the
+// vault at path.
+func ItemAccount(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return "vault-key:" + abs, nil
+}
+
+// Options configures the keychain backend.
+type Options struct {
+	// Keyring is the keychain to keep the key in; nil means System with
+	// the default timeout.
+	Keyring Keyring
+	// Recipients are sealed to in addition to the keychain key, so that a
+	// recovery identity kept elsewhere can open the vault if the keychain
+	// item is lost.
+	Recipients []age.Recipient
+	// Vault options (lock timeout).
+	Vault vaultfile.Options
+}
+
+// Store is the keychain-guarded vault.
+type Store struct {
+	*vaultfile.Store
+	guard *guard
+}
+
+// New returns the keychain backend for the vault at path. The keychain is
+// not touched until the first operation that reads or writes the vault.
+func New(path string, opts Options) (*Store, error) {
+	if opts.Keyring == nil {
+		opts.Keyring = System(0)
+	}
+	account, err := ItemAccount(path)
+	if err != nil {
+		return nil, err
+	}
+	g := &guard{kr: opts.Keyring, account: account, extra: opts.Recipients}
+	return &Store{Store: vaultfile.New(path, g, opts.Vault), guard: g}, nil
+}
+
+// ItemAccount returns the account name of this store's key item.
+func (s *Store) ItemAccount() string { return s.guard.account }
+
+// Probe reports whether the keychain answers: nil if the key item is there
+// or cleanly absent, an error wrapping ErrUnavailable otherwise.
+func (s *Store) Probe() (keyPresent bool, err error) {
+	s.guard.mu.Lock()
+	_, err = s.guard.load()
+	s.guard.mu.Unlock()
+	if errors.Is(err, errItemNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// DeleteKey removes the key item. Only a backend switch that has moved
+// every credential elsewhere calls it.
+func (s *Store) DeleteKey() error {
+	err := s.guard.kr.Delete(Service, s.guard.account)
+	if errors.Is(err, errItemNotFound) {
+		return nil
+	}
+	return err
+}
+
+// NewKey replaces the key item with a fresh identity. Only a backend switch
+// that is about to write a new vault calls it.
+func (s *Store) NewKey() error {
+	s.guard.mu.Lock()
+	defer s.guard.mu.Unlock()
+	s.guard.id = nil
+	_, err := s.guard.create()
+	return err
+}
+
+type guard struct {
+	kr      Keyring
+	account string
+	extra   []age.Recipient
+
+	mu sync.Mutex
+	id *age.X25519Identity // read once per process
+}
+
+// load returns the key, reading the keychain at most once per process.
+func (g *guard) load() (*age.X25519Identity, error) {
+	if g.id != nil {
+		return g.id, nil
+	}
+	v, err := g.kr.Get(Service, g.account)
+	if err != nil {
+		return nil, err
+	}
+	id, err := age.ParseX25519Identity(strings.TrimSpace(v))
+	if err != nil {
+		return nil, fmt.Errorf("the keychain item %s/%s does not hold an age identity", Service, g.account)
+	}
+	g.id = id
+	return id, nil
+}
+
+// create makes a new identity, stores it, and reads it back, so that what
+// seals the vault is what the keychain holds. Callers hold the vault lock,
+// which makes creation race-free across processes.
+func (g *guard) create() (*age.X25519Identity, error) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, err
+	}
+	if err := g.kr.Set(Service, g.account, id.String()); err != nil {
+		return nil, fmt.Errorf("storing the vault key in the keychain: %w", err)
+	}
+	got, err := g.kr.Get(Service, g.account)
+	if err != nil {
+		return nil, fmt.Errorf("reading back the vault key: %w", err)
+	}
+	if strings.TrimSpace(got) != id.String() {
+		return nil, errors.New("the keychain returned a different vault key than was stored; try again")
+	}
+	g.id = id
+	return id, nil
+}
+
+// CheckEmpty makes reads of a store with no vault fail when the keychain
+// does not answer, instead of reporting nothing stored.
+func (g *guard) CheckEmpty(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := g.load(); err != nil && !errors.Is(err, errItemNotFound) {
+		return err
+	}
+	return nil
+}
+
+func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
+	g.mu.Lock()
+	id, err := g.load()
+	g.mu.Unlock()
+	if errors.Is(err, errItemNotFound) {
+		return nil, fmt.Errorf("%w (service %q, account %q); the vault was left untouched: restore the keychain item, or open the vault with a recovery identity (age -d -i KEY vault.age)", ErrKeyMissing, Service, g.account)
+	}
+	if err != nil {
+		return nil, err
+	}
+	plain, err := agefile.Open(sealed, id)
+	if err != nil {
+		return nil, fmt.Errorf("the keychain key does not open the vault (%w); the vault was left untouched", err)
+	}
+	return plain, nil
+}
+
+func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
+	g.mu.Lock()
+	id, err := g.load()
+	if errors.Is(err, errItemNotFound) {
+		// Seal without a prior Open happens only when no vault exists.
+		id, err = g.create()
+	}
+	g.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return agefile.Seal(plain, append([]age.Recipient{id.Recipient()}, g.extra...)...)
+}

@@ -1,0 +1,379 @@
+package backends
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/plugin"
+
+	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/backends/jsonfile"
+	"github.com/credmgr/credmgr/backends/keychain"
+	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/tty"
+	"github.com/credmgr/credmgr/internal/vaultfile"
+)
+
+// Backend names.
+const (
+	Auto     = "auto"
+	Keychain = "keychain"
+	Age      = "age"
+	File     = "file"
+)
+
+// Options says which backend to open and how. LoadOptions fills it from
+// the environment and config.toml; callers then set what their own flags
+// say.
+type Options struct {
+	// DataDir holds the vault, its lock and config.toml.
+	DataDir string
+	// Backend is an explicit choice (a --backend flag); "" defers to
+	// CREDMGR_BACKEND, then ConfigBackend, then auto.
+	Backend string
+	// ConfigBackend is config.toml's backend key.
+	ConfigBackend string
+	// KeychainTimeout bounds each keychain call (default 10s).
+	KeychainTimeout time.Duration
+	// LockTimeout bounds the wait for the vault lock (default 2m).
+	LockTimeout time.Duration
+	// PlaintextOK silences the file backend's warning.
+	PlaintextOK bool
+	// AgeIdentities are identity files for the age backend, used when
+	// CREDMGR_AGE_IDENTITY is unset.
+	AgeIdentities []string
+	// RecoveryRecipients are extra age recipients for keychain and
+	// identity-mode vaults.
+	RecoveryRecipients []string
+
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// Warn receives warnings (plaintext writes); nil means os.Stderr.
+	Warn io.Writer
+	// Keyring replaces the OS keychain (tests); nil means the system one.
+	Keyring keychain.Keyring
+	// ScryptWorkFactor, if non-zero, replaces age's default scrypt work
+	// factor when sealing (tests use a low one).
+	ScryptWorkFactor int
+}
+
+// LoadOptions returns the Options for this process: the data directory
+// from CREDMGR_HOME or the platform default, and config.toml from there.
+func LoadOptions() (Options, *config.Config, error) {
+	dir, err := config.DataDir()
+	if err != nil {
+		return Options{}, nil, err
+	}
+	cfg, err := config.Load(config.Path(dir))
+	if err != nil {
+		return Options{}, nil, err
+	}
+	return OptionsFromConfig(dir, cfg), cfg, nil
+}
+
+// OptionsFromConfig turns a parsed config.toml into Options.
+func OptionsFromConfig(dir string, cfg *config.Config) Options {
+	return Options{
+		DataDir:            dir,
+		ConfigBackend:      cfg.Backend,
+		KeychainTimeout:    cfg.KeychainTimeout.Duration,
+		LockTimeout:        cfg.LockTimeout.Duration,
+		PlaintextOK:        cfg.PlaintextOK,
+		AgeIdentities:      cfg.AgeIdentity,
+		RecoveryRecipients: cfg.RecoveryRecipients,
+	}
+}
+
+func (o *Options) getenv(k string) string {
+	if o.Getenv != nil {
+		return o.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+func (o *Options) warn() io.Writer {
+	if o.Warn != nil {
+		return o.Warn
+	}
+	return os.Stderr
+}
+
+// Opened is an open backend and what "credmgr backend" reports about it.
+type Opened struct {
+	// Store is the backend; it also implements Editor.
+	Store interface {
+		Store
+		Editor
+	}
+	// Name is keychain, age or file.
+	Name string
+	// Source says what chose it: "flag", "env", "config" or "auto".
+	Source string
+	// Reason explains the choice in words.
+	Reason string
+	// Path is the vault file.
+	Path string
+	// Guard describes what protects the vault.
+	Guard string
+	// Keychain is set for the keychain backend.
+	Keychain *keychain.Store
+}
+
+// ErrNoBackend is returned by Open in auto mode when no secure backend is
+// usable.
+var ErrNoBackend = errors.New("no usable credential backend")
+
+// Choice returns the backend the options select and what selected it,
+// without opening anything.
+func (o *Options) Choice() (name, source string, err error) {
+	switch {
+	case o.Backend != "":
+		name, source = o.Backend, "flag"
+	case o.getenv("CREDMGR_BACKEND") != "":
+		name, source = o.getenv("CREDMGR_BACKEND"), "env"
+	case o.ConfigBackend != "":
+		name, source = o.ConfigBackend, "config"
+	default:
+		name, source = Auto, "auto"
+	}
+	if !config.ValidBackend(name) {
+		return "", "", fmt.Errorf("unknown backend %q (from %s): choose one of %s", name, sourceWords(source), strings.Join(config.Backends, ", "))
+	}
+	return name, source, nil
+}
+
+func sourceWords(source string) string {
+	switch source {
+	case "flag":
+		return "--backend"
+	case "env":
+		return "CREDMGR_BACKEND"
+	case "config":
+		return "backend in config.toml"
+	}
+	return source
+}
+
+// Open picks the backend and opens it. Nothing is read or created until
+// the store is used, except that auto mode asks the keychain whether it
+// answers.
+func Open(ctx context.Context, o Options) (*Opened, error) {
+	name, source, err := o.Choice()
+	if err != nil {
+		return nil, err
+	}
+	if name != Auto {
+		op, err := OpenNamed(ctx, o, name)
+		if err != nil {
+			return nil, err
+		}
+		op.Source, op.Reason = source, "chosen by "+sourceWords(source)
+		return op, nil
+	}
+	return openAuto(ctx, o)
+}
+
+func openAuto(ctx context.Context, o Options) (*Opened, error) {
+	kc, err := OpenNamed(ctx, o, Keychain)
+	if err != nil {
+		return nil, err
+	}
+	present, probeErr := kc.Keychain.Probe()
+	_, vaultErr := os.Lstat(kc.Path)
+	vaultExists := vaultErr == nil
+	if probeErr == nil && (present || !vaultExists) {
+		kc.Source, kc.Reason = "auto", "auto: the OS keychain answered"
+		return kc, nil
+	}
+	if keySourcePresent(&o) {
+		ag, err := OpenNamed(ctx, o, Age)
+		if err != nil {
+			return nil, err
+		}
+		why := "the OS keychain did not answer"
+		if probeErr == nil {
+			why = "the keychain holds no key for the existing vault.age"
+		}
+		ag.Source, ag.Reason = "auto", "auto: "+why+" and an age key source is set"
+		return ag, nil
+	}
+	msg := "the OS keychain is not usable"
+	if probeErr != nil {
+		msg += " (" + probeErr.Error() + ")"
+	} else {
+		msg = "vault.age exists but the keychain holds no key for it"
+	}
+	return nil, fmt.Errorf("%w: %s, and no age key source is set; choose one:\n"+
+		"  keychain: start or unlock the OS keychain (Secret Service, macOS Keychain, Credential Manager)\n"+
+		"  age:      set CREDMGR_AGE_IDENTITY=FILE or CREDMGR_PASSPHRASE_FILE=FILE (or run on a terminal to be asked for a passphrase)\n"+
+		"  file:     credmgr backend set file (plain text, mode 0600)", ErrNoBackend, msg)
+}
+
+// keySourcePresent reports whether the age backend has a way to get its
+// key without failing.
+func keySourcePresent(o *Options) bool {
+	if o.getenv("CREDMGR_AGE_IDENTITY") != "" || len(o.AgeIdentities) > 0 ||
+		o.getenv("CREDMGR_PASSPHRASE") != "" || o.getenv("CREDMGR_PASSPHRASE_FILE") != "" {
+		return true
+	}
+	if d := o.getenv("CREDENTIALS_DIRECTORY"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "credmgr-passphrase")); err == nil {
+			return true
+		}
+	}
+	return tty.Available()
+}
+
+// OpenNamed opens the named backend (not auto) in o.DataDir.
+func OpenNamed(ctx context.Context, o Options, name string) (*Opened, error) {
+	if o.DataDir == "" {
+		return nil, errors.New("no data directory")
+	}
+	vopts := vaultfile.Options{LockTimeout: o.LockTimeout}
+	switch name {
+	case File:
+		path := filepath.Join(o.DataDir, jsonfile.FileName)
+		if !o.PlaintextOK {
+			w := o.warn()
+			vopts.AfterWrite = func(p string) {
+				fmt.Fprintf(w, "credmgr: warning: credentials were written in plain text to %s (set plaintext_ok = true in config.toml to silence this)\n", p)
+			}
+		}
+		return &Opened{Store: jsonfile.New(path, vopts), Name: File, Path: path,
+			Guard: "none: plain JSON, file mode 0600 in a 0700 directory"}, nil
+	case Keychain:
+		path := filepath.Join(o.DataDir, agefile.FileName)
+		rs, err := parseRecipients(o.RecoveryRecipients)
+		if err != nil {
+			return nil, err
+		}
+		kr := o.Keyring
+		if kr == nil {
+			kr = keychain.System(o.KeychainTimeout)
+		}
+		s, err := keychain.New(path, keychain.Options{Keyring: kr, Recipients: rs, Vault: vopts})
+		if err != nil {
+			return nil, err
+		}
+		guard := fmt.Sprintf("age X25519 key in the OS keychain (service %q, account %q)", keychain.Service, s.ItemAccount())
+		if len(rs) > 0 {
+			guard += fmt.Sprintf(", plus %d recovery recipient(s)", len(rs))
+		}
+		return &Opened{Store: s, Name: Keychain, Path: path, Guard: guard, Keychain: s}, nil
+	case Age:
+		path := filepath.Join(o.DataDir, agefile.FileName)
+		aopts := agefile.Options{Vault: vopts, WorkFactor: o.ScryptWorkFactor}
+		var guard string
+		if files := identityFiles(&o); len(files) > 0 {
+			ui := plugin.NewTerminalUI(func(f string, v ...any) { fmt.Fprintf(o.warn(), "credmgr: "+f+"\n", v...) },
+				func(f string, v ...any) { fmt.Fprintf(o.warn(), "credmgr: warning: "+f+"\n", v...) })
+			for _, f := range files {
+				ids, err := agefile.ParseIdentityFile(f, ui)
+				if err != nil {
+					return nil, err
+				}
+				aopts.Identities = append(aopts.Identities, ids...)
+			}
+			rs, err := parseRecipients(o.RecoveryRecipients)
+			if err != nil {
+				return nil, err
+			}
+			aopts.Recipients = rs
+			guard = "age identity file(s): " + strings.Join(files, ", ")
+		} else {
+			fn, desc, err := passphraseSource(&o)
+			if err != nil {
+				return nil, err
+			}
+			aopts.Passphrase = fn
+			guard = "age passphrase (scrypt) from " + desc
+		}
+		s, err := agefile.New(path, aopts)
+		if err != nil {
+			return nil, err
+		}
+		return &Opened{Store: s, Name: Age, Path: path, Guard: guard}, nil
+	}
+	return nil, fmt.Errorf("unknown backend %q: choose one of keychain, age, file", name)
+}
+
+func identityFiles(o *Options) []string {
+	var files []string
+	if v := o.getenv("CREDMGR_AGE_IDENTITY"); v != "" {
+		files = filepath.SplitList(v)
+	} else {
+		files = o.AgeIdentities
+	}
+	out := files[:0:0]
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(f, "~/"); ok {
+			if h, err := os.UserHomeDir(); err == nil {
+				f = filepath.Join(h, rest)
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func parseRecipients(list []string) ([]age.Recipient, error) {
+	var rs []age.Recipient
+	for _, s := range list {
+		r, err := age.ParseX25519Recipient(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("recovery_recipients: %q is not an age X25519 recipient (age1…)", s)
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
+
+// passphraseSource finds the age passphrase: CREDMGR_PASSPHRASE,
+// CREDMGR_PASSPHRASE_FILE, systemd's $CREDENTIALS_DIRECTORY/credmgr-passphrase,
+// or a prompt on the terminal, in that order.
+func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
+	if p := o.getenv("CREDMGR_PASSPHRASE"); p != "" {
+		return func(bool) (string, error) { return p, nil }, "CREDMGR_PASSPHRASE", nil
+	}
+	fromFile := func(path, what string) (agefile.PassphraseFunc, string, error) {
+		return func(bool) (string, error) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return "", fmt.Errorf("reading the passphrase from %s: %w", what, err)
+			}
+			p := strings.TrimRight(string(b), "\r\n")
+			if p == "" {
+				return "", fmt.Errorf("the passphrase file %s is empty", path)
+			}
+			return p, nil
+		}, what, nil
+	}
+	if f := o.getenv("CREDMGR_PASSPHRASE_FILE"); f != "" {
+		return fromFile(f, "CREDMGR_PASSPHRASE_FILE ("+f+")")
+	}
+	if d := o.getenv("CREDENTIALS_DIRECTORY"); d != "" {
+		f := filepath.Join(d, "credmgr-passphrase")
+		if _, err := os.Stat(f); err == nil {
+			return fromFile(f, "the systemd credential credmgr-passphrase")
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", fmt.Errorf("reading the systemd credential: %w", err)
+		}
+	}
+	if tty.Available() {
+		return func(confirm bool) (string, error) {
+			return tty.ReadSecret("credmgr vault passphrase: ", confirm)
+		}, "a terminal prompt", nil
+	}
+	return nil, "", errors.New("the age backend needs a key: set CREDMGR_AGE_IDENTITY=FILE, CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked")
+}

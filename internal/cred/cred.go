@@ -1,0 +1,176 @@
+// Package cred defines the credential record and its name rules. Package
+// backends re-exports these names; they live here so that the backend
+// implementations can use them without importing package backends, which in
+// turn imports the implementations to offer Open.
+package cred
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Type says what kind of secret a Credential holds.
+type Type string
+
+const (
+	// TypeOAuth is an OAuth token set: access token, usually a refresh
+	// token, and an expiry.
+	TypeOAuth Type = "oauth"
+	// TypeAPIKey is a long-lived API key, kept in AccessToken.
+	TypeAPIKey Type = "api_key"
+)
+
+// DefaultAccount is the account used when none is given.
+const DefaultAccount = "default"
+
+// ErrNotFound is wrapped by every error that reports a missing credential.
+var ErrNotFound = errors.New("credential not found")
+
+// Ref names a credential: a provider and an account of that provider.
+type Ref struct {
+	Provider string
+	Account  string
+}
+
+// String returns "provider/account", the key used inside a vault.
+func (r Ref) String() string { return r.Provider + "/" + r.Account }
+
+// ParseRef parses "provider/account" (or "provider", meaning the default
+// account) and validates both names.
+func ParseRef(s string) (Ref, error) {
+	p, a, ok := strings.Cut(s, "/")
+	if !ok {
+		a = DefaultAccount
+	}
+	r := Ref{Provider: p, Account: a}
+	return r, r.Validate()
+}
+
+// Validate reports whether both names follow the naming rule: 1 to 64
+// characters from a-z, 0-9, '-', '_' and '.', starting with a letter or
+// digit. Names are never rewritten, only accepted or rejected.
+func (r Ref) Validate() error {
+	if err := ValidateName("provider", r.Provider); err != nil {
+		return err
+	}
+	return ValidateName("account", r.Account)
+}
+
+// ValidateName checks one provider or account name; what names the kind of
+// name for the error message.
+func ValidateName(what, name string) error {
+	if name == "" {
+		return fmt.Errorf("empty %s name", what)
+	}
+	if len(name) > 64 {
+		return fmt.Errorf("%s name is longer than 64 characters", what)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_' || c == '.') && i > 0:
+		default:
+			return fmt.Errorf("invalid %s name %q: use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit", what, name)
+		}
+	}
+	if strings.Contains(name, "..") {
+		return fmt.Errorf("invalid %s name %q: \"..\" is not allowed", what, name)
+	}
+	return nil
+}
+
+// Credential is one stored secret with what is known about it. JSON names
+// follow oauth2.Token where the two overlap, so a token converts both ways.
+type Credential struct {
+	Provider     string            `json:"provider"`
+	Account      string            `json:"account"`
+	Type         Type              `json:"type"`
+	AccessToken  string            `json:"access_token,omitempty"`
+	TokenType    string            `json:"token_type,omitempty"`
+	RefreshToken string            `json:"refresh_token,omitempty"`
+	IDToken      string            `json:"id_token,omitempty"`
+	Expiry       time.Time         `json:"expiry,omitzero"`
+	Scopes       []string          `json:"scopes,omitempty"`
+	AccountID    string            `json:"account_id,omitempty"`
+	Extra        map[string]string `json:"extra,omitempty"`
+	Source       string            `json:"source,omitempty"`
+	UpdatedAt    time.Time         `json:"updated_at,omitzero"`
+}
+
+// Ref returns the name of c.
+func (c *Credential) Ref() Ref { return Ref{Provider: c.Provider, Account: c.Account} }
+
+// Validate checks that c is complete enough to be stored: valid names, a
+// known type, and a secret.
+func (c *Credential) Validate() error {
+	if err := c.Ref().Validate(); err != nil {
+		return err
+	}
+	switch c.Type {
+	case TypeOAuth:
+		if c.AccessToken == "" && c.RefreshToken == "" {
+			return fmt.Errorf("oauth credential %s has neither access_token nor refresh_token", c.Ref())
+		}
+	case TypeAPIKey:
+		if c.AccessToken == "" {
+			return fmt.Errorf("api_key credential %s has an empty key", c.Ref())
+		}
+	case "":
+		return fmt.Errorf("credential %s has no type: use %q or %q", c.Ref(), TypeOAuth, TypeAPIKey)
+	default:
+		return fmt.Errorf("credential %s has unknown type %q: use %q or %q", c.Ref(), c.Type, TypeOAuth, TypeAPIKey)
+	}
+	for k := range c.Extra {
+		if k == "" {
+			return fmt.Errorf("credential %s has an empty extra key", c.Ref())
+		}
+	}
+	return nil
+}
+
+// Expired reports whether c has a known expiry that falls before now+skew.
+// API keys and credentials without an expiry never expire.
+func (c *Credential) Expired(now time.Time, skew time.Duration) bool {
+	return !c.Expiry.IsZero() && !c.Expiry.After(now.Add(skew))
+}
+
+// Clone returns a deep copy of c.
+func (c Credential) Clone() Credential {
+	if c.Scopes != nil {
+		c.Scopes = append([]string(nil), c.Scopes...)
+	}
+	if c.Extra != nil {
+		m := make(map[string]string, len(c.Extra))
+		for k, v := range c.Extra {
+			m[k] = v
+		}
+		c.Extra = m
+	}
+	return c
+}
+
+// Secrets returns every secret value c holds, for checks that secrets do not
+// leak into output.
+func (c *Credential) Secrets() []string {
+	var s []string
+	for _, v := range []string{c.AccessToken, c.RefreshToken, c.IDToken} {
+		if v != "" {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+// SortCredentials orders credentials by provider, then account.
+func SortCredentials(cs []Credential) {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Provider != cs[j].Provider {
+			return cs[i].Provider < cs[j].Provider
+		}
+		return cs[i].Account < cs[j].Account
+	})
+}

@@ -1,0 +1,14 @@
+//go:build unix
+
+package fsutil
+
+import (
+	"os"
+	"syscall"
+)
+
+func openNoFollow(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+}
+
+func rename(from, to string) error { return os.Rename(from, to) }

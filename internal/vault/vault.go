@@ -1,0 +1,128 @@
+// Package vault encodes and decodes the vault document: the versioned JSON
+// map from "provider/account" to credential that every backend stores,
+// sealed (keychain, age) or as is (file).
+package vault
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/credmgr/credmgr/internal/cred"
+)
+
+// Version is the document version this package writes and reads.
+const Version = 1
+
+// ErrCorrupt is wrapped by every decoding error. A corrupt document is never
+// overwritten: callers stop and report it.
+var ErrCorrupt = errors.New("vault is corrupt")
+
+// Document is the decoded vault.
+type Document struct {
+	Version     int                        `json:"version"`
+	Credentials map[string]cred.Credential `json:"credentials"`
+}
+
+// New returns an empty document.
+func New() *Document {
+	return &Document{Version: Version, Credentials: map[string]cred.Credential{}}
+}
+
+// Encode returns the JSON form of d, with keys sorted and a final newline.
+func Encode(d *Document) ([]byte, error) {
+	if d.Credentials == nil {
+		d.Credentials = map[string]cred.Credential{}
+	}
+	d.Version = Version
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding vault: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Decode parses a document. It rejects anything it could not write back
+// without loss: unknown fields, a newer version, trailing data, keys that
+// do not match their credential, and invalid credentials. Errors never
+// quote the input, which holds secrets.
+func Decode(b []byte) (*Document, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("%w: empty document", ErrCorrupt)
+	}
+	var probe struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object (%s)", ErrCorrupt, describeJSONError(err))
+	}
+	if probe.Version == nil {
+		return nil, fmt.Errorf("%w: no version field", ErrCorrupt)
+	}
+	if *probe.Version > Version {
+		return nil, fmt.Errorf("vault version %d is newer than this credmgr understands (%d): upgrade credmgr", *probe.Version, Version)
+	}
+	if *probe.Version < 1 {
+		return nil, fmt.Errorf("%w: invalid version %d", ErrCorrupt, *probe.Version)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var d Document
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrCorrupt, describeJSONError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: trailing data after the document", ErrCorrupt)
+	}
+	if d.Credentials == nil {
+		d.Credentials = map[string]cred.Credential{}
+	}
+	for k, c := range d.Credentials {
+		if k != c.Ref().String() {
+			return nil, fmt.Errorf("%w: entry %q holds a credential for %q", ErrCorrupt, k, c.Ref())
+		}
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+	}
+	return &d, nil
+}
+
+// describeJSONError turns a decoding error into a message that cannot carry
+// input bytes: encoding/json's syntax and type errors name offsets, fields
+// and Go types, but a few (such as invalid UTF-8 in a string) may quote
+// input, so only those shapes are passed on.
+func describeJSONError(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var pe *time.ParseError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		// te.Value may carry the number itself ("number 5"): keep the kind.
+		kind, _, _ := strings.Cut(te.Value, " ")
+		return fmt.Sprintf("field %q has the wrong type (got a JSON %s)", te.Field, kind)
+	case errors.As(err, &pe):
+		return "a time is not in RFC 3339 form (2006-01-02T15:04:05Z07:00)"
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "unexpected end of input"
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		// The field name comes from the input, but names, unlike values,
+		// are not secrets; show it, shortened, so a user can find the typo.
+		if len(name) > 40 {
+			name = name[:40] + "…"
+		}
+		return "unknown field " + name
+	}
+	return "invalid JSON"
+}
+
+// DescribeJSONError is describeJSONError for callers outside this package
+// that decode user input holding secrets.
+func DescribeJSONError(err error) string { return describeJSONError(err) }

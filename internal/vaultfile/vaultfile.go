@@ -1,0 +1,336 @@
+// Package vaultfile implements the storage contract once for every backend:
+// one vault document in one file, read and written under a cross-process
+// lock, replaced atomically, and sealed by a Guard that differs per backend.
+package vaultfile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/fsutil"
+	"github.com/credmgr/credmgr/internal/vault"
+)
+
+// Guard seals the encoded vault for storage and opens it again. Both
+// methods are called with the store's lock held, so a guard may create its
+// key on first use without racing other processes.
+type Guard interface {
+	// Seal returns the bytes to store for the encoded document plain.
+	Seal(ctx context.Context, plain []byte) ([]byte, error)
+	// Open returns the encoded document held in sealed. An error must not
+	// include any part of sealed or of the result.
+	Open(ctx context.Context, sealed []byte) ([]byte, error)
+}
+
+// EmptyChecker is implemented by guards that must be reachable even when
+// there is no vault yet, so that an unusable guard is reported as such
+// rather than as an empty store.
+type EmptyChecker interface {
+	CheckEmpty(ctx context.Context) error
+}
+
+// DefaultLockTimeout bounds the wait for another process's lock. It is
+// longer than a refresh's HTTP timeout plus a keychain call, which is the
+// longest time a lock is held.
+const DefaultLockTimeout = 2 * time.Minute
+
+// Options configures a Store.
+type Options struct {
+	// LockTimeout bounds the wait for the lock; zero means DefaultLockTimeout.
+	LockTimeout time.Duration
+	// AfterWrite, if set, is called after each successful write (the
+	// file backend warns on stderr here).
+	AfterWrite func(path string)
+}
+
+// Store is a vault file guarded by a Guard. It is safe for concurrent use
+// by goroutines and processes.
+type Store struct {
+	path  string
+	guard Guard
+	opts  Options
+	mu    sync.Mutex // serialises this process; the file lock serialises processes
+}
+
+// New returns a store for the vault at path. Nothing is read or created
+// until the first operation.
+func New(path string, g Guard, opts Options) *Store {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	return &Store{path: path, guard: g, opts: opts}
+}
+
+// Path returns the vault file's path.
+func (s *Store) Path() string { return s.path }
+
+// PendingSuffix names the file a backend switch writes before it takes the
+// vault's place (see FinishPending).
+const PendingSuffix = ".next"
+
+// withLock runs fn holding both the in-process mutex and the file lock.
+func (s *Store) withLock(ctx context.Context, fn func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := fsutil.EnsureDir(dirOf(s.path)); err != nil {
+		return err
+	}
+	unlock, err := fsutil.Lock(ctx, s.path, s.opts.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn()
+}
+
+// load reads and decodes the vault; a missing vault is an empty document.
+// Called with the lock held.
+func (s *Store) load(ctx context.Context) (*vault.Document, error) {
+	if err := s.finishPending(ctx); err != nil {
+		return nil, err
+	}
+	b, err := fsutil.ReadPrivate(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if c, ok := s.guard.(EmptyChecker); ok {
+			if err := c.CheckEmpty(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return vault.New(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading vault: %w", err)
+	}
+	return s.decode(ctx, b)
+}
+
+func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, error) {
+	plain, err := s.guard.Open(ctx, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("opening vault %s: %w", s.path, err)
+	}
+	d, err := vault.Decode(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.path, err)
+	}
+	return d, nil
+}
+
+// finishPending completes a backend switch that was interrupted after the
+// configuration named the new backend but before the new vault took the old
+// one's place: if path+".next" opens with this store's guard, it replaces
+// the vault. A pending file this guard cannot open belongs to a switch that
+// never completed and is left for "credmgr backend" to report.
+func (s *Store) finishPending(ctx context.Context) error {
+	next := s.path + PendingSuffix
+	b, err := fsutil.ReadPrivate(next)
+	if err != nil {
+		return nil
+	}
+	if _, err := s.decode(ctx, b); err != nil {
+		return nil
+	}
+	if err := os.Rename(next, s.path); err != nil {
+		return fmt.Errorf("completing interrupted backend switch: %w", err)
+	}
+	return fsutil.SyncDir(dirOf(s.path))
+}
+
+// save encodes, seals and atomically writes d. Called with the lock held.
+func (s *Store) save(ctx context.Context, d *vault.Document) error {
+	plain, err := vault.Encode(d)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.guard.Seal(ctx, plain)
+	if err != nil {
+		return fmt.Errorf("sealing vault %s: %w", s.path, err)
+	}
+	if err := fsutil.WriteFileAtomic(s.path, sealed); err != nil {
+		return err
+	}
+	if s.opts.AfterWrite != nil {
+		s.opts.AfterWrite(s.path)
+	}
+	return nil
+}
+
+// Get returns the credential named by ref.
+func (s *Store) Get(ctx context.Context, ref cred.Ref) (cred.Credential, error) {
+	if err := ref.Validate(); err != nil {
+		return cred.Credential{}, err
+	}
+	var c cred.Credential
+	err := s.withLock(ctx, func() error {
+		d, err := s.load(ctx)
+		if err != nil {
+			return err
+		}
+		got, ok := d.Credentials[ref.String()]
+		if !ok {
+			return fmt.Errorf("%w: %s", cred.ErrNotFound, ref)
+		}
+		c = got
+		return nil
+	})
+	return c, err
+}
+
+// List returns every credential, sorted by provider and account.
+func (s *Store) List(ctx context.Context) ([]cred.Credential, error) {
+	var out []cred.Credential
+	err := s.withLock(ctx, func() error {
+		d, err := s.load(ctx)
+		if err != nil {
+			return err
+		}
+		out = make([]cred.Credential, 0, len(d.Credentials))
+		for _, c := range d.Credentials {
+			out = append(out, c)
+		}
+		return nil
+	})
+	cred.SortCredentials(out)
+	return out, err
+}
+
+// Put stores c, replacing any credential with the same name.
+func (s *Store) Put(ctx context.Context, c cred.Credential) error {
+	_, err := s.Update(ctx, c.Ref(), func(*cred.Credential) (*cred.Credential, error) {
+		return &c, nil
+	})
+	return err
+}
+
+// Delete removes the credential named by ref; it wraps ErrNotFound if there
+// is none.
+func (s *Store) Delete(ctx context.Context, ref cred.Ref) error {
+	_, err := s.Update(ctx, ref, func(cur *cred.Credential) (*cred.Credential, error) {
+		if cur == nil {
+			return nil, fmt.Errorf("%w: %s", cred.ErrNotFound, ref)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+// Update is the read-modify-write every change goes through: under the
+// lock it reads the current credential for ref (nil if none) and calls fn.
+// If fn returns an error nothing is written. If fn returns nil the
+// credential is deleted; otherwise the returned credential is validated and
+// stored under ref. Nothing is written when nothing changed. Update returns
+// what is stored afterwards (nil after a delete).
+func (s *Store) Update(ctx context.Context, ref cred.Ref, fn func(cur *cred.Credential) (*cred.Credential, error)) (*cred.Credential, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, err
+	}
+	var result *cred.Credential
+	err := s.Edit(ctx, func(tx *Tx) error {
+		var cur *cred.Credential
+		if c, ok := tx.Get(ref); ok {
+			cur = &c
+		}
+		next, err := fn(cur)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			tx.Delete(ref)
+			return nil
+		}
+		c := next.Clone()
+		if c.Ref() != ref {
+			return fmt.Errorf("update of %s returned a credential for %s", ref, c.Ref())
+		}
+		if err := tx.Put(c); err != nil {
+			return err
+		}
+		result = &c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// Tx is the view of the vault inside Edit. It is not safe for use after
+// Edit returns.
+type Tx struct {
+	doc     *vault.Document
+	changed bool
+}
+
+// Get returns the credential named by ref, if present.
+func (tx *Tx) Get(ref cred.Ref) (cred.Credential, bool) {
+	c, ok := tx.doc.Credentials[ref.String()]
+	return c.Clone(), ok
+}
+
+// List returns every credential, sorted.
+func (tx *Tx) List() []cred.Credential {
+	out := make([]cred.Credential, 0, len(tx.doc.Credentials))
+	for _, c := range tx.doc.Credentials {
+		out = append(out, c.Clone())
+	}
+	cred.SortCredentials(out)
+	return out
+}
+
+// Put validates and stores c.
+func (tx *Tx) Put(c cred.Credential) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	tx.doc.Credentials[c.Ref().String()] = c.Clone()
+	tx.changed = true
+	return nil
+}
+
+// Delete removes ref and reports whether it was present.
+func (tx *Tx) Delete(ref cred.Ref) bool {
+	if _, ok := tx.doc.Credentials[ref.String()]; !ok {
+		return false
+	}
+	delete(tx.doc.Credentials, ref.String())
+	tx.changed = true
+	return true
+}
+
+// Edit runs fn on the whole vault under the lock and writes the result once
+// if fn changed anything and returned no error. Many credentials can change
+// in one write, with one key lookup.
+func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.withLock(ctx, func() error {
+		d, err := s.load(ctx)
+		if err != nil {
+			return err
+		}
+		before, err := vault.Encode(d)
+		if err != nil {
+			return err
+		}
+		tx := &Tx{doc: d}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if !tx.changed {
+			return nil
+		}
+		after, err := vault.Encode(d)
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(before, after) {
+			return nil
+		}
+		return s.save(ctx, d)
+	})
+}
