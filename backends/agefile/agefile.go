@@ -209,7 +209,6 @@ func describeDecryptError(err error) error {
 	return fmt.Errorf("vault is not a valid age file (%v); it was left as it is", err)
 }
 
-
 // ParseIdentityFile reads an age identity file: one identity per line,
 // X25519 ("AGE-SECRET-KEY-1…"), post-quantum hybrid, or plugin
 // ("AGE-PLUGIN-…"), with '#' comments. ui serves plugins that talk to the

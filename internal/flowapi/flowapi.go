@@ -1,0 +1,116 @@
+// Package flowapi holds the login/refresh contract shared by package flows
+// and the provider packages under flows/. Package flows re-exports every
+// name here; provider packages import this package directly so that flows
+// can import them for its registry without an import cycle.
+package flowapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/credmgr/credmgr/internal/cred"
+)
+
+// Mode selects how a login reaches the person logging in.
+type Mode string
+
+const (
+	// ModeAuto lets the flow pick: a browser flow when a display is
+	// present, a device or paste flow otherwise.
+	ModeAuto Mode = ""
+	// ModeDevice forces a device-code flow (--device).
+	ModeDevice Mode = "device"
+	// ModeBrowser forces a browser/loopback flow (--browser).
+	ModeBrowser Mode = "browser"
+	// ModeNoBrowser forces a flow that needs no local browser, such as
+	// pasting a code (--no-browser).
+	ModeNoBrowser Mode = "no-browser"
+)
+
+// UI is how a flow talks to the person logging in. Everything it prints
+// goes to stderr or the terminal, never stdout.
+type UI interface {
+	// Info prints one line of instruction.
+	Info(msg string)
+	// OpenBrowser tries to open url and reports whether it did; flows
+	// print the URL either way.
+	OpenBrowser(url string) bool
+	// Prompt asks for one line of input (a pasted code) and returns it.
+	Prompt(ctx context.Context, msg string) (string, error)
+	// Wait shows that the flow is waiting (a spinner with elapsed time on
+	// a terminal, a plain line otherwise) until stop is called.
+	Wait(msg string) (stop func())
+}
+
+// LoginOptions are the user's choices for one login.
+type LoginOptions struct {
+	Account string
+	Mode    Mode
+	// Enterprise is a GitHub Enterprise host for github-copilot.
+	Enterprise string
+}
+
+// Config is what a provider flow is built from.
+type Config struct {
+	// Settings are the [providers.NAME] keys from config.toml (client_id,
+	// issuer, authorize_url, token_url, client_secret, github_url,
+	// api_url, …), overriding the provider's defaults.
+	Settings map[string]string
+	// HTTPClient is used for every request; nil means a client with a
+	// 30-second timeout.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Client returns c.HTTPClient or the default client.
+func (c Config) Client() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// Clock returns c.Now or time.Now.
+func (c Config) Clock() func() time.Time {
+	if c.Now != nil {
+		return c.Now
+	}
+	return time.Now
+}
+
+// Flow logs in to one provider and refreshes its tokens.
+type Flow interface {
+	// Provider returns the canonical provider name.
+	Provider() string
+	// Login runs the provider's login and returns the new credential
+	// (Provider, Account, Type, tokens, expiry, extras; Source "login").
+	// It stores nothing.
+	Login(ctx context.Context, ui UI, opts LoginOptions) (cred.Credential, error)
+	// Refresh returns c with fresh tokens. A rejected refresh token is an
+	// error wrapping ErrReloginRequired; other failures (network, 5xx)
+	// are returned as they are. It stores nothing.
+	Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error)
+}
+
+// Revoker is implemented by flows whose provider can revoke tokens.
+type Revoker interface {
+	Revoke(ctx context.Context, c cred.Credential) error
+}
+
+var (
+	// ErrReloginRequired is wrapped when the provider rejected the refresh
+	// token (invalid_grant, refresh_token_reused, …): only a new login
+	// helps.
+	ErrReloginRequired = errors.New("the provider rejected the refresh token")
+	// ErrDenied is wrapped when the person declined the login.
+	ErrDenied = errors.New("login was denied")
+	// ErrExpired is wrapped when a device code or login session expired
+	// before it was approved.
+	ErrExpired = errors.New("login expired before it was approved")
+	// ErrStateMismatch is wrapped when a callback's state does not match
+	// the one sent: the callback did not come from this login.
+	ErrStateMismatch = errors.New("login callback state does not match")
+)
