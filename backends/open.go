@@ -377,3 +377,15 @@ func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 	}
 	return nil, "", errors.New("the age backend needs a key: set CREDMGR_AGE_IDENTITY=FILE, CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked")
 }
+
+// Move moves every credential from one opened backend to another, verified
+// by reading each back from the new vault; commit is called (to record the
+// new backend) before the old copy is removed. See vaultfile.Store.MoveTo.
+func Move(ctx context.Context, from, to *Opened, commit func() error) (int, error) {
+	src, ok1 := from.Store.(interface{ Vault() *vaultfile.Store })
+	dst, ok2 := to.Store.(interface{ Vault() *vaultfile.Store })
+	if !ok1 || !ok2 {
+		return 0, errors.New("backend switch is only supported between credmgr's own backends")
+	}
+	return src.Vault().MoveTo(ctx, dst.Vault(), commit)
+}

@@ -334,3 +334,6 @@ func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 		return s.save(ctx, d)
 	})
 }
+
+// Vault returns s itself; backends that embed *Store expose it this way.
+func (s *Store) Vault() *Store { return s }

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/backends/jsonfile"
+	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/vaultfile"
+)
+
+func (a *app) backendCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "backend",
+		Short: "Show the storage backend in use, or switch to another",
+		Long: `Backend shows which backend holds the credentials and why it was chosen
+(--backend flag, CREDMGR_BACKEND, backend in config.toml, or auto), its
+files, what guards it, and whether it is healthy.
+
+Backends:
+  keychain  vault.age sealed to a key kept in the OS keychain (default when
+            a keychain answers)
+  age       vault.age sealed to a passphrase (CREDMGR_PASSPHRASE,
+            CREDMGR_PASSPHRASE_FILE, systemd credential credmgr-passphrase,
+            or a prompt) or to age identity files (CREDMGR_AGE_IDENTITY or
+            age_identity in config.toml)
+  file      credentials.json in plain text, mode 0600; only when chosen`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := a.options()
+			if err != nil {
+				return err
+			}
+			cfgPath := config.Path(o.DataDir)
+			cfgNote := ""
+			if a.cfg.Path == "" {
+				cfgNote = " (not present)"
+			}
+			op, openErr := backends.Open(cmd.Context(), *o)
+			w := a.stdout
+			if openErr != nil {
+				fmt.Fprintf(w, "backend:  none usable\n")
+				fmt.Fprintf(w, "data:     %s\n", o.DataDir)
+				fmt.Fprintf(w, "config:   %s%s\n", cfgPath, cfgNote)
+				return a.storeError(openErr)
+			}
+			fmt.Fprintf(w, "backend:  %s (%s)\n", op.Name, op.Reason)
+			fmt.Fprintf(w, "vault:    %s\n", op.Path)
+			fmt.Fprintf(w, "lock:     %s.lock\n", op.Path)
+			fmt.Fprintf(w, "guard:    %s\n", op.Guard)
+			fmt.Fprintf(w, "config:   %s%s\n", cfgPath, cfgNote)
+			list, err := op.Store.List(cmd.Context())
+			if err != nil {
+				fmt.Fprintf(w, "health:   error\n")
+				return a.storeError(err)
+			}
+			fmt.Fprintf(w, "health:   ok, %d credential(s)\n", len(list))
+			for _, l := range leftovers(o.DataDir, op) {
+				fmt.Fprintf(a.stderr, "credmgr: warning: %s\n", l)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(a.backendSetCmd())
+	return cmd
+}
+
+// leftovers lists files of other backends in the data directory, which an
+// interrupted switch may leave behind.
+func leftovers(dir string, op *backends.Opened) []string {
+	var out []string
+	check := func(name, why string) {
+		p := filepath.Join(dir, name)
+		if p == op.Path {
+			return
+		}
+		if _, err := os.Lstat(p); err == nil {
+			out = append(out, fmt.Sprintf("%s exists but the %s backend is in use; %s", p, op.Name, why))
+		}
+	}
+	check(jsonfile.FileName, "it holds credentials in plain text: check it and remove it")
+	check(agefile.FileName, "it is a vault of the keychain or age backend")
+	if _, err := os.Lstat(op.Path + vaultfile.PendingSuffix); err == nil {
+		out = append(out, fmt.Sprintf("%s%s is left from an interrupted backend switch that did not complete; remove it", op.Path, vaultfile.PendingSuffix))
+	}
+	return out
+}
+
+func (a *app) backendSetCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "set NAME",
+		Short: "Switch backend, moving every credential across",
+		Long: `Set switches to the backend NAME (keychain, age, file or auto) and records the
+choice in config.toml. Every credential is copied to the new backend and read
+back from it before the old copy is removed; an interruption at any point
+leaves every credential in the backend config.toml names.`,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: config.Backends,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if !config.ValidBackend(name) {
+				return usageError(fmt.Errorf("unknown backend %q: choose one of %s", name, strings.Join(config.Backends, ", ")))
+			}
+			o, err := a.options()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			from, err := backends.Open(ctx, *o)
+			if err != nil {
+				return a.storeError(fmt.Errorf("opening the current backend: %w", err))
+			}
+			target := *o
+			target.Backend = name
+			to, err := backends.Open(ctx, target)
+			if err != nil {
+				return a.storeError(fmt.Errorf("opening the %s backend: %w", name, err))
+			}
+			cfgPath := config.Path(o.DataDir)
+			if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+				return err
+			}
+			commit := func() error {
+				if err := config.SetTopLevel(cfgPath, "backend", name); err != nil {
+					return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
+				}
+				return nil
+			}
+			if from.Name == to.Name {
+				if err := commit(); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", to.Name, name, cfgPath)
+				return nil
+			}
+			n, err := backends.Move(ctx, from, to, commit)
+			if err != nil {
+				return a.storeError(fmt.Errorf("switching from %s to %s: %w", from.Name, to.Name, err))
+			}
+			fmt.Fprintf(a.stderr, "credmgr: moved %d credential(s) from the %s backend to the %s backend\n", n, from.Name, to.Name)
+			if from.Keychain != nil && to.Name != backends.Keychain {
+				if err := from.Keychain.DeleteKey(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					fmt.Fprintf(a.stderr, "credmgr: warning: could not remove the old vault key from the keychain: %v\n", err)
+				}
+			}
+			if src := o.Getenv; src == nil && os.Getenv("CREDMGR_BACKEND") != "" && os.Getenv("CREDMGR_BACKEND") != name {
+				fmt.Fprintf(a.stderr, "credmgr: warning: CREDMGR_BACKEND=%s overrides config.toml; unset it to use %s\n", os.Getenv("CREDMGR_BACKEND"), name)
+			}
+			return nil
+		},
+	}
+	return cmd
+}

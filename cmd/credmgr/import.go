@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/vault"
+)
+
+func (a *app) importCmd() *cobra.Command {
+	var account string
+	var apiKey bool
+	cmd := &cobra.Command{
+		Use:   "import PROVIDER",
+		Short: "Store a credential read from stdin",
+		Long: `Import reads one credential from stdin and stores it, replacing any credential
+of the same provider and account.
+
+The input is a JSON object with the fields of a stored credential:
+  type           "oauth" (default when tokens are given) or "api_key"
+  access_token   the access token (or, for api_key, the key)
+  refresh_token, id_token, token_type, scopes (list), account_id,
+  expiry         RFC 3339, e.g. "2030-01-01T00:00:00Z"
+  extra          an object of string values (resource_url, project_id, …)
+  api_key        the key, for "type": "api_key"
+provider and account may be given and must then match the arguments.
+
+With --api-key, stdin holds a bare API key instead.`,
+		Example: `  echo '{"access_token":"…","refresh_token":"…","expiry":"2030-01-01T00:00:00Z"}' | credmgr import openai
+  credmgr import anthropic --api-key < key.txt`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: providerCompletion,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := refArg(args[0], account)
+			if err != nil {
+				return err
+			}
+			in, err := io.ReadAll(io.LimitReader(a.stdin, 1<<20+1))
+			if err != nil {
+				return fmt.Errorf("reading stdin: %w", err)
+			}
+			if len(in) > 1<<20 {
+				return errors.New("input is larger than 1 MiB")
+			}
+			var c backends.Credential
+			if apiKey {
+				c, err = parseAPIKey(in)
+			} else {
+				c, err = parseCredentialJSON(in, ref)
+			}
+			if err != nil {
+				return withHint(exitError, err, "nothing was stored; see credmgr import --help for the format")
+			}
+			c.Provider, c.Account = ref.Provider, ref.Account
+			if c.Source == "" {
+				c.Source = "import"
+			}
+			c.UpdatedAt = time.Now().UTC().Truncate(time.Second)
+			if err := c.Validate(); err != nil {
+				return withHint(exitError, err, "nothing was stored")
+			}
+			op, err := a.store(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := op.Store.Put(cmd.Context(), c); err != nil {
+				return a.storeError(err)
+			}
+			fmt.Fprintf(a.stderr, "credmgr: stored %s (%s) in the %s backend\n", ref, c.Type, op.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&account, "account", "", "account name (default \"default\")")
+	cmd.Flags().BoolVar(&apiKey, "api-key", false, "read a bare API key instead of JSON")
+	return cmd
+}
+
+func parseAPIKey(in []byte) (backends.Credential, error) {
+	s := strings.TrimSpace(string(in))
+	if s == "" {
+		return backends.Credential{}, errors.New("empty input: expected an API key on stdin")
+	}
+	if strings.ContainsAny(s, "\n\r\t ") {
+		return backends.Credential{}, errors.New("the API key contains whitespace or several lines: expected one key")
+	}
+	return backends.Credential{Type: backends.TypeAPIKey, AccessToken: s}, nil
+}
+
+// importInput is the accepted JSON: a Credential plus "api_key" as a
+// friendlier spelling of access_token for API keys.
+type importInput struct {
+	backends.Credential
+	APIKey string `json:"api_key"`
+}
+
+func parseCredentialJSON(in []byte, ref backends.Ref) (backends.Credential, error) {
+	if len(bytes.TrimSpace(in)) == 0 {
+		return backends.Credential{}, errors.New("empty input: expected a credential as JSON on stdin")
+	}
+	dec := json.NewDecoder(bufio.NewReader(bytes.NewReader(in)))
+	dec.DisallowUnknownFields()
+	var v importInput
+	if err := dec.Decode(&v); err != nil {
+		return backends.Credential{}, fmt.Errorf("invalid credential JSON: %s", vault.DescribeJSONError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return backends.Credential{}, errors.New("invalid credential JSON: more than one JSON value on stdin")
+	}
+	c := v.Credential
+	if v.APIKey != "" {
+		if c.AccessToken != "" {
+			return c, errors.New("give the key as api_key or access_token, not both")
+		}
+		if c.Type == "" {
+			c.Type = backends.TypeAPIKey
+		}
+		if c.Type != backends.TypeAPIKey {
+			return c, fmt.Errorf("api_key given for a credential of type %q", c.Type)
+		}
+		c.AccessToken = v.APIKey
+	}
+	if c.Type == "" {
+		c.Type = backends.TypeOAuth
+	}
+	if c.Provider != "" {
+		p, err := backends.CanonicalProvider(c.Provider)
+		if err != nil || p != ref.Provider {
+			return c, fmt.Errorf("the JSON names provider %q but the argument is %q", c.Provider, ref.Provider)
+		}
+	}
+	if c.Account != "" && c.Account != ref.Account {
+		return c, fmt.Errorf("the JSON names account %q but --account is %q", c.Account, ref.Account)
+	}
+	return c, nil
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/credmgr/credmgr/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"credmgr": func() {
+			testOnlyScryptWorkFactor = 10
+			os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		},
+	})
+}
+
+// TestScripts runs the testscript files in testdata/script. Each script
+// gets its own $HOME and $CREDMGR_HOME ($WORK/data) and a clean
+// environment; conditions [secretservice], [agecli] and [secrettool] say
+// whether the real components are there (see internal/testenv), and
+// [!required] lets a script skip what CI must run.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join("testdata", "script"),
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("CREDMGR_HOME", filepath.Join(env.WorkDir, "data"))
+			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, "xdg"))
+			for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "CREDMGR_TEST_SECRET_SERVICE", "CREDMGR_REQUIRE_REAL", "PATH"} {
+				if v, ok := os.LookupEnv(k); ok {
+					env.Setenv(k, v)
+				}
+			}
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "secretservice":
+				return testenv.SecretService(), nil
+			case "agecli":
+				return testenv.AgeCLI(), nil
+			case "secrettool":
+				return testenv.SecretService() && testenv.SecretTool(), nil
+			case "required":
+				return testenv.Required(), nil
+			}
+			return false, nil
+		},
+		Cmds: scriptCmds,
+		RequireExplicitExec: false,
+	})
+}
+
+// scriptCmds are custom testscript commands.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// nocanary FILE... fails if any file contains the canary secret
+	// $CANARY (set by the script).
+	"nocanary": func(ts *testscript.TestScript, neg bool, args []string) {
+		canary := ts.Getenv("CANARY")
+		if canary == "" {
+			ts.Fatalf("nocanary: set CANARY first")
+		}
+		for _, f := range args {
+			if strings.Contains(ts.ReadFile(f), canary) {
+				if !neg {
+					ts.Fatalf("canary secret found in %s", f)
+				}
+				return
+			}
+		}
+		if neg {
+			ts.Fatalf("canary secret not found in %s", strings.Join(args, " "))
+		}
+	},
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/config"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitNoCreds = 3 // no usable credential: log in again
+)
+
+// testOnlyScryptWorkFactor lowers the scrypt cost in tests (set in TestMain).
+var testOnlyScryptWorkFactor = 0
+
+// app holds what every command shares: the streams and the lazily opened
+// backend.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	backendFlag string
+
+	opts   *backends.Options
+	cfg    *config.Config
+	opened *backends.Opened
+}
+
+// cliError is an error with an exit code and hints for the user.
+type cliError struct {
+	code  int
+	err   error
+	hints []string
+}
+
+func (e *cliError) Error() string { return e.err.Error() }
+func (e *cliError) Unwrap() error { return e.err }
+
+// withHint attaches an exit code and hints to err.
+func withHint(code int, err error, hints ...string) error {
+	return &cliError{code: code, err: err, hints: hints}
+}
+
+// usageError marks err as a usage error (exit 2).
+func usageError(err error) error { return &cliError{code: exitUsage, err: err} }
+
+// Main runs credmgr with args and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	return a.report(err)
+}
+
+// report prints err as "credmgr: error: …" plus hints and returns the exit
+// code.
+func (a *app) report(err error) int {
+	code := exitError
+	var hints []string
+	var ce *cliError
+	if errors.As(err, &ce) {
+		code = ce.code
+		hints = ce.hints
+	} else if isUsage(err) {
+		code = exitUsage
+		hints = []string{"run credmgr --help for usage"}
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(a.stderr, "credmgr: interrupted")
+		return exitError
+	}
+	msg := strings.TrimSpace(err.Error())
+	lines := strings.Split(msg, "\n")
+	fmt.Fprintf(a.stderr, "credmgr: error: %s\n", lines[0])
+	for _, l := range lines[1:] {
+		fmt.Fprintf(a.stderr, "credmgr: %s\n", l)
+	}
+	for _, h := range hints {
+		fmt.Fprintf(a.stderr, "credmgr: hint: %s\n", h)
+	}
+	return code
+}
+
+// isUsage recognises cobra's argument and flag errors.
+func isUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "if any flags in the group", "none of the others can be"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "credmgr",
+		Short: "Keep LLM-provider tokens and API keys safe, fresh and in one place",
+		Long: `credmgr keeps the OAuth tokens and API keys that coding agents use for LLM
+providers in the OS keychain, an age-encrypted file, or (only when you choose
+it) a plain 0600 file. It logs in to the providers, refreshes tokens safely
+across processes, and migrates the plaintext token files other agents left
+behind.
+
+Providers: openai (codex, openai-codex, chatgpt), anthropic (claude),
+gemini (google, google-gemini-cli), qwen, github-copilot (copilot).
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 no usable credential (log in again).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.backendFlag, "backend", "", "backend to use: auto, keychain, age or file (default: CREDMGR_BACKEND, then config.toml, then auto)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(err) })
+	root.AddCommand(
+		a.importCmd(),
+		a.tokenCmd(),
+		a.statusCmd(),
+		a.logoutCmd(),
+		a.backendCmd(),
+	)
+	for _, add := range extraCommands {
+		root.AddCommand(add(a))
+	}
+	return root
+}
+
+// extraCommands lets command files register themselves without editing
+// rootCmd (each appends in an init function).
+var extraCommands []func(*app) *cobra.Command
+
+// options loads the data directory and config.toml once.
+func (a *app) options() (*backends.Options, error) {
+	if a.opts != nil {
+		return a.opts, nil
+	}
+	o, cfg, err := backends.LoadOptions()
+	if err != nil {
+		return nil, withHint(exitError, err, "fix or remove config.toml")
+	}
+	o.Backend = a.backendFlag
+	o.Warn = a.stderr
+	o.ScryptWorkFactor = testOnlyScryptWorkFactor
+	a.opts, a.cfg = &o, cfg
+	return a.opts, nil
+}
+
+// store opens the configured backend once.
+func (a *app) store(ctx context.Context) (*backends.Opened, error) {
+	if a.opened != nil {
+		return a.opened, nil
+	}
+	o, err := a.options()
+	if err != nil {
+		return nil, err
+	}
+	op, err := backends.Open(ctx, *o)
+	if err != nil {
+		return nil, a.storeError(err)
+	}
+	a.opened = op
+	return op, nil
+}
+
+// canonicalProvider maps aliases and validates a provider argument.
+func canonicalProvider(name string) (string, error) {
+	p, err := backends.CanonicalProvider(strings.ToLower(name))
+	if err != nil {
+		return "", usageError(err)
+	}
+	return p, nil
+}
+
+// refArg builds a Ref from a provider argument and --account.
+func refArg(provider, account string) (backends.Ref, error) {
+	p, err := canonicalProvider(provider)
+	if err != nil {
+		return backends.Ref{}, err
+	}
+	if account == "" {
+		account = backends.DefaultAccount
+	}
+	ref := backends.Ref{Provider: p, Account: account}
+	if err := ref.Validate(); err != nil {
+		return ref, usageError(err)
+	}
+	return ref, nil
+}
+
+// providerCompletion completes provider names.
+func providerCompletion(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return backends.Providers, cobra.ShellCompDirectiveNoFileComp
+}

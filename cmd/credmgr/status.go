@@ -1,0 +1,165 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credmgr/credmgr/backends"
+)
+
+func (a *app) statusCmd() *cobra.Command {
+	var asJSON, showSecrets bool
+	cmd := &cobra.Command{
+		Use:   "status [PROVIDER]",
+		Short: "List stored credentials without their secrets",
+		Long: `Status lists every stored credential (or those of PROVIDER): provider,
+account, type, expiry (absolute and relative), where it came from, and the
+backend that holds it. Secrets are shown only with --json --show-secrets.`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: providerCompletion,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if showSecrets && !asJSON {
+				return usageError(fmt.Errorf("--show-secrets needs --json"))
+			}
+			var provider string
+			if len(args) == 1 {
+				p, err := canonicalProvider(args[0])
+				if err != nil {
+					return err
+				}
+				provider = p
+			}
+			op, err := a.store(cmd.Context())
+			if err != nil {
+				return err
+			}
+			all, err := op.Store.List(cmd.Context())
+			if err != nil {
+				return a.storeError(err)
+			}
+			var list []backends.Credential
+			for _, c := range all {
+				if provider == "" || c.Provider == provider {
+					list = append(list, c)
+				}
+			}
+			now := time.Now()
+			if asJSON {
+				out := make([]statusJSON, 0, len(list))
+				for _, c := range list {
+					out = append(out, newStatusJSON(c, op.Name, now, showSecrets))
+				}
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(out); err != nil {
+					return err
+				}
+			} else if len(list) > 0 {
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "PROVIDER\tACCOUNT\tTYPE\tEXPIRES\tSOURCE\tBACKEND")
+				for _, c := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Provider, c.Account, c.Type, describeExpiry(c, now), orDash(c.Source), op.Name)
+				}
+				tw.Flush()
+			}
+			if len(list) == 0 {
+				if provider != "" {
+					return withHint(exitNoCreds, fmt.Errorf("no credential for %s", provider), "credmgr login "+provider)
+				}
+				if !asJSON {
+					fmt.Fprintf(a.stderr, "credmgr: no credentials stored (backend %s)\n", op.Name)
+					fmt.Fprintln(a.stderr, "credmgr: hint: credmgr login PROVIDER, credmgr import PROVIDER, or credmgr migrate")
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "include tokens and keys in the JSON output")
+	return cmd
+}
+
+type statusJSON struct {
+	Provider     string            `json:"provider"`
+	Account      string            `json:"account"`
+	Type         string            `json:"type"`
+	Expiry       *time.Time        `json:"expiry"`
+	Expired      bool              `json:"expired"`
+	ExpiresIn    *int64            `json:"expires_in_seconds,omitempty"`
+	Source       string            `json:"source,omitempty"`
+	Backend      string            `json:"backend"`
+	UpdatedAt    *time.Time        `json:"updated_at,omitempty"`
+	AccountID    string            `json:"account_id,omitempty"`
+	Scopes       []string          `json:"scopes,omitempty"`
+	Extra        map[string]string `json:"extra,omitempty"`
+	AccessToken  string            `json:"access_token,omitempty"`
+	RefreshToken string            `json:"refresh_token,omitempty"`
+	IDToken      string            `json:"id_token,omitempty"`
+}
+
+func newStatusJSON(c backends.Credential, backend string, now time.Time, secrets bool) statusJSON {
+	s := statusJSON{
+		Provider: c.Provider, Account: c.Account, Type: string(c.Type),
+		Source: c.Source, Backend: backend, AccountID: c.AccountID,
+		Scopes: c.Scopes, Extra: c.Extra,
+	}
+	if !c.Expiry.IsZero() {
+		e := c.Expiry.UTC()
+		s.Expiry = &e
+		s.Expired = c.Expired(now, 0)
+		in := int64(math.Round(c.Expiry.Sub(now).Seconds()))
+		s.ExpiresIn = &in
+	}
+	if !c.UpdatedAt.IsZero() {
+		u := c.UpdatedAt.UTC()
+		s.UpdatedAt = &u
+	}
+	if secrets {
+		s.AccessToken, s.RefreshToken, s.IDToken = c.AccessToken, c.RefreshToken, c.IDToken
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// describeExpiry renders an expiry as "2030-01-01 00:00 UTC (in 3y)" or
+// "… (expired 2h ago)"; credentials without one show "never" (API keys) or
+// "unknown".
+func describeExpiry(c backends.Credential, now time.Time) string {
+	if c.Expiry.IsZero() {
+		if c.Type == backends.TypeAPIKey {
+			return "never"
+		}
+		return "unknown"
+	}
+	abs := c.Expiry.UTC().Format("2006-01-02 15:04 UTC")
+	d := c.Expiry.Sub(now)
+	if d <= 0 {
+		return fmt.Sprintf("%s (expired %s ago)", abs, humanDuration(-d))
+	}
+	return fmt.Sprintf("%s (in %s)", abs, humanDuration(d))
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	case d < 2*365*24*time.Hour:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+	return fmt.Sprintf("%dy", int(d.Hours()/24/365))
+}
