@@ -51,7 +51,7 @@ func TestScripts(t *testing.T) {
 			}
 			return false, nil
 		},
-		Cmds: scriptCmds,
+		Cmds:                scriptCmds,
 		RequireExplicitExec: false,
 	})
 }
