@@ -194,3 +194,6 @@ func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 	}
 	return agefile.Seal(plain, append([]age.Recipient{id.Recipient()}, g.extra...)...)
 }
+
+// FileName is the vault's file name inside the data directory.
+const FileName = agefile.FileName

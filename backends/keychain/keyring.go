@@ -24,8 +24,8 @@ type Keyring interface {
 // found".
 var ErrUnavailable = errors.New("the OS keychain is unavailable")
 
-// errItemNotFound is what a Keyring returns for a missing item.
-var errItemNotFound = gokeyring.ErrNotFound
+// errItemNotFound is the package-internal name of ErrItemNotFound.
+var errItemNotFound = ErrItemNotFound
 
 // DefaultTimeout bounds every keychain call.
 const DefaultTimeout = 10 * time.Second
@@ -108,3 +108,6 @@ func sessionBusPresent() error {
 	}
 	return fmt.Errorf("%w: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret Service can be reached", ErrUnavailable)
 }
+
+// ErrItemNotFound is what a Keyring must return for a missing item.
+var ErrItemNotFound = gokeyring.ErrNotFound

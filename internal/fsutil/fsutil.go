@@ -108,6 +108,12 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	return SyncDir(dir)
 }
 
+// TempPattern is the glob that matches WriteFileAtomic's temp files for
+// path.
+func TempPattern(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+}
+
 // SyncDir fsyncs a directory so that a rename or removal in it is durable.
 // It is a no-op where directories cannot be synced (Windows).
 func SyncDir(dir string) error {

@@ -81,12 +81,14 @@ func Decode(b []byte) (*Document, error) {
 	if d.Credentials == nil {
 		d.Credentials = map[string]cred.Credential{}
 	}
+	// The messages below name no field values: in a damaged file any
+	// field may hold secret bytes.
 	for k, c := range d.Credentials {
 		if k != c.Ref().String() {
-			return nil, fmt.Errorf("%w: entry %q holds a credential for %q", ErrCorrupt, k, c.Ref())
+			return nil, fmt.Errorf("%w: an entry's key does not match its credential's provider and account", ErrCorrupt)
 		}
 		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+			return nil, fmt.Errorf("%w: an entry is not a valid credential (bad name, type or missing secret)", ErrCorrupt)
 		}
 	}
 	return &d, nil

@@ -74,6 +74,7 @@ func (s *Store) moveLocked(ctx context.Context, dst *Store, commit func() error,
 	if err != nil {
 		return fmt.Errorf("sealing the new vault: %w", err)
 	}
+	removeStaleTemps(target)
 	if err := fsutil.WriteFileAtomic(target, sealed); err != nil {
 		return err
 	}

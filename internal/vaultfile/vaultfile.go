@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -57,6 +58,13 @@ type Store struct {
 	guard Guard
 	opts  Options
 	mu    sync.Mutex // serialises this process; the file lock serialises processes
+
+	// The last vault bytes this process read or wrote, and their
+	// plaintext: while the file still holds exactly these bytes, it is not
+	// opened again. This is what makes a passphrase vault cost one scrypt
+	// per process however many operations follow.
+	cacheSealed []byte
+	cachePlain  []byte
 }
 
 // New returns a store for the vault at path. Nothing is read or created
@@ -112,14 +120,19 @@ func (s *Store) load(ctx context.Context) (*vault.Document, error) {
 }
 
 func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, error) {
-	plain, err := s.guard.Open(ctx, sealed)
-	if err != nil {
-		return nil, fmt.Errorf("opening vault %s: %w", s.path, err)
+	plain := s.cachePlain
+	if s.cacheSealed == nil || !bytes.Equal(sealed, s.cacheSealed) {
+		var err error
+		plain, err = s.guard.Open(ctx, sealed)
+		if err != nil {
+			return nil, fmt.Errorf("opening vault %s: %w", s.path, err)
+		}
 	}
 	d, err := vault.Decode(plain)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
+	s.cacheSealed, s.cachePlain = sealed, plain
 	return d, nil
 }
 
@@ -153,9 +166,11 @@ func (s *Store) save(ctx context.Context, d *vault.Document) error {
 	if err != nil {
 		return fmt.Errorf("sealing vault %s: %w", s.path, err)
 	}
+	removeStaleTemps(s.path)
 	if err := fsutil.WriteFileAtomic(s.path, sealed); err != nil {
 		return err
 	}
+	s.cacheSealed, s.cachePlain = sealed, plain
 	if s.opts.AfterWrite != nil {
 		s.opts.AfterWrite(s.path)
 	}
@@ -337,3 +352,16 @@ func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 
 // Vault returns s itself; backends that embed *Store expose it this way.
 func (s *Store) Vault() *Store { return s }
+
+// removeStaleTemps deletes temp files that a writer killed mid-write left
+// beside path (or beside its pending switch file). Every writer holds the
+// lock while its temp file exists, so with the lock held any such file is
+// abandoned.
+func removeStaleTemps(path string) {
+	for _, p := range []string{path, path + PendingSuffix} {
+		m, _ := filepath.Glob(fsutil.TempPattern(p))
+		for _, f := range m {
+			os.Remove(f)
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package agefile_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/backends/storetest"
+	"github.com/credmgr/credmgr/internal/testenv"
+)
+
+var _ backends.Store = (*agefile.Store)(nil)
+var _ backends.Editor = (*agefile.Store)(nil)
+
+// identityStore returns the identity-mode store in dir, creating its
+// identity file on first use.
+func identityStore(t testing.TB, dir string) *agefile.Store {
+	keyFile := filepath.Join(dir, "key.txt")
+	if _, err := os.Stat(keyFile); err != nil {
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyFile, []byte("# test key\n"+id.String()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, err := agefile.ParseIdentityFile(keyFile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{Identities: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const testPassphrase = "correct horse battery staple"
+
+func passphraseStore(t testing.TB, dir string, pass string) *agefile.Store {
+	s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
+		Passphrase: func(bool) (string, error) { return pass, nil },
+		WorkFactor: 10, // age's default (18) costs a second per seal
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStoreIdentity(t *testing.T) {
+	storetest.Run(t, func(t testing.TB, dir string) backends.Store {
+		return identityStore(t, dir)
+	}, storetest.Options{VaultFile: agefile.FileName})
+}
+
+func TestStorePassphrase(t *testing.T) {
+	storetest.Run(t, func(t testing.TB, dir string) backends.Store {
+		return passphraseStore(t, dir, testPassphrase)
+	}, storetest.Options{VaultFile: agefile.FileName, CrashIterations: 30})
+}
+
+func testCred(access string) backends.Credential {
+	return backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: access, RefreshToken: "r"}
+}
+
+// TestWrongKeyLeavesVault checks that a wrong passphrase or identity is a
+// clear error and that nothing is written.
+func TestWrongKeyLeavesVault(t *testing.T) {
+	ctx := context.Background()
+	t.Run("passphrase", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := passphraseStore(t, dir, testPassphrase).Put(ctx, testCred("a")); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, agefile.FileName)
+		before, _ := os.ReadFile(path)
+		s := passphraseStore(t, dir, "wrong")
+		_, err := s.List(ctx)
+		if !errors.Is(err, agefile.ErrWrongKey) || !strings.Contains(err.Error(), "wrong passphrase") {
+			t.Fatalf("List = %v, want wrong passphrase", err)
+		}
+		if err := s.Put(ctx, testCred("b")); !errors.Is(err, agefile.ErrWrongKey) {
+			t.Fatalf("Put = %v, want ErrWrongKey", err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Fatal("vault changed")
+		}
+		// Identities for a passphrase vault: say so.
+		_, err = identityStore(t, t.TempDir()).List(ctx) // fresh dir: empty store is fine
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("identity", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := identityStore(t, dir).Put(ctx, testCred("a")); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, agefile.FileName)
+		before, _ := os.ReadFile(path)
+		other := t.TempDir()
+		identityStore(t, other) // creates another key
+		os.Rename(path, filepath.Join(other, agefile.FileName))
+		s := identityStore(t, other)
+		_, err := s.List(ctx)
+		if !errors.Is(err, agefile.ErrWrongKey) || !strings.Contains(err.Error(), "X25519") {
+			t.Fatalf("List = %v, want ErrWrongKey naming the recipient type", err)
+		}
+		if err := s.Put(ctx, testCred("b")); err == nil {
+			t.Fatal("Put succeeded")
+		}
+		if after, _ := os.ReadFile(filepath.Join(other, agefile.FileName)); !bytes.Equal(before, after) {
+			t.Fatal("vault changed")
+		}
+		// The passphrase backend on an identity vault says what it is.
+		_, err = passphraseStore(t, other, testPassphrase).List(ctx)
+		if !errors.Is(err, agefile.ErrWrongKey) || !strings.Contains(err.Error(), "not sealed with a passphrase") {
+			t.Fatalf("passphrase on identity vault: %v", err)
+		}
+	})
+}
+
+// TestPassphraseAskedOnce checks that a store asks for the passphrase once
+// and runs scrypt to open the vault once, however many operations follow.
+func TestPassphraseAskedOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := passphraseStore(t, dir, testPassphrase).Put(ctx, testCred("a")); err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	confirmAsked := false
+	s, _ := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
+		Passphrase: func(confirm bool) (string, error) {
+			asked++
+			confirmAsked = confirmAsked || confirm
+			return testPassphrase, nil
+		},
+		WorkFactor: 10,
+	})
+	for i := range 20 {
+		c := testCred("t")
+		c.Account = "acct" + string(rune('a'+i))
+		if err := s.Put(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.List(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if asked != 1 || confirmAsked {
+		t.Fatalf("asked %d times (confirm %v), want once without confirmation for an existing vault", asked, confirmAsked)
+	}
+}
+
+// TestNewVaultConfirmsPassphrase checks that creating a vault asks for
+// confirmation.
+func TestNewVaultConfirmsPassphrase(t *testing.T) {
+	var confirms []bool
+	s, _ := agefile.New(filepath.Join(t.TempDir(), agefile.FileName), agefile.Options{
+		Passphrase: func(confirm bool) (string, error) { confirms = append(confirms, confirm); return "p", nil },
+		WorkFactor: 10,
+	})
+	if err := s.Put(context.Background(), testCred("a")); err != nil {
+		t.Fatal(err)
+	}
+	if len(confirms) != 1 || !confirms[0] {
+		t.Fatalf("confirm flags = %v, want [true]", confirms)
+	}
+}
+
+// TestStockAgeDecrypts checks the vault with the stock age CLI, in
+// identity mode (age -d -i) and passphrase mode (age -d, passphrase typed
+// on a pseudo-terminal through script(1)).
+func TestStockAgeDecrypts(t *testing.T) {
+	testenv.NeedAgeCLI(t)
+	ctx := context.Background()
+	const canary = "sk-canary-age-cli-42"
+	t.Run("identity", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := identityStore(t, dir).Put(ctx, testCred(canary)); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("age", "-d", "-i", filepath.Join(dir, "key.txt"), filepath.Join(dir, agefile.FileName)).Output()
+		if err != nil {
+			t.Fatalf("age -d -i: %v", err)
+		}
+		if !strings.Contains(string(out), canary) {
+			t.Fatal("age -d -i did not return the vault")
+		}
+	})
+	t.Run("passphrase", func(t *testing.T) {
+		if _, err := exec.LookPath("script"); err != nil {
+			t.Skip("script(1) is not installed")
+		}
+		dir := t.TempDir()
+		if err := passphraseStore(t, dir, testPassphrase).Put(ctx, testCred(canary)); err != nil {
+			t.Fatal(err)
+		}
+		outFile := filepath.Join(dir, "out.json")
+		cmd := exec.Command("script", "-qec", "age -d -o "+outFile+" "+filepath.Join(dir, agefile.FileName), "/dev/null")
+		cmd.Stdin = strings.NewReader(testPassphrase + "\n")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("age -d with the passphrase: %v\n%s", err, b)
+		}
+		out, _ := os.ReadFile(outFile)
+		if !strings.Contains(string(out), canary) {
+			t.Fatal("age -d did not return the vault")
+		}
+	})
+}

@@ -1,0 +1,306 @@
+package keychain_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/backends/keychain"
+	"github.com/credmgr/credmgr/backends/storetest"
+	"github.com/credmgr/credmgr/internal/testenv"
+)
+
+var _ backends.Store = (*keychain.Store)(nil)
+var _ backends.Editor = (*keychain.Store)(nil)
+
+// memKeyring is an in-memory Keyring that counts calls and can fail.
+type memKeyring struct {
+	mu    sync.Mutex
+	items map[string]string
+	gets  int
+	sets  int
+	err   error // returned by every call when set
+}
+
+func newMem() *memKeyring { return &memKeyring{items: map[string]string{}} }
+
+func (m *memKeyring) Get(service, account string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gets++
+	if m.err != nil {
+		return "", m.err
+	}
+	v, ok := m.items[service+"\x00"+account]
+	if !ok {
+		return "", keychain.ErrItemNotFound
+	}
+	return v, nil
+}
+
+func (m *memKeyring) Set(service, account, secret string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sets++
+	if m.err != nil {
+		return m.err
+	}
+	m.items[service+"\x00"+account] = secret
+	return nil
+}
+
+func (m *memKeyring) Delete(service, account string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
+	k := service + "\x00" + account
+	if _, ok := m.items[k]; !ok {
+		return keychain.ErrItemNotFound
+	}
+	delete(m.items, k)
+	return nil
+}
+
+func cred(access string) backends.Credential {
+	return backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: access, RefreshToken: "r"}
+}
+
+// TestStore runs the shared suite against the real Secret Service.
+func TestStore(t *testing.T) {
+	testenv.NeedSecretService(t)
+	storetest.Run(t, func(t testing.TB, dir string) backends.Store {
+		s, err := keychain.New(filepath.Join(dir, keychain.FileName), keychain.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if os.Getenv("CREDMGR_STORETEST_TASK") == "" {
+			t.Cleanup(func() { s.DeleteKey() })
+		}
+		return s
+	}, storetest.Options{VaultFile: keychain.FileName})
+}
+
+// TestKeyReadOncePerProcess checks that a store reads its key from the
+// keychain once, however many operations follow.
+func TestKeyReadOncePerProcess(t *testing.T) {
+	kr := newMem()
+	s, err := keychain.New(filepath.Join(t.TempDir(), keychain.FileName), keychain.Options{Keyring: kr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Put(ctx, cred("first")); err != nil {
+		t.Fatal(err)
+	}
+	// First use: Gets that find nothing, one Set, one Get to read it back.
+	if kr.sets != 1 || kr.gets > 3 {
+		t.Fatalf("first use: %d gets, %d sets; want at most 3 and exactly 1", kr.gets, kr.sets)
+	}
+	gets := kr.gets
+	for i := range 20 {
+		c := cred("t")
+		c.Account = "a" + string(rune('a'+i))
+		if err := s.Put(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.List(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kr.gets != gets || kr.sets != 1 {
+		t.Fatalf("after first use: %d more gets, %d sets; want none", kr.gets-gets, kr.sets-1)
+	}
+}
+
+// TestKeyMissingLeavesVault checks that losing the key item is an error
+// that names the problem and leaves the vault exactly as it was.
+func TestKeyMissingLeavesVault(t *testing.T) {
+	kr := newMem()
+	dir := t.TempDir()
+	path := filepath.Join(dir, keychain.FileName)
+	s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	ctx := context.Background()
+	if err := s.Put(ctx, cred("secret-access")); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	kr.items = map[string]string{} // the key item is lost
+
+	s2, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	_, err := s2.Get(ctx, backends.Ref{Provider: "openai", Account: "default"})
+	if !errors.Is(err, keychain.ErrKeyMissing) {
+		t.Fatalf("Get = %v, want ErrKeyMissing", err)
+	}
+	if errors.Is(err, backends.ErrNotFound) {
+		t.Fatal("a missing key was reported as a missing credential")
+	}
+	if !strings.Contains(err.Error(), "untouched") {
+		t.Errorf("error does not say the vault was left alone: %v", err)
+	}
+	// Writes fail too, and never replace the vault with one under a new key.
+	if err := s2.Put(ctx, cred("other")); !errors.Is(err, keychain.ErrKeyMissing) {
+		t.Fatalf("Put = %v, want ErrKeyMissing", err)
+	}
+	if kr.sets != 1 {
+		t.Fatalf("a new key was created while the vault exists")
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Fatal("the vault changed")
+	}
+}
+
+// TestUnavailableIsNotNotFound checks that a failing keychain is an
+// error, not an empty store, for reads and writes, with or without a vault.
+func TestUnavailableIsNotNotFound(t *testing.T) {
+	ctx := context.Background()
+	for _, withVault := range []bool{false, true} {
+		kr := newMem()
+		path := filepath.Join(t.TempDir(), keychain.FileName)
+		s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+		if withVault {
+			if err := s.Put(ctx, cred("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		kr.err = keychain.ErrUnavailable
+		s2, _ := keychain.New(path, keychain.Options{Keyring: kr})
+		ref := backends.Ref{Provider: "openai", Account: "default"}
+		if _, err := s2.Get(ctx, ref); !errors.Is(err, keychain.ErrUnavailable) || errors.Is(err, backends.ErrNotFound) {
+			t.Errorf("vault=%v: Get = %v, want ErrUnavailable", withVault, err)
+		}
+		if _, err := s2.List(ctx); !errors.Is(err, keychain.ErrUnavailable) {
+			t.Errorf("vault=%v: List = %v, want ErrUnavailable", withVault, err)
+		}
+		if err := s2.Put(ctx, cred("y")); !errors.Is(err, keychain.ErrUnavailable) {
+			t.Errorf("vault=%v: Put = %v, want ErrUnavailable", withVault, err)
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(path), "credentials.json")); err == nil {
+			t.Error("fell back to a plaintext file")
+		}
+	}
+}
+
+// TestFirstUseRace starts many stores on an empty vault at once (goroutines
+// standing in for processes; the keychain suite's process test covers
+// processes); all must end up with one key that opens the vault.
+func TestFirstUseRace(t *testing.T) {
+	kr := newMem()
+	path := filepath.Join(t.TempDir(), keychain.FileName)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+			c := cred("t")
+			c.Account = "p" + string(rune('a'+i))
+			errs <- s.Put(ctx, c)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kr.sets != 1 {
+		t.Fatalf("%d keys were created, want 1", kr.sets)
+	}
+	s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	l, err := s.List(ctx)
+	if err != nil || len(l) != 16 {
+		t.Fatalf("List = %d, %v; want 16 credentials", len(l), err)
+	}
+}
+
+// TestFirstUseRaceProcesses is TestFirstUseRace with processes and the
+// real Secret Service.
+func TestFirstUseRaceProcesses(t *testing.T) {
+	testenv.NeedSecretService(t)
+	path := filepath.Join(t.TempDir(), keychain.FileName)
+	ctx := context.Background()
+	if p := os.Getenv("KEYCHAIN_TEST_RACE_PATH"); p != "" {
+		s, _ := keychain.New(p, keychain.Options{})
+		c := cred("t")
+		c.Account = os.Getenv("KEYCHAIN_TEST_RACE_ACCOUNT")
+		if err := s.Put(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	s, _ := keychain.New(path, keychain.Options{})
+	t.Cleanup(func() { s.DeleteKey() })
+	var cmds []*exec.Cmd
+	for i := range 8 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFirstUseRaceProcesses$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "KEYCHAIN_TEST_RACE_PATH="+path, "KEYCHAIN_TEST_RACE_ACCOUNT=p"+string(rune('a'+i)))
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("child: %v", err)
+		}
+	}
+	l, err := s.List(ctx)
+	if err != nil || len(l) != 8 {
+		t.Fatalf("List = %d, %v; want 8: the processes did not share one key", len(l), err)
+	}
+}
+
+// TestSecretToolSeesItem checks the key item with libsecret's secret-tool:
+// it is where the docs say, its label holds no secret, and the stock age
+// CLI opens the vault with it.
+func TestSecretToolSeesItem(t *testing.T) {
+	testenv.NeedSecretTool(t)
+	testenv.NeedAgeCLI(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, keychain.FileName)
+	s, _ := keychain.New(path, keychain.Options{})
+	t.Cleanup(func() { s.DeleteKey() })
+	const canary = "sk-canary-keychain-0001"
+	if err := s.Put(context.Background(), cred(canary)); err != nil {
+		t.Fatal(err)
+	}
+	key, err := exec.Command("secret-tool", "lookup", "service", keychain.Service, "username", s.ItemAccount()).Output()
+	if err != nil {
+		t.Fatalf("secret-tool lookup: %v", err)
+	}
+	if !strings.HasPrefix(string(key), "AGE-SECRET-KEY-1") {
+		t.Fatalf("the item does not hold an age identity")
+	}
+	search, err := exec.Command("secret-tool", "search", "--all", "service", keychain.Service, "username", s.ItemAccount()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("secret-tool search: %v", err)
+	}
+	for _, line := range strings.Split(string(search), "\n") {
+		if strings.HasPrefix(line, "label") && (strings.Contains(line, "AGE-SECRET-KEY") || strings.Contains(line, canary)) {
+			t.Fatalf("the item label holds a secret: %s", line)
+		}
+	}
+	keyFile := filepath.Join(dir, "key.txt")
+	os.WriteFile(keyFile, key, 0o600)
+	out, err := exec.Command("age", "-d", "-i", keyFile, path).Output()
+	if err != nil {
+		t.Fatalf("age -d: %v", err)
+	}
+	if !strings.Contains(string(out), canary) || !strings.Contains(string(out), `"version": 1`) {
+		t.Fatalf("age -d did not return the vault document")
+	}
+}
