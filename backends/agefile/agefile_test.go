@@ -220,3 +220,21 @@ func TestStockAgeDecrypts(t *testing.T) {
 		}
 	})
 }
+
+func BenchmarkIdentity(b *testing.B) {
+	storetest.Bench(b, func(t testing.TB, dir string) backends.Store { return identityStore(t, dir) })
+}
+
+// BenchmarkPassphrase uses age's default scrypt work factor, as a user's
+// vault would.
+func BenchmarkPassphrase(b *testing.B) {
+	storetest.Bench(b, func(t testing.TB, dir string) backends.Store {
+		s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
+			Passphrase: func(bool) (string, error) { return testPassphrase, nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

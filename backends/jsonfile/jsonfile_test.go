@@ -18,3 +18,9 @@ func TestStore(t *testing.T) {
 		return jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
 	}, storetest.Options{VaultFile: jsonfile.FileName})
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(t testing.TB, dir string) backends.Store {
+		return jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
+	})
+}

@@ -304,3 +304,15 @@ func TestSecretToolSeesItem(t *testing.T) {
 		t.Fatalf("age -d did not return the vault document")
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	testenv.NeedSecretService(b)
+	storetest.Bench(b, func(t testing.TB, dir string) backends.Store {
+		s, err := keychain.New(filepath.Join(dir, keychain.FileName), keychain.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.DeleteKey() })
+		return s
+	})
+}

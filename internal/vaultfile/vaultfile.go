@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -64,7 +65,7 @@ type Store struct {
 	// opened again. This is what makes a passphrase vault cost one scrypt
 	// per process however many operations follow.
 	cacheSealed []byte
-	cachePlain  []byte
+	cacheDoc    *vault.Document
 }
 
 // New returns a store for the vault at path. Nothing is read or created
@@ -120,20 +121,30 @@ func (s *Store) load(ctx context.Context) (*vault.Document, error) {
 }
 
 func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, error) {
-	plain := s.cachePlain
-	if s.cacheSealed == nil || !bytes.Equal(sealed, s.cacheSealed) {
-		var err error
-		plain, err = s.guard.Open(ctx, sealed)
-		if err != nil {
-			return nil, fmt.Errorf("opening vault %s: %w", s.path, err)
-		}
+	if s.cacheDoc != nil && bytes.Equal(sealed, s.cacheSealed) {
+		return copyDoc(s.cacheDoc), nil
+	}
+	plain, err := s.guard.Open(ctx, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("opening vault %s: %w", s.path, err)
 	}
 	d, err := vault.Decode(plain)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
-	s.cacheSealed, s.cachePlain = sealed, plain
+	s.cacheSealed, s.cacheDoc = sealed, copyDoc(d)
 	return d, nil
+}
+
+// copyDoc copies the map of d. Credentials are values and are only ever
+// replaced in the map, never changed in place (Tx clones what it stores
+// and returns), so a shallow copy keeps the cached document intact.
+func copyDoc(d *vault.Document) *vault.Document {
+	c := &vault.Document{Version: d.Version, Credentials: make(map[string]cred.Credential, len(d.Credentials))}
+	for k, v := range d.Credentials {
+		c.Credentials[k] = v
+	}
+	return c
 }
 
 // finishPending completes a backend switch that was interrupted after the
@@ -170,7 +181,7 @@ func (s *Store) save(ctx context.Context, d *vault.Document) error {
 	if err := fsutil.WriteFileAtomic(s.path, sealed); err != nil {
 		return err
 	}
-	s.cacheSealed, s.cachePlain = sealed, plain
+	s.cacheSealed, s.cacheDoc = sealed, copyDoc(d)
 	if s.opts.AfterWrite != nil {
 		s.opts.AfterWrite(s.path)
 	}
@@ -304,7 +315,11 @@ func (tx *Tx) Put(c cred.Credential) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	tx.doc.Credentials[c.Ref().String()] = c.Clone()
+	k := c.Ref().String()
+	if old, ok := tx.doc.Credentials[k]; ok && reflect.DeepEqual(old, c) {
+		return nil
+	}
+	tx.doc.Credentials[k] = c.Clone()
 	tx.changed = true
 	return nil
 }
@@ -328,22 +343,11 @@ func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 		if err != nil {
 			return err
 		}
-		before, err := vault.Encode(d)
-		if err != nil {
-			return err
-		}
 		tx := &Tx{doc: d}
 		if err := fn(tx); err != nil {
 			return err
 		}
 		if !tx.changed {
-			return nil
-		}
-		after, err := vault.Encode(d)
-		if err != nil {
-			return err
-		}
-		if bytes.Equal(before, after) {
 			return nil
 		}
 		return s.save(ctx, d)
