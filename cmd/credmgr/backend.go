@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -71,6 +73,36 @@ Backends:
 	}
 	cmd.AddCommand(a.backendSetCmd())
 	return cmd
+}
+
+// removePlaintextLeftover removes a credentials.json that a switch away
+// from the file backend left behind (it was interrupted after recording the
+// new backend), once every credential in it is known to be in the backend
+// in use. A leftover holding anything else is kept, with a warning.
+func (a *app) removePlaintextLeftover(ctx context.Context, o *backends.Options, cur *backends.Opened) error {
+	if cur.Name == backends.File {
+		return nil
+	}
+	path := filepath.Join(o.DataDir, jsonfile.FileName)
+	if _, err := os.Lstat(path); err != nil {
+		return nil
+	}
+	old, err := jsonfile.New(path, vaultfile.Options{LockTimeout: o.LockTimeout}).List(ctx)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "credmgr: warning: %s is left from the file backend and cannot be read (%v); check it and remove it\n", path, err)
+		return nil
+	}
+	for _, c := range old {
+		if _, err := cur.Store.Get(ctx, c.Ref()); err != nil {
+			fmt.Fprintf(a.stderr, "credmgr: warning: %s is left from the file backend and holds %s, which the %s backend does not; run credmgr backend set file, then credmgr backend set %s, to move it\n", path, c.Ref(), cur.Name, cur.Name)
+			return nil
+		}
+	}
+	if err := fsutil.RemoveDurable(path); err != nil {
+		return fmt.Errorf("removing the plaintext leftover %s: %w", path, err)
+	}
+	fmt.Fprintf(a.stderr, "credmgr: removed %s, left from the file backend (every credential in it is in the %s backend)\n", path, cur.Name)
+	return nil
 }
 
 // leftovers lists files of other backends in the data directory, which an
@@ -139,7 +171,7 @@ leaves every credential in the backend config.toml names.`,
 					return err
 				}
 				fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", to.Name, name, cfgPath)
-				return nil
+				return a.removePlaintextLeftover(ctx, o, to)
 			}
 			n, err := backends.Move(ctx, from, to, commit)
 			if err != nil {
@@ -150,6 +182,9 @@ leaves every credential in the backend config.toml names.`,
 				if err := from.Keychain.DeleteKey(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					fmt.Fprintf(a.stderr, "credmgr: warning: could not remove the old vault key from the keychain: %v\n", err)
 				}
+			}
+			if err := a.removePlaintextLeftover(ctx, o, to); err != nil {
+				return err
 			}
 			if src := o.Getenv; src == nil && os.Getenv("CREDMGR_BACKEND") != "" && os.Getenv("CREDMGR_BACKEND") != name {
 				fmt.Fprintf(a.stderr, "credmgr: warning: CREDMGR_BACKEND=%s overrides config.toml; unset it to use %s\n", os.Getenv("CREDMGR_BACKEND"), name)

@@ -12,6 +12,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Go tests run credmgr as a child process this way (see runChild).
+	if os.Getenv("CREDMGR_TEST_RUN_MAIN") == "1" {
+		testOnlyScryptWorkFactor = 10
+		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"credmgr": func() {
 			testOnlyScryptWorkFactor = 10
