@@ -205,9 +205,9 @@ func openAuto(ctx context.Context, o Options) (*Opened, error) {
 		ag.Source, ag.Reason = "auto", "auto: "+why+" and an age key source is set"
 		return ag, nil
 	}
-	msg := "the OS keychain is not usable"
+	var msg string
 	if probeErr != nil {
-		msg += " (" + probeErr.Error() + ")"
+		msg = probeErr.Error()
 	} else {
 		msg = "vault.age exists but the keychain holds no key for it"
 	}

@@ -11,7 +11,10 @@ import (
 	"sync"
 	"testing"
 
+	"filippo.io/age"
+
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/backends/storetest"
 	"github.com/credmgr/credmgr/internal/testenv"
@@ -315,4 +318,29 @@ func BenchmarkStore(b *testing.B) {
 		t.Cleanup(func() { s.DeleteKey() })
 		return s
 	})
+}
+
+// TestRecoveryRecipient checks that a vault sealed with a recovery
+// recipient opens with the recovery identity alone, after the keychain key
+// is gone.
+func TestRecoveryRecipient(t *testing.T) {
+	recovery, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := newMem()
+	path := filepath.Join(t.TempDir(), keychain.FileName)
+	s, _ := keychain.New(path, keychain.Options{Keyring: kr, Recipients: []age.Recipient{recovery.Recipient()}})
+	if err := s.Put(context.Background(), cred("recover-me")); err != nil {
+		t.Fatal(err)
+	}
+	kr.items = map[string]string{}
+	sealed, _ := os.ReadFile(path)
+	plain, err := agefile.Open(sealed, recovery)
+	if err != nil {
+		t.Fatalf("the recovery identity does not open the vault: %v", err)
+	}
+	if !strings.Contains(string(plain), "recover-me") {
+		t.Fatal("recovered document lacks the credential")
+	}
 }

@@ -2,14 +2,20 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/backends/jsonfile"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -35,6 +41,18 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 				provider = p
 			}
 			op, err := a.store(cmd.Context())
+			if errors.Is(err, backends.ErrNoBackend) && a.nothingStored() {
+				// A fresh machine: nothing to list, and the choice of
+				// backend can wait until something is stored.
+				if asJSON {
+					fmt.Fprintln(a.stdout, "[]")
+				}
+				fmt.Fprintln(a.stderr, "credmgr: no credentials stored yet")
+				for _, l := range strings.Split(err.Error(), "\n") {
+					fmt.Fprintf(a.stderr, "credmgr: %s\n", l)
+				}
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -162,4 +180,19 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}
 	return fmt.Sprintf("%dy", int(d.Hours()/24/365))
+}
+
+// nothingStored reports whether the data directory holds no vault of any
+// backend.
+func (a *app) nothingStored() bool {
+	o, err := a.options()
+	if err != nil {
+		return false
+	}
+	for _, name := range []string{agefile.FileName, jsonfile.FileName} {
+		if _, err := os.Lstat(filepath.Join(o.DataDir, name)); err == nil {
+			return false
+		}
+	}
+	return true
 }
