@@ -108,7 +108,8 @@ func describeJSONError(err error) string {
 	case errors.As(err, &te):
 		// te.Value may carry the number itself ("number 5"): keep the kind.
 		kind, _, _ := strings.Cut(te.Value, " ")
-		return fmt.Sprintf("field %q has the wrong type (got a JSON %s)", te.Field, kind)
+		field := te.Field[strings.LastIndex(te.Field, ".")+1:] // "Credential.expiry" -> "expiry"
+		return fmt.Sprintf("field %q has the wrong type (got a JSON %s)", field, kind)
 	case errors.As(err, &pe):
 		return "a time is not in RFC 3339 form (2006-01-02T15:04:05Z07:00)"
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
