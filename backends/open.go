@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ type Options struct {
 	Warn io.Writer
 	// Keyring replaces the OS keychain (tests); nil means the system one.
 	Keyring keychain.Keyring
+	// Terminal reports whether a terminal can be prompted on; nil means
+	// checking for a controlling terminal.
+	Terminal func() bool
 	// ScryptWorkFactor, if non-zero, replaces age's default scrypt work
 	// factor when sealing (tests use a low one).
 	ScryptWorkFactor int
@@ -186,24 +190,40 @@ func openAuto(ctx context.Context, o Options) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	present, probeErr := kc.Keychain.Probe()
-	_, vaultErr := os.Lstat(kc.Path)
-	vaultExists := vaultErr == nil
-	if probeErr == nil && (present || !vaultExists) {
-		kc.Source, kc.Reason = "auto", "auto: the OS keychain answered"
-		return kc, nil
-	}
-	if keySourcePresent(&o) {
+	sealedTo := agefile.StanzaTypes(kc.Path)
+	useAge := func(why string) (*Opened, error) {
 		ag, err := OpenNamed(ctx, o, Age)
 		if err != nil {
 			return nil, err
 		}
-		why := "the OS keychain did not answer"
-		if probeErr == nil {
-			why = "the keychain holds no key for the existing vault.age"
-		}
-		ag.Source, ag.Reason = "auto", "auto: "+why+" and an age key source is set"
+		ag.Source, ag.Reason = "auto", "auto: "+why
 		return ag, nil
+	}
+	// A vault sealed with a passphrase can only be the age backend's.
+	if slices.Contains(sealedTo, "scrypt") {
+		if keySourcePresent(&o) {
+			return useAge("vault.age is sealed with a passphrase")
+		}
+		return nil, fmt.Errorf("%w: vault.age is sealed with a passphrase, and no passphrase source is set: set CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked", ErrNoBackend)
+	}
+	present, probeErr := kc.Keychain.Probe()
+	if probeErr == nil && (present || len(sealedTo) == 0) {
+		kc.Source, kc.Reason = "auto", "auto: the OS keychain answered"
+		return kc, nil
+	}
+	if probeErr != nil && len(sealedTo) > 0 && len(identityFiles(&o)) == 0 {
+		// The vault was sealed by the keychain backend (no identities are
+		// configured that could have sealed it): its key is in the
+		// keychain, which does not answer. Say so rather than ask for a
+		// passphrase that cannot open it.
+		return nil, fmt.Errorf("vault.age is sealed by the keychain backend, but %w", probeErr)
+	}
+	if keySourcePresent(&o) {
+		why := "the OS keychain did not answer and an age key source is set"
+		if probeErr == nil {
+			why = "the keychain holds no key for vault.age and an age key source is set"
+		}
+		return useAge(why)
 	}
 	var msg string
 	if probeErr != nil {
@@ -228,6 +248,9 @@ func keySourcePresent(o *Options) bool {
 		if _, err := os.Stat(filepath.Join(d, "credmgr-passphrase")); err == nil {
 			return true
 		}
+	}
+	if o.Terminal != nil {
+		return o.Terminal()
 	}
 	return tty.Available()
 }
@@ -370,7 +393,7 @@ func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 			return nil, "", fmt.Errorf("reading the systemd credential: %w", err)
 		}
 	}
-	if tty.Available() {
+	if (o.Terminal == nil && tty.Available()) || (o.Terminal != nil && o.Terminal()) {
 		return func(confirm bool) (string, error) {
 			return tty.ReadSecret("credmgr vault passphrase: ", confirm)
 		}, "a terminal prompt", nil

@@ -282,3 +282,31 @@ func Open(sealed []byte, ids ...age.Identity) ([]byte, error) {
 	}
 	return plain, nil
 }
+
+// StanzaTypes returns the recipient stanza types ("X25519", "scrypt",
+// plugin names, …) in the header of the age file at path, or nil if it
+// does not exist or is not an age file. It reads only the header.
+func StanzaTypes(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	lines := strings.Split(string(head[:n]), "\n")
+	if len(lines) == 0 || lines[0] != "age-encryption.org/v1" {
+		return nil
+	}
+	var types []string
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "---") {
+			break
+		}
+		if rest, ok := strings.CutPrefix(l, "-> "); ok {
+			t, _, _ := strings.Cut(rest, " ")
+			types = append(types, t)
+		}
+	}
+	return types
+}

@@ -1,0 +1,161 @@
+package backends_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/backends/keychain"
+)
+
+type fakeKeyring struct {
+	mu    sync.Mutex
+	items map[string]string
+	down  bool
+}
+
+func (k *fakeKeyring) Get(s, a string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.down {
+		return "", keychain.ErrUnavailable
+	}
+	v, ok := k.items[s+"/"+a]
+	if !ok {
+		return "", keychain.ErrItemNotFound
+	}
+	return v, nil
+}
+
+func (k *fakeKeyring) Set(s, a, v string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.down {
+		return keychain.ErrUnavailable
+	}
+	k.items[s+"/"+a] = v
+	return nil
+}
+
+func (k *fakeKeyring) Delete(s, a string) error { return nil }
+
+func TestChoice(t *testing.T) {
+	tests := []struct {
+		flag, env, config string
+		want, source      string
+	}{
+		{"", "", "", "auto", "auto"},
+		{"", "", "file", "file", "config"},
+		{"", "age", "file", "age", "env"},
+		{"keychain", "age", "file", "keychain", "flag"},
+	}
+	for _, tt := range tests {
+		o := backends.Options{Backend: tt.flag, ConfigBackend: tt.config,
+			Getenv: func(k string) string {
+				if k == "CREDMGR_BACKEND" {
+					return tt.env
+				}
+				return ""
+			}}
+		name, source, err := o.Choice()
+		if err != nil || name != tt.want || source != tt.source {
+			t.Errorf("Choice(%q,%q,%q) = %s, %s, %v; want %s, %s", tt.flag, tt.env, tt.config, name, source, err, tt.want, tt.source)
+		}
+	}
+	o := backends.Options{Backend: "plain"}
+	if _, _, err := o.Choice(); err == nil || !strings.Contains(err.Error(), "--backend") {
+		t.Errorf("bad backend name: %v", err)
+	}
+}
+
+// TestAuto checks what auto picks in each situation.
+func TestAuto(t *testing.T) {
+	ctx := context.Background()
+	cred := backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: "a"}
+	keyFile := filepath.Join(t.TempDir(), "key.txt")
+	id, _ := age.GenerateX25519Identity()
+	os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600)
+
+	type setup struct {
+		keychainDown bool
+		env          map[string]string
+		vault        string // "", "keychain", "passphrase", "identity"
+	}
+	tests := []struct {
+		name    string
+		setup   setup
+		want    string // backend name, or "" for an error
+		wantErr string
+	}{
+		{"keychain answers", setup{}, backends.Keychain, ""},
+		{"keychain answers over a passphrase env", setup{env: map[string]string{"CREDMGR_PASSPHRASE": "p"}}, backends.Keychain, ""},
+		{"no keychain, passphrase", setup{keychainDown: true, env: map[string]string{"CREDMGR_PASSPHRASE": "p"}}, backends.Age, ""},
+		{"no keychain, identity", setup{keychainDown: true, env: map[string]string{"CREDMGR_AGE_IDENTITY": keyFile}}, backends.Age, ""},
+		{"no keychain, nothing", setup{keychainDown: true}, "", "choose one"},
+		{"passphrase vault", setup{env: map[string]string{"CREDMGR_PASSPHRASE": "p"}, vault: "passphrase"}, backends.Age, ""},
+		{"passphrase vault without passphrase", setup{vault: "passphrase"}, "", "sealed with a passphrase"},
+		{"keychain vault, keychain down, passphrase set", setup{keychainDown: true, env: map[string]string{"CREDMGR_PASSPHRASE": "p"}, vault: "keychain"}, "", "sealed by the keychain backend"},
+		{"identity vault, keychain has no key", setup{env: map[string]string{"CREDMGR_AGE_IDENTITY": keyFile}, vault: "identity"}, backends.Age, ""},
+		{"identity vault, keychain down", setup{keychainDown: true, env: map[string]string{"CREDMGR_AGE_IDENTITY": keyFile}, vault: "identity"}, backends.Age, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			kr := &fakeKeyring{items: map[string]string{}}
+			env := func(k string) string { return tt.setup.env[k] }
+			o := backends.Options{DataDir: dir, Keyring: kr, Getenv: env, Terminal: func() bool { return false }, ScryptWorkFactor: 10}
+			switch tt.setup.vault {
+			case "keychain", "passphrase", "identity":
+				name := map[string]string{"keychain": backends.Keychain, "passphrase": backends.Age, "identity": backends.Age}[tt.setup.vault]
+				seedEnv := map[string]string{}
+				if tt.setup.vault == "passphrase" {
+					seedEnv["CREDMGR_PASSPHRASE"] = "p"
+				}
+				if tt.setup.vault == "identity" {
+					seedEnv["CREDMGR_AGE_IDENTITY"] = keyFile
+				}
+				so := o
+				so.Getenv = func(k string) string { return seedEnv[k] }
+				op, err := backends.OpenNamed(ctx, so, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := op.Store.Put(ctx, cred); err != nil {
+					t.Fatal(err)
+				}
+				if tt.setup.vault != "keychain" {
+					kr.items = map[string]string{}
+				}
+			}
+			kr.down = tt.setup.keychainDown
+			op, err := backends.Open(ctx, o)
+			if tt.want == "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Open = %v, %v; want an error containing %q", op, err, tt.wantErr)
+				}
+				if errors.Is(err, backends.ErrNotFound) {
+					t.Fatal("reported as not found")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if op.Name != tt.want || op.Source != "auto" {
+				t.Fatalf("Open chose %s (%s), want %s", op.Name, op.Reason, tt.want)
+			}
+			if tt.setup.vault != "" {
+				if _, err := op.Store.Get(ctx, cred.Ref()); err != nil {
+					t.Fatalf("the chosen backend cannot read the vault: %v", err)
+				}
+			}
+		})
+	}
+}
