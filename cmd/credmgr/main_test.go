@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,6 +66,43 @@ func TestScripts(t *testing.T) {
 
 // scriptCmds are custom testscript commands.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// exitcode N PROG ARGS... runs PROG like exec and checks that it exits
+	// with status N (stdout and stderr are kept for the next checks).
+	"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) < 2 {
+			ts.Fatalf("usage: exitcode N PROG ARGS...")
+		}
+		want, err := strconv.Atoi(args[0])
+		if err != nil {
+			ts.Fatalf("exitcode: %v", err)
+		}
+		got := 0
+		if err := ts.Exec(args[1], args[2:]...); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				ts.Fatalf("exitcode: %v", err)
+			}
+			got = ee.ExitCode()
+		}
+		if got != want {
+			ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+		}
+	},
+	// perm PATH MODE checks a file's permission bits (octal).
+	"perm": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: perm PATH MODE")
+		}
+		want, err := strconv.ParseUint(args[1], 8, 32)
+		if err != nil {
+			ts.Fatalf("perm: %v", err)
+		}
+		fi, err := os.Stat(ts.MkAbs(args[0]))
+		ts.Check(err)
+		if got := fi.Mode().Perm(); (uint64(got) == want) == neg {
+			ts.Fatalf("%s has mode %04o, want %s%04o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+		}
+	},
 	// nocanary FILE... fails if any file contains the canary secret
 	// $CANARY (set by the script).
 	"nocanary": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -112,6 +112,9 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("field %q has the wrong type (got a JSON %s)", field, kind)
 	case errors.As(err, &pe):
 		return "a time is not in RFC 3339 form (2006-01-02T15:04:05Z07:00)"
+	case strings.HasPrefix(err.Error(), "Time.UnmarshalJSON"):
+		// encoding/json passes time.Time's own error through unwrapped.
+		return "a time is not an RFC 3339 string (2006-01-02T15:04:05Z07:00)"
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "unexpected end of input"
 	}
