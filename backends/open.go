@@ -330,10 +330,11 @@ func OpenNamed(ctx context.Context, o Options, name string) (*Opened, error) {
 
 func identityFiles(o *Options) []string {
 	var files []string
+	fromConfig := false
 	if v := o.getenv("CREDMGR_AGE_IDENTITY"); v != "" {
 		files = filepath.SplitList(v)
 	} else {
-		files = o.AgeIdentities
+		files, fromConfig = o.AgeIdentities, true
 	}
 	out := files[:0:0]
 	for _, f := range files {
@@ -344,6 +345,9 @@ func identityFiles(o *Options) []string {
 			if h, err := os.UserHomeDir(); err == nil {
 				f = filepath.Join(h, rest)
 			}
+		} else if fromConfig && !filepath.IsAbs(f) {
+			// Relative paths in config.toml are relative to its directory.
+			f = filepath.Join(o.DataDir, f)
 		}
 		out = append(out, f)
 	}
