@@ -72,6 +72,10 @@ func ReadPrivate(path string) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
+// OpenNoFollow opens path for reading without following a symlink where
+// the platform allows it.
+func OpenNoFollow(path string) (*os.File, error) { return openNoFollow(path) }
+
 // WriteFileAtomic replaces path with data so that a crash at any moment
 // leaves either the old or the new content: it writes a new 0600 temp file
 // in the same directory (O_EXCL), fsyncs it, renames it over path, and

@@ -1,0 +1,454 @@
+// Package migrate moves the plaintext token files that other coding agents
+// left in a home directory (pi, llxprt-code, AgentOS, Codex CLI, Claude
+// Code, gemini-cli, qwen-code, flynn) into a credmgr store, losing nothing:
+//
+//   - every credential is written to the store in one locked, durable
+//     write, and read back and compared before any source is touched;
+//   - a source file is removed only when every secret in it is in the
+//     store, and never with Keep or DryRun;
+//   - files that are unreadable, corrupt, empty or symlinks are reported
+//     and left as they are;
+//   - a credential already stored for the same login is replaced only by a
+//     newer one (later expiry, then later update) or with Overwrite; a
+//     different login (another account id or e-mail, or an API key beside
+//     an OAuth login) goes to another account.
+//
+// Killed at any moment, a re-run finishes the job: sources go only after
+// the store write is durable, and credentials already stored count as
+// imported.
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"reflect"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/fsutil"
+)
+
+// Options configures a run.
+type Options struct {
+	// Home is the home directory to search.
+	Home string
+	// Getenv reads tool-specific variables (PI_CODING_AGENT_DIR,
+	// CODEX_HOME); nil means they are not consulted (another home).
+	Getenv func(string) string
+	// Tools limits the importers (nil: all).
+	Tools []string
+	// DryRun reports the plan and changes nothing.
+	DryRun bool
+	// Keep leaves every source file in place.
+	Keep bool
+	// Overwrite replaces stored credentials of the same login even when
+	// they are newer.
+	Overwrite bool
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Actions in a report row.
+const (
+	ActImport     = "import"     // stored (new)
+	ActReplace    = "replace"    // stored over an older credential of the same login
+	ActSame       = "same"       // already stored
+	ActSuperseded = "superseded" // a newer credential of the same login is kept
+	ActSkip       = "skip"       // an entry that cannot be imported
+	ActError      = "error"      // the file cannot be used
+	ActRemove     = "remove"     // the source file was removed
+	ActKeep       = "keep"       // the source file stays
+)
+
+// Row is one line of the report.
+type Row struct {
+	Tool   string `json:"tool"`
+	File   string `json:"file"`
+	Ref    string `json:"credential,omitempty"`
+	Action string `json:"action"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Report is what a run did (or, with DryRun, would do).
+type Report struct {
+	Rows []Row `json:"rows"`
+	// LeftBehind counts files that stay for a reason other than Keep,
+	// DryRun or a newer stored credential: their contents could not all be
+	// imported.
+	LeftBehind int  `json:"left_behind"`
+	DryRun     bool `json:"dry_run"`
+}
+
+// source is one legacy file found.
+type source struct {
+	tool, path string
+	creds      []backends.Credential
+	refs       []backends.Ref // where each credential goes
+	actions    []string
+	reasons    []string
+	skips      []Skip
+	err        error
+	exposed    bool
+}
+
+// Run finds the legacy files, imports them into store and removes what was
+// fully imported.
+func Run(ctx context.Context, store backends.Store, opts Options) (*Report, error) {
+	ed, ok := store.(backends.Editor)
+	if !ok {
+		return nil, errors.New("migrate needs a store that can write many credentials at once")
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	importers, err := selectImporters(opts.Tools)
+	if err != nil {
+		return nil, err
+	}
+	sources := discover(importers, opts)
+	rep := &Report{DryRun: opts.DryRun}
+	if len(sources) == 0 {
+		return rep, nil
+	}
+
+	stamp := now().UTC().Truncate(time.Second)
+	var planned map[string]backends.Credential
+	apply := func(tx *backends.Tx) error {
+		planned = plan(tx.List(), sources, opts.Overwrite, stamp)
+		if opts.DryRun {
+			return nil
+		}
+		for _, c := range planned {
+			if err := tx.Put(c); err != nil {
+				return fmt.Errorf("storing %s: %w", c.Ref(), err)
+			}
+		}
+		return nil
+	}
+	if opts.DryRun {
+		list, err := store.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		planned = plan(list, sources, opts.Overwrite, stamp)
+	} else if err := ed.Edit(ctx, apply); err != nil {
+		return nil, err
+	}
+
+	// Read everything back from the store before touching any source.
+	var stored map[string]backends.Credential
+	if !opts.DryRun {
+		list, err := store.List(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the store back (no source was removed): %w", err)
+		}
+		stored = map[string]backends.Credential{}
+		for _, c := range list {
+			stored[c.Ref().String()] = c
+		}
+		for k, c := range planned {
+			if got, ok := stored[k]; !ok || !reflect.DeepEqual(got, c) {
+				return nil, fmt.Errorf("credential %s did not read back intact; no source was removed", k)
+			}
+		}
+	}
+
+	for _, s := range sources {
+		rep.Rows = append(rep.Rows, s.rows()...)
+		action, reason := s.disposal(opts, stored)
+		if action == ActRemove && !opts.DryRun {
+			if err := fsutil.RemoveDurable(s.path); err != nil {
+				action, reason = ActKeep, "could not remove it: "+err.Error()
+			}
+		}
+		if action == ActKeep && s.leftBehind() {
+			rep.LeftBehind++
+		}
+		rep.Rows = append(rep.Rows, Row{Tool: s.tool, File: s.path, Action: action, Reason: reason})
+	}
+	return rep, nil
+}
+
+func selectImporters(tools []string) ([]Importer, error) {
+	if len(tools) == 0 {
+		return Importers, nil
+	}
+	var out []Importer
+	for _, t := range tools {
+		found := false
+		for _, im := range Importers {
+			if im.Tool == t {
+				out = append(out, im)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown tool %q: choose from %s", t, strings.Join(Tools(), ", "))
+		}
+	}
+	return out, nil
+}
+
+// discover reads every candidate file that exists.
+func discover(importers []Importer, opts Options) []*source {
+	var out []*source
+	seen := map[string]bool{}
+	for _, im := range importers {
+		for _, path := range im.Files(opts.Home, opts.Getenv) {
+			if seen[path] {
+				continue
+			}
+			fi, err := os.Lstat(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			seen[path] = true
+			s := &source{tool: im.Tool, path: path}
+			out = append(out, s)
+			switch {
+			case err != nil:
+				s.err = err
+				continue
+			case fi.Mode()&fs.ModeSymlink != 0:
+				s.err = errors.New("it is a symlink; credmgr does not follow symlinks to token files (import the file it points to with --home, or replace the link)")
+				continue
+			case !fi.Mode().IsRegular():
+				s.err = errors.New("not a regular file")
+				continue
+			}
+			s.exposed = runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0
+			data, err := readNoFollow(path)
+			if err != nil {
+				s.err = fmt.Errorf("cannot read it: %w", unwrapPath(err))
+				continue
+			}
+			if len(strings.TrimSpace(string(data))) == 0 {
+				s.err = errors.New("the file is empty")
+				continue
+			}
+			creds, skips, err := im.Parse(path, data)
+			if err != nil {
+				s.err = err
+				continue
+			}
+			for i := range creds {
+				creds[i].Source = "migrate:" + im.Tool + ":" + path
+			}
+			s.creds, s.skips = creds, skips
+		}
+	}
+	return out
+}
+
+func readNoFollow(path string) ([]byte, error) {
+	f, err := fsutil.OpenNoFollow(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 16<<20))
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// plan decides where each found credential goes, given what the store
+// holds, and returns the credentials to write.
+func plan(existing []backends.Credential, sources []*source, overwrite bool, stamp time.Time) map[string]backends.Credential {
+	cur := map[string]backends.Credential{}
+	origin := map[string]*source{} // which source planned a ref in this run
+	for _, c := range existing {
+		cur[c.Ref().String()] = c
+	}
+	out := map[string]backends.Credential{}
+	for _, s := range sources {
+		s.refs = make([]backends.Ref, len(s.creds))
+		s.actions = make([]string, len(s.creds))
+		s.reasons = make([]string, len(s.creds))
+		for i, c := range s.creds {
+			if c.UpdatedAt.IsZero() {
+				c.UpdatedAt = stamp
+			}
+			ref := c.Ref()
+			action, reason := ActImport, ""
+			for {
+				old, ok := cur[ref.String()]
+				if !ok {
+					break
+				}
+				if sameSecret(old, c) {
+					action, reason = ActSame, "already stored"
+					break
+				}
+				if !sameLogin(old, c) {
+					prev := ref
+					ref = freeAccount(cur, c, s)
+					reason = fmt.Sprintf("another login than %s; stored as %s", prev, ref)
+					continue
+				}
+				if overwrite || newer(c, old) {
+					action = ActReplace
+					reason = "newer than the stored credential"
+					if overwrite {
+						reason = "--overwrite"
+					}
+					if o := origin[ref.String()]; o != nil {
+						o.supersede(ref)
+					}
+				} else {
+					action, reason = ActSuperseded, "the stored credential is newer"
+				}
+				break
+			}
+			c.Account = ref.Account
+			s.refs[i], s.actions[i], s.reasons[i] = ref, action, reason
+			if action == ActImport || action == ActReplace {
+				cur[ref.String()] = c
+				out[ref.String()] = c
+				origin[ref.String()] = s
+				s.creds[i] = c
+			}
+		}
+	}
+	return out
+}
+
+// supersede marks this source's credential for ref as replaced by a newer
+// one from a later source.
+func (s *source) supersede(ref backends.Ref) {
+	for i := range s.refs {
+		if s.refs[i] == ref && (s.actions[i] == ActImport || s.actions[i] == ActReplace) {
+			s.actions[i], s.reasons[i] = ActSuperseded, "a newer credential of the same login was found in another file"
+		}
+	}
+}
+
+// sameSecret reports whether b holds the secrets a holds.
+func sameSecret(a, b backends.Credential) bool {
+	return a.Type == b.Type && a.AccessToken == b.AccessToken && a.RefreshToken == b.RefreshToken
+}
+
+// sameLogin reports whether a and b are the same login: the same kind of
+// credential, and no known account id or e-mail that differs.
+func sameLogin(a, b backends.Credential) bool {
+	if a.Type != b.Type {
+		return false
+	}
+	if a.AccountID != "" && b.AccountID != "" && a.AccountID != b.AccountID {
+		return false
+	}
+	ea, eb := a.Extra["email"], b.Extra["email"]
+	return ea == "" || eb == "" || strings.EqualFold(ea, eb)
+}
+
+// newer reports whether c is newer than old: a later expiry, then a later
+// update.
+func newer(c, old backends.Credential) bool {
+	if !c.Expiry.Equal(old.Expiry) {
+		return c.Expiry.After(old.Expiry)
+	}
+	return c.UpdatedAt.After(old.UpdatedAt)
+}
+
+// freeAccount names another account for a different login: from the
+// e-mail, else the credential kind and tool, made unique.
+func freeAccount(cur map[string]backends.Credential, c backends.Credential, s *source) backends.Ref {
+	base := ""
+	switch {
+	case c.Type == backends.TypeAPIKey:
+		base = s.tool + "-api-key"
+	case c.Extra["email"] != "":
+		base = accountName(c.Extra["email"])
+	default:
+		base = s.tool
+	}
+	if c.Account != backends.DefaultAccount && !strings.HasPrefix(base, c.Account) {
+		base = c.Account + "-" + base
+	}
+	base = accountName(base)
+	ref := backends.Ref{Provider: c.Provider, Account: base}
+	for n := 2; ; n++ {
+		old, ok := cur[ref.String()]
+		if !ok || sameSecret(old, c) {
+			return ref
+		}
+		ref.Account = fmt.Sprintf("%s-%d", base, n)
+	}
+}
+
+// rows returns the report rows of the credentials and skips of s.
+func (s *source) rows() []Row {
+	var rows []Row
+	if s.err != nil {
+		return []Row{{Tool: s.tool, File: s.path, Action: ActError, Reason: s.err.Error()}}
+	}
+	for i := range s.creds {
+		reason := s.reasons[i]
+		if s.exposed {
+			reason = join(reason, "warning: the file was readable by other users, so this token may be exposed: revoke it")
+		}
+		rows = append(rows, Row{Tool: s.tool, File: s.path, Ref: s.refs[i].String(), Action: s.actions[i], Reason: reason})
+	}
+	for _, sk := range s.skips {
+		rows = append(rows, Row{Tool: s.tool, File: s.path, Ref: sk.Entry, Action: ActSkip, Reason: sk.Reason})
+	}
+	return rows
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// leftBehind reports whether s holds something that could not be handled.
+func (s *source) leftBehind() bool { return s.err != nil || len(s.skips) > 0 }
+
+// disposal decides what happens to the source file.
+func (s *source) disposal(opts Options, stored map[string]backends.Credential) (string, string) {
+	switch {
+	case s.err != nil:
+		return ActKeep, "left untouched: " + s.err.Error()
+	case len(s.skips) > 0:
+		return ActKeep, fmt.Sprintf("left in place: %d entr%s could not be imported", len(s.skips), map[bool]string{true: "y", false: "ies"}[len(s.skips) == 1])
+	}
+	for i := range s.creds {
+		if s.actions[i] == ActSuperseded {
+			return ActKeep, "left in place: it holds a login older than the one stored"
+		}
+	}
+	if opts.DryRun {
+		return ActRemove, "would be removed once imported (dry run: nothing changed)"
+	}
+	if opts.Keep {
+		return ActKeep, "--keep"
+	}
+	for i, c := range s.creds {
+		got, ok := stored[s.refs[i].String()]
+		if !ok || !sameSecret(got, c) {
+			return ActKeep, "left in place: not every secret in it is in the store"
+		}
+	}
+	return ActRemove, "every secret in it is in the store"
+}
+
+// Sorted returns the rows sorted by file, then credential.
+func (r *Report) Sorted() []Row {
+	rows := append([]Row(nil), r.Rows...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].File < rows[j].File })
+	return rows
+}
