@@ -238,7 +238,7 @@ func parsePi(path string, data []byte) ([]backends.Credential, []Skip, error) {
 			case strings.HasPrefix(key, "!"):
 				skips = append(skips, Skip{id, "the key is a shell command pi runs, not a key"})
 			case envVarName.MatchString(key):
-				skips = append(skips, Skip{id, fmt.Sprintf("the key names the environment variable %s, not a key", key)})
+				skips = append(skips, Skip{id, "the key names an environment variable pi reads, not a key"})
 			default:
 				out = append(out, backends.Credential{Provider: provider, Account: backends.DefaultAccount, Type: backends.TypeAPIKey, AccessToken: key})
 			}

@@ -291,6 +291,14 @@ func plan(existing []backends.Credential, sources []*source, overwrite bool, sta
 				}
 				if sameSecret(old, c) {
 					action, reason = ActSame, "already stored"
+					if m, added := enrich(old, c); len(added) > 0 {
+						// Same tokens, but this file knows more (an id
+						// token, an e-mail): keep that too.
+						reason = "already stored; added " + strings.Join(added, ", ")
+						c = m
+						cur[ref.String()] = c
+						out[ref.String()] = c
+					}
 					break
 				}
 				if !sameLogin(old, c) {
@@ -334,6 +342,58 @@ func (s *source) supersede(ref backends.Ref) {
 			s.actions[i], s.reasons[i] = ActSuperseded, "a newer credential of the same login was found in another file"
 		}
 	}
+}
+
+// enrich returns old with the fields it lacks taken from c, and the names
+// of the fields added.
+func enrich(old, c backends.Credential) (backends.Credential, []string) {
+	m := old.Clone()
+	var added []string
+	if m.IDToken == "" && c.IDToken != "" {
+		m.IDToken = c.IDToken
+		added = append(added, "id_token")
+	}
+	if m.AccountID == "" && c.AccountID != "" {
+		m.AccountID = c.AccountID
+		added = append(added, "account_id")
+	}
+	if len(m.Scopes) == 0 && len(c.Scopes) > 0 {
+		m.Scopes = c.Scopes
+		added = append(added, "scopes")
+	}
+	if m.Expiry.IsZero() && !c.Expiry.IsZero() {
+		m.Expiry = c.Expiry
+		added = append(added, "expiry")
+	}
+	keys := make([]string, 0, len(c.Extra))
+	for k := range c.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if _, ok := m.Extra[k]; !ok {
+			if m.Extra == nil {
+				m.Extra = map[string]string{}
+			}
+			m.Extra[k] = c.Extra[k]
+			added = append(added, k)
+		}
+	}
+	return m, added
+}
+
+// holds reports whether stored holds every secret of c.
+func holds(stored, c backends.Credential) bool {
+	have := map[string]bool{}
+	for _, s := range stored.Secrets() {
+		have[s] = true
+	}
+	for _, s := range c.Secrets() {
+		if !have[s] {
+			return false
+		}
+	}
+	return true
 }
 
 // sameSecret reports whether b holds the secrets a holds.
@@ -439,7 +499,7 @@ func (s *source) disposal(opts Options, stored map[string]backends.Credential) (
 	}
 	for i, c := range s.creds {
 		got, ok := stored[s.refs[i].String()]
-		if !ok || !sameSecret(got, c) {
+		if !ok || !holds(got, c) {
 			return ActKeep, "left in place: not every secret in it is in the store"
 		}
 	}
