@@ -571,4 +571,3 @@ func parseFlynn(path string, data []byte) ([]backends.Credential, []Skip, error)
 	}
 	return []backends.Credential{c}, nil, nil
 }
-

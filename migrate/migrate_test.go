@@ -367,9 +367,9 @@ func TestBadFiles(t *testing.T) {
 		}
 		os.Chmod(p, mode)
 	}
-	write(".qwen/oauth_creds.json", `{"access_token": "sk-SECRETVALUE"`, 0o600)        // corrupt
-	write(".gemini/oauth_creds.json", "", 0o600)                                      // empty
-	write(".claude/real.json", `{"claudeAiOauth":{"accessToken":"a"}}`, 0o600)        // symlink target
+	write(".qwen/oauth_creds.json", `{"access_token": "sk-SECRETVALUE"`, 0o600) // corrupt
+	write(".gemini/oauth_creds.json", "", 0o600)                                // empty
+	write(".claude/real.json", `{"claudeAiOauth":{"accessToken":"a"}}`, 0o600)  // symlink target
 	os.Symlink(filepath.Join(home, ".claude/real.json"), filepath.Join(home, ".claude/.credentials.json"))
 	write(".pi/agent/auth.json", `{"openai":{"type":"api_key","key":"OPENAI_API_KEY"},"x":{"type":"api_key","key":"k1"}}`, 0o600)
 	write(".llxprt/oauth/qwen.json", `{"access_token":"exposed","expiry":1893456000,"token_type":"Bearer"}`, 0o644)
