@@ -25,6 +25,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"sort"
@@ -161,18 +162,27 @@ func Run(ctx context.Context, store backends.Store, opts Options) (*Report, erro
 		}
 	}
 
+	dirs := map[string]bool{}
 	for _, s := range sources {
 		rep.Rows = append(rep.Rows, s.rows()...)
 		action, reason := s.disposal(opts, stored)
 		if action == ActRemove && !opts.DryRun {
-			if err := fsutil.RemoveDurable(s.path); err != nil {
-				action, reason = ActKeep, "could not remove it: "+err.Error()
+			if err := os.Remove(s.path); err != nil {
+				action, reason = ActKeep, "could not remove it: "+unwrapPath(err).Error()
+			} else {
+				dirs[filepath.Dir(s.path)] = true
 			}
 		}
 		if action == ActKeep && s.leftBehind() {
 			rep.LeftBehind++
 		}
 		rep.Rows = append(rep.Rows, Row{Tool: s.tool, File: s.path, Action: action, Reason: reason})
+	}
+	// Make the removals durable, once per directory. A removal lost in a
+	// crash is harmless: the file's secrets are in the store, and a re-run
+	// finds them there.
+	for d := range dirs {
+		fsutil.SyncDir(d)
 	}
 	return rep, nil
 }
