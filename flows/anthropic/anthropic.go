@@ -1,0 +1,203 @@
+// Package anthropic logs in to Claude (Pro/Max) with Anthropic's PKCE
+// code flow: the user opens the authorize URL, approves, and pastes the
+// "code#state" the page shows; the code is redeemed at a JSON token
+// endpoint.
+//
+// Settings ([providers.anthropic] in config.toml):
+//
+//	client_id      OAuth client (default Claude Code's)
+//	authorize_url  default https://claude.ai/oauth/authorize
+//	token_url      default https://platform.claude.com/v1/oauth/token
+//	redirect_uri   default https://console.anthropic.com/oauth/code/callback
+package anthropic
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/internal/oauthutil"
+)
+
+// Defaults.
+const (
+	DefaultClientID     = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
+	DefaultAuthorizeURL = "https://claude.ai/oauth/authorize"
+	DefaultTokenURL     = "https://platform.claude.com/v1/oauth/token"
+	DefaultRedirectURI  = "https://console.anthropic.com/oauth/code/callback"
+	scopes              = "org:create_api_key user:profile user:inference"
+)
+
+// Flow is the Anthropic login.
+type Flow struct {
+	clientID, authorizeURL, tokenURL, redirectURI string
+	client                                        *http.Client
+	now                                           func() time.Time
+}
+
+var _ flowapi.Flow = (*Flow)(nil)
+
+// New returns the flow configured by cfg.
+func New(cfg flowapi.Config) (*Flow, error) {
+	f := &Flow{clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
+		redirectURI: DefaultRedirectURI, client: cfg.Client(), now: cfg.Clock()}
+	for k, v := range cfg.Settings {
+		switch k {
+		case "client_id":
+			f.clientID = v
+		case "authorize_url", "token_url", "redirect_uri":
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return nil, fmt.Errorf("[providers.anthropic] %s = %q is not an http(s) URL", k, v)
+			}
+			switch k {
+			case "authorize_url":
+				f.authorizeURL = v
+			case "token_url":
+				f.tokenURL = v
+			default:
+				f.redirectURI = v
+			}
+		default:
+			return nil, fmt.Errorf("[providers.anthropic] has unknown key %q (known: client_id, authorize_url, token_url, redirect_uri)", k)
+		}
+	}
+	return f, nil
+}
+
+// Provider returns "anthropic".
+func (f *Flow) Provider() string { return "anthropic" }
+
+// Login shows (and opens) the authorize URL and asks for the pasted code.
+func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+	verifier := oauth2.GenerateVerifier()
+	state := oauthutil.RandomState()
+	q := url.Values{
+		"code":                  {"true"},
+		"client_id":             {f.clientID},
+		"response_type":         {"code"},
+		"redirect_uri":          {f.redirectURI},
+		"scope":                 {scopes},
+		"code_challenge":        {oauth2.S256ChallengeFromVerifier(verifier)},
+		"code_challenge_method": {"S256"},
+		"state":                 {state},
+	}
+	authURL := f.authorizeURL + "?" + q.Encode()
+	ui.Info("To log in to Claude, open this URL and approve:")
+	ui.Info(authURL)
+	if opts.Mode != flowapi.ModeNoBrowser && !ui.OpenBrowser(authURL) {
+		ui.Info("(no browser could be opened here: open the URL on any device)")
+	}
+	pasted, err := ui.Prompt(ctx, "Paste the code shown after approving (code#state): ")
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	code, gotState, err := ParsePasted(pasted)
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	if gotState == "" {
+		return cred.Credential{}, fmt.Errorf("%w: the pasted code has no #state part; paste the whole code#state the page shows", flowapi.ErrStateMismatch)
+	}
+	if subtle.ConstantTimeCompare([]byte(gotState), []byte(state)) != 1 {
+		return cred.Credential{}, fmt.Errorf("%w: the pasted code belongs to another login; start again and paste the code this login shows", flowapi.ErrStateMismatch)
+	}
+	var t oauthutil.TokenResponse
+	err = oauthutil.PostJSON(ctx, f.client, f.tokenURL, "the token endpoint", map[string]string{
+		"grant_type":    "authorization_code",
+		"client_id":     f.clientID,
+		"code":          code,
+		"state":         gotState,
+		"redirect_uri":  f.redirectURI,
+		"code_verifier": verifier,
+	}, &t)
+	if err != nil {
+		var he *oauthutil.HTTPError
+		if errors.As(err, &he) && he.Code == "invalid_grant" {
+			return cred.Credential{}, fmt.Errorf("the code was not accepted (expired or already used; start again): %w", err)
+		}
+		return cred.Credential{}, fmt.Errorf("redeeming the login code: %w", err)
+	}
+	if t.AccessToken == "" {
+		return cred.Credential{}, errors.New("the token endpoint answered without an access token")
+	}
+	account := opts.Account
+	if account == "" {
+		account = cred.DefaultAccount
+	}
+	c := cred.Credential{Provider: "anthropic", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	f.apply(&c, &t)
+	return c, nil
+}
+
+// ParsePasted accepts "code#state", a redirect URL with code and state,
+// "code=…&state=…", or a bare code.
+func ParsePasted(s string) (code, state string, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", "", errors.New("nothing was pasted")
+	}
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.RawQuery != "" {
+		q := u.Query()
+		if q.Get("error") == "access_denied" {
+			return "", "", fmt.Errorf("%w (access_denied)", flowapi.ErrDenied)
+		}
+		return q.Get("code"), q.Get("state"), nil
+	}
+	if strings.Contains(s, "code=") {
+		q, err := url.ParseQuery(s)
+		if err == nil {
+			return q.Get("code"), q.Get("state"), nil
+		}
+	}
+	code, state, _ = strings.Cut(s, "#")
+	if code == "" {
+		return "", "", errors.New("the pasted text holds no code")
+	}
+	return code, state, nil
+}
+
+func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
+	now := f.now()
+	c.AccessToken = t.AccessToken
+	c.Expiry = t.Expiry(now)
+	if t.RefreshToken != "" {
+		c.RefreshToken = t.RefreshToken // Anthropic may rotate; keep the old one otherwise
+	}
+	if t.TokenType != "" {
+		c.TokenType = t.TokenType
+	}
+	if t.Scope != "" {
+		c.Scopes = strings.Fields(t.Scope)
+	}
+	c.UpdatedAt = now.UTC().Truncate(time.Second)
+}
+
+// Refresh exchanges the refresh token at the JSON token endpoint, without
+// a scope (Anthropic rejects one).
+func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+	var t oauthutil.TokenResponse
+	err := oauthutil.PostJSON(ctx, f.client, f.tokenURL, "the token endpoint", map[string]string{
+		"grant_type":    "refresh_token",
+		"client_id":     f.clientID,
+		"refresh_token": c.RefreshToken,
+	}, &t)
+	if err != nil {
+		return cred.Credential{}, oauthutil.ClassifyRefresh(err)
+	}
+	if t.AccessToken == "" {
+		return cred.Credential{}, errors.New("the token endpoint answered a refresh without an access token")
+	}
+	n := c.Clone()
+	f.apply(&n, &t)
+	return n, nil
+}

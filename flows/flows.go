@@ -1,0 +1,171 @@
+// Package flows logs in to the LLM providers and keeps their tokens fresh.
+//
+// Each provider has a [Flow] (package flows/<provider>) that runs its login
+// and refresh protocol and stores nothing. This package adds what ties a
+// flow to a store: [Fresh] and [TokenSource] refresh a stored token when it
+// expires within 5 minutes, inside the store's Update, so that many
+// processes asking at once cause one refresh and all get its result.
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows/anthropic"
+	"github.com/credmgr/credmgr/flows/openai"
+	"github.com/credmgr/credmgr/internal/flowapi"
+)
+
+// The contract, from internal/flowapi.
+type (
+	Flow         = flowapi.Flow
+	Revoker      = flowapi.Revoker
+	UI           = flowapi.UI
+	LoginOptions = flowapi.LoginOptions
+	Mode         = flowapi.Mode
+	Config       = flowapi.Config
+)
+
+// Login modes.
+const (
+	ModeAuto      = flowapi.ModeAuto
+	ModeDevice    = flowapi.ModeDevice
+	ModeBrowser   = flowapi.ModeBrowser
+	ModeNoBrowser = flowapi.ModeNoBrowser
+)
+
+// Errors flows return.
+var (
+	ErrReloginRequired = flowapi.ErrReloginRequired
+	ErrDenied          = flowapi.ErrDenied
+	ErrExpired         = flowapi.ErrExpired
+	ErrStateMismatch   = flowapi.ErrStateMismatch
+)
+
+// RefreshSkew is how long before its expiry a token is refreshed.
+const RefreshSkew = 5 * time.Minute
+
+var registry = map[string]func(Config) (Flow, error){
+	"openai":    func(c Config) (Flow, error) { return openai.New(c) },
+	"anthropic": func(c Config) (Flow, error) { return anthropic.New(c) },
+}
+
+// Providers lists the providers that have a login flow.
+func Providers() []string {
+	var p []string
+	for k := range registry {
+		p = append(p, k)
+	}
+	sort.Strings(p)
+	return p
+}
+
+// ErrNoFlow is returned by New for providers credmgr cannot log in to.
+var ErrNoFlow = errors.New("no login flow for this provider")
+
+// New returns the flow for a canonical provider name.
+func New(provider string, cfg Config) (Flow, error) {
+	f, ok := registry[provider]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s (store an API key with credmgr import %s --api-key)", ErrNoFlow, provider, provider)
+	}
+	return f(cfg)
+}
+
+// NeedsRefresh reports whether c is an OAuth credential whose access token
+// is missing or expires within RefreshSkew of now.
+func NeedsRefresh(c backends.Credential, now time.Time) bool {
+	return c.Type == backends.TypeOAuth && (c.AccessToken == "" || c.Expired(now, RefreshSkew))
+}
+
+// Fresh returns the credential for ref with a usable access token,
+// refreshing it if it expires within RefreshSkew. The refresh happens
+// inside store.Update: the credential is read again under the lock (another
+// process may have refreshed it meanwhile, and then its result is used),
+// the provider is asked once, and the rotated tokens are stored before
+// Fresh returns. If the provider rejects the refresh token the error wraps
+// ErrReloginRequired; on any error the stored credential is unchanged.
+func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flow, now func() time.Time) (backends.Credential, error) {
+	if now == nil {
+		now = time.Now
+	}
+	c, err := store.Get(ctx, ref)
+	if err != nil || !NeedsRefresh(c, now()) {
+		return c, err
+	}
+	if flow == nil {
+		return c, fmt.Errorf("%w: %s cannot be refreshed here", ErrReloginRequired, ref)
+	}
+	updated, err := store.Update(ctx, ref, func(cur *backends.Credential) (*backends.Credential, error) {
+		if cur == nil {
+			return nil, fmt.Errorf("%w: %s", backends.ErrNotFound, ref)
+		}
+		if !NeedsRefresh(*cur, now()) {
+			return cur, nil // refreshed by someone else meanwhile
+		}
+		if cur.RefreshToken == "" {
+			return nil, fmt.Errorf("%w: %s has no refresh token", ErrReloginRequired, ref)
+		}
+		next, err := flow.Refresh(ctx, *cur)
+		if err != nil {
+			return nil, err
+		}
+		next.Provider, next.Account = ref.Provider, ref.Account
+		next.UpdatedAt = now().UTC().Truncate(time.Second)
+		return &next, nil
+	})
+	if err != nil {
+		return backends.Credential{}, err
+	}
+	if updated == nil {
+		return backends.Credential{}, fmt.Errorf("%w: %s", backends.ErrNotFound, ref)
+	}
+	return *updated, nil
+}
+
+// TokenSource returns an oauth2.TokenSource for the stored credential ref
+// that refreshes and persists as Fresh does. It is safe for concurrent use;
+// a token is reused while it is valid for more than RefreshSkew.
+func TokenSource(ctx context.Context, store backends.Store, ref backends.Ref, cfg Config) (oauth2.TokenSource, error) {
+	flow, err := New(ref.Provider, cfg)
+	if err != nil && !errors.Is(err, ErrNoFlow) {
+		return nil, err
+	}
+	return &tokenSource{ctx: ctx, store: store, ref: ref, flow: flow, now: cfg.Clock()}, nil
+}
+
+type tokenSource struct {
+	ctx   context.Context
+	store backends.Store
+	ref   backends.Ref
+	flow  Flow
+	now   func() time.Time
+
+	mu   sync.Mutex
+	last *backends.Credential
+}
+
+func (s *tokenSource) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil || NeedsRefresh(*s.last, s.now()) {
+		c, err := Fresh(s.ctx, s.store, s.ref, s.flow, s.now)
+		if err != nil {
+			return nil, err
+		}
+		s.last = &c
+	}
+	c := s.last
+	tt := c.TokenType
+	if tt == "" {
+		tt = "Bearer"
+	}
+	return &oauth2.Token{AccessToken: c.AccessToken, TokenType: tt, Expiry: c.Expiry}, nil
+}

@@ -1,0 +1,335 @@
+// Package openai logs in to ChatGPT (Plus/Pro) as the Codex CLI public
+// client does, and refreshes and revokes its tokens.
+//
+// Settings ([providers.openai] in config.toml):
+//
+//	issuer        base URL of every endpoint (default https://auth.openai.com)
+//	client_id     OAuth client (default the Codex CLI's)
+//	redirect_port loopback port of the browser flow (default 1455, then 1457)
+//
+// The device flow is OpenAI's own two-step variant, not RFC 8628: the
+// poll answers 403/404 while pending and finally an authorization code and
+// a server-generated PKCE verifier, redeemed with an authorization_code
+// grant. The browser flow is the standard PKCE code flow on a loopback
+// redirect.
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/internal/jwtclaims"
+	"github.com/credmgr/credmgr/internal/loopback"
+	"github.com/credmgr/credmgr/internal/oauthutil"
+)
+
+// Defaults.
+const (
+	DefaultIssuer   = "https://auth.openai.com"
+	DefaultClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
+	scopes          = "openid profile email offline_access"
+	// DeviceTimeout is how long the device flow waits for approval.
+	DeviceTimeout = 15 * time.Minute
+)
+
+// Flow is the OpenAI login.
+type Flow struct {
+	issuer, clientID string
+	ports            []int
+	client           *http.Client
+	now              func() time.Time
+	deviceTimeout    time.Duration
+}
+
+var _ flowapi.Flow = (*Flow)(nil)
+var _ flowapi.Revoker = (*Flow)(nil)
+
+// New returns the flow configured by cfg.
+func New(cfg flowapi.Config) (*Flow, error) {
+	f := &Flow{issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457},
+		client: cfg.Client(), now: cfg.Clock(), deviceTimeout: DeviceTimeout}
+	for k, v := range cfg.Settings {
+		switch k {
+		case "issuer":
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return nil, fmt.Errorf("[providers.openai] issuer = %q is not an http(s) URL", v)
+			}
+			f.issuer = strings.TrimRight(v, "/")
+		case "client_id":
+			f.clientID = v
+		case "redirect_port":
+			p, err := strconv.Atoi(v)
+			if err != nil || p < 0 || p > 65535 {
+				return nil, fmt.Errorf("[providers.openai] redirect_port = %q is not a port", v)
+			}
+			f.ports = []int{p}
+		case "device_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("[providers.openai] device_timeout = %q is not a duration", v)
+			}
+			f.deviceTimeout = d
+		default:
+			return nil, fmt.Errorf("[providers.openai] has unknown key %q (known: issuer, client_id, redirect_port, device_timeout)", k)
+		}
+	}
+	return f, nil
+}
+
+// Provider returns "openai".
+func (f *Flow) Provider() string { return "openai" }
+
+// Login runs the device flow (ModeDevice, and ModeAuto without a display)
+// or the browser flow.
+func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+	switch opts.Mode {
+	case flowapi.ModeDevice, flowapi.ModeNoBrowser:
+		return f.device(ctx, ui, opts)
+	case flowapi.ModeBrowser:
+		return f.browser(ctx, ui, opts)
+	}
+	if HasDisplay() {
+		return f.browser(ctx, ui, opts)
+	}
+	return f.device(ctx, ui, opts)
+}
+
+// HasDisplay reports whether a local browser can be expected.
+func HasDisplay() bool {
+	switch runtime.GOOS {
+	case "darwin", "windows":
+		return os.Getenv("SSH_CONNECTION") == ""
+	}
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+}
+
+type userCodeResp struct {
+	DeviceAuthID string          `json:"device_auth_id"`
+	UserCode     string          `json:"user_code"`
+	UserCodeAlt  string          `json:"usercode"`
+	Interval     json.RawMessage `json:"interval"`
+}
+
+// interval parses the poll interval, which OpenAI sends as a string.
+func (r *userCodeResp) interval() time.Duration {
+	s := strings.Trim(strings.TrimSpace(string(r.Interval)), `"`)
+	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || n < 0 {
+		n = 5
+	}
+	d := time.Duration(n * float64(time.Second))
+	if d < 100*time.Millisecond {
+		d = 100 * time.Millisecond
+	}
+	return d
+}
+
+func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+	var uc userCodeResp
+	err := oauthutil.PostJSON(ctx, f.client, f.issuer+"/api/accounts/deviceauth/usercode", "the device-code endpoint",
+		map[string]string{"client_id": f.clientID}, &uc)
+	var he *oauthutil.HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		return cred.Credential{}, errors.New("device code login is not enabled for this account: enable it in ChatGPT settings (Security), or use credmgr login openai --browser")
+	}
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	if uc.UserCode == "" {
+		uc.UserCode = uc.UserCodeAlt
+	}
+	if uc.DeviceAuthID == "" || uc.UserCode == "" {
+		return cred.Credential{}, errors.New("the device-code endpoint answered without a device code")
+	}
+	verify := f.issuer + "/codex/device"
+	ui.Info("To log in to OpenAI, open " + verify)
+	ui.Info("and enter the code: " + uc.UserCode)
+	ui.OpenBrowser(verify)
+	stop := ui.Wait("waiting for you to approve the login")
+	defer stop()
+
+	ctx, cancel := context.WithTimeout(ctx, f.deviceTimeout)
+	defer cancel()
+	interval := uc.interval()
+	body := map[string]string{"device_auth_id": uc.DeviceAuthID, "user_code": uc.UserCode}
+	var code struct {
+		AuthorizationCode string `json:"authorization_code"`
+		CodeChallenge     string `json:"code_challenge"`
+		CodeVerifier      string `json:"code_verifier"`
+	}
+	for {
+		err := oauthutil.PostJSON(ctx, f.client, f.issuer+"/api/accounts/deviceauth/token", "the device-token endpoint", body, &code)
+		if err == nil {
+			break
+		}
+		switch {
+		case errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Status == http.StatusNotFound):
+			// Pending: the user has not approved yet.
+		case errors.As(err, &he) && (he.Code == "authorization_declined" || he.Code == "access_denied"):
+			return cred.Credential{}, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
+		case ctx.Err() != nil:
+			return cred.Credential{}, f.waitErr(ctx)
+		default:
+			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
+		}
+		if err := oauthutil.Sleep(ctx, interval); err != nil {
+			return cred.Credential{}, f.waitErr(ctx)
+		}
+	}
+	if code.AuthorizationCode == "" || code.CodeVerifier == "" {
+		return cred.Credential{}, errors.New("the device-token endpoint answered without an authorization code")
+	}
+	stop()
+	return f.exchange(ctx, code.AuthorizationCode, code.CodeVerifier, f.issuer+"/deviceauth/callback", opts)
+}
+
+// waitErr tells a cancelled login (Ctrl-C) from an expired one.
+func (f *Flow) waitErr(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, f.deviceTimeout)
+	}
+	return ctx.Err()
+}
+
+func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+	verifier := oauth2.GenerateVerifier()
+	state := oauthutil.RandomState()
+	srv, err := loopback.Listen("/auth/callback", state, f.ports...)
+	if err != nil {
+		return cred.Credential{}, fmt.Errorf("%w (try credmgr login openai --device)", err)
+	}
+	defer srv.Close()
+	redirect := fmt.Sprintf("http://localhost:%d/auth/callback", srv.Port)
+	q := url.Values{
+		"response_type":              {"code"},
+		"client_id":                  {f.clientID},
+		"redirect_uri":               {redirect},
+		"scope":                      {scopes},
+		"code_challenge":             {oauth2.S256ChallengeFromVerifier(verifier)},
+		"code_challenge_method":      {"S256"},
+		"id_token_add_organizations": {"true"},
+		"codex_cli_simplified_flow":  {"true"},
+		"state":                      {state},
+		"originator":                 {"codex_cli_rs"},
+	}
+	authURL := f.issuer + "/oauth/authorize?" + q.Encode()
+	ui.Info("To log in to OpenAI, open this URL in a browser on this machine:")
+	ui.Info(authURL)
+	if !ui.OpenBrowser(authURL) {
+		ui.Info("(no browser could be opened here; on a machine without one, use credmgr login openai --device)")
+	}
+	stop := ui.Wait("waiting for the browser to finish the login")
+	code, err := srv.Wait(ctx)
+	stop()
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	return f.exchange(ctx, code, verifier, redirect, opts)
+}
+
+// exchange redeems an authorization code.
+func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, opts flowapi.LoginOptions) (cred.Credential, error) {
+	var t oauthutil.TokenResponse
+	err := oauthutil.PostForm(ctx, f.client, f.issuer+"/oauth/token", "the token endpoint", url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {redirect},
+		"client_id":     {f.clientID},
+		"code_verifier": {verifier},
+	}, &t)
+	if err != nil {
+		return cred.Credential{}, fmt.Errorf("redeeming the login code: %w", err)
+	}
+	if t.AccessToken == "" || t.RefreshToken == "" {
+		return cred.Credential{}, errors.New("the token endpoint answered without access and refresh tokens")
+	}
+	account := opts.Account
+	if account == "" {
+		account = cred.DefaultAccount
+	}
+	c := cred.Credential{Provider: "openai", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	f.apply(&c, &t)
+	return c, nil
+}
+
+// apply copies a token response into c, keeping what the response omits.
+func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
+	now := f.now()
+	if t.AccessToken != "" {
+		c.AccessToken = t.AccessToken
+		c.Expiry = t.Expiry(now)
+		if c.Expiry.IsZero() {
+			c.Expiry = jwtclaims.Expiry(t.AccessToken)
+		}
+	}
+	if t.RefreshToken != "" {
+		c.RefreshToken = t.RefreshToken
+	}
+	if t.IDToken != "" {
+		c.IDToken = t.IDToken
+	}
+	if t.TokenType != "" {
+		c.TokenType = t.TokenType
+	}
+	for _, tok := range []string{c.IDToken, c.AccessToken} {
+		cl, err := jwtclaims.Parse(tok)
+		if err != nil {
+			continue
+		}
+		if id := cl.OpenAIAccountID(); id != "" && c.AccountID == "" {
+			c.AccountID = id
+		}
+		if e := cl.Email(); e != "" {
+			if c.Extra == nil {
+				c.Extra = map[string]string{}
+			}
+			if c.Extra["email"] == "" {
+				c.Extra["email"] = e
+			}
+		}
+	}
+	c.UpdatedAt = now.UTC().Truncate(time.Second)
+}
+
+// Refresh exchanges the refresh token (JSON, as the Codex CLI does).
+// OpenAI rotates refresh tokens: the new one replaces the old.
+func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+	var t oauthutil.TokenResponse
+	err := oauthutil.PostJSON(ctx, f.client, f.issuer+"/oauth/token", "the token endpoint", map[string]string{
+		"client_id":     f.clientID,
+		"grant_type":    "refresh_token",
+		"refresh_token": c.RefreshToken,
+	}, &t)
+	if err != nil {
+		return cred.Credential{}, oauthutil.ClassifyRefresh(err)
+	}
+	if t.AccessToken == "" {
+		return cred.Credential{}, errors.New("the token endpoint answered a refresh without an access token")
+	}
+	n := c.Clone()
+	f.apply(&n, &t)
+	return n, nil
+}
+
+// Revoke revokes the refresh token (and with it the login).
+func (f *Flow) Revoke(ctx context.Context, c cred.Credential) error {
+	body := map[string]string{"token": c.RefreshToken, "token_type_hint": "refresh_token", "client_id": f.clientID}
+	if c.RefreshToken == "" {
+		body = map[string]string{"token": c.AccessToken, "token_type_hint": "access_token"}
+	}
+	return oauthutil.PostJSON(ctx, f.client, f.issuer+"/oauth/revoke", "the revocation endpoint", body, nil)
+}
