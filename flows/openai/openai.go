@@ -21,8 +21,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -102,19 +100,10 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	case flowapi.ModeBrowser:
 		return f.browser(ctx, ui, opts)
 	}
-	if HasDisplay() {
+	if opts.Display {
 		return f.browser(ctx, ui, opts)
 	}
 	return f.device(ctx, ui, opts)
-}
-
-// HasDisplay reports whether a local browser can be expected.
-func HasDisplay() bool {
-	switch runtime.GOOS {
-	case "darwin", "windows":
-		return os.Getenv("SSH_CONNECTION") == ""
-	}
-	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }
 
 type userCodeResp struct {
@@ -162,7 +151,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	stop := ui.Wait("waiting for you to approve the login")
 	defer stop()
 
-	ctx, cancel := context.WithTimeout(ctx, f.deviceTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, f.deviceTimeout, errDeviceTimeout)
 	defer cancel()
 	interval := uc.interval()
 	body := map[string]string{"device_auth_id": uc.DeviceAuthID, "user_code": uc.UserCode}
@@ -197,10 +186,14 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	return f.exchange(ctx, code.AuthorizationCode, code.CodeVerifier, f.issuer+"/deviceauth/callback", opts)
 }
 
-// waitErr tells a cancelled login (Ctrl-C) from an expired one.
+// errDeviceTimeout is the cause of the device flow's own deadline.
+var errDeviceTimeout = errors.New("device login timed out")
+
+// waitErr tells an expired device login from a cancelled one (Ctrl-C or
+// the caller's deadline).
 func (f *Flow) waitErr(ctx context.Context) error {
-	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, f.deviceTimeout)
+	if context.Cause(ctx) == errDeviceTimeout {
+		return fmt.Errorf("%w: no approval within %s; run the login again", flowapi.ErrExpired, f.deviceTimeout)
 	}
 	return ctx.Err()
 }

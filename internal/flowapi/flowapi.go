@@ -50,6 +50,9 @@ type LoginOptions struct {
 	Mode    Mode
 	// Enterprise is a GitHub Enterprise host for github-copilot.
 	Enterprise string
+	// Display says a local browser can be expected; ModeAuto uses it to
+	// choose between a browser flow and a device or paste flow.
+	Display bool
 }
 
 // Config is what a provider flow is built from.

@@ -46,6 +46,9 @@ type Server struct {
 	RefreshDelay time.Duration
 	// FailRefresh makes refreshes answer 500.
 	FailRefresh bool
+	// DeviceDisabled makes the device-code endpoint answer 404, as it does
+	// for accounts without device-code login enabled.
+	DeviceDisabled bool
 
 	// Counters.
 	UserCodeRequests, DevicePolls, CodeExchanges, RefreshRequests, Revocations int
@@ -125,6 +128,10 @@ func (s *Server) usercode(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.UserCodeRequests++
+	if s.DeviceDisabled {
+		w.WriteHeader(404)
+		return
+	}
 	if !ok || !isJSON || p["client_id"] != ClientID {
 		fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_request"})
 		return
@@ -278,3 +285,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	s.revoked = append(s.revoked, p["token"])
 	w.WriteHeader(200)
 }
+
+// Settings returns the [providers.openai] keys that point credmgr at the
+// fake.
+func (s *Server) Settings() map[string]string { return map[string]string{"issuer": s.URL} }

@@ -1,0 +1,339 @@
+// Package gemini logs in to Google for Gemini ("Login with Google") as
+// the gemini-cli public installed-app client does, and refreshes its
+// tokens.
+//
+// Settings ([providers.gemini] in config.toml):
+//
+//	client_id          OAuth client (default gemini-cli's)
+//	client_secret      its installed-app secret (default gemini-cli's, public)
+//	authorize_url      default https://accounts.google.com/o/oauth2/v2/auth
+//	token_url          default https://oauth2.googleapis.com/token
+//	code_redirect_uri  redirect of the paste flow (default https://codeassist.google.com/authcode)
+//
+// The browser flow is the authorization code flow on a loopback redirect
+// (http://127.0.0.1:PORT/oauth2callback, any free port). The paste flow
+// (--no-browser, --device) redirects to a Google page that shows the code
+// for the person to paste. Both send a PKCE S256 challenge, ask for
+// offline access and force the consent screen so that Google issues a
+// refresh token. Google does not rotate refresh tokens: a refresh returns
+// a new access token only and the stored refresh token is kept.
+package gemini
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/internal/jwtclaims"
+	"github.com/credmgr/credmgr/internal/loopback"
+	"github.com/credmgr/credmgr/internal/oauthutil"
+)
+
+// Defaults.
+const (
+	// DefaultClientID is gemini-cli's OAuth client.
+	DefaultClientID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
+	// DefaultClientSecret is gemini-cli's installed-app client secret,
+	// which Google publishes as not confidential.
+	DefaultClientSecret = "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"
+	// DefaultAuthorizeURL is Google's authorization endpoint.
+	DefaultAuthorizeURL = "https://accounts.google.com/o/oauth2/v2/auth"
+	// DefaultTokenURL is Google's token endpoint.
+	DefaultTokenURL = "https://oauth2.googleapis.com/token"
+	// DefaultCodeRedirectURI is the Google-hosted page that shows the
+	// authorization code in the paste flow.
+	DefaultCodeRedirectURI = "https://codeassist.google.com/authcode"
+	// CallbackPath is the path of the loopback redirect.
+	CallbackPath = "/oauth2callback"
+	// LoginTimeout is how long the browser flow waits for the callback.
+	LoginTimeout = 5 * time.Minute
+)
+
+// Scopes are the scopes gemini-cli asks for.
+var Scopes = []string{
+	"https://www.googleapis.com/auth/cloud-platform",
+	"https://www.googleapis.com/auth/userinfo.email",
+	"https://www.googleapis.com/auth/userinfo.profile",
+}
+
+const tokenEndpoint = "the token endpoint"
+
+// Flow is the Google Gemini login.
+type Flow struct {
+	clientID, clientSecret string
+	authorizeURL, tokenURL string
+	codeRedirectURI        string
+	client                 *http.Client
+	now                    func() time.Time
+	loginTimeout           time.Duration
+}
+
+var _ flowapi.Flow = (*Flow)(nil)
+
+// New returns the flow configured by cfg.
+func New(cfg flowapi.Config) (*Flow, error) {
+	f := &Flow{clientID: DefaultClientID, clientSecret: DefaultClientSecret,
+		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI,
+		client: cfg.Client(), now: cfg.Clock(), loginTimeout: LoginTimeout}
+	for k, v := range cfg.Settings {
+		switch k {
+		case "client_id":
+			f.clientID = v
+		case "client_secret":
+			f.clientSecret = v
+		case "authorize_url", "token_url", "code_redirect_uri":
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return nil, fmt.Errorf("[providers.gemini] %s = %q is not an http(s) URL", k, v)
+			}
+			switch k {
+			case "authorize_url":
+				f.authorizeURL = v
+			case "token_url":
+				f.tokenURL = v
+			default:
+				f.codeRedirectURI = v
+			}
+		default:
+			return nil, fmt.Errorf("[providers.gemini] has unknown key %q (known: client_id, client_secret, authorize_url, token_url, code_redirect_uri)", k)
+		}
+	}
+	if f.clientID == "" {
+		return nil, errors.New("[providers.gemini] client_id is empty: remove the key to use gemini-cli's client")
+	}
+	return f, nil
+}
+
+// Provider returns "gemini".
+func (f *Flow) Provider() string { return "gemini" }
+
+// config returns the x/oauth2 configuration for one redirect URI.
+func (f *Flow) config(redirect string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     f.clientID,
+		ClientSecret: f.clientSecret,
+		Endpoint:     oauth2.Endpoint{AuthURL: f.authorizeURL, TokenURL: f.tokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		RedirectURL:  redirect,
+		Scopes:       Scopes,
+	}
+}
+
+// clientContext makes x/oauth2 use the configured HTTP client.
+func (f *Flow) clientContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, f.client)
+}
+
+// Login runs the browser (loopback) flow for ModeAuto and ModeBrowser,
+// and the paste flow for ModeNoBrowser and ModeDevice.
+func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+	switch opts.Mode {
+	case flowapi.ModeNoBrowser, flowapi.ModeDevice:
+		return f.paste(ctx, ui, opts)
+	case flowapi.ModeAuto, flowapi.ModeBrowser:
+		return f.browser(ctx, ui, opts)
+	}
+	return cred.Credential{}, fmt.Errorf("unknown login mode %q: use --browser or --no-browser", opts.Mode)
+}
+
+func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+	verifier := oauth2.GenerateVerifier()
+	state := oauthutil.RandomState()
+	srv, err := loopback.Listen(CallbackPath, state, 0)
+	if err != nil {
+		return cred.Credential{}, fmt.Errorf("%w (try credmgr login gemini --no-browser)", err)
+	}
+	defer srv.Close()
+	conf := f.config(fmt.Sprintf("http://127.0.0.1:%d%s", srv.Port, CallbackPath))
+	authURL := conf.AuthCodeURL(state, oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier))
+	ui.Info("To log in to Google for Gemini, open this URL in a browser on this machine:")
+	ui.Info(authURL)
+	if !ui.OpenBrowser(authURL) {
+		ui.Info("(no browser could be opened here; on a machine without one, use credmgr login gemini --no-browser)")
+	}
+	wctx, cancel := context.WithTimeout(ctx, f.loginTimeout)
+	defer cancel()
+	stop := ui.Wait("waiting for the browser to finish the login")
+	code, err := srv.Wait(wctx)
+	stop()
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return cred.Credential{}, ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		return cred.Credential{}, fmt.Errorf("%w: the browser did not come back within %s (run credmgr login gemini again, or use --no-browser)", flowapi.ErrExpired, f.loginTimeout)
+	case errors.Is(err, flowapi.ErrStateMismatch):
+		return cred.Credential{}, fmt.Errorf("%w (run credmgr login gemini again and use only the URL it prints)", err)
+	case errors.Is(err, flowapi.ErrDenied):
+		return cred.Credential{}, fmt.Errorf("%w (run credmgr login gemini again and allow access to log in)", err)
+	default:
+		return cred.Credential{}, fmt.Errorf("the login callback failed: %w (run credmgr login gemini again)", err)
+	}
+	return f.exchange(ctx, conf, code, verifier, opts)
+}
+
+// paste is gemini-cli's user-code flow: Google shows the code on its own
+// page and the person pastes it here.
+func (f *Flow) paste(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+	verifier := oauth2.GenerateVerifier()
+	conf := f.config(f.codeRedirectURI)
+	authURL := conf.AuthCodeURL(oauthutil.RandomState(), oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier))
+	ui.Info("To log in to Google for Gemini, open this URL on any device and approve:")
+	ui.Info(authURL)
+	pasted, err := ui.Prompt(ctx, "Enter the authorization code: ")
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	code, err := parsePasted(pasted)
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	return f.exchange(ctx, conf, code, verifier, opts)
+}
+
+// parsePasted accepts the bare code Google's page shows, or a URL or query
+// string carrying code= (or error=).
+func parsePasted(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", errors.New("nothing was pasted: run credmgr login gemini --no-browser again and paste the code Google shows")
+	}
+	var q url.Values
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.RawQuery != "" {
+		q = u.Query()
+	} else if strings.Contains(s, "code=") || strings.Contains(s, "error=") {
+		q, _ = url.ParseQuery(s)
+	}
+	if q == nil {
+		return s, nil
+	}
+	if e := q.Get("error"); e == "access_denied" {
+		return "", fmt.Errorf("%w (access_denied): run credmgr login gemini --no-browser again and allow access", flowapi.ErrDenied)
+	} else if e != "" {
+		return "", fmt.Errorf("the pasted text carries the error %q: run credmgr login gemini --no-browser again", e)
+	}
+	if c := q.Get("code"); c != "" {
+		return c, nil
+	}
+	return "", errors.New("the pasted text holds no authorization code: paste the code Google shows after approving")
+}
+
+// exchange redeems an authorization code.
+func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier string, opts flowapi.LoginOptions) (cred.Credential, error) {
+	tok, err := conf.Exchange(f.clientContext(ctx), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		err = scrubTokenError(err)
+		var he *oauthutil.HTTPError
+		if errors.As(err, &he) && he.Code == "invalid_grant" {
+			return cred.Credential{}, fmt.Errorf("the authorization code was not accepted (mistyped, expired or already used; run credmgr login gemini again): %w", err)
+		}
+		return cred.Credential{}, fmt.Errorf("redeeming the login code: %w (run credmgr login gemini again)", err)
+	}
+	if tok.RefreshToken == "" {
+		return cred.Credential{}, errors.New("the token endpoint answered without a refresh token: revoke credmgr's access at https://myaccount.google.com/permissions and run credmgr login gemini again")
+	}
+	account := opts.Account
+	if account == "" {
+		account = cred.DefaultAccount
+	}
+	c := cred.Credential{Provider: "gemini", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	f.apply(&c, tok)
+	return c, nil
+}
+
+// apply copies a token response into c, keeping what the response omits
+// (Google sends no refresh token on refresh).
+func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
+	now := f.now()
+	c.AccessToken = tok.AccessToken
+	switch {
+	case tok.ExpiresIn > 0:
+		c.Expiry = now.Add(time.Duration(tok.ExpiresIn) * time.Second).UTC().Truncate(time.Second)
+	case !tok.Expiry.IsZero():
+		c.Expiry = tok.Expiry.UTC().Truncate(time.Second)
+	default:
+		c.Expiry = time.Time{}
+	}
+	if tok.RefreshToken != "" {
+		c.RefreshToken = tok.RefreshToken
+	}
+	if tok.TokenType != "" {
+		c.TokenType = tok.TokenType
+	}
+	if s, _ := tok.Extra("scope").(string); s != "" {
+		c.Scopes = strings.Fields(s)
+	}
+	if id, _ := tok.Extra("id_token").(string); id != "" {
+		c.IDToken = id
+		if cl, err := jwtclaims.Parse(id); err == nil {
+			if e := cl.Email(); e != "" {
+				if c.Extra == nil {
+					c.Extra = map[string]string{}
+				}
+				c.Extra["email"] = e
+			}
+		}
+	}
+	c.UpdatedAt = now.UTC().Truncate(time.Second)
+}
+
+// Refresh exchanges the refresh token (a form POST with the client id and
+// secret). Google does not rotate refresh tokens, so the old one is kept.
+func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+	if c.RefreshToken == "" {
+		return cred.Credential{}, fmt.Errorf("%w: no refresh token is stored (run credmgr login gemini)", flowapi.ErrReloginRequired)
+	}
+	src := f.config("").TokenSource(f.clientContext(ctx), &oauth2.Token{RefreshToken: c.RefreshToken})
+	tok, err := src.Token()
+	if err != nil {
+		err = oauthutil.ClassifyRefresh(scrubTokenError(err))
+		if errors.Is(err, flowapi.ErrReloginRequired) {
+			return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w (run credmgr login gemini)", err)
+		}
+		return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w (check the network and try again)", err)
+	}
+	n := c.Clone()
+	f.apply(&n, tok)
+	return n, nil
+}
+
+// scrubTokenError turns an x/oauth2 error into one that carries no secret:
+// a *oauth2.RetrieveError (whose message may quote the whole answer body)
+// becomes an *oauthutil.HTTPError with only the status and the OAuth error
+// code, and a *url.Error loses its URL.
+func scrubTokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		he := &oauthutil.HTTPError{Endpoint: tokenEndpoint, Code: plainCode(re.ErrorCode)}
+		if re.Response != nil {
+			he.Status = re.Response.StatusCode
+		}
+		return he
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("contacting %s: %w", tokenEndpoint, ue.Err)
+	}
+	return err
+}
+
+// plainCode returns an OAuth error code when it looks like one
+// (invalid_grant), and "" for anything else.
+func plainCode(s string) string {
+	if len(s) > 64 {
+		return ""
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return ""
+		}
+	}
+	return s
+}

@@ -1,0 +1,562 @@
+package gemini
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credmgr/credmgr/internal/cred"
+	fake "github.com/credmgr/credmgr/internal/fakeprovider/gemini"
+	"github.com/credmgr/credmgr/internal/flowapi"
+)
+
+var testNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// testUI plays the person logging in. OpenBrowser runs browse (by default
+// a browser that follows redirects); Prompt runs paste. Everything shown
+// is recorded for the canary checks.
+type testUI struct {
+	t       *testing.T
+	browse  func(t *testing.T, authURL string) bool
+	paste   func(t *testing.T, authURL string) string
+	infos   []string
+	prompts []string
+	opened  []string
+	waits   int
+	authURL string
+}
+
+func (u *testUI) Info(msg string) {
+	u.infos = append(u.infos, msg)
+	if strings.HasPrefix(msg, "http") && u.authURL == "" {
+		u.authURL = msg
+	}
+}
+
+func (u *testUI) OpenBrowser(authURL string) bool {
+	u.opened = append(u.opened, authURL)
+	if u.browse == nil {
+		return followBrowser(u.t, authURL)
+	}
+	return u.browse(u.t, authURL)
+}
+
+func (u *testUI) Prompt(ctx context.Context, msg string) (string, error) {
+	u.prompts = append(u.prompts, msg)
+	if u.paste == nil {
+		return "", errors.New("test UI: unexpected prompt")
+	}
+	return u.paste(u.t, u.authURL), nil
+}
+
+func (u *testUI) Wait(msg string) func() {
+	u.waits++
+	return func() {}
+}
+
+// get fetches rawURL like a browser (following redirects) and returns
+// the final status and body.
+func get(t *testing.T, rawURL string) (int, string) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(rawURL)
+	if err != nil {
+		t.Errorf("browser GET: %v", err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// followBrowser is a person's browser: it opens the URL and follows the
+// redirect back to the loopback server.
+func followBrowser(t *testing.T, authURL string) bool {
+	get(t, authURL)
+	return true
+}
+
+// redirectURI returns the redirect_uri of an authorize URL.
+func redirectURI(t *testing.T, authURL string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(authURL)
+	if err != nil {
+		t.Fatalf("authorize URL: %v", err)
+	}
+	r, err := url.Parse(u.Query().Get("redirect_uri"))
+	if err != nil {
+		t.Fatalf("redirect_uri: %v", err)
+	}
+	return r
+}
+
+// callback sends a forged callback to the loopback server and expects
+// HTTP 400.
+func callback(query string) func(t *testing.T, authURL string) bool {
+	return func(t *testing.T, authURL string) bool {
+		r := redirectURI(t, authURL)
+		r.RawQuery = query
+		if status, _ := get(t, r.String()); status != http.StatusBadRequest {
+			t.Errorf("forged callback answered %d, want 400", status)
+		}
+		return true
+	}
+}
+
+var codeLine = regexp.MustCompile(`authorization code: (\S+)`)
+
+// readCode opens the authorize URL and reads the code off Google's page,
+// as the person does in the paste flow.
+func readCode(t *testing.T, authURL string) string {
+	t.Helper()
+	status, body := get(t, authURL)
+	m := codeLine.FindStringSubmatch(body)
+	if status != http.StatusOK || m == nil {
+		t.Errorf("code page answered %d without a code", status)
+		return ""
+	}
+	return m[1]
+}
+
+func newFlow(t *testing.T, fk *fake.Server, extra map[string]string) *Flow {
+	t.Helper()
+	settings := map[string]string{
+		"authorize_url": fk.URL + "/o/oauth2/v2/auth",
+		"token_url":     fk.URL + "/token",
+	}
+	for k, v := range extra {
+		settings[k] = v
+	}
+	f, err := New(flowapi.Config{Settings: settings, HTTPClient: &http.Client{Timeout: 5 * time.Second},
+		Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return f
+}
+
+// noSecrets fails when any secret the fake handed out or received (or an
+// extra one) shows up in what the flow printed or returned as an error.
+func noSecrets(t *testing.T, fk *fake.Server, ui *testUI, err error, extra ...string) {
+	t.Helper()
+	var texts []string
+	texts = append(texts, ui.infos...)
+	texts = append(texts, ui.prompts...)
+	if err != nil {
+		texts = append(texts, err.Error())
+	}
+	for _, s := range append(fk.Secrets(), extra...) {
+		if len(s) < 8 || s == fake.ClientSecret {
+			continue
+		}
+		for _, txt := range texts {
+			if strings.Contains(txt, s) {
+				t.Errorf("secret %.12s… leaked in %q", s, txt)
+			}
+		}
+	}
+}
+
+func checkCred(t *testing.T, fk *fake.Server, c cred.Credential, account string) {
+	t.Helper()
+	if c.Provider != "gemini" || c.Account != account || c.Type != cred.TypeOAuth || c.Source != "login" {
+		t.Errorf("credential names = %s/%s type %q source %q", c.Provider, c.Account, c.Type, c.Source)
+	}
+	if !strings.HasPrefix(c.AccessToken, "ya29.fake-") || c.AccessToken != fk.LastAccessToken {
+		t.Errorf("access token %.14s… is not the one the fake issued last", c.AccessToken)
+	}
+	if !fk.RefreshTokenValid(c.RefreshToken) {
+		t.Error("the refresh token is not one the fake issued")
+	}
+	if c.IDToken == "" || c.TokenType != "Bearer" {
+		t.Errorf("id token set %v, token type %q", c.IDToken != "", c.TokenType)
+	}
+	if want := testNow.Add(3599 * time.Second); !c.Expiry.Equal(want) {
+		t.Errorf("expiry = %v, want %v", c.Expiry, want)
+	}
+	if !slices.Contains(c.Scopes, "https://www.googleapis.com/auth/cloud-platform") {
+		t.Errorf("scopes = %v", c.Scopes)
+	}
+	if c.Extra["email"] != "fake.user@example.com" {
+		t.Errorf("email = %q", c.Extra["email"])
+	}
+	if !c.UpdatedAt.Equal(testNow) {
+		t.Errorf("updated at = %v", c.UpdatedAt)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	tests := []struct {
+		name     string
+		mode     flowapi.Mode
+		account  string
+		decision fake.Decision
+		browse   func(t *testing.T, authURL string) bool
+		paste    func(t *testing.T, authURL string) string
+		settings map[string]string
+		wantErr  error  // a sentinel the error must wrap
+		wantText string // a part of the error message
+		pasted   string // a secret-like string the test pastes
+	}{
+		{name: "loopback auto"},
+		{name: "loopback browser with account", mode: flowapi.ModeBrowser, account: "work"},
+		{name: "loopback no browser opened", mode: flowapi.ModeBrowser, browse: func(t *testing.T, authURL string) bool {
+			followBrowser(t, authURL) // the person opened the printed URL by hand
+			return false
+		}},
+		{name: "loopback denied", decision: fake.Deny, wantErr: flowapi.ErrDenied, wantText: "allow access"},
+		{name: "loopback wrong state", browse: callback("state=forged&code=4/0forged-code-0123456789"),
+			wantErr: flowapi.ErrStateMismatch, wantText: "run credmgr login gemini again", pasted: "4/0forged-code-0123456789"},
+		{name: "loopback missing state", browse: callback("code=4/0forged-code-0123456789"),
+			wantErr: flowapi.ErrStateMismatch, pasted: "4/0forged-code-0123456789"},
+		{name: "loopback never approved", decision: fake.Never, wantErr: flowapi.ErrExpired, wantText: "--no-browser"},
+		{name: "paste no-browser", mode: flowapi.ModeNoBrowser, paste: readCode},
+		{name: "paste device", mode: flowapi.ModeDevice, account: "ci", paste: readCode},
+		{name: "paste whole URL", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
+			return "  " + DefaultCodeRedirectURI + "?code=" + url.QueryEscape(readCode(t, authURL)) + "&scope=x\n"
+		}},
+		{name: "paste custom redirect", mode: flowapi.ModeNoBrowser, paste: readCode,
+			settings: map[string]string{"code_redirect_uri": "https://codeassist.example.test/authcode"}},
+		{name: "paste garbage", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
+			readCode(t, authURL)
+			return "4/0garbage-pasted-code-0123456789"
+		}, wantText: "not accepted", pasted: "4/0garbage-pasted-code-0123456789"},
+		{name: "paste code already used", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
+			code := readCode(t, authURL)
+			// Someone else redeems it first (without the verifier).
+			resp, err := http.PostForm(strings.Replace(authURL[:strings.Index(authURL, "/o/oauth2")], "", "", 1)+"/token", url.Values{
+				"grant_type": {"authorization_code"}, "code": {code}, "client_id": {fake.ClientID},
+				"client_secret": {fake.ClientSecret}, "redirect_uri": {DefaultCodeRedirectURI}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return code
+		}, wantText: "already used"},
+		{name: "paste nothing", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string { return " \n" },
+			wantText: "nothing was pasted"},
+		{name: "paste denied URL", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
+			return DefaultCodeRedirectURI + "?error=access_denied"
+		}, wantErr: flowapi.ErrDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fk := fake.New()
+			defer fk.Close()
+			if tt.settings != nil {
+				fk.Set(func(s *fake.Server) { s.CodeRedirectURI = tt.settings["code_redirect_uri"] })
+			}
+			fk.Set(func(s *fake.Server) { s.Decision = tt.decision })
+			f := newFlow(t, fk, tt.settings)
+			f.loginTimeout = 500 * time.Millisecond
+			ui := &testUI{t: t, browse: tt.browse, paste: tt.paste}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+
+			c, err := f.Login(ctx, ui, flowapi.LoginOptions{Mode: tt.mode, Account: tt.account})
+
+			noSecrets(t, fk, ui, err, tt.pasted)
+			if ui.authURL == "" {
+				t.Fatal("the authorize URL was not printed")
+			}
+			q := fk.LastAuthorize
+			if q == nil {
+				if tt.paste == nil || tt.wantErr == nil && tt.wantText == "" {
+					t.Fatal("the fake saw no authorization request")
+				}
+			} else {
+				if q.Get("access_type") != "offline" || q.Get("prompt") != "consent" || q.Get("code_challenge_method") != "S256" {
+					t.Errorf("authorize query lacks offline access, consent or S256: %v", q)
+				}
+			}
+			paste := tt.mode == flowapi.ModeNoBrowser || tt.mode == flowapi.ModeDevice
+			if paste && len(ui.opened) != 0 {
+				t.Errorf("the paste flow opened a browser")
+			}
+			if !paste {
+				r := redirectURI(t, ui.authURL)
+				if r.Scheme != "http" || r.Hostname() != "127.0.0.1" || r.Path != "/oauth2callback" {
+					t.Errorf("loopback redirect_uri = %v", r)
+				}
+				if len(ui.opened) != 1 || ui.waits != 1 {
+					t.Errorf("opened %d browsers, %d waits; want 1 and 1", len(ui.opened), ui.waits)
+				}
+			}
+			if tt.wantErr == nil && tt.wantText == "" {
+				if err != nil {
+					t.Fatalf("Login: %v", err)
+				}
+				account := tt.account
+				if account == "" {
+					account = cred.DefaultAccount
+				}
+				checkCred(t, fk, c, account)
+				if n := fk.Count(func(s *fake.Server) int { return s.CodeExchanges }); n != 1 {
+					t.Errorf("code exchanges = %d, want 1", n)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Login succeeded, want an error")
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("error %q does not wrap %q", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not mention %q", err, tt.wantText)
+			}
+			if errors.Is(err, flowapi.ErrReloginRequired) {
+				t.Errorf("login error %q wraps ErrReloginRequired", err)
+			}
+			if c.AccessToken != "" || c.RefreshToken != "" {
+				t.Error("a failed login returned tokens")
+			}
+		})
+	}
+}
+
+// TestLoopbackListensOn127001 checks that the callback server is reachable
+// on 127.0.0.1 only, not on the machine's other addresses.
+func TestLoopbackListensOn127001(t *testing.T) {
+	fk := fake.New()
+	defer fk.Close()
+	f := newFlow(t, fk, nil)
+	ui := &testUI{t: t, browse: func(t *testing.T, authURL string) bool {
+		r := redirectURI(t, authURL)
+		if r.Hostname() != "127.0.0.1" {
+			t.Errorf("redirect host = %q, want 127.0.0.1", r.Hostname())
+		}
+		conn, err := net.DialTimeout("tcp", r.Host, time.Second)
+		if err != nil {
+			t.Errorf("dialing the callback on %s: %v", r.Host, err)
+		} else {
+			conn.Close()
+		}
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range append(addrs, &net.IPNet{IP: net.IPv6loopback}) {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || ipn.IP.Equal(net.IPv4(127, 0, 0, 1)) {
+				continue
+			}
+			addr := net.JoinHostPort(ipn.IP.String(), r.Port())
+			if ipn.IP.IsLinkLocalUnicast() {
+				continue // needs a zone
+			}
+			if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				conn.Close()
+				t.Errorf("the callback server answers on %s", addr)
+			}
+		}
+		return followBrowser(t, authURL)
+	}}
+	if _, err := f.Login(context.Background(), ui, flowapi.LoginOptions{Mode: flowapi.ModeBrowser}); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	tests := []struct {
+		name     string
+		rt       func(fk *fake.Server) string
+		setup    func(fk *fake.Server)
+		relogin  bool // the error must wrap ErrReloginRequired
+		wantErr  bool
+		wantText string
+		requests int
+	}{
+		{name: "keeps the refresh token", rt: (*fake.Server).IssueRefreshToken, requests: 1},
+		{name: "unknown refresh token", rt: func(*fake.Server) string { return "1//fake-rt-unknown-0123456789" },
+			wantErr: true, relogin: true, wantText: "invalid_grant", requests: 1},
+		{name: "revoked refresh token", rt: func(fk *fake.Server) string {
+			rt := fk.IssueRefreshToken()
+			fk.Revoke(rt)
+			return rt
+		}, wantErr: true, relogin: true, wantText: "run credmgr login gemini", requests: 1},
+		{name: "server error", rt: (*fake.Server).IssueRefreshToken, setup: func(fk *fake.Server) {
+			fk.Set(func(s *fake.Server) { s.FailRefresh = true })
+		}, wantErr: true, wantText: "HTTP 500", requests: 1},
+		{name: "network down", rt: (*fake.Server).IssueRefreshToken, setup: (*fake.Server).Close,
+			wantErr: true, wantText: "contacting the token endpoint"},
+		{name: "no refresh token", rt: func(*fake.Server) string { return "" }, wantErr: true, relogin: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fk := fake.New()
+			defer fk.Close()
+			f := newFlow(t, fk, nil)
+			rt := tt.rt(fk)
+			old := cred.Credential{Provider: "gemini", Account: "default", Type: cred.TypeOAuth, Source: "login",
+				AccessToken: "ya29.old-access-token", RefreshToken: rt, TokenType: "Bearer",
+				Extra: map[string]string{"email": "old@example.com"}}
+			if tt.setup != nil {
+				tt.setup(fk)
+			}
+			n, err := f.Refresh(context.Background(), old)
+			ui := &testUI{}
+			noSecrets(t, fk, ui, err, rt, old.AccessToken)
+			if got := fk.Count(func(s *fake.Server) int { return s.RefreshRequests }); got != tt.requests {
+				t.Errorf("refresh requests = %d, want %d", got, tt.requests)
+			}
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("Refresh succeeded, want an error")
+				}
+				if errors.Is(err, flowapi.ErrReloginRequired) != tt.relogin {
+					t.Errorf("error %q: wraps ErrReloginRequired = %v, want %v", err, !tt.relogin, tt.relogin)
+				}
+				if !strings.Contains(err.Error(), tt.wantText) {
+					t.Errorf("error %q does not mention %q", err, tt.wantText)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Refresh: %v", err)
+			}
+			if n.RefreshToken != rt || !fk.RefreshTokenValid(rt) {
+				t.Error("the refresh token changed or was invalidated; Google does not rotate")
+			}
+			if n.AccessToken == old.AccessToken || n.AccessToken != fk.LastAccessToken {
+				t.Error("the access token was not replaced by the fake's new one")
+			}
+			if want := testNow.Add(3599 * time.Second); !n.Expiry.Equal(want) {
+				t.Errorf("expiry = %v, want %v", n.Expiry, want)
+			}
+			if n.Provider != "gemini" || n.Account != "default" || n.Source != "login" {
+				t.Errorf("refresh changed names or source: %+v", n)
+			}
+			if old.Extra["email"] != "old@example.com" || old.AccessToken != "ya29.old-access-token" {
+				t.Error("Refresh modified its argument")
+			}
+			// The same refresh token works again.
+			if _, err := f.Refresh(context.Background(), n); err != nil {
+				t.Fatalf("second Refresh: %v", err)
+			}
+		})
+	}
+}
+
+func TestNewSettings(t *testing.T) {
+	tests := []struct {
+		name     string
+		settings map[string]string
+		wantText string // "" means New succeeds
+	}{
+		{name: "defaults"},
+		{name: "all keys", settings: map[string]string{"client_id": "x.apps.googleusercontent.com", "client_secret": "s",
+			"authorize_url": "http://127.0.0.1:1/auth", "token_url": "https://example.test/token",
+			"code_redirect_uri": "https://example.test/code"}},
+		{name: "unknown key", settings: map[string]string{"issuer": "https://example.test"},
+			wantText: "known: client_id, client_secret, authorize_url, token_url, code_redirect_uri"},
+		{name: "bad token_url", settings: map[string]string{"token_url": "ftp://example.test/token"}, wantText: "token_url"},
+		{name: "bad authorize_url", settings: map[string]string{"authorize_url": "not a url"}, wantText: "authorize_url"},
+		{name: "bad code_redirect_uri", settings: map[string]string{"code_redirect_uri": "/relative"}, wantText: "code_redirect_uri"},
+		{name: "empty client_id", settings: map[string]string{"client_id": ""}, wantText: "client_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := New(flowapi.Config{Settings: tt.settings})
+			if tt.wantText == "" {
+				if err != nil || f.Provider() != "gemini" {
+					t.Fatalf("New: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantText) {
+				t.Fatalf("New error = %v, want one mentioning %q", err, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	f, err := New(flowapi.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.clientID != fake.ClientID || f.clientSecret != fake.ClientSecret || f.codeRedirectURI != fake.DefaultCodeRedirectURI {
+		t.Error("defaults differ from gemini-cli's client")
+	}
+	if f.authorizeURL != "https://accounts.google.com/o/oauth2/v2/auth" || f.tokenURL != "https://oauth2.googleapis.com/token" {
+		t.Errorf("default endpoints = %s, %s", f.authorizeURL, f.tokenURL)
+	}
+}
+
+func TestUnknownMode(t *testing.T) {
+	f, _ := New(flowapi.Config{})
+	_, err := f.Login(context.Background(), &testUI{t: t}, flowapi.LoginOptions{Mode: "carrier-pigeon"})
+	if err == nil {
+		t.Fatal("Login with an unknown mode succeeded")
+	}
+}
+
+func TestParsePasted(t *testing.T) {
+	for in, want := range map[string]string{
+		"4/0AbCd":                       "4/0AbCd",
+		" 4/0AbCd \n":                   "4/0AbCd",
+		"https://x.test/a?code=4%2F0Ab": "4/0Ab",
+		"code=4%2F0Ab&scope=s":          "4/0Ab",
+	} {
+		got, err := parsePasted(in)
+		if err != nil || got != want {
+			t.Errorf("parsePasted(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "https://x.test/a?scope=s", "error=invalid_scope"} {
+		if _, err := parsePasted(in); err == nil {
+			t.Errorf("parsePasted(%q) succeeded", in)
+		}
+	}
+	if _, err := parsePasted("https://x.test/a?error=access_denied"); !errors.Is(err, flowapi.ErrDenied) {
+		t.Errorf("access_denied: %v", err)
+	}
+}
+
+// TestTokenErrorsCarryNoBody checks that an answer body full of secrets
+// does not reach the error message.
+func TestTokenErrorsCarryNoBody(t *testing.T) {
+	const leak = "ya29.secret-in-the-body-0123456789"
+	srv := http.Server{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("shape") {
+		case "json":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"error":"invalid_grant","error_description":%q}`, leak)
+		case "code":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"error":%q}`, leak)
+		default:
+			w.WriteHeader(502)
+			fmt.Fprint(w, "upstream said "+leak)
+		}
+	})
+	go srv.Serve(ln)
+	defer srv.Close()
+	for _, shape := range []string{"json", "code", "text"} {
+		f, err := New(flowapi.Config{Settings: map[string]string{"token_url": "http://" + ln.Addr().String() + "/token?shape=" + shape}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Refresh(context.Background(), cred.Credential{RefreshToken: "1//rt-0123456789"})
+		if err == nil || strings.Contains(err.Error(), leak) || strings.Contains(err.Error(), "1//rt-0123456789") {
+			t.Errorf("%s: error = %v", shape, err)
+		}
+		if (shape == "json") != errors.Is(err, flowapi.ErrReloginRequired) {
+			t.Errorf("%s: relogin classification wrong: %v", shape, err)
+		}
+	}
+}
