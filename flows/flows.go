@@ -19,6 +19,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows/anthropic"
+	"github.com/credmgr/credmgr/flows/gemini"
 	"github.com/credmgr/credmgr/flows/openai"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
@@ -55,6 +56,7 @@ const RefreshSkew = 5 * time.Minute
 var registry = map[string]func(Config) (Flow, error){
 	"openai":    func(c Config) (Flow, error) { return openai.New(c) },
 	"anthropic": func(c Config) (Flow, error) { return anthropic.New(c) },
+	"gemini":    func(c Config) (Flow, error) { return gemini.New(c) },
 }
 
 // Providers lists the providers that have a login flow.

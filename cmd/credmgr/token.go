@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows"
 )
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -75,11 +76,12 @@ type tokenJSON struct {
 	Extra       map[string]string `json:"extra,omitempty"`
 }
 
-// expirySkew is how close to its expiry a token is treated as expired.
-const expirySkew = 5 * time.Minute
-
-// usableCredential returns the credential for ref if its access token is
-// usable now; otherwise an exit-3 error that says to log in.
+// usableCredential returns the credential for ref with a usable access
+// token, refreshing it first when it expires within flows.RefreshSkew (see
+// flows.Fresh: one refresh across all processes, stored before it is
+// used). No credential, or a refresh token the provider rejected, is an
+// exit-3 error that says to log in; on any error the stored credential is
+// unchanged.
 func (a *app) usableCredential(ctx context.Context, ref backends.Ref) (backends.Credential, error) {
 	op, err := a.store(ctx)
 	if err != nil {
@@ -92,10 +94,31 @@ func (a *app) usableCredential(ctx context.Context, ref backends.Ref) (backends.
 	if err != nil {
 		return c, a.storeError(err)
 	}
-	if c.AccessToken == "" || c.Expired(time.Now(), 0) {
-		return c, withHint(exitNoCreds, fmt.Errorf("the access token for %s has expired", ref), loginHint(ref))
+	if !flows.NeedsRefresh(c, time.Now()) {
+		return c, nil
 	}
-	return c, nil
+	var flow flows.Flow
+	if c.RefreshToken != "" {
+		if flow, err = a.flow(ref.Provider); err != nil {
+			return c, err
+		}
+	}
+	c, err = flows.Fresh(ctx, op.Store, ref, flow, nil)
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, backends.ErrNotFound):
+		return c, a.notLoggedIn(ref)
+	case errors.Is(err, flows.ErrReloginRequired):
+		return c, withHint(exitNoCreds, fmt.Errorf("the access token for %s has expired and could not be refreshed: %w; the stored credential was left as it was", ref, err), loginHint(ref))
+	case errors.Is(err, context.Canceled):
+		return c, err
+	}
+	var ce *cliError
+	if err = a.storeError(err); errors.As(err, &ce) {
+		return c, err
+	}
+	return c, withHint(exitError, fmt.Errorf("refreshing the access token for %s: %w; the stored credential was left as it was", ref, err), "check the network connection and try again")
 }
 
 func (a *app) notLoggedIn(ref backends.Ref) error {

@@ -10,9 +10,10 @@
 //	token_url          default https://oauth2.googleapis.com/token
 //	code_redirect_uri  redirect of the paste flow (default https://codeassist.google.com/authcode)
 //
-// The browser flow is the authorization code flow on a loopback redirect
+// The browser flow (--browser, and the default with a display) is the
+// authorization code flow on a loopback redirect
 // (http://127.0.0.1:PORT/oauth2callback, any free port). The paste flow
-// (--no-browser, --device) redirects to a Google page that shows the code
+// (--no-browser, --device, and the default without a display) redirects to a Google page that shows the code
 // for the person to paste. Both send a PKCE S256 challenge, ask for
 // offline access and force the consent screen so that Google issues a
 // refresh token. Google does not rotate refresh tokens: a refresh returns
@@ -131,17 +132,26 @@ func (f *Flow) clientContext(ctx context.Context) context.Context {
 	return context.WithValue(ctx, oauth2.HTTPClient, f.client)
 }
 
-// Login runs the browser (loopback) flow for ModeAuto and ModeBrowser,
-// and the paste flow for ModeNoBrowser and ModeDevice.
+// Login runs the browser (loopback) flow for ModeBrowser, and for
+// ModeAuto when a local browser can be expected (opts.Display); otherwise
+// (ModeNoBrowser, ModeDevice, ModeAuto without a display) the paste flow.
 func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	switch opts.Mode {
 	case flowapi.ModeNoBrowser, flowapi.ModeDevice:
 		return f.paste(ctx, ui, opts)
-	case flowapi.ModeAuto, flowapi.ModeBrowser:
+	case flowapi.ModeBrowser:
 		return f.browser(ctx, ui, opts)
+	case flowapi.ModeAuto:
+		if opts.Display {
+			return f.browser(ctx, ui, opts)
+		}
+		return f.paste(ctx, ui, opts)
 	}
 	return cred.Credential{}, fmt.Errorf("unknown login mode %q: use --browser or --no-browser", opts.Mode)
 }
+
+// errLoginTimeout is the cause of the browser flow's own deadline.
+var errLoginTimeout = errors.New("browser login timed out")
 
 func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
@@ -158,7 +168,7 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 	if !ui.OpenBrowser(authURL) {
 		ui.Info("(no browser could be opened here; on a machine without one, use credmgr login gemini --no-browser)")
 	}
-	wctx, cancel := context.WithTimeout(ctx, f.loginTimeout)
+	wctx, cancel := context.WithTimeoutCause(ctx, f.loginTimeout, errLoginTimeout)
 	defer cancel()
 	stop := ui.Wait("waiting for the browser to finish the login")
 	code, err := srv.Wait(wctx)
@@ -166,8 +176,8 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return cred.Credential{}, ctx.Err()
-	case errors.Is(err, context.DeadlineExceeded):
+		return cred.Credential{}, ctx.Err() // Ctrl-C or the caller's deadline
+	case context.Cause(wctx) == errLoginTimeout:
 		return cred.Credential{}, fmt.Errorf("%w: the browser did not come back within %s (run credmgr login gemini again, or use --no-browser)", flowapi.ErrExpired, f.loginTimeout)
 	case errors.Is(err, flowapi.ErrStateMismatch):
 		return cred.Credential{}, fmt.Errorf("%w (run credmgr login gemini again and use only the URL it prints)", err)
@@ -187,6 +197,9 @@ func (f *Flow) paste(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	authURL := conf.AuthCodeURL(oauthutil.RandomState(), oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier))
 	ui.Info("To log in to Google for Gemini, open this URL on any device and approve:")
 	ui.Info(authURL)
+	if opts.Mode != flowapi.ModeNoBrowser && !ui.OpenBrowser(authURL) {
+		ui.Info("(no browser could be opened here: open the URL on any device)")
+	}
 	pasted, err := ui.Prompt(ctx, "Enter the authorization code: ")
 	if err != nil {
 		return cred.Credential{}, err
@@ -297,7 +310,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 		if errors.Is(err, flowapi.ErrReloginRequired) {
 			return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w (run credmgr login gemini)", err)
 		}
-		return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w (check the network and try again)", err)
+		return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w (check the network, or try again later)", err)
 	}
 	n := c.Clone()
 	f.apply(&n, tok)
@@ -325,13 +338,14 @@ func scrubTokenError(err error) error {
 }
 
 // plainCode returns an OAuth error code when it looks like one
-// (invalid_grant), and "" for anything else.
+// (invalid_grant: lowercase letters and underscores), and "" for anything
+// else, which might be a token echoed back.
 func plainCode(s string) string {
 	if len(s) > 64 {
 		return ""
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+		if (r < 'a' || r > 'z') && r != '_' {
 			return ""
 		}
 	}

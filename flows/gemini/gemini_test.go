@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/gemini"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
@@ -129,10 +130,7 @@ func readCode(t *testing.T, authURL string) string {
 
 func newFlow(t *testing.T, fk *fake.Server, extra map[string]string) *Flow {
 	t.Helper()
-	settings := map[string]string{
-		"authorize_url": fk.URL + "/o/oauth2/v2/auth",
-		"token_url":     fk.URL + "/token",
-	}
+	settings := fk.Settings()
 	for k, v := range extra {
 		settings[k] = v
 	}
@@ -166,12 +164,17 @@ func noSecrets(t *testing.T, fk *fake.Server, ui *testUI, err error, extra ...st
 	}
 }
 
+func lastAccess(fk *fake.Server) (at string) {
+	fk.Set(func(s *fake.Server) { at = s.LastAccessToken })
+	return at
+}
+
 func checkCred(t *testing.T, fk *fake.Server, c cred.Credential, account string) {
 	t.Helper()
 	if c.Provider != "gemini" || c.Account != account || c.Type != cred.TypeOAuth || c.Source != "login" {
 		t.Errorf("credential names = %s/%s type %q source %q", c.Provider, c.Account, c.Type, c.Source)
 	}
-	if !strings.HasPrefix(c.AccessToken, "ya29.fake-") || c.AccessToken != fk.LastAccessToken {
+	if !strings.HasPrefix(c.AccessToken, "ya29.fake-") || c.AccessToken != lastAccess(fk) {
 		t.Errorf("access token %.14s… is not the one the fake issued last", c.AccessToken)
 	}
 	if !fk.RefreshTokenValid(c.RefreshToken) {
@@ -198,6 +201,7 @@ func TestLogin(t *testing.T) {
 	tests := []struct {
 		name     string
 		mode     flowapi.Mode
+		display  bool // a local browser can be expected (for ModeAuto)
 		account  string
 		decision fake.Decision
 		browse   func(t *testing.T, authURL string) bool
@@ -206,21 +210,25 @@ func TestLogin(t *testing.T) {
 		wantErr  error  // a sentinel the error must wrap
 		wantText string // a part of the error message
 		pasted   string // a secret-like string the test pastes
+		// noAuthorize: the simulated person never opens the URL.
+		noAuthorize bool
 	}{
-		{name: "loopback auto"},
+		{name: "loopback auto with display", display: true},
 		{name: "loopback browser with account", mode: flowapi.ModeBrowser, account: "work"},
 		{name: "loopback no browser opened", mode: flowapi.ModeBrowser, browse: func(t *testing.T, authURL string) bool {
 			followBrowser(t, authURL) // the person opened the printed URL by hand
 			return false
 		}},
-		{name: "loopback denied", decision: fake.Deny, wantErr: flowapi.ErrDenied, wantText: "allow access"},
-		{name: "loopback wrong state", browse: callback("state=forged&code=4/0forged-code-0123456789"),
-			wantErr: flowapi.ErrStateMismatch, wantText: "run credmgr login gemini again", pasted: "4/0forged-code-0123456789"},
-		{name: "loopback missing state", browse: callback("code=4/0forged-code-0123456789"),
-			wantErr: flowapi.ErrStateMismatch, pasted: "4/0forged-code-0123456789"},
-		{name: "loopback never approved", decision: fake.Never, wantErr: flowapi.ErrExpired, wantText: "--no-browser"},
+		{name: "loopback denied", mode: flowapi.ModeBrowser, decision: fake.Deny, wantErr: flowapi.ErrDenied, wantText: "allow access"},
+		{name: "loopback wrong state", mode: flowapi.ModeBrowser, browse: callback("state=forged&code=4/0forged-code-0123456789"),
+			wantErr: flowapi.ErrStateMismatch, wantText: "run credmgr login gemini again", pasted: "4/0forged-code-0123456789",
+			noAuthorize: true},
+		{name: "loopback missing state", mode: flowapi.ModeBrowser, browse: callback("code=4/0forged-code-0123456789"),
+			wantErr: flowapi.ErrStateMismatch, pasted: "4/0forged-code-0123456789", noAuthorize: true},
+		{name: "loopback never approved", mode: flowapi.ModeBrowser, decision: fake.Never, wantErr: flowapi.ErrExpired, wantText: "--no-browser"},
 		{name: "paste no-browser", mode: flowapi.ModeNoBrowser, paste: readCode},
 		{name: "paste device", mode: flowapi.ModeDevice, account: "ci", paste: readCode},
+		{name: "paste auto without display", paste: readCode, browse: func(*testing.T, string) bool { return false }},
 		{name: "paste whole URL", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
 			return "  " + DefaultCodeRedirectURI + "?code=" + url.QueryEscape(readCode(t, authURL)) + "&scope=x\n"
 		}},
@@ -233,7 +241,8 @@ func TestLogin(t *testing.T) {
 		{name: "paste code already used", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
 			code := readCode(t, authURL)
 			// Someone else redeems it first (without the verifier).
-			resp, err := http.PostForm(strings.Replace(authURL[:strings.Index(authURL, "/o/oauth2")], "", "", 1)+"/token", url.Values{
+			u, _ := url.Parse(authURL)
+			resp, err := http.PostForm(u.Scheme+"://"+u.Host+"/token", url.Values{
 				"grant_type": {"authorization_code"}, "code": {code}, "client_id": {fake.ClientID},
 				"client_secret": {fake.ClientSecret}, "redirect_uri": {DefaultCodeRedirectURI}})
 			if err != nil {
@@ -243,10 +252,10 @@ func TestLogin(t *testing.T) {
 			return code
 		}, wantText: "already used"},
 		{name: "paste nothing", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string { return " \n" },
-			wantText: "nothing was pasted"},
+			wantText: "nothing was pasted", noAuthorize: true},
 		{name: "paste denied URL", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
 			return DefaultCodeRedirectURI + "?error=access_denied"
-		}, wantErr: flowapi.ErrDenied},
+		}, wantErr: flowapi.ErrDenied, noAuthorize: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,25 +271,29 @@ func TestLogin(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 
-			c, err := f.Login(ctx, ui, flowapi.LoginOptions{Mode: tt.mode, Account: tt.account})
+			c, err := f.Login(ctx, ui, flowapi.LoginOptions{Mode: tt.mode, Account: tt.account, Display: tt.display})
 
 			noSecrets(t, fk, ui, err, tt.pasted)
 			if ui.authURL == "" {
 				t.Fatal("the authorize URL was not printed")
 			}
-			q := fk.LastAuthorize
-			if q == nil {
-				if tt.paste == nil || tt.wantErr == nil && tt.wantText == "" {
-					t.Fatal("the fake saw no authorization request")
-				}
-			} else {
-				if q.Get("access_type") != "offline" || q.Get("prompt") != "consent" || q.Get("code_challenge_method") != "S256" {
-					t.Errorf("authorize query lacks offline access, consent or S256: %v", q)
-				}
+			var q url.Values
+			fk.Set(func(s *fake.Server) { q = s.LastAuthorize })
+			switch {
+			case q == nil && !tt.noAuthorize:
+				t.Error("the fake saw no authorization request")
+			case q != nil && (q.Get("access_type") != "offline" || q.Get("prompt") != "consent" || q.Get("code_challenge_method") != "S256"):
+				t.Errorf("authorize query lacks offline access, consent or S256: %v", q)
 			}
-			paste := tt.mode == flowapi.ModeNoBrowser || tt.mode == flowapi.ModeDevice
-			if paste && len(ui.opened) != 0 {
-				t.Errorf("the paste flow opened a browser")
+			paste := tt.mode == flowapi.ModeNoBrowser || tt.mode == flowapi.ModeDevice || tt.mode == flowapi.ModeAuto && !tt.display
+			if tt.mode == flowapi.ModeNoBrowser && len(ui.opened) != 0 {
+				t.Errorf("--no-browser opened a browser")
+			}
+			if paste && len(ui.prompts) != 1 {
+				t.Errorf("the paste flow prompted %d times, want 1", len(ui.prompts))
+			}
+			if paste && redirectURI(t, ui.authURL).String() != f.codeRedirectURI {
+				t.Errorf("paste redirect_uri = %v, want %s", redirectURI(t, ui.authURL), f.codeRedirectURI)
 			}
 			if !paste {
 				r := redirectURI(t, ui.authURL)
@@ -320,6 +333,36 @@ func TestLogin(t *testing.T) {
 			if c.AccessToken != "" || c.RefreshToken != "" {
 				t.Error("a failed login returned tokens")
 			}
+		})
+	}
+}
+
+// TestLoginWithPerson logs in with the shared test person, as the
+// command's tests do.
+func TestLoginWithPerson(t *testing.T) {
+	for _, opts := range []flowapi.LoginOptions{
+		{Display: true},
+		{Mode: flowapi.ModeBrowser},
+		{},
+		{Mode: flowapi.ModeDevice, Account: "ci"},
+	} {
+		t.Run(fmt.Sprintf("%q display %v", opts.Mode, opts.Display), func(t *testing.T) {
+			fk := fake.New()
+			defer fk.Close()
+			f := newFlow(t, fk, nil)
+			person := &fakeprovider.Person{}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c, err := f.Login(ctx, person, opts)
+			if err != nil {
+				t.Fatalf("Login: %v", err)
+			}
+			account := opts.Account
+			if account == "" {
+				account = cred.DefaultAccount
+			}
+			checkCred(t, fk, c, account)
+			noSecrets(t, fk, &testUI{infos: person.Lines()}, nil)
 		})
 	}
 }
@@ -424,7 +467,7 @@ func TestRefresh(t *testing.T) {
 			if n.RefreshToken != rt || !fk.RefreshTokenValid(rt) {
 				t.Error("the refresh token changed or was invalidated; Google does not rotate")
 			}
-			if n.AccessToken == old.AccessToken || n.AccessToken != fk.LastAccessToken {
+			if n.AccessToken == old.AccessToken || n.AccessToken != lastAccess(fk) {
 				t.Error("the access token was not replaced by the fake's new one")
 			}
 			if want := testNow.Add(3599 * time.Second); !n.Expiry.Equal(want) {

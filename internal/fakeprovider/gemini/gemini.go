@@ -92,6 +92,16 @@ func New() *Server {
 	return s
 }
 
+// Settings returns the [providers.gemini] keys that point credmgr at the
+// fake. The paste flow keeps its default redirect, for which the fake
+// shows the code page itself.
+func (s *Server) Settings() map[string]string {
+	return map[string]string{
+		"authorize_url": s.URL + "/o/oauth2/v2/auth",
+		"token_url":     s.URL + "/token",
+	}
+}
+
 // Close stops the fake.
 func (s *Server) Close() { s.srv.Close() }
 

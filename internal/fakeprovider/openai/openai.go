@@ -55,13 +55,13 @@ type Server struct {
 	// LastAccessToken is the last access token issued.
 	LastAccessToken string
 
-	srv      *httptest.Server
-	devices  map[string]*device
-	codes    map[string]codeGrant
-	refresh  map[string]bool // refresh token -> still valid
-	used     map[string]bool
-	polls    int
-	revoked  []string
+	srv     *httptest.Server
+	devices map[string]*device
+	codes   map[string]codeGrant
+	refresh map[string]bool // refresh token -> still valid
+	used    map[string]bool
+	polls   int
+	revoked []string
 }
 
 type device struct{ userCode string }
@@ -211,8 +211,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 func (s *Server) tokens() map[string]any {
 	exp := time.Now().Add(s.AccessTTL)
 	claims := map[string]any{
-		"exp":                          exp.Unix(),
-		"email":                        "fake.user@example.com",
+		"exp":                         exp.Unix(),
+		"email":                       "fake.user@example.com",
 		"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": s.AccountID, "chatgpt_plan_type": "plus"},
 	}
 	access := fakeprovider.JWT(map[string]any{"exp": exp.Unix(), "jti": fakeprovider.Random(""),

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/internal/ui"
+)
+
+func init() { extraCommands = append(extraCommands, (*app).loginCmd) }
+
+func (a *app) loginCmd() *cobra.Command {
+	var (
+		account, enterprise        string
+		device, browser, noBrowser bool
+		timeout                    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "login PROVIDER",
+		Short: "Log in to a provider and store the tokens",
+		Long: `Login runs the provider's own OAuth login and stores the result in the
+configured backend. The credential already stored for the provider and
+account is replaced only once the new login has succeeded.
+
+  openai          device code (default without a display, or --device), or
+                  the browser with a callback on localhost:1455 (--browser)
+  anthropic       open the authorize URL, approve, paste the code#state shown
+  gemini          the browser with a callback on 127.0.0.1 (default), or
+                  paste the code (--no-browser)
+  qwen            device code
+  github-copilot  GitHub device code, then the Copilot token
+                  (--enterprise HOST for GitHub Enterprise)
+
+Ctrl-C stops the login and stores nothing. Endpoints and client ids can be
+changed per provider in config.toml (see docs/providers.md).`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: providerCompletion,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := refArg(args[0], account)
+			if err != nil {
+				return err
+			}
+			opts := flows.LoginOptions{Account: ref.Account, Enterprise: enterprise}
+			switch {
+			case device:
+				opts.Mode = flows.ModeDevice
+			case browser:
+				opts.Mode = flows.ModeBrowser
+			case noBrowser:
+				opts.Mode = flows.ModeNoBrowser
+			}
+			if enterprise != "" && ref.Provider != "github-copilot" {
+				return usageError(errors.New("--enterprise applies to github-copilot only"))
+			}
+			o, err := a.options()
+			if err != nil {
+				return err
+			}
+			flow, err := a.flow(ref.Provider)
+			if err != nil {
+				return err
+			}
+			// Open the store first: a login that cannot be stored is wasted.
+			op, err := a.store(cmd.Context())
+			if err != nil {
+				return err
+			}
+			term := &ui.Terminal{Out: a.stderr, In: a.stdin, NoBrowser: noBrowser, Getenv: o.Getenv}
+			opts.Display = !noBrowser && ui.HasDisplay(o.Getenv)
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeoutCause(ctx, timeout, errLoginTimeout)
+				defer cancel()
+			}
+			c, err := flow.Login(ctx, term, opts)
+			if err != nil {
+				return loginError(ctx, ref, err, timeout)
+			}
+			c.Provider, c.Account = ref.Provider, ref.Account
+			if err := op.Store.Put(cmd.Context(), c); err != nil {
+				return a.storeError(fmt.Errorf("storing the new login for %s: %w", ref, err))
+			}
+			who := ""
+			if e := c.Extra["email"]; e != "" {
+				who = " as " + e
+			}
+			fmt.Fprintf(a.stderr, "credmgr: logged in to %s%s; stored in the %s backend\n", ref, who, op.Name)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&account, "account", "", "account name to store the login under (default \"default\")")
+	f.BoolVar(&device, "device", false, "use the device-code flow (for machines without a browser)")
+	f.BoolVar(&browser, "browser", false, "use the browser flow with a callback on this machine")
+	f.BoolVar(&noBrowser, "no-browser", false, "do not open a browser; show a URL and ask for the code")
+	f.StringVar(&enterprise, "enterprise", "", "GitHub Enterprise host (github-copilot)")
+	f.DurationVar(&timeout, "timeout", 0, "give up after this long (default: the provider's own limit)")
+	cmd.MarkFlagsMutuallyExclusive("device", "browser", "no-browser")
+	return cmd
+}
+
+var errLoginTimeout = errors.New("login timed out")
+
+// loginError words a failed login; nothing was stored.
+func loginError(ctx context.Context, ref backends.Ref, err error, timeout time.Duration) error {
+	switch {
+	case context.Cause(ctx) == errLoginTimeout:
+		return withHint(exitError, fmt.Errorf("login to %s timed out after %s; nothing was stored", ref.Provider, timeout), "run the login again, with a longer --timeout if you need more time")
+	case errors.Is(err, context.Canceled):
+		return withHint(exitError, fmt.Errorf("login to %s cancelled; nothing was stored", ref.Provider))
+	case errors.Is(err, flows.ErrDenied):
+		return withHint(exitError, fmt.Errorf("login to %s was denied; nothing was stored: %w", ref.Provider, err), "run the login again and approve access")
+	case errors.Is(err, flows.ErrExpired):
+		return withHint(exitError, fmt.Errorf("login to %s expired; nothing was stored: %w", ref.Provider, err), "run the login again and approve it sooner")
+	case errors.Is(err, flows.ErrStateMismatch):
+		return withHint(exitError, fmt.Errorf("login to %s rejected; nothing was stored: %w", ref.Provider, err), "start a new login and finish it in the same browser session")
+	}
+	return withHint(exitError, fmt.Errorf("login to %s failed; nothing was stored: %w", ref.Provider, err), "check the network connection and run the login again")
+}
+
+// flow returns the login/refresh flow for provider, configured from its
+// [providers.NAME] table (under the canonical name or an alias).
+func (a *app) flow(provider string) (flows.Flow, error) {
+	if _, err := a.options(); err != nil {
+		return nil, err
+	}
+	settings := map[string]string{}
+	if a.cfg != nil {
+		for name, table := range a.cfg.Providers {
+			p, err := backends.CanonicalProvider(name)
+			if err != nil || p != provider {
+				continue
+			}
+			for k, v := range table {
+				settings[k] = v
+			}
+		}
+	}
+	f, err := flows.New(provider, flows.Config{Settings: settings})
+	if errors.Is(err, flows.ErrNoFlow) {
+		return nil, withHint(exitError, fmt.Errorf("credmgr has no login for %s", provider), "store an API key: credmgr import "+provider+" --api-key < key.txt")
+	}
+	if err != nil {
+		return nil, withHint(exitError, err, "fix the [providers."+provider+"] table in config.toml")
+	}
+	return f, nil
+}
