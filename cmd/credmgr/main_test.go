@@ -39,6 +39,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CREDMGR_HOME", filepath.Join(env.WorkDir, "data"))
 			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, "xdg"))
+			setupFakes(env)
 			for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "CREDMGR_TEST_SECRET_SERVICE", "CREDMGR_REQUIRE_REAL", "PATH"} {
 				if v, ok := os.LookupEnv(k); ok {
 					env.Setenv(k, v)

@@ -52,6 +52,7 @@ type Server struct {
 	srv     *httptest.Server
 	codes   map[string]grant
 	refresh map[string]bool
+	secrets []string
 }
 
 type grant struct{ challenge, redirect, state string }
@@ -101,7 +102,16 @@ func (s *Server) IssueRefreshToken() string {
 	defer s.mu.Unlock()
 	rt := fakeprovider.Random("sk-ant-ort01-")
 	s.refresh[rt] = true
+	s.secrets = append(s.secrets, rt)
 	return rt
+}
+
+// Secrets returns every code and token the fake issued: strings that must
+// never show up in output, errors or logs.
+func (s *Server) Secrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.secrets...)
 }
 
 // RefreshTokenValid reports whether rt can still be used.
@@ -126,6 +136,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := fakeprovider.Random("ac_")
+	s.secrets = append(s.secrets, code)
 	s.codes[code] = grant{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri"), state: q.Get("state")}
 	http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+q.Get("state"), http.StatusFound)
 }
@@ -146,11 +157,13 @@ func (s *Server) callbackPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) tokens(keepRT bool) map[string]any {
 	access := fakeprovider.Random("sk-ant-oat01-")
 	s.LastAccessToken = access
+	s.secrets = append(s.secrets, access)
 	out := map[string]any{"access_token": access, "expires_in": int(s.AccessTTL.Seconds()),
 		"token_type": "Bearer", "scope": "user:inference user:profile"}
 	if !keepRT {
 		rt := fakeprovider.Random("sk-ant-ort01-")
 		s.refresh[rt] = true
+		s.secrets = append(s.secrets, rt)
 		out["refresh_token"] = rt
 	}
 	return out

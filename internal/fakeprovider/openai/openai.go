@@ -56,6 +56,7 @@ type Server struct {
 	LastAccessToken string
 
 	srv     *httptest.Server
+	secrets []string
 	devices map[string]*device
 	codes   map[string]codeGrant
 	refresh map[string]bool // refresh token -> still valid
@@ -106,7 +107,16 @@ func (s *Server) IssueRefreshToken() string {
 	defer s.mu.Unlock()
 	rt := fakeprovider.Random("rt_")
 	s.refresh[rt] = true
+	s.secrets = append(s.secrets, rt)
 	return rt
+}
+
+// Secrets returns every code, verifier and token the fake issued: strings
+// that must never show up in output, errors or logs.
+func (s *Server) Secrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.secrets...)
 }
 
 // RefreshTokenValid reports whether rt can still be used.
@@ -175,6 +185,7 @@ func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) {
 		verifier := fakeprovider.Random("server-verifier-") + "0123456789abcdef0123456789"
 		code := fakeprovider.Random("code_")
 		s.codes[code] = codeGrant{challenge: fakeprovider.S256(verifier), redirect: s.URL + "/deviceauth/callback"}
+		s.secrets = append(s.secrets, code, verifier)
 		delete(s.devices, p["device_auth_id"])
 		fakeprovider.JSON(w, 200, map[string]string{"authorization_code": code, "code_challenge": fakeprovider.S256(verifier), "code_verifier": verifier})
 	}
@@ -202,6 +213,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	default:
 		code := fakeprovider.Random("code_")
 		s.codes[code] = codeGrant{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
+		s.secrets = append(s.secrets, code)
 		back.Set("code", code)
 	}
 	redirect.RawQuery = back.Encode()
@@ -220,7 +232,9 @@ func (s *Server) tokens() map[string]any {
 	rt := fakeprovider.Random("rt_")
 	s.refresh[rt] = true
 	s.LastAccessToken = access
-	return map[string]any{"id_token": fakeprovider.JWT(claims), "access_token": access, "refresh_token": rt,
+	id := fakeprovider.JWT(claims)
+	s.secrets = append(s.secrets, access, rt, id)
+	return map[string]any{"id_token": id, "access_token": access, "refresh_token": rt,
 		"expires_in": int(s.AccessTTL.Seconds()), "token_type": "Bearer"}
 }
 
