@@ -19,8 +19,10 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows/anthropic"
+	"github.com/credmgr/credmgr/flows/copilot"
 	"github.com/credmgr/credmgr/flows/gemini"
 	"github.com/credmgr/credmgr/flows/openai"
+	"github.com/credmgr/credmgr/flows/qwen"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
@@ -54,9 +56,11 @@ var (
 const RefreshSkew = 5 * time.Minute
 
 var registry = map[string]func(Config) (Flow, error){
-	"openai":    func(c Config) (Flow, error) { return openai.New(c) },
-	"anthropic": func(c Config) (Flow, error) { return anthropic.New(c) },
-	"gemini":    func(c Config) (Flow, error) { return gemini.New(c) },
+	"openai":         func(c Config) (Flow, error) { return openai.New(c) },
+	"anthropic":      func(c Config) (Flow, error) { return anthropic.New(c) },
+	"gemini":         func(c Config) (Flow, error) { return gemini.New(c) },
+	"qwen":           func(c Config) (Flow, error) { return qwen.New(c) },
+	"github-copilot": func(c Config) (Flow, error) { return copilot.New(c) },
 }
 
 // Providers lists the providers that have a login flow.

@@ -21,8 +21,10 @@ import (
 
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fakeanthropic "github.com/credmgr/credmgr/internal/fakeprovider/anthropic"
+	fakecopilot "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
 	fakegemini "github.com/credmgr/credmgr/internal/fakeprovider/gemini"
 	fakeopenai "github.com/credmgr/credmgr/internal/fakeprovider/openai"
+	fakeqwen "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
 )
 
 // fakeServer is what every fake provider offers the scripts.
@@ -37,12 +39,13 @@ type fakeServer interface {
 // fakes are one script's fake providers, by canonical provider name.
 type fakes map[string]fakeServer
 
-// fakeStarters start the fakes each script gets (more are added by the
-// provider test files).
+// fakeStarters start the fakes each script gets.
 var fakeStarters = map[string]func() fakeServer{
-	"openai":    func() fakeServer { return fakeopenai.New() },
-	"anthropic": func() fakeServer { return fakeanthropic.New() },
-	"gemini":    func() fakeServer { return fakegemini.New() },
+	"openai":         func() fakeServer { return fakeopenai.New() },
+	"anthropic":      func() fakeServer { return fakeanthropic.New() },
+	"gemini":         func() fakeServer { return fakegemini.New() },
+	"qwen":           func() fakeServer { return fakeqwen.New() },
+	"github-copilot": func() fakeServer { return fakecopilot.New() },
 }
 
 // setupFakes starts a fake for every provider for one script. They are
@@ -371,21 +374,42 @@ func setKnob(s fakeServer, knob, val string) bool {
 			}
 		})
 		return knob == "decision" || knob == "failrefresh"
-	}
-	for _, k := range extraKnobs {
-		if k(s, knob, val) {
-			return true
-		}
+	case *fakeqwen.Server:
+		f.Set(func(f *fakeqwen.Server) {
+			switch knob {
+			case "decision":
+				f.Decision = map[string]fakeqwen.Decision{"approve": fakeqwen.Approve, "deny": fakeqwen.Deny, "never": fakeqwen.Never, "expire": fakeqwen.Expire}[val]
+			case "pending":
+				f.PendingPolls = n
+			case "slowdown":
+				f.SlowDownPolls = n
+			case "failrefresh":
+				f.FailRefresh = true
+			}
+		})
+		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh"
+	case *fakecopilot.Server:
+		f.Set(func(f *fakecopilot.Server) {
+			switch knob {
+			case "decision":
+				f.Decision = map[string]fakecopilot.Decision{"approve": fakecopilot.Approve, "deny": fakecopilot.Deny, "never": fakecopilot.Never, "expire": fakecopilot.Expire}[val]
+			case "pending":
+				f.PendingPolls = n
+			case "slowdown":
+				f.SlowDownPolls = n
+				f.SlowDownIncrement = 1
+			case "failrefresh":
+				f.FailRefresh = true
+			case "nosubscription":
+				f.NoSubscription = true
+			}
+		})
+		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "nosubscription"
 	}
 	return false
 }
 
-// extraKnobs and extraCounters let provider test files add their fakes.
-var (
-	extraKnobs    []func(s fakeServer, knob, val string) bool
-	extraCounters []func(s fakeServer, name string) (int, bool)
-)
-
+// counter reads a fake's request counter by name.
 func counter(s fakeServer, name string) (int, bool) {
 	switch f := s.(type) {
 	case *fakeopenai.Server:
@@ -400,11 +424,14 @@ func counter(s fakeServer, name string) (int, bool) {
 		return f.Count(func(f *fakegemini.Server) int {
 			return map[string]int{"refresh": f.RefreshRequests, "exchange": f.CodeExchanges}[name]
 		}), name == "refresh" || name == "exchange"
-	}
-	for _, c := range extraCounters {
-		if n, ok := c(s, name); ok {
-			return n, true
-		}
+	case *fakeqwen.Server:
+		return f.Count(func(f *fakeqwen.Server) int {
+			return map[string]int{"refresh": f.RefreshRequests, "poll": f.Polls}[name]
+		}), name == "refresh" || name == "poll"
+	case *fakecopilot.Server:
+		return f.Count(func(f *fakecopilot.Server) int {
+			return map[string]int{"refresh": f.Exchanges, "exchange": f.Exchanges, "poll": f.Polls}[name]
+		}), name == "refresh" || name == "exchange" || name == "poll"
 	}
 	return 0, false
 }

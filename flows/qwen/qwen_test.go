@@ -109,6 +109,7 @@ func TestLogin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := fake.New()
 			defer f.Close()
 			f.Set(tt.setup)
@@ -150,6 +151,9 @@ func TestLogin(t *testing.T) {
 					t.Errorf("access token %q is not the one issued", c.AccessToken)
 				}
 			})
+			if n := len(f.Secrets()); n < 4 {
+				t.Errorf("the fake recorded %d secrets, want device code, verifier, access and refresh token", n)
+			}
 			if !f.RefreshTokenValid(c.RefreshToken) {
 				t.Error("the refresh token is not one the fake issued")
 			}
@@ -172,6 +176,7 @@ func TestLogin(t *testing.T) {
 // TestSlowDown checks, from the fake's arrival times, that each slow_down
 // stretches the poll interval by 1.5 and that the longer interval is kept.
 func TestSlowDown(t *testing.T) {
+	t.Parallel()
 	f := fake.New()
 	defer f.Close()
 	f.Set(func(s *fake.Server) { s.PendingPolls = 2; s.SlowDownPolls = 3 })
@@ -204,6 +209,7 @@ func TestSlowDown(t *testing.T) {
 }
 
 func TestSlowDownCapped(t *testing.T) {
+	t.Parallel()
 	fl, err := New(flowapi.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +233,7 @@ func TestSlowDownCapped(t *testing.T) {
 }
 
 func TestLoginCancel(t *testing.T) {
+	t.Parallel()
 	f := fake.New()
 	defer f.Close()
 	f.Set(func(s *fake.Server) { s.Decision = fake.Never })

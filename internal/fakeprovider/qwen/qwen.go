@@ -272,3 +272,7 @@ func (s *Server) poll(w http.ResponseWriter, p map[string]string) {
 		fakeprovider.JSON(w, 200, t)
 	}
 }
+
+// Settings returns the [providers.qwen] keys that point credmgr at the
+// fake.
+func (s *Server) Settings() map[string]string { return map[string]string{"base_url": s.URL} }

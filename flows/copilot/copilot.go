@@ -1,0 +1,580 @@
+// Package copilot logs in to GitHub Copilot as the Copilot editor plugins
+// do: the GitHub OAuth device flow yields a long-lived GitHub token, which
+// is exchanged for a short-lived Copilot API token at
+// /copilot_internal/v2/token. A refresh repeats that exchange.
+//
+// Settings ([providers.github-copilot] in config.toml):
+//
+//	client_id       OAuth client (default the Copilot app's, Iv1.b507a08c87ecfe98)
+//	github_url      base URL of /login/device/code and /login/oauth/access_token
+//	                (default https://github.com)
+//	api_url         base URL of /copilot_internal/v2/token (default
+//	                https://api.github.com, or https://api.HOST when github_url
+//	                or --enterprise names a GitHub Enterprise host HOST)
+//	device_timeout  how long the device flow waits for approval at most
+//	                (default 15m; a shorter expires_in from GitHub wins)
+//
+// The credential keeps the GitHub token as RefreshToken (GitHub does not
+// rotate it) and the Copilot token as AccessToken, with the Copilot API
+// base URL in Extra["api_base_url"] and a GitHub Enterprise host in
+// Extra["enterprise_url"].
+package copilot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/internal/oauthutil"
+)
+
+// Defaults.
+const (
+	DefaultClientID  = "Iv1.b507a08c87ecfe98"
+	DefaultGitHubURL = "https://github.com"
+	DefaultAPIURL    = "https://api.github.com"
+	// DefaultCopilotAPIURL is the Copilot API base URL used when the token
+	// answer names none.
+	DefaultCopilotAPIURL = "https://api.githubcopilot.com"
+	// DeviceTimeout is how long the device flow waits for approval when
+	// GitHub gives no shorter expires_in.
+	DeviceTimeout = 15 * time.Minute
+
+	// ExtraAPIBaseURL is the Credential.Extra key of the Copilot API base
+	// URL.
+	ExtraAPIBaseURL = "api_base_url"
+	// ExtraEnterpriseURL is the Credential.Extra key of the GitHub
+	// Enterprise host the login was made on.
+	ExtraEnterpriseURL = "enterprise_url"
+
+	scope       = "read:user"
+	deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
+	githubHost  = "github.com"
+)
+
+// Poll timing, in protocol seconds (see Flow.unit).
+const (
+	defaultInterval = 5 // when GitHub sends none
+	slowDownStep    = 5 // RFC 8628 3.5, when slow_down carries no interval
+	minInterval     = 100 * time.Millisecond
+)
+
+// The headers the Copilot plugins send; the token endpoint expects an
+// editor to be named.
+var copilotHeaders = map[string]string{
+	"User-Agent":             "GitHubCopilotChat/0.35.0",
+	"Editor-Version":         "vscode/1.107.0",
+	"Editor-Plugin-Version":  "copilot-chat/0.35.0",
+	"Copilot-Integration-Id": "vscode-chat",
+}
+
+// errDeviceExpired is the cause of the device-code deadline.
+var errDeviceExpired = errors.New("device code expired")
+
+// Flow is the GitHub Copilot login.
+type Flow struct {
+	clientID, githubURL, apiURL string
+	// githubSet and apiSet say that the URLs come from settings, which
+	// win over --enterprise.
+	githubSet, apiSet bool
+	client            *http.Client
+	now               func() time.Time
+	deviceTimeout     time.Duration
+	// unit is the length of one second of GitHub's device-flow timing
+	// (interval, expires_in, the slow_down step). It is time.Second except
+	// in tests, which shrink it.
+	unit time.Duration
+}
+
+var _ flowapi.Flow = (*Flow)(nil)
+
+// New returns the flow configured by cfg.
+func New(cfg flowapi.Config) (*Flow, error) {
+	f := &Flow{clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL,
+		client: cfg.Client(), now: cfg.Clock(), deviceTimeout: DeviceTimeout, unit: time.Second}
+	for k, v := range cfg.Settings {
+		switch k {
+		case "client_id":
+			if strings.TrimSpace(v) == "" {
+				return nil, errors.New("[providers.github-copilot] client_id is empty: remove the key to use the default")
+			}
+			f.clientID = v
+		case "github_url", "api_url":
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				return nil, fmt.Errorf("[providers.github-copilot] %s = %q is not an http(s) URL such as https://ghe.example.com", k, v)
+			}
+			if k == "github_url" {
+				f.githubURL, f.githubSet = strings.TrimRight(v, "/"), true
+			} else {
+				f.apiURL, f.apiSet = strings.TrimRight(v, "/"), true
+			}
+		case "device_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("[providers.github-copilot] device_timeout = %q is not a positive duration such as \"15m\"", v)
+			}
+			f.deviceTimeout = d
+		default:
+			return nil, fmt.Errorf("[providers.github-copilot] has unknown key %q (known: client_id, github_url, api_url, device_timeout)", k)
+		}
+	}
+	if f.githubSet && !f.apiSet {
+		if h := hostOf(f.githubURL); h != githubHost {
+			f.apiURL = "https://api." + h
+		}
+	}
+	return f, nil
+}
+
+// Provider returns "github-copilot".
+func (f *Flow) Provider() string { return "github-copilot" }
+
+// hostOf returns the host (with port) of a URL New accepted.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}
+
+// EnterpriseHost normalizes a GitHub Enterprise host as given to
+// --enterprise: "ghe.example.com", "https://ghe.example.com/" and
+// "GHE.example.com" all give "ghe.example.com". github.com gives "".
+func EnterpriseHost(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	h := s
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", fmt.Errorf("enterprise host %q is not a host name such as ghe.example.com", s)
+		}
+		h = u.Host
+	}
+	h = strings.ToLower(strings.TrimRight(h, "/"))
+	u, err := url.Parse("https://" + h)
+	if err != nil || u.Host != h || u.Hostname() == "" || u.Path != "" || u.User != nil || strings.ContainsAny(h, " \t") {
+		return "", fmt.Errorf("enterprise host %q is not a host name such as ghe.example.com", s)
+	}
+	if h == githubHost {
+		return "", nil
+	}
+	return h, nil
+}
+
+// endpoints returns the GitHub and API base URLs of a login and the
+// enterprise host to record: settings win, then --enterprise HOST
+// (https://HOST and https://api.HOST), then the defaults. Only
+// --enterprise is recorded: a login configured by settings refreshes by
+// the same settings.
+func (f *Flow) endpoints(enterprise string) (githubURL, apiURL, host string, err error) {
+	host, err = EnterpriseHost(enterprise)
+	if err != nil {
+		return "", "", "", fmt.Errorf("%w (use --enterprise HOST without a path)", err)
+	}
+	githubURL, apiURL = f.githubURL, f.apiURL
+	if host != "" {
+		if !f.githubSet {
+			githubURL = "https://" + host
+		}
+		if !f.apiSet {
+			apiURL = "https://api." + host
+		}
+	}
+	return githubURL, apiURL, host, nil
+}
+
+// refreshAPIURL is the token-exchange base URL for a stored credential:
+// the api_url setting, else the credential's enterprise host, else the
+// default.
+func (f *Flow) refreshAPIURL(c cred.Credential) string {
+	if f.apiSet {
+		return f.apiURL
+	}
+	if h, err := EnterpriseHost(c.Extra[ExtraEnterpriseURL]); err == nil && h != "" {
+		return "https://api." + h
+	}
+	return f.apiURL
+}
+
+type deviceCodeResp struct {
+	DeviceCode       string      `json:"device_code"`
+	UserCode         string      `json:"user_code"`
+	VerificationURI  string      `json:"verification_uri"`
+	ExpiresIn        json.Number `json:"expires_in"`
+	Interval         json.Number `json:"interval"`
+	Error            string      `json:"error"`
+	ErrorDescription string      `json:"error_description"`
+}
+
+// pollResp is an access-token answer: GitHub sends pending and errors as
+// HTTP 200 bodies.
+type pollResp struct {
+	AccessToken      string      `json:"access_token"`
+	TokenType        string      `json:"token_type"`
+	Scope            string      `json:"scope"`
+	Error            string      `json:"error"`
+	ErrorDescription string      `json:"error_description"`
+	Interval         json.Number `json:"interval"`
+}
+
+// seconds converts a protocol number of seconds to a duration in f.unit;
+// ok is false when n is absent or not a non-negative number.
+func (f *Flow) seconds(n json.Number) (time.Duration, bool) {
+	v, err := n.Float64()
+	if err != nil || v < 0 {
+		return 0, false
+	}
+	return time.Duration(v * float64(f.unit)), true
+}
+
+// postForm posts form to rawURL with the plugins' User-Agent; the answer
+// is asked for as JSON.
+func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.Values, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("bad %s URL", endpoint)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", copilotHeaders["User-Agent"])
+	return oauthutil.Do(f.client, req, endpoint, out)
+}
+
+// Login runs the GitHub device flow whatever opts.Mode says (GitHub
+// offers no other for this client) and exchanges the GitHub token for a
+// Copilot token. opts.Enterprise names a GitHub Enterprise host.
+func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+	githubURL, apiURL, host, err := f.endpoints(opts.Enterprise)
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	ghToken, scopes, err := f.device(ctx, ui, githubURL)
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	env, err := f.exchange(ctx, apiURL, ghToken)
+	if err != nil {
+		return cred.Credential{}, classifyExchange(err, false)
+	}
+	account := opts.Account
+	if account == "" {
+		account = cred.DefaultAccount
+	}
+	c := cred.Credential{Provider: "github-copilot", Account: account, Type: cred.TypeOAuth,
+		RefreshToken: ghToken, Scopes: scopes, Source: "login"}
+	if host != "" {
+		c.Extra = map[string]string{ExtraEnterpriseURL: host}
+	}
+	f.apply(&c, env)
+	return c, nil
+}
+
+// device runs the GitHub device flow and returns the GitHub token.
+func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (token string, scopes []string, err error) {
+	var dc deviceCodeResp
+	err = f.postForm(ctx, githubURL+"/login/device/code", "the device-code endpoint",
+		url.Values{"client_id": {f.clientID}, "scope": {scope}}, &dc)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", nil, ctx.Err()
+		}
+		return "", nil, fmt.Errorf("requesting a device code: %w (check the network, --enterprise and [providers.github-copilot] github_url and client_id)", err)
+	}
+	if dc.Error != "" {
+		return "", nil, fmt.Errorf("GitHub refused the device login (%s)%s", describe(dc.Error, dc.ErrorDescription), hint(dc.Error))
+	}
+	if dc.DeviceCode == "" || dc.UserCode == "" || dc.VerificationURI == "" {
+		return "", nil, errors.New("the device-code endpoint answered without a device code, user code or verification URL")
+	}
+	if !isWebURL(dc.VerificationURI) {
+		return "", nil, errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
+	}
+	ui.Info("To log in to GitHub Copilot, open " + dc.VerificationURI)
+	ui.Info("and enter the code: " + dc.UserCode)
+	ui.OpenBrowser(dc.VerificationURI)
+	stop := ui.Wait("waiting for you to approve the login")
+	defer stop()
+
+	timeout := f.deviceTimeout
+	if d, ok := f.seconds(dc.ExpiresIn); ok && d > 0 && d < timeout {
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errDeviceExpired)
+	defer cancel()
+	interval := time.Duration(defaultInterval) * f.unit
+	if d, ok := f.seconds(dc.Interval); ok {
+		interval = d
+	}
+	interval = max(interval, minInterval)
+
+	form := url.Values{"client_id": {f.clientID}, "device_code": {dc.DeviceCode}, "grant_type": {deviceGrant}}
+	for {
+		if err := oauthutil.Sleep(ctx, interval); err != nil {
+			return "", nil, f.waitErr(ctx, timeout)
+		}
+		var t pollResp
+		err := f.postForm(ctx, githubURL+"/login/oauth/access_token", "the access-token endpoint", form, &t)
+		if err == nil && t.AccessToken != "" {
+			return t.AccessToken, splitScopes(t.Scope), nil
+		}
+		code := t.Error
+		var he *oauthutil.HTTPError
+		if errors.As(err, &he) {
+			code = he.Code
+		}
+		switch {
+		case ctx.Err() != nil:
+			return "", nil, f.waitErr(ctx, timeout)
+		case err != nil && he == nil:
+			return "", nil, fmt.Errorf("device login failed: %w (run the login again)", err)
+		case code == "authorization_pending":
+		case code == "slow_down":
+			next := interval + slowDownStep*f.unit
+			if d, ok := f.seconds(t.Interval); ok && d > interval {
+				next = d
+			}
+			interval = next
+		case code == "access_denied":
+			return "", nil, fmt.Errorf("%w: GitHub answered access_denied", flowapi.ErrDenied)
+		case code == "expired_token":
+			return "", nil, fmt.Errorf("%w: GitHub answered expired_token (run the login again)", flowapi.ErrExpired)
+		case err != nil:
+			return "", nil, fmt.Errorf("device login failed: %w%s", err, hint(code))
+		case code != "":
+			return "", nil, fmt.Errorf("device login failed: GitHub answered %s%s", describe(code, t.ErrorDescription), hint(code))
+		default:
+			return "", nil, errors.New("the access-token endpoint answered without a token")
+		}
+	}
+}
+
+// hint suggests what to do about a GitHub device-flow error code.
+func hint(code string) string {
+	switch code {
+	case "device_flow_disabled":
+		return " (the OAuth app has the device flow disabled: set [providers.github-copilot] client_id to one that allows it)"
+	case "incorrect_client_credentials", "unauthorized_client":
+		return " (check [providers.github-copilot] client_id)"
+	case "incorrect_device_code", "unsupported_grant_type":
+		return " (run the login again)"
+	}
+	return ""
+}
+
+// waitErr tells a cancelled login (Ctrl-C) from an expired device code.
+func (f *Flow) waitErr(ctx context.Context, timeout time.Duration) error {
+	if errors.Is(context.Cause(ctx), errDeviceExpired) {
+		return fmt.Errorf("%w: no approval within %s (run the login again)", flowapi.ErrExpired, timeout)
+	}
+	return ctx.Err()
+}
+
+// envelope is the Copilot token answer.
+type envelope struct {
+	Token     string `json:"token"`
+	ExpiresAt int64  `json:"expires_at"`
+	RefreshIn int64  `json:"refresh_in"`
+	Endpoints struct {
+		API string `json:"api"`
+	} `json:"endpoints"`
+}
+
+const exchangeEndpoint = "the Copilot token endpoint"
+
+// exchange trades a GitHub token for a Copilot token.
+func (f *Flow) exchange(ctx context.Context, apiURL, ghToken string) (*envelope, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/copilot_internal/v2/token", nil)
+	if err != nil {
+		return nil, fmt.Errorf("bad %s URL", exchangeEndpoint)
+	}
+	req.Header.Set("Authorization", "token "+ghToken)
+	req.Header.Set("Accept", "application/json")
+	for k, v := range copilotHeaders {
+		req.Header.Set(k, v)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is not worth repeating
+		}
+		return nil, fmt.Errorf("contacting %s: %w", exchangeEndpoint, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer of %s: %w", exchangeEndpoint, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		code, desc := oauthutil.ErrorCode(body)
+		if desc == "" {
+			desc = message(body)
+		}
+		return nil, &oauthutil.HTTPError{Endpoint: exchangeEndpoint, Status: resp.StatusCode, Code: code, Desc: desc}
+	}
+	var env envelope
+	if json.Unmarshal(body, &env) != nil {
+		return nil, fmt.Errorf("%s answered with something that is not the expected JSON", exchangeEndpoint)
+	}
+	if env.Token == "" {
+		return nil, fmt.Errorf("%s answered without a token", exchangeEndpoint)
+	}
+	return &env, nil
+}
+
+// message returns GitHub's human-readable reason from an error body
+// ({"message"} or {"error_details":{"message"}}) when it is short.
+func message(body []byte) string {
+	var v struct {
+		Message string `json:"message"`
+		Details struct {
+			Message string `json:"message"`
+		} `json:"error_details"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	if m := short(v.Details.Message); m != "" {
+		return m
+	}
+	return short(v.Message)
+}
+
+// classifyExchange explains a failed token exchange. In a refresh a 401
+// (the GitHub token was revoked) or 403 (no Copilot access) wraps
+// flowapi.ErrReloginRequired.
+func classifyExchange(err error, refresh bool) error {
+	var he *oauthutil.HTTPError
+	if !errors.As(err, &he) {
+		return err
+	}
+	wrap := func(msg string) error {
+		if refresh {
+			return fmt.Errorf("%w: %s: %w", flowapi.ErrReloginRequired, msg, err)
+		}
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	switch he.Status {
+	case http.StatusUnauthorized:
+		return wrap("GitHub rejected the GitHub token (run credmgr login github-copilot)")
+	case http.StatusForbidden:
+		return wrap("this GitHub account has no Copilot access: no active Copilot subscription, or an organization policy blocks it (check https://github.com/settings/copilot, then run credmgr login github-copilot)")
+	case http.StatusNotFound:
+		return fmt.Errorf("%w (check [providers.github-copilot] api_url or --enterprise: the host offers no Copilot token endpoint)", err)
+	}
+	return err
+}
+
+// apply copies a Copilot token answer into c.
+func (f *Flow) apply(c *cred.Credential, env *envelope) {
+	now := f.now()
+	c.AccessToken = env.Token
+	c.Expiry = tokenExpiry(env, now)
+	if c.Extra == nil {
+		c.Extra = map[string]string{}
+	}
+	c.Extra[ExtraAPIBaseURL] = apiBaseURL(env, c.Extra[ExtraEnterpriseURL])
+	c.UpdatedAt = now.UTC().Truncate(time.Second)
+}
+
+// tokenExpiry is expires_at, else the token's own exp= field, else
+// now+refresh_in, else 10 minutes from now.
+func tokenExpiry(env *envelope, now time.Time) time.Time {
+	if env.ExpiresAt > 0 {
+		return time.Unix(env.ExpiresAt, 0).UTC()
+	}
+	if v, ok := tokenField(env.Token, "exp"); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			return time.Unix(n, 0).UTC()
+		}
+	}
+	if env.RefreshIn > 0 {
+		return now.Add(time.Duration(env.RefreshIn) * time.Second).UTC().Truncate(time.Second)
+	}
+	return now.Add(10 * time.Minute).UTC().Truncate(time.Second)
+}
+
+// tokenField returns one key=value field of a Copilot token
+// ("tid=…;exp=…;proxy-ep=…;…:mac").
+func tokenField(token, key string) (string, bool) {
+	token, _, _ = strings.Cut(token, ":")
+	for _, kv := range strings.Split(token, ";") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// apiBaseURL is endpoints.api, else https://api.X from the token's
+// proxy-ep=proxy.X, else https://copilot-api.HOST for an enterprise host,
+// else DefaultCopilotAPIURL.
+func apiBaseURL(env *envelope, enterprise string) string {
+	if isWebURL(env.Endpoints.API) {
+		return strings.TrimRight(env.Endpoints.API, "/")
+	}
+	if p, ok := tokenField(env.Token, "proxy-ep"); ok {
+		if rest, ok := strings.CutPrefix(p, "proxy."); ok && rest != "" && isWebURL("https://api."+rest) {
+			return "https://api." + rest
+		}
+	}
+	if enterprise != "" {
+		return "https://copilot-api." + enterprise
+	}
+	return DefaultCopilotAPIURL
+}
+
+// Refresh exchanges the stored GitHub token (RefreshToken) for a new
+// Copilot token. The GitHub token is kept as it is.
+func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+	if c.RefreshToken == "" {
+		return cred.Credential{}, fmt.Errorf("%w: the credential has no GitHub token (run credmgr login github-copilot)", flowapi.ErrReloginRequired)
+	}
+	env, err := f.exchange(ctx, f.refreshAPIURL(c), c.RefreshToken)
+	if err != nil {
+		return cred.Credential{}, classifyExchange(err, true)
+	}
+	n := c.Clone()
+	f.apply(&n, env)
+	return n, nil
+}
+
+// splitScopes splits GitHub's comma-separated scope list.
+func splitScopes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// isWebURL reports whether s is an absolute http(s) URL, the only kind a
+// flow shows or opens.
+func isWebURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+// short returns s when it is short plain text fit for an error message.
+func short(s string) string {
+	if len(s) > 200 || strings.ContainsAny(s, "\n\r") {
+		return ""
+	}
+	return s
+}
+
+func describe(code, desc string) string {
+	if d := short(desc); d != "" {
+		return code + ": " + d
+	}
+	return code
+}

@@ -1,0 +1,597 @@
+package copilot
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credmgr/credmgr/internal/cred"
+	fake "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
+	"github.com/credmgr/credmgr/internal/flowapi"
+)
+
+// testUnit is one protocol second in tests: interval 2 = 100ms, the
+// 5-second slow_down step 250ms.
+const testUnit = 50 * time.Millisecond
+
+// recUI records everything a flow shows.
+type recUI struct {
+	mu     sync.Mutex
+	shown  []string
+	opened []string
+	stops  int
+}
+
+func (u *recUI) Info(msg string) { u.mu.Lock(); u.shown = append(u.shown, msg); u.mu.Unlock() }
+
+func (u *recUI) OpenBrowser(url string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.opened = append(u.opened, url)
+	return true
+}
+
+func (u *recUI) Prompt(ctx context.Context, msg string) (string, error) {
+	u.mu.Lock()
+	u.shown = append(u.shown, msg)
+	u.mu.Unlock()
+	return "", errors.New("the copilot flow must not prompt")
+}
+
+func (u *recUI) Wait(msg string) func() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.shown = append(u.shown, msg)
+	return func() { u.mu.Lock(); u.stops++; u.mu.Unlock() }
+}
+
+func (u *recUI) text() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return strings.Join(append(append([]string(nil), u.shown...), u.opened...), "\n")
+}
+
+// noLeak fails t when a secret the fake issued appears in what the UI
+// showed or in an error.
+func noLeak(t *testing.T, f *fake.Server, ui *recUI, errs ...error) {
+	t.Helper()
+	var out []string
+	if ui != nil {
+		out = append(out, ui.text())
+	}
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	all := strings.Join(out, "\n")
+	for _, s := range f.Secrets() {
+		if strings.Contains(all, s) {
+			t.Errorf("secret %.8s… leaked into output:\n%s", s, all)
+		}
+	}
+}
+
+// newFlow returns a flow whose github_url and api_url are the fake.
+func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
+	t.Helper()
+	s := map[string]string{"github_url": f.URL, "api_url": f.URL}
+	for k, v := range settings {
+		s[k] = v
+	}
+	fl, err := New(flowapi.Config{Settings: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl.unit = testUnit
+	return fl
+}
+
+func checkCredential(t *testing.T, f *fake.Server, c cred.Credential, account string) {
+	t.Helper()
+	if c.Provider != "github-copilot" || c.Account != account || c.Type != cred.TypeOAuth || c.Source != "login" {
+		t.Errorf("credential = %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	if !f.GitHubTokenValid(c.RefreshToken) {
+		t.Error("RefreshToken is not the GitHub token the fake issued")
+	}
+	f.Set(func(s *fake.Server) {
+		if c.AccessToken != s.LastCopilotToken {
+			t.Errorf("AccessToken %q is not the Copilot token issued", c.AccessToken)
+		}
+		if s.LastAuthScheme != "token" {
+			t.Errorf("exchange used Authorization scheme %q", s.LastAuthScheme)
+		}
+	})
+	if d := time.Until(c.Expiry); d < 25*time.Minute || d > 31*time.Minute {
+		t.Errorf("expiry %s is not expires_at (30m away)", c.Expiry)
+	}
+	if c.Extra[ExtraAPIBaseURL] != f.URL+"/copilot-api" {
+		t.Errorf("api_base_url = %q", c.Extra[ExtraAPIBaseURL])
+	}
+	if strings.Join(c.Scopes, " ") != "read:user" {
+		t.Errorf("scopes = %q", c.Scopes)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(*fake.Server)
+		settings map[string]string
+		opts     flowapi.LoginOptions
+		wantErr  error
+		wantMsg  string
+	}{
+		{name: "approve at once"},
+		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Account: "work", Mode: flowapi.ModeBrowser}},
+		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fake.Deny }, wantErr: flowapi.ErrDenied},
+		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fake.Expire }, wantErr: flowapi.ErrExpired},
+		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fake.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
+		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fake.Never },
+			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flowapi.ErrExpired},
+		{name: "no subscription", setup: func(s *fake.Server) { s.NoSubscription = true },
+			wantMsg: "no Copilot access: no active Copilot subscription"},
+		{name: "wrong client", settings: map[string]string{"client_id": "Iv1.nope"},
+			wantMsg: "incorrect_client_credentials: The client_id is not valid.) (check [providers.github-copilot] client_id)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := fake.New()
+			defer f.Close()
+			f.Set(func(s *fake.Server) {
+				s.Interval = 2
+				if tt.setup != nil {
+					tt.setup(s)
+				}
+			})
+			fl := newFlow(t, f, tt.settings)
+			ui := &recUI{}
+			start := time.Now()
+			c, err := fl.Login(context.Background(), ui, tt.opts)
+			noLeak(t, f, ui, err)
+			if time.Since(start) > 2*time.Second {
+				t.Errorf("login took %s", time.Since(start))
+			}
+			switch {
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+			case tt.wantMsg != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantMsg)
+				}
+				if errors.Is(err, flowapi.ErrReloginRequired) {
+					t.Errorf("a login error wraps ErrReloginRequired: %v", err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			default:
+				account := tt.opts.Account
+				if account == "" {
+					account = cred.DefaultAccount
+				}
+				checkCredential(t, f, c, account)
+				if n := len(f.Secrets()); n < 3 {
+					t.Errorf("the fake recorded %d secrets, want device code, GitHub and Copilot token", n)
+				}
+				if _, ok := c.Extra[ExtraEnterpriseURL]; ok {
+					t.Errorf("enterprise_url = %q for a github.com-style login", c.Extra[ExtraEnterpriseURL])
+				}
+			}
+			if len(ui.opened) > 0 && (ui.opened[0] != f.URL+"/login/device" || ui.stops == 0) {
+				t.Errorf("opened %q, %d stops", ui.opened, ui.stops)
+			}
+		})
+	}
+}
+
+// TestSlowDown checks, from the fake's arrival times, that slow_down
+// lengthens the poll interval: to the interval GitHub returns, or by 5
+// seconds when it returns none.
+func TestSlowDown(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(*fake.Server)
+		want  []time.Duration // minimum gaps between polls
+	}{
+		{name: "returned interval", setup: func(s *fake.Server) { s.SlowDownIncrement = 2; s.SlowDownPolls = 2 },
+			want: []time.Duration{2 * testUnit, 4 * testUnit, 6 * testUnit}},
+		{name: "plus five seconds", setup: func(s *fake.Server) { s.SlowDownNoInterval = true; s.SlowDownPolls = 1 },
+			want: []time.Duration{2 * testUnit, 7 * testUnit}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := fake.New()
+			defer f.Close()
+			f.Set(func(s *fake.Server) { s.Interval = 2; s.PendingPolls = 1; tt.setup(s) })
+			fl := newFlow(t, f, nil)
+			ui := &recUI{}
+			_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
+			noLeak(t, f, ui, err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			times := f.PollTimes()
+			if len(times) != len(tt.want)+1 {
+				t.Fatalf("%d polls, want %d", len(times), len(tt.want)+1)
+			}
+			var gaps []time.Duration
+			for i := 1; i < len(times); i++ {
+				gaps = append(gaps, times[i].Sub(times[i-1]))
+			}
+			for i, g := range gaps {
+				if g < tt.want[i]-time.Millisecond {
+					t.Errorf("gap %d = %s, want at least %s (all gaps %v)", i+1, g, tt.want[i], gaps)
+				}
+			}
+			if gaps[len(gaps)-1] <= gaps[0] {
+				t.Errorf("the poll interval did not grow after slow_down: gaps %v", gaps)
+			}
+		})
+	}
+}
+
+func TestLoginCancel(t *testing.T) {
+	t.Parallel()
+	f := fake.New()
+	defer f.Close()
+	f.Set(func(s *fake.Server) { s.Decision = fake.Never })
+	fl := newFlow(t, f, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for f.Count(func(s *fake.Server) int { return s.Polls }) < 2 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	ui := &recUI{}
+	done := make(chan error, 1)
+	go func() {
+		_, err := fl.Login(ctx, ui, flowapi.LoginOptions{})
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("login did not stop after the context was cancelled")
+	}
+	if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	noLeak(t, f, ui, err)
+	n := f.Count(func(s *fake.Server) int { return s.Polls })
+	time.Sleep(300 * time.Millisecond)
+	if m := f.Count(func(s *fake.Server) int { return s.Polls }); m != n {
+		t.Errorf("polling went on after Login returned: %d → %d polls", n, m)
+	}
+	if f.Count(func(s *fake.Server) int { return s.Exchanges }) != 0 {
+		t.Error("a cancelled login exchanged a token")
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	f := fake.New()
+	defer f.Close()
+	fl := newFlow(t, f, nil)
+	gh := f.IssueGitHubToken()
+	old := cred.Credential{Provider: "github-copilot", Account: "default", Type: cred.TypeOAuth, Source: "login",
+		RefreshToken: gh, AccessToken: "tid=old;exp=1", Extra: map[string]string{"note": "kept"}}
+	n, err := fl.Refresh(context.Background(), old)
+	noLeak(t, f, nil, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.RefreshToken != gh || !f.GitHubTokenValid(gh) {
+		t.Error("the GitHub token was not kept")
+	}
+	if n.AccessToken == old.AccessToken || n.Extra["note"] != "kept" || n.Extra[ExtraAPIBaseURL] != f.URL+"/copilot-api" {
+		t.Errorf("refreshed = %+v", n)
+	}
+	if old.AccessToken != "tid=old;exp=1" || old.Extra[ExtraAPIBaseURL] != "" {
+		t.Error("Refresh changed its argument")
+	}
+	m, err := fl.Refresh(context.Background(), n)
+	if err != nil || m.RefreshToken != gh || m.AccessToken == n.AccessToken {
+		t.Fatalf("second refresh = %+v, %v", m, err)
+	}
+	if got := f.Count(func(s *fake.Server) int { return s.Exchanges }); got != 2 {
+		t.Errorf("exchanges = %d, want 2", got)
+	}
+}
+
+func TestRefreshErrors(t *testing.T) {
+	tests := []struct {
+		name        string
+		setup       func(*fake.Server, string)
+		noToken     bool
+		closed      bool
+		wantRelogin bool
+		wantMsg     string
+	}{
+		{name: "revoked GitHub token", setup: func(s *fake.Server, gh string) { s.RevokeGitHubToken(gh) }, wantRelogin: true,
+			wantMsg: "GitHub rejected the GitHub token (run credmgr login github-copilot)"},
+		{name: "no subscription", setup: func(s *fake.Server, _ string) { s.Set(func(s *fake.Server) { s.NoSubscription = true }) }, wantRelogin: true,
+			wantMsg: "no Copilot access: no active Copilot subscription"},
+		{name: "no GitHub token", noToken: true, wantRelogin: true, wantMsg: "no GitHub token"},
+		{name: "server error", setup: func(s *fake.Server, _ string) { s.Set(func(s *fake.Server) { s.FailRefresh = true }) }, wantMsg: "HTTP 500"},
+		{name: "network down", closed: true, wantMsg: "contacting the Copilot token endpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := fake.New()
+			defer f.Close()
+			fl := newFlow(t, f, nil)
+			gh := f.IssueGitHubToken()
+			if tt.setup != nil {
+				tt.setup(f, gh)
+			}
+			if tt.noToken {
+				gh = ""
+			}
+			if tt.closed {
+				f.Close()
+			}
+			_, err := fl.Refresh(context.Background(), cred.Credential{Provider: "github-copilot", Account: "default", Type: cred.TypeOAuth, RefreshToken: gh})
+			if err == nil {
+				t.Fatal("refresh succeeded")
+			}
+			if errors.Is(err, flowapi.ErrReloginRequired) != tt.wantRelogin {
+				t.Errorf("err = %v; want ErrReloginRequired = %v", err, tt.wantRelogin)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.wantMsg)
+			}
+			noLeak(t, f, nil, err)
+			if gh != "" && strings.Contains(err.Error(), gh) {
+				t.Error("the GitHub token leaked into the error")
+			}
+		})
+	}
+}
+
+// rewriteTransport sends every request to the fake and records the
+// scheme and host it was meant for.
+type rewriteTransport struct {
+	target *url.URL
+	mu     sync.Mutex
+	seen   []string
+}
+
+func (rt *rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.seen = append(rt.seen, r.URL.Scheme+"://"+r.URL.Host+r.URL.Path)
+	rt.mu.Unlock()
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = rt.target.Scheme, rt.target.Host, ""
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (rt *rewriteTransport) take() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	s := rt.seen
+	rt.seen = nil
+	return s
+}
+
+// TestEnterprise runs a login and a refresh with --enterprise and no
+// URL settings: the requests must go to https://HOST and
+// https://api.HOST (redirected to the fake by the transport).
+func TestEnterprise(t *testing.T) {
+	f := fake.New()
+	defer f.Close()
+	target, _ := url.Parse(f.URL)
+	rt := &rewriteTransport{target: target}
+	cfg := flowapi.Config{HTTPClient: &http.Client{Transport: rt}}
+	fl, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl.unit = testUnit
+	f.Set(func(s *fake.Server) { s.Interval = 2 })
+	ui := &recUI{}
+	c, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{Enterprise: "https://GHE.Example.com/"})
+	noLeak(t, f, ui, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://ghe.example.com/login/device/code", "https://ghe.example.com/login/oauth/access_token",
+		"https://api.ghe.example.com/copilot_internal/v2/token"}
+	if got := rt.take(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("requests went to\n%q\nwant\n%q", got, want)
+	}
+	checkCredential(t, f, c, cred.DefaultAccount)
+	if c.Extra[ExtraEnterpriseURL] != "ghe.example.com" {
+		t.Errorf("enterprise_url = %q", c.Extra[ExtraEnterpriseURL])
+	}
+
+	// A flow without settings refreshes on the credential's host.
+	fl2, _ := New(cfg)
+	n, err := fl2.Refresh(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rt.take(); len(got) != 1 || got[0] != want[2] {
+		t.Errorf("refresh went to %q", got)
+	}
+	if n.Extra[ExtraEnterpriseURL] != "ghe.example.com" || n.RefreshToken != c.RefreshToken {
+		t.Errorf("refreshed = %+v", n)
+	}
+
+	// Without --enterprise the requests go to github.com.
+	fl3, _ := New(cfg)
+	fl3.unit = testUnit
+	if _, err := fl3.Login(context.Background(), &recUI{}, flowapi.LoginOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"https://github.com/login/device/code", "https://github.com/login/oauth/access_token",
+		"https://api.github.com/copilot_internal/v2/token"}
+	if got := rt.take(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("requests went to\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestEnterpriseSettings logs in with --enterprise while github_url and
+// api_url (the fake) are set: the settings win, the host is recorded.
+func TestEnterpriseSettings(t *testing.T) {
+	f := fake.New()
+	defer f.Close()
+	f.Set(func(s *fake.Server) { s.Interval = 2 })
+	fl := newFlow(t, f, nil)
+	c, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{Enterprise: "ghe.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCredential(t, f, c, cred.DefaultAccount)
+	if c.Extra[ExtraEnterpriseURL] != "ghe.example.com" {
+		t.Errorf("enterprise_url = %q", c.Extra[ExtraEnterpriseURL])
+	}
+	if _, err := fl.Refresh(context.Background(), c); err != nil {
+		t.Fatalf("refresh against the api_url setting: %v", err)
+	}
+	if _, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{Enterprise: "ghe.example.com/path"}); err == nil || !strings.Contains(err.Error(), "--enterprise HOST") {
+		t.Errorf("bad enterprise host: err = %v", err)
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	tests := []struct {
+		name                   string
+		settings               map[string]string
+		enterprise             string
+		github, api, host, err string
+	}{
+		{name: "defaults", github: DefaultGitHubURL, api: DefaultAPIURL},
+		{name: "enterprise", enterprise: "ghe.example.com", github: "https://ghe.example.com", api: "https://api.ghe.example.com", host: "ghe.example.com"},
+		{name: "enterprise URL", enterprise: " https://Corp.GHE.com/ ", github: "https://corp.ghe.com", api: "https://api.corp.ghe.com", host: "corp.ghe.com"},
+		{name: "enterprise with port", enterprise: "ghe.example.com:8443", github: "https://ghe.example.com:8443", api: "https://api.ghe.example.com:8443", host: "ghe.example.com:8443"},
+		{name: "github.com is no enterprise", enterprise: "github.com", github: DefaultGitHubURL, api: DefaultAPIURL},
+		{name: "settings win", settings: map[string]string{"github_url": "http://127.0.0.1:9/", "api_url": "http://127.0.0.1:8"},
+			enterprise: "ghe.example.com", github: "http://127.0.0.1:9", api: "http://127.0.0.1:8", host: "ghe.example.com"},
+		{name: "api_url only", settings: map[string]string{"api_url": "https://api.proxy.example"},
+			enterprise: "ghe.example.com", github: "https://ghe.example.com", api: "https://api.proxy.example", host: "ghe.example.com"},
+		{name: "github_url only", settings: map[string]string{"github_url": "https://ghe.example.com"},
+			github: "https://ghe.example.com", api: "https://api.ghe.example.com"},
+		{name: "github_url github.com", settings: map[string]string{"github_url": "https://github.com/"},
+			github: DefaultGitHubURL, api: DefaultAPIURL},
+		{name: "enterprise with path", enterprise: "https://ghe.example.com/api", err: "not a host name"},
+		{name: "enterprise with space", enterprise: "ghe example.com", err: "not a host name"},
+		{name: "enterprise with user", enterprise: "me@ghe.example.com", err: "not a host name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fl, err := New(flowapi.Config{Settings: tt.settings})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gh, api, host, err := fl.endpoints(tt.enterprise)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || gh != tt.github || api != tt.api || host != tt.host {
+				t.Errorf("endpoints(%q) = %q, %q, %q, %v; want %q, %q, %q", tt.enterprise, gh, api, host, err, tt.github, tt.api, tt.host)
+			}
+		})
+	}
+}
+
+func TestRefreshAPIURL(t *testing.T) {
+	plain, _ := New(flowapi.Config{})
+	set, _ := New(flowapi.Config{Settings: map[string]string{"api_url": "http://127.0.0.1:7"}})
+	ent := cred.Credential{Extra: map[string]string{ExtraEnterpriseURL: "ghe.example.com"}}
+	for _, tt := range []struct {
+		f    *Flow
+		c    cred.Credential
+		want string
+	}{
+		{plain, cred.Credential{}, DefaultAPIURL},
+		{plain, ent, "https://api.ghe.example.com"},
+		{set, ent, "http://127.0.0.1:7"},
+		{plain, cred.Credential{Extra: map[string]string{ExtraEnterpriseURL: "bad host/x"}}, DefaultAPIURL},
+	} {
+		if got := tt.f.refreshAPIURL(tt.c); got != tt.want {
+			t.Errorf("refreshAPIURL(%v) = %q, want %q", tt.c.Extra, got, tt.want)
+		}
+	}
+}
+
+func TestTokenDerivations(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	tok := "tid=abc;exp=1700001800;sku=x;proxy-ep=proxy.business.githubcopilot.com;chat=1:mac"
+	for _, tt := range []struct {
+		env              envelope
+		enterprise       string
+		wantExp, wantAPI string
+	}{
+		{env: envelope{Token: tok, ExpiresAt: 1700000900}, wantExp: "2023-11-14T22:28:20Z", wantAPI: "https://api.business.githubcopilot.com"},
+		{env: envelope{Token: tok}, wantExp: "2023-11-14T22:43:20Z", wantAPI: "https://api.business.githubcopilot.com"},
+		{env: envelope{Token: "opaque", RefreshIn: 60}, enterprise: "ghe.example.com", wantExp: "2023-11-14T22:14:20Z", wantAPI: "https://copilot-api.ghe.example.com"},
+		{env: envelope{Token: "opaque"}, wantExp: "2023-11-14T22:23:20Z", wantAPI: DefaultCopilotAPIURL},
+	} {
+		if got := tokenExpiry(&tt.env, now).Format(time.RFC3339); got != tt.wantExp {
+			t.Errorf("tokenExpiry(%+v) = %s, want %s", tt.env, got, tt.wantExp)
+		}
+		if got := apiBaseURL(&tt.env, tt.enterprise); got != tt.wantAPI {
+			t.Errorf("apiBaseURL(%+v) = %s, want %s", tt.env, got, tt.wantAPI)
+		}
+	}
+}
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		settings map[string]string
+		wantErr  string
+	}{
+		{settings: nil},
+		{settings: map[string]string{"client_id": "c", "github_url": "http://127.0.0.1:1/", "api_url": "http://127.0.0.1:2", "device_timeout": "2m"}},
+		{settings: map[string]string{"issuer": "https://x"}, wantErr: `unknown key "issuer" (known: client_id, github_url, api_url, device_timeout)`},
+		{settings: map[string]string{"github_url": "github.com"}, wantErr: "github_url = \"github.com\" is not an http(s) URL"},
+		{settings: map[string]string{"api_url": "https://api.github.com?x=1"}, wantErr: "api_url"},
+		{settings: map[string]string{"device_timeout": "soon"}, wantErr: "not a positive duration"},
+		{settings: map[string]string{"client_id": ""}, wantErr: "client_id is empty"},
+	}
+	for _, tt := range tests {
+		fl, err := New(flowapi.Config{Settings: tt.settings})
+		if tt.wantErr == "" {
+			if err != nil || fl.Provider() != "github-copilot" {
+				t.Errorf("New(%v) = %v", tt.settings, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("New(%v) err = %v, want %q", tt.settings, err, tt.wantErr)
+		}
+	}
+}
+
+// TestFakeFormAnswer checks the fake's GitHub behaviour of answering
+// form-encoded when JSON is not asked for.
+func TestFakeFormAnswer(t *testing.T) {
+	f := fake.New()
+	defer f.Close()
+	resp, err := http.PostForm(f.URL+"/login/device/code", url.Values{"client_id": {fake.ClientID}, "scope": {"read:user"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		t.Errorf("Content-Type = %q", ct)
+	}
+}

@@ -1,0 +1,316 @@
+// Package copilot is a fake github.com + api.github.com for tests: the
+// GitHub OAuth device flow (pending, slow_down, expired and denied as
+// HTTP 200 bodies; form-encoded answers unless JSON is asked for) and the
+// Copilot token exchange at /copilot_internal/v2/token. One server plays
+// both hosts, so it stands in for github.com and for a GitHub Enterprise
+// host alike.
+package copilot
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/credmgr/credmgr/internal/fakeprovider"
+)
+
+// ClientID is the client the fake expects (the Copilot app's).
+const ClientID = "Iv1.b507a08c87ecfe98"
+
+// DeviceGrant is the device-code grant type.
+const DeviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
+
+// Decision is what the simulated user does with a login.
+type Decision int
+
+const (
+	// Approve approves the login.
+	Approve Decision = iota
+	// Deny declines it (access_denied).
+	Deny
+	// Never leaves it pending forever.
+	Never
+	// Expire lets the device code expire (expired_token).
+	Expire
+)
+
+// Server is the fake. Change its exported fields with Set and read them
+// with Count while a test runs.
+type Server struct {
+	URL string
+
+	mu sync.Mutex
+	// Decision applies after PendingPolls and SlowDownPolls.
+	Decision Decision
+	// PendingPolls is how many polls answer authorization_pending first.
+	PendingPolls int
+	// SlowDownPolls is how many polls after those answer slow_down.
+	SlowDownPolls int
+	// Interval is the device code's interval (seconds; GitHub sends 5, the
+	// fake 0 unless told, so clients poll at their minimum).
+	Interval int
+	// SlowDownIncrement is how much each slow_down adds to the interval
+	// (GitHub: 5 seconds).
+	SlowDownIncrement int
+	// SlowDownNoInterval leaves the new interval out of slow_down answers.
+	SlowDownNoInterval bool
+	// ExpiresIn is the device code's expires_in (seconds).
+	ExpiresIn int
+	// CopilotTTL is the lifetime of issued Copilot tokens.
+	CopilotTTL time.Duration
+	// NoSubscription makes the exchange answer 403 as for an account
+	// without Copilot.
+	NoSubscription bool
+	// RefreshDelay slows exchange answers (for races).
+	RefreshDelay time.Duration
+	// FailRefresh makes exchanges answer 500.
+	FailRefresh bool
+
+	// Counters.
+	DeviceCodeRequests, Polls, Exchanges int
+	// LastCopilotToken is the last Copilot token issued.
+	LastCopilotToken string
+	// LastAuthScheme is the Authorization scheme of the last exchange.
+	LastAuthScheme string
+
+	srv       *httptest.Server
+	devices   map[string]*device
+	github    map[string]bool // GitHub token -> still valid
+	pollTimes []time.Time
+	secrets   []string
+}
+
+type device struct {
+	polls    int
+	interval int
+}
+
+// New starts the fake on 127.0.0.1.
+func New() *Server {
+	s := &Server{SlowDownIncrement: 5, ExpiresIn: 900, CopilotTTL: 30 * time.Minute,
+		devices: map[string]*device{}, github: map[string]bool{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login/device/code", s.deviceCode)
+	mux.HandleFunc("POST /login/oauth/access_token", s.accessToken)
+	mux.HandleFunc("GET /copilot_internal/v2/token", s.exchange)
+	s.srv = httptest.NewServer(mux) // httptest listens on 127.0.0.1
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close stops the fake.
+func (s *Server) Close() { s.srv.Close() }
+
+// Set changes the fake's behaviour under its lock.
+func (s *Server) Set(fn func(s *Server)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s)
+}
+
+// Count returns a counter under the lock.
+func (s *Server) Count(fn func(s *Server) int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn(s)
+}
+
+// IssueGitHubToken registers a valid GitHub token (to seed a store).
+func (s *Server) IssueGitHubToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newGitHubToken()
+}
+
+func (s *Server) newGitHubToken() string {
+	t := fakeprovider.Random("ghu_")
+	s.github[t] = true
+	s.secrets = append(s.secrets, t)
+	return t
+}
+
+// GitHubTokenValid reports whether a GitHub token is still accepted.
+func (s *Server) GitHubTokenValid(t string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.github[t]
+}
+
+// RevokeGitHubToken makes the exchange reject t with 401.
+func (s *Server) RevokeGitHubToken(t string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.github, t)
+}
+
+// PollTimes returns when each device poll arrived, in order.
+func (s *Server) PollTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.pollTimes...)
+}
+
+// Secrets returns every secret the fake issued: device codes, GitHub
+// tokens and Copilot tokens. None may leak into output.
+func (s *Server) Secrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.secrets...)
+}
+
+// reply answers with JSON when the client asked for it, else
+// form-encoded, as GitHub's OAuth endpoints do.
+func reply(w http.ResponseWriter, r *http.Request, v map[string]any) {
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		fakeprovider.JSON(w, 200, v)
+		return
+	}
+	q := url.Values{}
+	for k, x := range v {
+		q.Set(k, fmt.Sprint(x))
+	}
+	w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	w.WriteHeader(200)
+	w.Write([]byte(q.Encode()))
+}
+
+func oauthError(code, desc string) map[string]any {
+	return map[string]any{"error": code, "error_description": desc,
+		"error_uri": "https://docs.github.com/developers/apps/authorizing-oauth-apps#error-codes-for-the-device-flow"}
+}
+
+func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
+	p, _, ok := fakeprovider.Params(r) // GitHub takes form and JSON bodies
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.DeviceCodeRequests++
+	if !ok || p["client_id"] != ClientID {
+		reply(w, r, oauthError("incorrect_client_credentials", "The client_id is not valid."))
+		return
+	}
+	dc := fakeprovider.Random("ghdc_")
+	userCode := strings.ToUpper(dc[len(dc)-8:len(dc)-4] + "-" + dc[len(dc)-4:])
+	s.devices[dc] = &device{interval: s.Interval}
+	s.secrets = append(s.secrets, dc)
+	reply(w, r, map[string]any{"device_code": dc, "user_code": userCode, "verification_uri": s.URL + "/login/device",
+		"expires_in": s.ExpiresIn, "interval": s.Interval})
+}
+
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
+	p, _, ok := fakeprovider.Params(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Polls++
+	s.pollTimes = append(s.pollTimes, time.Now())
+	switch {
+	case !ok || p["client_id"] != ClientID:
+		reply(w, r, oauthError("incorrect_client_credentials", "The client_id is not valid."))
+		return
+	case p["grant_type"] != DeviceGrant:
+		reply(w, r, oauthError("unsupported_grant_type", "The grant type is not supported."))
+		return
+	}
+	d := s.devices[p["device_code"]]
+	if d == nil {
+		reply(w, r, oauthError("incorrect_device_code", "The device_code provided is not valid."))
+		return
+	}
+	d.polls++
+	switch {
+	case d.polls <= s.PendingPolls:
+		reply(w, r, oauthError("authorization_pending", "The authorization request is still pending."))
+		return
+	case d.polls <= s.PendingPolls+s.SlowDownPolls:
+		d.interval += s.SlowDownIncrement
+		e := oauthError("slow_down", "Too many requests have been made in the same timeframe.")
+		if !s.SlowDownNoInterval {
+			e["interval"] = d.interval
+		}
+		reply(w, r, e)
+		return
+	}
+	switch s.Decision {
+	case Never:
+		reply(w, r, oauthError("authorization_pending", "The authorization request is still pending."))
+	case Deny:
+		delete(s.devices, p["device_code"])
+		reply(w, r, oauthError("access_denied", "The authorization request was denied."))
+	case Expire:
+		delete(s.devices, p["device_code"])
+		reply(w, r, oauthError("expired_token", "The device_code has expired."))
+	default:
+		delete(s.devices, p["device_code"])
+		reply(w, r, map[string]any{"access_token": s.newGitHubToken(), "token_type": "bearer", "scope": "read:user"})
+	}
+}
+
+func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.Exchanges++
+	delay := s.RefreshDelay
+	s.mu.Unlock()
+	time.Sleep(delay)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	s.LastAuthScheme = scheme
+	switch {
+	case !strings.EqualFold(scheme, "token") && !strings.EqualFold(scheme, "bearer"), !s.github[tok]:
+		fakeprovider.JSON(w, 401, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+		return
+	case r.Header.Get("Editor-Version") == "":
+		fakeprovider.JSON(w, 400, map[string]string{"message": "editor version header is required"})
+		return
+	case s.FailRefresh:
+		fakeprovider.JSON(w, 500, map[string]string{"message": "internal error"})
+		return
+	case s.NoSubscription:
+		fakeprovider.JSON(w, 403, map[string]any{
+			"message": "Resource not accessible by integration",
+			"error_details": map[string]string{
+				"url":     "https://github.com/settings/copilot",
+				"message": "No access to GitHub Copilot found. You are currently logged in as fake-user.",
+				"title":   "No Copilot access",
+			},
+		})
+		return
+	}
+	exp := time.Now().Add(s.CopilotTTL).Unix()
+	token := fmt.Sprintf("tid=%s;exp=%d;sku=copilot_for_individuals;proxy-ep=proxy.individual.githubcopilot.com;chat=1:%s",
+		fakeprovider.Random(""), exp, fakeprovider.Random(""))
+	s.LastCopilotToken = token
+	s.secrets = append(s.secrets, token)
+	refreshIn := int64(s.CopilotTTL.Seconds()) - 300
+	if refreshIn < 0 {
+		refreshIn = 0
+	}
+	fakeprovider.JSON(w, 200, map[string]any{
+		"token":        token,
+		"expires_at":   exp,
+		"refresh_in":   refreshIn,
+		"chat_enabled": true,
+		"sku":          "copilot_for_individuals",
+		"endpoints": map[string]string{
+			"api":       s.URL + "/copilot-api",
+			"proxy":     s.URL + "/copilot-proxy",
+			"telemetry": s.URL + "/copilot-telemetry",
+		},
+	})
+}
+
+// Settings returns the [providers.github-copilot] keys that point credmgr
+// at the fake.
+func (s *Server) Settings() map[string]string {
+	return map[string]string{"github_url": s.URL, "api_url": s.URL}
+}
+
+// IssueRefreshToken is IssueGitHubToken: the GitHub token is what credmgr
+// keeps as the refresh token.
+func (s *Server) IssueRefreshToken() string { return s.IssueGitHubToken() }
+
+// RefreshTokenValid is GitHubTokenValid.
+func (s *Server) RefreshTokenValid(t string) bool { return s.GitHubTokenValid(t) }
