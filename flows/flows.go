@@ -175,3 +175,19 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 	}
 	return &oauth2.Token{AccessToken: c.AccessToken, TokenType: tt, Expiry: c.Expiry}, nil
 }
+
+// Settings merges the [providers.NAME] tables of config.toml (as
+// backends.LoadOptions returns them) that name provider, under its
+// canonical name or an alias, into one Config.Settings map.
+func Settings(tables map[string]map[string]string, provider string) map[string]string {
+	settings := map[string]string{}
+	for name, table := range tables {
+		if p, err := backends.CanonicalProvider(name); err != nil || p != provider {
+			continue
+		}
+		for k, v := range table {
+			settings[k] = v
+		}
+	}
+	return settings
+}

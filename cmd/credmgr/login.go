@@ -131,19 +131,11 @@ func (a *app) flow(provider string) (flows.Flow, error) {
 	if _, err := a.options(); err != nil {
 		return nil, err
 	}
-	settings := map[string]string{}
+	var tables map[string]map[string]string
 	if a.cfg != nil {
-		for name, table := range a.cfg.Providers {
-			p, err := backends.CanonicalProvider(name)
-			if err != nil || p != provider {
-				continue
-			}
-			for k, v := range table {
-				settings[k] = v
-			}
-		}
+		tables = a.cfg.Providers
 	}
-	f, err := flows.New(provider, flows.Config{Settings: settings})
+	f, err := flows.New(provider, flows.Config{Settings: flows.Settings(tables, provider)})
 	if errors.Is(err, flows.ErrNoFlow) {
 		return nil, withHint(exitError, fmt.Errorf("credmgr has no login for %s", provider), "store an API key: credmgr import "+provider+" --api-key < key.txt")
 	}
