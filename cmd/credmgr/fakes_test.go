@@ -251,7 +251,7 @@ func init() {
 // script command starts itself.
 var scriptEnvKeys = []string{"HOME", "CREDMGR_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "TMPDIR",
 	"PATH", "DBUS_SESSION_BUS_ADDRESS", "CREDMGR_TEST_SECRET_SERVICE", "CREDMGR_BACKEND", "CREDMGR_PASSPHRASE",
-	"CREDMGR_PASSPHRASE_FILE", "CREDMGR_AGE_IDENTITY", "BROWSER", "DISPLAY", "WAYLAND_DISPLAY"}
+	"CREDMGR_PASSPHRASE_FILE", "CREDMGR_AGE_IDENTITY", "BROWSER", "DISPLAY", "WAYLAND_DISPLAY", "HTTPS_PROXY", "HTTP_PROXY"}
 
 func scriptCommand(ts *testscript.TestScript, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)

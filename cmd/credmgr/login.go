@@ -66,10 +66,15 @@ changed per provider in config.toml (see docs/providers.md).`,
 			if err != nil {
 				return err
 			}
-			// Open the store first: a login that cannot be stored is wasted.
+			// Open and read the store first (this checks the passphrase,
+			// identity or keychain key): a login that cannot be stored is
+			// wasted.
 			op, err := a.store(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if _, err := op.Store.Get(cmd.Context(), ref); err != nil && !errors.Is(err, backends.ErrNotFound) {
+				return a.storeError(err)
 			}
 			term := &ui.Terminal{Out: a.stderr, In: a.stdin, NoBrowser: noBrowser, Getenv: o.Getenv}
 			opts.Display = !noBrowser && ui.HasDisplay(o.Getenv)

@@ -15,6 +15,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// No test may reach a real provider: send every non-loopback request
+	// to a proxy address that refuses connections (Go never proxies
+	// loopback requests, so the fakes on 127.0.0.1 are still reached).
+	for _, k := range noNetworkEnv {
+		k, v, _ := strings.Cut(k, "=")
+		os.Setenv(k, v)
+	}
 	// Go tests run credmgr as a child process this way (see runChild).
 	if os.Getenv("CREDMGR_TEST_RUN_MAIN") == "1" {
 		testOnlyScryptWorkFactor = 10
@@ -40,6 +47,10 @@ func TestScripts(t *testing.T) {
 			env.Setenv("CREDMGR_HOME", filepath.Join(env.WorkDir, "data"))
 			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, "xdg"))
 			setupFakes(env)
+			for _, kv := range noNetworkEnv {
+				k, v, _ := strings.Cut(kv, "=")
+				env.Setenv(k, v)
+			}
 			for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "CREDMGR_TEST_SECRET_SERVICE", "CREDMGR_REQUIRE_REAL", "PATH"} {
 				if v, ok := os.LookupEnv(k); ok {
 					env.Setenv(k, v)
@@ -64,6 +75,11 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: false,
 	})
 }
+
+// noNetworkEnv sends every request that is not to 127.0.0.1 to a port
+// nothing listens on, so that a test that would reach a real provider
+// fails instead.
+var noNetworkEnv = []string{"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "NO_PROXY=", "https_proxy=", "http_proxy=", "no_proxy="}
 
 // scriptCmds are custom testscript commands.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
