@@ -55,6 +55,10 @@ var (
 // RefreshSkew is how long before its expiry a token is refreshed.
 const RefreshSkew = 5 * time.Minute
 
+// refreshTimeout bounds one refresh request, which runs to completion
+// even when the caller's context is cancelled.
+const refreshTimeout = time.Minute
+
 var registry = map[string]func(Config) (Flow, error){
 	"openai":         func(c Config) (Flow, error) { return openai.New(c) },
 	"anthropic":      func(c Config) (Flow, error) { return anthropic.New(c) },
@@ -107,7 +111,7 @@ func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flo
 		return c, err
 	}
 	if flow == nil {
-		return c, fmt.Errorf("%w: %s cannot be refreshed here", ErrReloginRequired, ref)
+		return backends.Credential{}, fmt.Errorf("%w: %s cannot be refreshed here", ErrReloginRequired, ref)
 	}
 	updated, err := store.Update(ctx, ref, func(cur *backends.Credential) (*backends.Credential, error) {
 		if cur == nil {
@@ -119,7 +123,12 @@ func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flo
 		if cur.RefreshToken == "" {
 			return nil, fmt.Errorf("%w: %s has no refresh token", ErrReloginRequired, ref)
 		}
-		next, err := flow.Refresh(ctx, *cur)
+		// The request is not cancelled with ctx: a refresh the provider
+		// has carried out (rotating the refresh token) must be stored, or
+		// the login is lost. It is bounded by refreshTimeout instead.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		defer cancel()
+		next, err := flow.Refresh(rctx, *cur)
 		if err != nil {
 			return nil, err
 		}

@@ -308,7 +308,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 		var he *oauthutil.HTTPError
 		// qwen-code treats any 400 from a refresh as a dead login.
 		if errors.As(err, &he) && he.Status == http.StatusBadRequest {
-			return cred.Credential{}, fmt.Errorf("%w: %w (run credmgr login qwen)", flowapi.ErrReloginRequired, err)
+			return cred.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w (run credmgr login qwen)", flowapi.ErrReloginRequired, err)
 		}
 		return cred.Credential{}, oauthutil.ClassifyRefresh(err)
 	}

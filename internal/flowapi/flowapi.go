@@ -104,10 +104,10 @@ type Revoker interface {
 }
 
 var (
-	// ErrReloginRequired is wrapped when the provider rejected the refresh
-	// token (invalid_grant, refresh_token_reused, …): only a new login
+	// ErrReloginRequired is wrapped when the stored credential cannot be
+	// refreshed: the provider rejected the refresh token, or there is none (invalid_grant, refresh_token_reused, …): only a new login
 	// helps.
-	ErrReloginRequired = errors.New("the provider rejected the refresh token")
+	ErrReloginRequired = errors.New("a new login is required")
 	// ErrDenied is wrapped when the person declined the login.
 	ErrDenied = errors.New("login was denied")
 	// ErrExpired is wrapped when a device code or login session expired

@@ -186,7 +186,7 @@ var reloginCodes = map[string]bool{
 func ClassifyRefresh(err error) error {
 	var he *HTTPError
 	if errors.As(err, &he) && (he.Status == http.StatusUnauthorized || reloginCodes[he.Code]) {
-		return fmt.Errorf("%w: %w", flowapi.ErrReloginRequired, err)
+		return fmt.Errorf("the provider rejected the refresh token, %w: %w", flowapi.ErrReloginRequired, err)
 	}
 	return err
 }
