@@ -834,3 +834,37 @@ func TestFreshCancelledMidRefresh(t *testing.T) {
 		t.Errorf("the refreshed access token was not stored")
 	}
 }
+
+// BenchmarkFresh measures Fresh on the file backend: a valid token (one
+// read), and an expired one (locked re-read, refresh against the fake on
+// 127.0.0.1, write).
+func BenchmarkFresh(b *testing.B) {
+	srv := fake.New()
+	defer srv.Close()
+	flow, err := flows.New("openai", flows.Config{Settings: srv.Settings()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := backends.Ref{Provider: "openai", Account: "default"}
+	for _, expired := range []bool{false, true} {
+		name := map[bool]string{false: "valid", true: "refresh"}[expired]
+		b.Run(name, func(b *testing.B) {
+			store := jsonfile.New(filepath.Join(b.TempDir(), jsonfile.FileName), vaultfile.Options{})
+			ctx := context.Background()
+			if err := store.Put(ctx, oauthCred("a", srv.IssueRefreshToken(), time.Now().Add(time.Hour))); err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now
+			if expired {
+				// A clock a day ahead: every token the fake issues (one hour)
+				// is already expired, so every call refreshes.
+				now = func() time.Time { return time.Now().Add(24 * time.Hour) }
+			}
+			for b.Loop() {
+				if _, err := flows.Fresh(ctx, store, ref, flow, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
