@@ -55,8 +55,7 @@ func New(cfg flowapi.Config) (*Flow, error) {
 		case "client_id":
 			f.clientID = v
 		case "authorize_url", "token_url", "redirect_uri":
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			if !oauthutil.IsWebURL(v) {
 				return nil, fmt.Errorf("[providers.anthropic] %s = %q is not an http(s) URL", k, v)
 			}
 			switch k {

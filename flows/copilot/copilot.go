@@ -294,12 +294,12 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		return "", nil, fmt.Errorf("requesting a device code: %w (check the network, --enterprise and [providers.github-copilot] github_url and client_id)", err)
 	}
 	if dc.Error != "" {
-		return "", nil, fmt.Errorf("GitHub refused the device login (%s)%s", describe(dc.Error, dc.ErrorDescription), hint(dc.Error))
+		return "", nil, fmt.Errorf("GitHub refused the device login (%s)%s", oauthutil.Describe(dc.Error, dc.ErrorDescription), hint(dc.Error))
 	}
 	if dc.DeviceCode == "" || dc.UserCode == "" || dc.VerificationURI == "" {
 		return "", nil, errors.New("the device-code endpoint answered without a device code, user code or verification URL")
 	}
-	if !isWebURL(dc.VerificationURI) {
+	if !oauthutil.IsWebURL(dc.VerificationURI) {
 		return "", nil, errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
 	}
 	ui.Info("To log in to GitHub Copilot, open " + dc.VerificationURI)
@@ -354,7 +354,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		case err != nil:
 			return "", nil, fmt.Errorf("device login failed: %w%s", err, hint(code))
 		case code != "":
-			return "", nil, fmt.Errorf("device login failed: GitHub answered %s%s", describe(code, t.ErrorDescription), hint(code))
+			return "", nil, fmt.Errorf("device login failed: GitHub answered %s%s", oauthutil.Describe(code, t.ErrorDescription), hint(code))
 		default:
 			return "", nil, errors.New("the access-token endpoint answered without a token")
 		}
@@ -447,10 +447,10 @@ func message(body []byte) string {
 	if json.Unmarshal(body, &v) != nil {
 		return ""
 	}
-	if m := short(v.Details.Message); m != "" {
+	if m := oauthutil.Short(v.Details.Message); m != "" {
 		return m
 	}
-	return short(v.Message)
+	return oauthutil.Short(v.Message)
 }
 
 // classifyExchange explains a failed token exchange. In a refresh a 401
@@ -523,11 +523,11 @@ func tokenField(token, key string) (string, bool) {
 // proxy-ep=proxy.X, else https://copilot-api.HOST for an enterprise host,
 // else DefaultCopilotAPIURL.
 func apiBaseURL(env *envelope, enterprise string) string {
-	if isWebURL(env.Endpoints.API) {
+	if oauthutil.IsWebURL(env.Endpoints.API) {
 		return strings.TrimRight(env.Endpoints.API, "/")
 	}
 	if p, ok := tokenField(env.Token, "proxy-ep"); ok {
-		if rest, ok := strings.CutPrefix(p, "proxy."); ok && rest != "" && isWebURL("https://api."+rest) {
+		if rest, ok := strings.CutPrefix(p, "proxy."); ok && rest != "" && oauthutil.IsWebURL("https://api."+rest) {
 			return "https://api." + rest
 		}
 	}
@@ -555,26 +555,4 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 // splitScopes splits GitHub's comma-separated scope list.
 func splitScopes(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
-}
-
-// isWebURL reports whether s is an absolute http(s) URL, the only kind a
-// flow shows or opens.
-func isWebURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
-}
-
-// short returns s when it is short plain text fit for an error message.
-func short(s string) string {
-	if len(s) > 200 || strings.ContainsAny(s, "\n\r") {
-		return ""
-	}
-	return s
-}
-
-func describe(code, desc string) string {
-	if d := short(desc); d != "" {
-		return code + ": " + d
-	}
-	return code
 }

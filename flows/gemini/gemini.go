@@ -91,8 +91,7 @@ func New(cfg flowapi.Config) (*Flow, error) {
 		case "client_secret":
 			f.clientSecret = v
 		case "authorize_url", "token_url", "code_redirect_uri":
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			if !oauthutil.IsWebURL(v) {
 				return nil, fmt.Errorf("[providers.gemini] %s = %q is not an http(s) URL", k, v)
 			}
 			switch k {

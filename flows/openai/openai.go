@@ -62,8 +62,7 @@ func New(cfg flowapi.Config) (*Flow, error) {
 	for k, v := range cfg.Settings {
 		switch k {
 		case "issuer":
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			if !oauthutil.IsWebURL(v) {
 				return nil, fmt.Errorf("[providers.openai] issuer = %q is not an http(s) URL", v)
 			}
 			f.issuer = strings.TrimRight(v, "/")

@@ -155,7 +155,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 		return cred.Credential{}, fmt.Errorf("requesting a device code: %w (check [providers.qwen] base_url and client_id; Qwen OAuth may no longer be offered, then store an API key with credmgr import qwen --api-key)", err)
 	}
 	if dc.Error != "" {
-		return cred.Credential{}, fmt.Errorf("the device-code endpoint refused the login (%s)", describe(dc.Error, dc.ErrorDescription))
+		return cred.Credential{}, fmt.Errorf("the device-code endpoint refused the login (%s)", oauthutil.Describe(dc.Error, dc.ErrorDescription))
 	}
 	if dc.DeviceCode == "" || (dc.VerificationURI == "" && dc.VerificationURIComplete == "") {
 		return cred.Credential{}, errors.New("the device-code endpoint answered without a device code or verification URL")
@@ -165,7 +165,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	if verify == "" {
 		verify = dc.VerificationURI
 	}
-	if !isWebURL(verify) {
+	if !oauthutil.IsWebURL(verify) {
 		return cred.Credential{}, errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
 	}
 	ui.Info("To log in to Qwen, open " + verify)
@@ -212,7 +212,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 			return f.credential(&t, opts), nil
 		}
 		if err == nil && t.Error != "" {
-			err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: t.Error, Desc: short(t.ErrorDescription)}
+			err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: t.Error, Desc: oauthutil.Short(t.ErrorDescription)}
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -302,7 +302,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 		"client_id":     {f.clientID},
 	}, &t)
 	if err == nil && t.Error != "" {
-		err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: t.Error, Desc: short(t.ErrorDescription)}
+		err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: t.Error, Desc: oauthutil.Short(t.ErrorDescription)}
 	}
 	if err != nil {
 		var he *oauthutil.HTTPError
@@ -337,26 +337,4 @@ func BaseURL(c cred.Credential) string {
 		r += "/v1"
 	}
 	return r
-}
-
-// isWebURL reports whether s is an absolute http(s) URL, the only kind a
-// flow shows or opens.
-func isWebURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
-}
-
-// short returns s when it is short plain text fit for an error message.
-func short(s string) string {
-	if len(s) > 200 || strings.ContainsAny(s, "\n\r") {
-		return ""
-	}
-	return s
-}
-
-func describe(code, desc string) string {
-	if d := short(desc); d != "" {
-		return code + ": " + d
-	}
-	return code
 }

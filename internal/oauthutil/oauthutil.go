@@ -103,10 +103,7 @@ func ErrorCode(body []byte) (code, desc string) {
 	if v.Desc != "" {
 		desc = v.Desc
 	}
-	if len(desc) > 200 || strings.ContainsAny(desc, "\n\r") {
-		desc = ""
-	}
-	return code, desc
+	return code, Short(desc)
 }
 
 // Do sends req and decodes a 2xx JSON answer into out; other answers
@@ -201,4 +198,29 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Short returns s when it is short plain text fit for an error message,
+// and "" otherwise.
+func Short(s string) string {
+	if len(s) > 200 || strings.ContainsAny(s, "\n\r") {
+		return ""
+	}
+	return s
+}
+
+// Describe words an OAuth error code and its description (when Short
+// keeps it) for an error message: "code: description" or "code".
+func Describe(code, desc string) string {
+	if d := Short(desc); d != "" {
+		return code + ": " + d
+	}
+	return code
+}
+
+// IsWebURL reports whether s is an absolute http(s) URL with a host, the
+// only kind a flow talks to, shows or opens.
+func IsWebURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
