@@ -20,6 +20,7 @@ import (
 )
 
 func (a *app) backendCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "backend",
 		Short: "Show the storage backend in use, or switch to another",
@@ -40,6 +41,9 @@ Backends:
 			o, err := a.options()
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				return a.printBackendJSON(cmd.Context(), o)
 			}
 			cfgPath := config.Path(o.DataDir)
 			cfgNote := ""
@@ -71,6 +75,7 @@ Backends:
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(a.backendSetCmd())
 	return cmd
 }
@@ -152,6 +157,9 @@ leaves every credential in the backend config.toml names.`,
 			}
 			target := *o
 			target.Backend = name
+			// The plain-text warning is printed below, and only when
+			// credentials were moved into the file.
+			target.PlaintextOK = true
 			to, err := backends.Open(ctx, target)
 			if err != nil {
 				return a.storeError(fmt.Errorf("opening the %s backend: %w", name, err))
@@ -176,6 +184,9 @@ leaves every credential in the backend config.toml names.`,
 			n, err := backends.Move(ctx, from, to, commit)
 			if err != nil {
 				return a.storeError(fmt.Errorf("switching from %s to %s: %w", from.Name, to.Name, err))
+			}
+			if to.Name == backends.File && n > 0 && !o.PlaintextOK {
+				fmt.Fprintf(a.stderr, "credmgr: warning: credentials were written in plain text to %s (set plaintext_ok = true in config.toml to silence this)\n", to.Path)
 			}
 			fmt.Fprintf(a.stderr, "credmgr: moved %d credential(s) from the %s backend to the %s backend\n", n, from.Name, to.Name)
 			if from.Keychain != nil && to.Name != backends.Keychain {

@@ -27,7 +27,9 @@ func (a *app) storeError(err error) error {
 			"unlock or start the OS keychain and try again, or raise keychain_timeout in config.toml",
 			"or use the age backend: credmgr backend set age")
 	case errors.Is(err, agefile.ErrWrongKey):
-		return withHint(exitError, err, "check CREDMGR_PASSPHRASE / CREDMGR_PASSPHRASE_FILE / CREDMGR_AGE_IDENTITY")
+		return withHint(exitError, err, a.wrongKeyHint())
+	case a.missingKeyFileHint(err) != "":
+		return withHint(exitError, err, a.missingKeyFileHint(err))
 	case errors.Is(err, vault.ErrCorrupt):
 		return withHint(exitError, err,
 			"credmgr will not write to it until it is fixed; it is left byte-for-byte as it was",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/migrate"
 )
 
@@ -70,11 +72,19 @@ left behind; the report says why.`,
 				}
 				opts.Home, opts.Getenv = h, os.Getenv
 			}
+			var store backends.Store
 			op, err := a.store(cmd.Context())
-			if err != nil {
+			switch {
+			case err == nil:
+				store = op.Store
+			case opts.DryRun && errors.Is(err, backends.ErrNoBackend):
+				// A dry run writes nothing: it can plan without a
+				// backend, as if nothing were stored yet.
+				fmt.Fprintln(a.stderr, "credmgr: no backend is usable yet, so the plan assumes nothing is stored (see credmgr backend)")
+			default:
 				return err
 			}
-			rep, err := migrate.Run(cmd.Context(), op.Store, opts)
+			rep, err := migrate.Run(cmd.Context(), store, opts)
 			if err != nil {
 				if strings.HasPrefix(err.Error(), "unknown tool") {
 					return usageError(err)
@@ -113,5 +123,6 @@ left behind; the report says why.`,
 	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "never remove the source files")
 	cmd.Flags().BoolVar(&opts.Overwrite, "overwrite", false, "replace stored credentials of the same login even when they are newer")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.RegisterFlagCompletionFunc("from", toolsCompletion)
 	return cmd
 }

@@ -91,7 +91,10 @@ func (a *app) report(err error) int {
 		fmt.Fprintln(a.stderr, "credmgr: interrupted")
 		return exitError
 	}
-	msg := strings.TrimSpace(err.Error())
+	msg, suggestion := cutSuggestions(strings.TrimSpace(err.Error()))
+	if suggestion != "" {
+		hints = append([]string{suggestion}, hints...)
+	}
 	lines := strings.Split(msg, "\n")
 	fmt.Fprintf(a.stderr, "credmgr: error: %s\n", lines[0])
 	for _, l := range lines[1:] {
@@ -130,9 +133,14 @@ gemini (google, google-gemini-cli), qwen, github-copilot (copilot).
 Exit codes: 0 ok, 1 error, 2 usage, 3 no usable credential (log in again).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
 	}
+	root.SetVersionTemplate("credmgr {{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.backendFlag, "backend", "", "backend to use: auto, keychain, age or file (default: CREDMGR_BACKEND, then config.toml, then auto)")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withHint(exitUsage, err, "run "+c.CommandPath()+" --help for usage")
+	})
+	a.registerCompletions(root)
 	root.AddCommand(
 		a.importCmd(),
 		a.tokenCmd(),
@@ -206,12 +214,4 @@ func refArg(provider, account string) (backends.Ref, error) {
 		return ref, usageError(err)
 	}
 	return ref, nil
-}
-
-// providerCompletion completes provider names.
-func providerCompletion(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	return backends.Providers, cobra.ShellCompDirectiveNoFileComp
 }

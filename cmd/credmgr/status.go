@@ -2,12 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,10 +25,10 @@ func (a *app) statusCmd() *cobra.Command {
 account, type, expiry (absolute and relative), where it came from, and the
 backend that holds it. Secrets are shown only with --json --show-secrets.`,
 		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: providerCompletion,
+		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if showSecrets && !asJSON {
-				return usageError(fmt.Errorf("--show-secrets needs --json"))
+				return withHint(exitUsage, fmt.Errorf("--show-secrets needs --json"), "add --json: credmgr status --json --show-secrets")
 			}
 			var provider string
 			if len(args) == 1 {
@@ -40,19 +38,10 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 				}
 				provider = p
 			}
+			// No usable backend is an error here as in every command,
+			// even when nothing is stored yet: the hint says how to
+			// choose one.
 			op, err := a.store(cmd.Context())
-			if errors.Is(err, backends.ErrNoBackend) && a.nothingStored() {
-				// A fresh machine: nothing to list, and the choice of
-				// backend can wait until something is stored.
-				if asJSON {
-					fmt.Fprintln(a.stdout, "[]")
-				}
-				fmt.Fprintln(a.stderr, "credmgr: no credentials stored yet")
-				for _, l := range strings.Split(err.Error(), "\n") {
-					fmt.Fprintf(a.stderr, "credmgr: %s\n", l)
-				}
-				return nil
-			}
 			if err != nil {
 				return err
 			}
@@ -87,7 +76,7 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 			}
 			if len(list) == 0 {
 				if provider != "" {
-					return withHint(exitNoCreds, fmt.Errorf("no credential for %s", provider), "credmgr login "+provider)
+					return withHint(exitNoCreds, fmt.Errorf("no credential for %s", provider), loginHint(backends.Ref{Provider: provider, Account: backends.DefaultAccount}))
 				}
 				if !asJSON {
 					fmt.Fprintf(a.stderr, "credmgr: no credentials stored (backend %s)\n", op.Name)
