@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
@@ -18,6 +19,13 @@ func (a *app) storeError(err error) error {
 		return nil
 	case errors.As(err, &ce):
 		return err
+	case strings.Contains(err.Error(), "failed to unlock correct collection"):
+		// go-keyring's words for a Secret Service with no unlocked login
+		// collection: typically gnome-keyring started by D-Bus without a
+		// desktop login.
+		return withHint(exitError, err,
+			"the Secret Service answered but has no unlocked login keyring: it was started without a login password (no desktop session), or the unlock prompt could not be shown",
+			"start it unlocked before anything else touches D-Bus (README, \"Headless Linux\"), or use the age backend: credmgr backend set age")
 	case errors.Is(err, backends.ErrNoBackend):
 		return withHint(exitError, err, "see credmgr backend --help")
 	case errors.Is(err, keychain.ErrKeyMissing):
