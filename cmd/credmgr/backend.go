@@ -151,6 +151,11 @@ leaves every credential in the backend config.toml names.`,
 				return err
 			}
 			ctx := cmd.Context()
+			if name == backends.Keychain || name == backends.Auto {
+				if err := a.adoptMovedKey(ctx, o); err != nil {
+					return err
+				}
+			}
 			from, err := backends.Open(ctx, *o)
 			if err != nil {
 				return a.storeError(fmt.Errorf("opening the current backend: %w", err))

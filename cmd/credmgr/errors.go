@@ -14,6 +14,7 @@ import (
 // storeError attaches the hint that fits a backend error.
 func (a *app) storeError(err error) error {
 	var ce *cliError
+	var elsewhere *keychain.KeyElsewhereError
 	switch {
 	case err == nil:
 		return nil
@@ -26,6 +27,16 @@ func (a *app) storeError(err error) error {
 		return withHint(exitError, err,
 			"the Secret Service answered but has no unlocked login keyring: it was started without a login password (no desktop session), or the unlock prompt could not be shown",
 			"start it unlocked before anything else touches D-Bus (README, \"Headless Linux\"), or use the age backend: credmgr backend set age")
+	case errors.As(err, &elsewhere):
+		return withHint(exitError, err,
+			"if the data directory was moved, or is now reached through another path, that key is this vault's: credmgr backend set keychain stores it for this path too (the other item is kept)",
+			"nothing was changed; see SECURITY.md, \"Recovering a vault\"")
+	case errors.Is(err, backends.ErrVaultKeyNotSet):
+		hints := []string{"if an age identity file sealed it, use it from now on: CREDMGR_AGE_IDENTITY=FILE credmgr backend set age (this records age_identity in config.toml)"}
+		if errors.Is(err, keychain.ErrUnavailable) {
+			hints = append(hints, "if the keychain backend sealed it: start or unlock the OS keychain (README, \"Headless Linux\")")
+		}
+		return withHint(exitError, err, hints...)
 	case errors.Is(err, backends.ErrNoBackend):
 		return withHint(exitError, err, "see credmgr backend --help")
 	case errors.Is(err, keychain.ErrKeyMissing):
