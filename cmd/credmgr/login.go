@@ -89,7 +89,9 @@ changed per provider in config.toml (see docs/providers.md).`,
 				return loginError(ctx, ref, err, timeout)
 			}
 			c.Provider, c.Account = ref.Provider, ref.Account
-			if err := op.Store.Put(cmd.Context(), c); err != nil {
+			// A login the provider completed is stored even if a signal
+			// arrives now: its codes are spent.
+			if err := op.Store.Put(context.WithoutCancel(cmd.Context()), c); err != nil {
 				return a.storeError(fmt.Errorf("storing the new login for %s: %w", ref, err))
 			}
 			who := ""

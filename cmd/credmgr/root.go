@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -65,7 +66,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Every terminating signal a person or a supervisor sends (Ctrl-C,
+	// kill, a closed terminal, Ctrl-\) cancels ctx instead of killing the
+	// process: waits stop, but a refresh the provider may already have
+	// carried out runs to completion and is stored (see flows.Fresh).
+	// The signals stay caught until Main returns.
+	ctx, stop := signal.NotifyContext(context.Background(), terminatingSignals...)
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -73,6 +79,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	return a.report(err)
 }
+
+// terminatingSignals are the signals Main turns into a cancelled context.
+// (SIGKILL cannot be caught; Windows delivers only os.Interrupt.)
+var terminatingSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
 // report prints err as "credmgr: error: …" plus hints and returns the exit
 // code.
