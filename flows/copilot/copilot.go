@@ -482,6 +482,7 @@ func classifyExchange(err error, refresh bool) error {
 func (f *Flow) apply(c *cred.Credential, env *envelope) {
 	now := f.now()
 	c.AccessToken = env.Token
+	c.IssuedAt = now.UTC().Truncate(time.Second)
 	c.Expiry = tokenExpiry(env, now)
 	if c.Extra == nil {
 		c.Extra = map[string]string{}
@@ -491,17 +492,19 @@ func (f *Flow) apply(c *cred.Credential, env *envelope) {
 }
 
 // tokenExpiry is expires_at, else the token's own exp= field, else
-// now+refresh_in, else 10 minutes from now.
+// now+refresh_in, else 10 minutes from now. A time more than
+// oauthutil.MaxLifetime away is ignored.
 func tokenExpiry(env *envelope, now time.Time) time.Time {
-	if env.ExpiresAt > 0 {
+	latest := now.Add(oauthutil.MaxLifetime).Unix()
+	if env.ExpiresAt > 0 && env.ExpiresAt <= latest {
 		return time.Unix(env.ExpiresAt, 0).UTC()
 	}
 	if v, ok := tokenField(env.Token, "exp"); ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n <= latest {
 			return time.Unix(n, 0).UTC()
 		}
 	}
-	if env.RefreshIn > 0 {
+	if env.RefreshIn > 0 && env.RefreshIn <= int64(oauthutil.MaxLifetime.Seconds()) {
 		return now.Add(time.Duration(env.RefreshIn) * time.Second).UTC().Truncate(time.Second)
 	}
 	return now.Add(10 * time.Minute).UTC().Truncate(time.Second)

@@ -544,6 +544,10 @@ func TestTokenDerivations(t *testing.T) {
 		{env: envelope{Token: tok}, wantExp: "2023-11-14T22:43:20Z", wantAPI: "https://api.business.githubcopilot.com"},
 		{env: envelope{Token: "opaque", RefreshIn: 60}, enterprise: "ghe.example.com", wantExp: "2023-11-14T22:14:20Z", wantAPI: "https://copilot-api.ghe.example.com"},
 		{env: envelope{Token: "opaque"}, wantExp: "2023-11-14T22:23:20Z", wantAPI: DefaultCopilotAPIURL},
+		// Lifetimes past a year are not believed: the next source, else
+		// the 10-minute default, never "practically forever".
+		{env: envelope{Token: tok, ExpiresAt: 1 << 40}, wantExp: "2023-11-14T22:43:20Z", wantAPI: "https://api.business.githubcopilot.com"},
+		{env: envelope{Token: "tid=abc;exp=99999999999:mac", RefreshIn: 1 << 40}, wantExp: "2023-11-14T22:23:20Z", wantAPI: DefaultCopilotAPIURL},
 	} {
 		if got := tokenExpiry(&tt.env, now).Format(time.RFC3339); got != tt.wantExp {
 			t.Errorf("tokenExpiry(%+v) = %s, want %s", tt.env, got, tt.wantExp)

@@ -261,17 +261,19 @@ func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier
 }
 
 // apply copies a token response into c, keeping what the response omits
-// (Google sends no refresh token on refresh).
+// (Google sends no refresh token on refresh). Without expires_in the
+// access token is taken to live flowapi.DefaultLifetime.
 func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
 	now := f.now()
 	c.AccessToken = tok.AccessToken
+	c.IssuedAt = now.UTC().Truncate(time.Second)
 	switch {
 	case tok.ExpiresIn > 0:
 		c.Expiry = now.Add(time.Duration(tok.ExpiresIn) * time.Second).UTC().Truncate(time.Second)
 	case !tok.Expiry.IsZero():
 		c.Expiry = tok.Expiry.UTC().Truncate(time.Second)
 	default:
-		c.Expiry = time.Time{}
+		c.Expiry = oauthutil.DefaultExpiry(now)
 	}
 	if tok.RefreshToken != "" {
 		c.RefreshToken = tok.RefreshToken

@@ -259,13 +259,19 @@ func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, op
 }
 
 // apply copies a token response into c, keeping what the response omits.
+// The access token's expiry is expires_in, else its JWT exp claim, else
+// flowapi.DefaultLifetime from now.
 func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 	now := f.now()
 	if t.AccessToken != "" {
 		c.AccessToken = t.AccessToken
+		c.IssuedAt = now.UTC().Truncate(time.Second)
 		c.Expiry = t.Expiry(now)
+		if exp := jwtclaims.Expiry(t.AccessToken); c.Expiry.IsZero() && !exp.After(now.Add(oauthutil.MaxLifetime)) {
+			c.Expiry = exp
+		}
 		if c.Expiry.IsZero() {
-			c.Expiry = jwtclaims.Expiry(t.AccessToken)
+			c.Expiry = oauthutil.DefaultExpiry(now)
 		}
 	}
 	if t.RefreshToken != "" {

@@ -265,11 +265,16 @@ func (f *Flow) credential(t *tokenResp, opts flowapi.LoginOptions) cred.Credenti
 }
 
 // apply copies a token response into c, keeping what the response omits
-// (refresh token, resource_url, scopes).
+// (refresh token, resource_url, scopes). Without expires_in the access
+// token is taken to live flowapi.DefaultLifetime.
 func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 	now := f.now()
 	c.AccessToken = t.AccessToken
+	c.IssuedAt = now.UTC().Truncate(time.Second)
 	c.Expiry = t.Expiry(now)
+	if c.Expiry.IsZero() {
+		c.Expiry = oauthutil.DefaultExpiry(now)
+	}
 	if t.RefreshToken != "" {
 		c.RefreshToken = t.RefreshToken
 	}

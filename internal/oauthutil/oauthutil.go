@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,15 +39,26 @@ type TokenResponse struct {
 	ResourceURL  string          `json:"resource_url"`
 }
 
-// Expiry returns now+expires_in, or zero when absent. expires_in may be
-// a number or a numeric string.
+// MaxLifetime bounds the lifetime a provider may give an access token;
+// a longer one (or a number that is not one) is treated as absent.
+const MaxLifetime = 366 * 24 * time.Hour
+
+// Expiry returns now+expires_in, or zero when it is absent or not a
+// positive number of seconds up to MaxLifetime (see DefaultExpiry).
+// expires_in may be a number or a numeric string.
 func (t *TokenResponse) Expiry(now time.Time) time.Time {
-	s := strings.Trim(string(t.ExpiresIn), `"`)
-	var n float64
-	if _, err := fmt.Sscanf(s, "%g", &n); err != nil || n <= 0 {
+	s := strings.TrimSpace(strings.Trim(strings.TrimSpace(string(t.ExpiresIn)), `"`))
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(n > 0 && n <= MaxLifetime.Seconds()) {
 		return time.Time{}
 	}
 	return now.Add(time.Duration(n * float64(time.Second))).UTC().Truncate(time.Second)
+}
+
+// DefaultExpiry is the expiry of an access token obtained at now whose
+// answer gave no lifetime: flowapi.DefaultLifetime later, never "never".
+func DefaultExpiry(now time.Time) time.Time {
+	return now.Add(flowapi.DefaultLifetime).UTC().Truncate(time.Second)
 }
 
 // HTTPError is a non-2xx answer from a provider endpoint. Its message

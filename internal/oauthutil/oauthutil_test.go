@@ -35,6 +35,7 @@ func TestExpiry(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Time{
 		`3600`: now.Add(time.Hour), `"3600"`: now.Add(time.Hour), `0`: {}, `""`: {}, `null`: {}, `-5`: {},
+		`1e300`: {}, `"NaN"`: {}, `"Inf"`: {}, `31622400`: now.Add(MaxLifetime), `31622401`: {}, `"0x10"`: {},
 	} {
 		tr := TokenResponse{ExpiresIn: json.RawMessage(in)}
 		if got := tr.Expiry(now); !got.Equal(want) {

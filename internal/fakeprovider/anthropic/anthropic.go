@@ -36,6 +36,8 @@ type Server struct {
 	Decision Decision
 	// AccessTTL is the lifetime of issued access tokens.
 	AccessTTL time.Duration
+	// OmitExpiresIn leaves expires_in out of token answers.
+	OmitExpiresIn bool
 	// KeepRefreshToken makes refreshes omit refresh_token (the old one
 	// stays valid), the other behaviour reported for Anthropic.
 	KeepRefreshToken bool
@@ -160,6 +162,9 @@ func (s *Server) tokens(keepRT bool) map[string]any {
 	s.secrets = append(s.secrets, access)
 	out := map[string]any{"access_token": access, "expires_in": int(s.AccessTTL.Seconds()),
 		"token_type": "Bearer", "scope": "user:inference user:profile"}
+	if s.OmitExpiresIn {
+		delete(out, "expires_in")
+	}
 	if !keepRT {
 		rt := fakeprovider.Random("sk-ant-ort01-")
 		s.refresh[rt] = true

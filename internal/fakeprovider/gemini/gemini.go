@@ -51,6 +51,8 @@ type Server struct {
 	Decision Decision
 	// AccessTTL is the lifetime of issued access tokens (default 3599s).
 	AccessTTL time.Duration
+	// OmitExpiresIn leaves expires_in out of token answers.
+	OmitExpiresIn bool
 	// Email goes into id tokens, tokeninfo and userinfo.
 	Email string
 	// CodeRedirectURI is the redirect that gets the page showing the
@@ -264,6 +266,9 @@ func (s *Server) tokens(scope string, rt bool) map[string]any {
 	s.secrets = append(s.secrets, id)
 	out := map[string]any{"access_token": at, "expires_in": int(s.AccessTTL.Seconds()), "scope": scope,
 		"token_type": "Bearer", "id_token": id}
+	if s.OmitExpiresIn {
+		delete(out, "expires_in")
+	}
 	if rt {
 		r := s.secret("1//fake-rt-")
 		s.refresh[r] = scope

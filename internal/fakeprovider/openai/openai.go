@@ -40,6 +40,9 @@ type Server struct {
 	Pending404 bool
 	// AccessTTL is the lifetime of issued access tokens.
 	AccessTTL time.Duration
+	// OmitExpiresIn leaves the lifetime out of token answers: no
+	// expires_in, and no exp claim in the access token.
+	OmitExpiresIn bool
 	// AccountID goes into the tokens' claims.
 	AccountID string
 	// RefreshDelay slows refresh answers (for races).
@@ -227,15 +230,23 @@ func (s *Server) tokens() map[string]any {
 		"email":                       "fake.user@example.com",
 		"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": s.AccountID, "chatgpt_plan_type": "plus"},
 	}
-	access := fakeprovider.JWT(map[string]any{"exp": exp.Unix(), "jti": fakeprovider.Random(""),
-		"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": s.AccountID}})
+	accessClaims := map[string]any{"exp": exp.Unix(), "jti": fakeprovider.Random(""),
+		"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": s.AccountID}}
+	if s.OmitExpiresIn {
+		delete(accessClaims, "exp")
+	}
+	access := fakeprovider.JWT(accessClaims)
 	rt := fakeprovider.Random("rt_")
 	s.refresh[rt] = true
 	s.LastAccessToken = access
 	id := fakeprovider.JWT(claims)
 	s.secrets = append(s.secrets, access, rt, id)
-	return map[string]any{"id_token": id, "access_token": access, "refresh_token": rt,
+	out := map[string]any{"id_token": id, "access_token": access, "refresh_token": rt,
 		"expires_in": int(s.AccessTTL.Seconds()), "token_type": "Bearer"}
+	if s.OmitExpiresIn {
+		delete(out, "expires_in")
+	}
+	return out
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {

@@ -53,6 +53,8 @@ type Server struct {
 	ExpiresIn int
 	// AccessTTL is the lifetime of issued access tokens.
 	AccessTTL time.Duration
+	// OmitExpiresIn leaves expires_in out of token answers.
+	OmitExpiresIn bool
 	// ResourceURL goes into token answers; empty leaves it out.
 	ResourceURL string
 	// NoRotate makes refreshes answer without a refresh token; the old one
@@ -175,6 +177,9 @@ func (s *Server) tokens() map[string]any {
 	s.secrets = append(s.secrets, access)
 	t := map[string]any{"access_token": access, "token_type": "Bearer",
 		"expires_in": int(s.AccessTTL.Seconds()), "scope": "openid profile email model.completion"}
+	if s.OmitExpiresIn {
+		delete(t, "expires_in")
+	}
 	if s.ResourceURL != "" {
 		t["resource_url"] = s.ResourceURL
 	}
