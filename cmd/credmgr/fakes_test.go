@@ -109,7 +109,9 @@ func init() {
 	}
 
 	// fake PROVIDER KNOB [VALUE] changes a fake's behaviour: decision
-	// approve|deny|never, pending N, failrefresh, slowrefresh, down.
+	// approve|deny|never, pending N, failrefresh, slowrefresh, down,
+	// noexpiresin (token answers without a lifetime), ttl DURATION
+	// (openai: access token lifetime).
 	scriptCmds["fake"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 2 {
 			ts.Fatalf("usage: fake PROVIDER KNOB [VALUE]")
@@ -351,9 +353,13 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.PendingPolls = n
 			case "failrefresh":
 				f.FailRefresh = true
+			case "noexpiresin":
+				f.OmitExpiresIn = true
+			case "ttl":
+				f.AccessTTL, _ = time.ParseDuration(val)
 			}
 		})
-		return knob == "decision" || knob == "pending" || knob == "failrefresh"
+		return knob == "decision" || knob == "pending" || knob == "failrefresh" || knob == "noexpiresin" || knob == "ttl"
 	case *fakeanthropic.Server:
 		f.Set(func(f *fakeanthropic.Server) {
 			switch knob {
@@ -361,9 +367,11 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.Decision = map[string]fakeanthropic.Decision{"approve": fakeanthropic.Approve, "deny": fakeanthropic.Deny}[val]
 			case "failrefresh":
 				f.FailRefresh = true
+			case "noexpiresin":
+				f.OmitExpiresIn = true
 			}
 		})
-		return knob == "decision" || knob == "failrefresh"
+		return knob == "decision" || knob == "failrefresh" || knob == "noexpiresin"
 	case *fakegemini.Server:
 		f.Set(func(f *fakegemini.Server) {
 			switch knob {
@@ -371,9 +379,11 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.Decision = map[string]fakegemini.Decision{"approve": fakegemini.Approve, "deny": fakegemini.Deny, "never": fakegemini.Never}[val]
 			case "failrefresh":
 				f.FailRefresh = true
+			case "noexpiresin":
+				f.OmitExpiresIn = true
 			}
 		})
-		return knob == "decision" || knob == "failrefresh"
+		return knob == "decision" || knob == "failrefresh" || knob == "noexpiresin"
 	case *fakeqwen.Server:
 		f.Set(func(f *fakeqwen.Server) {
 			switch knob {
@@ -385,9 +395,11 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.SlowDownPolls = n
 			case "failrefresh":
 				f.FailRefresh = true
+			case "noexpiresin":
+				f.OmitExpiresIn = true
 			}
 		})
-		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh"
+		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "noexpiresin"
 	case *fakecopilot.Server:
 		f.Set(func(f *fakecopilot.Server) {
 			switch knob {
