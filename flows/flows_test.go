@@ -207,12 +207,23 @@ func TestFresh(t *testing.T) {
 			want: unchanged,
 		},
 		{
-			name: "no expiry",
+			name: "no expiry, updated within the hour",
+			seed: func(t *testing.T, srv *fake.Server) *backends.Credential {
+				c := oauthCred("at-no-expiry", srv.IssueRefreshToken(), time.Time{})
+				c.UpdatedAt = now0.Add(-30 * time.Minute)
+				return &c
+			},
+			want: unchanged,
+		},
+		{
+			// Taken to live DefaultLifetime, never forever.
+			name: "no expiry, updated a day ago",
 			seed: func(t *testing.T, srv *fake.Server) *backends.Credential {
 				c := oauthCred("at-no-expiry", srv.IssueRefreshToken(), time.Time{})
 				return &c
 			},
-			want: unchanged,
+			want:          refreshed,
+			wantRefreshes: 1,
 		},
 		{
 			name: "expires within the skew",

@@ -96,7 +96,7 @@ changed per provider in config.toml (see docs/providers.md).`,
 			}
 			who := ""
 			if e := c.Extra["email"]; e != "" {
-				who = " as " + e
+				who = " as " + ui.Clean(e) // from the provider's id token
 			}
 			fmt.Fprintf(a.stderr, "credmgr: logged in to %s%s; stored in the %s backend\n", ref, who, op.Name)
 			return nil

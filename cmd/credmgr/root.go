@@ -14,6 +14,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/ui"
 )
 
 // Exit codes.
@@ -101,16 +102,35 @@ func (a *app) report(err error) int {
 		fmt.Fprintln(a.stderr, "credmgr: interrupted")
 		return exitError
 	}
+	// Error text may hold what a provider or a file said: every line is
+	// cleaned of control characters (escape sequences, carriage returns),
+	// and a continuation line that looks like one of credmgr's own is
+	// indented, so that nothing can forge a "credmgr: hint:" line.
 	msg := strings.TrimSpace(err.Error())
 	lines := strings.Split(msg, "\n")
-	fmt.Fprintf(a.stderr, "credmgr: error: %s\n", lines[0])
+	fmt.Fprintf(a.stderr, "credmgr: error: %s\n", ui.Clean(lines[0]))
 	for _, l := range lines[1:] {
+		l = ui.Clean(l)
+		if t := strings.TrimSpace(l); hasOwnPrefix(t) {
+			l = "  " + t
+		}
 		fmt.Fprintf(a.stderr, "credmgr: %s\n", l)
 	}
 	for _, h := range hints {
-		fmt.Fprintf(a.stderr, "credmgr: hint: %s\n", h)
+		fmt.Fprintf(a.stderr, "credmgr: hint: %s\n", ui.Clean(h))
 	}
 	return code
+}
+
+// hasOwnPrefix reports whether a line of error text starts like a line
+// credmgr prints itself.
+func hasOwnPrefix(line string) bool {
+	for _, p := range []string{"credmgr:", "error:", "hint:", "warning:"} {
+		if len(line) >= len(p) && strings.EqualFold(line[:len(p)], p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isUsage recognises cobra's argument and flag errors.

@@ -141,7 +141,7 @@ func TestLogin(t *testing.T) {
 		{name: "no subscription", setup: func(s *fake.Server) { s.NoSubscription = true },
 			wantMsg: "no Copilot access: no active Copilot subscription"},
 		{name: "wrong client", settings: map[string]string{"client_id": "Iv1.nope"},
-			wantMsg: "incorrect_client_credentials: The client_id is not valid.) (check [providers.github-copilot] client_id)"},
+			wantMsg: "(incorrect_client_credentials) (check [providers.github-copilot] client_id)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -143,6 +143,9 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	if uc.DeviceAuthID == "" || uc.UserCode == "" {
 		return cred.Credential{}, errors.New("the device-code endpoint answered without a device code")
 	}
+	if !oauthutil.PlainText(uc.UserCode, maxUserCode) {
+		return cred.Credential{}, errors.New("the device-code endpoint answered with a user code that is not plain text")
+	}
 	verify := f.issuer + "/codex/device"
 	ui.Info("To log in to OpenAI, open " + verify)
 	ui.Info("and enter the code: " + uc.UserCode)
@@ -184,6 +187,9 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	stop()
 	return f.exchange(ctx, code.AuthorizationCode, code.CodeVerifier, f.issuer+"/deviceauth/callback", opts)
 }
+
+// maxUserCode bounds the length of a user code shown to the person.
+const maxUserCode = 64
 
 // errDeviceTimeout is the cause of the device flow's own deadline.
 var errDeviceTimeout = errors.New("device login timed out")

@@ -62,6 +62,10 @@ type Server struct {
 	RefreshDelay time.Duration
 	// FailRefresh makes refreshes answer 500.
 	FailRefresh bool
+	// Hostile, when 1..fakeprovider.HostileShapes, makes every token
+	// grant (code exchange, refresh) fail with
+	// fakeprovider.HostileBody echoing what the request sent.
+	Hostile int
 
 	// Counters.
 	AuthorizeRequests, CodeExchanges, RefreshRequests, Revocations int
@@ -296,6 +300,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if p["client_id"] != ClientID || p["client_secret"] != ClientSecret {
 		s.seen(p["client_secret"])
 		fakeprovider.JSON(w, 401, map[string]string{"error": "invalid_client", "error_description": "Unauthorized"})
+		return
+	}
+	if s.Hostile != 0 {
+		s.seen(p["refresh_token"])
+		s.seen(p["code"])
+		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, p["refresh_token"]+p["code"]+p["code_verifier"]))
 		return
 	}
 	switch p["grant_type"] {

@@ -49,6 +49,10 @@ type Server struct {
 	RefreshDelay time.Duration
 	// FailRefresh makes refreshes answer 500.
 	FailRefresh bool
+	// Hostile, when 1..fakeprovider.HostileShapes, makes every token
+	// grant (code exchange, refresh) fail with
+	// fakeprovider.HostileBody echoing what the request sent.
+	Hostile int
 	// DeviceDisabled makes the device-code endpoint answer 404, as it does
 	// for accounts without device-code login enabled.
 	DeviceDisabled bool
@@ -266,6 +270,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	if p["client_id"] != ClientID {
 		fakeprovider.JSON(w, 401, map[string]string{"error": "invalid_client"})
+		return
+	}
+	if s.Hostile != 0 {
+		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, p["refresh_token"]+p["code"]+p["code_verifier"]))
 		return
 	}
 	switch p["grant_type"] {

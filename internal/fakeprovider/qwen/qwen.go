@@ -64,6 +64,10 @@ type Server struct {
 	RefreshDelay time.Duration
 	// FailRefresh makes refreshes answer 500.
 	FailRefresh bool
+	// Hostile, when 1..fakeprovider.HostileShapes, makes every token
+	// grant (code exchange, refresh, device poll) fail with
+	// fakeprovider.HostileBody echoing what the request sent.
+	Hostile int
 
 	// Counters.
 	DeviceCodeRequests, Polls, RefreshRequests int
@@ -210,6 +214,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if p["client_id"] != ClientID {
 		fakeprovider.JSON(w, 401, map[string]string{"error": "invalid_client"})
+		return
+	}
+	if s.Hostile != 0 {
+		if v := p["code_verifier"]; v != "" {
+			s.secrets = append(s.secrets, v)
+		}
+		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, p["refresh_token"]+p["device_code"]+p["code_verifier"]))
 		return
 	}
 	switch p["grant_type"] {
