@@ -14,6 +14,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/harden"
 	"github.com/credmgr/credmgr/internal/ui"
 )
 
@@ -61,6 +62,10 @@ func usageError(err error) error { return &cliError{code: exitUsage, err: err} }
 
 // Main runs credmgr with args and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Before any secret is in memory: no core dumps, no ptrace attach
+	// (see package harden). Best effort: the calls do not fail outside
+	// a sandbox that forbids them, and credmgr still works there.
+	_ = harden.Process()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCmd()
 	root.SetArgs(args)
