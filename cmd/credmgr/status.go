@@ -175,10 +175,11 @@ func describeExpiry(c backends.Credential, now time.Time) string {
 	}
 	abs := c.Expiry.UTC().Format("2006-01-02 15:04 UTC")
 	s := secondsUntil(c.Expiry, now)
+	expired := !c.Expiry.After(now) // as Expired(now, 0) and the JSON say
 	switch {
-	case s <= -centurySeconds:
+	case expired && s <= -centurySeconds:
 		return abs + " (expired long ago)"
-	case s <= 0:
+	case expired:
 		return fmt.Sprintf("%s (expired %s ago)", abs, humanSeconds(-s))
 	case s >= centurySeconds:
 		return abs + " (in over 100y)"

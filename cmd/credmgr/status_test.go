@@ -21,6 +21,8 @@ func TestDescribeExpiry(t *testing.T) {
 	}{
 		{oauth(now.Add(90 * time.Second)), "2026-05-01 12:01 UTC (in 1m)", 90},
 		{oauth(now.Add(-30 * time.Second)), "2026-05-01 11:59 UTC (expired 30s ago)", -30},
+		{oauth(now.Add(400 * time.Millisecond)), "2026-05-01 12:00 UTC (in 0s)", 0},
+		{oauth(now.Add(-400 * time.Millisecond)), "2026-05-01 11:59 UTC (expired 0s ago)", 0},
 		{oauth(now.Add(-3 * time.Hour)), "2026-05-01 09:00 UTC (expired 3h00m ago)", -3 * 3600},
 		{oauth(now.AddDate(0, 0, 10)), "2026-05-11 12:00 UTC (in 10d)", 10 * 86400},
 		{oauth(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)), "2000-01-01 00:00 UTC (expired 26y ago)", -830_952_000},
