@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/tty"
 	"github.com/credmgr/credmgr/internal/vault"
 )
 
@@ -50,9 +51,12 @@ keep both.`,
 				return err
 			}
 			var in []byte
-			if f, ok := a.stdinTerminal(); ok && apiKey {
-				// Typed or pasted at a terminal: prompt, and do not echo.
-				in, err = readSecretLine(f, a.stderr, "API key for "+ref.String()+": ")
+			if apiKey && a.stdinIsTerminal() {
+				// Typed or pasted at a terminal: prompt there, and do not
+				// echo.
+				var key string
+				key, err = tty.ReadSecret(cmd.Context(), "API key for "+ref.String()+": ", false)
+				in = []byte(key)
 			} else {
 				in, err = io.ReadAll(io.LimitReader(a.stdin, 1<<20+1))
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/internal/ui"
 )
 
 func (a *app) logoutCmd() *cobra.Command {
@@ -98,7 +99,7 @@ from here: revoke them in the provider's console.`,
 func (a *app) reportRevoke(ref backends.Ref, typ backends.Type, revoked bool, revokeErr error) {
 	switch {
 	case revokeErr != nil:
-		fmt.Fprintf(a.stderr, "credmgr: warning: the provider did not revoke the tokens: %v\n", revokeErr)
+		fmt.Fprintf(a.stderr, "credmgr: warning: the provider did not revoke the tokens: %s\n", ui.Clean(revokeErr.Error()))
 		fmt.Fprintf(a.stderr, "credmgr: hint: they stay valid until they expire; end the session in the provider's account settings\n")
 	case revoked:
 		fmt.Fprintf(a.stderr, "credmgr: revoked the tokens at %s\n", ref.Provider)
@@ -121,7 +122,7 @@ func (a *app) logoutAll(ctx context.Context, args []string, revoke, yes bool) er
 		}
 		provider = p
 	}
-	term, onTerminal := a.stdinTerminal()
+	onTerminal := a.stdinIsTerminal()
 	if !yes && !onTerminal {
 		return withHint(exitUsage, errors.New("logout --all needs confirmation, and stdin is not a terminal to ask on; nothing was removed"), "add --yes to remove them without asking")
 	}
@@ -156,9 +157,9 @@ func (a *app) logoutAll(ctx context.Context, args []string, revoke, yes bool) er
 		for i, r := range refs {
 			names[i] = r.String()
 		}
-		ok, err := confirm(term, a.stderr, fmt.Sprintf("credmgr: remove %d credential(s) from the %s backend (%s)?", len(refs), op.Name, strings.Join(names, ", ")))
+		ok, err := confirm(ctx, fmt.Sprintf("credmgr: remove %d credential(s) from the %s backend (%s)?", len(refs), op.Name, strings.Join(names, ", ")))
 		if err != nil {
-			return fmt.Errorf("reading the answer: %w", err)
+			return fmt.Errorf("asking for confirmation (nothing was removed): %w", err)
 		}
 		if !ok {
 			return withHint(exitError, errors.New("not confirmed; nothing was removed"))

@@ -1,50 +1,33 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"golang.org/x/term"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/tty"
 )
 
-// stdinTerminal returns stdin if it is a terminal.
-func (a *app) stdinTerminal() (*os.File, bool) {
+// stdinIsTerminal reports whether stdin is a terminal: then a person can
+// be asked (on the terminal) instead of reading input from stdin.
+func (a *app) stdinIsTerminal() bool {
 	f, ok := a.stdin.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil, false
-	}
-	return f, true
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// readSecretLine prints prompt on w and reads one line from the terminal f
-// without echoing it.
-func readSecretLine(f *os.File, w io.Writer, prompt string) ([]byte, error) {
-	fmt.Fprint(w, prompt)
-	b, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(w)
-	return b, err
-}
-
-// confirm asks a yes/no question on the terminal f (the prompt on w) and
-// reports whether the answer was yes.
-func confirm(f *os.File, w io.Writer, prompt string) (bool, error) {
-	fmt.Fprint(w, prompt+" [y/N] ")
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && line == "" {
-		fmt.Fprintln(w)
-		if errors.Is(err, io.EOF) {
-			return false, nil
-		}
+// confirm asks a yes/no question on the terminal and reports whether
+// the answer was yes.
+func confirm(ctx context.Context, prompt string) (bool, error) {
+	answer, err := tty.Ask(ctx, prompt+" [y/N] ")
+	if err != nil {
 		return false, err
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
+	switch strings.ToLower(strings.TrimSpace(answer)) {
 	case "y", "yes":
 		return true, nil
 	}
