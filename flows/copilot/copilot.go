@@ -77,6 +77,17 @@ var copilotHeaders = map[string]string{
 	"Copilot-Integration-Id": "vscode-chat",
 }
 
+// EditorHeaders returns the editor headers the Copilot plugins send with
+// every request (User-Agent, Editor-Version, Editor-Plugin-Version,
+// Copilot-Integration-Id); the Copilot API expects an editor to be named.
+func EditorHeaders() map[string]string {
+	h := make(map[string]string, len(copilotHeaders))
+	for k, v := range copilotHeaders {
+		h[k] = v
+	}
+	return h
+}
+
 // errDeviceExpired is the cause of the device-code deadline.
 var errDeviceExpired = errors.New("device code expired")
 
