@@ -48,6 +48,11 @@ type Server struct {
 	// SSEDelay, when positive, paces SSE events by time instead of
 	// Release (for benchmarks and demos; tests use Release).
 	SSEDelay time.Duration
+	// NoRecord stops recording requests (only counting them), for
+	// benchmarks that measure memory.
+	NoRecord bool
+
+	count int
 
 	release chan struct{}
 	srv     *httptest.Server
@@ -78,7 +83,14 @@ func (s *Server) Requests() []Request {
 func (s *Server) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.requests)
+	return s.count
+}
+
+// Set changes the fake's settings under its lock.
+func (s *Server) Set(fn func(s *Server)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s)
 }
 
 // Last returns the last request received (zero if none).
@@ -117,7 +129,10 @@ func Token(h http.Header) string {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+	s.count++
+	if !s.NoRecord {
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+	}
 	rejected := s.reject[Token(r.Header)]
 	events, delay := s.Events, s.SSEDelay
 	s.mu.Unlock()
