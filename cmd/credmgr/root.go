@@ -77,6 +77,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // report prints err as "credmgr: error: …" plus hints and returns the exit
 // code.
 func (a *app) report(err error) int {
+	var es *exitStatus
+	if errors.As(err, &es) {
+		return es.code // the child's own status; it spoke for itself
+	}
 	code := exitError
 	var hints []string
 	var ce *cliError
