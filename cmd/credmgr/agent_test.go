@@ -114,17 +114,15 @@ func agentCall(c *http.Client, base, key, path string) {
 // scriptUpstream returns the script's fake upstream for provider, starting
 // it on first use.
 func scriptUpstream(ts *testscript.TestScript, provider string) *fakeupstream.Server {
-	key := "upstream:" + provider
-	if u, ok := ts.Value(key).(*fakeupstream.Server); ok {
-		return u
-	}
-	u := fakeupstream.New()
-	ts.Defer(u.Close)
-	ts.Setenv("UPSTREAM_"+strings.ToUpper(strings.ReplaceAll(provider, "-", "_")), u.URL)
 	ups, _ := ts.Value("upstreams").(map[string]*fakeupstream.Server)
 	if ups == nil {
 		ts.Fatalf("no upstream map")
 	}
+	if u := ups[provider]; u != nil {
+		return u
+	}
+	u := fakeupstream.New()
+	ts.Defer(u.Close)
 	ups[provider] = u
 	return u
 }

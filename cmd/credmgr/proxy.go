@@ -74,7 +74,7 @@ as a systemd user service or a launchd agent.`,
 			}
 			ctx, stop := signal.NotifyContext(context.WithoutCancel(cmd.Context()), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			srv := proxy.New(proxy.Options{Store: op.Store, Settings: a.settings, Log: &prefixWriter{w: a.stderr, prefix: "credmgr: "}})
+			srv := proxy.New(proxy.Options{Store: op.Store, VaultPath: op.Path, Settings: a.settings, Log: &prefixWriter{w: a.stderr, prefix: "credmgr: "}})
 			url := "http://" + ln.Addr().String()
 			if strings.HasPrefix(addr, "unix:") {
 				url = addr
@@ -218,7 +218,7 @@ key is stored, in the configured backend; the key itself is printed once, by
 
 	revoke := &cobra.Command{
 		Use:   "revoke NAME",
-		Short: "Revoke a proxy key (a running proxy stops accepting it within a second)",
+		Short: "Revoke a proxy key (a running proxy stops accepting it at once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			op, err := a.store(cmd.Context())

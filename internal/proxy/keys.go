@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -164,7 +165,8 @@ func AddKey(ctx context.Context, s backends.Store, k KeySpec) (secret string, er
 	return secret, nil
 }
 
-// RevokeKey deletes the proxy key name; a proxy stops accepting it within
+// RevokeKey deletes the proxy key name; a running proxy stops accepting
+// it with its next request when it watches the store's file, else within
 // KeyRecheck. No such key is an error wrapping ErrKeyNotFound.
 func RevokeKey(ctx context.Context, s backends.Store, name string) error {
 	if err := cred.ValidateName("key", name); err != nil {
@@ -203,33 +205,43 @@ type keyEntry struct {
 	expires  time.Time
 }
 
-// KeyRecheck is how long a proxy trusts the proxy keys it read from the
-// store before it reads them again; an unknown key makes it read them at
-// once (at most every missRecheck). So a new key works at once and a
-// revoked one stops within KeyRecheck.
+// KeyRecheck is how long a proxy that does not know the store's file
+// trusts the proxy keys it read from the store before it reads them
+// again; an unknown key makes it read them at once (at most every
+// missRecheck). So a new key works at once and a revoked one stops within
+// KeyRecheck. A proxy that knows the file (Options.VaultPath) reads the
+// keys again whenever the file has changed, so a revoked key stops at
+// once.
 const KeyRecheck = time.Second
 
 const missRecheck = 100 * time.Millisecond
 
-// maxStale is how long the keys read last are used while another request
-// is reading them again (the store may be locked by a refresh elsewhere).
-const maxStale = time.Minute
+// fileRecheck is how long a proxy that watches the store's file trusts
+// the keys it read while the file stays the same.
+const fileRecheck = time.Minute
 
 // keyTable checks presented keys against the session keys and the keys
 // in the store.
 type keyTable struct {
 	store       backends.Store // nil: session keys only
+	path        string         // the store's file, if known
 	recheck     time.Duration
 	missRecheck time.Duration
 	now         func() time.Time
 
-	mu       sync.Mutex
-	session  map[[32]byte]*keyEntry
-	stored   map[[32]byte]*keyEntry
-	loadedAt time.Time
-	loaded   bool
+	mu      sync.Mutex
+	session map[[32]byte]*keyEntry
+	snap    keySnapshot
 
 	reload sync.Mutex
+}
+
+// keySnapshot is the stored keys as read at one time.
+type keySnapshot struct {
+	loaded bool
+	table  map[[32]byte]*keyEntry
+	at     time.Time
+	fi     os.FileInfo // the store's file before the read (nil: none)
 }
 
 // addSession adds an in-memory key.
@@ -255,21 +267,19 @@ func (t *keyTable) lookup(ctx context.Context, secret string) (*keyEntry, error)
 		return nil, nil
 	}
 	h := hashKey(secret)
-	now := t.now()
 	t.mu.Lock()
 	e := t.session[h]
-	stored, at, loaded := t.stored, t.loadedAt, t.loaded
+	snap := t.snap
 	t.mu.Unlock()
+	now := t.now()
 	if e == nil && t.store != nil {
-		age := now.Sub(at)
-		var fresh bool
-		if loaded {
-			e = stored[h]
-			fresh = age < t.recheck && (e != nil || age < t.missRecheck)
+		fi := t.stat()
+		if snap.loaded {
+			e = snap.table[h]
 		}
-		if !fresh {
+		if !t.fresh(snap, fi, now, e != nil) {
 			var err error
-			if e, err = t.reloadAndGet(ctx, h, loaded && age < maxStale, e); err != nil {
+			if e, err = t.reloadAndGet(ctx, h, e != nil); err != nil {
 				return nil, err
 			}
 		}
@@ -280,26 +290,49 @@ func (t *keyTable) lookup(ctx context.Context, secret string) (*keyEntry, error)
 	return e, nil
 }
 
-// reloadAndGet reads the stored keys again and returns h's entry. When
-// another request is reading them already and the current table may still
-// be used, it returns stale instead of waiting.
-func (t *keyTable) reloadAndGet(ctx context.Context, h [32]byte, mayUseStale bool, stale *keyEntry) (*keyEntry, error) {
-	if !t.reload.TryLock() {
-		if mayUseStale {
-			return stale, nil
-		}
-		t.reload.Lock()
+// stat returns the store file's FileInfo, or nil.
+func (t *keyTable) stat() os.FileInfo {
+	if t.path == "" {
+		return nil
 	}
+	fi, err := os.Stat(t.path)
+	if err != nil {
+		return nil
+	}
+	return fi
+}
+
+// fresh reports whether snap may answer a lookup now.
+func (t *keyTable) fresh(snap keySnapshot, fi os.FileInfo, now time.Time, hit bool) bool {
+	if !snap.loaded {
+		return false
+	}
+	age := now.Sub(snap.at)
+	if t.path != "" {
+		return age < fileRecheck && sameFile(fi, snap.fi)
+	}
+	return age < t.recheck && (hit || age < t.missRecheck)
+}
+
+func sameFile(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// reloadAndGet reads the stored keys again (unless another request just
+// did) and returns h's entry.
+func (t *keyTable) reloadAndGet(ctx context.Context, h [32]byte, hit bool) (*keyEntry, error) {
+	t.reload.Lock()
 	defer t.reload.Unlock()
-	start := t.now()
+	start, fi := t.now(), t.stat()
 	t.mu.Lock()
-	if t.loaded && t.loadedAt.After(start.Add(-t.missRecheck)) && t.missRecheck > 0 {
-		// Read by another request just now.
-		e := t.stored[h]
-		t.mu.Unlock()
-		return e, nil
-	}
+	snap := t.snap
 	t.mu.Unlock()
+	if t.fresh(snap, fi, start, hit) {
+		return snap.table[h], nil // read by another request meanwhile
+	}
 	all, err := t.store.List(ctx)
 	if err != nil {
 		return nil, errKeyStore{err}
@@ -325,7 +358,7 @@ func (t *keyTable) reloadAndGet(ctx context.Context, h [32]byte, mayUseStale boo
 		table[[32]byte(b)] = e
 	}
 	t.mu.Lock()
-	t.stored, t.loadedAt, t.loaded = table, start, true
+	t.snap = keySnapshot{loaded: true, table: table, at: start, fi: fi}
 	t.mu.Unlock()
 	return table[h], nil
 }

@@ -59,6 +59,10 @@ type Options struct {
 	// Settings returns a provider's [providers.NAME] settings (see
 	// flows.Settings); nil means none.
 	Settings func(provider string) map[string]string
+	// VaultPath is the file the store keeps everything in
+	// (backends.Opened.Path), if known: stored keys are then read again
+	// whenever it changes, so that a revoked key stops working at once.
+	VaultPath string
 	// SessionKeysOnly makes the server accept only keys added with
 	// AddSessionKey (credmgr exec --proxy), not stored ones.
 	SessionKeysOnly bool
@@ -95,7 +99,7 @@ func New(opts Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.keys = &keyTable{recheck: KeyRecheck, missRecheck: missRecheck, now: s.now}
+	s.keys = &keyTable{recheck: KeyRecheck, missRecheck: missRecheck, now: s.now, path: opts.VaultPath}
 	if !opts.SessionKeysOnly {
 		s.keys.store = opts.Store
 	}

@@ -398,6 +398,44 @@ func TestProxyKeyRecheck(t *testing.T) {
 	}
 }
 
+// TestProxyKeyFileWatch: a proxy that watches the store's file sees keys
+// added and revoked by another process with its next request.
+func TestProxyKeyFileWatch(t *testing.T) {
+	e := newEnv(t, func(o *proxy.Options) { o.KeyRecheck = 0 })
+	e.put(backends.Credential{Provider: "anthropic", Type: backends.TypeAPIKey, AccessToken: "sk-ant-api03-real"})
+	// A second proxy on the same store, watching its file.
+	w := proxy.New(proxy.Options{Store: e.store, VaultPath: e.path, Settings: func(p string) map[string]string { return e.settings[p] }})
+	ln, err := proxy.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Serve(ctx, ln); close(done) }()
+	defer func() { cancel(); <-done }()
+	e.base, e.addr = "http://"+ln.Addr().String(), ln.Addr().String()
+
+	other := jsonfile.New(e.path, vaultfile.Options{}) // another process's store
+	for i := range 3 {
+		k, err := proxy.AddKey(context.Background(), other, proxy.KeySpec{Name: fmt.Sprintf("k%d", i), Providers: []string{"anthropic"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := e.do("GET", "/anthropic/v1/models", map[string]string{"X-Api-Key": k}, ""); code != 200 {
+			t.Fatalf("key %d added elsewhere refused: %d", i, code)
+		}
+		if code, _, _ := e.do("GET", "/anthropic/v1/models", map[string]string{"X-Api-Key": k}, ""); code != 200 {
+			t.Fatalf("key %d refused the second time: %d", i, code)
+		}
+		if err := proxy.RevokeKey(context.Background(), other, fmt.Sprintf("k%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := e.do("GET", "/anthropic/v1/models", map[string]string{"X-Api-Key": k}, ""); code != 401 {
+			t.Fatalf("key %d revoked elsewhere still works: %d", i, code)
+		}
+	}
+}
+
 // TestProxyRefused: non-path request lines, foreign Host and Origin, and
 // escaping paths are refused with JSON and never reach an upstream.
 func TestProxyRefused(t *testing.T) {
