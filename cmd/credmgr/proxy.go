@@ -75,11 +75,12 @@ as a systemd user service or a launchd agent.`,
 			ctx, stop := signal.NotifyContext(context.WithoutCancel(cmd.Context()), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			srv := proxy.New(proxy.Options{Store: op.Store, VaultPath: op.Path, Settings: a.settings, Log: &prefixWriter{w: a.stderr, prefix: "credmgr: "}})
-			url := "http://" + ln.Addr().String()
 			if strings.HasPrefix(addr, "unix:") {
-				url = addr
+				fmt.Fprintf(a.stderr, "credmgr: proxy listening on %s (paths such as /anthropic/v1/messages)\n", addr)
+			} else {
+				url := "http://" + ln.Addr().String()
+				fmt.Fprintf(a.stderr, "credmgr: proxy listening on %s (base URLs: %s/PROVIDER)\n", url, url)
 			}
-			fmt.Fprintf(a.stderr, "credmgr: proxy listening on %s (base URLs: %s/PROVIDER)\n", url, url)
 			if len(keys) == 0 {
 				fmt.Fprintln(a.stderr, "credmgr: no proxy keys yet; create one with: credmgr proxy key add NAME --provider PROVIDER")
 			}

@@ -10,6 +10,7 @@
 //
 //	…/sse        text/event-stream: Events events, each after a Release
 //	              (or after SSEDelay when SSEDelay > 0)
+//	…/chunked    the same as JSON lines without a Content-Length
 //	Upgrade: websocket  a WebSocket that echoes each text message
 //	anything else       200 {"ok":true,"path":…}
 package fakeupstream
@@ -143,9 +144,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"type":"error","error":{"type":"authentication_error","message":"invalid bearer token"}}`)
 	case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
 		s.websocket(w, r)
-	case strings.HasSuffix(r.URL.Path, "/sse"):
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-cache")
+	case strings.HasSuffix(r.URL.Path, "/sse"), strings.HasSuffix(r.URL.Path, "/chunked"):
+		sse := strings.HasSuffix(r.URL.Path, "/sse")
+		if sse {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Header().Set("Cache-Control", "no-cache")
+		} else {
+			w.Header().Set("Content-Type", "application/json")
+		}
 		w.WriteHeader(http.StatusOK)
 		rc := http.NewResponseController(w)
 		for i := 1; i <= events; i++ {
@@ -160,7 +166,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 					}
 				}
 			}
-			fmt.Fprintf(w, "event: message\ndata: {\"n\":%d}\n\n", i)
+			if sse {
+				fmt.Fprintf(w, "event: message\ndata: {\"n\":%d}\n\n", i)
+			} else {
+				fmt.Fprintf(w, "{\"n\":%d}\n", i)
+			}
 			if rc.Flush() != nil {
 				return
 			}

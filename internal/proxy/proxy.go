@@ -119,7 +119,12 @@ func New(opts Options) *Server {
 	s.rp = &httputil.ReverseProxy{
 		Rewrite:       rewrite,
 		Transport:     routeTransport{s},
-		FlushInterval: -1,
+		// Zero: ReverseProxy flushes every write of a streaming
+		// response (text/event-stream, or no Content-Length) at once,
+		// as documented, and copies the others without a flush per
+		// write (half the throughput with -1, measured by
+		// BenchmarkProxyParallel64). TestProxySSE checks the streaming.
+		FlushInterval: 0,
 		ErrorHandler:  s.upstreamError,
 		ErrorLog:      log.New(io.Discard, "", 0),
 	}

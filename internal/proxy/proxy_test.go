@@ -572,6 +572,32 @@ func TestProxySSE(t *testing.T) {
 	}
 }
 
+// TestProxyChunked: a streamed response without a Content-Length that is
+// not SSE (Gemini's streamGenerateContent without alt=sse) is forwarded
+// line by line too.
+func TestProxyChunked(t *testing.T) {
+	e := newEnv(t, nil)
+	e.put(backends.Credential{Provider: "gemini", Type: backends.TypeAPIKey, AccessToken: "AIza-real"})
+	key := e.key("k", "gemini")
+	req, _ := http.NewRequest("POST", e.base+"/gemini/v1beta/models/m:streamGenerateContent/chunked", strings.NewReader("{}"))
+	req.Header.Set("X-Goog-Api-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	for i := 1; i <= 3; i++ {
+		line, err := r.ReadString('\n')
+		if want := fmt.Sprintf("{\"n\":%d}\n", i); err != nil || line != want {
+			t.Fatalf("line %d = %q, %v", i, line, err)
+		}
+		if i < 3 {
+			e.up["gemini"].Release()
+		}
+	}
+}
+
 // TestProxyWebSocket: a WebSocket upgrade passes through with the real
 // credential upstream, and messages go both ways.
 func TestProxyWebSocket(t *testing.T) {
