@@ -117,8 +117,8 @@ func New(opts Options) *Server {
 		s.base = t
 	}
 	s.rp = &httputil.ReverseProxy{
-		Rewrite:       rewrite,
-		Transport:     routeTransport{s},
+		Rewrite:   rewrite,
+		Transport: routeTransport{s},
 		// Zero: ReverseProxy flushes every write of a streaming
 		// response (text/event-stream, or no Content-Length) at once,
 		// as documented, and copies the others without a flush per
