@@ -60,7 +60,9 @@ func agentMain() {
 	case "kill":
 		sig := map[string]syscall.Signal{"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "SEGV": syscall.SIGSEGV}[args[1]]
 		signal.Reset()
-		syscall.Kill(os.Getpid(), sig)
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			p.Signal(sig)
+		}
 		time.Sleep(10 * time.Second)
 		os.Exit(99)
 	case "waitsig":
@@ -178,7 +180,9 @@ func init() {
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(ts.ReadFile(args[1])))
 		ts.Check(err)
-		ts.Check(syscall.Kill(pid, sig))
+		p, err := os.FindProcess(pid)
+		ts.Check(err)
+		ts.Check(p.Signal(sig))
 	}
 
 	// nostored all|refresh FILE... fails if a secret held in the store
