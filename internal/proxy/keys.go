@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -177,6 +178,27 @@ func RevokeKey(ctx context.Context, s backends.Store, name string) error {
 		return fmt.Errorf("%w: %s", ErrKeyNotFound, name)
 	}
 	return err
+}
+
+// CheckKey reports whether secret is the stored, unexpired proxy key
+// called name. No key of that name is false, not an error.
+func CheckKey(ctx context.Context, s backends.Store, name, secret string) (bool, error) {
+	if cred.ValidateName("key", name) != nil || !wellFormed(secret) {
+		return false, nil
+	}
+	c, err := s.Get(ctx, backends.Ref{Provider: KeyProvider, Account: name})
+	if errors.Is(err, backends.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	h := hashKey(secret)
+	want := hashPrefix + hex.EncodeToString(h[:])
+	if subtle.ConstantTimeCompare([]byte(c.AccessToken), []byte(want)) != 1 {
+		return false, nil
+	}
+	return !c.Expired(time.Now(), 0), nil
 }
 
 // ListKeys returns the stored proxy keys, sorted by name.

@@ -937,6 +937,14 @@ func TestKeyAPI(t *testing.T) {
 	if got.Name != "laptop" || strings.Join(got.Providers, ",") != "anthropic,openai,gemini" || got.Account != "work" || got.Expired || got.Expires.IsZero() || got.Created.IsZero() {
 		t.Errorf("ListKeys = %+v", got)
 	}
+	for _, tt := range []struct {
+		name, secret string
+		want         bool
+	}{{"laptop", k, true}, {"laptop", proxy.NewKey(), false}, {"other", k, false}, {"laptop", "not-a-key", false}, {"Bad Name", k, false}} {
+		if got, err := proxy.CheckKey(ctx, store, tt.name, tt.secret); got != tt.want || err != nil {
+			t.Errorf("CheckKey(%s, …) = %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
 	if err := proxy.RevokeKey(ctx, store, "nope"); !errors.Is(err, proxy.ErrKeyNotFound) {
 		t.Errorf("revoking an unknown key: %v", err)
 	}
@@ -945,5 +953,26 @@ func TestKeyAPI(t *testing.T) {
 	}
 	if list, _ := proxy.ListKeys(ctx, store); len(list) != 0 {
 		t.Errorf("after revoke: %v", list)
+	}
+	if ok, _ := proxy.CheckKey(ctx, store, "laptop", k); ok {
+		t.Error("a revoked key checks out")
+	}
+	short, err := proxy.AddKey(ctx, store, proxy.KeySpec{Name: "short", Providers: []string{"openai"}, Expires: time.Now().Add(1500 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := proxy.CheckKey(ctx, store, "short", short); !ok {
+		t.Error("an unexpired key does not check out")
+	}
+	// Let it expire (as time would).
+	store.Update(ctx, backends.Ref{Provider: proxy.KeyProvider, Account: "short"}, func(c *backends.Credential) (*backends.Credential, error) {
+		c.Expiry = time.Now().Add(-time.Second)
+		return c, nil
+	})
+	if ok, _ := proxy.CheckKey(ctx, store, "short", short); ok {
+		t.Error("an expired key checks out")
+	}
+	if list, _ := proxy.ListKeys(ctx, store); len(list) != 1 || !list[0].Expired {
+		t.Errorf("ListKeys of an expired key: %+v", list)
 	}
 }
