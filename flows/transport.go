@@ -180,8 +180,9 @@ func withoutTransportSettings(settings map[string]string) map[string]string {
 //   - an API key as x-api-key (Anthropic), x-goog-api-key (Gemini) or
 //     "Authorization: Bearer" (every other provider).
 //
-// Tokens are refreshed as Fresh does: when they expire within RefreshSkew,
-// once across all requests and processes, under the store's lock. When the
+// Tokens are refreshed as Fresh does: when NeedsRefresh says so (within
+// RefreshMargin of their expiry), once across all requests and processes,
+// under the store's lock. When the
 // upstream answers 401 to an OAuth token, the token is refreshed (unless
 // another request already did) and the request is sent once more, if its
 // body was at most MaxRetryBody bytes; otherwise the 401 is returned.
@@ -227,10 +228,20 @@ type ProviderTransport struct {
 // usable is a credential ready for requests: no refresh or id token, and
 // its upstream.
 type usable struct {
-	c      backends.Credential
-	readAt time.Time
-	up     *url.URL
-	upErr  error
+	c          backends.Credential
+	hasRefresh bool // the stored credential has a refresh token
+	readAt     time.Time
+	up         *url.URL
+	upErr      error
+}
+
+// needsRefresh is NeedsRefresh of the stored credential.
+func (u *usable) needsRefresh(now time.Time) bool {
+	c := u.c
+	if u.hasRefresh {
+		c.RefreshToken = "(kept in the store)"
+	}
+	return NeedsRefresh(c, now)
 }
 
 // Ref returns the credential the transport uses.
@@ -250,21 +261,22 @@ func (t *ProviderTransport) credErr(err error) error {
 // keep caches c (without its refresh and id tokens) as the credential in
 // use. Called with t.mu held.
 func (t *ProviderTransport) keep(c backends.Credential, now time.Time) *usable {
+	u := &usable{hasRefresh: c.RefreshToken != "", readAt: now}
 	c.RefreshToken, c.IDToken = "", ""
-	u := &usable{c: c, readAt: now}
+	u.c = c
 	u.up, u.upErr = upstreamURL(c, t.settings)
 	t.cur = u
 	return u
 }
 
-// credential returns the credential to use now: the cached one while it
-// is valid for more than RefreshSkew and was read within
+// credential returns the credential to use now: the cached one while
+// NeedsRefresh says it needs none and it was read within
 // credentialRecheck, else the stored one, refreshed by Fresh if needed.
 func (t *ProviderTransport) credential(ctx context.Context) (*usable, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	if u := t.cur; u != nil && !NeedsRefresh(u.c, now) && now.Sub(u.readAt) < credentialRecheck {
+	if u := t.cur; u != nil && !u.needsRefresh(now) && now.Sub(u.readAt) < credentialRecheck {
 		return u, nil
 	}
 	c, err := Fresh(ctx, t.store, t.ref, t.flow, t.now)
@@ -298,7 +310,7 @@ func (t *ProviderTransport) refreshRejected(ctx context.Context, rejected string
 		if cur == nil {
 			return nil, fmt.Errorf("%w: %s", backends.ErrNotFound, t.ref)
 		}
-		if cur.AccessToken != rejected && !NeedsRefresh(*cur, t.now()) {
+		if cur.AccessToken != "" && cur.AccessToken != rejected && !cur.Expired(t.now(), 0) {
 			return cur, nil // replaced by another process meanwhile
 		}
 		if cur.RefreshToken == "" {
@@ -313,6 +325,9 @@ func (t *ProviderTransport) refreshRejected(ctx context.Context, rejected string
 		}
 		next.Provider, next.Account = t.ref.Provider, t.ref.Account
 		next.UpdatedAt = t.now().UTC().Truncate(time.Second)
+		if !next.IssuedAt.After(cur.IssuedAt) {
+			next.IssuedAt = next.UpdatedAt // a flow that did not set it
+		}
 		return &next, nil
 	})
 	if err == nil && updated == nil {

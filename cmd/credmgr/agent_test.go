@@ -67,7 +67,7 @@ func agentMain() {
 		os.Exit(99)
 	case "waitsig":
 		c := make(chan os.Signal, 4)
-		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 		if err := os.WriteFile(args[1]+".tmp", []byte(strconv.Itoa(os.Getppid())), 0o600); err != nil {
 			os.Exit(3)
 		}
@@ -172,11 +172,11 @@ func init() {
 		}
 	}
 
-	// signal SIG PIDFILE sends SIG (INT, TERM, HUP) to the pid in PIDFILE.
+	// signal SIG PIDFILE sends SIG (INT, TERM, HUP, QUIT) to the pid in PIDFILE.
 	scriptCmds["signal"] = func(ts *testscript.TestScript, neg bool, args []string) {
-		sig := map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "HUP": syscall.SIGHUP}[args[0]]
+		sig := map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "HUP": syscall.SIGHUP, "QUIT": syscall.SIGQUIT}[args[0]]
 		if sig == 0 || len(args) != 2 {
-			ts.Fatalf("usage: signal INT|TERM|HUP PIDFILE")
+			ts.Fatalf("usage: signal INT|TERM|HUP|QUIT PIDFILE")
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(ts.ReadFile(args[1])))
 		ts.Check(err)

@@ -69,8 +69,8 @@ stay fresh however long it runs, and no real token enters its environment:
   any other NAME  NAME_BASE_URL with NAME_API_KEY
   always          CREDMGR_PROXY_URL (the proxy's http://127.0.0.1:PORT)
 
-COMMAND's stdin, stdout and stderr are credmgr's, SIGINT, SIGTERM and SIGHUP
-are passed on to it, and its exit status is credmgr's (128+N when a signal N
+COMMAND's stdin, stdout and stderr are credmgr's, SIGINT, SIGTERM, SIGHUP
+and SIGQUIT are passed on to it, and its exit status is credmgr's (128+N when a signal N
 killed it; 127 when COMMAND is not found). A login that has expired and
 cannot be refreshed stops credmgr before COMMAND starts (exit 3).`,
 		Example: `  credmgr exec anthropic -- claude -p "hello"
@@ -417,7 +417,7 @@ func (a *app) runExec(ctx context.Context, p *execPlan, name string, args []stri
 	child.Env = env
 	child.Stdin, child.Stdout, child.Stderr = a.stdin, a.stdout, a.stderr
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 	if err := child.Start(); err != nil {
 		return withHint(126, fmt.Errorf("cannot run %s: %w", name, err), "check that it is an executable program")

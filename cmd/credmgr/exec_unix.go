@@ -11,12 +11,12 @@ import (
 )
 
 // signalReachedChild reports whether sig was delivered to the child
-// already: a SIGINT typed at the terminal goes to the terminal's whole
+// already: a SIGINT (or SIGQUIT) typed at the terminal goes to the terminal's whole
 // foreground process group, which holds the child too when credmgr is in
 // it. Forwarding it again would make the child see two (and many agents
 // take a second Ctrl-C as "quit").
 func signalReachedChild(sig os.Signal) bool {
-	if sig != syscall.SIGINT {
+	if sig != syscall.SIGINT && sig != syscall.SIGQUIT {
 		return false
 	}
 	tty, err := os.Open("/dev/tty")

@@ -207,7 +207,7 @@ key is stored, in the configured backend; the key itself is printed once, by
 					if d := k.Expires.Sub(now); d <= 0 {
 						exp += " (expired)"
 					} else {
-						exp += " (in " + humanDuration(d) + ")"
+						exp += " (in " + humanSeconds(int64(d/time.Second)) + ")"
 					}
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.Name, strings.Join(k.Providers, ","), k.Account, created, exp)
