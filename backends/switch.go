@@ -14,6 +14,16 @@ import (
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
+// crashAt, when set (by tests), is called at each step of a switch and of
+// the recovery from an interrupted one; it panics to simulate a kill there.
+var crashAt func(step string)
+
+func step(name string) {
+	if crashAt != nil {
+		crashAt(name)
+	}
+}
+
 // SwitchResult reports what Switch did.
 type SwitchResult struct {
 	// From is the backend the credentials were in, To the one they are
@@ -114,6 +124,7 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 			if err := config.WriteState(cfgPath, "", sw); err != nil {
 				return fmt.Errorf("recording the switch in %s: %w", cfgPath, err)
 			}
+			step("begun")
 			return nil
 		},
 		Abort: func() {
@@ -122,15 +133,23 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 			config.WriteState(cfgPath, "", nil)
 		},
 		Commit: func(next string) error {
+			step("written")
 			sw.Next = next
 			if err := config.WriteState(cfgPath, name, sw); err != nil {
-				return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
+				// The write may have happened (a failure to sync the
+				// directory after the rename): then it stands.
+				if cfg, lerr := config.Load(cfgPath); lerr != nil || cfg.Switch == nil || cfg.Switch.Next != next {
+					return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
+				}
 			}
+			step("committed")
 			return nil
 		},
 		Finish: func() {
+			step("moved")
 			if from.Name == Keychain {
 				removeKey(from.Keychain, res)
+				step("key removed")
 			}
 			if err := config.WriteState(cfgPath, "", nil); err != nil {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("the switch is complete, but its record could not be cleared from %s (the next credmgr backend set clears it): %v", cfgPath, err))
@@ -171,6 +190,7 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 			if err := config.WriteState(cfgPath, config.NormalBackend(sw.Previous), &undo); err != nil {
 				return fmt.Errorf("undoing the switch in %s: %w", cfgPath, err)
 			}
+			step("recovery: undone")
 			committed = false
 			res.Notes = append(res.Notes, fmt.Sprintf("undid %s: %v; the %s backend is in use again", what, err, sw.From))
 		case err != nil:
@@ -185,6 +205,7 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 					res.Warnings = append(res.Warnings, fmt.Sprintf("%s changed after %s had moved every credential, so it was kept: it may hold credentials the %s backend does not", fromPath, what, sw.To))
 				}
 			}
+			step("recovery: completed")
 			res.Notes = append(res.Notes, "completed "+what)
 		}
 	} else {
@@ -203,6 +224,7 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 			return err
 		}
 		removeKey(kc, res)
+		step("recovery: key removed")
 	}
 	// The record goes last: until then, a kill leaves it for the next run.
 	if err := config.WriteState(cfgPath, "", nil); err != nil {

@@ -118,10 +118,10 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 	defer s.mu.Unlock()
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
-	if err := s.prepare(ctx, true); err != nil {
+	if err := s.prepare(ctx); err != nil {
 		return 0, err
 	}
-	if err := dst.prepare(ctx, true); err != nil {
+	if err := dst.prepare(ctx); err != nil {
 		return 0, err
 	}
 	src, err := s.load(ctx)
@@ -146,34 +146,32 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 	if err := h.Begin(srcHash, targetHash); err != nil {
 		return 0, err
 	}
-	committed := false
 	next := dst.path + PendingSuffix
-	defer func() {
-		if !committed {
-			DiscardPending(dst.path)
-			h.Abort()
-		}
-	}()
+	// Before Commit, a failure leaves s in use: undo what was written.
+	fail := func(err error) (int, error) {
+		DiscardPending(dst.path)
+		h.Abort()
+		return 0, err
+	}
 	plain, err := vault.Encode(src)
 	if err != nil {
-		return 0, err
+		return fail(err)
 	}
 	sealed, err := dst.guard.Seal(ctx, plain)
 	if err != nil {
-		return 0, fmt.Errorf("sealing the new vault: %w", err)
+		return fail(fmt.Errorf("sealing the new vault: %w", err))
 	}
 	removeStaleTemps(dst.path)
 	if err := fsutil.WriteFileAtomic(next, sealed); err != nil {
-		return 0, err
+		return fail(err)
 	}
 	back, err := readBack(ctx, dst, next, src)
 	if err != nil {
-		return 0, fmt.Errorf("verifying the new vault (nothing was moved): %w", err)
+		return fail(fmt.Errorf("verifying the new vault (nothing was moved): %w", err))
 	}
 	if err := h.Commit(hashBytes(sealed)); err != nil {
-		return 0, err
+		return fail(err)
 	}
-	committed = true
 	if err := fsutil.Rename(next, dst.path); err != nil {
 		return 0, fmt.Errorf("putting the new vault in place (it will be completed on next use): %w", err)
 	}

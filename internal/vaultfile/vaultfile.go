@@ -124,6 +124,11 @@ const PendingSuffix = ".next"
 func (s *Store) withLock(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.lockAndRun(ctx, fn)
+}
+
+// lockAndRun is withLock with the mutex held.
+func (s *Store) lockAndRun(ctx context.Context, fn func() error) error {
 	if err := fsutil.EnsureDir(dirOf(s.path)); err != nil {
 		return err
 	}
@@ -135,7 +140,7 @@ func (s *Store) withLock(ctx context.Context, fn func() error) error {
 		return err
 	}
 	defer unlock()
-	if err := s.prepare(ctx, true); err != nil {
+	if err := s.prepare(ctx); err != nil {
 		return err
 	}
 	return fn()
@@ -148,13 +153,7 @@ func (s *Store) withLock(ctx context.Context, fn func() error) error {
 func (s *Store) withReadLock(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := checkDir(dirOf(s.path)); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			err = s.prepare(ctx, false)
-			if err == nil {
-				err = fn()
-			}
-		}
+	if err := checkDir(dirOf(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	unlock, locked, err := fsutil.LockExisting(ctx, s.path, s.opts.LockTimeout)
@@ -162,8 +161,21 @@ func (s *Store) withReadLock(ctx context.Context, fn func() error) error {
 		return err
 	}
 	defer unlock()
-	if err := s.prepare(ctx, locked); err != nil {
+	if locked {
+		if err := s.prepare(ctx); err != nil {
+			return err
+		}
+		return fn()
+	}
+	st, err := s.state(ctx)
+	if err != nil {
 		return err
+	}
+	if st.Discard || st.Complete != nil {
+		if _, err := os.Lstat(s.path + PendingSuffix); err == nil {
+			// A pending switch file needs the lock to be dealt with.
+			return s.lockAndRun(ctx, fn)
+		}
 	}
 	return fn()
 }
@@ -177,15 +189,19 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// prepare asks the store's owner for its State before an operation, with
-// the lock held if locked, and completes or discards a pending switch
-// file as told (only with the lock).
-func (s *Store) prepare(ctx context.Context, locked bool) error {
+// state returns the store's State (none if it has no State function).
+func (s *Store) state(ctx context.Context) (State, error) {
 	if s.opts.State == nil {
-		return nil
+		return State{}, nil
 	}
-	st, err := s.opts.State(ctx)
-	if err != nil || !locked {
+	return s.opts.State(ctx)
+}
+
+// prepare asks the store's owner for its State before an operation, with
+// the lock held, and completes or discards a pending switch file as told.
+func (s *Store) prepare(ctx context.Context) error {
+	st, err := s.state(ctx)
+	if err != nil {
 		return err
 	}
 	switch {
