@@ -43,6 +43,7 @@ Backends:
 				cfgNote = " (not present)"
 			}
 			op, openErr := backends.Open(cmd.Context(), *o)
+			a.warnDataDir(o.DataDir)
 			w := a.stdout
 			if openErr != nil {
 				fmt.Fprintf(w, "backend:  none usable\n")
@@ -124,6 +125,7 @@ use; it is never merged.`,
 			if err != nil {
 				return err
 			}
+			a.warnDataDir(o.DataDir)
 			res, err := backends.Switch(cmd.Context(), *o, name)
 			for _, n := range res.Notes {
 				fmt.Fprintf(a.stderr, "credmgr: %s\n", n)

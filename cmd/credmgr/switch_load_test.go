@@ -258,6 +258,12 @@ func TestSwitchUnderLoad(t *testing.T) {
 		// The switch starts while the others are starting, opening
 		// the old backend and queueing for its lock.
 		jobs = append(jobs, job{args: []string{"backend", "set", target}, delay: time.Duration(rand.IntN(40)) * time.Millisecond})
+		if round%3 == 2 {
+			// And in every third round a second switch races the first.
+			other := targets[(round+1)%len(targets)]
+			jobs = append(jobs, job{args: []string{"backend", "set", other}, delay: time.Duration(rand.IntN(40)) * time.Millisecond})
+			target = "" // either may run last
+		}
 		rand.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
 		results := make([]result, len(jobs))
 		var wg sync.WaitGroup
@@ -300,7 +306,7 @@ func TestSwitchUnderLoad(t *testing.T) {
 		maps.Copy(h.want, added)
 		h.check(fmt.Sprintf("round %d (to %s)", round, target), target)
 	}
-	t.Logf("%d rounds of %d concurrent commands around a backend set (%d processes, %d credentials at the end) in %s",
+	t.Logf("%d rounds of %d concurrent commands around a backend set, a second one racing it in every third round (%d processes, %d credentials at the end) in %s",
 		len(targets), imports+logouts+tokens+statuses+1, procs, len(h.want), time.Since(start).Round(time.Millisecond))
 }
 
