@@ -173,8 +173,10 @@ func sourceWords(source string) string {
 // The store follows backend switches ("credmgr backend set" in another
 // process): every operation first checks, holding the vault lock, that
 // config.toml still names the backend it was opened for, and if not, it
-// opens the backend now in use and runs there instead. Nothing is ever
-// written to a backend that a switch retired. The descriptive fields of
+// opens the backend now in use and runs there instead (a backend named by
+// the Backend option or CREDMGR_BACKEND is not left: the operation fails
+// with an error wrapping ErrBackendChanged). Nothing is ever written to a
+// backend that a switch retired. The descriptive fields of
 // the returned Opened (Name, Path, Guard, …) are then updated too; read
 // them when no operation on Store is running.
 func Open(ctx context.Context, o Options) (*Opened, error) {

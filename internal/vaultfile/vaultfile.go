@@ -1,6 +1,13 @@
 // Package vaultfile implements the storage contract once for every backend:
 // one vault document in one file, read and written under a cross-process
 // lock, replaced atomically, and sealed by a Guard that differs per backend.
+//
+// It also holds the file side of a backend switch (MoveLocked): the new
+// vault is written beside its final path (path+".next") and put in place
+// only when the owner of the store, asked under the lock before every
+// operation (Options.State), says that a committed switch wrote it; the
+// owner can also stop every operation on a store a switch retired. Reads
+// never create a file, so they work in a read-only directory.
 package vaultfile
 
 import (
@@ -115,7 +122,7 @@ func New(path string, g Guard, opts Options) *Store {
 func (s *Store) Path() string { return s.path }
 
 // PendingSuffix names the file a backend switch writes before it takes the
-// vault's place (see FinishPending).
+// vault's place (see MoveLocked and State).
 const PendingSuffix = ".next"
 
 // withLock runs fn holding both the in-process mutex and the file lock,
