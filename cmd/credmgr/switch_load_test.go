@@ -225,7 +225,7 @@ func TestSwitchUnderLoad(t *testing.T) {
 		h.want[ref] = tok
 	}
 	start := time.Now()
-	procs := 0
+	procs, kills := 0, 0
 	for round, target := range targets {
 		// Pick what this round logs out and reads: distinct credentials.
 		refs := slices.Sorted(maps.Keys(h.want))
@@ -235,6 +235,7 @@ func TestSwitchUnderLoad(t *testing.T) {
 			stdin string
 			args  []string
 			delay time.Duration
+			kill  time.Duration // if set, the process is killed this long after it starts
 		}
 		var jobs []job
 		added := map[string]string{}
@@ -258,11 +259,19 @@ func TestSwitchUnderLoad(t *testing.T) {
 		// The switch starts while the others are starting, opening
 		// the old backend and queueing for its lock.
 		jobs = append(jobs, job{args: []string{"backend", "set", target}, delay: time.Duration(rand.IntN(40)) * time.Millisecond})
-		if round%3 == 2 {
-			// And in every third round a second switch races the first.
+		switch round % 4 {
+		case 2:
+			// A second switch races the first.
 			other := targets[(round+1)%len(targets)]
 			jobs = append(jobs, job{args: []string{"backend", "set", other}, delay: time.Duration(rand.IntN(40)) * time.Millisecond})
 			target = "" // either may run last
+		case 3:
+			// A second switch is killed while the others wait for it.
+			other := targets[(round+1)%len(targets)]
+			jobs = append(jobs, job{args: []string{"backend", "set", other}, delay: time.Duration(rand.IntN(40)) * time.Millisecond,
+				kill: time.Duration(5+rand.IntN(60)) * time.Millisecond})
+			target = ""
+			kills++
 		}
 		rand.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
 		results := make([]result, len(jobs))
@@ -274,6 +283,16 @@ func TestSwitchUnderLoad(t *testing.T) {
 				defer wg.Done()
 				<-gate
 				time.Sleep(j.delay)
+				if j.kill > 0 {
+					cmd := credmgrCmd(h.env, j.args...)
+					if err := cmd.Start(); err == nil {
+						time.Sleep(j.kill)
+						cmd.Process.Kill()
+						cmd.Wait()
+					}
+					results[i] = result{args: append([]string{"killed"}, j.args...)}
+					return
+				}
 				results[i] = h.run(j.stdin, nil, j.args...)
 			}()
 		}
@@ -304,10 +323,15 @@ func TestSwitchUnderLoad(t *testing.T) {
 			}
 		}
 		maps.Copy(h.want, added)
+		if round%4 == 3 {
+			// Whatever the kill left, the next switch completes or undoes.
+			h.must(h.run("", nil, "backend", "set", targets[round]))
+			target = targets[round]
+		}
 		h.check(fmt.Sprintf("round %d (to %s)", round, target), target)
 	}
-	t.Logf("%d rounds of %d concurrent commands around a backend set, a second one racing it in every third round (%d processes, %d credentials at the end) in %s",
-		len(targets), imports+logouts+tokens+statuses+1, procs, len(h.want), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d rounds of %d concurrent commands around a backend set, a second switch racing it in %d rounds and killed in %d more (%d processes, %d credentials at the end) in %s",
+		len(targets), imports+logouts+tokens+statuses+1, len(targets)/4, kills, procs, len(h.want), time.Since(start).Round(time.Millisecond))
 }
 
 // TestSwitchKilledWithChanges kills "credmgr backend set" at random
