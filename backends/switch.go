@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -98,12 +100,18 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		}
 	}
 	o.ConfigBackend = cfg.Backend
+	t := o
+	t.Backend = name
 	from, err := open(ctx, o)
+	if errors.Is(err, ErrNoBackend) && noVault(o.DataDir) {
+		// Nothing is stored anywhere, so nothing needs the backend that
+		// auto cannot choose (a headless machine choosing the file
+		// backend): there is nothing to move.
+		from, err = open(ctx, t)
+	}
 	if err != nil {
 		return fmt.Errorf("opening the current backend: %w", err)
 	}
-	t := o
-	t.Backend = name
 	to, err := open(ctx, t)
 	if err != nil {
 		return fmt.Errorf("opening the %s backend: %w", name, err)
@@ -161,6 +169,16 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 	}
 	res.Moved = n
 	return removePlaintext(ctx, o, to, res)
+}
+
+// noVault reports whether dir holds no vault of any backend.
+func noVault(dir string) bool {
+	for _, n := range []string{File, Age} {
+		if _, err := os.Lstat(vaultPath(dir, n)); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	return true
 }
 
 func vaultOf(op *Opened) *vaultfile.Store {
