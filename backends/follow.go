@@ -81,10 +81,14 @@ func (o *Options) state(name string, checked bool) func(context.Context) (vaultf
 // read or written), it opens the backend now in use and runs the
 // operation there.
 type following struct {
-	o   Options
 	pub *Opened // what Open returned; its fields follow cur
+	// explicit is set when the backend was chosen by a flag or
+	// CREDMGR_BACKEND, which a switch recorded in config.toml does not
+	// override: such a store reports the switch instead of following it.
+	explicit bool
 
 	mu  sync.Mutex
+	o   Options
 	cur *Opened
 }
 
@@ -103,19 +107,11 @@ func (f *following) current() storeEditor {
 	return f.cur.Store
 }
 
-// explicit reports whether the backend was chosen by a flag or
-// CREDMGR_BACKEND, which a switch recorded in config.toml does not
-// override: such a store reports the switch instead of following it.
-func (f *following) explicit() bool {
-	_, source, _ := f.o.Choice()
-	return source == "flag" || source == "env"
-}
-
 func (f *following) do(ctx context.Context, op func(s storeEditor) error) error {
 	for i := 0; ; i++ {
 		s := f.current()
 		err := op(s)
-		if err == nil || !errors.Is(err, ErrBackendChanged) || i == maxFollow || f.explicit() {
+		if err == nil || !errors.Is(err, ErrBackendChanged) || i == maxFollow || f.explicit {
 			return err
 		}
 		if rerr := f.reopen(ctx, s); rerr != nil {
@@ -143,9 +139,9 @@ func (f *following) reopen(ctx context.Context, failed storeEditor) error {
 		return err
 	}
 	f.o, f.cur = o, op
-	store := f.pub.Store
-	*f.pub = *op
-	f.pub.Store = store
+	// Store stays this wrapper; the rest describes the backend now used.
+	f.pub.Name, f.pub.Source, f.pub.Reason = op.Name, op.Source, op.Reason
+	f.pub.Path, f.pub.Guard, f.pub.Keychain = op.Path, op.Guard, op.Keychain
 	return nil
 }
 

@@ -185,7 +185,9 @@ func Open(ctx context.Context, o Options) (*Opened, error) {
 		return nil, err
 	}
 	pub := *op
-	pub.Store = &following{o: o, cur: op, pub: &pub}
+	name, source, _ := o.Choice()
+	explicit := (source == "flag" || source == "env") && name != Auto
+	pub.Store = &following{o: o, cur: op, pub: &pub, explicit: explicit}
 	return &pub, nil
 }
 
