@@ -179,7 +179,17 @@ func sourceWords(source string) string {
 // backend that a switch retired. The descriptive fields of
 // the returned Opened (Name, Path, Guard, …) are then updated too; read
 // them when no operation on Store is running.
+//
+// A switch that config.toml records as interrupted is first completed or
+// undone (see Switch), if every vault lock can be had; what was done is
+// reported on the Warn writer.
 func Open(ctx context.Context, o Options) (*Opened, error) {
+	settle(ctx, &o)
+	return openFollowing(ctx, o)
+}
+
+// openFollowing is Open without settling an interrupted switch first.
+func openFollowing(ctx context.Context, o Options) (*Opened, error) {
 	op, err := open(ctx, o)
 	if err != nil {
 		return nil, err

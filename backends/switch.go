@@ -13,6 +13,7 @@ import (
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -75,29 +76,90 @@ func Switch(ctx context.Context, o Options, name string) (*SwitchResult, error) 
 	return res, err
 }
 
-func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult) error {
+// settle completes or undoes the interrupted switch config.toml records,
+// and removes what a killed switch left (pending files, config.toml temp
+// files), holding every vault lock; it updates o.ConfigBackend. It does
+// nothing, and takes no lock, when nothing is left. What it did, or why it
+// could not, goes to o's Warn writer: the stores' own checks keep every
+// operation safe meanwhile.
+func settle(ctx context.Context, o *Options) {
+	if o.DataDir == "" || !leftBehind(o.DataDir) {
+		return
+	}
+	res := &SwitchResult{}
+	err := vaultfile.LockAll(ctx, o.LockTimeout, []string{vaultPath(o.DataDir, File), vaultPath(o.DataDir, Age)}, func() error {
+		_, err := settleLocked(*o, res)
+		return err
+	})
+	w := o.warn()
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "credmgr: %s\n", n)
+	}
+	for _, m := range res.Warnings {
+		fmt.Fprintf(w, "credmgr: warning: %s\n", m)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "credmgr: warning: what an interrupted backend switch left could not be completed or removed now: %v\n", err)
+	}
+	if cfg, err := config.Load(config.Path(o.DataDir)); err == nil {
+		o.ConfigBackend = cfg.Backend
+	}
+}
+
+// leftBehind reports whether a switch record, a pending file or a
+// config.toml temp file is in dir.
+func leftBehind(dir string) bool {
+	cfgPath := config.Path(dir)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return false // reported by whoever reads it next
+	}
+	if cfg.Switch != nil {
+		return true
+	}
+	for _, n := range []string{File, Age} {
+		if _, err := os.Lstat(vaultPath(dir, n) + vaultfile.PendingSuffix); err == nil {
+			return true
+		}
+	}
+	m, _ := filepath.Glob(fsutil.TempPattern(cfgPath))
+	return len(m) > 0
+}
+
+// settleLocked is settle with every vault lock held: it completes or
+// undoes a recorded switch, then removes pending files (with no switch
+// recorded and every lock held, they are copies a killed switch wrote or
+// was discarding) and config.toml temp files (only a switch writes
+// config.toml, holding every vault lock). It returns the configuration as
+// it is afterwards.
+func settleLocked(o Options, res *SwitchResult) (*config.Config, error) {
 	cfgPath := config.Path(o.DataDir)
-	// Only Switch writes config.toml, and only holding every vault lock:
-	// a temp file beside it is a killed run's.
 	config.RemoveStaleTemps(cfgPath)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.Switch != nil {
 		if err := recoverSwitch(o, cfg, res); err != nil {
-			return err
+			return nil, err
 		}
 		if cfg, err = config.Load(cfgPath); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	// No switch is recorded now and every lock is held: a pending file
-	// is a copy that a killed switch wrote or was discarding.
 	for _, n := range []string{File, Age} {
 		if err := vaultfile.DiscardPending(vaultPath(o.DataDir, n)); err != nil {
-			return err
+			return nil, err
 		}
+	}
+	return cfg, nil
+}
+
+func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult) error {
+	cfgPath := config.Path(o.DataDir)
+	cfg, err := settleLocked(o, res)
+	if err != nil {
+		return err
 	}
 	o.ConfigBackend = cfg.Backend
 	t := o

@@ -336,12 +336,13 @@ func TestSwitchUnderLoad(t *testing.T) {
 
 // TestSwitchKilledWithChanges kills "credmgr backend set" at random
 // moments, then imports and logs out through the backend config.toml
-// names, reads through the other backend named explicitly (which must
-// neither complete nor undo anything that is not its own), and runs the
-// switch again: every change must survive, no logged-out credential may
-// come back, the count reported must be the count stored, and nothing
-// may be left behind (old vault, pending file, switch record, config
-// temp file, keychain key).
+// names (the first command completes or undoes the interrupted switch),
+// reads through the other backend named explicitly (which must neither
+// complete nor undo anything that is not its own), and runs the switch
+// again: every change must survive, no logged-out credential may come
+// back, the count reported must be the count stored, and nothing may be
+// left behind (old vault, pending file, switch record, config temp file,
+// keychain key), neither after the first commands nor after the switch.
 func TestSwitchKilledWithChanges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
@@ -395,6 +396,9 @@ func TestSwitchKilledWithChanges(t *testing.T) {
 			t.Fatalf("%s, after the kill: %s", when, r)
 		}
 		delete(h.want, gone)
+		// The first command after the kill completed or undid the
+		// switch: nothing is left behind, and nothing was lost.
+		h.check(when+", after the kill and two commands", "")
 		// A command naming another backend: it may fail, but must change
 		// nothing that is not its own.
 		for _, other := range []string{"age", "keychain"} {
