@@ -108,7 +108,7 @@ func (a *app) backendSetCmd() *cobra.Command {
 choice in config.toml. Every credential is copied to the new backend and read
 back from it before the old copy is removed; an interruption at any point
 leaves every credential in the backend config.toml names, and the next
-"credmgr backend set" completes or undoes the interrupted switch.
+credmgr command completes or undoes the interrupted switch.
 
 Commands that were waiting for the vault while the switch ran continue on
 the new backend. A file that another backend left at the new backend's
