@@ -51,10 +51,10 @@ type SwitchResult struct {
 // Config.toml records the switch ([switch]) before anything is written,
 // and the new backend, in one write, once the new vault has been written
 // beside its final path and read back; the record is cleared last. A
-// switch interrupted at any point is completed (when it had committed) or
-// undone (when not) by the next Switch or Open, which also removes what it left:
-// the old vault, the pending new one, and a keychain key that opens
-// neither. A pending new vault is put in place only over the very file it
+// switch interrupted at any point is completed (when it had committed)
+// or undone (when not) by the next Switch or Open, which also removes
+// what it left: the old vault, the pending new one, and a keychain key
+// that opens neither. A pending new vault is put in place only over the very file it
 // was meant to replace; it never replaces a vault that changed since.
 //
 // The new vault holds exactly the credentials of the old one: a file
