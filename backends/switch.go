@@ -222,7 +222,7 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 				step("key removed")
 			}
 			if err := config.WriteState(cfgPath, "", nil); err != nil {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("the switch is complete, but its record could not be cleared from %s (the next credmgr backend set clears it): %v", cfgPath, err))
+				res.Warnings = append(res.Warnings, fmt.Sprintf("the switch is complete, but its record could not be cleared from %s (the next credmgr command clears it): %v", cfgPath, err))
 			}
 		},
 	})
