@@ -109,7 +109,10 @@ func init() {
 	}
 
 	// fake PROVIDER KNOB [VALUE] changes a fake's behaviour: decision
-	// approve|deny|never, pending N, failrefresh, slowrefresh, down.
+	// approve|deny|never, pending N, failrefresh, slowrefresh, down,
+	// noexpiresin (token answers without a lifetime), ttl DURATION
+	// (openai: access token lifetime), hostile N (error answers that echo
+	// secrets and forge output, fakeprovider.HostileBody shape N).
 	scriptCmds["fake"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 2 {
 			ts.Fatalf("usage: fake PROVIDER KNOB [VALUE]")
@@ -351,9 +354,15 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.PendingPolls = n
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
+			case "noexpiresin":
+				f.OmitExpiresIn = true
+			case "ttl":
+				f.AccessTTL, _ = time.ParseDuration(val)
 			}
 		})
-		return knob == "decision" || knob == "pending" || knob == "failrefresh"
+		return knob == "decision" || knob == "pending" || knob == "failrefresh" || knob == "noexpiresin" || knob == "ttl" || knob == "hostile"
 	case *fakeanthropic.Server:
 		f.Set(func(f *fakeanthropic.Server) {
 			switch knob {
@@ -361,9 +370,13 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.Decision = map[string]fakeanthropic.Decision{"approve": fakeanthropic.Approve, "deny": fakeanthropic.Deny}[val]
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
+			case "noexpiresin":
+				f.OmitExpiresIn = true
 			}
 		})
-		return knob == "decision" || knob == "failrefresh"
+		return knob == "decision" || knob == "failrefresh" || knob == "noexpiresin" || knob == "hostile"
 	case *fakegemini.Server:
 		f.Set(func(f *fakegemini.Server) {
 			switch knob {
@@ -371,9 +384,13 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.Decision = map[string]fakegemini.Decision{"approve": fakegemini.Approve, "deny": fakegemini.Deny, "never": fakegemini.Never}[val]
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
+			case "noexpiresin":
+				f.OmitExpiresIn = true
 			}
 		})
-		return knob == "decision" || knob == "failrefresh"
+		return knob == "decision" || knob == "failrefresh" || knob == "noexpiresin" || knob == "hostile"
 	case *fakeqwen.Server:
 		f.Set(func(f *fakeqwen.Server) {
 			switch knob {
@@ -385,9 +402,13 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.SlowDownPolls = n
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
+			case "noexpiresin":
+				f.OmitExpiresIn = true
 			}
 		})
-		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh"
+		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "noexpiresin" || knob == "hostile"
 	case *fakecopilot.Server:
 		f.Set(func(f *fakecopilot.Server) {
 			switch knob {
@@ -400,11 +421,13 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.SlowDownIncrement = 1
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
 			case "nosubscription":
 				f.NoSubscription = true
 			}
 		})
-		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "nosubscription"
+		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "nosubscription" || knob == "hostile"
 	}
 	return false
 }

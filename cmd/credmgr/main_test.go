@@ -2,12 +2,15 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -21,6 +24,15 @@ func TestMain(m *testing.M) {
 	for _, k := range noNetworkEnv {
 		k, v, _ := strings.Cut(k, "=")
 		os.Setenv(k, v)
+	}
+	// The core-dump test's control: a process that holds the canary in
+	// memory like credmgr but never runs Main (so is not hardened).
+	if canary := os.Getenv("CREDMGR_TEST_CRASH_CONTROL"); canary != "" {
+		held := []byte(strings.Repeat(canary, 2))
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+		runtime.KeepAlive(held)
+		os.Exit(0)
 	}
 	// Go tests run credmgr as a child process this way (see runChild).
 	if os.Getenv("CREDMGR_TEST_RUN_MAIN") == "1" {

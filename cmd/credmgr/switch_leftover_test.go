@@ -40,7 +40,7 @@ func TestUnrecordedPendingIgnored(t *testing.T) {
 			// What the interrupted switch wrote: the vault at that time,
 			// sealed with a passphrase.
 			tmp := filepath.Join(t.TempDir(), "vault.age")
-			s, err := agefile.New(tmp, agefile.Options{Passphrase: func(bool) (string, error) { return "p", nil }, WorkFactor: 10})
+			s, err := agefile.New(tmp, agefile.Options{Passphrase: func(context.Context, bool) (string, error) { return "p", nil }, WorkFactor: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
