@@ -86,8 +86,10 @@ func Providers() []string {
 // ErrNoFlow is returned by New for providers credmgr cannot log in to.
 var ErrNoFlow = errors.New("no login flow for this provider")
 
-// New returns the flow for a canonical provider name.
+// New returns the flow for a canonical provider name. Settings that
+// belong to Transport (SettingUpstream) are not passed to the flow.
 func New(provider string, cfg Config) (Flow, error) {
+	cfg.Settings = withoutTransportSettings(cfg.Settings)
 	f, ok := registry[provider]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s (store an API key with credmgr import %s --api-key)", ErrNoFlow, provider, provider)

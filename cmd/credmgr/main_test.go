@@ -14,6 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/credmgr/credmgr/internal/fakeupstream"
 	"github.com/credmgr/credmgr/internal/testenv"
 )
 
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 			testOnlyScryptWorkFactor = 10
 			os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
+		"agent": agentMain,
 	})
 }
 
@@ -60,6 +62,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("CREDMGR_HOME", filepath.Join(env.WorkDir, "data"))
 			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, "xdg"))
 			setupFakes(env)
+			env.Values["upstreams"] = map[string]*fakeupstream.Server{}
 			for _, kv := range noNetworkEnv {
 				k, v, _ := strings.Cut(kv, "=")
 				env.Setenv(k, v)
@@ -83,6 +86,11 @@ func TestScripts(t *testing.T) {
 				return testenv.Required(), nil
 			case "root":
 				return os.Geteuid() == 0, nil
+			case "fgtty":
+				// A terminal whose foreground process group is this
+				// test's: "credmgr exec" then leaves SIGINT to the
+				// terminal (see signalReachedChild).
+				return signalReachedChild(os.Interrupt), nil
 			}
 			return false, nil
 		},

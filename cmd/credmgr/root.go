@@ -94,6 +94,10 @@ var terminatingSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGH
 // report prints err as "credmgr: error: …" plus hints and returns the exit
 // code.
 func (a *app) report(err error) int {
+	var es *exitStatus
+	if errors.As(err, &es) {
+		return es.code // the child's own status; it spoke for itself
+	}
 	code := exitError
 	var hints []string
 	var ce *cliError

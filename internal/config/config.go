@@ -33,6 +33,9 @@ type Config struct {
 	// RecoveryRecipients are age recipients ("age1…") the keychain and
 	// age-identity vaults are also sealed to.
 	RecoveryRecipients []string `toml:"recovery_recipients"`
+	// ProxyListen is the address "credmgr proxy" listens on by default
+	// ("127.0.0.1:PORT" or "unix:PATH").
+	ProxyListen string `toml:"proxy_listen"`
 	// Providers holds per-provider overrides ([providers.NAME] tables).
 	Providers map[string]map[string]string `toml:"providers"`
 	// Switch is set while "credmgr backend set" moves the credentials to
@@ -186,7 +189,7 @@ func Parse(b []byte) (*Config, error) {
 			keys[i] = k.String()
 		}
 		sort.Strings(keys)
-		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, [providers.NAME], and [switch], which credmgr writes)", strings.Join(keys, ", "))
+		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, proxy_listen, [providers.NAME], and [switch], which credmgr writes)", strings.Join(keys, ", "))
 	}
 	if c.Backend != "" && !validBackend(c.Backend) {
 		return nil, fmt.Errorf("backend = %q: must be one of %s", c.Backend, strings.Join(Backends, ", "))
