@@ -189,20 +189,23 @@ func (e *switchEnv) check(when, name string, want []string) {
 // be left behind (old vault, pending file, record, keychain key).
 func TestSwitchCrash(t *testing.T) {
 	steps := []string{"begun", "written", "committed", "moved", "key removed"}
-	recoverySteps := []string{"", "recovery: undone", "recovery: completed", "recovery: key removed"}
+	// After the crash: whether the next store settles the switch when
+	// opened (Open) or meets its leftovers under its lock, and where the
+	// recovery itself is interrupted ("" for nowhere).
+	variants := []struct {
+		settles bool
+		rst     string
+	}{{true, ""}, {false, ""}, {false, "recovery: completed"}, {true, "recovery: key removed"}}
 	pairs := [][2]string{{File, Age}, {Age, File}, {Keychain, Age}, {Age, Keychain}, {Keychain, File}, {File, Keychain}}
 	ctx := context.Background()
 	n := 0
 	for _, p := range pairs {
 		for _, st := range steps {
-			for i, rst := range recoverySteps {
+			for _, v := range variants {
 				if st == "key removed" && p[0] != Keychain {
 					continue
 				}
-				// Half the cases change credentials through stores that
-				// settle the interrupted switch when opened (Open), half
-				// through stores that meet its leftovers under their lock.
-				settles := i%2 == 0
+				settles, rst := v.settles, v.rst
 				t.Run(fmt.Sprintf("%s-%s/%s/%s/settle=%v", p[0], p[1], st, rst, settles), func(t *testing.T) {
 					e := newSwitchEnv(t)
 					e.set(p[0])
