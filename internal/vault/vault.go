@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/strictjson"
 )
 
 // Version is the document version this package writes and reads.
@@ -48,11 +50,17 @@ func Encode(d *Document) ([]byte, error) {
 
 // Decode parses a document. It rejects anything it could not write back
 // without loss: unknown fields, a newer version, trailing data, keys that
-// do not match their credential, and invalid credentials. Errors never
-// quote the input, which holds secrets.
+// do not match their credential, and invalid credentials; and anything
+// encoding/json would silently change: invalid UTF-8, unpaired surrogate
+// escapes, duplicate keys, keys that match a field only case-insensitively,
+// and an explicit zero time (0001-01-01T00:00:00Z, which would read as "no
+// expiry"). Errors never quote the input, which holds secrets.
 func Decode(b []byte) (*Document, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, fmt.Errorf("%w: empty document", ErrCorrupt)
+	}
+	if err := strictjson.Check(b, documentType, strictjson.RejectUnknown); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	var probe struct {
 		Version *int `json:"version"`
@@ -81,6 +89,9 @@ func Decode(b []byte) (*Document, error) {
 	if d.Credentials == nil {
 		d.Credentials = map[string]cred.Credential{}
 	}
+	if err := checkZeroTimes(b); err != nil {
+		return nil, err
+	}
 	// The messages below name no field values: in a damaged file any
 	// field may hold secret bytes.
 	for k, c := range d.Credentials {
@@ -88,10 +99,33 @@ func Decode(b []byte) (*Document, error) {
 			return nil, fmt.Errorf("%w: an entry's key does not match its credential's provider and account", ErrCorrupt)
 		}
 		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: an entry is not a valid credential (bad name, type or missing secret)", ErrCorrupt)
+			return nil, fmt.Errorf("%w: an entry is not a valid credential (bad name, type, text or time, or a missing secret)", ErrCorrupt)
 		}
 	}
 	return &d, nil
+}
+
+var documentType = reflect.TypeFor[Document]()
+
+// checkZeroTimes rejects a time field given as Go's zero time. Encode never
+// writes one (a zero time means "none" and is left out), and decoding one
+// would turn "expires at 0001-01-01" into "never expires".
+func checkZeroTimes(b []byte) error {
+	var probe struct {
+		Credentials map[string]struct {
+			Expiry    *time.Time `json:"expiry"`
+			UpdatedAt *time.Time `json:"updated_at"`
+		} `json:"credentials"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return fmt.Errorf("%w: %s", ErrCorrupt, describeJSONError(err))
+	}
+	for _, c := range probe.Credentials {
+		if c.Expiry != nil && c.Expiry.IsZero() || c.UpdatedAt != nil && c.UpdatedAt.IsZero() {
+			return fmt.Errorf("%w: an entry has the time 0001-01-01T00:00:00Z, which credmgr never writes (it would read as no time at all)", ErrCorrupt)
+		}
+	}
+	return nil
 }
 
 // describeJSONError turns a decoding error into a message that cannot carry
@@ -118,13 +152,15 @@ func describeJSONError(err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "unexpected end of input"
 	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		// The field name comes from the input, but names, unlike values,
-		// are not secrets; show it, shortened, so a user can find the typo.
-		if len(name) > 40 {
-			name = name[:40] + "…"
-		}
-		return "unknown field " + name
+	var ue *strictjson.UnknownFieldError
+	if errors.As(err, &ue) || errors.Is(err, strictjson.ErrInvalid) {
+		// strictjson's messages name offsets and known field names only.
+		return err.Error()
+	}
+	if strings.HasPrefix(err.Error(), "json: unknown field ") {
+		// The name comes from the input, and may be a secret pasted in
+		// the wrong place: never show it.
+		return "unknown field"
 	}
 	return "invalid JSON"
 }
