@@ -356,10 +356,12 @@ func identityFiles(o *Options) []string {
 
 func parseRecipients(list []string) ([]age.Recipient, error) {
 	var rs []age.Recipient
-	for _, s := range list {
+	for i, s := range list {
 		r, err := age.ParseX25519Recipient(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("recovery_recipients: %q is not an age X25519 recipient (age1…)", s)
+			// Never quote the entry: it may be a secret key pasted in
+			// the wrong place (config.Parse catches the usual forms).
+			return nil, fmt.Errorf("recovery_recipients entry %d of %d is not an age X25519 recipient (age1… of 62 characters)", i+1, len(list))
 		}
 		rs = append(rs, r)
 	}
