@@ -377,14 +377,14 @@ func llxprtName(stem string) (provider, bucket string) {
 }
 
 type llxprtToken struct {
-	AccessToken  string  `json:"access_token"`
-	RefreshToken string  `json:"refresh_token"`
+	AccessToken  string   `json:"access_token"`
+	RefreshToken string   `json:"refresh_token"`
 	Expiry       *float64 `json:"expiry"`
-	Scope        *string `json:"scope"`
-	TokenType    string  `json:"token_type"`
-	ResourceURL  string  `json:"resource_url"`
-	AccountID    string  `json:"account_id"`
-	IDToken      string  `json:"id_token"`
+	Scope        *string  `json:"scope"`
+	TokenType    string   `json:"token_type"`
+	ResourceURL  string   `json:"resource_url"`
+	AccountID    string   `json:"account_id"`
+	IDToken      string   `json:"id_token"`
 	// Google's format, in oauth_creds.json
 	ExpiryDate *float64 `json:"expiry_date"`
 }

@@ -34,7 +34,7 @@ func TestDecodeRejectsInexact(t *testing.T) {
 		{"duplicate version", []byte(`{"version":1,"version":1,"credentials":{}}`), "twice"},
 		{"zero expiry", entry(`"access_token":"a","expiry":"0001-01-01T00:00:00Z"`), "0001-01-01T00:00:00Z"},
 		{"zero updated_at", entry(`"access_token":"a","updated_at":"0001-01-01T00:00:00Z"`), "0001-01-01T00:00:00Z"},
-		{"secret as unknown key", entry(`"access_token":"a","`+canary+`":"x"`), "unknown field at byte"},
+		{"secret as unknown key", entry(`"access_token":"a","` + canary + `":"x"`), "unknown field at byte"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
