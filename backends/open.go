@@ -19,6 +19,7 @@ import (
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/tty"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
@@ -149,7 +150,7 @@ func (o *Options) Choice() (name, source string, err error) {
 		name, source = Auto, "auto"
 	}
 	if !config.ValidBackend(name) {
-		return "", "", fmt.Errorf("unknown backend %q (from %s): choose one of %s", name, sourceWords(source), strings.Join(config.Backends, ", "))
+		return "", "", fmt.Errorf("unknown backend %s (from %s): choose one of %s", cred.QuoteName(name), sourceWords(source), strings.Join(config.Backends, ", "))
 	}
 	return name, source, nil
 }

@@ -36,6 +36,10 @@ The input is a JSON object with the fields of a stored credential:
   extra          an object of string values (resource_url, project_id, …)
   api_key        the key, for "type": "api_key"
 provider and account may be given and must then match the arguments.
+The credential is stored exactly as given or not at all: the input must be
+UTF-8, with each key once and field names in lowercase as above, and an
+expiry of 0001-01-01T00:00:00Z is refused (leave expiry out instead). Errors
+never quote the input.
 
 With --api-key, stdin holds a bare API key instead.`,
 		Example: `  echo '{"access_token":"…","refresh_token":"…","expiry":"2030-01-01T00:00:00Z"}' | credmgr import openai
