@@ -213,6 +213,7 @@ func fuzzParse(f *testing.F, path string, parse func(string, []byte) ([]backends
 			if err := storable(c); err != nil {
 				t.Fatalf("credential cannot be stored exactly: %v", err)
 			}
+			checkRoundTrip(t, c)
 		}
 		for _, s := range skips {
 			if strings.Contains(s.Reason, "SECRETVALUE") || strings.Contains(s.Entry, "SECRETVALUE") {

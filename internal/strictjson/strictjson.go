@@ -19,21 +19,26 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// Unknown says what to do with an object key that names no field of the
-// target struct.
-type Unknown int
+// Mode selects what Check accepts beyond its fixed rules.
+type Mode uint
 
 const (
-	// RejectUnknown makes an unknown key an error.
-	RejectUnknown Unknown = iota
+	// RejectUnknown (the zero Mode) makes a key that names no field of
+	// the target struct an error.
+	RejectUnknown Mode = 0
 	// IgnoreUnknown lets unknown keys through (encoding/json skips them),
 	// except keys that differ from a field name only in letter case,
 	// which encoding/json would not skip.
-	IgnoreUnknown
+	IgnoreUnknown Mode = 1 << iota
+	// RejectZeroTime makes a time.Time field given as Go's zero time
+	// (0001-01-01T00:00:00Z, in any offset) an error: with omitzero or
+	// IsZero checks it would read as "no time".
+	RejectZeroTime
 )
 
 // ErrInvalid is wrapped by every error Check returns.
@@ -43,9 +48,10 @@ var ErrInvalid = errors.New("JSON that cannot be read exactly")
 // of type t without any change: it must be valid UTF-8, hold no unpaired
 // surrogate escape, no object with two equal keys, and no key that matches
 // a field of the struct it decodes into only case-insensitively. With
-// RejectUnknown, keys that name no field are errors too. Syntax errors are
-// left to the decoder, which reports them.
-func Check(data []byte, t reflect.Type, unknown Unknown) error {
+// RejectUnknown, keys that name no field are errors too; with
+// RejectZeroTime, so are zero times. Syntax errors are left to the
+// decoder, which reports them.
+func Check(data []byte, t reflect.Type, mode Mode) error {
 	if !utf8.Valid(data) {
 		off := 0
 		for off < len(data) {
@@ -60,7 +66,7 @@ func Check(data []byte, t reflect.Type, unknown Unknown) error {
 	if !json.Valid(data) {
 		return nil // the decoder reports the syntax error
 	}
-	c := &checker{data: data, unknown: unknown}
+	c := &checker{data: data, mode: mode}
 	c.skipSpace()
 	return c.value(shapeOf(t))
 }
@@ -83,11 +89,13 @@ const (
 	structShape                  // an object with named fields
 	mapShape                     // an object with arbitrary keys
 	sliceShape                   // an array
+	timeShape                    // a time.Time
 )
 
 var (
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	timeType            = reflect.TypeFor[time.Time]()
 )
 
 func shapeOf(t reflect.Type) *shape {
@@ -103,6 +111,9 @@ func shapeOfSeen(t reflect.Type, seen map[reflect.Type]*shape) *shape {
 	}
 	if s, ok := seen[t]; ok {
 		return s
+	}
+	if t == timeType {
+		return &shape{kind: timeShape}
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
 		return &shape{kind: anyShape}
@@ -178,9 +189,9 @@ func addFields(s *shape, t reflect.Type, seen map[reflect.Type]*shape) {
 // --- the scan ----------------------------------------------------------------
 
 type checker struct {
-	data    []byte
-	pos     int
-	unknown Unknown
+	data []byte
+	pos  int
+	mode Mode
 }
 
 func (c *checker) skipSpace() {
@@ -229,8 +240,14 @@ func (c *checker) value(sh *shape) error {
 			}
 		}
 	case '"':
-		_, err := c.str()
+		start := c.pos
+		s, err := c.str()
 		c.skipSpace()
+		if err == nil && sh.kind == timeShape && c.mode&RejectZeroTime != 0 {
+			if t, perr := time.Parse(time.RFC3339Nano, s); perr == nil && t.IsZero() {
+				return invalid("the time at byte %d is 0001-01-01T00:00:00Z, which would read as no time at all", start)
+			}
+		}
 		return err
 	default:
 		for c.pos < len(c.data) && !strings.ContainsRune(",]} \t\r\n", rune(c.data[c.pos])) {
@@ -273,7 +290,7 @@ func (c *checker) object(sh *shape) error {
 					return invalid("the key at byte %d differs from %q only in letter case", keyAt, n)
 				}
 			}
-			if c.unknown == RejectUnknown {
+			if c.mode&IgnoreUnknown == 0 {
 				e := &UnknownFieldError{Offset: keyAt, Suggestion: suggest(key, sh.names), Known: sh.names}
 				if e.Suggestion != "" {
 					e.Key = key

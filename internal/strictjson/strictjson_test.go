@@ -39,7 +39,7 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		unknown Unknown
+		unknown Mode
 		typ     reflect.Type
 		wantErr string // "" means no error
 	}{
@@ -76,6 +76,12 @@ func TestCheck(t *testing.T) {
 		{name: "map keys are free", in: `{"extra":{"ACCESS_TOKEN":"x","Access_Token":"y"}}`},
 		{name: "embedded fields", in: `{"access_token":"a","api_key":"k"}`, typ: reflect.TypeFor[embedding]()},
 		{name: "embedded case variant", in: `{"API_KEY":"k"}`, typ: reflect.TypeFor[embedding](), wantErr: "letter case"},
+		{name: "zero time allowed by default", in: `{"expiry":"0001-01-01T00:00:00Z"}`},
+		{name: "zero time", in: `{"expiry":"0001-01-01T00:00:00Z"}`, unknown: RejectZeroTime, wantErr: "the time at byte 10 is 0001-01-01T00:00:00Z"},
+		{name: "zero time with an offset", in: `{"expiry":"0001-01-01T01:00:00+01:00"}`, unknown: RejectZeroTime, wantErr: "0001-01-01T00:00:00Z"},
+		{name: "year one is a time", in: `{"expiry":"0001-01-01T00:00:01Z"}`, unknown: RejectZeroTime},
+		{name: "zero time in a map is free", in: `{"extra":{"k":"0001-01-01T00:00:00Z"}}`, unknown: RejectZeroTime},
+		{name: "zero time and unknown ignored", in: `{"x":1,"expiry":"0001-01-01T00:00:00Z"}`, unknown: IgnoreUnknown | RejectZeroTime, wantErr: "0001-01-01"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,7 +59,7 @@ func Decode(b []byte) (*Document, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, fmt.Errorf("%w: empty document", ErrCorrupt)
 	}
-	if err := strictjson.Check(b, documentType, strictjson.RejectUnknown); err != nil {
+	if err := strictjson.Check(b, documentType, strictjson.RejectUnknown|strictjson.RejectZeroTime); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	var probe struct {
@@ -89,9 +89,6 @@ func Decode(b []byte) (*Document, error) {
 	if d.Credentials == nil {
 		d.Credentials = map[string]cred.Credential{}
 	}
-	if err := checkZeroTimes(b); err != nil {
-		return nil, err
-	}
 	// The messages below name no field values: in a damaged file any
 	// field may hold secret bytes.
 	for k, c := range d.Credentials {
@@ -106,27 +103,6 @@ func Decode(b []byte) (*Document, error) {
 }
 
 var documentType = reflect.TypeFor[Document]()
-
-// checkZeroTimes rejects a time field given as Go's zero time. Encode never
-// writes one (a zero time means "none" and is left out), and decoding one
-// would turn "expires at 0001-01-01" into "never expires".
-func checkZeroTimes(b []byte) error {
-	var probe struct {
-		Credentials map[string]struct {
-			Expiry    *time.Time `json:"expiry"`
-			UpdatedAt *time.Time `json:"updated_at"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return fmt.Errorf("%w: %s", ErrCorrupt, describeJSONError(err))
-	}
-	for _, c := range probe.Credentials {
-		if c.Expiry != nil && c.Expiry.IsZero() || c.UpdatedAt != nil && c.UpdatedAt.IsZero() {
-			return fmt.Errorf("%w: an entry has the time 0001-01-01T00:00:00Z, which credmgr never writes (it would read as no time at all)", ErrCorrupt)
-		}
-	}
-	return nil
-}
 
 // describeJSONError turns a decoding error into a message that cannot carry
 // input bytes: encoding/json's syntax and type errors name offsets, fields
