@@ -12,6 +12,7 @@
 package strictjson
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -241,9 +242,10 @@ func (c *checker) value(sh *shape) error {
 		}
 	case '"':
 		start := c.pos
-		s, err := c.str()
+		isTime := sh.kind == timeShape && c.mode&RejectZeroTime != 0
+		s, err := c.str(isTime)
 		c.skipSpace()
-		if err == nil && sh.kind == timeShape && c.mode&RejectZeroTime != 0 {
+		if err == nil && isTime {
 			if t, perr := time.Parse(time.RFC3339Nano, s); perr == nil && t.IsZero() {
 				return invalid("the time at byte %d is 0001-01-01T00:00:00Z, which would read as no time at all", start)
 			}
@@ -270,7 +272,7 @@ func (c *checker) object(sh *shape) error {
 	}
 	for {
 		keyAt := c.pos
-		key, err := c.str()
+		key, err := c.str(true)
 		if err != nil {
 			return err
 		}
@@ -330,38 +332,45 @@ func (sh *shape) name(key string) string {
 	return "(name not shown)"
 }
 
-// str reads the string at c.pos and returns its decoded value. It rejects
-// escapes of unpaired surrogates, which encoding/json turns into U+FFFD.
-func (c *checker) str() (string, error) {
+// str reads the string at c.pos and, when want is set, returns its decoded
+// value. It rejects escapes of unpaired surrogates, which encoding/json
+// turns into U+FFFD.
+func (c *checker) str(want bool) (string, error) {
 	start := c.pos
 	c.pos++ // opening quote
 	escapes := false
-	for c.data[c.pos] != '"' {
-		if c.data[c.pos] == '\\' {
-			escapes = true
-			if c.data[c.pos+1] == 'u' {
-				r := hex4(c.data[c.pos+2 : c.pos+6])
-				if utf16.IsSurrogate(r) {
-					ok := false
-					if r < 0xdc00 && c.pos+12 <= len(c.data) && c.data[c.pos+6] == '\\' && c.data[c.pos+7] == 'u' {
-						r2 := hex4(c.data[c.pos+8 : c.pos+12])
-						ok = r2 >= 0xdc00 && r2 <= 0xdfff
-					}
-					if !ok {
-						return "", invalid("the string at byte %d holds an unpaired UTF-16 surrogate escape", start)
-					}
-					c.pos += 12
-					continue
-				}
-				c.pos += 6
-				continue
-			}
+	for {
+		// Jump to the next quote or backslash (valid JSON has no raw
+		// control characters to worry about).
+		i := bytes.IndexAny(c.data[c.pos:], "\"\\")
+		c.pos += i
+		if c.data[c.pos] == '"' {
+			break
+		}
+		escapes = true
+		if c.data[c.pos+1] != 'u' {
 			c.pos += 2
 			continue
 		}
-		c.pos++
+		r := hex4(c.data[c.pos+2 : c.pos+6])
+		if !utf16.IsSurrogate(r) {
+			c.pos += 6
+			continue
+		}
+		ok := false
+		if r < 0xdc00 && c.pos+12 <= len(c.data) && c.data[c.pos+6] == '\\' && c.data[c.pos+7] == 'u' {
+			r2 := hex4(c.data[c.pos+8 : c.pos+12])
+			ok = r2 >= 0xdc00 && r2 <= 0xdfff
+		}
+		if !ok {
+			return "", invalid("the string at byte %d holds an unpaired UTF-16 surrogate escape", start)
+		}
+		c.pos += 12
 	}
 	c.pos++ // closing quote
+	if !want {
+		return "", nil
+	}
 	raw := c.data[start:c.pos]
 	if !escapes {
 		return string(raw[1 : len(raw)-1]), nil
