@@ -317,14 +317,13 @@ func sameStored(a, b backends.Credential) bool {
 }
 
 // removeIfUnchanged removes path if it still holds exactly the bytes that
-// were read (whatever its inode or modification time). A file that changed
+// were read (whatever its inode or modification time: a rewrite within the
+// file system's timestamp granularity keeps both). A file that changed
 // since, or is no longer a regular file, stays: its new contents were not
-// imported. The file is compared and removed without following symlinks;
-// a write in the instant between the compare and the removal cannot be
-// detected (POSIX has no compare-and-unlink), but a tool that rewrites its
-// file by renaming a new one into place, as most do, replaces the file
-// either before the compare (kept) or after the removal (the new file is
-// untouched).
+// imported. Nothing is followed through a symlink. The compare happens
+// just before the removal, so the window in which a rewrite goes unnoticed
+// shrinks from the whole run to the few system calls between the two;
+// POSIX offers no compare-and-unlink that would close it.
 func removeIfUnchanged(path string, read []byte) (fileState, error) {
 	// Lstat first, so that a symlink or FIFO put in its place is neither
 	// followed nor opened (opening a FIFO would block).
