@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -477,4 +478,34 @@ func TestExactInput(t *testing.T) {
 			t.Fatalf("skip quotes the id: %+v", skips[0])
 		}
 	})
+}
+
+// TestLongAccountNames: a third login whose e-mail makes an account name
+// of 64 characters gets a numbered name that is still valid, instead of
+// failing the whole write (issue 12, item 11: other whole-run aborts).
+func TestLongAccountNames(t *testing.T) {
+	long := strings.Repeat("a", 70)
+	jwt := func(email string) string {
+		payload := base64.RawURLEncoding.EncodeToString([]byte(`{"email":"` + email + `"}`))
+		return "eyJhbGciOiJub25lIn0." + payload + ".c2ln"
+	}
+	s := fileStore(t)
+	put(t, s, backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: "a1", Extra: map[string]string{"email": "first@example.com"}})
+	put(t, s, backends.Credential{Provider: "openai", Account: accountName(long + "x@example.com"), Type: backends.TypeOAuth, AccessToken: "a2", Extra: map[string]string{"email": long + "x@example.com"}})
+	home := writeHome(t, map[string]string{
+		".agentos/auth/openai.json": `{"accessToken":"a3","refreshToken":"r3","expiresAt":1893456000000,"idToken":"` + jwt(long+"y@example.com") + `"}`,
+	})
+	rep, err := Run(ctx, s, Options{Home: home})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	rows := rowsFor(rep, "openai.json")
+	if rows[0].Action != ActImport || len(rows[0].Ref) > len("openai/")+64 {
+		t.Fatalf("rows %+v", rows)
+	}
+	if r, err := backends.ParseRef(rows[0].Ref); err != nil {
+		t.Fatalf("account name %s: %v", rows[0].Ref, err)
+	} else if c, err := s.Get(ctx, r); err != nil || c.AccessToken != "a3" {
+		t.Fatalf("stored %+v, %v", c, err)
+	}
 }

@@ -585,7 +585,13 @@ func freeAccount(cur map[string]backends.Credential, c backends.Credential, s *s
 		if !ok || sameSecret(old, c) {
 			return ref
 		}
-		ref.Account = fmt.Sprintf("%s-%d", base, n)
+		// Keep the name within 64 characters with its suffix.
+		suffix := fmt.Sprintf("-%d", n)
+		b := base
+		if len(b)+len(suffix) > 64 {
+			b = strings.TrimRight(b[:64-len(suffix)], "-_.")
+		}
+		ref.Account = b + suffix
 	}
 }
 
