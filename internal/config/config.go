@@ -37,10 +37,14 @@ type Config struct {
 	// RecoveryRecipients are age recipients ("age1…") the keychain and
 	// age-identity vaults are also sealed to.
 	RecoveryRecipients []string `toml:"recovery_recipients"`
+	// ProxyListen is the address "credmgr proxy" listens on by default
+	// ("127.0.0.1:PORT" or "unix:PATH").
+	ProxyListen string `toml:"proxy_listen"`
 	// Providers holds per-provider overrides ([providers.NAME] tables),
 	// keyed by the table's name as written (a provider name or an alias).
-	// Parse accepts only tables of providers credmgr logs in to, at most
-	// one per provider, with string (or integer) values.
+	// Parse accepts at most one table per provider, with string (or
+	// integer) values; a provider credmgr has no login for may only set
+	// upstream.
 	Providers map[string]map[string]string `toml:"-"`
 
 	// Path is where the configuration was read from ("" if it does not
@@ -144,8 +148,8 @@ func Load(path string) (*Config, error) {
 
 // Parse parses config.toml content. Unknown keys are errors, so that a
 // misspelt security setting is not silently ignored; so are [providers.NAME]
-// tables of providers credmgr does not log in to, and two tables (a name
-// and an alias) for one provider. Errors never quote values: a secret
+// tables of providers credmgr has no login for that set anything but
+// upstream, and two tables (a name and an alias) for one provider. Errors never quote values: a secret
 // pasted into the wrong line must not be printed.
 func Parse(b []byte) (*Config, error) {
 	var c Config
@@ -162,7 +166,7 @@ func Parse(b []byte) (*Config, error) {
 	}
 	if len(und) > 0 {
 		sort.Strings(und)
-		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, [providers.NAME])", strings.Join(und, ", "))
+		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, proxy_listen, [providers.NAME])", strings.Join(und, ", "))
 	}
 	if c.Backend != "" && !validBackend(c.Backend) {
 		return nil, fmt.Errorf("backend = %s: must be one of %s", cred.QuoteName(c.Backend), strings.Join(Backends, ", "))
@@ -191,9 +195,10 @@ func looksLikeAgeSecret(s string) bool {
 	return strings.HasPrefix(s, "AGE-SECRET-KEY-") || strings.HasPrefix(s, "AGE-PLUGIN-")
 }
 
-// providerTables checks the [providers] section: one table per provider
-// credmgr logs in to, named by its name or an alias, holding strings (or
-// integers, kept as their decimal form).
+// providerTables checks the [providers] section: at most one table per
+// provider, named by its name or an alias, holding strings (or integers,
+// kept as their decimal form). A provider credmgr has no login for may
+// only set upstream.
 func providerTables(v any) (map[string]map[string]string, error) {
 	if v == nil {
 		return nil, nil
@@ -215,10 +220,10 @@ func providerTables(v any) (map[string]map[string]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("providers.%s must be a table such as %s, not a value", showKey(name), shown)
 		}
-		if !cred.KnownProvider(name) {
-			return nil, fmt.Errorf("%s: credmgr has no login for a provider of that name (tables: %s; or an alias of one)", shown, strings.Join(cred.Providers, ", "))
+		p, err := cred.CanonicalProvider(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a provider name (lowercase letters, digits, '-', '_' and '.')", shown)
 		}
-		p, _ := cred.CanonicalProvider(name)
 		if other, dup := byProvider[p]; dup {
 			return nil, fmt.Errorf("[providers.%s] and %s both configure %s: keep one table", other, shown, p)
 		}
@@ -232,6 +237,19 @@ func providerTables(v any) (map[string]map[string]string, error) {
 				m[k] = strconv.FormatInt(val, 10)
 			default:
 				return nil, fmt.Errorf("%s %s must be a string", shown, showKey(k))
+			}
+		}
+		// A provider credmgr has no login for (an API-key provider such
+		// as openrouter) has one setting, upstream; anything else in its
+		// table, or an empty table, is a misspelt provider name.
+		if !cred.KnownProvider(p) {
+			for k := range m {
+				if k != "upstream" {
+					return nil, fmt.Errorf("%s: credmgr has no login for a provider of that name, so only upstream may be set, not %s (providers with a login: %s, or an alias of one)", shown, showKey(k), strings.Join(cred.Providers, ", "))
+				}
+			}
+			if len(m) == 0 {
+				return nil, fmt.Errorf("%s: credmgr has no login for a provider of that name, and the table sets no upstream (providers with a login: %s, or an alias of one)", shown, strings.Join(cred.Providers, ", "))
 			}
 		}
 		out[name] = m

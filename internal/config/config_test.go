@@ -37,6 +37,17 @@ github_url = "https://ghe.example.com"
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{name: "proxy keys", in: `
+proxy_listen = "unix:/run/user/1000/credmgr.sock"
+[providers.anthropic]
+upstream = "https://gw.example.com/anthropic"
+[providers.openrouter]
+upstream = "https://openrouter.ai/api"
+`, check: func(t *testing.T, c *Config) {
+			if c.ProxyListen != "unix:/run/user/1000/credmgr.sock" || c.Providers["anthropic"]["upstream"] != "https://gw.example.com/anthropic" || c.Providers["openrouter"]["upstream"] == "" {
+				t.Errorf("got %+v", c)
+			}
+		}},
 		{name: "identity as string", in: `age_identity = "/k.txt"`, check: func(t *testing.T, c *Config) {
 			if len(c.AgeIdentity) != 1 || c.AgeIdentity[0] != "/k.txt" {
 				t.Errorf("AgeIdentity = %v", c.AgeIdentity)
@@ -55,9 +66,15 @@ github_url = "https://ghe.example.com"
 		{name: "providers not a table", in: `providers = 1`, wantErr: "providers must be tables such as [providers.openai], not a value"},
 		{name: "providers string", in: `providers = "openai"`, wantErr: "providers must be tables"},
 		{name: "provider not a table", in: "[providers]\nopenai = 1", wantErr: "providers.openai must be a table such as [providers.openai]"},
-		{name: "unknown provider", in: "[providers.nosuch]\nissuer = \"x\"", wantErr: "[providers.nosuch]: credmgr has no login for a provider of that name (tables: openai, anthropic, gemini, qwen, github-copilot"},
-		{name: "empty unknown provider", in: "[providers.nosuch]", wantErr: "[providers.nosuch]: credmgr has no login"},
-		{name: "invalid provider name", in: "[providers.\"Open AI\"]", wantErr: "[providers.(a key not shown)]: credmgr has no login"},
+		{name: "unknown provider", in: "[providers.nosuch]\nissuer = \"x\"", wantErr: "[providers.nosuch]: credmgr has no login for a provider of that name, so only upstream may be set, not issuer (providers with a login: openai, anthropic, gemini, qwen, github-copilot, or an alias of one)"},
+		{name: "empty unknown provider", in: "[providers.nosuch]", wantErr: "[providers.nosuch]: credmgr has no login for a provider of that name, and the table sets no upstream"},
+		{name: "misspelt provider", in: "[providers.opnai]\nissuer = \"x\"\nupstream = \"https://x\"", wantErr: "[providers.opnai]: credmgr has no login for a provider of that name, so only upstream may be set, not issuer"},
+		{name: "api-key provider upstream", in: "[providers.openrouter]\nupstream = \"https://openrouter.ai/api\"", check: func(t *testing.T, c *Config) {
+			if c.Providers["openrouter"]["upstream"] != "https://openrouter.ai/api" {
+				t.Errorf("Providers = %v", c.Providers)
+			}
+		}},
+		{name: "invalid provider name", in: "[providers.\"Open AI\"]", wantErr: "[providers.(a key not shown)]: not a provider name"},
 		{name: "name and alias", in: "[providers.openai]\nissuer = \"a\"\n[providers.codex]\nissuer = \"b\"", wantErr: "[providers.codex] and [providers.openai] both configure openai: keep one table"},
 		{name: "two aliases", in: "[providers.claude]\n[providers.anthropic]\n", wantErr: "[providers.anthropic] and [providers.claude] both configure anthropic"},
 		{name: "inline tables too", in: "providers = {copilot = {client_id = \"a\"}, github-copilot = {client_id = \"b\"}}", wantErr: "[providers.copilot] and [providers.github-copilot] both configure github-copilot"},
@@ -190,12 +207,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("accepted a negative duration")
 		}
 		seen := map[string]bool{}
-		for name := range c.Providers {
+		for name, table := range c.Providers {
 			p, err := cred.CanonicalProvider(name)
-			if err != nil || !cred.KnownProvider(name) || seen[p] {
+			if err != nil || seen[p] {
 				t.Fatalf("accepted [providers.%s] in %v", name, c.Providers)
 			}
 			seen[p] = true
+			_, hasUpstream := table["upstream"]
+			if !cred.KnownProvider(p) && (len(table) != 1 || !hasUpstream) {
+				t.Fatalf("accepted [providers.%s] = %v for a provider without a login", name, table)
+			}
 		}
 	})
 }
