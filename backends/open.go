@@ -375,6 +375,13 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 		return &Opened{Store: s, Name: Keychain, Path: path, Guard: guard, Keychain: s}, nil
 	case Age:
 		path := filepath.Join(o.DataDir, agefile.FileName)
+		if env := envIdentities(&o); len(env) > 0 && len(o.AgeIdentities) == 0 {
+			if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+				// A new vault sealed to identities only this environment
+				// names: record them for everyone else.
+				vopts.AfterWrite = recordOnCreate(&o, env)
+			}
+		}
 		aopts := agefile.Options{Vault: vopts, WorkFactor: o.ScryptWorkFactor}
 		var guard string
 		if files := identityFiles(&o); len(files) > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -106,6 +107,7 @@ func leftovers(dir string, op *backends.Opened) []string {
 }
 
 func (a *app) backendSetCmd() *cobra.Command {
+	var ageIdentities []string
 	cmd := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Switch backend, moving every credential across",
@@ -118,13 +120,25 @@ credmgr command completes or undoes the interrupted switch.
 Commands that were waiting for the vault while the switch ran continue on
 the new backend. A file that another backend left at the new backend's
 path is replaced only when every credential in it is also in the backend in
-use; it is never merged.`,
+use; it is never merged.
+
+It works when no backend is usable yet: that is how one is chosen. For the
+age backend, the key is an identity file (--age-identity FILE, or
+CREDMGR_AGE_IDENTITY), recorded as age_identity in config.toml, or else a
+passphrase (CREDMGR_PASSPHRASE_FILE, or asked on the terminal by the first
+command that stores something).`,
+		Example: `  credmgr backend set file
+  age-keygen -o ~/.age/credmgr.txt && credmgr backend set age --age-identity ~/.age/credmgr.txt
+  credmgr backend set keychain`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: config.Backends,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if !config.ValidBackend(name) {
 				return usageError(fmt.Errorf("unknown backend %q: choose one of %s", name, strings.Join(config.Backends, ", ")))
+			}
+			if len(ageIdentities) > 0 && name != backends.Age {
+				return usageError(errors.New("--age-identity goes with backend set age"))
 			}
 			o, err := a.options()
 			if err != nil {
@@ -141,6 +155,15 @@ use; it is never merged.`,
 			// credentials were moved into the file.
 			so := *o
 			so.PlaintextOK = true
+			if len(ageIdentities) > 0 {
+				list := strings.Join(ageIdentities, string(filepath.ListSeparator))
+				so.Getenv = func(k string) string {
+					if k == "CREDMGR_AGE_IDENTITY" {
+						return list
+					}
+					return os.Getenv(k)
+				}
+			}
 			res, err := backends.Switch(ctx, so, name)
 			for _, n := range res.Notes {
 				fmt.Fprintf(a.stderr, "credmgr: %s\n", n)
@@ -169,5 +192,6 @@ use; it is never merged.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVar(&ageIdentities, "age-identity", nil, "age identity `FILE` for the age backend (repeatable); recorded as age_identity in config.toml")
 	return cmd
 }

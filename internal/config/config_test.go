@@ -214,6 +214,29 @@ func TestSetTopLevelNewFile(t *testing.T) {
 	}
 }
 
+// TestSetTopLevelList checks that a list of strings (age_identity) is
+// written as a TOML array that reads back, replaced in place, with quotes
+// and backslashes in paths kept.
+func TestSetTopLevelList(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(path, []byte("backend = \"age\"\nage_identity = \"old.txt\" # was\n\n[providers.openai]\nissuer = \"x\"\n"), 0o600)
+	files := []string{"/home/a/key one.txt", `C:\keys\"quoted".txt`}
+	if err := SetTopLevelList(path, "age_identity", files); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.AgeIdentity) != 2 || c.AgeIdentity[0] != files[0] || c.AgeIdentity[1] != files[1] || c.Backend != "age" || c.Providers["openai"]["issuer"] != "x" {
+		t.Fatalf("after SetTopLevelList: %+v", c)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Count(string(b), "age_identity") != 1 {
+		t.Fatalf("the key was not replaced in place:\n%s", b)
+	}
+}
+
 // TestWriteState checks the switch record: written, replaced and removed
 // in place, with the backend key set in the same write, and every other
 // line kept.
