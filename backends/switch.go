@@ -165,10 +165,16 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 	t := o
 	t.Backend = name
 	from, err := open(ctx, o)
-	if errors.Is(err, ErrNoBackend) && noVault(o.DataDir) {
+	if err == nil && noVault(o.DataDir) {
+		if _, rerr := vaultOf(from).ReadLocked(ctx); rerr != nil {
+			err = rerr // a configured keychain that does not answer
+		}
+	}
+	if err != nil && noVault(o.DataDir) {
 		// Nothing is stored anywhere, so nothing needs the backend that
-		// auto cannot choose (a headless machine choosing the file
-		// backend): there is nothing to move.
+		// cannot be used (auto finds none on a headless machine, or the
+		// configured keychain does not answer): there is nothing to
+		// move, and choosing another backend is the way out.
 		from, err = open(ctx, t)
 	} else if errors.Is(err, ErrVaultKeyNotSet) {
 		// vault.age is sealed to keys auto was not given; if the chosen
