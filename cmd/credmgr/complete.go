@@ -45,8 +45,9 @@ func (a *app) storedForCompletion(ctx context.Context) []backends.Credential {
 		return nil
 	}
 	// A vault sealed to a plugin identity (a YubiKey, …) may ask for a
-	// touch or a PIN: not on a TAB.
-	if slices.ContainsFunc(agefile.StanzaTypes(op.Path), func(t string) bool { return t != "X25519" && t != "scrypt" }) {
+	// touch or a PIN, and a passphrase vault costs a second of scrypt:
+	// not on a TAB.
+	if slices.ContainsFunc(agefile.StanzaTypes(op.Path), func(t string) bool { return t != "X25519" }) {
 		return nil
 	}
 	list, err := op.Store.List(ctx)
