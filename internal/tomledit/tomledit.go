@@ -939,4 +939,3 @@ func deletePath(v map[string]any, path []string) map[string]any {
 	}
 	return n
 }
-
