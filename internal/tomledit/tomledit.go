@@ -516,6 +516,27 @@ func render(v any) (string, error) {
 			parts[i] = r
 		}
 		return "[" + strings.Join(parts, ", ") + "]", nil
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			r, err := render(x)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = r
+		}
+		return "[" + strings.Join(parts, ", ") + "]", nil
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		t := make(Table, len(keys))
+		for i, k := range keys {
+			t[i] = KV{k, v[k]}
+		}
+		return render(t)
 	case Table:
 		if len(v) == 0 {
 			return "{}", nil
@@ -548,6 +569,18 @@ func normalize(v any) any {
 		out := map[string]any{}
 		for _, kv := range v {
 			out[kv.Key] = normalize(kv.Value)
+		}
+		return out
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range v {
+			out[k] = normalize(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = normalize(x)
 		}
 		return out
 	}
@@ -645,7 +678,9 @@ func (d *Doc) commentBlockStart(i int) int {
 }
 
 // Set returns the document with the key at path set to v (a string, bool,
-// int, []string or Table). A missing key is added at the end of its
+// int, int64, []string, Table, or a []any or map[string]any of those, as
+// Value returns them; maps are written as inline tables with sorted
+// keys). A missing key is added at the end of its
 // table; a missing table is added at the end of the document.
 func (d *Doc) Set(v any, path ...string) ([]byte, error) {
 	if len(path) == 0 {
@@ -939,3 +974,6 @@ func deletePath(v map[string]any, path []string) map[string]any {
 	}
 	return n
 }
+
+// Bytes returns the document's source.
+func (d *Doc) Bytes() []byte { return d.src }

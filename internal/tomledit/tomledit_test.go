@@ -41,6 +41,8 @@ func TestSet(t *testing.T) {
 		{"header only table", "[model_providers.credmgr]\n[x]\n", []string{"model_providers", "credmgr", "name"}, "n",
 			"[model_providers.credmgr]\nname = \"n\"\n[x]\n"},
 		{"implicit parent made explicit", "[a.b.c]\nx = 1\n", []string{"a", "b", "k"}, "v", "[a.b.c]\nx = 1\n\n[a.b]\nk = \"v\"\n"},
+		{"decoded values", "", []string{"t", "auth"}, map[string]any{"command": "c", "args": []any{"a", int64(2)}},
+			"[t]\nauth = { args = [\"a\", 2], command = \"c\" }\n"},
 		{"array of tables is not the table", "[[a]]\nx = 1\n", []string{"top"}, "v", "top = \"v\"\n\n[[a]]\nx = 1\n"},
 	}
 	for _, tt := range tests {
