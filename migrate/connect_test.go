@@ -176,7 +176,7 @@ var toolCases = []toolCase{
 	{
 		tool: "claude", creds: []backends.Credential{oauthCred("anthropic")},
 		file: ".claude/settings.json", mode: ModeProxy, perm: 0o600, dirPerm: 0o755,
-		want: "{\n  \"env\": {\n    \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:7457/anthropic\",\n    \"ANTHROPIC_AUTH_TOKEN\": \"" + key1 + "\"\n  }\n}\n",
+		want:     "{\n  \"env\": {\n    \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:7457/anthropic\",\n    \"ANTHROPIC_AUTH_TOKEN\": \"" + key1 + "\"\n  }\n}\n",
 		existing: "{\n  \"env\": {\n    \"DISABLE_TELEMETRY\": \"1\" // no\n  }\n}\n",
 		wantOver: "{\n  \"env\": {\n    \"DISABLE_TELEMETRY\": \"1\", // no\n    \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:7457/anthropic\",\n    \"ANTHROPIC_AUTH_TOKEN\": \"" + key1 + "\"\n  }\n}\n",
 	},
