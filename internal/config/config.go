@@ -33,6 +33,9 @@ type Config struct {
 	// RecoveryRecipients are age recipients ("age1…") the keychain and
 	// age-identity vaults are also sealed to.
 	RecoveryRecipients []string `toml:"recovery_recipients"`
+	// ProxyListen is credmgr proxy's address ("127.0.0.1:7457" by
+	// default), which connect also writes into tools' settings.
+	ProxyListen string `toml:"proxy_listen"`
 	// Providers holds per-provider overrides ([providers.NAME] tables).
 	Providers map[string]map[string]string `toml:"providers"`
 
@@ -147,7 +150,7 @@ func Parse(b []byte) (*Config, error) {
 			keys[i] = k.String()
 		}
 		sort.Strings(keys)
-		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, [providers.NAME])", strings.Join(keys, ", "))
+		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, proxy_listen, [providers.NAME])", strings.Join(keys, ", "))
 	}
 	if c.Backend != "" && !validBackend(c.Backend) {
 		return nil, fmt.Errorf("backend = %q: must be one of %s", c.Backend, strings.Join(Backends, ", "))
