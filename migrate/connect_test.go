@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -647,5 +649,48 @@ func TestPiProviders(t *testing.T) {
 	got = read(t, filepath.Join(home, ".pi", "agent", "models.json"))
 	if !strings.Contains(got, "https://api.business.githubcopilot.com") || !strings.Contains(got, "https://generativelanguage.googleapis.com/v1beta") || strings.Contains(got, "cmp_") {
 		t.Errorf("direct:\n%s", got)
+	}
+}
+
+// TestMigrateConnectHints: the report names the connectable tools whose
+// file was removed and that are not connected, with the account their
+// credential went to; BeforeRemove runs before each removal, and never in
+// a dry run.
+func TestMigrateConnectHints(t *testing.T) {
+	home := homeFrom(t, ".pi/agent/auth.json", ".codex/auth.json", ".llxprt/oauth/anthropic.json")
+	// pi is connected already.
+	os.WriteFile(filepath.Join(home, ".pi", "agent", "models.json"), []byte(`{"providers": {"anthropic": {"apiKey": "!credmgr token anthropic"}}}`), 0o644)
+	store := fileStore(t)
+	var removed []string
+	before := func(tool, path string) {
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("BeforeRemove(%s) after the removal", path)
+		}
+		removed = append(removed, tool)
+	}
+	rep, err := Run(context.Background(), store, Options{Home: home, DryRun: true, BeforeRemove: before})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 0 {
+		t.Errorf("BeforeRemove in a dry run: %v", removed)
+	}
+	want := []ConnectHint{{"codex", "default"}}
+	if !reflect.DeepEqual(rep.Connect, want) {
+		t.Errorf("dry run Connect = %+v, want %+v", rep.Connect, want)
+	}
+	rep, err = Run(context.Background(), store, Options{Home: home, BeforeRemove: before})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rep.Connect, want) {
+		t.Errorf("Connect = %+v, want %+v", rep.Connect, want)
+	}
+	sort.Strings(removed)
+	if !reflect.DeepEqual(removed, []string{"codex", "llxprt", "pi"}) {
+		t.Errorf("BeforeRemove for %v", removed)
+	}
+	if got := (ConnectHint{"claude", "work"}).Command(); got != "credmgr connect claude --account work" {
+		t.Errorf("Command() = %q", got)
 	}
 }
