@@ -194,7 +194,7 @@ type connector struct {
 	// owned returns the entries credmgr wrote that the files hold now,
 	// in the order connect writes them, with the mode they make and the
 	// providers they serve.
-	owned func(docs []doc) ([]entry, string, []string)
+	owned func(o *ConnectOptions, docs []doc) ([]entry, string, []string)
 }
 
 // ConnectTools lists the tools connect knows, in display order.
@@ -305,6 +305,14 @@ func (o *ConnectOptions) upstream(provider string, c backends.Credential) string
 		}
 	}
 	return DefaultUpstream(c)
+}
+
+// configuredUpstream is the upstream config.toml sets for provider, or "".
+func (o *ConnectOptions) configuredUpstream(provider string) string {
+	if o.Upstream == nil {
+		return ""
+	}
+	return strings.TrimRight(o.Upstream(provider), "/")
 }
 
 // proxyBase is credmgr proxy's base URL for provider.
@@ -548,7 +556,7 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 	}
 	placeholder := "cmp_" + strings.Repeat("0", 43)
 	compute := func(key string) ([][]byte, error) {
-		owned, _, _ := c.owned(docs)
+		owned, _, _ := c.owned(&o, docs)
 		out := make([][]byte, len(states))
 		for i, st := range states {
 			d := st.doc
@@ -620,7 +628,7 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 	if o.DryRun {
 		return res, nil
 	}
-	owned, _, _ := c.owned(docs)
+	owned, _, _ := c.owned(&o, docs)
 	for n := range res.Files {
 		fr := &res.Files[n]
 		i := indexOf(states, fr.Path)
@@ -727,7 +735,7 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 	if err != nil {
 		return nil, err
 	}
-	owned, mode, _ := c.owned(docs)
+	owned, mode, _ := c.owned(&o, docs)
 	res := &ConnectResult{Tool: c.tool, Name: c.name, DryRun: o.DryRun}
 	type change struct {
 		action string
@@ -870,7 +878,7 @@ func Statuses(o ConnectOptions) []ToolStatus {
 		}
 		if _, docs, err := loadFiles(c.files(&o)); err != nil {
 			s.Err = err.Error()
-		} else if owned, mode, providers := c.owned(docs); len(owned) > 0 {
+		} else if owned, mode, providers := c.owned(&o, docs); len(owned) > 0 {
 			s.Mode, s.Providers = mode, providers
 		}
 		out = append(out, s)
@@ -888,7 +896,7 @@ func IsConnected(tool string, o ConnectOptions) bool {
 	if err != nil {
 		return false
 	}
-	owned, _, _ := c.owned(docs)
+	owned, _, _ := c.owned(&o, docs)
 	return len(owned) > 0
 }
 

@@ -158,7 +158,7 @@ var toolCases = []toolCase{
 	{
 		tool: "claude", creds: []backends.Credential{keyCred("anthropic")},
 		file: ".claude/settings.json", mode: ModeHelper, perm: 0o644, dirPerm: 0o755,
-		want: "{\n  \"apiKeyHelper\": \"credmgr token anthropic\"\n}\n",
+		want: "{\n  \"apiKeyHelper\": \"credmgr token anthropic\",\n  \"env\": {\n    \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:9999/up\"\n  }\n}\n",
 		existing: `{
   // mine
   "model": "opus",
@@ -171,7 +171,10 @@ var toolCases = []toolCase{
   "model": "opus",
   "permissions": {"allow": ["Bash(ls:*)"]},
   "unknownKey": [1, 2, 3],
-  "apiKeyHelper": "credmgr token anthropic"
+  "apiKeyHelper": "credmgr token anthropic",
+  "env": {
+    "ANTHROPIC_BASE_URL": "http://127.0.0.1:9999/up"
+  }
 }
 `,
 	},
@@ -473,7 +476,7 @@ func TestConnectSwitchMode(t *testing.T) {
 	}
 	o.Proxy = false
 	connect(t, "claude", o)
-	if got := read(t, path); strings.Contains(got, "ANTHROPIC") || !strings.Contains(got, "apiKeyHelper") {
+	if got := read(t, path); strings.Contains(got, "ANTHROPIC_AUTH_TOKEN") || !strings.Contains(got, "apiKeyHelper") {
 		t.Fatalf("helper after proxy:\n%s", got)
 	}
 	undo(t, "claude", o)

@@ -111,7 +111,7 @@ var piConnector = &connector{
 		}
 		return p, nil
 	},
-	owned: func(docs []doc) ([]entry, string, []string) {
+	owned: func(o *ConnectOptions, docs []doc) ([]entry, string, []string) {
 		var out []entry
 		var mode string
 		var providers []string
@@ -159,6 +159,9 @@ var claudeConnector = &connector{
 		if c.Type == backends.TypeAPIKey && !o.Proxy {
 			p.mode = ModeHelper
 			p.entries = []entry{{0, []string{"apiKeyHelper"}, o.shellCommand("anthropic")}}
+			if u := o.configuredUpstream("anthropic"); u != "" {
+				p.entries = append(p.entries, entry{0, []string{"env", "ANTHROPIC_BASE_URL"}, u})
+			}
 			if o.getenv("ANTHROPIC_API_KEY") != "" {
 				p.notes = append(p.notes, "ANTHROPIC_API_KEY is set in your environment; Claude Code uses it before apiKeyHelper")
 			}
@@ -174,7 +177,7 @@ var claudeConnector = &connector{
 		}
 		return p, nil
 	},
-	owned: func(docs []doc) ([]entry, string, []string) {
+	owned: func(o *ConnectOptions, docs []doc) ([]entry, string, []string) {
 		d := docs[0]
 		if v, ok := d.get([]string{"env", "ANTHROPIC_AUTH_TOKEN"}); ok && isProxyKey(v) {
 			var out []entry
@@ -188,7 +191,11 @@ var claudeConnector = &connector{
 			return out, ModeProxy, []string{"anthropic"}
 		}
 		if v, ok := d.get([]string{"apiKeyHelper"}); ok && isHelper(v) {
-			return []entry{{0, []string{"apiKeyHelper"}, nil}}, ModeHelper, []string{"anthropic"}
+			out := []entry{{0, []string{"apiKeyHelper"}, nil}}
+			if u, ok := d.get([]string{"env", "ANTHROPIC_BASE_URL"}); ok && u != "" && u == o.configuredUpstream("anthropic") {
+				out = append(out, entry{0, []string{"env", "ANTHROPIC_BASE_URL"}, nil})
+			}
+			return out, ModeHelper, []string{"anthropic"}
 		}
 		return nil, "", nil
 	},
@@ -241,7 +248,7 @@ var codexConnector = &connector{
 		}
 		return p, nil
 	},
-	owned: func(docs []doc) ([]entry, string, []string) {
+	owned: func(o *ConnectOptions, docs []doc) ([]entry, string, []string) {
 		d := docs[0]
 		var out []entry
 		if v, ok := d.get([]string{"model_provider"}); ok && v == codexProvider {
@@ -305,7 +312,7 @@ var geminiConnector = &connector{
 		p.notes = append(p.notes, "gemini-cli reads ~/.gemini/.env only when the project has no .env of its own; where one exists, use the credmgr exec --proxy alias")
 		return p, nil
 	},
-	owned: func(docs []doc) ([]entry, string, []string) {
+	owned: func(o *ConnectOptions, docs []doc) ([]entry, string, []string) {
 		env := docs[1]
 		sets := map[string][]string{
 			"GEMINI_API_KEY":            {"gemini-api-key", "GOOGLE_GEMINI_BASE_URL"},
@@ -351,7 +358,7 @@ var qwenConnector = &connector{
 			{0, auth("apiKey"), proxyKeyValue{}},
 		}}, nil
 	},
-	owned: func(docs []doc) ([]entry, string, []string) {
+	owned: func(o *ConnectOptions, docs []doc) ([]entry, string, []string) {
 		d := docs[0]
 		auth := func(k string) []string { return []string{"security", "auth", k} }
 		v, ok := d.get(auth("apiKey"))
