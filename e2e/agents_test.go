@@ -235,12 +235,31 @@ func (w *world) credmgr(args ...string) string {
 	return out
 }
 
+// credmgrStdin runs credmgr with stdin.
+func (w *world) credmgrStdin(stdin string, args ...string) string {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, w.lookPath("credmgr"), args...)
+	cmd.Env = w.env
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		w.t.Fatalf("credmgr %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // agent runs the agent once; it must succeed.
 func (w *world) agent(name string, args ...string) string {
 	w.t.Helper()
 	start := time.Now()
 	out, errOut, err := w.run(3*time.Minute, name, args...)
-	w.t.Logf("%s ran for %s", name, time.Since(start).Round(time.Millisecond))
+	var paths []string
+	for _, r := range w.upstream.Requests() {
+		paths = append(paths, r.Method+" "+r.Path)
+	}
+	w.t.Logf("%s ran for %s; the upstream has seen: %s", name, time.Since(start).Round(time.Millisecond), strings.Join(paths, ", "))
 	if err != nil {
 		w.t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, out, errOut)
 	}
