@@ -29,7 +29,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
-	"github.com/credmgr/credmgr/internal/fakeupstream"
+	"github.com/credmgr/credmgr/internal/fakellm"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -118,7 +118,7 @@ type world struct {
 	root     string
 	home     string
 	data     string
-	upstream *fakeupstream.Server
+	upstream *fakellm.Server
 	trap     *trap
 	env      []string
 }
@@ -127,7 +127,7 @@ func newWorld(t *testing.T, agentBin string) *world {
 	t.Helper()
 	root := t.TempDir()
 	w := &world{t: t, root: root, home: filepath.Join(root, "home"), data: filepath.Join(root, "data"),
-		upstream: fakeupstream.New(), trap: newTrap(t)}
+		upstream: fakellm.New(), trap: newTrap(t)}
 	t.Cleanup(w.upstream.Close)
 	for _, d := range []string{w.home, w.data, filepath.Join(root, "work")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -299,8 +299,8 @@ func (w *world) stored(provider string) backends.Credential {
 
 // modelRequests returns the upstream requests whose path ends with one of
 // suffixes.
-func (w *world) modelRequests(suffixes ...string) []fakeupstream.Request {
-	var out []fakeupstream.Request
+func (w *world) modelRequests(suffixes ...string) []fakellm.Request {
+	var out []fakellm.Request
 	for _, r := range w.upstream.Requests() {
 		for _, s := range suffixes {
 			if strings.HasSuffix(r.Path, s) || strings.Contains(r.Path, s) {
@@ -365,7 +365,7 @@ func linkBin(t *testing.T, target, name string) string {
 	return dir
 }
 
-func header(r fakeupstream.Request, k string) string { return r.Header.Get(k) }
+func header(r fakellm.Request, k string) string { return r.Header.Get(k) }
 
 var _ = io.Discard
 var _ = runtime.GOOS

@@ -1,4 +1,4 @@
-// Package fakeupstream is a fake LLM API for tests: it listens on
+// Package fakellm is a fake LLM API for tests: it listens on
 // 127.0.0.1, records the method, path and headers of every request, and
 // answers each in the wire format the path asks for, with a short
 // streamed reply ("OK"), so that a real agent completes one turn:
@@ -11,7 +11,7 @@
 //
 // Anything else is answered 404 and recorded too. Bodies are never kept:
 // tests assert on headers.
-package fakeupstream
+package fakellm
 
 import (
 	"encoding/json"
