@@ -16,6 +16,8 @@ import (
 	"github.com/rogpeppe/go-internal/diff"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows/copilot"
+	"github.com/credmgr/credmgr/flows/qwen"
 	"github.com/credmgr/credmgr/internal/fsutil"
 )
 
@@ -170,6 +172,9 @@ type entry struct {
 	file  int
 	path  []string
 	value any
+	// provider is the provider an entry serves, where a tool has
+	// entries for several (pi); --provider leaves the others alone.
+	provider string
 }
 
 // proxyKeyValue stands for the proxy key in an entry's value.
@@ -325,34 +330,31 @@ func (o *ConnectOptions) proxyBase(provider string) string {
 }
 
 // DefaultUpstream is the API base URL a tool uses for c's provider and
-// kind of credential when config.toml sets no upstream.
+// kind of credential when config.toml sets no upstream: the same bases
+// credmgr proxy forwards to, to which a tool appends its API path
+// (/v1/messages, /responses, …).
 func DefaultUpstream(c backends.Credential) string {
+	oauth := c.Type == backends.TypeOAuth
 	switch c.Provider {
 	case "anthropic":
 		return "https://api.anthropic.com"
 	case "openai":
-		if c.Type == backends.TypeAPIKey {
-			return "https://api.openai.com/v1"
+		if oauth {
+			return "https://chatgpt.com/backend-api/codex"
 		}
-		return "https://chatgpt.com/backend-api"
+		return "https://api.openai.com/v1"
 	case "gemini":
-		if c.Type == backends.TypeAPIKey {
-			return "https://generativelanguage.googleapis.com"
+		if oauth {
+			return "https://cloudcode-pa.googleapis.com"
 		}
-		return "https://cloudcode-pa.googleapis.com"
+		return "https://generativelanguage.googleapis.com"
 	case "github-copilot":
-		if u := c.Extra["api_base_url"]; u != "" {
+		if u := c.Extra[copilot.ExtraAPIBaseURL]; u != "" {
 			return strings.TrimRight(u, "/")
 		}
-		return "https://api.individual.githubcopilot.com"
+		return copilot.DefaultCopilotAPIURL
 	case "qwen":
-		if u := c.Extra["resource_url"]; u != "" {
-			if !strings.Contains(u, "://") {
-				u = "https://" + u
-			}
-			return strings.TrimRight(u, "/") + "/v1"
-		}
-		return "https://portal.qwen.ai/v1"
+		return qwen.BaseURL(c)
 	}
 	return ""
 }
@@ -564,7 +566,7 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 			// not (another mode or provider).
 			for j := len(owned) - 1; j >= 0; j-- {
 				e := owned[j]
-				if e.file != i || plan.has(e) {
+				if e.file != i || plan.has(e) || e.provider != "" && !o.wants(e.provider) {
 					continue
 				}
 				if d, err = takeOut(st, d, e.path); err != nil {

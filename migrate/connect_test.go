@@ -235,7 +235,7 @@ auth = { args = ["token", "openai"], command = "credmgr" }
 
 [model_providers.credmgr]
 name = "credmgr"
-base_url = "http://127.0.0.1:7457/openai/codex"
+base_url = "http://127.0.0.1:7457/openai"
 wire_api = "responses"
 experimental_bearer_token = "` + key1 + `"
 `,
@@ -261,7 +261,7 @@ func init() {
       "apiKey": "!credmgr token anthropic"
     },
     "openai-codex": {
-      "baseUrl": "https://chatgpt.com/backend-api",
+      "baseUrl": "https://chatgpt.com/backend-api/codex",
       "apiKey": "!credmgr token openai"
     }
   }
@@ -695,5 +695,27 @@ func TestMigrateConnectHints(t *testing.T) {
 	}
 	if got := (ConnectHint{"claude", "work"}).Command(); got != "credmgr connect claude --account work" {
 		t.Errorf("Command() = %q", got)
+	}
+}
+
+// TestPiProxyChatGPT: pi's ChatGPT provider keeps its helper command with
+// --proxy (pi cannot reach the ChatGPT backend through the proxy); the
+// others go through the proxy.
+func TestPiProxyChatGPT(t *testing.T) {
+	home := t.TempDir()
+	o := opts(home, oauthCred("openai"), oauthCred("anthropic"))
+	o.Proxy = true
+	res := connect(t, "pi", o)
+	got := read(t, filepath.Join(home, ".pi", "agent", "models.json"))
+	if res.Mode != ModeProxy || !strings.Contains(got, `"apiKey": "!credmgr token openai"`) || !strings.Contains(got, `"baseUrl": "http://127.0.0.1:7457/anthropic"`) ||
+		!strings.Contains(strings.Join(res.Notes, "\n"), "cannot go through credmgr proxy") {
+		t.Errorf("mode %s, notes %q:\n%s", res.Mode, res.Notes, got)
+	}
+	// --provider leaves the other providers' entries alone.
+	o.Proxy = false
+	o.Providers = []string{"openai"}
+	connect(t, "pi", o)
+	if got := read(t, filepath.Join(home, ".pi", "agent", "models.json")); !strings.Contains(got, `"baseUrl": "http://127.0.0.1:7457/anthropic"`) {
+		t.Errorf("--provider openai changed anthropic:\n%s", got)
 	}
 }

@@ -68,10 +68,7 @@ var piConnector = &connector{
 		}
 	},
 	plan: func(o *ConnectOptions, docs []doc) (*toolPlan, error) {
-		p := &toolPlan{mode: ModeHelper}
-		if o.Proxy {
-			p.mode = ModeProxy
-		}
+		p := &toolPlan{}
 		for _, m := range piProviders {
 			c, ok := o.cred(m.provider)
 			if !ok || !o.wants(m.provider) || (m.typ != "" && c.Type != m.typ) {
@@ -80,11 +77,18 @@ var piConnector = &connector{
 			base := o.upstream(m.provider, c) + m.suffix
 			var key any = "!" + o.shellCommand(m.provider)
 			if o.Proxy {
-				base, key = o.proxyBase(m.provider)+m.suffix, proxyKeyValue{}
+				if m.pi == "openai-codex" {
+					// pi appends /codex/responses to the base and reads
+					// the account id from the token itself: it cannot
+					// go through the proxy, and needs no proxy.
+					p.notes = append(p.notes, "pi's ChatGPT provider (openai-codex) cannot go through credmgr proxy; it is connected with its helper command, which works for a ChatGPT login")
+				} else {
+					base, key = o.proxyBase(m.provider)+m.suffix, proxyKeyValue{}
+				}
 			}
 			p.entries = append(p.entries,
-				entry{0, []string{"providers", m.pi, "baseUrl"}, base},
-				entry{0, []string{"providers", m.pi, "apiKey"}, key})
+				entry{file: 0, path: []string{"providers", m.pi, "baseUrl"}, value: base, provider: m.provider},
+				entry{file: 0, path: []string{"providers", m.pi, "apiKey"}, value: key, provider: m.provider})
 			p.providers = append(p.providers, m.provider)
 			if _, ok := docs[1].get([]string{m.pi}); ok {
 				p.notes = append(p.notes, fmt.Sprintf("pi's auth.json has a %q entry, which pi uses before models.json: run credmgr migrate --from pi to move it into credmgr", m.pi))
@@ -109,6 +113,10 @@ var piConnector = &connector{
 		if len(p.entries) == 0 {
 			return nil, noCredential("pi", o, "an anthropic, openai or github-copilot login, or an API key for one of them or for gemini,")
 		}
+		p.mode = ModeHelper
+		if p.writesKey(0) {
+			p.mode = ModeProxy
+		}
 		return p, nil
 	},
 	owned: func(o *ConnectOptions, docs []doc) ([]entry, string, []string) {
@@ -126,17 +134,21 @@ var piConnector = &connector{
 			default:
 				continue
 			}
-			mode = m
-			if _, ok := docs[0].get([]string{"providers", id, "baseUrl"}); ok {
-				out = append(out, entry{0, []string{"providers", id, "baseUrl"}, nil})
+			if mode != ModeProxy {
+				mode = m
 			}
-			out = append(out, entry{0, []string{"providers", id, "apiKey"}, nil})
+			provider := ""
 			for _, pp := range piProviders {
 				if pp.pi == id {
-					providers = append(providers, pp.provider)
+					provider = pp.provider
+					providers = append(providers, provider)
 					break
 				}
 			}
+			if _, ok := docs[0].get([]string{"providers", id, "baseUrl"}); ok {
+				out = append(out, entry{file: 0, path: []string{"providers", id, "baseUrl"}, value: nil, provider: provider})
+			}
+			out = append(out, entry{file: 0, path: []string{"providers", id, "apiKey"}, value: nil, provider: provider})
 		}
 		return out, mode, sortedUnique(providers)
 	},
@@ -158,9 +170,9 @@ var claudeConnector = &connector{
 		p := &toolPlan{providers: []string{"anthropic"}}
 		if c.Type == backends.TypeAPIKey && !o.Proxy {
 			p.mode = ModeHelper
-			p.entries = []entry{{0, []string{"apiKeyHelper"}, o.shellCommand("anthropic")}}
+			p.entries = []entry{{file: 0, path: []string{"apiKeyHelper"}, value: o.shellCommand("anthropic")}}
 			if u := o.configuredUpstream("anthropic"); u != "" {
-				p.entries = append(p.entries, entry{0, []string{"env", "ANTHROPIC_BASE_URL"}, u})
+				p.entries = append(p.entries, entry{file: 0, path: []string{"env", "ANTHROPIC_BASE_URL"}, value: u})
 			}
 			if o.getenv("ANTHROPIC_API_KEY") != "" {
 				p.notes = append(p.notes, "ANTHROPIC_API_KEY is set in your environment; Claude Code uses it before apiKeyHelper")
@@ -169,8 +181,8 @@ var claudeConnector = &connector{
 		}
 		p.mode = ModeProxy
 		p.entries = []entry{
-			{0, []string{"env", "ANTHROPIC_BASE_URL"}, o.proxyBase("anthropic")},
-			{0, []string{"env", "ANTHROPIC_AUTH_TOKEN"}, proxyKeyValue{}},
+			{file: 0, path: []string{"env", "ANTHROPIC_BASE_URL"}, value: o.proxyBase("anthropic")},
+			{file: 0, path: []string{"env", "ANTHROPIC_AUTH_TOKEN"}, value: proxyKeyValue{}},
 		}
 		if c.Type == backends.TypeOAuth && !o.Proxy {
 			p.notes = append(p.notes, "a Claude subscription login needs Anthropic's OAuth header, which only credmgr proxy adds, so Claude Code goes through the proxy")
@@ -182,18 +194,18 @@ var claudeConnector = &connector{
 		if v, ok := d.get([]string{"env", "ANTHROPIC_AUTH_TOKEN"}); ok && isProxyKey(v) {
 			var out []entry
 			if _, ok := d.get([]string{"env", "ANTHROPIC_BASE_URL"}); ok {
-				out = append(out, entry{0, []string{"env", "ANTHROPIC_BASE_URL"}, nil})
+				out = append(out, entry{file: 0, path: []string{"env", "ANTHROPIC_BASE_URL"}, value: nil})
 			}
-			out = append(out, entry{0, []string{"env", "ANTHROPIC_AUTH_TOKEN"}, nil})
+			out = append(out, entry{file: 0, path: []string{"env", "ANTHROPIC_AUTH_TOKEN"}, value: nil})
 			if v, ok := d.get([]string{"apiKeyHelper"}); ok && isHelper(v) {
-				out = append([]entry{{0, []string{"apiKeyHelper"}, nil}}, out...)
+				out = append([]entry{{file: 0, path: []string{"apiKeyHelper"}, value: nil}}, out...)
 			}
 			return out, ModeProxy, []string{"anthropic"}
 		}
 		if v, ok := d.get([]string{"apiKeyHelper"}); ok && isHelper(v) {
-			out := []entry{{0, []string{"apiKeyHelper"}, nil}}
+			out := []entry{{file: 0, path: []string{"apiKeyHelper"}, value: nil}}
 			if u, ok := d.get([]string{"env", "ANTHROPIC_BASE_URL"}); ok && u != "" && u == o.configuredUpstream("anthropic") {
-				out = append(out, entry{0, []string{"env", "ANTHROPIC_BASE_URL"}, nil})
+				out = append(out, entry{file: 0, path: []string{"env", "ANTHROPIC_BASE_URL"}, value: nil})
 			}
 			return out, ModeHelper, []string{"anthropic"}
 		}
@@ -222,27 +234,22 @@ var codexConnector = &connector{
 		table := func(k string) []string { return []string{"model_providers", codexProvider, k} }
 		p := &toolPlan{providers: []string{"openai"}}
 		p.entries = []entry{
-			{0, []string{"model_provider"}, codexProvider},
-			{0, table("name"), "credmgr"},
+			{file: 0, path: []string{"model_provider"}, value: codexProvider},
+			{file: 0, path: table("name"), value: "credmgr"},
 		}
 		if c.Type == backends.TypeAPIKey && !o.Proxy {
 			p.mode = ModeHelper
 			p.entries = append(p.entries,
-				entry{0, table("base_url"), o.upstream("openai", c)},
-				entry{0, table("wire_api"), "responses"},
-				entry{0, table("auth"), map[string]any{"command": o.command(), "args": o.tokenArgs("openai")}})
+				entry{file: 0, path: table("base_url"), value: o.upstream("openai", c)},
+				entry{file: 0, path: table("wire_api"), value: "responses"},
+				entry{file: 0, path: table("auth"), value: map[string]any{"command": o.command(), "args": o.tokenArgs("openai")}})
 			return p, nil
 		}
 		p.mode = ModeProxy
-		base := o.proxyBase("openai")
-		if c.Type == backends.TypeOAuth {
-			// The ChatGPT backend serves Codex under /codex.
-			base += "/codex"
-		}
 		p.entries = append(p.entries,
-			entry{0, table("base_url"), base},
-			entry{0, table("wire_api"), "responses"},
-			entry{0, table("experimental_bearer_token"), proxyKeyValue{}})
+			entry{file: 0, path: table("base_url"), value: o.proxyBase("openai")},
+			entry{file: 0, path: table("wire_api"), value: "responses"},
+			entry{file: 0, path: table("experimental_bearer_token"), value: proxyKeyValue{}})
 		if c.Type == backends.TypeOAuth && !o.Proxy {
 			p.notes = append(p.notes, "a ChatGPT login needs the chatgpt-account-id header, which only credmgr proxy adds, so Codex goes through the proxy")
 		}
@@ -252,7 +259,7 @@ var codexConnector = &connector{
 		d := docs[0]
 		var out []entry
 		if v, ok := d.get([]string{"model_provider"}); ok && v == codexProvider {
-			out = append(out, entry{0, []string{"model_provider"}, nil})
+			out = append(out, entry{file: 0, path: []string{"model_provider"}, value: nil})
 		}
 		mode := ""
 		for _, k := range codexKeys {
@@ -261,7 +268,7 @@ var codexConnector = &connector{
 			if !ok {
 				continue
 			}
-			out = append(out, entry{0, path, nil})
+			out = append(out, entry{file: 0, path: path, value: nil})
 			switch {
 			case k == "auth":
 				mode = ModeHelper
@@ -297,16 +304,16 @@ var geminiConnector = &connector{
 		p := &toolPlan{mode: ModeProxy, providers: []string{"gemini"}}
 		if c.Type == backends.TypeAPIKey {
 			p.entries = []entry{
-				{0, []string{"security", "auth", "selectedType"}, "gemini-api-key"},
-				{1, []string{"GOOGLE_GEMINI_BASE_URL"}, o.proxyBase("gemini")},
-				{1, []string{"GEMINI_API_KEY"}, proxyKeyValue{}},
+				{file: 0, path: []string{"security", "auth", "selectedType"}, value: "gemini-api-key"},
+				{file: 1, path: []string{"GOOGLE_GEMINI_BASE_URL"}, value: o.proxyBase("gemini")},
+				{file: 1, path: []string{"GEMINI_API_KEY"}, value: proxyKeyValue{}},
 			}
 		} else {
 			p.entries = []entry{
-				{0, []string{"security", "auth", "selectedType"}, "oauth-personal"},
-				{1, []string{"CODE_ASSIST_ENDPOINT"}, o.proxyBase("gemini")},
-				{1, []string{"GOOGLE_GENAI_USE_GCA"}, "true"},
-				{1, []string{"GOOGLE_CLOUD_ACCESS_TOKEN"}, proxyKeyValue{}},
+				{file: 0, path: []string{"security", "auth", "selectedType"}, value: "oauth-personal"},
+				{file: 1, path: []string{"CODE_ASSIST_ENDPOINT"}, value: o.proxyBase("gemini")},
+				{file: 1, path: []string{"GOOGLE_GENAI_USE_GCA"}, value: "true"},
+				{file: 1, path: []string{"GOOGLE_CLOUD_ACCESS_TOKEN"}, value: proxyKeyValue{}},
 			}
 		}
 		p.notes = append(p.notes, "gemini-cli reads ~/.gemini/.env only when the project has no .env of its own; where one exists, use the credmgr exec --proxy alias")
@@ -325,14 +332,14 @@ var geminiConnector = &connector{
 			}
 			var out []entry
 			if t, ok := docs[0].get([]string{"security", "auth", "selectedType"}); ok && t == sets[keyVar][0] {
-				out = append(out, entry{0, []string{"security", "auth", "selectedType"}, nil})
+				out = append(out, entry{file: 0, path: []string{"security", "auth", "selectedType"}, value: nil})
 			}
 			for _, k := range sets[keyVar][1:] {
 				if _, ok := env.get([]string{k}); ok {
-					out = append(out, entry{1, []string{k}, nil})
+					out = append(out, entry{file: 1, path: []string{k}, value: nil})
 				}
 			}
-			out = append(out, entry{1, []string{keyVar}, nil})
+			out = append(out, entry{file: 1, path: []string{keyVar}, value: nil})
 			return out, ModeProxy, []string{"gemini"}
 		}
 		return nil, "", nil
@@ -353,9 +360,9 @@ var qwenConnector = &connector{
 		}
 		auth := func(k string) []string { return []string{"security", "auth", k} }
 		return &toolPlan{mode: ModeProxy, providers: []string{"qwen"}, entries: []entry{
-			{0, auth("selectedType"), "openai"},
-			{0, auth("baseUrl"), o.proxyBase("qwen")},
-			{0, auth("apiKey"), proxyKeyValue{}},
+			{file: 0, path: auth("selectedType"), value: "openai"},
+			{file: 0, path: auth("baseUrl"), value: o.proxyBase("qwen")},
+			{file: 0, path: auth("apiKey"), value: proxyKeyValue{}},
 		}}, nil
 	},
 	owned: func(o *ConnectOptions, docs []doc) ([]entry, string, []string) {
@@ -367,11 +374,11 @@ var qwenConnector = &connector{
 		}
 		var out []entry
 		if t, ok := d.get(auth("selectedType")); ok && t == "openai" {
-			out = append(out, entry{0, auth("selectedType"), nil})
+			out = append(out, entry{file: 0, path: auth("selectedType"), value: nil})
 		}
 		if _, ok := d.get(auth("baseUrl")); ok {
-			out = append(out, entry{0, auth("baseUrl"), nil})
+			out = append(out, entry{file: 0, path: auth("baseUrl"), value: nil})
 		}
-		return append(out, entry{0, auth("apiKey"), nil}), ModeProxy, []string{"qwen"}
+		return append(out, entry{file: 0, path: auth("apiKey"), value: nil}), ModeProxy, []string{"qwen"}
 	},
 }
