@@ -113,6 +113,8 @@ type ConnectResult struct {
 	Files []FileResult `json:"files"`
 	// ProxyKey names the proxy key the tool uses (or that undo revoked).
 	ProxyKey string `json:"proxy_key,omitempty"`
+	// ProxyURL is credmgr proxy's address, when the tool uses it.
+	ProxyURL string `json:"proxy_url,omitempty"`
 	// Notes are facts the user needs: what must keep running, what
 	// overrides the new settings.
 	Notes  []string `json:"notes,omitempty"`
@@ -530,6 +532,9 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 		return nil, err
 	}
 	res := &ConnectResult{Tool: c.tool, Name: c.name, Mode: plan.mode, Notes: plan.notes, DryRun: o.DryRun}
+	if plan.mode == ModeProxy {
+		res.ProxyURL = strings.TrimSuffix(o.proxyBase(""), "/")
+	}
 	needsKey := false
 	for _, e := range plan.entries {
 		if _, ok := e.value.(proxyKeyValue); ok {

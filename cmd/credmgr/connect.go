@@ -240,12 +240,20 @@ func (a *app) printConnect(res *migrate.ConnectResult, undo bool) {
 		fmt.Fprintf(a.stderr, "credmgr: note: %s\n", n)
 	}
 	if !undo && res.Mode == migrate.ModeProxy {
-		fmt.Fprintf(a.stderr, "credmgr: note: %s talks to credmgr proxy, which must be running: start it with credmgr proxy, or install the service (README: \"Keeping credmgr proxy running\")\n", res.Name)
-		fmt.Fprintf(a.stderr, "credmgr: note: or, instead, run %s through credmgr exec --proxy (README: \"credmgr exec\")\n", res.Name)
+		fmt.Fprintf(a.stderr, "credmgr: note: %s talks to credmgr proxy at %s, which must be running: run credmgr proxy, or install it as a service (see the README)\n", res.Name, proxyHost(res))
+		fmt.Fprintf(a.stderr, "credmgr: note: or, instead, run %s through credmgr exec --proxy (credmgr exec --help)\n", res.Name)
 	}
 	if res.DryRun {
 		fmt.Fprintln(a.stderr, "credmgr: dry run: nothing was changed")
 	}
+}
+
+// proxyHost is the proxy address the result's files name.
+func proxyHost(res *migrate.ConnectResult) string {
+	if res.ProxyURL != "" {
+		return res.ProxyURL
+	}
+	return "http://" + defaultProxyListen
 }
 
 func describeMode(mode string) string {
