@@ -72,8 +72,9 @@ type ConnectOptions struct {
 
 // ProxyKeys manages the proxy keys connect writes into tools' files.
 type ProxyKeys interface {
-	// Exists reports whether a key called name is stored.
-	Exists(ctx context.Context, name string) (bool, error)
+	// Holds reports whether the stored key called name is secret (and
+	// has not expired).
+	Holds(ctx context.Context, name, secret string) (bool, error)
 	// Add creates a key called name (replacing one of that name) for
 	// providers and account, and returns its secret.
 	Add(ctx context.Context, name string, providers []string, account string) (string, error)
@@ -547,13 +548,14 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 			return nil, fmt.Errorf("%s: %w", c.name, ErrNoProxy)
 		}
 		res.ProxyKey = proxyKeyName(c.tool)
-		// Keep the key the files hold when it is still stored.
+		// Keep the key the files hold when it is the stored key of that
+		// name.
 		for _, e := range plan.entries {
 			if _, ok := e.value.(proxyKeyValue); ok {
 				if v, ok := docs[e.file].get(e.path); ok && isProxyKey(v) {
-					if exists, err := o.ProxyKeys.Exists(ctx, res.ProxyKey); err != nil {
-						return nil, err
-					} else if exists {
+					if holds, err := o.ProxyKeys.Holds(ctx, res.ProxyKey, v.(string)); err != nil {
+						return nil, fmt.Errorf("reading proxy key %s: %w", res.ProxyKey, err)
+					} else if holds {
 						key = v.(string)
 					}
 				}

@@ -22,9 +22,9 @@ type fakeKeys struct {
 	revoked []string
 }
 
-func (f *fakeKeys) Exists(ctx context.Context, name string) (bool, error) {
-	_, ok := f.keys[name]
-	return ok, nil
+func (f *fakeKeys) Holds(ctx context.Context, name, secret string) (bool, error) {
+	k, ok := f.keys[name]
+	return ok && k == secret, nil
 }
 
 func (f *fakeKeys) Add(ctx context.Context, name string, providers []string, account string) (string, error) {
@@ -717,5 +717,18 @@ func TestPiProxyChatGPT(t *testing.T) {
 	connect(t, "pi", o)
 	if got := read(t, filepath.Join(home, ".pi", "agent", "models.json")); !strings.Contains(got, `"baseUrl": "http://127.0.0.1:7457/anthropic"`) {
 		t.Errorf("--provider openai changed anthropic:\n%s", got)
+	}
+}
+
+// TestConnectProxyKeyMismatch: a key in the file that is not the stored
+// key of that name (edited by hand, or from another machine) is replaced.
+func TestConnectProxyKeyMismatch(t *testing.T) {
+	home := t.TempDir()
+	o := opts(home, oauthCred("qwen"))
+	connect(t, "qwen", o)
+	keys := o.ProxyKeys.(*fakeKeys)
+	keys.keys["connect-qwen"] = "cmp_OTHER0000000000000000000000000000000000000"
+	if res := connect(t, "qwen", o); !res.Changed() || keys.added != 2 {
+		t.Errorf("result %+v, %d keys made", res.Files, keys.added)
 	}
 }
