@@ -31,8 +31,9 @@ const FileName = "vault.age"
 var ErrWrongKey = errors.New("the vault does not open with this key")
 
 // PassphraseFunc returns the passphrase. confirm is true when a new vault
-// is about to be created, so an interactive prompt should ask twice.
-type PassphraseFunc func(confirm bool) (string, error)
+// is about to be created, so an interactive prompt should ask twice. ctx
+// is the operation's: a prompt ends when it is done.
+type PassphraseFunc func(ctx context.Context, confirm bool) (string, error)
 
 // Options configures the age backend. Exactly one of Passphrase and
 // Identities must be set.
@@ -99,13 +100,13 @@ type guard struct {
 	pass string // cached after the first successful use
 }
 
-func (g *guard) passphrase(confirm bool) (string, error) {
+func (g *guard) passphrase(ctx context.Context, confirm bool) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pass != "" {
 		return g.pass, nil
 	}
-	p, err := g.opts.Passphrase(confirm)
+	p, err := g.opts.Passphrase(ctx, confirm)
 	if err != nil {
 		return "", err
 	}
@@ -122,7 +123,7 @@ func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 		if !bytes.Contains(firstLines(sealed), []byte("\n-> scrypt ")) {
 			return nil, fmt.Errorf("%w: it is not sealed with a passphrase (was it created with age identities or by the keychain backend? set CREDMGR_AGE_IDENTITY, or choose the keychain backend)", ErrWrongKey)
 		}
-		p, err := g.passphrase(false)
+		p, err := g.passphrase(ctx, false)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +155,7 @@ func (g *guard) forgetPassphrase() {
 func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 	rs := g.recipients
 	if g.opts.Passphrase != nil {
-		p, err := g.passphrase(true)
+		p, err := g.passphrase(ctx, true)
 		if err != nil {
 			return nil, err
 		}

@@ -33,8 +33,9 @@ type Config struct {
 	// RecoveryRecipients are age recipients ("age1…") the keychain and
 	// age-identity vaults are also sealed to.
 	RecoveryRecipients []string `toml:"recovery_recipients"`
-	// ProxyListen is credmgr proxy's address ("127.0.0.1:7457" by
-	// default), which connect also writes into tools' settings.
+	// ProxyListen is the address "credmgr proxy" listens on by default
+	// ("127.0.0.1:PORT" or "unix:PATH"); connect writes it into tools'
+	// settings.
 	ProxyListen string `toml:"proxy_listen"`
 	// Providers holds per-provider overrides ([providers.NAME] tables).
 	Providers map[string]map[string]string `toml:"providers"`
