@@ -18,9 +18,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -72,8 +74,9 @@ func credmgrBin(t *testing.T) string {
 	return binDir
 }
 
-// trap is what HTTP(S)_PROXY points at: it records every connection
-// (which would be a request leaving 127.0.0.1) and closes it.
+// trap is what HTTP(S)_PROXY points at: it passes requests to 127.0.0.1
+// on (some agents send even those through the proxy), and records and
+// refuses every other one (which would leave the machine).
 type trap struct {
 	ln    net.Listener
 	mu    sync.Mutex
@@ -92,16 +95,60 @@ func newTrap(t *testing.T) *trap {
 			if err != nil {
 				return
 			}
-			c.SetReadDeadline(time.Now().Add(2 * time.Second))
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			tr.mu.Lock()
-			tr.lines = append(tr.lines, strings.TrimSpace(line))
-			tr.mu.Unlock()
-			c.Close()
+			go tr.serve(c)
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
 	return tr
+}
+
+func loopback(hostport string) bool {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h = hostport
+	}
+	return h == "127.0.0.1" || h == "localhost" || h == "::1"
+}
+
+func (tr *trap) serve(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Minute))
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return
+	}
+	target := req.Host
+	if req.Method != http.MethodConnect && req.URL.Host != "" {
+		target = req.URL.Host
+	}
+	if !loopback(target) {
+		tr.mu.Lock()
+		tr.lines = append(tr.lines, req.Method+" "+target)
+		tr.mu.Unlock()
+		io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		return
+	}
+	if req.Method == http.MethodConnect {
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		defer up.Close()
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		go io.Copy(up, br)
+		io.Copy(c, up)
+		return
+	}
+	req.RequestURI = ""
+	resp, err := (&http.Transport{Proxy: nil}).RoundTrip(req)
+	if err != nil {
+		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+		return
+	}
+	defer resp.Body.Close()
+	resp.Write(c)
 }
 
 func (tr *trap) addr() string { return "http://" + tr.ln.Addr().String() }
@@ -121,6 +168,11 @@ type world struct {
 	upstream *fakellm.Server
 	trap     *trap
 	env      []string
+	// proxyAddr is where credmgr proxy listens (startProxy).
+	proxyAddr string
+	// allowed are trap lines a test expects (an agent's own request that
+	// cannot be turned off and carries no secret of ours).
+	allowed map[string]bool
 }
 
 func newWorld(t *testing.T, agentBin string) *world {
@@ -153,7 +205,26 @@ func newWorld(t *testing.T, agentBin string) *world {
 	}
 	t.Cleanup(func() {
 		if a := w.trap.attempts(); len(a) > 0 {
-			t.Errorf("requests tried to leave 127.0.0.1 (sent to the trap proxy): %q", a)
+			count := map[string]int{}
+			var order []string
+			for _, l := range a {
+				if w.allowed[l] {
+					t.Logf("refused, as expected: %s", l)
+					continue
+				}
+				if count[l] == 0 {
+					order = append(order, l)
+				}
+				count[l]++
+			}
+			var parts []string
+			for _, l := range order {
+				parts = append(parts, fmt.Sprintf("%q ×%d", l, count[l]))
+			}
+			if len(parts) == 0 {
+				return
+			}
+			t.Errorf("requests tried to leave 127.0.0.1 (sent to the trap proxy): %s", strings.Join(parts, ", "))
 		}
 	})
 	return w
@@ -174,10 +245,25 @@ func (w *world) writeFile(rel, content string, mode os.FileMode) string {
 	return p
 }
 
-// config writes credmgr's config.toml.
+// freePort returns a 127.0.0.1 port nothing listens on.
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// config writes credmgr's config.toml, with proxy_listen set for
+// startProxy.
 func (w *world) config(providers map[string]map[string]string) {
 	var b strings.Builder
 	b.WriteString("plaintext_ok = true\n")
+	if w.proxyAddr == "" {
+		w.proxyAddr = freePort(w.t)
+	}
+	fmt.Fprintf(&b, "proxy_listen = %q\n", w.proxyAddr)
 	for name, kv := range providers {
 		fmt.Fprintf(&b, "\n[providers.%s]\n", name)
 		for k, v := range kv {
@@ -235,6 +321,49 @@ func (w *world) credmgr(args ...string) string {
 	return out
 }
 
+// startProxy runs credmgr proxy in the world until stop is called or the
+// test ends.
+func (w *world) startProxy() (stop func()) {
+	w.t.Helper()
+	cmd := exec.Command(w.lookPath("credmgr"), "proxy")
+	cmd.Env = w.env
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+			w.t.Logf("credmgr proxy:\n%s", log.String())
+		})
+	}
+	w.t.Cleanup(stop)
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", w.proxyAddr); err == nil {
+			c.Close()
+			return stop
+		}
+		select {
+		case <-done:
+			w.t.Fatalf("credmgr proxy exited:\n%s", log.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if i > 400 {
+			w.t.Fatalf("credmgr proxy is not listening on %s after 20s:\n%s", w.proxyAddr, log.String())
+		}
+	}
+}
+
 // credmgrStdin runs credmgr with stdin.
 func (w *world) credmgrStdin(stdin string, args ...string) string {
 	w.t.Helper()
@@ -254,7 +383,7 @@ func (w *world) credmgrStdin(stdin string, args ...string) string {
 func (w *world) agent(name string, args ...string) string {
 	w.t.Helper()
 	start := time.Now()
-	out, errOut, err := w.run(3*time.Minute, name, args...)
+	out, errOut, err := w.run(agentTimeout, name, args...)
 	var paths []string
 	for _, r := range w.upstream.Requests() {
 		paths = append(paths, r.Method+" "+r.Path)
@@ -265,6 +394,9 @@ func (w *world) agent(name string, args ...string) string {
 	}
 	return out + errOut
 }
+
+// agentTimeout bounds one agent run.
+var agentTimeout = 3 * time.Minute
 
 // store opens credmgr's file vault.
 func (w *world) store() *jsonfile.Store {
@@ -312,6 +444,14 @@ func (w *world) modelRequests(suffixes ...string) []fakellm.Request {
 	return out
 }
 
+// proxyKeys returns the proxy keys written in a file under home.
+func (w *world) proxyKeys(rel string) []string {
+	b, _ := os.ReadFile(filepath.Join(w.home, rel))
+	return proxyKeyRE.FindAllString(string(b), -1)
+}
+
+var proxyKeyRE = regexp.MustCompile(`cmp_[A-Za-z0-9_-]{43}`)
+
 // noneHolds fails if any recorded request carries one of secrets.
 func (w *world) noneHolds(secrets ...string) {
 	w.t.Helper()
@@ -320,7 +460,7 @@ func (w *world) noneHolds(secrets ...string) {
 			for _, v := range vs {
 				for _, s := range secrets {
 					if s != "" && strings.Contains(v, s) {
-						w.t.Errorf("%s %s carried a refresh token in %s", r.Method, r.Path, k)
+						w.t.Errorf("%s %s carried a refresh token or proxy key in %s", r.Method, r.Path, k)
 					}
 				}
 			}
@@ -340,6 +480,12 @@ func (w *world) gone(rel string) {
 		return // pi recreates an empty {} auth.json at every start
 	}
 	w.t.Errorf("%s came back:\n%s", rel, b)
+}
+
+// readFile reads a file under home ("" if it is missing).
+func (w *world) readFile(rel string) string {
+	b, _ := os.ReadFile(filepath.Join(w.home, rel))
+	return string(b)
 }
 
 // exists reports whether a file under home exists.

@@ -28,7 +28,13 @@ func settings(base map[string]string, kv ...string) map[string]string {
 // anthropic", which pi runs for every request; pi sends the token with
 // Anthropic's OAuth headers; after the stored token expires, the next run
 // gets a refreshed one (one refresh).
-func TestPi(t *testing.T) {
+func TestPi(t *testing.T) { testPi(t, false) }
+
+// TestPiProxy: the same with connect pi --proxy: models.json points pi at
+// credmgr proxy with a proxy key, which the upstream never sees.
+func TestPiProxy(t *testing.T) { testPi(t, true) }
+
+func testPi(t *testing.T, viaProxy bool) {
 	dir := agentsDir(t)
 	pi := binOf(t, dir, "pi", "node_modules", ".bin", "pi")
 	w := newWorld(t, filepath.Dir(pi))
@@ -46,7 +52,17 @@ func TestPi(t *testing.T) {
 	if w.exists(".pi/agent/auth.json") {
 		t.Fatal("migrate left pi's auth.json")
 	}
-	w.credmgr("connect", "pi")
+	var keys []string
+	stop := func() {}
+	if viaProxy {
+		w.credmgr("connect", "pi", "--proxy")
+		if keys = w.proxyKeys(".pi/agent/models.json"); len(keys) != 1 {
+			t.Fatalf("models.json holds %d proxy keys", len(keys))
+		}
+		stop = w.startProxy()
+	} else {
+		w.credmgr("connect", "pi")
+	}
 
 	run := func() {
 		w.agent("pi", "-p", "--provider", "anthropic", "--model", "claude-3-5-haiku-latest",
@@ -73,12 +89,18 @@ func TestPi(t *testing.T) {
 	}
 	run()
 	check(access)
-	w.noneHolds(rt)
+	w.noneHolds(append(keys, rt)...)
 	w.gone(".pi/agent/auth.json")
 
-	// The stored token expires: the next run gets a refreshed one.
+	// The stored token expires: the next run gets a refreshed one. (The
+	// proxy is restarted: a running proxy keeps a token it read for up
+	// to a minute.)
+	stop()
 	w.upstream.Reset()
 	w.expire("anthropic")
+	if viaProxy {
+		w.startProxy()
+	}
 	run()
 	fresh := w.stored("anthropic")
 	var last string
@@ -90,6 +112,6 @@ func TestPi(t *testing.T) {
 	if n := auth.Count(func(s *fakeanthropic.Server) int { return s.RefreshRequests }); n != 1 {
 		t.Errorf("the auth server saw %d refreshes, want 1", n)
 	}
-	w.noneHolds(rt, fresh.RefreshToken)
+	w.noneHolds(append(keys, rt, fresh.RefreshToken)...)
 	w.gone(".pi/agent/auth.json")
 }

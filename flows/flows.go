@@ -94,17 +94,6 @@ func New(provider string, cfg Config) (Flow, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s (store an API key with credmgr import %s --api-key)", ErrNoFlow, provider, provider)
 	}
-	// upstream (the API base tools and the proxy use) is every
-	// provider's key, not a login setting.
-	if _, ok := cfg.Settings["upstream"]; ok {
-		s := make(map[string]string, len(cfg.Settings))
-		for k, v := range cfg.Settings {
-			if k != "upstream" {
-				s[k] = v
-			}
-		}
-		cfg.Settings = s
-	}
 	return f(cfg)
 }
 

@@ -16,8 +16,7 @@ import (
 	"github.com/rogpeppe/go-internal/diff"
 
 	"github.com/credmgr/credmgr/backends"
-	"github.com/credmgr/credmgr/flows/copilot"
-	"github.com/credmgr/credmgr/flows/qwen"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/fsutil"
 )
 
@@ -63,7 +62,8 @@ type ConnectOptions struct {
 	// Upstream returns the API base URL configured for provider ("" for
 	// the default).
 	Upstream func(provider string) string
-	// ProxyURL is credmgr proxy's base URL, e.g. http://127.0.0.1:7457.
+	// ProxyURL is credmgr proxy's base URL, e.g. http://127.0.0.1:7457
+	// ("" when it has none that tools can use).
 	ProxyURL string
 	// ProxyKeys creates and revokes the proxy keys connect writes; nil
 	// when no proxy is available.
@@ -91,6 +91,9 @@ var (
 	// ErrNoProxy: the connection needs credmgr proxy, which this build
 	// does not have.
 	ErrNoProxy = errors.New("the connection needs credmgr proxy, which is not available")
+	// ErrProxyAddress: the connection needs credmgr proxy on a TCP
+	// address (ConnectOptions.ProxyURL), and there is none.
+	ErrProxyAddress = errors.New("the connection needs credmgr proxy on a 127.0.0.1 address, and proxy_listen is not one")
 	// ErrUnparsable: a tool's file does not parse; it is left untouched.
 	ErrUnparsable = errUnparsable
 )
@@ -180,8 +183,19 @@ type entry struct {
 	provider string
 }
 
-// proxyKeyValue stands for the proxy key in an entry's value.
-type proxyKeyValue struct{}
+// proxyKeyValue stands for the proxy key in an entry's value, after
+// prefix (for a value that names a header, say).
+type proxyKeyValue struct{ prefix string }
+
+// keyIn returns the proxy key in v, a value written for pk.
+func (pk proxyKeyValue) keyIn(v any) (string, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return "", false
+	}
+	s, ok = strings.CutPrefix(s, pk.prefix)
+	return s, ok && isProxyKey(s)
+}
 
 // toolPlan is what a connector wants written.
 type toolPlan struct {
@@ -325,41 +339,19 @@ func (o *ConnectOptions) configuredUpstream(provider string) string {
 
 // proxyBase is credmgr proxy's base URL for provider.
 func (o *ConnectOptions) proxyBase(provider string) string {
-	u := o.ProxyURL
-	if u == "" {
-		u = "http://127.0.0.1:7457"
-	}
-	return strings.TrimRight(u, "/") + "/" + provider
+	return strings.TrimRight(o.ProxyURL, "/") + "/" + provider
 }
 
 // DefaultUpstream is the API base URL a tool uses for c's provider and
-// kind of credential when config.toml sets no upstream: the same bases
-// credmgr proxy forwards to, to which a tool appends its API path
-// (/v1/messages, /responses, …).
+// kind of credential when config.toml sets no upstream: the base credmgr
+// proxy forwards to (flows.Upstream), to which a tool appends its API path
+// (/v1/messages, /responses, …). It is "" for a provider without one.
 func DefaultUpstream(c backends.Credential) string {
-	oauth := c.Type == backends.TypeOAuth
-	switch c.Provider {
-	case "anthropic":
-		return "https://api.anthropic.com"
-	case "openai":
-		if oauth {
-			return "https://chatgpt.com/backend-api/codex"
-		}
-		return "https://api.openai.com/v1"
-	case "gemini":
-		if oauth {
-			return "https://cloudcode-pa.googleapis.com"
-		}
-		return "https://generativelanguage.googleapis.com"
-	case "github-copilot":
-		if u := c.Extra[copilot.ExtraAPIBaseURL]; u != "" {
-			return strings.TrimRight(u, "/")
-		}
-		return copilot.DefaultCopilotAPIURL
-	case "qwen":
-		return qwen.BaseURL(c)
+	u, err := flows.Upstream(c, nil)
+	if err != nil {
+		return ""
 	}
-	return ""
+	return u
 }
 
 // isProxyKey recognises a credmgr proxy key.
@@ -547,16 +539,20 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 		if o.ProxyKeys == nil {
 			return nil, fmt.Errorf("%s: %w", c.name, ErrNoProxy)
 		}
+		if o.ProxyURL == "" {
+			return nil, fmt.Errorf("%s: %w", c.name, ErrProxyAddress)
+		}
 		res.ProxyKey = proxyKeyName(c.tool)
 		// Keep the key the files hold when it is the stored key of that
 		// name.
 		for _, e := range plan.entries {
-			if _, ok := e.value.(proxyKeyValue); ok {
-				if v, ok := docs[e.file].get(e.path); ok && isProxyKey(v) {
-					if holds, err := o.ProxyKeys.Holds(ctx, res.ProxyKey, v.(string)); err != nil {
+			if pk, ok := e.value.(proxyKeyValue); ok {
+				v, _ := docs[e.file].get(e.path)
+				if k, ok := pk.keyIn(v); ok {
+					if holds, err := o.ProxyKeys.Holds(ctx, res.ProxyKey, k); err != nil {
 						return nil, fmt.Errorf("reading proxy key %s: %w", res.ProxyKey, err)
 					} else if holds {
-						key = v.(string)
+						key = k
 					}
 				}
 				break
@@ -585,8 +581,8 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 					continue
 				}
 				v := e.value
-				if _, ok := v.(proxyKeyValue); ok {
-					v = key
+				if pk, ok := v.(proxyKeyValue); ok {
+					v = pk.prefix + key
 				}
 				if cur, ok := d.get(e.path); ok && reflect.DeepEqual(cur, plain(v)) {
 					continue

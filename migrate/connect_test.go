@@ -524,6 +524,11 @@ func TestConnectNoProxy(t *testing.T) {
 	if _, err := Connect(context.Background(), "claude", o); !errors.Is(err, ErrNoProxy) {
 		t.Errorf("err = %v", err)
 	}
+	o = opts(t.TempDir(), oauthCred("anthropic"))
+	o.ProxyURL = ""
+	if _, err := Connect(context.Background(), "claude", o); !errors.Is(err, ErrProxyAddress) {
+		t.Errorf("err = %v", err)
+	}
 }
 
 // TestConnectAccount: another account goes into the commands.
@@ -730,5 +735,35 @@ func TestConnectProxyKeyMismatch(t *testing.T) {
 	keys.keys["connect-qwen"] = "cmp_OTHER0000000000000000000000000000000000000"
 	if res := connect(t, "qwen", o); !res.Changed() || keys.added != 2 {
 		t.Errorf("result %+v, %d keys made", res.Files, keys.added)
+	}
+}
+
+// TestGeminiGoogleLogin: a Google login goes through the proxy with the
+// key in a header; the token variable gemini-cli also sends to Google
+// holds a placeholder, never a secret.
+func TestGeminiGoogleLogin(t *testing.T) {
+	home := t.TempDir()
+	o := opts(home, oauthCred("gemini"))
+	res := connect(t, "gemini", o)
+	env := filepath.Join(home, ".gemini", ".env")
+	want := "CODE_ASSIST_ENDPOINT=http://127.0.0.1:7457/gemini\nGOOGLE_GENAI_USE_GCA=true\nGOOGLE_CLOUD_ACCESS_TOKEN=credmgr-proxy\nGEMINI_CLI_CUSTOM_HEADERS=x-goog-api-key:" + key1 + "\n"
+	if got := read(t, env); got != want {
+		t.Errorf(".env:\n%s\nwant\n%s", got, want)
+	}
+	if perm(t, env) != 0o600 || res.Mode != ModeProxy {
+		t.Errorf("mode %04o, %s", perm(t, env), res.Mode)
+	}
+	if !strings.Contains(read(t, filepath.Join(home, ".gemini", "settings.json")), `"selectedType": "oauth-personal"`) {
+		t.Error("settings.json")
+	}
+	if connect(t, "gemini", o).Changed() {
+		t.Error("second connect changes")
+	}
+	if st := statusOf(t, "gemini", o); st.Mode != ModeProxy {
+		t.Errorf("status %+v", st)
+	}
+	undo(t, "gemini", o)
+	if _, err := os.Stat(env); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("undo left .env")
 	}
 }

@@ -84,12 +84,12 @@ var piConnector = &connector{
 					p.notes = append(p.notes, "pi's ChatGPT provider (openai-codex) cannot go through credmgr proxy; it is connected with its helper command, which works for a ChatGPT login")
 				} else {
 					base, key = o.proxyBase(m.provider)+m.suffix, proxyKeyValue{}
+					p.providers = append(p.providers, m.provider)
 				}
 			}
 			p.entries = append(p.entries,
 				entry{file: 0, path: []string{"providers", m.pi, "baseUrl"}, value: base, provider: m.provider},
 				entry{file: 0, path: []string{"providers", m.pi, "apiKey"}, value: key, provider: m.provider})
-			p.providers = append(p.providers, m.provider)
 			if _, ok := docs[1].get([]string{m.pi}); ok {
 				p.notes = append(p.notes, fmt.Sprintf("pi's auth.json has a %q entry, which pi uses before models.json: run credmgr migrate --from pi to move it into credmgr", m.pi))
 			}
@@ -309,42 +309,62 @@ var geminiConnector = &connector{
 				{file: 1, path: []string{"GEMINI_API_KEY"}, value: proxyKeyValue{}},
 			}
 		} else {
+			// gemini-cli sends a Google login's token to Google itself
+			// (www.googleapis.com/oauth2/v2/userinfo, for the e-mail), so
+			// the token variable holds a placeholder and the proxy key
+			// goes in a header only Code Assist requests carry.
 			p.entries = []entry{
 				{file: 0, path: []string{"security", "auth", "selectedType"}, value: "oauth-personal"},
 				{file: 1, path: []string{"CODE_ASSIST_ENDPOINT"}, value: o.proxyBase("gemini")},
 				{file: 1, path: []string{"GOOGLE_GENAI_USE_GCA"}, value: "true"},
-				{file: 1, path: []string{"GOOGLE_CLOUD_ACCESS_TOKEN"}, value: proxyKeyValue{}},
+				{file: 1, path: []string{"GOOGLE_CLOUD_ACCESS_TOKEN"}, value: geminiTokenPlaceholder},
+				{file: 1, path: []string{"GEMINI_CLI_CUSTOM_HEADERS"}, value: geminiKeyHeader},
 			}
+			p.notes = append(p.notes, "with a Google login, gemini-cli asks www.googleapis.com for your e-mail address with its token variable, which holds a placeholder (the proxy key goes in a header only the proxy sees): it goes on without the address")
 		}
 		p.notes = append(p.notes, "gemini-cli reads ~/.gemini/.env only when the project has no .env of its own; where one exists, use the credmgr exec --proxy alias")
 		return p, nil
 	},
 	owned: func(o *ConnectOptions, docs []doc) ([]entry, string, []string) {
-		env := docs[1]
-		sets := map[string][]string{
-			"GEMINI_API_KEY":            {"gemini-api-key", "GOOGLE_GEMINI_BASE_URL"},
-			"GOOGLE_CLOUD_ACCESS_TOKEN": {"oauth-personal", "CODE_ASSIST_ENDPOINT", "GOOGLE_GENAI_USE_GCA"},
+		env, settings := docs[1], docs[0]
+		var out []entry
+		selected := func(t string) {
+			if v, ok := settings.get([]string{"security", "auth", "selectedType"}); ok && v == t {
+				out = append(out, entry{file: 0, path: []string{"security", "auth", "selectedType"}})
+			}
 		}
-		for _, keyVar := range []string{"GEMINI_API_KEY", "GOOGLE_CLOUD_ACCESS_TOKEN"} {
-			v, ok := env.get([]string{keyVar})
-			if !ok || !isProxyKey(v) {
-				continue
+		has := func(k string, want any) {
+			if v, ok := env.get([]string{k}); ok && (want == nil || v == want) {
+				out = append(out, entry{file: 1, path: []string{k}})
 			}
-			var out []entry
-			if t, ok := docs[0].get([]string{"security", "auth", "selectedType"}); ok && t == sets[keyVar][0] {
-				out = append(out, entry{file: 0, path: []string{"security", "auth", "selectedType"}, value: nil})
-			}
-			for _, k := range sets[keyVar][1:] {
-				if _, ok := env.get([]string{k}); ok {
-					out = append(out, entry{file: 1, path: []string{k}, value: nil})
-				}
-			}
-			out = append(out, entry{file: 1, path: []string{keyVar}, value: nil})
+		}
+		if v, ok := env.get([]string{"GEMINI_API_KEY"}); ok && isProxyKey(v) {
+			selected("gemini-api-key")
+			has("GOOGLE_GEMINI_BASE_URL", nil)
+			has("GEMINI_API_KEY", nil)
 			return out, ModeProxy, []string{"gemini"}
+		}
+		if v, ok := env.get([]string{"GEMINI_CLI_CUSTOM_HEADERS"}); ok {
+			if _, ok := geminiKeyHeader.keyIn(v); ok {
+				selected("oauth-personal")
+				has("CODE_ASSIST_ENDPOINT", nil)
+				has("GOOGLE_GENAI_USE_GCA", "true")
+				has("GOOGLE_CLOUD_ACCESS_TOKEN", geminiTokenPlaceholder)
+				has("GEMINI_CLI_CUSTOM_HEADERS", nil)
+				return out, ModeProxy, []string{"gemini"}
+			}
 		}
 		return nil, "", nil
 	},
 }
+
+// geminiTokenPlaceholder is what gemini-cli gets as its Google token: not
+// a secret, as gemini-cli sends it to Google.
+const geminiTokenPlaceholder = "credmgr-proxy"
+
+// geminiKeyHeader carries the proxy key on gemini-cli's Code Assist
+// requests (GEMINI_CLI_CUSTOM_HEADERS).
+var geminiKeyHeader = proxyKeyValue{prefix: "x-goog-api-key:"}
 
 // --- qwen-code ----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/internal/proxy"
 	"github.com/credmgr/credmgr/migrate"
 )
 
@@ -22,7 +23,7 @@ func init() { extraCommands = append(extraCommands, (*app).connectCmd) }
 
 // defaultProxyListen is credmgr proxy's address when config.toml sets no
 // proxy_listen.
-const defaultProxyListen = "127.0.0.1:7457"
+const defaultProxyListen = proxy.DefaultListen
 
 func (a *app) connectCmd() *cobra.Command {
 	var account, providers string
@@ -142,8 +143,12 @@ func (a *app) connectOptions(account string) (migrate.ConnectOptions, error) {
 			listen = a.cfg.ProxyListen
 		}
 	}
-	o.Upstream = func(provider string) string { return flows.Settings(tables, provider)["upstream"] }
-	o.ProxyURL = proxyURL(listen)
+	o.Upstream = func(provider string) string { return flows.Settings(tables, provider)[flows.SettingUpstream] }
+	if strings.HasPrefix(listen, "unix:") {
+		o.ProxyURL = "" // tools need a TCP address; Connect refuses proxy modes
+	} else {
+		o.ProxyURL = proxyURL(listen)
+	}
 	o.ProxyKeys = a.proxyKeys()
 	return o, nil
 }
@@ -240,7 +245,7 @@ func (a *app) printConnect(res *migrate.ConnectResult, undo bool) {
 		fmt.Fprintf(a.stderr, "credmgr: note: %s\n", n)
 	}
 	if !undo && res.Mode == migrate.ModeProxy {
-		fmt.Fprintf(a.stderr, "credmgr: note: %s talks to credmgr proxy at %s, which must be running: run credmgr proxy, or install it as a service (see the README)\n", res.Name, proxyHost(res))
+		fmt.Fprintf(a.stderr, "credmgr: note: %s talks to credmgr proxy at %s, which must be running: run credmgr proxy, or install it as a service (docs/proxy.md)\n", res.Name, proxyHost(res))
 		fmt.Fprintf(a.stderr, "credmgr: note: or, instead, run %s through credmgr exec --proxy (credmgr exec --help)\n", res.Name)
 	}
 	if res.DryRun {
@@ -276,6 +281,8 @@ func (a *app) connectError(tool string, o migrate.ConnectOptions, err error) err
 		return withHint(exitNoCreds, err, "log in (credmgr login PROVIDER), store an API key (credmgr import PROVIDER --api-key), or move the tool's own login in (credmgr migrate)")
 	case errors.Is(err, migrate.ErrUnparsable):
 		return withHint(exitError, err, "fix the file, or move it aside, and run credmgr connect "+tool+" again")
+	case errors.Is(err, migrate.ErrProxyAddress):
+		return withHint(exitError, err, "set proxy_listen in config.toml to 127.0.0.1:PORT, or run the tool with credmgr exec --proxy")
 	case errors.Is(err, migrate.ErrNoProxy):
 		return withHint(exitError, err, "this build of credmgr has no proxy yet; a tool with a helper hook (pi, or Claude Code and Codex with an API key) works without it")
 	}
