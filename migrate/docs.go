@@ -159,7 +159,7 @@ func parseEnv(src []byte) *envDoc {
 		}
 		line := strings.TrimSpace(string(src[pos:lineEnd]))
 		line = strings.TrimPrefix(line, "export ")
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") && strings.TrimSpace(k) != "" {
 			d.lines = append(d.lines, envLine{start: pos, end: lineEnd, key: strings.TrimSpace(k), value: envValue(v)})
 		}
 		pos = end + 1
