@@ -253,6 +253,35 @@ experimental_bearer_token = "` + key1 + `"
 }
 
 func init() {
+	// pi: an existing models.json with comments (pi accepts //), a
+	// trailing comma and a provider of the user's own.
+	toolCases[0].existing = `{
+  // my models
+  "providers": {
+    "ollama": {"baseUrl": "http://localhost:11434/v1", "api": "openai-completions", "models": [{"id": "llama3"}]},
+  },
+}
+`
+	toolCases[0].wantOver = `{
+  // my models
+  "providers": {
+    "ollama": {"baseUrl": "http://localhost:11434/v1", "api": "openai-completions", "models": [{"id": "llama3"}]},
+    "anthropic": {
+      "baseUrl": "http://127.0.0.1:9999/up",
+      "apiKey": "!credmgr token anthropic"
+    },
+    "openai-codex": {
+      "baseUrl": "https://chatgpt.com/backend-api/codex",
+      "apiKey": "!credmgr token openai"
+    }
+  },
+}
+`
+	// gemini-cli and qwen-code: settings with comments and other keys.
+	toolCases[5].existing = "{\n  // gemini\n  \"theme\": \"Dracula\",\n  \"security\": {\"folderTrust\": {\"enabled\": true}}\n}\n"
+	toolCases[5].wantOver = "{\n  // gemini\n  \"theme\": \"Dracula\",\n  \"security\": {\"folderTrust\": {\"enabled\": true}, \"auth\": {\"selectedType\": \"gemini-api-key\"}}\n}\n"
+	toolCases[6].existing = "{\n  \"model\": {\"name\": \"qwen3-coder-plus\"}, // mine\n  \"security\": {\n    \"auth\": {\n      \"selectedType\": \"qwen-oauth\"\n    }\n  }\n}\n"
+	toolCases[6].wantOver = "{\n  \"model\": {\"name\": \"qwen3-coder-plus\"}, // mine\n  \"security\": {\n    \"auth\": {\n      \"selectedType\": \"openai\",\n      \"baseUrl\": \"http://127.0.0.1:7457/qwen\",\n      \"apiKey\": \"" + key1 + "\"\n    }\n  }\n}\n"
 	// pi's file carries the command too.
 	toolCases[0].want = `{
   "providers": {

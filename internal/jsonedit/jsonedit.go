@@ -568,6 +568,28 @@ func marshal(v any, prefix, unit string, compact bool) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
+// spaced puts a space after each : and , of compact JSON (outside
+// strings), to match a document written that way.
+func spaced(compact string) string {
+	var b strings.Builder
+	in, esc := false, false
+	for i := 0; i < len(compact); i++ {
+		c := compact[i]
+		b.WriteByte(c)
+		switch {
+		case esc:
+			esc = false
+		case in && c == '\\':
+			esc = true
+		case c == '"':
+			in = !in
+		case !in && (c == ':' || c == ','):
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
+}
+
 // Set returns the document with the value at path set to v (a value
 // encoding/json can marshal; a map's keys come out sorted). Objects
 // missing along path are created. The rest of the document keeps its
@@ -674,6 +696,9 @@ func (d *Doc) insert(obj *node, key string, v any, nl, unit string, compact bool
 		text, err := marshal(v, "", "", true)
 		if err != nil {
 			return nil, err
+		}
+		if colon == ": " {
+			text = spaced(text)
 		}
 		return apply(d.src, []edit{{last.val.end, last.val.end, sep + k + colon + text}}), nil
 	}

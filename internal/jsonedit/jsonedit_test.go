@@ -34,6 +34,7 @@ func TestSet(t *testing.T) {
 			"{\n  \"y\": 2,\n  \"env\": {\n    \"K\": \"v\"\n  }\n}\n"},
 		{"compact", `{"a":1,"b":{"c":2}}`, []string{"b", "d"}, "x", `{"a":1,"b":{"c":2,"d":"x"}}`},
 		{"compact spaced", `{"a": 1}`, []string{"k"}, "x", `{"a": 1, "k": "x"}`},
+		{"compact spaced object", `{"a": 1}`, []string{"k", "n"}, "x:\"y\",", `{"a": 1, "k": {"n": "x:\"y\","}}`},
 		{"trailing comma kept", "{\n  \"a\": 1,\n}\n", []string{"k"}, "x", "{\n  \"a\": 1,\n  \"k\": \"x\"\n}\n"},
 		{"crlf", "{\r\n  \"a\": 1\r\n}\r\n", []string{"k"}, "x", "{\r\n  \"a\": 1,\r\n  \"k\": \"x\"\r\n}\r\n"},
 		{"duplicate key: the last one", "{\"a\": 1, \"a\": 2}", []string{"a"}, 3, "{\"a\": 1, \"a\": 3}"},
