@@ -378,9 +378,9 @@ type fileState struct {
 	exists  bool
 	perm    fs.FileMode
 	doc     doc
-	backup  doc // nil when there is no backup
+	backup  doc // nil when there is no backup, or it does not parse
 	bakPath string
-	bakData []byte
+	bakData []byte // nil when there is no backup
 }
 
 func loadFile(f toolFile) (*fileState, error) {
@@ -419,9 +419,10 @@ func loadFile(f toolFile) (*fileState, error) {
 	}
 	st.bakPath = st.real + BackupSuffix
 	if b, err := os.ReadFile(st.bakPath); err == nil {
-		if bd, err := parseDoc(f.format, b); err == nil {
-			st.backup, st.bakData = bd, b
-		}
+		st.bakData = b
+		// A backup that no longer parses (edited by hand) is kept, but
+		// undo then only takes credmgr's entries out.
+		st.backup, _ = parseDoc(f.format, b)
 	}
 	return st, nil
 }
@@ -565,6 +566,7 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 		out := make([][]byte, len(states))
 		for i, st := range states {
 			d := st.doc
+			var err error
 			// Take out what an earlier connect wrote that this one does
 			// not (another mode or provider).
 			for j := len(owned) - 1; j >= 0; j-- {
@@ -766,13 +768,15 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 		// What connect would have written over the backup (or over
 		// nothing): if that is the file, the backup is the file as it
 		// was.
-		base := st.bakData
 		var d doc
-		if d, err = parseDoc(st.format, base); err != nil {
-			return nil, err
+		if d, err = parseDoc(st.format, st.bakData); err != nil {
+			d = nil
 		}
-		replayed := true
+		replayed := d != nil
 		for _, e := range mine {
+			if !replayed {
+				break
+			}
 			v, _ := st.doc.get(e.path)
 			nd, err := edit(st, d, func(d doc) ([]byte, error) { return d.set(v, e.path) })
 			if err != nil {
@@ -783,7 +787,7 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 		}
 		var ch change
 		if replayed && bytes.Equal(d.bytes(), cur) {
-			if st.backup != nil {
+			if st.bakData != nil {
 				ch = change{FileRestore, st.bakData}
 			} else {
 				ch = change{FileRemove, nil}
@@ -800,7 +804,7 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 		changes[i] = ch
 		fr.Action = ch.action
 		fr.Diff = maskProxyKeys(string(diff.Diff(st.path+" (before)", cur, st.path+" (after)", ch.data)))
-		if st.backup != nil {
+		if st.bakData != nil {
 			fr.Backup = st.bakPath
 		}
 		res.Files = append(res.Files, fr)

@@ -796,3 +796,26 @@ func TestGeminiGoogleLogin(t *testing.T) {
 		t.Error("undo left .env")
 	}
 }
+
+// TestUndoBadBackup: a backup edited into something that does not parse is
+// not put back; undo takes credmgr's entries out and keeps the rest.
+func TestUndoBadBackup(t *testing.T) {
+	home := t.TempDir()
+	path := filepath.Join(home, ".claude", "settings.json")
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	os.WriteFile(path, []byte("{\n  \"model\": \"opus\"\n}\n"), 0o644)
+	o := opts(home, keyCred("anthropic"))
+	o.Upstream = nil
+	connect(t, "claude", o)
+	os.WriteFile(path+BackupSuffix, []byte("{ not json"), 0o644)
+	u := undo(t, "claude", o)
+	if u.Files[0].Action != FileUndo {
+		t.Errorf("undo %+v", u.Files)
+	}
+	if got := read(t, path); got != "{\n  \"model\": \"opus\"\n}\n" {
+		t.Errorf("got\n%s", got)
+	}
+	if read(t, path+BackupSuffix) != "{ not json" {
+		t.Error("the backup changed")
+	}
+}
