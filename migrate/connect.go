@@ -371,8 +371,8 @@ func proxyKeyName(tool string) string { return "connect-" + tool }
 
 // --- files --------------------------------------------------------------------
 
-// fileState is one of a tool's files as found.
-type fileState struct {
+// toolState is one of a tool's files as found.
+type toolState struct {
 	toolFile
 	real    string // path after following a symlink
 	exists  bool
@@ -383,8 +383,8 @@ type fileState struct {
 	bakData []byte // nil when there is no backup
 }
 
-func loadFile(f toolFile) (*fileState, error) {
-	st := &fileState{toolFile: f, real: f.path}
+func loadFile(f toolFile) (*toolState, error) {
+	st := &toolState{toolFile: f, real: f.path}
 	if fi, err := os.Lstat(f.path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		real, err := filepath.EvalSymlinks(f.path)
 		if err != nil {
@@ -427,8 +427,8 @@ func loadFile(f toolFile) (*fileState, error) {
 	return st, nil
 }
 
-func loadFiles(files []toolFile) ([]*fileState, []doc, error) {
-	states := make([]*fileState, len(files))
+func loadFiles(files []toolFile) ([]*toolState, []doc, error) {
+	states := make([]*toolState, len(files))
 	docs := make([]doc, len(files))
 	for i, f := range files {
 		st, err := loadFile(f)
@@ -460,7 +460,7 @@ func plain(v any) any {
 }
 
 // edit applies f to the doc and parses the result as the next doc.
-func edit(st *fileState, d doc, f func(doc) ([]byte, error)) (doc, error) {
+func edit(st *toolState, d doc, f func(doc) ([]byte, error)) (doc, error) {
 	out, err := f(d)
 	if err != nil {
 		return nil, fmt.Errorf("editing %s: %w", st.path, err)
@@ -471,7 +471,7 @@ func edit(st *fileState, d doc, f func(doc) ([]byte, error)) (doc, error) {
 // takeOut removes path from d, putting back the backup's value where the
 // backup has one, and then removes the objects along path that are left
 // empty and that the backup does not have.
-func takeOut(st *fileState, d doc, path []string) (doc, error) {
+func takeOut(st *toolState, d doc, path []string) (doc, error) {
 	var err error
 	if st.backup != nil {
 		if v, ok := st.backup.get(path); ok {
@@ -678,7 +678,7 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 	return res, nil
 }
 
-func indexOf(states []*fileState, path string) int {
+func indexOf(states []*toolState, path string) int {
 	for i, st := range states {
 		if st.path == path {
 			return i
