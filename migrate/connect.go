@@ -68,6 +68,9 @@ type ConnectOptions struct {
 	// ProxyKeys creates and revokes the proxy keys connect writes; nil
 	// when no proxy is available.
 	ProxyKeys ProxyKeys
+	// BeforeWrite, if set, gets the result (with each file's diff) after
+	// everything is computed and before anything is written.
+	BeforeWrite func(*ConnectResult)
 }
 
 // ProxyKeys manages the proxy keys connect writes into tools' files.
@@ -632,6 +635,9 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 		}
 		res.Files = append(res.Files, fr)
 	}
+	if o.BeforeWrite != nil {
+		o.BeforeWrite(res)
+	}
 	if o.DryRun {
 		return res, nil
 	}
@@ -811,6 +817,9 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 	}
 	if mode == ModeProxy && o.ProxyKeys != nil {
 		res.ProxyKey = proxyKeyName(c.tool)
+	}
+	if o.BeforeWrite != nil {
+		o.BeforeWrite(res)
 	}
 	if o.DryRun {
 		return res, nil

@@ -514,6 +514,32 @@ func TestConnectSwitchMode(t *testing.T) {
 	}
 }
 
+// TestConnectBeforeWrite: the change is handed over before the file is
+// written.
+func TestConnectBeforeWrite(t *testing.T) {
+	home := t.TempDir()
+	o := opts(home, keyCred("anthropic"))
+	path := filepath.Join(home, ".claude", "settings.json")
+	called := 0
+	o.BeforeWrite = func(r *ConnectResult) {
+		called++
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(r.Files[0].Diff, "apiKeyHelper") {
+			t.Errorf("BeforeWrite after the write, or without the diff: %v %+v", err, r.Files)
+		}
+	}
+	connect(t, "claude", o)
+	o.BeforeWrite = func(r *ConnectResult) {
+		called++
+		if _, err := os.Stat(path); err != nil || r.Files[0].Action != FileRemove {
+			t.Errorf("undo: BeforeWrite after the write: %v %+v", err, r.Files)
+		}
+	}
+	undo(t, "claude", o)
+	if called != 2 {
+		t.Errorf("BeforeWrite called %d times", called)
+	}
+}
+
 func TestConnectDryRun(t *testing.T) {
 	home := t.TempDir()
 	o := opts(home, oauthCred("anthropic"))

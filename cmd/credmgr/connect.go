@@ -176,6 +176,14 @@ func credmgrCommand() string {
 func (a *app) runConnect(ctx context.Context, tool string, o migrate.ConnectOptions, undo, asJSON bool) error {
 	var res *migrate.ConnectResult
 	var err error
+	if !asJSON {
+		// The change is shown before it is written.
+		o.BeforeWrite = func(r *migrate.ConnectResult) {
+			for _, f := range r.Files {
+				fmt.Fprint(a.stdout, f.Diff)
+			}
+		}
+	}
 	if undo {
 		res, err = migrate.Undo(ctx, tool, o)
 	} else {
@@ -200,13 +208,9 @@ func (a *app) runConnect(ctx context.Context, tool string, o migrate.ConnectOpti
 	return nil
 }
 
-// printConnect shows the diffs on stdout and what happened on stderr.
+// printConnect says on stderr what happened (the diffs are on stdout
+// already).
 func (a *app) printConnect(res *migrate.ConnectResult, undo bool) {
-	for _, f := range res.Files {
-		if f.Diff != "" {
-			fmt.Fprint(a.stdout, f.Diff)
-		}
-	}
 	verb := map[string]string{
 		migrate.FileCreate: "created", migrate.FileUpdate: "updated", migrate.FileRestore: "restored from its backup",
 		migrate.FileRemove: "removed (connect had created it)", migrate.FileUndo: "credmgr's entries removed (the file was edited since; the rest is kept)",
