@@ -9,6 +9,11 @@
 // holds the new value, and means the same as the input everywhere else.
 // An input that does not parse is an *Error with a line and column and
 // never echoes the document's contents.
+//
+// Why not a library: encoding/json (and its successors) re-encode the
+// whole document, losing order, layout and comments; tidwall/sjson edits
+// bytes in place but does not accept comments and appends new members
+// without matching the document's layout.
 package jsonedit
 
 import (

@@ -10,6 +10,13 @@
 // the input everywhere else. Keys defined in a shape this package does not
 // edit (an inline table, dotted keys spread over tables, arrays of tables)
 // are refused with ErrUnsupported rather than guessed at.
+//
+// Why not a library: BurntSushi/toml (already credmgr's TOML decoder, used
+// here to validate) and pelletier/go-toml re-encode whole documents, losing
+// comments and layout; go-toml's position-keeping parser lives in a package
+// it marks unstable and gives no byte ranges for table headers. The
+// scanner here only has to find where each key, value and table header
+// starts and ends; a fuzz test checks it against BurntSushi/toml.
 package tomledit
 
 import (
