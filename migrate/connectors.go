@@ -317,7 +317,7 @@ var geminiConnector = &connector{
 				{file: 0, path: []string{"security", "auth", "selectedType"}, value: "oauth-personal"},
 				{file: 1, path: []string{"CODE_ASSIST_ENDPOINT"}, value: o.proxyBase("gemini")},
 				{file: 1, path: []string{"GOOGLE_GENAI_USE_GCA"}, value: "true"},
-				{file: 1, path: []string{"GOOGLE_CLOUD_ACCESS_TOKEN"}, value: geminiTokenPlaceholder},
+				{file: 1, path: []string{"GOOGLE_CLOUD_ACCESS_TOKEN"}, value: GeminiTokenPlaceholder},
 				{file: 1, path: []string{"GEMINI_CLI_CUSTOM_HEADERS"}, value: geminiKeyHeader},
 			}
 			p.notes = append(p.notes, "with a Google login, gemini-cli asks www.googleapis.com for your e-mail address with its token variable, which holds a placeholder (the proxy key goes in a header only the proxy sees): it goes on without the address")
@@ -349,7 +349,7 @@ var geminiConnector = &connector{
 				selected("oauth-personal")
 				has("CODE_ASSIST_ENDPOINT", nil)
 				has("GOOGLE_GENAI_USE_GCA", "true")
-				has("GOOGLE_CLOUD_ACCESS_TOKEN", geminiTokenPlaceholder)
+				has("GOOGLE_CLOUD_ACCESS_TOKEN", GeminiTokenPlaceholder)
 				has("GEMINI_CLI_CUSTOM_HEADERS", nil)
 				return out, ModeProxy, []string{"gemini"}
 			}
@@ -358,9 +358,10 @@ var geminiConnector = &connector{
 	},
 }
 
-// geminiTokenPlaceholder is what gemini-cli gets as its Google token: not
-// a secret, as gemini-cli sends it to Google.
-const geminiTokenPlaceholder = "credmgr-proxy"
+// GeminiTokenPlaceholder is what gemini-cli gets as its Google token when
+// it talks to the proxy: not a secret, as gemini-cli also sends that token
+// to Google's userinfo endpoint.
+const GeminiTokenPlaceholder = "credmgr-proxy"
 
 // geminiKeyHeader carries the proxy key on gemini-cli's Code Assist
 // requests (GEMINI_CLI_CUSTOM_HEADERS).
