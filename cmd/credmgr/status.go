@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/proxy"
+	"github.com/credmgr/credmgr/migrate"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -23,7 +25,11 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "List stored credentials without their secrets",
 		Long: `Status lists every stored credential (or those of PROVIDER): provider,
 account, type, expiry (absolute and relative), where it came from, and the
-backend that holds it. Secrets are shown only with --json --show-secrets.`,
+backend that holds it. Secrets are shown only with --json --show-secrets.
+
+Without PROVIDER and --json, it then lists the tools credmgr connect knows
+that are installed or configured here: whether each takes its credentials
+from credmgr (credmgr connect lists every tool; --json too).`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,6 +48,11 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 			// even when nothing is stored yet: the hint says how to
 			// choose one.
 			op, err := a.store(cmd.Context())
+			if errors.Is(err, backends.ErrNoBackend) && provider == "" && !asJSON {
+				// The tools credmgr connect knows are worth listing even
+				// before a backend is chosen.
+				a.printToolsSection()
+			}
 			if err != nil {
 				return err
 			}
@@ -76,6 +87,9 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Provider, c.Account, c.Type, describeExpiry(c, now), orDash(c.Source), op.Name)
 				}
 				tw.Flush()
+			}
+			if provider == "" && !asJSON {
+				a.printToolsSection()
 			}
 			if len(list) == 0 {
 				if provider != "" {
@@ -213,4 +227,24 @@ func (a *app) nothingStored() bool {
 		}
 	}
 	return true
+}
+
+// printToolsSection lists, after a blank line, the tools connect knows
+// that are installed, configured or connected here (nothing when there is
+// none).
+func (a *app) printToolsSection() {
+	o, err := a.toolOptions()
+	if err != nil {
+		return
+	}
+	var st []migrate.ToolStatus
+	for _, s := range migrate.Statuses(o) {
+		if s.Installed != "" || s.ConfigDir != "" || s.Mode != "" || s.Err != "" {
+			st = append(st, s)
+		}
+	}
+	if len(st) > 0 {
+		fmt.Fprintln(a.stdout)
+		printTools(a.stdout, st)
+	}
 }
