@@ -196,6 +196,9 @@ func (a *app) options() (*backends.Options, error) {
 		return a.opts, nil
 	}
 	o, cfg, err := backends.LoadOptions()
+	if errors.Is(err, config.ErrSecretKeyAsPath) {
+		return nil, secretKeyAsPathError(err)
+	}
 	if errors.Is(err, config.ErrSecretKey) {
 		return nil, withHint(exitError, err,
 			"remove it from config.toml and list its recipient instead: age-keygen -y KEYFILE prints it",
