@@ -257,6 +257,11 @@ func refArg(provider, account string) (backends.Ref, error) {
 	if err != nil {
 		return backends.Ref{}, err
 	}
+	if p == backends.ProxyKeyProvider {
+		// Only the proxy key commands read or write these records.
+		return backends.Ref{}, withHint(exitUsage, fmt.Errorf("%s is reserved for proxy keys, not a provider", p),
+			"credmgr proxy key add, list and revoke manage them")
+	}
 	if account == "" {
 		account = backends.DefaultAccount
 	}
