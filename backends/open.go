@@ -384,6 +384,11 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 		}
 		aopts := agefile.Options{Vault: vopts, WorkFactor: o.ScryptWorkFactor}
 		var guard string
+		if v := o.getenv("CREDMGR_AGE_IDENTITY"); v != "" {
+			if err := config.CheckIdentityPaths("CREDMGR_AGE_IDENTITY", filepath.SplitList(v)); err != nil {
+				return nil, err
+			}
+		}
 		if files := identityFiles(&o); len(files) > 0 {
 			ui := plugin.NewTerminalUI(func(f string, v ...any) { fmt.Fprintf(o.warn(), "credmgr: "+f+"\n", v...) },
 				func(f string, v ...any) { fmt.Fprintf(o.warn(), "credmgr: warning: "+f+"\n", v...) })

@@ -7,10 +7,19 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/keychain"
+	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/vault"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
+
+// secretKeyAsPathError is err (an age secret key given where the path of
+// an identity file belongs) with what to do about it.
+func secretKeyAsPathError(err error) error {
+	return withHint(exitError, err,
+		"put the key in a file only you can read (chmod 600) and give that file's path instead",
+		"if it was in a shared or backed-up file or environment, treat that key as exposed: make a new one and re-seal")
+}
 
 // storeError attaches the hint that fits a backend error.
 func (a *app) storeError(err error) error {
@@ -39,6 +48,8 @@ func (a *app) storeError(err error) error {
 			hints = append(hints, "if the keychain backend sealed it: start or unlock the OS keychain (README, \"Headless Linux\")")
 		}
 		return withHint(exitError, err, hints...)
+	case errors.Is(err, config.ErrSecretKeyAsPath):
+		return secretKeyAsPathError(err)
 	case errors.Is(err, backends.ErrNoBackend):
 		return withHint(exitError, err, "see credmgr backend --help")
 	case errors.Is(err, keychain.ErrKeyMissing):

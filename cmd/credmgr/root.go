@@ -204,6 +204,9 @@ func (a *app) options() (*backends.Options, error) {
 		return a.opts, nil
 	}
 	o, cfg, err := backends.LoadOptions()
+	if errors.Is(err, config.ErrSecretKeyAsPath) {
+		return nil, secretKeyAsPathError(err)
+	}
 	if errors.Is(err, config.ErrSecretKey) {
 		return nil, withHint(exitError, err,
 			"remove it from config.toml and list its recipient instead: age-keygen -y KEYFILE prints it",
@@ -261,6 +264,11 @@ func refArg(provider, account string) (backends.Ref, error) {
 	p, err := canonicalProvider(provider)
 	if err != nil {
 		return backends.Ref{}, err
+	}
+	if p == backends.ProxyKeyProvider {
+		// Only the proxy key commands read or write these records.
+		return backends.Ref{}, withHint(exitUsage, fmt.Errorf("%s is reserved for proxy keys, not a provider", p),
+			"credmgr proxy key add, list and revoke manage them")
 	}
 	if account == "" {
 		account = backends.DefaultAccount

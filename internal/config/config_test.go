@@ -123,6 +123,8 @@ func TestParseErrorsNeverQuoteValues(t *testing.T) {
 	tests := []struct{ name, in, wantErr string }{
 		{"secret key as recipient", `recovery_recipients = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", "` + ageKey + `"]`, "recovery_recipients entry 2 of 2 is an age secret key (AGE-SECRET-KEY-…), not a recipient (age1…)"},
 		{"secret key lowercase", `recovery_recipients = [" ` + strings.ToLower(ageKey) + `"]`, "entry 1 of 1 is an age secret key"},
+		{"secret key as identity file", `age_identity = ["~/key.txt", "` + ageKey + `"]`, "age_identity entry 2 of 2 is an age secret key (AGE-SECRET-KEY-…), not the path of an identity file"},
+		{"secret key as the identity file", `age_identity = " ` + strings.ToLower(ageKey) + `"`, "age_identity entry 1 of 1 is an age secret key"},
 		{"plugin identity as recipient", `recovery_recipients = ["AGE-PLUGIN-YUBIKEY-1CANARYCANARYCANARYCANARY"]`, "is an age secret key"},
 		{"bare secret as backend", "backend = " + ageKey, "line 1: expected value but found … instead"},
 		{"bare token as issuer", "[providers.openai]\nissuer = " + token, "line 2: expected value"},
