@@ -138,15 +138,50 @@ func NeedsRefresh(c backends.Credential, now time.Time) bool {
 	return !exp.After(now.Add(RefreshMargin(c)))
 }
 
+// Login runs flow's login for ref and returns the new credential, which
+// it does not store. This is the one place a login's identity is set:
+// Provider and Account from ref, Type OAuth unless the flow set one,
+// Source "login", UpdatedAt (and IssuedAt, when the flow set none) now.
+// ref is taken as the caller validated it.
+func Login(ctx context.Context, flow Flow, ui UI, ref backends.Ref, opts LoginOptions, now func() time.Time) (backends.Credential, error) {
+	if now == nil {
+		now = time.Now
+	}
+	c, err := flow.Login(ctx, ui, opts)
+	if err != nil {
+		return backends.Credential{}, err
+	}
+	if c.Type == "" {
+		c.Type = backends.TypeOAuth
+	}
+	c.Source = "login"
+	stamp(&c, ref, time.Time{}, now())
+	return c, nil
+}
+
+// stamp sets c's identity and times: Provider and Account from ref,
+// UpdatedAt now, and IssuedAt now when the flow did not set one later
+// than before (the previous issue time).
+func stamp(c *backends.Credential, ref backends.Ref, before, now time.Time) {
+	c.Provider, c.Account = ref.Provider, ref.Account
+	c.UpdatedAt = now.UTC().Truncate(time.Second)
+	if !c.IssuedAt.After(before) {
+		c.IssuedAt = c.UpdatedAt
+	}
+}
+
 // Fresh returns the credential for ref with a usable access token,
 // refreshing it if NeedsRefresh says so. The refresh happens inside
-// store.Update: the credential is read again under the lock, and if
-// another process refreshed it meanwhile its result is used while that
-// token has not expired (even within the margin: waiting for the lock must
-// not cause a second refresh); otherwise the provider is asked once, and
-// the rotated tokens are stored before Fresh returns. If the provider
-// rejects the refresh token the error wraps ErrReloginRequired; on any
-// error the stored credential is unchanged.
+// store.Update, where the credential is read under the lock (the one read
+// a refresh makes besides Fresh's first, unlocked one): if another
+// process refreshed it meanwhile its result is used while that token has
+// not expired (even within the margin: waiting for the lock must not
+// cause a second refresh); otherwise the provider is asked once, and the
+// rotated tokens are stored, stamped as Login stamps them, before Fresh
+// returns. No refresh token, no flow (nil), or a refresh token the
+// provider rejects is an error wrapping ErrReloginRequired; on any error
+// the stored credential is unchanged. ref is taken as the caller
+// validated it.
 func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flow, now func() time.Time) (backends.Credential, error) {
 	if now == nil {
 		now = time.Now
@@ -168,24 +203,7 @@ func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flo
 		if cur.AccessToken != "" && cur.AccessToken != c.AccessToken && !cur.Expired(now(), 0) {
 			return cur, nil // refreshed by someone else while this process waited
 		}
-		if cur.RefreshToken == "" {
-			return nil, fmt.Errorf("%w: %s has no refresh token", ErrReloginRequired, ref)
-		}
-		// The request is not cancelled with ctx: a refresh the provider
-		// has carried out (rotating the refresh token) must be stored, or
-		// the login is lost. It is bounded by refreshTimeout instead.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-		defer cancel()
-		next, err := flow.Refresh(rctx, *cur)
-		if err != nil {
-			return nil, err
-		}
-		next.Provider, next.Account = ref.Provider, ref.Account
-		next.UpdatedAt = now().UTC().Truncate(time.Second)
-		if !next.IssuedAt.After(cur.IssuedAt) {
-			next.IssuedAt = next.UpdatedAt // a flow that did not set it
-		}
-		return &next, nil
+		return refreshLocked(ctx, flow, ref, cur, now)
 	})
 	if err != nil {
 		return backends.Credential{}, err
@@ -194,6 +212,25 @@ func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flo
 		return backends.Credential{}, fmt.Errorf("%w: %s", backends.ErrNotFound, ref)
 	}
 	return *updated, nil
+}
+
+// refreshLocked refreshes cur, read inside store.Update, with flow and
+// stamps the result. It is the one place that checks for a refresh
+// token. The request is not cancelled with ctx: a refresh the provider
+// has carried out (rotating the refresh token) must be stored, or the
+// login is lost. It is bounded by refreshTimeout instead.
+func refreshLocked(ctx context.Context, flow Flow, ref backends.Ref, cur *backends.Credential, now func() time.Time) (*backends.Credential, error) {
+	if cur.RefreshToken == "" {
+		return nil, fmt.Errorf("%w: %s has no refresh token", ErrReloginRequired, ref)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+	defer cancel()
+	next, err := flow.Refresh(rctx, *cur)
+	if err != nil {
+		return nil, err
+	}
+	stamp(&next, ref, cur.IssuedAt, now())
+	return &next, nil
 }
 
 // TokenSource returns an oauth2.TokenSource for the stored credential ref

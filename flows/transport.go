@@ -313,22 +313,8 @@ func (t *ProviderTransport) refreshRejected(ctx context.Context, rejected string
 		if cur.AccessToken != "" && cur.AccessToken != rejected && !cur.Expired(t.now(), 0) {
 			return cur, nil // replaced by another process meanwhile
 		}
-		if cur.RefreshToken == "" {
-			return nil, fmt.Errorf("%w: the provider rejected the access token and there is no refresh token", ErrReloginRequired)
-		}
 		// As in Fresh: a refresh the provider carried out must be stored.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-		defer cancel()
-		next, err := t.flow.Refresh(rctx, *cur)
-		if err != nil {
-			return nil, err
-		}
-		next.Provider, next.Account = t.ref.Provider, t.ref.Account
-		next.UpdatedAt = t.now().UTC().Truncate(time.Second)
-		if !next.IssuedAt.After(cur.IssuedAt) {
-			next.IssuedAt = next.UpdatedAt // a flow that did not set it
-		}
-		return &next, nil
+		return refreshLocked(ctx, t.flow, t.ref, cur, t.now)
 	})
 	if err == nil && updated == nil {
 		err = fmt.Errorf("%w: %s", backends.ErrNotFound, t.ref)

@@ -46,7 +46,7 @@ changed per provider in config.toml (see docs/providers.md).`,
 			if err != nil {
 				return err
 			}
-			opts := flows.LoginOptions{Account: ref.Account, Enterprise: enterprise}
+			opts := flows.LoginOptions{Enterprise: enterprise}
 			switch {
 			case device:
 				opts.Mode = flows.ModeDevice
@@ -84,11 +84,10 @@ changed per provider in config.toml (see docs/providers.md).`,
 				ctx, cancel = context.WithTimeoutCause(ctx, timeout, errLoginTimeout)
 				defer cancel()
 			}
-			c, err := flow.Login(ctx, term, opts)
+			c, err := flows.Login(ctx, flow, term, ref, opts, nil)
 			if err != nil {
 				return loginError(ctx, ref, err, timeout)
 			}
-			c.Provider, c.Account = ref.Provider, ref.Account
 			// A login the provider completed is stored even if a signal
 			// arrives now: its codes are spent.
 			if err := op.Store.Put(context.WithoutCancel(cmd.Context()), c); err != nil {

@@ -129,11 +129,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	if t.AccessToken == "" {
 		return cred.Credential{}, errors.New("the token endpoint answered without an access token")
 	}
-	account := opts.Account
-	if account == "" {
-		account = cred.DefaultAccount
-	}
-	c := cred.Credential{Provider: "anthropic", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	c := cred.Credential{Type: cred.TypeOAuth}
 	f.apply(&c, &t)
 	return c, nil
 }
@@ -182,7 +178,6 @@ func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 	if t.Scope != "" {
 		c.Scopes = strings.Fields(t.Scope)
 	}
-	c.UpdatedAt = now.UTC().Truncate(time.Second)
 }
 
 // Refresh exchanges the refresh token at the JSON token endpoint, without

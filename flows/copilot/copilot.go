@@ -281,12 +281,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	if err != nil {
 		return cred.Credential{}, classifyExchange(err, false)
 	}
-	account := opts.Account
-	if account == "" {
-		account = cred.DefaultAccount
-	}
-	c := cred.Credential{Provider: "github-copilot", Account: account, Type: cred.TypeOAuth,
-		RefreshToken: ghToken, Scopes: scopes, Source: "login"}
+	c := cred.Credential{Type: cred.TypeOAuth, RefreshToken: ghToken, Scopes: scopes}
 	if host != "" {
 		c.Extra = map[string]string{ExtraEnterpriseURL: host}
 	}
@@ -485,7 +480,6 @@ func (f *Flow) apply(c *cred.Credential, env *envelope) {
 		c.Extra = map[string]string{}
 	}
 	c.Extra[ExtraAPIBaseURL] = apiBaseURL(env, c.Extra[ExtraEnterpriseURL])
-	c.UpdatedAt = now.UTC().Truncate(time.Second)
 }
 
 // tokenExpiry is expires_at, else the token's own exp= field, else
@@ -540,9 +534,6 @@ func apiBaseURL(env *envelope, enterprise string) string {
 // Refresh exchanges the stored GitHub token (RefreshToken) for a new
 // Copilot token. The GitHub token is kept as it is.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	if c.RefreshToken == "" {
-		return cred.Credential{}, fmt.Errorf("%w: the credential has no GitHub token (run credmgr login github-copilot)", flowapi.ErrReloginRequired)
-	}
 	env, err := f.exchange(ctx, f.refreshAPIURL(c), c.RefreshToken)
 	if err != nil {
 		return cred.Credential{}, classifyExchange(err, true)

@@ -255,11 +255,7 @@ func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier
 	if tok.RefreshToken == "" {
 		return cred.Credential{}, errors.New("the token endpoint answered without a refresh token: revoke credmgr's access at https://myaccount.google.com/permissions and run credmgr login gemini again")
 	}
-	account := opts.Account
-	if account == "" {
-		account = cred.DefaultAccount
-	}
-	c := cred.Credential{Provider: "gemini", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	c := cred.Credential{Type: cred.TypeOAuth}
 	f.apply(&c, tok)
 	return c, nil
 }
@@ -299,15 +295,11 @@ func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
 			}
 		}
 	}
-	c.UpdatedAt = now.UTC().Truncate(time.Second)
 }
 
 // Refresh exchanges the refresh token (a form POST with the client id and
 // secret). Google does not rotate refresh tokens, so the old one is kept.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	if c.RefreshToken == "" {
-		return cred.Credential{}, fmt.Errorf("%w: no refresh token is stored (run credmgr login gemini)", flowapi.ErrReloginRequired)
-	}
 	src := f.config("").TokenSource(f.clientContext(ctx), &oauth2.Token{RefreshToken: c.RefreshToken})
 	tok, err := src.Token()
 	if err != nil {

@@ -255,11 +255,7 @@ func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, op
 	if t.AccessToken == "" || t.RefreshToken == "" {
 		return cred.Credential{}, errors.New("the token endpoint answered without access and refresh tokens")
 	}
-	account := opts.Account
-	if account == "" {
-		account = cred.DefaultAccount
-	}
-	c := cred.Credential{Provider: "openai", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	c := cred.Credential{Type: cred.TypeOAuth}
 	f.apply(&c, &t)
 	return c, nil
 }
@@ -306,7 +302,6 @@ func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 			}
 		}
 	}
-	c.UpdatedAt = now.UTC().Truncate(time.Second)
 }
 
 // Refresh exchanges the refresh token (JSON, as the Codex CLI does).

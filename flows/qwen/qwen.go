@@ -260,11 +260,7 @@ type tokenResp struct {
 }
 
 func (f *Flow) credential(t *tokenResp, opts flowapi.LoginOptions) cred.Credential {
-	account := opts.Account
-	if account == "" {
-		account = cred.DefaultAccount
-	}
-	c := cred.Credential{Provider: "qwen", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	c := cred.Credential{Type: cred.TypeOAuth}
 	f.apply(&c, &t.TokenResponse)
 	return c
 }
@@ -295,16 +291,12 @@ func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 		}
 		c.Extra[ExtraResourceURL] = t.ResourceURL
 	}
-	c.UpdatedAt = now.UTC().Truncate(time.Second)
 }
 
 // Refresh exchanges the refresh token (a form POST, as qwen-code does).
 // Qwen may rotate it: a returned refresh token replaces the old one, which
 // is kept otherwise; so is resource_url.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	if c.RefreshToken == "" {
-		return cred.Credential{}, fmt.Errorf("%w: the credential has no refresh token (run credmgr login qwen)", flowapi.ErrReloginRequired)
-	}
 	var t tokenResp
 	err := oauthutil.PostForm(ctx, f.client, f.tokenURL(), "the token endpoint", url.Values{
 		"grant_type":    {"refresh_token"},

@@ -44,10 +44,10 @@ type UI interface {
 	Wait(msg string) (stop func())
 }
 
-// LoginOptions are the user's choices for one login.
+// LoginOptions are the user's choices for one login. The account the
+// login is stored under is not among them: flows.Login stamps it.
 type LoginOptions struct {
-	Account string
-	Mode    Mode
+	Mode Mode
 	// Enterprise is a GitHub Enterprise host for github-copilot.
 	Enterprise string
 	// Display says a local browser can be expected; ModeAuto uses it to
@@ -94,15 +94,18 @@ const DefaultLifetime = time.Hour
 type Flow interface {
 	// Provider returns the canonical provider name.
 	Provider() string
-	// Login runs the provider's login and returns the new credential
-	// (Provider, Account, Type, tokens, expiry, issue time, extras;
-	// Source "login"). The expiry is never zero: without one in the
-	// answer it is DefaultLifetime from now. It stores nothing.
+	// Login runs the provider's login and returns the new tokens: Type,
+	// access and refresh tokens, expiry, issue time and extras. The
+	// expiry is never zero: without one in the answer it is
+	// DefaultLifetime from now. Provider, Account, Source and UpdatedAt
+	// are left for the caller (flows.Login) to stamp. It stores nothing.
 	Login(ctx context.Context, ui UI, opts LoginOptions) (cred.Credential, error)
 	// Refresh returns c with fresh tokens, a new issue time and an expiry
-	// as Login sets them. A rejected refresh token is an
-	// error wrapping ErrReloginRequired; other failures (network, 5xx)
-	// are returned as they are. It stores nothing.
+	// as Login sets them; c has a refresh token (the caller, flows.Fresh,
+	// checks). A rejected refresh token is an error wrapping
+	// ErrReloginRequired; other failures (network, 5xx) are returned as
+	// they are. It stores nothing and leaves c's identity and UpdatedAt
+	// for the caller to stamp.
 	Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error)
 }
 
