@@ -35,6 +35,7 @@ type (
 	LoginOptions = flowapi.LoginOptions
 	Mode         = flowapi.Mode
 	Config       = flowapi.Config
+	SettingError = flowapi.SettingError
 )
 
 // Login modes.
@@ -51,6 +52,12 @@ var (
 	ErrDenied          = flowapi.ErrDenied
 	ErrExpired         = flowapi.ErrExpired
 	ErrStateMismatch   = flowapi.ErrStateMismatch
+	ErrNoDeviceCode    = flowapi.ErrNoDeviceCode
+	ErrLoopback        = flowapi.ErrLoopback
+	ErrBadPaste        = flowapi.ErrBadPaste
+	ErrClientRejected  = flowapi.ErrClientRejected
+	ErrRateLimited     = flowapi.ErrRateLimited
+	ErrNoEndpoint      = flowapi.ErrNoEndpoint
 )
 
 // RefreshSkew is how long before its expiry a token is refreshed at most
@@ -92,7 +99,7 @@ func New(provider string, cfg Config) (Flow, error) {
 	cfg.Settings = withoutTransportSettings(cfg.Settings)
 	f, ok := registry[provider]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s (store an API key with credmgr import %s --api-key)", ErrNoFlow, provider, provider)
+		return nil, fmt.Errorf("%w: %s", ErrNoFlow, provider)
 	}
 	return f(cfg)
 }

@@ -94,7 +94,7 @@ func Upstream(c backends.Credential, settings map[string]string) (string, error)
 }
 
 func upstreamURL(c backends.Credential, settings map[string]string) (*url.URL, error) {
-	raw, what := settings[SettingUpstream], "[providers."+c.Provider+"] upstream"
+	raw, what := settings[SettingUpstream], "the "+c.Provider+" setting upstream"
 	if raw == "" {
 		what = "the default upstream"
 		oauth := c.Type == backends.TypeOAuth
@@ -122,7 +122,7 @@ func upstreamURL(c backends.Credential, settings map[string]string) (*url.URL, e
 				raw, what = b, "the API base named by the Copilot token"
 			}
 		default:
-			return nil, fmt.Errorf("%w for provider %s: it has no default and [providers.%s] sets no upstream", ErrNoUpstream, c.Provider, c.Provider)
+			return nil, fmt.Errorf("%w for provider %s: it has no default and no upstream setting", ErrNoUpstream, c.Provider)
 		}
 	}
 	u, err := url.Parse(raw)

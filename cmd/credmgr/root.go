@@ -33,6 +33,9 @@ var testOnlyScryptWorkFactor = 0
 // app holds what every command shares: the streams and the lazily opened
 // backend.
 type app struct {
+	// started is set once a command's RunE runs (see markStarted).
+	started bool
+
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
@@ -84,6 +87,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	var ce *cliError
+	if !a.started && !errors.As(err, &ce) {
+		err = withHint(exitUsage, err, "run credmgr --help for usage")
+	}
 	return a.report(err)
 }
 
@@ -104,9 +111,6 @@ func (a *app) report(err error) int {
 	if errors.As(err, &ce) {
 		code = ce.code
 		hints = ce.hints
-	} else if isUsage(err) {
-		code = exitUsage
-		hints = []string{"run credmgr --help for usage"}
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(a.stderr, "credmgr: interrupted")
@@ -146,15 +150,20 @@ func hasOwnPrefix(line string) bool {
 	return false
 }
 
-// isUsage recognises cobra's argument and flag errors.
-func isUsage(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "if any flags in the group", "none of the others can be"} {
-		if strings.Contains(s, p) {
-			return true
+// markStarted wraps the RunE of every command under c so that it records
+// that a command started: an error before that came from cobra parsing
+// the command line (an unknown command, a wrong number of arguments, a
+// bad flag or flag combination), a usage error.
+func (a *app) markStarted(c *cobra.Command) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			a.started = true
+			return run(cmd, args)
 		}
 	}
-	return false
+	for _, sub := range c.Commands() {
+		a.markStarted(sub)
+	}
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -191,6 +200,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 no usable credential (log in again).`,
 	for _, add := range extraCommands {
 		root.AddCommand(add(a))
 	}
+	a.markStarted(root)
 	return root
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/copilot"
 )
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -110,7 +111,11 @@ func (a *app) usableCredential(ctx context.Context, ref backends.Ref) (backends.
 		return c, withHint(exitNoCreds, fmt.Errorf("the access token for %s has expired, and credmgr has no login for %s to refresh it; the stored credential was left as it was", ref, ref.Provider),
 			"store a new token: credmgr import "+ref.Provider+account+" < token.json (see credmgr import --help)")
 	case errors.Is(err, flows.ErrReloginRequired):
-		return c, withHint(exitNoCreds, fmt.Errorf("the access token for %s has expired and could not be refreshed: %w; the stored credential was left as it was", ref, err), loginHint(ref))
+		hints := []string{loginHint(ref)}
+		if errors.Is(err, copilot.ErrNoCopilotAccess) {
+			hints = []string{"check https://github.com/settings/copilot (a Copilot subscription, or an organization policy that allows it)", loginHint(ref)}
+		}
+		return c, withHint(exitNoCreds, fmt.Errorf("the access token for %s has expired and could not be refreshed: %w; the stored credential was left as it was", ref, err), hints...)
 	case errors.Is(err, context.Canceled):
 		return c, err
 	case !lazy.asked:

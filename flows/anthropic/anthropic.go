@@ -50,25 +50,14 @@ var _ flowapi.Flow = (*Flow)(nil)
 func New(cfg flowapi.Config) (*Flow, error) {
 	f := &Flow{clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
 		redirectURI: DefaultRedirectURI, client: cfg.Client(), now: cfg.Clock()}
-	for k, v := range cfg.Settings {
-		switch k {
-		case "client_id":
-			f.clientID = v
-		case "authorize_url", "token_url", "redirect_uri":
-			if !oauthutil.IsWebURL(v) {
-				return nil, fmt.Errorf("[providers.anthropic] %s = %q is not an http(s) URL", k, v)
-			}
-			switch k {
-			case "authorize_url":
-				f.authorizeURL = v
-			case "token_url":
-				f.tokenURL = v
-			default:
-				f.redirectURI = v
-			}
-		default:
-			return nil, fmt.Errorf("[providers.anthropic] has unknown key %q (known: client_id, authorize_url, token_url, redirect_uri)", k)
-		}
+	err := oauthutil.ParseSettings("anthropic", cfg.Settings, []oauthutil.Setting{
+		{Key: "client_id", Parse: oauthutil.Text(&f.clientID)},
+		{Key: "authorize_url", Parse: oauthutil.WebURL(&f.authorizeURL)},
+		{Key: "token_url", Parse: oauthutil.WebURL(&f.tokenURL)},
+		{Key: "redirect_uri", Parse: oauthutil.WebURL(&f.redirectURI)},
+	})
+	if err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -139,7 +128,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 func ParsePasted(s string) (code, state string, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", "", errors.New("nothing was pasted")
+		return "", "", flowapi.Mark(errors.New("nothing was pasted"), flowapi.ErrBadPaste)
 	}
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.RawQuery != "" {
 		q := u.Query()
@@ -156,7 +145,7 @@ func ParsePasted(s string) (code, state string, err error) {
 	}
 	code, state, _ = strings.Cut(s, "#")
 	if code == "" {
-		return "", "", errors.New("the pasted text holds no code")
+		return "", "", flowapi.Mark(errors.New("the pasted text holds no code"), flowapi.ErrBadPaste)
 	}
 	return code, state, nil
 }

@@ -91,6 +91,14 @@ func EditorHeaders() map[string]string {
 // maxUserCode bounds the length of a user code shown to the person.
 const maxUserCode = 64
 
+// ErrEnterpriseHost is wrapped when --enterprise (LoginOptions.Enterprise)
+// is not a host name.
+var ErrEnterpriseHost = errors.New("not a GitHub Enterprise host name")
+
+// ErrNoCopilotAccess is wrapped when GitHub refuses a Copilot token to
+// the account (HTTP 403).
+var ErrNoCopilotAccess = errors.New("no Copilot access")
+
 // errDeviceExpired is the cause of the device-code deadline.
 var errDeviceExpired = errors.New("device code expired")
 
@@ -115,32 +123,14 @@ var _ flowapi.Flow = (*Flow)(nil)
 func New(cfg flowapi.Config) (*Flow, error) {
 	f := &Flow{clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL,
 		client: cfg.Client(), now: cfg.Clock(), deviceTimeout: DeviceTimeout, unit: time.Second}
-	for k, v := range cfg.Settings {
-		switch k {
-		case "client_id":
-			if strings.TrimSpace(v) == "" {
-				return nil, errors.New("[providers.github-copilot] client_id is empty: remove the key to use the default")
-			}
-			f.clientID = v
-		case "github_url", "api_url":
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-				return nil, fmt.Errorf("[providers.github-copilot] %s = %q is not an http(s) URL such as https://ghe.example.com", k, v)
-			}
-			if k == "github_url" {
-				f.githubURL, f.githubSet = strings.TrimRight(v, "/"), true
-			} else {
-				f.apiURL, f.apiSet = strings.TrimRight(v, "/"), true
-			}
-		case "device_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("[providers.github-copilot] device_timeout = %q is not a positive duration such as \"15m\"", v)
-			}
-			f.deviceTimeout = d
-		default:
-			return nil, fmt.Errorf("[providers.github-copilot] has unknown key %q (known: client_id, github_url, api_url, device_timeout)", k)
-		}
+	err := oauthutil.ParseSettings("github-copilot", cfg.Settings, []oauthutil.Setting{
+		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use the default")},
+		{Key: "github_url", Parse: oauthutil.BaseURL(&f.githubURL, "https://ghe.example.com", &f.githubSet)},
+		{Key: "api_url", Parse: oauthutil.BaseURL(&f.apiURL, "https://ghe.example.com", &f.apiSet)},
+		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
+	})
+	if err != nil {
+		return nil, err
 	}
 	if f.githubSet && !f.apiSet {
 		if h := hostOf(f.githubURL); h != githubHost {
@@ -197,7 +187,7 @@ func EnterpriseHost(s string) (string, error) {
 func (f *Flow) endpoints(enterprise string) (githubURL, apiURL, host string, err error) {
 	host, err = EnterpriseHost(enterprise)
 	if err != nil {
-		return "", "", "", fmt.Errorf("%w (use --enterprise HOST without a path)", err)
+		return "", "", "", flowapi.Mark(err, ErrEnterpriseHost)
 	}
 	githubURL, apiURL = f.githubURL, f.apiURL
 	if host != "" {
@@ -298,12 +288,12 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		if ctx.Err() != nil {
 			return "", nil, ctx.Err()
 		}
-		return "", nil, fmt.Errorf("requesting a device code: %w (check the network, --enterprise and [providers.github-copilot] github_url and client_id)", err)
+		return "", nil, fmt.Errorf("requesting a device code: %w", flowapi.Mark(err, flowapi.ErrNoDeviceCode))
 	}
 	if dc.Error != "" {
 		code := oauthutil.SafeCode(dc.Error)
-		return "", nil, fmt.Errorf("GitHub refused the device login: %w%s",
-			&oauthutil.HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: code}, hint(code))
+		return "", nil, classify(fmt.Errorf("GitHub refused the device login: %w",
+			&oauthutil.HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: code}), code)
 	}
 	if dc.DeviceCode == "" || dc.UserCode == "" || dc.VerificationURI == "" {
 		return "", nil, errors.New("the device-code endpoint answered without a device code, user code or verification URL")
@@ -351,7 +341,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		case ctx.Err() != nil:
 			return "", nil, f.waitErr(ctx, timeout)
 		case err != nil && he == nil:
-			return "", nil, fmt.Errorf("device login failed: %w (run the login again)", err)
+			return "", nil, fmt.Errorf("device login failed: %w", err)
 		case code == "authorization_pending":
 		case code == "slow_down":
 			next := interval + slowDownStep*f.unit
@@ -362,35 +352,32 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		case code == "access_denied":
 			return "", nil, fmt.Errorf("%w: GitHub answered access_denied", flowapi.ErrDenied)
 		case code == "expired_token":
-			return "", nil, fmt.Errorf("%w: GitHub answered expired_token (run the login again)", flowapi.ErrExpired)
+			return "", nil, fmt.Errorf("%w: GitHub answered expired_token", flowapi.ErrExpired)
 		case err != nil:
-			return "", nil, fmt.Errorf("device login failed: %w%s", err, hint(code))
+			return "", nil, classify(fmt.Errorf("device login failed: %w", err), code)
 		case t.Error != "":
-			return "", nil, fmt.Errorf("device login failed: %w%s",
-				&oauthutil.HTTPError{Endpoint: "the access-token endpoint", Status: http.StatusOK, Code: code}, hint(code))
+			return "", nil, classify(fmt.Errorf("device login failed: %w",
+				&oauthutil.HTTPError{Endpoint: "the access-token endpoint", Status: http.StatusOK, Code: code}), code)
 		default:
 			return "", nil, errors.New("the access-token endpoint answered without a token")
 		}
 	}
 }
 
-// hint suggests what to do about a GitHub device-flow error code.
-func hint(code string) string {
+// classify marks a GitHub device-flow error by its code: a refused
+// client is flowapi.ErrClientRejected.
+func classify(err error, code string) error {
 	switch code {
-	case "device_flow_disabled":
-		return " (the OAuth app has the device flow disabled: set [providers.github-copilot] client_id to one that allows it)"
-	case "incorrect_client_credentials", "unauthorized_client":
-		return " (check [providers.github-copilot] client_id)"
-	case "incorrect_device_code", "unsupported_grant_type":
-		return " (run the login again)"
+	case "device_flow_disabled", "incorrect_client_credentials", "unauthorized_client":
+		return flowapi.Mark(err, flowapi.ErrClientRejected)
 	}
-	return ""
+	return err
 }
 
 // waitErr tells a cancelled login (Ctrl-C) from an expired device code.
 func (f *Flow) waitErr(ctx context.Context, timeout time.Duration) error {
 	if errors.Is(context.Cause(ctx), errDeviceExpired) {
-		return fmt.Errorf("%w: no approval within %s (run the login again)", flowapi.ErrExpired, timeout)
+		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, timeout)
 	}
 	return ctx.Err()
 }
@@ -461,11 +448,11 @@ func classifyExchange(err error, refresh bool) error {
 	}
 	switch he.Status {
 	case http.StatusUnauthorized:
-		return wrap("GitHub rejected the GitHub token (run credmgr login github-copilot)")
+		return wrap("GitHub rejected the GitHub token")
 	case http.StatusForbidden:
-		return wrap("this GitHub account has no Copilot access: no active Copilot subscription, or an organization policy blocks it (check https://github.com/settings/copilot, then run credmgr login github-copilot)")
+		return flowapi.Mark(wrap("this GitHub account has no Copilot access: no active Copilot subscription, or an organization policy blocks it"), ErrNoCopilotAccess)
 	case http.StatusNotFound:
-		return fmt.Errorf("%w (check [providers.github-copilot] api_url or --enterprise: the host offers no Copilot token endpoint)", err)
+		return fmt.Errorf("%w: %w", flowapi.ErrNoEndpoint, err)
 	}
 	return err
 }

@@ -143,7 +143,7 @@ func TestLogin(t *testing.T) {
 		{name: "no subscription", setup: func(s *fake.Server) { s.NoSubscription = true },
 			wantMsg: "no Copilot access: no active Copilot subscription"},
 		{name: "wrong client", settings: map[string]string{"client_id": "Iv1.nope"},
-			wantMsg: "(incorrect_client_credentials) (check [providers.github-copilot] client_id)"},
+			wantMsg: "(incorrect_client_credentials)", wantErr: flowapi.ErrClientRejected},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -321,7 +321,7 @@ func TestRefreshErrors(t *testing.T) {
 		wantMsg     string
 	}{
 		{name: "revoked GitHub token", setup: func(s *fake.Server, gh string) { s.RevokeGitHubToken(gh) }, wantRelogin: true,
-			wantMsg: "GitHub rejected the GitHub token (run credmgr login github-copilot)"},
+			wantMsg: "GitHub rejected the GitHub token"},
 		{name: "no subscription", setup: func(s *fake.Server, _ string) { s.Set(func(s *fake.Server) { s.NoSubscription = true }) }, wantRelogin: true,
 			wantMsg: "no Copilot access: no active Copilot subscription"},
 		{name: "server error", setup: func(s *fake.Server, _ string) { s.Set(func(s *fake.Server) { s.FailRefresh = true }) }, wantMsg: "HTTP 500"},
@@ -460,7 +460,7 @@ func TestEnterpriseSettings(t *testing.T) {
 	if _, err := fl.Refresh(context.Background(), c); err != nil {
 		t.Fatalf("refresh against the api_url setting: %v", err)
 	}
-	if _, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{Enterprise: "ghe.example.com/path"}); err == nil || !strings.Contains(err.Error(), "--enterprise HOST") {
+	if _, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{Enterprise: "ghe.example.com/path"}); !errors.Is(err, ErrEnterpriseHost) || !strings.Contains(err.Error(), "is not a host name") {
 		t.Errorf("bad enterprise host: err = %v", err)
 	}
 }

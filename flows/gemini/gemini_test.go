@@ -210,6 +210,7 @@ func TestLogin(t *testing.T) {
 		settings map[string]string
 		wantErr  error  // a sentinel the error must wrap
 		wantText string // a part of the error message
+		wantErr2 error  // another sentinel the error must wrap
 		pasted   string // a secret-like string the test pastes
 		// noAuthorize: the simulated person never opens the URL.
 		noAuthorize bool
@@ -220,13 +221,13 @@ func TestLogin(t *testing.T) {
 			followBrowser(t, authURL) // the person opened the printed URL by hand
 			return false
 		}},
-		{name: "loopback denied", mode: flowapi.ModeBrowser, decision: fake.Deny, wantErr: flowapi.ErrDenied, wantText: "allow access"},
+		{name: "loopback denied", mode: flowapi.ModeBrowser, decision: fake.Deny, wantErr: flowapi.ErrDenied, wantText: "access_denied"},
 		{name: "loopback wrong state", mode: flowapi.ModeBrowser, browse: callback("state=forged&code=4/0forged-code-0123456789"),
-			wantErr: flowapi.ErrStateMismatch, wantText: "run credmgr login gemini again", pasted: "4/0forged-code-0123456789",
+			wantErr: flowapi.ErrStateMismatch, wantText: "did not come from this login", pasted: "4/0forged-code-0123456789",
 			noAuthorize: true},
 		{name: "loopback missing state", mode: flowapi.ModeBrowser, browse: callback("code=4/0forged-code-0123456789"),
 			wantErr: flowapi.ErrStateMismatch, pasted: "4/0forged-code-0123456789", noAuthorize: true},
-		{name: "loopback never approved", mode: flowapi.ModeBrowser, decision: fake.Never, wantErr: flowapi.ErrExpired, wantText: "--no-browser"},
+		{name: "loopback never approved", mode: flowapi.ModeBrowser, decision: fake.Never, wantErr: flowapi.ErrExpired, wantText: "did not come back within", wantErr2: flowapi.ErrLoopback},
 		{name: "paste no-browser", mode: flowapi.ModeNoBrowser, paste: readCode},
 		{name: "paste device", mode: flowapi.ModeDevice, account: "ci", paste: readCode},
 		{name: "paste auto without display", paste: readCode, browse: func(*testing.T, string) bool { return false }},
@@ -320,6 +321,9 @@ func TestLogin(t *testing.T) {
 			}
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("error %q does not wrap %q", err, tt.wantErr)
+			}
+			if tt.wantErr2 != nil && !errors.Is(err, tt.wantErr2) {
+				t.Errorf("error %q does not wrap %q", err, tt.wantErr2)
 			}
 			if !strings.Contains(err.Error(), tt.wantText) {
 				t.Errorf("error %q does not mention %q", err, tt.wantText)
@@ -416,7 +420,7 @@ func TestRefresh(t *testing.T) {
 			rt := fk.IssueRefreshToken()
 			fk.Revoke(rt)
 			return rt
-		}, wantErr: true, relogin: true, wantText: "run credmgr login gemini", requests: 1},
+		}, wantErr: true, relogin: true, wantText: "the provider rejected the refresh token", requests: 1},
 		{name: "server error", rt: (*fake.Server).IssueRefreshToken, setup: func(fk *fake.Server) {
 			fk.Set(func(s *fake.Server) { s.FailRefresh = true })
 		}, wantErr: true, wantText: "HTTP 500", requests: 1},

@@ -59,30 +59,21 @@ var _ flowapi.Revoker = (*Flow)(nil)
 func New(cfg flowapi.Config) (*Flow, error) {
 	f := &Flow{issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457},
 		client: cfg.Client(), now: cfg.Clock(), deviceTimeout: DeviceTimeout}
-	for k, v := range cfg.Settings {
-		switch k {
-		case "issuer":
-			if !oauthutil.IsWebURL(v) {
-				return nil, fmt.Errorf("[providers.openai] issuer = %q is not an http(s) URL", v)
-			}
-			f.issuer = strings.TrimRight(v, "/")
-		case "client_id":
-			f.clientID = v
-		case "redirect_port":
+	err := oauthutil.ParseSettings("openai", cfg.Settings, []oauthutil.Setting{
+		{Key: "issuer", Parse: oauthutil.BaseURL(&f.issuer, "", nil)},
+		{Key: "client_id", Parse: oauthutil.Text(&f.clientID)},
+		{Key: "redirect_port", Parse: func(v string) string {
 			p, err := strconv.Atoi(v)
 			if err != nil || p < 0 || p > 65535 {
-				return nil, fmt.Errorf("[providers.openai] redirect_port = %q is not a port", v)
+				return fmt.Sprintf(" = %q is not a port", v)
 			}
 			f.ports = []int{p}
-		case "device_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("[providers.openai] device_timeout = %q is not a duration", v)
-			}
-			f.deviceTimeout = d
-		default:
-			return nil, fmt.Errorf("[providers.openai] has unknown key %q (known: issuer, client_id, redirect_port, device_timeout)", k)
-		}
+			return ""
+		}},
+		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
+	})
+	if err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -132,7 +123,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 		map[string]string{"client_id": f.clientID}, &uc)
 	var he *oauthutil.HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {
-		return cred.Credential{}, errors.New("device code login is not enabled for this account: enable it in ChatGPT settings (Security), or use credmgr login openai --browser")
+		return cred.Credential{}, ErrDeviceDisabled
 	}
 	if err != nil {
 		return cred.Credential{}, err
@@ -191,6 +182,10 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 // maxUserCode bounds the length of a user code shown to the person.
 const maxUserCode = 64
 
+// ErrDeviceDisabled is returned when the account has device code login
+// turned off (an OpenAI account setting).
+var ErrDeviceDisabled = errors.New("device code login is not enabled for this account")
+
 // errDeviceTimeout is the cause of the device flow's own deadline.
 var errDeviceTimeout = errors.New("device login timed out")
 
@@ -198,7 +193,7 @@ var errDeviceTimeout = errors.New("device login timed out")
 // the caller's deadline).
 func (f *Flow) waitErr(ctx context.Context) error {
 	if context.Cause(ctx) == errDeviceTimeout {
-		return fmt.Errorf("%w: no approval within %s; run the login again", flowapi.ErrExpired, f.deviceTimeout)
+		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, f.deviceTimeout)
 	}
 	return ctx.Err()
 }
@@ -208,7 +203,7 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 	state := oauthutil.RandomState()
 	srv, err := loopback.Listen("/auth/callback", state, f.ports...)
 	if err != nil {
-		return cred.Credential{}, fmt.Errorf("%w (try credmgr login openai --device)", err)
+		return cred.Credential{}, flowapi.Mark(err, flowapi.ErrLoopback)
 	}
 	defer srv.Close()
 	redirect := fmt.Sprintf("http://localhost:%d/auth/callback", srv.Port)

@@ -54,7 +54,7 @@ func TestLogin(t *testing.T) {
 		{name: "auto without display is device", setup: func(s *fake.Server) {}},
 		{name: "device denied", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.Decision = fake.Deny }, wantErr: flowapi.ErrDenied},
 		{name: "device expired", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.Decision = fake.Never }, wantErr: flowapi.ErrExpired},
-		{name: "device login disabled", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.DeviceDisabled = true }, errText: "--browser"},
+		{name: "device login disabled", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.DeviceDisabled = true }, wantErr: openai.ErrDeviceDisabled, errText: "not enabled"},
 		{name: "browser", mode: flowapi.ModeBrowser, setup: func(s *fake.Server) {}},
 		{name: "auto with display is browser", display: true, setup: func(s *fake.Server) {}},
 		{name: "browser denied", mode: flowapi.ModeBrowser, setup: func(s *fake.Server) { s.Decision = fake.Deny }, wantErr: flowapi.ErrDenied},

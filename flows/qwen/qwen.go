@@ -85,28 +85,13 @@ var _ flowapi.Flow = (*Flow)(nil)
 func New(cfg flowapi.Config) (*Flow, error) {
 	f := &Flow{baseURL: DefaultBaseURL, clientID: DefaultClientID, client: cfg.Client(), now: cfg.Clock(),
 		deviceTimeout: DeviceTimeout, unit: time.Second}
-	for k, v := range cfg.Settings {
-		switch k {
-		case "client_id":
-			if strings.TrimSpace(v) == "" {
-				return nil, errors.New("[providers.qwen] client_id is empty: remove the key to use the default")
-			}
-			f.clientID = v
-		case "base_url":
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-				return nil, fmt.Errorf("[providers.qwen] base_url = %q is not an http(s) URL such as %s", v, DefaultBaseURL)
-			}
-			f.baseURL = strings.TrimRight(v, "/")
-		case "device_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("[providers.qwen] device_timeout = %q is not a positive duration such as \"15m\"", v)
-			}
-			f.deviceTimeout = d
-		default:
-			return nil, fmt.Errorf("[providers.qwen] has unknown key %q (known: client_id, base_url, device_timeout)", k)
-		}
+	err := oauthutil.ParseSettings("qwen", cfg.Settings, []oauthutil.Setting{
+		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use the default")},
+		{Key: "base_url", Parse: oauthutil.BaseURL(&f.baseURL, DefaultBaseURL, nil)},
+		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
+	})
+	if err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -154,7 +139,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 		if ctx.Err() != nil {
 			return cred.Credential{}, ctx.Err()
 		}
-		return cred.Credential{}, fmt.Errorf("requesting a device code: %w (check [providers.qwen] base_url and client_id; Qwen OAuth may no longer be offered, then store an API key with credmgr import qwen --api-key)", err)
+		return cred.Credential{}, fmt.Errorf("requesting a device code: %w", flowapi.Mark(err, flowapi.ErrNoDeviceCode))
 	}
 	if dc.Error != "" {
 		return cred.Credential{}, fmt.Errorf("the device-code endpoint refused the login: %w",
@@ -226,7 +211,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 		case err == nil:
 			return cred.Credential{}, errors.New("the token endpoint answered the device poll without an access token")
 		case !errors.As(err, &he):
-			return cred.Credential{}, fmt.Errorf("device login failed: %w (run the login again)", err)
+			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
 		case he.Code == "authorization_pending":
 			// The user has not approved yet.
 		case he.Code == "slow_down":
@@ -236,9 +221,9 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 		case he.Code == "access_denied":
 			return cred.Credential{}, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
 		case he.Code == "expired_token" || he.Status == http.StatusUnauthorized:
-			return cred.Credential{}, fmt.Errorf("%w: %v (run the login again)", flowapi.ErrExpired, err)
+			return cred.Credential{}, fmt.Errorf("%w: %v", flowapi.ErrExpired, err)
 		case he.Status == http.StatusTooManyRequests:
-			return cred.Credential{}, fmt.Errorf("device login was rate limited: %w (wait a few minutes and run the login again)", err)
+			return cred.Credential{}, fmt.Errorf("device login was rate limited: %w", flowapi.Mark(err, flowapi.ErrRateLimited))
 		default:
 			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
 		}
@@ -248,7 +233,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 // waitErr tells a cancelled login (Ctrl-C) from an expired device code.
 func (f *Flow) waitErr(ctx context.Context, timeout time.Duration) error {
 	if errors.Is(context.Cause(ctx), errDeviceExpired) {
-		return fmt.Errorf("%w: no approval within %s (run the login again)", flowapi.ErrExpired, timeout)
+		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, timeout)
 	}
 	return ctx.Err()
 }
@@ -310,7 +295,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 		var he *oauthutil.HTTPError
 		// qwen-code treats any 400 from a refresh as a dead login.
 		if errors.As(err, &he) && he.Status == http.StatusBadRequest {
-			return cred.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w (run credmgr login qwen)", flowapi.ErrReloginRequired, err)
+			return cred.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w", flowapi.ErrReloginRequired, err)
 		}
 		return cred.Credential{}, oauthutil.ClassifyRefresh(err)
 	}

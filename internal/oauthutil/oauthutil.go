@@ -19,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -299,4 +300,102 @@ func PlainText(s string, max int) bool {
 func IsWebURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+// Setting is one key of a flow's [providers.NAME] table and how its value
+// is parsed: Parse stores the value or returns the problem with it, as in
+// ` = "x" is not an http(s) URL`.
+type Setting struct {
+	Key   string
+	Parse func(v string) (problem string)
+}
+
+// ParseSettings parses a flow's settings by the table of known keys, in
+// the table's order. An unknown key or a value that does not parse is a
+// *flowapi.SettingError; keys are checked in sorted order, so that the
+// same table always gives the same error.
+func ParseSettings(provider string, settings map[string]string, known []Setting) error {
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	names := make([]string, len(known))
+	for i, s := range known {
+		names[i] = s.Key
+	}
+next:
+	for _, k := range keys {
+		for _, s := range known {
+			if s.Key == k {
+				if p := s.Parse(settings[k]); p != "" {
+					return &flowapi.SettingError{Provider: provider, Key: k, Problem: p}
+				}
+				continue next
+			}
+		}
+		return &flowapi.SettingError{Provider: provider, Key: k, Known: names}
+	}
+	return nil
+}
+
+// Text stores any value, even an empty one.
+func Text(dst *string) func(string) string {
+	return func(v string) string { *dst = v; return "" }
+}
+
+// NonEmpty stores a value that is not blank.
+func NonEmpty(dst *string, empty string) func(string) string {
+	return func(v string) string {
+		if strings.TrimSpace(v) == "" {
+			return " is empty: " + empty
+		}
+		*dst = v
+		return ""
+	}
+}
+
+// WebURL stores an absolute http(s) URL with a host, as it is.
+func WebURL(dst *string) func(string) string {
+	return func(v string) string {
+		if !IsWebURL(v) {
+			return fmt.Sprintf(" = %q is not an http(s) URL", v)
+		}
+		*dst = v
+		return ""
+	}
+}
+
+// BaseURL stores the base of a flow's endpoint URLs: an absolute http(s)
+// URL with a host and no query, fragment or user info, without a
+// trailing "/". example, when set, is named in the problem; set, when not
+// nil, records that the key was given.
+func BaseURL(dst *string, example string, set *bool) func(string) string {
+	return func(v string) string {
+		u, err := url.Parse(v)
+		if err != nil || !IsWebURL(v) || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			p := fmt.Sprintf(" = %q is not an http(s) URL", v)
+			if example != "" {
+				p += " such as " + example
+			}
+			return p
+		}
+		*dst = strings.TrimRight(v, "/")
+		if set != nil {
+			*set = true
+		}
+		return ""
+	}
+}
+
+// Duration stores a positive duration such as "15m".
+func Duration(dst *time.Duration) func(string) string {
+	return func(v string) string {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Sprintf(" = %q is not a positive duration such as \"15m\"", v)
+		}
+		*dst = d
+		return ""
+	}
 }
