@@ -99,9 +99,6 @@ var ErrEnterpriseHost = errors.New("not a GitHub Enterprise host name")
 // the account (HTTP 403).
 var ErrNoCopilotAccess = errors.New("no Copilot access")
 
-// errDeviceExpired is the cause of the device-code deadline.
-var errDeviceExpired = errors.New("device code expired")
-
 // Flow is the GitHub Copilot login.
 type Flow struct {
 	clientID, githubURL, apiURL string
@@ -233,16 +230,6 @@ type pollResp struct {
 	Interval    json.Number `json:"interval"`
 }
 
-// seconds converts a protocol number of seconds to a duration in f.unit;
-// ok is false when n is absent or not a non-negative number.
-func (f *Flow) seconds(n json.Number) (time.Duration, bool) {
-	v, err := n.Float64()
-	if err != nil || v < 0 {
-		return 0, false
-	}
-	return time.Duration(v * float64(f.unit)), true
-}
-
 // postForm posts form to rawURL with the plugins' User-Agent; the answer
 // is asked for as JSON.
 func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.Values, out any) error {
@@ -310,14 +297,11 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 	stop := ui.Wait("waiting for you to approve the login")
 	defer stop()
 
-	timeout := f.deviceTimeout
-	if d, ok := f.seconds(dc.ExpiresIn); ok && d > 0 && d < timeout {
-		timeout = d
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errDeviceExpired)
+	wait := oauthutil.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
+	ctx, cancel := wait.Start(ctx, dc.ExpiresIn)
 	defer cancel()
 	interval := time.Duration(defaultInterval) * f.unit
-	if d, ok := f.seconds(dc.Interval); ok {
+	if d, ok := wait.Seconds(dc.Interval); ok {
 		interval = d
 	}
 	interval = max(interval, minInterval)
@@ -325,7 +309,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 	form := url.Values{"client_id": {f.clientID}, "device_code": {dc.DeviceCode}, "grant_type": {deviceGrant}}
 	for {
 		if err := oauthutil.Sleep(ctx, interval); err != nil {
-			return "", nil, f.waitErr(ctx, timeout)
+			return "", nil, wait.Err(ctx)
 		}
 		var t pollResp
 		err := f.postForm(ctx, githubURL+"/login/oauth/access_token", "the access-token endpoint", form, &t)
@@ -339,13 +323,13 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		}
 		switch {
 		case ctx.Err() != nil:
-			return "", nil, f.waitErr(ctx, timeout)
+			return "", nil, wait.Err(ctx)
 		case err != nil && he == nil:
 			return "", nil, fmt.Errorf("device login failed: %w", err)
 		case code == "authorization_pending":
 		case code == "slow_down":
 			next := interval + slowDownStep*f.unit
-			if d, ok := f.seconds(t.Interval); ok && d > interval {
+			if d, ok := wait.Seconds(t.Interval); ok && d > interval {
 				next = d
 			}
 			interval = next
@@ -372,14 +356,6 @@ func classify(err error, code string) error {
 		return flowapi.Mark(err, flowapi.ErrClientRejected)
 	}
 	return err
-}
-
-// waitErr tells a cancelled login (Ctrl-C) from an expired device code.
-func (f *Flow) waitErr(ctx context.Context, timeout time.Duration) error {
-	if errors.Is(context.Cause(ctx), errDeviceExpired) {
-		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, timeout)
-	}
-	return ctx.Err()
 }
 
 // envelope is the Copilot token answer.

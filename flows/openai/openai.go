@@ -144,7 +144,8 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	stop := ui.Wait("waiting for you to approve the login")
 	defer stop()
 
-	ctx, cancel := context.WithTimeoutCause(ctx, f.deviceTimeout, errDeviceTimeout)
+	wait := oauthutil.DeviceWait{Unit: time.Second, Timeout: f.deviceTimeout}
+	ctx, cancel := wait.Start(ctx, "")
 	defer cancel()
 	interval := uc.interval()
 	body := map[string]string{"device_auth_id": uc.DeviceAuthID, "user_code": uc.UserCode}
@@ -164,12 +165,12 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 		case errors.As(err, &he) && (he.Code == "authorization_declined" || he.Code == "access_denied"):
 			return cred.Credential{}, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
 		case ctx.Err() != nil:
-			return cred.Credential{}, f.waitErr(ctx)
+			return cred.Credential{}, wait.Err(ctx)
 		default:
 			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
 		}
 		if err := oauthutil.Sleep(ctx, interval); err != nil {
-			return cred.Credential{}, f.waitErr(ctx)
+			return cred.Credential{}, wait.Err(ctx)
 		}
 	}
 	if code.AuthorizationCode == "" || code.CodeVerifier == "" {
@@ -185,18 +186,6 @@ const maxUserCode = 64
 // ErrDeviceDisabled is returned when the account has device code login
 // turned off (an OpenAI account setting).
 var ErrDeviceDisabled = errors.New("device code login is not enabled for this account")
-
-// errDeviceTimeout is the cause of the device flow's own deadline.
-var errDeviceTimeout = errors.New("device login timed out")
-
-// waitErr tells an expired device login from a cancelled one (Ctrl-C or
-// the caller's deadline).
-func (f *Flow) waitErr(ctx context.Context) error {
-	if context.Cause(ctx) == errDeviceTimeout {
-		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, f.deviceTimeout)
-	}
-	return ctx.Err()
-}
 
 func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()

@@ -64,9 +64,6 @@ const (
 // maxUserCode bounds the length of a user code shown to the person.
 const maxUserCode = 64
 
-// errDeviceExpired is the cause of the device-code deadline.
-var errDeviceExpired = errors.New("device code expired")
-
 // Flow is the Qwen login.
 type Flow struct {
 	baseURL, clientID string
@@ -112,16 +109,6 @@ type deviceCodeResp struct {
 	ExpiresIn               json.Number `json:"expires_in"`
 	Interval                json.Number `json:"interval"`
 	Error                   string      `json:"error"` // shown only after oauthutil.SafeCode
-}
-
-// seconds converts a protocol number of seconds to a duration in f.unit;
-// ok is false when n is absent or not a non-negative number.
-func (f *Flow) seconds(n json.Number) (time.Duration, bool) {
-	v, err := n.Float64()
-	if err != nil || v < 0 {
-		return 0, false
-	}
-	return time.Duration(v * float64(f.unit)), true
 }
 
 // Login runs the device flow whatever opts.Mode says: Qwen offers no
@@ -171,15 +158,12 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	stop := ui.Wait("waiting for you to approve the login")
 	defer stop()
 
-	timeout := f.deviceTimeout
-	if d, ok := f.seconds(dc.ExpiresIn); ok && d > 0 && d < timeout {
-		timeout = d
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errDeviceExpired)
+	wait := oauthutil.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
+	ctx, cancel := wait.Start(ctx, dc.ExpiresIn)
 	defer cancel()
 
 	interval := time.Duration(defaultInterval) * f.unit
-	if d, ok := f.seconds(dc.Interval); ok {
+	if d, ok := wait.Seconds(dc.Interval); ok {
 		interval = d
 	}
 	interval = max(interval, minInterval)
@@ -194,7 +178,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	var he *oauthutil.HTTPError
 	for {
 		if err := oauthutil.Sleep(ctx, interval); err != nil {
-			return cred.Credential{}, f.waitErr(ctx, timeout)
+			return cred.Credential{}, wait.Err(ctx)
 		}
 		var t tokenResp
 		err := oauthutil.PostForm(ctx, f.client, f.tokenURL(), "the token endpoint", form, &t)
@@ -207,7 +191,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 		}
 		switch {
 		case ctx.Err() != nil:
-			return cred.Credential{}, f.waitErr(ctx, timeout)
+			return cred.Credential{}, wait.Err(ctx)
 		case err == nil:
 			return cred.Credential{}, errors.New("the token endpoint answered the device poll without an access token")
 		case !errors.As(err, &he):
@@ -228,14 +212,6 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
 		}
 	}
-}
-
-// waitErr tells a cancelled login (Ctrl-C) from an expired device code.
-func (f *Flow) waitErr(ctx context.Context, timeout time.Duration) error {
-	if errors.Is(context.Cause(ctx), errDeviceExpired) {
-		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, timeout)
-	}
-	return ctx.Err()
 }
 
 // tokenResp is a token answer; Qwen may put an error into a 200 body.

@@ -399,3 +399,45 @@ func Duration(dst *time.Duration) func(string) string {
 		return ""
 	}
 }
+
+// errDeviceExpired is the cause of a DeviceWait's deadline.
+var errDeviceExpired = errors.New("device login ran out of time")
+
+// DeviceWait is the time limit of one device-flow login (RFC 8628
+// section 3.5) that waits for the person to approve. Unit is the length
+// of one protocol second (interval, expires_in): time.Second except in
+// tests, which shrink it. Timeout is the flow's own limit
+// (device_timeout); Start lowers it to the server's expires_in when that
+// is shorter.
+type DeviceWait struct {
+	Unit    time.Duration
+	Timeout time.Duration
+}
+
+// Seconds converts a protocol number of seconds to a duration in w.Unit;
+// ok is false when n is absent or not a non-negative number.
+func (w *DeviceWait) Seconds(n json.Number) (time.Duration, bool) {
+	v, err := n.Float64()
+	if err != nil || v < 0 {
+		return 0, false
+	}
+	return time.Duration(v * float64(w.Unit)), true
+}
+
+// Start bounds ctx by w.Timeout, or by expiresIn when that is shorter.
+func (w *DeviceWait) Start(ctx context.Context, expiresIn json.Number) (context.Context, context.CancelFunc) {
+	if d, ok := w.Seconds(expiresIn); ok && d > 0 && d < w.Timeout {
+		w.Timeout = d
+	}
+	return context.WithTimeoutCause(ctx, w.Timeout, errDeviceExpired)
+}
+
+// Err tells a login that ran out of time (an error wrapping
+// flowapi.ErrExpired) from a cancelled one (Ctrl-C or the caller's
+// deadline: ctx.Err()). ctx is the one Start returned.
+func (w *DeviceWait) Err(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), errDeviceExpired) {
+		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, w.Timeout)
+	}
+	return ctx.Err()
+}
