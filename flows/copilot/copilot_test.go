@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
@@ -19,50 +20,13 @@ import (
 // 5-second slow_down step 250ms.
 const testUnit = 50 * time.Millisecond
 
-// recUI records everything a flow shows.
-type recUI struct {
-	mu     sync.Mutex
-	shown  []string
-	opened []string
-	stops  int
-}
-
-func (u *recUI) Info(msg string) { u.mu.Lock(); u.shown = append(u.shown, msg); u.mu.Unlock() }
-
-func (u *recUI) OpenBrowser(url string) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.opened = append(u.opened, url)
-	return true
-}
-
-func (u *recUI) Prompt(ctx context.Context, msg string) (string, error) {
-	u.mu.Lock()
-	u.shown = append(u.shown, msg)
-	u.mu.Unlock()
-	return "", errors.New("the copilot flow must not prompt")
-}
-
-func (u *recUI) Wait(msg string) func() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.shown = append(u.shown, msg)
-	return func() { u.mu.Lock(); u.stops++; u.mu.Unlock() }
-}
-
-func (u *recUI) text() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return strings.Join(append(append([]string(nil), u.shown...), u.opened...), "\n")
-}
-
 // noLeak fails t when a secret the fake issued appears in what the UI
 // showed or in an error.
-func noLeak(t *testing.T, f *fake.Server, ui *recUI, errs ...error) {
+func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error) {
 	t.Helper()
 	var out []string
 	if ui != nil {
-		out = append(out, ui.text())
+		out = append(out, ui.Text())
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -157,7 +121,7 @@ func TestLogin(t *testing.T) {
 				}
 			})
 			fl := newFlow(t, f, tt.settings)
-			ui := &recUI{}
+			ui := &fakeprovider.Person{NoBrowser: true}
 			start := time.Now()
 			c, err := fl.Login(context.Background(), ui, tt.opts)
 			noLeak(t, f, ui, err)
@@ -187,8 +151,8 @@ func TestLogin(t *testing.T) {
 					t.Errorf("enterprise_url = %q for a github.com-style login", c.Extra[ExtraEnterpriseURL])
 				}
 			}
-			if len(ui.opened) > 0 && (ui.opened[0] != f.URL+"/login/device" || ui.stops == 0) {
-				t.Errorf("opened %q, %d stops", ui.opened, ui.stops)
+			if len(ui.Opened()) > 0 && (ui.Opened()[0] != f.URL+"/login/device" || ui.Stops() == 0) {
+				t.Errorf("opened %q, %d stops", ui.Opened(), ui.Stops())
 			}
 		})
 	}
@@ -215,7 +179,7 @@ func TestSlowDown(t *testing.T) {
 			defer f.Close()
 			f.Set(func(s *fake.Server) { s.Interval = 2; s.PendingPolls = 1; tt.setup(s) })
 			fl := newFlow(t, f, nil)
-			ui := &recUI{}
+			ui := &fakeprovider.Person{NoBrowser: true}
 			_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
 			noLeak(t, f, ui, err)
 			if err != nil {
@@ -255,7 +219,7 @@ func TestLoginCancel(t *testing.T) {
 		}
 		cancel()
 	}()
-	ui := &recUI{}
+	ui := &fakeprovider.Person{NoBrowser: true}
 	done := make(chan error, 1)
 	go func() {
 		_, err := fl.Login(ctx, ui, flowapi.LoginOptions{})
@@ -400,7 +364,7 @@ func TestEnterprise(t *testing.T) {
 	}
 	fl.unit = testUnit
 	f.Set(func(s *fake.Server) { s.Interval = 2 })
-	ui := &recUI{}
+	ui := &fakeprovider.Person{NoBrowser: true}
 	c, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{Enterprise: "https://GHE.Example.com/"})
 	noLeak(t, f, ui, err)
 	if err != nil {
@@ -432,7 +396,7 @@ func TestEnterprise(t *testing.T) {
 	// Without --enterprise the requests go to github.com.
 	fl3, _ := New(cfg)
 	fl3.unit = testUnit
-	if _, err := fl3.Login(context.Background(), &recUI{}, flowapi.LoginOptions{}); err != nil {
+	if _, err := fl3.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want = []string{"https://github.com/login/device/code", "https://github.com/login/oauth/access_token",
@@ -449,7 +413,7 @@ func TestEnterpriseSettings(t *testing.T) {
 	defer f.Close()
 	f.Set(func(s *fake.Server) { s.Interval = 2 })
 	fl := newFlow(t, f, nil)
-	c, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{Enterprise: "ghe.example.com"})
+	c, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +424,7 @@ func TestEnterpriseSettings(t *testing.T) {
 	if _, err := fl.Refresh(context.Background(), c); err != nil {
 		t.Fatalf("refresh against the api_url setting: %v", err)
 	}
-	if _, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{Enterprise: "ghe.example.com/path"}); !errors.Is(err, ErrEnterpriseHost) || !strings.Contains(err.Error(), "is not a host name") {
+	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com/path"}); !errors.Is(err, ErrEnterpriseHost) || !strings.Contains(err.Error(), "is not a host name") {
 		t.Errorf("bad enterprise host: err = %v", err)
 	}
 }

@@ -22,46 +22,24 @@ import (
 
 var testNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// testUI plays the person logging in. OpenBrowser runs browse (by default
-// a browser that follows redirects); Prompt runs paste. Everything shown
-// is recorded for the canary checks.
-type testUI struct {
-	t       *testing.T
-	browse  func(t *testing.T, authURL string) bool
-	paste   func(t *testing.T, authURL string) string
-	infos   []string
-	prompts []string
-	opened  []string
-	waits   int
-	authURL string
-}
-
-func (u *testUI) Info(msg string) {
-	u.infos = append(u.infos, msg)
-	if strings.HasPrefix(msg, "http") && u.authURL == "" {
-		u.authURL = msg
+// newUI is the test person: browse is what it does with the URL the
+// flow opens (by default a browser that follows redirects), paste what it
+// pastes when asked (by default nothing: an unexpected prompt fails).
+func newUI(t *testing.T, browse func(t *testing.T, authURL string) bool, paste func(t *testing.T, authURL string) string) *fakeprovider.Person {
+	return &fakeprovider.Person{
+		Browse: func(authURL string) bool {
+			if browse == nil {
+				return followBrowser(t, authURL)
+			}
+			return browse(t, authURL)
+		},
+		Answer: func(authURL string) (string, error) {
+			if paste == nil {
+				return "", errors.New("test UI: unexpected prompt")
+			}
+			return paste(t, authURL), nil
+		},
 	}
-}
-
-func (u *testUI) OpenBrowser(authURL string) bool {
-	u.opened = append(u.opened, authURL)
-	if u.browse == nil {
-		return followBrowser(u.t, authURL)
-	}
-	return u.browse(u.t, authURL)
-}
-
-func (u *testUI) Prompt(ctx context.Context, msg string) (string, error) {
-	u.prompts = append(u.prompts, msg)
-	if u.paste == nil {
-		return "", errors.New("test UI: unexpected prompt")
-	}
-	return u.paste(u.t, u.authURL), nil
-}
-
-func (u *testUI) Wait(msg string) func() {
-	u.waits++
-	return func() {}
 }
 
 // get fetches rawURL like a browser (following redirects) and returns
@@ -144,11 +122,10 @@ func newFlow(t *testing.T, fk *fake.Server, extra map[string]string) *Flow {
 
 // noSecrets fails when any secret the fake handed out or received (or an
 // extra one) shows up in what the flow printed or returned as an error.
-func noSecrets(t *testing.T, fk *fake.Server, ui *testUI, err error, extra ...string) {
+func noSecrets(t *testing.T, fk *fake.Server, ui *fakeprovider.Person, err error, extra ...string) {
 	t.Helper()
 	var texts []string
-	texts = append(texts, ui.infos...)
-	texts = append(texts, ui.prompts...)
+	texts = append(texts, ui.Lines()...)
 	if err != nil {
 		texts = append(texts, err.Error())
 	}
@@ -269,14 +246,14 @@ func TestLogin(t *testing.T) {
 			fk.Set(func(s *fake.Server) { s.Decision = tt.decision })
 			f := newFlow(t, fk, tt.settings)
 			f.loginTimeout = 500 * time.Millisecond
-			ui := &testUI{t: t, browse: tt.browse, paste: tt.paste}
+			ui := newUI(t, tt.browse, tt.paste)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 
 			c, err := f.Login(ctx, ui, flowapi.LoginOptions{Mode: tt.mode, Display: tt.display})
 
 			noSecrets(t, fk, ui, err, tt.pasted)
-			if ui.authURL == "" {
+			if ui.AuthURL() == "" {
 				t.Fatal("the authorize URL was not printed")
 			}
 			var q url.Values
@@ -288,22 +265,22 @@ func TestLogin(t *testing.T) {
 				t.Errorf("authorize query lacks offline access, consent or S256: %v", q)
 			}
 			paste := tt.mode == flowapi.ModeNoBrowser || tt.mode == flowapi.ModeDevice || tt.mode == flowapi.ModeAuto && !tt.display
-			if tt.mode == flowapi.ModeNoBrowser && len(ui.opened) != 0 {
+			if tt.mode == flowapi.ModeNoBrowser && len(ui.Opened()) != 0 {
 				t.Errorf("--no-browser opened a browser")
 			}
-			if paste && len(ui.prompts) != 1 {
-				t.Errorf("the paste flow prompted %d times, want 1", len(ui.prompts))
+			if paste && len(ui.Prompts()) != 1 {
+				t.Errorf("the paste flow prompted %d times, want 1", len(ui.Prompts()))
 			}
-			if paste && redirectURI(t, ui.authURL).String() != f.codeRedirectURI {
-				t.Errorf("paste redirect_uri = %v, want %s", redirectURI(t, ui.authURL), f.codeRedirectURI)
+			if paste && redirectURI(t, ui.AuthURL()).String() != f.codeRedirectURI {
+				t.Errorf("paste redirect_uri = %v, want %s", redirectURI(t, ui.AuthURL()), f.codeRedirectURI)
 			}
 			if !paste {
-				r := redirectURI(t, ui.authURL)
+				r := redirectURI(t, ui.AuthURL())
 				if r.Scheme != "http" || r.Hostname() != "127.0.0.1" || r.Path != "/oauth2callback" {
 					t.Errorf("loopback redirect_uri = %v", r)
 				}
-				if len(ui.opened) != 1 || ui.waits != 1 {
-					t.Errorf("opened %d browsers, %d waits; want 1 and 1", len(ui.opened), ui.waits)
+				if len(ui.Opened()) != 1 || ui.Waits() != 1 {
+					t.Errorf("opened %d browsers, %d waits; want 1 and 1", len(ui.Opened()), ui.Waits())
 				}
 			}
 			if tt.wantErr == nil && tt.wantText == "" {
@@ -359,7 +336,7 @@ func TestLoginWithPerson(t *testing.T) {
 				t.Fatalf("Login: %v", err)
 			}
 			checkCred(t, fk, c)
-			noSecrets(t, fk, &testUI{infos: person.Lines()}, nil)
+			noSecrets(t, fk, person, nil)
 		})
 	}
 }
@@ -370,7 +347,7 @@ func TestLoopbackListensOn127001(t *testing.T) {
 	fk := fake.New()
 	defer fk.Close()
 	f := newFlow(t, fk, nil)
-	ui := &testUI{t: t, browse: func(t *testing.T, authURL string) bool {
+	ui := newUI(t, func(t *testing.T, authURL string) bool {
 		r := redirectURI(t, authURL)
 		if r.Hostname() != "127.0.0.1" {
 			t.Errorf("redirect host = %q, want 127.0.0.1", r.Hostname())
@@ -397,7 +374,7 @@ func TestLoopbackListensOn127001(t *testing.T) {
 			}
 		}
 		return followBrowser(t, authURL)
-	}}
+	}, nil)
 	if _, err := f.Login(context.Background(), ui, flowapi.LoginOptions{Mode: flowapi.ModeBrowser}); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
@@ -440,7 +417,7 @@ func TestRefresh(t *testing.T) {
 				tt.setup(fk)
 			}
 			n, err := f.Refresh(context.Background(), old)
-			ui := &testUI{}
+			ui := newUI(t, nil, nil)
 			noSecrets(t, fk, ui, err, rt, old.AccessToken)
 			if got := fk.Count(func(s *fake.Server) int { return s.RefreshRequests }); got != tt.requests {
 				t.Errorf("refresh requests = %d, want %d", got, tt.requests)
@@ -531,7 +508,7 @@ func TestDefaults(t *testing.T) {
 
 func TestUnknownMode(t *testing.T) {
 	f, _ := New(flowapi.Config{})
-	_, err := f.Login(context.Background(), &testUI{t: t}, flowapi.LoginOptions{Mode: "carrier-pigeon"})
+	_, err := f.Login(context.Background(), newUI(t, nil, nil), flowapi.LoginOptions{Mode: "carrier-pigeon"})
 	if err == nil {
 		t.Fatal("Login with an unknown mode succeeded")
 	}

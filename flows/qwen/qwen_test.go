@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
@@ -19,50 +19,13 @@ import (
 // 2 units = 100ms, the slow_down cap 10 units = 500ms.
 const testUnit = 50 * time.Millisecond
 
-// recUI records everything a flow shows.
-type recUI struct {
-	mu     sync.Mutex
-	shown  []string
-	opened []string
-	stops  int
-}
-
-func (u *recUI) Info(msg string) { u.mu.Lock(); u.shown = append(u.shown, msg); u.mu.Unlock() }
-
-func (u *recUI) OpenBrowser(url string) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.opened = append(u.opened, url)
-	return false
-}
-
-func (u *recUI) Prompt(ctx context.Context, msg string) (string, error) {
-	u.mu.Lock()
-	u.shown = append(u.shown, msg)
-	u.mu.Unlock()
-	return "", errors.New("the qwen flow must not prompt")
-}
-
-func (u *recUI) Wait(msg string) func() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.shown = append(u.shown, msg)
-	return func() { u.mu.Lock(); u.stops++; u.mu.Unlock() }
-}
-
-func (u *recUI) text() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return strings.Join(append(append([]string(nil), u.shown...), u.opened...), "\n")
-}
-
 // noLeak fails t when a secret the fake issued or received appears in
 // what the UI showed or in an error.
-func noLeak(t *testing.T, f *fake.Server, ui *recUI, errs ...error) {
+func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error) {
 	t.Helper()
 	var out []string
 	if ui != nil {
-		out = append(out, ui.text())
+		out = append(out, ui.Text())
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -114,18 +77,18 @@ func TestLogin(t *testing.T) {
 			defer f.Close()
 			f.Set(tt.setup)
 			fl := newFlow(t, f, tt.settings)
-			ui := &recUI{}
+			ui := &fakeprovider.Person{NoBrowser: true}
 			start := time.Now()
 			c, err := fl.Login(context.Background(), ui, tt.opts)
 			noLeak(t, f, ui, err)
 			if time.Since(start) > 2*time.Second {
 				t.Errorf("login took %s", time.Since(start))
 			}
-			if ui.stops == 0 {
+			if ui.Stops() == 0 {
 				t.Error("the wait indicator was never stopped")
 			}
-			if len(ui.opened) != 1 || !strings.HasPrefix(ui.opened[0], f.URL+"/authorize?user_code=QW") {
-				t.Errorf("opened %q, want the verification_uri_complete", ui.opened)
+			if len(ui.Opened()) != 1 || !strings.HasPrefix(ui.Opened()[0], f.URL+"/authorize?user_code=QW") {
+				t.Errorf("opened %q, want the verification_uri_complete", ui.Opened())
 			}
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -179,7 +142,7 @@ func TestSlowDown(t *testing.T) {
 	defer f.Close()
 	f.Set(func(s *fake.Server) { s.PendingPolls = 2; s.SlowDownPolls = 3 })
 	fl := newFlow(t, f, nil)
-	ui := &recUI{}
+	ui := &fakeprovider.Person{NoBrowser: true}
 	_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
 	noLeak(t, f, ui, err)
 	if err != nil {
@@ -217,7 +180,7 @@ func TestSlowDownCapped(t *testing.T) {
 	f.Set(func(s *fake.Server) { s.SlowDownPolls = 4 })
 	fl.baseURL = f.URL
 	fl.unit = 12 * time.Millisecond // default 24ms → min 100ms; cap 120ms
-	if _, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{}); err != nil {
+	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	times := f.PollTimes()
@@ -244,7 +207,7 @@ func TestLoginCancel(t *testing.T) {
 		}
 		cancel()
 	}()
-	ui := &recUI{}
+	ui := &fakeprovider.Person{NoBrowser: true}
 	done := make(chan error, 1)
 	go func() {
 		_, err := fl.Login(ctx, ui, flowapi.LoginOptions{})
@@ -289,13 +252,13 @@ func TestDeviceCodeErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ui := &recUI{}
+			ui := &fakeprovider.Person{NoBrowser: true}
 			_, err = fl.Login(context.Background(), ui, flowapi.LoginOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
-			if strings.Contains(err.Error(), "dc-secret") || len(ui.opened) != 0 {
-				t.Errorf("err = %v, opened %q", err, ui.opened)
+			if strings.Contains(err.Error(), "dc-secret") || len(ui.Opened()) != 0 {
+				t.Errorf("err = %v, opened %q", err, ui.Opened())
 			}
 		})
 	}

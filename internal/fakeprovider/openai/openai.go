@@ -6,9 +6,7 @@ package openai
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/fakeprovider"
@@ -18,55 +16,36 @@ import (
 const ClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
 
 // Decision is what the simulated user does with a login.
-type Decision int
+type Decision = fakeprovider.Decision
 
+// The decisions the fake knows.
 const (
-	Approve Decision = iota
-	Deny
-	Never // never approves (the code expires, or the user gives up)
+	Approve = fakeprovider.Approve
+	Deny    = fakeprovider.Deny
+	Never   = fakeprovider.Never // never approves (the code expires, or the user gives up)
 )
 
 // Server is the fake.
 type Server struct {
-	URL string
+	// Base: Decision applies to device and browser logins, after
+	// PendingPolls; AccessTTL, OmitExpiresIn (no expires_in, and no exp
+	// claim in the access token), RefreshDelay, FailRefresh and Hostile to
+	// the token endpoint.
+	fakeprovider.Base[Server]
 
-	mu sync.Mutex
-	// Decision applies to device and browser logins.
-	Decision Decision
-	// PendingPolls is how many device polls answer "pending" before the
-	// decision applies.
-	PendingPolls int
 	// Pending404 makes pending polls answer 404 instead of 403.
 	Pending404 bool
-	// AccessTTL is the lifetime of issued access tokens.
-	AccessTTL time.Duration
-	// OmitExpiresIn leaves the lifetime out of token answers: no
-	// expires_in, and no exp claim in the access token.
-	OmitExpiresIn bool
 	// AccountID goes into the tokens' claims.
 	AccountID string
-	// RefreshDelay slows refresh answers (for races).
-	RefreshDelay time.Duration
-	// FailRefresh makes refreshes answer 500.
-	FailRefresh bool
-	// Hostile, when 1..fakeprovider.HostileShapes, makes every token
-	// grant (code exchange, refresh) fail with
-	// fakeprovider.HostileBody echoing what the request sent.
-	Hostile int
 	// DeviceDisabled makes the device-code endpoint answer 404, as it does
 	// for accounts without device-code login enabled.
 	DeviceDisabled bool
 
 	// Counters.
 	UserCodeRequests, DevicePolls, CodeExchanges, RefreshRequests, Revocations int
-	// LastAccessToken is the last access token issued.
-	LastAccessToken string
 
-	srv     *httptest.Server
-	secrets []string
 	devices map[string]*device
 	codes   map[string]codeGrant
-	refresh map[string]bool // refresh token -> still valid
 	used    map[string]bool
 	polls   int
 	revoked []string
@@ -78,72 +57,32 @@ type codeGrant struct{ challenge, redirect string }
 
 // New starts the fake on 127.0.0.1.
 func New() *Server {
-	s := &Server{AccessTTL: time.Hour, AccountID: "acct-fake-0001",
-		devices: map[string]*device{}, codes: map[string]codeGrant{}, refresh: map[string]bool{}, used: map[string]bool{}}
+	s := &Server{AccountID: "acct-fake-0001",
+		devices: map[string]*device{}, codes: map[string]codeGrant{}, used: map[string]bool{}}
+	s.AccessTTL = time.Hour
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/accounts/deviceauth/usercode", s.usercode)
 	mux.HandleFunc("POST /api/accounts/deviceauth/token", s.deviceToken)
 	mux.HandleFunc("GET /oauth/authorize", s.authorize)
 	mux.HandleFunc("POST /oauth/token", s.token)
 	mux.HandleFunc("POST /oauth/revoke", s.revoke)
-	s.srv = httptest.NewServer(mux) // httptest listens on 127.0.0.1
-	s.URL = s.srv.URL
+	s.Start(s, mux, fakeprovider.Options{RefreshPrefix: "rt_",
+		Knobs:    []string{"decision", "pending", "failrefresh", "hostile", "noexpiresin", "ttl"},
+		Counters: map[string]*int{"refresh": &s.RefreshRequests, "exchange": &s.CodeExchanges, "revoke": &s.Revocations}})
 	return s
-}
-
-// Close stops the fake.
-func (s *Server) Close() { s.srv.Close() }
-
-// Set changes the fake's behaviour under its lock.
-func (s *Server) Set(fn func(s *Server)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fn(s)
-}
-
-// Count returns a counter under the lock.
-func (s *Server) Count(fn func(s *Server) int) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn(s)
-}
-
-// IssueRefreshToken registers a valid refresh token (to seed a store).
-func (s *Server) IssueRefreshToken() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rt := fakeprovider.Random("rt_")
-	s.refresh[rt] = true
-	s.secrets = append(s.secrets, rt)
-	return rt
-}
-
-// Secrets returns every code, verifier and token the fake issued: strings
-// that must never show up in output, errors or logs.
-func (s *Server) Secrets() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.secrets...)
-}
-
-// RefreshTokenValid reports whether rt can still be used.
-func (s *Server) RefreshTokenValid(rt string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refresh[rt]
 }
 
 // Revoked returns the revoked tokens.
 func (s *Server) Revoked() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	return append([]string(nil), s.revoked...)
 }
 
 func (s *Server) usercode(w http.ResponseWriter, r *http.Request) {
 	p, isJSON, ok := fakeprovider.Params(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.UserCodeRequests++
 	if s.DeviceDisabled {
 		w.WriteHeader(404)
@@ -163,8 +102,8 @@ func (s *Server) usercode(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) {
 	p, isJSON, ok := fakeprovider.Params(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.DevicePolls++
 	d := s.devices[p["device_auth_id"]]
 	if !ok || !isJSON || d == nil || d.userCode != p["user_code"] {
@@ -192,7 +131,7 @@ func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) {
 		verifier := fakeprovider.Random("server-verifier-") + "0123456789abcdef0123456789"
 		code := fakeprovider.Random("code_")
 		s.codes[code] = codeGrant{challenge: fakeprovider.S256(verifier), redirect: s.URL + "/deviceauth/callback"}
-		s.secrets = append(s.secrets, code, verifier)
+		s.Record(code, verifier)
 		delete(s.devices, p["device_auth_id"])
 		fakeprovider.JSON(w, 200, map[string]string{"authorization_code": code, "code_challenge": fakeprovider.S256(verifier), "code_verifier": verifier})
 	}
@@ -200,8 +139,8 @@ func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	redirect, err := url.Parse(q.Get("redirect_uri"))
 	if err != nil || redirect.Hostname() != "localhost" || redirect.Path != "/auth/callback" ||
 		q.Get("client_id") != ClientID || q.Get("response_type") != "code" ||
@@ -220,7 +159,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	default:
 		code := fakeprovider.Random("code_")
 		s.codes[code] = codeGrant{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
-		s.secrets = append(s.secrets, code)
+		s.Record(code)
 		back.Set("code", code)
 	}
 	redirect.RawQuery = back.Encode()
@@ -240,11 +179,10 @@ func (s *Server) tokens() map[string]any {
 		delete(accessClaims, "exp")
 	}
 	access := fakeprovider.JWT(accessClaims)
-	rt := fakeprovider.Random("rt_")
-	s.refresh[rt] = true
+	rt := s.NewRefreshToken("")
 	s.LastAccessToken = access
 	id := fakeprovider.JWT(claims)
-	s.secrets = append(s.secrets, access, rt, id)
+	s.Record(access, id)
 	out := map[string]any{"id_token": id, "access_token": access, "refresh_token": rt,
 		"expires_in": int(s.AccessTTL.Seconds()), "token_type": "Bearer"}
 	if s.OmitExpiresIn {
@@ -260,14 +198,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p["grant_type"] == "refresh_token" {
-		s.mu.Lock()
+		s.Lock()
 		s.RefreshRequests++
 		delay := s.RefreshDelay
-		s.mu.Unlock()
+		s.Unlock()
 		time.Sleep(delay)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	if p["client_id"] != ClientID {
 		fakeprovider.JSON(w, 401, map[string]string{"error": "invalid_client"})
 		return
@@ -293,10 +231,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			fakeprovider.JSON(w, 500, map[string]string{"error": "server_error"})
 		case s.used[rt]:
 			fakeprovider.JSON(w, 401, map[string]any{"error": map[string]string{"code": "refresh_token_reused", "message": "refresh token was already used"}})
-		case !s.refresh[rt]:
+		case !s.Valid(rt):
 			fakeprovider.JSON(w, 401, map[string]any{"error": map[string]string{"code": "refresh_token_invalidated"}})
 		default:
-			delete(s.refresh, rt)
+			s.DropRefreshToken(rt)
 			s.used[rt] = true
 			fakeprovider.JSON(w, 200, s.tokens())
 		}
@@ -307,14 +245,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	p, isJSON, ok := fakeprovider.Params(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.Revocations++
 	if !ok || !isJSON || p["token"] == "" {
 		fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_request"})
 		return
 	}
-	delete(s.refresh, p["token"])
+	s.DropRefreshToken(p["token"])
 	s.revoked = append(s.revoked, p["token"])
 	w.WriteHeader(200)
 }

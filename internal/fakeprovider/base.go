@@ -1,0 +1,224 @@
+package fakeprovider
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Decision is what the simulated person does with a login. A fake whose
+// protocol has no way to say one (anthropic has no Never) approves then.
+type Decision int
+
+const (
+	// Approve approves the login.
+	Approve Decision = iota
+	// Deny declines it (access_denied).
+	Deny
+	// Never leaves it pending forever (or the page open).
+	Never
+	// Expire lets the device code expire (expired_token).
+	Expire
+)
+
+// decisions are the Decision knob's values.
+var decisions = map[string]Decision{"approve": Approve, "deny": Deny, "never": Never, "expire": Expire}
+
+// Fake is what every fake server offers a test harness (the command's
+// scripts): its settings, its secrets, seeded refresh tokens, and knobs
+// and counters by name.
+type Fake interface {
+	Close()
+	// Settings returns the [providers.NAME] keys that point credmgr at
+	// the fake.
+	Settings() map[string]string
+	Secrets() []string
+	IssueRefreshToken() string
+	RefreshTokenValid(rt string) bool
+	// Knob sets a behaviour by name (see Base.Knob); false if the fake
+	// has no such knob.
+	Knob(name, value string) bool
+	// Counter reads a request counter by name; false if there is none.
+	Counter(name string) (int, bool)
+}
+
+// Base is what every fake server embeds, as tests build on
+// httptest.Server: the server on 127.0.0.1, the lock (handlers hold it
+// with Lock/Unlock; tests change fields with Set and read them with
+// Count), the knobs the fakes share, the secrets issued and the refresh
+// tokens still valid. S is the fake's own type, which Set and Count hand
+// to their functions.
+type Base[S any] struct {
+	// URL is the base URL of the fake's endpoints.
+	URL string
+
+	sync.Mutex
+	// Decision is what the person does with a login.
+	Decision Decision
+	// PendingPolls is how many device polls answer "pending" before the
+	// decision applies.
+	PendingPolls int
+	// SlowDownPolls is how many polls after those answer slow_down.
+	SlowDownPolls int
+	// AccessTTL is the lifetime of issued access tokens.
+	AccessTTL time.Duration
+	// OmitExpiresIn leaves the lifetime out of token answers.
+	OmitExpiresIn bool
+	// RefreshDelay slows refresh answers (for races).
+	RefreshDelay time.Duration
+	// FailRefresh makes refreshes answer 500.
+	FailRefresh bool
+	// Hostile, when 1..HostileShapes, makes every token grant fail with
+	// HostileBody echoing what the request sent.
+	Hostile int
+	// LastAccessToken is the last access token issued.
+	LastAccessToken string
+
+	self     *S
+	srv      *httptest.Server
+	opts     Options
+	refresh  map[string]string // valid refresh token -> its scope
+	secrets  []string
+	knobs    map[string]func(v string)
+	counters map[string]*int
+}
+
+// Options are what a fake tells Base.Start about itself.
+type Options struct {
+	// RefreshPrefix starts every refresh token the fake issues.
+	RefreshPrefix string
+	// RefreshScope is the scope of a refresh token IssueRefreshToken
+	// seeds.
+	RefreshScope string
+	// Knobs are the shared knobs the fake honours (see Base.Knob).
+	Knobs []string
+	// Counters are the fake's request counters by name.
+	Counters map[string]*int
+}
+
+// Start serves h on 127.0.0.1 for the fake self, which embeds b.
+func (b *Base[S]) Start(self *S, h http.Handler, o Options) {
+	b.self, b.opts, b.counters = self, o, o.Counters
+	b.refresh = map[string]string{}
+	b.knobs = map[string]func(string){}
+	shared := map[string]func(string){
+		"decision":    func(v string) { b.Decision = decisions[v] },
+		"pending":     func(v string) { b.PendingPolls, _ = strconv.Atoi(v) },
+		"slowdown":    func(v string) { b.SlowDownPolls, _ = strconv.Atoi(v) },
+		"failrefresh": func(string) { b.FailRefresh = true },
+		"hostile":     func(v string) { b.Hostile, _ = strconv.Atoi(v) },
+		"noexpiresin": func(string) { b.OmitExpiresIn = true },
+		"ttl":         func(v string) { b.AccessTTL, _ = time.ParseDuration(v) },
+	}
+	for _, k := range o.Knobs {
+		b.knobs[k] = shared[k]
+	}
+	b.srv = httptest.NewServer(h) // httptest listens on 127.0.0.1
+	b.URL = b.srv.URL
+}
+
+// AddKnob adds a knob of the fake's own; set runs under the lock.
+func (b *Base[S]) AddKnob(name string, set func(v string)) { b.knobs[name] = set }
+
+// Close stops the fake.
+func (b *Base[S]) Close() { b.srv.Close() }
+
+// Set changes the fake's behaviour under its lock.
+func (b *Base[S]) Set(fn func(s *S)) {
+	b.Lock()
+	defer b.Unlock()
+	fn(b.self)
+}
+
+// Count returns a counter under the lock.
+func (b *Base[S]) Count(fn func(s *S) int) int {
+	b.Lock()
+	defer b.Unlock()
+	return fn(b.self)
+}
+
+// Knob sets a behaviour by name under the lock: decision
+// approve|deny|never|expire, pending N, slowdown N, failrefresh, hostile
+// N, noexpiresin, ttl DURATION, and the fake's own (AddKnob). It reports
+// whether the fake has the knob.
+func (b *Base[S]) Knob(name, value string) bool {
+	set := b.knobs[name]
+	if set == nil {
+		return false
+	}
+	b.Lock()
+	defer b.Unlock()
+	set(value)
+	return true
+}
+
+// Counter reads a request counter by name under the lock.
+func (b *Base[S]) Counter(name string) (int, bool) {
+	p := b.counters[name]
+	if p == nil {
+		return 0, false
+	}
+	b.Lock()
+	defer b.Unlock()
+	return *p, true
+}
+
+// Secrets returns every code, verifier and token the fake issued:
+// strings that must never show up in output, errors or logs.
+func (b *Base[S]) Secrets() []string {
+	b.Lock()
+	defer b.Unlock()
+	return append([]string(nil), b.secrets...)
+}
+
+// IssueRefreshToken registers a valid refresh token (to seed a store).
+func (b *Base[S]) IssueRefreshToken() string {
+	b.Lock()
+	defer b.Unlock()
+	return b.NewRefreshToken(b.opts.RefreshScope)
+}
+
+// RefreshTokenValid reports whether rt can still be used.
+func (b *Base[S]) RefreshTokenValid(rt string) bool {
+	b.Lock()
+	defer b.Unlock()
+	_, ok := b.refresh[rt]
+	return ok
+}
+
+// The methods below are for the fake's handlers, which hold the lock.
+
+// Secret returns a new random secret with prefix and records it.
+func (b *Base[S]) Secret(prefix string) string {
+	s := Random(prefix)
+	b.secrets = append(b.secrets, s)
+	return s
+}
+
+// Record records secrets the fake issued or received.
+func (b *Base[S]) Record(secrets ...string) { b.secrets = append(b.secrets, secrets...) }
+
+// NewRefreshToken issues a valid refresh token for scope.
+func (b *Base[S]) NewRefreshToken(scope string) string {
+	rt := b.Secret(b.opts.RefreshPrefix)
+	b.refresh[rt] = scope
+	return rt
+}
+
+// RefreshScope returns the scope of a valid refresh token; ok is false
+// for one that is not (or no longer) valid.
+func (b *Base[S]) RefreshScope(rt string) (scope string, ok bool) {
+	scope, ok = b.refresh[rt]
+	return scope, ok
+}
+
+// DropRefreshToken makes rt invalid.
+func (b *Base[S]) DropRefreshToken(rt string) { delete(b.refresh, rt) }
+
+// Valid reports whether rt is a valid refresh token.
+func (b *Base[S]) Valid(rt string) bool {
+	_, ok := b.refresh[rt]
+	return ok
+}
