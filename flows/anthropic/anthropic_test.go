@@ -59,7 +59,7 @@ func TestLogin(t *testing.T) {
 			srv := fake.New()
 			defer srv.Close()
 			if tt.deny {
-				srv.Set(func(s *fake.Server) { s.Decision = fake.Deny })
+				srv.Set(func(s *fake.Server) { s.Decision = fakeprovider.Deny })
 			}
 			f := newFlow(t, srv)
 			var shown string

@@ -181,7 +181,7 @@ func TestLogin(t *testing.T) {
 		mode     flowapi.Mode
 		display  bool // a local browser can be expected (for ModeAuto)
 		account  string
-		decision fake.Decision
+		decision fakeprovider.Decision
 		browse   func(t *testing.T, authURL string) bool
 		paste    func(t *testing.T, authURL string) string
 		settings map[string]string
@@ -198,13 +198,13 @@ func TestLogin(t *testing.T) {
 			followBrowser(t, authURL) // the person opened the printed URL by hand
 			return false
 		}},
-		{name: "loopback denied", mode: flowapi.ModeBrowser, decision: fake.Deny, wantErr: flowapi.ErrDenied, wantText: "access_denied"},
+		{name: "loopback denied", mode: flowapi.ModeBrowser, decision: fakeprovider.Deny, wantErr: flowapi.ErrDenied, wantText: "access_denied"},
 		{name: "loopback wrong state", mode: flowapi.ModeBrowser, browse: callback("state=forged&code=4/0forged-code-0123456789"),
 			wantErr: flowapi.ErrStateMismatch, wantText: "did not come from this login", pasted: "4/0forged-code-0123456789",
 			noAuthorize: true},
 		{name: "loopback missing state", mode: flowapi.ModeBrowser, browse: callback("code=4/0forged-code-0123456789"),
 			wantErr: flowapi.ErrStateMismatch, pasted: "4/0forged-code-0123456789", noAuthorize: true},
-		{name: "loopback never approved", mode: flowapi.ModeBrowser, decision: fake.Never, wantErr: flowapi.ErrExpired, wantText: "did not come back within", wantErr2: flowapi.ErrLoopback},
+		{name: "loopback never approved", mode: flowapi.ModeBrowser, decision: fakeprovider.Never, wantErr: flowapi.ErrExpired, wantText: "did not come back within", wantErr2: flowapi.ErrLoopback},
 		{name: "paste no-browser", mode: flowapi.ModeNoBrowser, paste: readCode},
 		{name: "paste device", mode: flowapi.ModeDevice, account: "ci", paste: readCode},
 		{name: "paste auto without display", paste: readCode, browse: func(*testing.T, string) bool { return false }},

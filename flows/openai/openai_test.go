@@ -52,12 +52,12 @@ func TestLogin(t *testing.T) {
 		{name: "device", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.PendingPolls = 2 }},
 		{name: "device pending as 404", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.PendingPolls = 2; s.Pending404 = true }},
 		{name: "auto without display is device", setup: func(s *fake.Server) {}},
-		{name: "device denied", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.Decision = fake.Deny }, wantErr: flowapi.ErrDenied},
-		{name: "device expired", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.Decision = fake.Never }, wantErr: flowapi.ErrExpired},
+		{name: "device denied", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
+		{name: "device expired", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.Decision = fakeprovider.Never }, wantErr: flowapi.ErrExpired},
 		{name: "device login disabled", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.DeviceDisabled = true }, wantErr: openai.ErrDeviceDisabled, errText: "not enabled"},
 		{name: "browser", mode: flowapi.ModeBrowser, setup: func(s *fake.Server) {}},
 		{name: "auto with display is browser", display: true, setup: func(s *fake.Server) {}},
-		{name: "browser denied", mode: flowapi.ModeBrowser, setup: func(s *fake.Server) { s.Decision = fake.Deny }, wantErr: flowapi.ErrDenied},
+		{name: "browser denied", mode: flowapi.ModeBrowser, setup: func(s *fake.Server) { s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,7 +127,7 @@ func TestDeviceIntervalIsAString(t *testing.T) {
 func TestLoginCancelled(t *testing.T) {
 	srv := fake.New()
 	defer srv.Close()
-	srv.Set(func(s *fake.Server) { s.Decision = fake.Never })
+	srv.Set(func(s *fake.Server) { s.Decision = fakeprovider.Never })
 	f := newFlow(t, srv, map[string]string{"device_timeout": "1m"})
 	for _, mode := range []flowapi.Mode{flowapi.ModeDevice, flowapi.ModeBrowser} {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

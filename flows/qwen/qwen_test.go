@@ -64,10 +64,10 @@ func TestLogin(t *testing.T) {
 	}{
 		{name: "approve at once", setup: func(s *fake.Server) {}},
 		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser}},
-		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fake.Deny }, wantErr: flowapi.ErrDenied},
-		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fake.Expire }, wantErr: flowapi.ErrExpired},
-		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fake.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
-		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fake.Never },
+		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
+		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired},
+		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
+		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never },
 			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flowapi.ErrExpired},
 	}
 	for _, tt := range tests {
@@ -197,7 +197,7 @@ func TestLoginCancel(t *testing.T) {
 	t.Parallel()
 	f := fake.New()
 	defer f.Close()
-	f.Set(func(s *fake.Server) { s.Decision = fake.Never })
+	f.Set(func(s *fake.Server) { s.Decision = fakeprovider.Never })
 	fl := newFlow(t, f, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -81,12 +81,20 @@ type Base[S any] struct {
 	opts     Options
 	refresh  map[string]string // valid refresh token -> its scope
 	secrets  []string
+	codes    map[string]CodeGrant
 	knobs    map[string]func(v string)
 	counters map[string]*int
 }
 
 // Options are what a fake tells Base.Start about itself.
 type Options struct {
+	// Routes are the fake's handlers by pattern ("POST /token").
+	Routes map[string]http.HandlerFunc
+	// Settings are the [providers.NAME] keys that point credmgr at the
+	// fake, each with its path below the fake's URL.
+	Settings map[string]string
+	// AccessTTL is the lifetime of issued access tokens.
+	AccessTTL time.Duration
 	// RefreshPrefix starts every refresh token the fake issues.
 	RefreshPrefix string
 	// RefreshScope is the scope of a refresh token IssueRefreshToken
@@ -98,9 +106,9 @@ type Options struct {
 	Counters map[string]*int
 }
 
-// Start serves h on 127.0.0.1 for the fake self, which embeds b.
-func (b *Base[S]) Start(self *S, h http.Handler, o Options) {
-	b.self, b.opts, b.counters = self, o, o.Counters
+// Start serves o.Routes on 127.0.0.1 for the fake self, which embeds b.
+func (b *Base[S]) Start(self *S, o Options) {
+	b.self, b.opts, b.counters, b.AccessTTL = self, o, o.Counters, o.AccessTTL
 	b.refresh = map[string]string{}
 	b.knobs = map[string]func(string){}
 	shared := map[string]func(string){
@@ -115,8 +123,22 @@ func (b *Base[S]) Start(self *S, h http.Handler, o Options) {
 	for _, k := range o.Knobs {
 		b.knobs[k] = shared[k]
 	}
-	b.srv = httptest.NewServer(h) // httptest listens on 127.0.0.1
+	mux := http.NewServeMux()
+	for pattern, h := range o.Routes {
+		mux.HandleFunc(pattern, h)
+	}
+	b.srv = httptest.NewServer(mux) // httptest listens on 127.0.0.1
 	b.URL = b.srv.URL
+}
+
+// Settings returns the [providers.NAME] keys that point credmgr at the
+// fake.
+func (b *Base[S]) Settings() map[string]string {
+	m := make(map[string]string, len(b.opts.Settings))
+	for k, path := range b.opts.Settings {
+		m[k] = b.URL + path
+	}
+	return m
 }
 
 // AddKnob adds a knob of the fake's own; set runs under the lock.
@@ -221,4 +243,66 @@ func (b *Base[S]) DropRefreshToken(rt string) { delete(b.refresh, rt) }
 func (b *Base[S]) Valid(rt string) bool {
 	_, ok := b.refresh[rt]
 	return ok
+}
+
+// Refreshing counts one refresh request in counter and waits RefreshDelay
+// (for races). The lock must not be held.
+func (b *Base[S]) Refreshing(counter *int) {
+	b.Lock()
+	*counter++
+	delay := b.RefreshDelay
+	b.Unlock()
+	time.Sleep(delay)
+}
+
+// AnswerHostile answers with HostileBody echoing echo, status 400, when the
+// Hostile knob is set, and reports whether it did; the lock is held.
+func (b *Base[S]) AnswerHostile(w http.ResponseWriter, echo string) bool {
+	if b.Hostile == 0 {
+		return false
+	}
+	JSON(w, 400, HostileBody(b.Hostile, echo))
+	return true
+}
+
+// CodeGrant is what an authorization code was issued for.
+type CodeGrant struct {
+	Challenge, Redirect, State, Scope string
+}
+
+// NewCode issues a single-use authorization code with prefix for g; the
+// lock is held.
+func (b *Base[S]) NewCode(prefix string, g CodeGrant) string {
+	code := b.Secret(prefix)
+	if b.codes == nil {
+		b.codes = map[string]CodeGrant{}
+	}
+	b.codes[code] = g
+	return code
+}
+
+// RedeemCode returns what code was issued for and makes it unusable; ok
+// is false for a code never issued or already redeemed. The lock is held.
+func (b *Base[S]) RedeemCode(code string) (g CodeGrant, ok bool) {
+	g, ok = b.codes[code]
+	delete(b.codes, code)
+	return g, ok
+}
+
+// Grant answers a token grant with parameters p: a refresh grant is
+// counted in refreshes and delayed (see Refreshing); then, under the
+// lock, a client other than clientID gets invalid_client with badClient
+// as the status, a Hostile fake its body, and any other grant answer's.
+func (b *Base[S]) Grant(w http.ResponseWriter, p map[string]string, refreshes *int, clientID string, badClient int, answer func()) {
+	if p["grant_type"] == "refresh_token" {
+		b.Refreshing(refreshes)
+	}
+	b.Lock()
+	defer b.Unlock()
+	switch {
+	case p["client_id"] != clientID:
+		JSON(w, badClient, map[string]string{"error": "invalid_client"})
+	case !b.AnswerHostile(w, p["refresh_token"]+p["code"]+p["code_verifier"]):
+		answer()
+	}
 }

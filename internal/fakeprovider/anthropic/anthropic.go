@@ -16,15 +16,6 @@ import (
 // ClientID is the client the fake expects (Claude Code's).
 const ClientID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
 
-// Decision is what the simulated person does on the authorize page.
-type Decision = fakeprovider.Decision
-
-// The decisions the authorize page knows.
-const (
-	Approve = fakeprovider.Approve
-	Deny    = fakeprovider.Deny
-)
-
 // Server is the fake. Its URL serves /oauth/authorize, /v1/oauth/token
 // and /oauth/code/callback (the page that shows the code).
 type Server struct {
@@ -38,34 +29,23 @@ type Server struct {
 	KeepRefreshToken bool
 	// Counters.
 	CodeExchanges, RefreshRequests int
-
-	codes map[string]grant
 }
-
-type grant struct{ challenge, redirect, state string }
 
 // New starts the fake on 127.0.0.1.
 func New() *Server {
-	s := &Server{codes: map[string]grant{}}
-	s.AccessTTL = 8 * time.Hour
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /oauth/authorize", s.authorize)
-	mux.HandleFunc("GET /oauth/code/callback", s.callbackPage)
-	mux.HandleFunc("POST /v1/oauth/token", s.token)
-	s.Start(s, mux, fakeprovider.Options{RefreshPrefix: "sk-ant-ort01-",
-		Knobs:    []string{"decision", "failrefresh", "noexpiresin", "hostile"},
-		Counters: map[string]*int{"refresh": &s.RefreshRequests, "exchange": &s.CodeExchanges}})
+	s := &Server{}
+	s.Start(s, fakeprovider.Options{
+		Routes: map[string]http.HandlerFunc{
+			"GET /oauth/authorize":     s.authorize,
+			"GET /oauth/code/callback": s.callbackPage,
+			"POST /v1/oauth/token":     s.token,
+		},
+		Settings:      map[string]string{"authorize_url": "/oauth/authorize", "token_url": "/v1/oauth/token", "redirect_uri": "/oauth/code/callback"},
+		AccessTTL:     8 * time.Hour,
+		RefreshPrefix: "sk-ant-ort01-",
+		Knobs:         []string{"decision", "failrefresh", "noexpiresin", "hostile"},
+		Counters:      map[string]*int{"refresh": &s.RefreshRequests, "exchange": &s.CodeExchanges}})
 	return s
-}
-
-// Settings returns the [providers.anthropic] keys that point credmgr at
-// the fake.
-func (s *Server) Settings() map[string]string {
-	return map[string]string{
-		"authorize_url": s.URL + "/oauth/authorize",
-		"token_url":     s.URL + "/v1/oauth/token",
-		"redirect_uri":  s.URL + "/oauth/code/callback",
-	}
 }
 
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
@@ -78,12 +58,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad authorize request", http.StatusBadRequest)
 		return
 	}
-	if s.Decision == Deny {
+	if s.Decision == fakeprovider.Deny {
 		http.Redirect(w, r, q.Get("redirect_uri")+"?error=access_denied&state="+q.Get("state"), http.StatusFound)
 		return
 	}
-	code := s.Secret("ac_")
-	s.codes[code] = grant{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri"), state: q.Get("state")}
+	code := s.NewCode("ac_", fakeprovider.CodeGrant{Challenge: q.Get("code_challenge"), Redirect: q.Get("redirect_uri"), State: q.Get("state")})
 	http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+q.Get("state"), http.StatusFound)
 }
 
@@ -120,54 +99,38 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		fakeprovider.JSON(w, 400, map[string]any{"type": "error", "error": map[string]string{"type": "invalid_request_error", "message": "expected a JSON body"}})
 		return
 	}
-	if p["grant_type"] == "refresh_token" {
-		s.Lock()
-		s.RefreshRequests++
-		delay := s.RefreshDelay
-		s.Unlock()
-		time.Sleep(delay)
-	}
-	s.Lock()
-	defer s.Unlock()
-	if p["client_id"] != ClientID {
-		fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_client"})
-		return
-	}
-	if s.Hostile != 0 {
-		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, p["refresh_token"]+p["code"]+p["code_verifier"]))
-		return
-	}
-	switch p["grant_type"] {
-	case "authorization_code":
-		s.CodeExchanges++
-		g, found := s.codes[p["code"]]
-		delete(s.codes, p["code"])
-		switch {
-		case !found:
-			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Invalid 'code' in request."})
-		case g.redirect != p["redirect_uri"]:
-			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Invalid 'redirect_uri' in request."})
-		case fakeprovider.S256(p["code_verifier"]) != g.challenge || g.state != p["state"]:
-			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Invalid code verifier or state."})
-		default:
-			fakeprovider.JSON(w, 200, s.tokens(false))
-		}
-	case "refresh_token":
-		rt := p["refresh_token"]
-		switch {
-		case p["scope"] != "":
-			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_scope", "error_description": "The requested scope is invalid, unknown, or malformed."})
-		case s.FailRefresh:
-			fakeprovider.JSON(w, 500, map[string]any{"type": "error", "error": map[string]string{"type": "api_error", "message": "Internal server error"}})
-		case !s.Valid(rt):
-			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Refresh token not found or invalid"})
-		default:
-			if !s.KeepRefreshToken {
-				s.DropRefreshToken(rt)
+	s.Grant(w, p, &s.RefreshRequests, ClientID, 400, func() {
+		switch p["grant_type"] {
+		case "authorization_code":
+			s.CodeExchanges++
+			g, found := s.RedeemCode(p["code"])
+			switch {
+			case !found:
+				fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Invalid 'code' in request."})
+			case g.Redirect != p["redirect_uri"]:
+				fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Invalid 'redirect_uri' in request."})
+			case fakeprovider.S256(p["code_verifier"]) != g.Challenge || g.State != p["state"]:
+				fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Invalid code verifier or state."})
+			default:
+				fakeprovider.JSON(w, 200, s.tokens(false))
 			}
-			fakeprovider.JSON(w, 200, s.tokens(s.KeepRefreshToken))
+		case "refresh_token":
+			rt := p["refresh_token"]
+			switch {
+			case p["scope"] != "":
+				fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_scope", "error_description": "The requested scope is invalid, unknown, or malformed."})
+			case s.FailRefresh:
+				fakeprovider.JSON(w, 500, map[string]any{"type": "error", "error": map[string]string{"type": "api_error", "message": "Internal server error"}})
+			case !s.Valid(rt):
+				fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Refresh token not found or invalid"})
+			default:
+				if !s.KeepRefreshToken {
+					s.DropRefreshToken(rt)
+				}
+				fakeprovider.JSON(w, 200, s.tokens(s.KeepRefreshToken))
+			}
+		default:
+			fakeprovider.JSON(w, 400, map[string]string{"error": "unsupported_grant_type"})
 		}
-	default:
-		fakeprovider.JSON(w, 400, map[string]string{"error": "unsupported_grant_type"})
-	}
+	})
 }

@@ -23,18 +23,6 @@ const ClientID = "Iv1.b507a08c87ecfe98"
 // DeviceGrant is the device-code grant type.
 const DeviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
 
-// Decision is what the simulated user does with a login.
-type Decision = fakeprovider.Decision
-
-// The decisions: Approve, Deny (access_denied), Never (pending forever),
-// Expire (expired_token).
-const (
-	Approve = fakeprovider.Approve
-	Deny    = fakeprovider.Deny
-	Never   = fakeprovider.Never
-	Expire  = fakeprovider.Expire
-)
-
 // Server is the fake. Change its exported fields with Set and read them
 // with Count while a test runs.
 type Server struct {
@@ -81,13 +69,16 @@ type device struct {
 func New() *Server {
 	s := &Server{SlowDownIncrement: 5, ExpiresIn: 900, CopilotTTL: 30 * time.Minute,
 		devices: map[string]*device{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login/device/code", s.deviceCode)
-	mux.HandleFunc("POST /login/oauth/access_token", s.accessToken)
-	mux.HandleFunc("GET /copilot_internal/v2/token", s.exchange)
-	s.Start(s, mux, fakeprovider.Options{RefreshPrefix: "ghu_",
-		Knobs:    []string{"decision", "pending", "slowdown", "failrefresh", "hostile"},
-		Counters: map[string]*int{"refresh": &s.Exchanges, "exchange": &s.Exchanges, "poll": &s.Polls}})
+	s.Start(s, fakeprovider.Options{
+		Routes: map[string]http.HandlerFunc{
+			"POST /login/device/code":        s.deviceCode,
+			"POST /login/oauth/access_token": s.accessToken,
+			"GET /copilot_internal/v2/token": s.exchange,
+		},
+		Settings:      map[string]string{"github_url": "", "api_url": ""},
+		RefreshPrefix: "ghu_",
+		Knobs:         []string{"decision", "pending", "slowdown", "failrefresh", "hostile"},
+		Counters:      map[string]*int{"refresh": &s.Exchanges, "exchange": &s.Exchanges, "poll": &s.Polls}})
 	// The command's scripts slow down by a step of 1 s, not GitHub's 5.
 	s.AddKnob("slowdown", func(v string) { s.SlowDownPolls, _ = strconv.Atoi(v); s.SlowDownIncrement = 1 })
 	s.AddKnob("nosubscription", func(string) { s.NoSubscription = true })
@@ -186,12 +177,12 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch s.Decision {
-	case Never:
+	case fakeprovider.Never:
 		reply(w, r, oauthError("authorization_pending", "The authorization request is still pending."))
-	case Deny:
+	case fakeprovider.Deny:
 		delete(s.devices, p["device_code"])
 		reply(w, r, oauthError("access_denied", "The authorization request was denied."))
-	case Expire:
+	case fakeprovider.Expire:
 		delete(s.devices, p["device_code"])
 		reply(w, r, oauthError("expired_token", "The device_code has expired."))
 	default:
@@ -201,17 +192,12 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
-	s.Lock()
-	s.Exchanges++
-	delay := s.RefreshDelay
-	s.Unlock()
-	time.Sleep(delay)
+	s.Refreshing(&s.Exchanges)
 	s.Lock()
 	defer s.Unlock()
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	s.LastAuthScheme = scheme
-	if s.Hostile != 0 {
-		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, tok))
+	if s.AnswerHostile(w, tok) {
 		return
 	}
 	switch {
@@ -256,10 +242,4 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 			"telemetry": s.URL + "/copilot-telemetry",
 		},
 	})
-}
-
-// Settings returns the [providers.github-copilot] keys that point credmgr
-// at the fake.
-func (s *Server) Settings() map[string]string {
-	return map[string]string{"github_url": s.URL, "api_url": s.URL}
 }

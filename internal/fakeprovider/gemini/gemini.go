@@ -25,19 +25,6 @@ const (
 	DefaultCodeRedirectURI = "https://codeassist.google.com/authcode"
 )
 
-// Decision is what the simulated user does with a login.
-type Decision = fakeprovider.Decision
-
-// The decisions the consent page knows.
-const (
-	// Approve grants access.
-	Approve = fakeprovider.Approve
-	// Deny declines (error=access_denied).
-	Deny = fakeprovider.Deny
-	// Never leaves the consent page open: no redirect ever comes.
-	Never = fakeprovider.Never
-)
-
 // Server is the fake. Change its exported fields with Set and read them
 // with Count while requests may be running.
 type Server struct {
@@ -58,37 +45,29 @@ type Server struct {
 	// LastAuthorize is the query of the last authorization request.
 	LastAuthorize url.Values
 
-	codes  map[string]codeGrant
 	access map[string]time.Time // access token -> expiry
 }
-
-type codeGrant struct{ challenge, redirect, scope string }
 
 // New starts the fake on 127.0.0.1.
 func New() *Server {
 	s := &Server{Email: "fake.user@example.com", CodeRedirectURI: DefaultCodeRedirectURI,
-		codes: map[string]codeGrant{}, access: map[string]time.Time{}}
-	s.AccessTTL = 3599 * time.Second
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /o/oauth2/v2/auth", s.authorize)
-	mux.HandleFunc("POST /token", s.token)
-	mux.HandleFunc("POST /tokeninfo", s.tokeninfo)
-	mux.HandleFunc("GET /oauth2/v2/userinfo", s.userinfo)
-	mux.HandleFunc("POST /revoke", s.revoke)
-	s.Start(s, mux, fakeprovider.Options{RefreshPrefix: "1//fake-rt-", RefreshScope: strings.Join(defaultScopes, " "),
+		access: map[string]time.Time{}}
+	s.Start(s, fakeprovider.Options{
+		Routes: map[string]http.HandlerFunc{
+			"GET /o/oauth2/v2/auth":   s.authorize,
+			"POST /token":             s.token,
+			"POST /tokeninfo":         s.tokeninfo,
+			"GET /oauth2/v2/userinfo": s.userinfo,
+			"POST /revoke":            s.revoke,
+		},
+		// The paste flow keeps its default redirect, for which the fake
+		// shows the code page itself.
+		Settings:      map[string]string{"authorize_url": "/o/oauth2/v2/auth", "token_url": "/token"},
+		AccessTTL:     3599 * time.Second,
+		RefreshPrefix: "1//fake-rt-", RefreshScope: strings.Join(defaultScopes, " "),
 		Knobs:    []string{"decision", "failrefresh", "hostile", "noexpiresin"},
 		Counters: map[string]*int{"refresh": &s.RefreshRequests, "exchange": &s.CodeExchanges}})
 	return s
-}
-
-// Settings returns the [providers.gemini] keys that point credmgr at the
-// fake. The paste flow keeps its default redirect, for which the fake
-// shows the code page itself.
-func (s *Server) Settings() map[string]string {
-	return map[string]string{
-		"authorize_url": s.URL + "/o/oauth2/v2/auth",
-		"token_url":     s.URL + "/token",
-	}
 }
 
 // Revoke invalidates a refresh or access token, as the person removing
@@ -161,11 +140,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	back := url.Values{"state": {q.Get("state")}}
 	switch s.Decision {
-	case Never:
+	case fakeprovider.Never:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, "<!doctype html><title>Sign in</title><p>Waiting for the user to choose an account.</p>")
 		return
-	case Deny:
+	case fakeprovider.Deny:
 		if codePage {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprint(w, "<!doctype html><title>Access denied</title><p>error: access_denied</p>")
@@ -173,8 +152,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		back.Set("error", "access_denied")
 	default:
-		code := s.Secret("4/0fake-code-")
-		s.codes[code] = codeGrant{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri"), scope: q.Get("scope")}
+		code := s.NewCode("4/0fake-code-", fakeprovider.CodeGrant{Challenge: q.Get("code_challenge"), Redirect: q.Get("redirect_uri"), Scope: q.Get("scope")})
 		if codePage {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, "<!doctype html><title>Sign in</title><p>Copy this code, switch to your application and paste it there:</p>\n<pre>\nauthorization code: %s\n</pre>\n", html.EscapeString(code))
@@ -219,11 +197,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p["grant_type"] == "refresh_token" {
-		s.Lock()
-		s.RefreshRequests++
-		delay := s.RefreshDelay
-		s.Unlock()
-		time.Sleep(delay)
+		s.Refreshing(&s.RefreshRequests)
 	}
 	s.Lock()
 	defer s.Unlock()
@@ -247,19 +221,18 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_request", "error_description": "Missing required parameter: code or redirect_uri"})
 			return
 		}
-		g, found := s.codes[p["code"]]
-		delete(s.codes, p["code"]) // single use
+		g, found := s.RedeemCode(p["code"]) // single use
 		switch {
 		case !found:
 			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Malformed auth code."})
-		case g.redirect != p["redirect_uri"]:
+		case g.Redirect != p["redirect_uri"]:
 			fakeprovider.JSON(w, 400, map[string]string{"error": "redirect_uri_mismatch", "error_description": "Bad Request"})
-		case g.challenge != "" && (p["code_verifier"] == "" || fakeprovider.S256(p["code_verifier"]) != g.challenge):
+		case g.Challenge != "" && (p["code_verifier"] == "" || fakeprovider.S256(p["code_verifier"]) != g.Challenge):
 			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Invalid code verifier."})
-		case g.challenge == "" && p["code_verifier"] != "":
+		case g.Challenge == "" && p["code_verifier"] != "":
 			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "code_verifier given but no code_challenge was sent."})
 		default:
-			fakeprovider.JSON(w, 200, s.tokens(g.scope, true))
+			fakeprovider.JSON(w, 200, s.tokens(g.Scope, true))
 		}
 	case "refresh_token":
 		rt := p["refresh_token"]

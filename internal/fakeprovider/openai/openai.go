@@ -15,16 +15,6 @@ import (
 // ClientID is the client the fake expects (the Codex CLI's).
 const ClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
 
-// Decision is what the simulated user does with a login.
-type Decision = fakeprovider.Decision
-
-// The decisions the fake knows.
-const (
-	Approve = fakeprovider.Approve
-	Deny    = fakeprovider.Deny
-	Never   = fakeprovider.Never // never approves (the code expires, or the user gives up)
-)
-
 // Server is the fake.
 type Server struct {
 	// Base: Decision applies to device and browser logins, after
@@ -45,7 +35,6 @@ type Server struct {
 	UserCodeRequests, DevicePolls, CodeExchanges, RefreshRequests, Revocations int
 
 	devices map[string]*device
-	codes   map[string]codeGrant
 	used    map[string]bool
 	polls   int
 	revoked []string
@@ -53,22 +42,23 @@ type Server struct {
 
 type device struct{ userCode string }
 
-type codeGrant struct{ challenge, redirect string }
-
 // New starts the fake on 127.0.0.1.
 func New() *Server {
 	s := &Server{AccountID: "acct-fake-0001",
-		devices: map[string]*device{}, codes: map[string]codeGrant{}, used: map[string]bool{}}
-	s.AccessTTL = time.Hour
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/accounts/deviceauth/usercode", s.usercode)
-	mux.HandleFunc("POST /api/accounts/deviceauth/token", s.deviceToken)
-	mux.HandleFunc("GET /oauth/authorize", s.authorize)
-	mux.HandleFunc("POST /oauth/token", s.token)
-	mux.HandleFunc("POST /oauth/revoke", s.revoke)
-	s.Start(s, mux, fakeprovider.Options{RefreshPrefix: "rt_",
-		Knobs:    []string{"decision", "pending", "failrefresh", "hostile", "noexpiresin", "ttl"},
-		Counters: map[string]*int{"refresh": &s.RefreshRequests, "exchange": &s.CodeExchanges, "revoke": &s.Revocations}})
+		devices: map[string]*device{}, used: map[string]bool{}}
+	s.Start(s, fakeprovider.Options{
+		Routes: map[string]http.HandlerFunc{
+			"POST /api/accounts/deviceauth/usercode": s.usercode,
+			"POST /api/accounts/deviceauth/token":    s.deviceToken,
+			"GET /oauth/authorize":                   s.authorize,
+			"POST /oauth/token":                      s.token,
+			"POST /oauth/revoke":                     s.revoke,
+		},
+		Settings:      map[string]string{"issuer": ""},
+		AccessTTL:     time.Hour,
+		RefreshPrefix: "rt_",
+		Knobs:         []string{"decision", "pending", "failrefresh", "hostile", "noexpiresin", "ttl"},
+		Counters:      map[string]*int{"refresh": &s.RefreshRequests, "exchange": &s.CodeExchanges, "revoke": &s.Revocations}})
 	return s
 }
 
@@ -123,15 +113,14 @@ func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch s.Decision {
-	case Never:
+	case fakeprovider.Never:
 		pending()
-	case Deny:
+	case fakeprovider.Deny:
 		fakeprovider.JSON(w, 401, map[string]string{"error": "authorization_declined", "error_description": "Denied"})
 	default:
 		verifier := fakeprovider.Random("server-verifier-") + "0123456789abcdef0123456789"
-		code := fakeprovider.Random("code_")
-		s.codes[code] = codeGrant{challenge: fakeprovider.S256(verifier), redirect: s.URL + "/deviceauth/callback"}
-		s.Record(code, verifier)
+		code := s.NewCode("code_", fakeprovider.CodeGrant{Challenge: fakeprovider.S256(verifier), Redirect: s.URL + "/deviceauth/callback"})
+		s.Record(verifier)
 		delete(s.devices, p["device_auth_id"])
 		fakeprovider.JSON(w, 200, map[string]string{"authorization_code": code, "code_challenge": fakeprovider.S256(verifier), "code_verifier": verifier})
 	}
@@ -150,16 +139,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	back := url.Values{"state": {q.Get("state")}}
 	switch s.Decision {
-	case Deny:
+	case fakeprovider.Deny:
 		back.Set("error", "access_denied")
 		back.Set("error_description", "the user declined")
-	case Never:
+	case fakeprovider.Never:
 		http.Error(w, "waiting for the user", 200)
 		return
 	default:
-		code := fakeprovider.Random("code_")
-		s.codes[code] = codeGrant{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
-		s.Record(code)
+		code := s.NewCode("code_", fakeprovider.CodeGrant{Challenge: q.Get("code_challenge"), Redirect: q.Get("redirect_uri")})
 		back.Set("code", code)
 	}
 	redirect.RawQuery = back.Encode()
@@ -197,50 +184,34 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_request"})
 		return
 	}
-	if p["grant_type"] == "refresh_token" {
-		s.Lock()
-		s.RefreshRequests++
-		delay := s.RefreshDelay
-		s.Unlock()
-		time.Sleep(delay)
-	}
-	s.Lock()
-	defer s.Unlock()
-	if p["client_id"] != ClientID {
-		fakeprovider.JSON(w, 401, map[string]string{"error": "invalid_client"})
-		return
-	}
-	if s.Hostile != 0 {
-		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, p["refresh_token"]+p["code"]+p["code_verifier"]))
-		return
-	}
-	switch p["grant_type"] {
-	case "authorization_code":
-		s.CodeExchanges++
-		g, found := s.codes[p["code"]]
-		delete(s.codes, p["code"])
-		if !found || g.redirect != p["redirect_uri"] || fakeprovider.S256(p["code_verifier"]) != g.challenge {
-			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "bad code, redirect_uri or verifier"})
-			return
-		}
-		fakeprovider.JSON(w, 200, s.tokens())
-	case "refresh_token":
-		rt := p["refresh_token"]
-		switch {
-		case s.FailRefresh:
-			fakeprovider.JSON(w, 500, map[string]string{"error": "server_error"})
-		case s.used[rt]:
-			fakeprovider.JSON(w, 401, map[string]any{"error": map[string]string{"code": "refresh_token_reused", "message": "refresh token was already used"}})
-		case !s.Valid(rt):
-			fakeprovider.JSON(w, 401, map[string]any{"error": map[string]string{"code": "refresh_token_invalidated"}})
-		default:
-			s.DropRefreshToken(rt)
-			s.used[rt] = true
+	s.Grant(w, p, &s.RefreshRequests, ClientID, 401, func() {
+		switch p["grant_type"] {
+		case "authorization_code":
+			s.CodeExchanges++
+			g, found := s.RedeemCode(p["code"])
+			if !found || g.Redirect != p["redirect_uri"] || fakeprovider.S256(p["code_verifier"]) != g.Challenge {
+				fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "bad code, redirect_uri or verifier"})
+				return
+			}
 			fakeprovider.JSON(w, 200, s.tokens())
+		case "refresh_token":
+			rt := p["refresh_token"]
+			switch {
+			case s.FailRefresh:
+				fakeprovider.JSON(w, 500, map[string]string{"error": "server_error"})
+			case s.used[rt]:
+				fakeprovider.JSON(w, 401, map[string]any{"error": map[string]string{"code": "refresh_token_reused", "message": "refresh token was already used"}})
+			case !s.Valid(rt):
+				fakeprovider.JSON(w, 401, map[string]any{"error": map[string]string{"code": "refresh_token_invalidated"}})
+			default:
+				s.DropRefreshToken(rt)
+				s.used[rt] = true
+				fakeprovider.JSON(w, 200, s.tokens())
+			}
+		default:
+			fakeprovider.JSON(w, 400, map[string]string{"error": "unsupported_grant_type"})
 		}
-	default:
-		fakeprovider.JSON(w, 400, map[string]string{"error": "unsupported_grant_type"})
-	}
+	})
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
@@ -256,7 +227,3 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	s.revoked = append(s.revoked, p["token"])
 	w.WriteHeader(200)
 }
-
-// Settings returns the [providers.openai] keys that point credmgr at the
-// fake.
-func (s *Server) Settings() map[string]string { return map[string]string{"issuer": s.URL} }

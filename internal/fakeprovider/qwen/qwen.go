@@ -17,19 +17,6 @@ const ClientID = "f0304373b74a44d2b584a3fb70ca9e56"
 // DeviceGrant is the device-code grant type.
 const DeviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
 
-// Decision is what the simulated user does with a login: Approve, Deny
-// (400 access_denied), Never (pending forever) or Expire (400
-// expired_token).
-type Decision = fakeprovider.Decision
-
-// The decisions.
-const (
-	Approve = fakeprovider.Approve
-	Deny    = fakeprovider.Deny
-	Never   = fakeprovider.Never
-	Expire  = fakeprovider.Expire
-)
-
 // Server is the fake. Change its exported fields with Set and read them
 // with Count while a test runs.
 type Server struct {
@@ -66,13 +53,16 @@ type device struct {
 // New starts the fake on 127.0.0.1.
 func New() *Server {
 	s := &Server{ExpiresIn: 1800, ResourceURL: "portal.qwen.ai", devices: map[string]*device{}, used: map[string]bool{}}
-	s.AccessTTL = 6 * time.Hour
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/oauth2/device/code", s.deviceCode)
-	mux.HandleFunc("POST /api/v1/oauth2/token", s.token)
-	s.Start(s, mux, fakeprovider.Options{RefreshPrefix: "qrt_",
-		Knobs:    []string{"decision", "pending", "slowdown", "failrefresh", "hostile", "noexpiresin"},
-		Counters: map[string]*int{"refresh": &s.RefreshRequests, "poll": &s.Polls}})
+	s.Start(s, fakeprovider.Options{
+		Routes: map[string]http.HandlerFunc{
+			"POST /api/v1/oauth2/device/code": s.deviceCode,
+			"POST /api/v1/oauth2/token":       s.token,
+		},
+		Settings:      map[string]string{"base_url": ""},
+		AccessTTL:     6 * time.Hour,
+		RefreshPrefix: "qrt_",
+		Knobs:         []string{"decision", "pending", "slowdown", "failrefresh", "hostile", "noexpiresin"},
+		Counters:      map[string]*int{"refresh": &s.RefreshRequests, "poll": &s.Polls}})
 	return s
 }
 
@@ -128,11 +118,7 @@ func (s *Server) tokens() map[string]any {
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	p, isJSON, ok := fakeprovider.Params(r)
 	if ok && !isJSON && p["grant_type"] == "refresh_token" {
-		s.Lock()
-		s.RefreshRequests++
-		delay := s.RefreshDelay
-		s.Unlock()
-		time.Sleep(delay)
+		s.Refreshing(&s.RefreshRequests)
 	}
 	s.Lock()
 	defer s.Unlock()
@@ -201,12 +187,12 @@ func (s *Server) poll(w http.ResponseWriter, p map[string]string) {
 		return
 	}
 	switch s.Decision {
-	case Never:
+	case fakeprovider.Never:
 		fakeprovider.JSON(w, 400, map[string]string{"error": "authorization_pending", "error_description": "the user has not approved yet"})
-	case Deny:
+	case fakeprovider.Deny:
 		delete(s.devices, p["device_code"])
 		fakeprovider.JSON(w, 400, map[string]string{"error": "access_denied", "error_description": "the user denied the request"})
-	case Expire:
+	case fakeprovider.Expire:
 		delete(s.devices, p["device_code"])
 		fakeprovider.JSON(w, 400, map[string]string{"error": "expired_token", "error_description": "the device code expired"})
 	default:
@@ -216,7 +202,3 @@ func (s *Server) poll(w http.ResponseWriter, p map[string]string) {
 		fakeprovider.JSON(w, 200, t)
 	}
 }
-
-// Settings returns the [providers.qwen] keys that point credmgr at the
-// fake.
-func (s *Server) Settings() map[string]string { return map[string]string{"base_url": s.URL} }
