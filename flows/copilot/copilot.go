@@ -65,7 +65,6 @@ const (
 const (
 	defaultInterval = 5 // when GitHub sends none
 	slowDownStep    = 5 // RFC 8628 3.5, when slow_down carries no interval
-	minInterval     = 100 * time.Millisecond
 )
 
 // The headers the Copilot plugins send; the token endpoint expects an
@@ -101,12 +100,11 @@ var ErrNoCopilotAccess = errors.New("no Copilot access")
 
 // Flow is the GitHub Copilot login.
 type Flow struct {
+	oauthutil.Base
 	clientID, githubURL, apiURL string
 	// githubSet and apiSet say that the URLs come from settings, which
 	// win over --enterprise.
 	githubSet, apiSet bool
-	client            *http.Client
-	now               func() time.Time
 	deviceTimeout     time.Duration
 	// unit is the length of one second of GitHub's device-flow timing
 	// (interval, expires_in, the slow_down step). It is time.Second except
@@ -118,8 +116,7 @@ var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL,
-		client: cfg.Client(), now: cfg.Clock(), deviceTimeout: DeviceTimeout, unit: time.Second}
+	f := &Flow{Base: oauthutil.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout, unit: time.Second}
 	err := oauthutil.ParseSettings("github-copilot", cfg.Settings, []oauthutil.Setting{
 		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use the default")},
 		{Key: "github_url", Parse: oauthutil.BaseURL(&f.githubURL, "https://ghe.example.com", &f.githubSet)},
@@ -136,9 +133,6 @@ func New(cfg flowapi.Config) (*Flow, error) {
 	}
 	return f, nil
 }
-
-// Provider returns "github-copilot".
-func (f *Flow) Provider() string { return "github-copilot" }
 
 // hostOf returns the host (with port) of a URL New accepted.
 func hostOf(raw string) string {
@@ -239,7 +233,7 @@ func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.V
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", copilotHeaders["User-Agent"])
-	return oauthutil.Do(f.client, req, endpoint, out, oauthutil.FormSecrets(form)...)
+	return oauthutil.Do(f.HTTP(), req, endpoint, out, oauthutil.FormSecrets(form)...)
 }
 
 // Login runs the GitHub device flow whatever opts.Mode says (GitHub
@@ -293,18 +287,10 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 	}
 	ui.Info("To log in to GitHub Copilot, open " + dc.VerificationURI)
 	ui.Info("and enter the code: " + dc.UserCode)
-	ui.OpenBrowser(dc.VerificationURI)
-	stop := ui.Wait("waiting for you to approve the login")
-	defer stop()
-
 	wait := oauthutil.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
-	ctx, cancel := wait.Start(ctx, dc.ExpiresIn)
-	defer cancel()
-	interval := time.Duration(defaultInterval) * f.unit
-	if d, ok := wait.Seconds(dc.Interval); ok {
-		interval = d
-	}
-	interval = max(interval, minInterval)
+	ctx, end := wait.Begin(ctx, ui, dc.VerificationURI, dc.ExpiresIn)
+	defer end()
+	interval := wait.Interval(dc.Interval, defaultInterval*f.unit)
 
 	form := url.Values{"client_id": {f.clientID}, "device_code": {dc.DeviceCode}, "grant_type": {deviceGrant}}
 	for {
@@ -381,7 +367,7 @@ func (f *Flow) exchange(ctx context.Context, apiURL, ghToken string) (*envelope,
 	for k, v := range copilotHeaders {
 		req.Header.Set(k, v)
 	}
-	resp, err := f.client.Do(req)
+	resp, err := f.HTTP().Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -435,7 +421,7 @@ func classifyExchange(err error, refresh bool) error {
 
 // apply copies a Copilot token answer into c.
 func (f *Flow) apply(c *cred.Credential, env *envelope) {
-	now := f.now()
+	now := f.Now()
 	c.AccessToken = env.Token
 	c.IssuedAt = now.UTC().Truncate(time.Second)
 	c.Expiry = tokenExpiry(env, now)

@@ -24,7 +24,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -69,11 +68,10 @@ const tokenEndpoint = "the token endpoint"
 
 // Flow is the Google Gemini login.
 type Flow struct {
+	oauthutil.Base
 	clientID, clientSecret string
 	authorizeURL, tokenURL string
 	codeRedirectURI        string
-	client                 *http.Client
-	now                    func() time.Time
 	loginTimeout           time.Duration
 }
 
@@ -81,24 +79,16 @@ var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{clientID: DefaultClientID, clientSecret: DefaultClientSecret,
-		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI,
-		client: cfg.Client(), now: cfg.Clock(), loginTimeout: LoginTimeout}
-	err := oauthutil.ParseSettings("gemini", cfg.Settings, []oauthutil.Setting{
+	f := &Flow{Base: oauthutil.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
+		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI, loginTimeout: LoginTimeout}
+	return oauthutil.Configured(f, oauthutil.ParseSettings("gemini", cfg.Settings, []oauthutil.Setting{
 		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use gemini-cli's client")},
 		{Key: "client_secret", Parse: oauthutil.Text(&f.clientSecret)},
 		{Key: "authorize_url", Parse: oauthutil.WebURL(&f.authorizeURL)},
 		{Key: "token_url", Parse: oauthutil.WebURL(&f.tokenURL)},
 		{Key: "code_redirect_uri", Parse: oauthutil.WebURL(&f.codeRedirectURI)},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	}))
 }
-
-// Provider returns "gemini".
-func (f *Flow) Provider() string { return "gemini" }
 
 // config returns the x/oauth2 configuration for one redirect URI.
 func (f *Flow) config(redirect string) *oauth2.Config {
@@ -113,7 +103,7 @@ func (f *Flow) config(redirect string) *oauth2.Config {
 
 // clientContext makes x/oauth2 use the configured HTTP client.
 func (f *Flow) clientContext(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, f.client)
+	return context.WithValue(ctx, oauth2.HTTPClient, f.HTTP())
 }
 
 // Login runs the browser (loopback) flow for ModeBrowser, and for
@@ -254,7 +244,7 @@ func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier
 // (Google sends no refresh token on refresh). Without expires_in the
 // access token is taken to live flowapi.DefaultLifetime.
 func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
-	now := f.now()
+	now := f.Now()
 	c.AccessToken = tok.AccessToken
 	c.IssuedAt = now.UTC().Truncate(time.Second)
 	switch {

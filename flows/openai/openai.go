@@ -45,10 +45,9 @@ const (
 
 // Flow is the OpenAI login.
 type Flow struct {
+	oauthutil.Base
 	issuer, clientID string
 	ports            []int
-	client           *http.Client
-	now              func() time.Time
 	deviceTimeout    time.Duration
 }
 
@@ -57,9 +56,8 @@ var _ flowapi.Revoker = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457},
-		client: cfg.Client(), now: cfg.Clock(), deviceTimeout: DeviceTimeout}
-	err := oauthutil.ParseSettings("openai", cfg.Settings, []oauthutil.Setting{
+	f := &Flow{Base: oauthutil.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
+	return oauthutil.Configured(f, oauthutil.ParseSettings("openai", cfg.Settings, []oauthutil.Setting{
 		{Key: "issuer", Parse: oauthutil.BaseURL(&f.issuer, "", nil)},
 		{Key: "client_id", Parse: oauthutil.Text(&f.clientID)},
 		{Key: "redirect_port", Parse: func(v string) string {
@@ -71,15 +69,8 @@ func New(cfg flowapi.Config) (*Flow, error) {
 			return ""
 		}},
 		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	}))
 }
-
-// Provider returns "openai".
-func (f *Flow) Provider() string { return "openai" }
 
 // Login runs the device flow (ModeDevice, and ModeAuto without a display)
 // or the browser flow.
@@ -119,7 +110,7 @@ func (r *userCodeResp) interval() time.Duration {
 
 func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	var uc userCodeResp
-	err := oauthutil.PostJSON(ctx, f.client, f.issuer+"/api/accounts/deviceauth/usercode", "the device-code endpoint",
+	err := oauthutil.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/usercode", "the device-code endpoint",
 		map[string]string{"client_id": f.clientID}, &uc)
 	var he *oauthutil.HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {
@@ -155,7 +146,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 		CodeVerifier      string `json:"code_verifier"`
 	}
 	for {
-		err := oauthutil.PostJSON(ctx, f.client, f.issuer+"/api/accounts/deviceauth/token", "the device-token endpoint", body, &code)
+		err := oauthutil.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/token", "the device-token endpoint", body, &code)
 		if err == nil {
 			break
 		}
@@ -226,7 +217,7 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 // exchange redeems an authorization code.
 func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, opts flowapi.LoginOptions) (cred.Credential, error) {
 	var t oauthutil.TokenResponse
-	err := oauthutil.PostForm(ctx, f.client, f.issuer+"/oauth/token", "the token endpoint", url.Values{
+	err := oauthutil.PostForm(ctx, f.HTTP(), f.issuer+"/oauth/token", "the token endpoint", url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
 		"redirect_uri":  {redirect},
@@ -248,26 +239,14 @@ func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, op
 // The access token's expiry is expires_in, else its JWT exp claim, else
 // flowapi.DefaultLifetime from now.
 func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
-	now := f.now()
-	if t.AccessToken != "" {
-		c.AccessToken = t.AccessToken
-		c.IssuedAt = now.UTC().Truncate(time.Second)
-		c.Expiry = t.Expiry(now)
-		if exp := jwtclaims.Expiry(t.AccessToken); c.Expiry.IsZero() && !exp.After(now.Add(oauthutil.MaxLifetime)) {
-			c.Expiry = exp
-		}
-		if c.Expiry.IsZero() {
-			c.Expiry = oauthutil.DefaultExpiry(now)
-		}
+	now := f.Now()
+	var exp time.Time // the access token's exp claim, if it is a JWT
+	if e := jwtclaims.Expiry(t.AccessToken); !e.After(now.Add(oauthutil.MaxLifetime)) {
+		exp = e
 	}
-	if t.RefreshToken != "" {
-		c.RefreshToken = t.RefreshToken
-	}
+	t.Apply(c, now, exp)
 	if t.IDToken != "" {
 		c.IDToken = t.IDToken
-	}
-	if t.TokenType != "" {
-		c.TokenType = t.TokenType
 	}
 	for _, tok := range []string{c.IDToken, c.AccessToken} {
 		cl, err := jwtclaims.Parse(tok)
@@ -291,20 +270,12 @@ func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 // Refresh exchanges the refresh token (JSON, as the Codex CLI does).
 // OpenAI rotates refresh tokens: the new one replaces the old.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	var t oauthutil.TokenResponse
-	err := oauthutil.PostJSON(ctx, f.client, f.issuer+"/oauth/token", "the token endpoint", map[string]string{
-		"client_id":     f.clientID,
-		"grant_type":    "refresh_token",
-		"refresh_token": c.RefreshToken,
-	}, &t)
+	t, err := oauthutil.RefreshJSON(ctx, f.HTTP(), f.issuer+"/oauth/token", f.clientID, c.RefreshToken)
 	if err != nil {
-		return cred.Credential{}, oauthutil.ClassifyRefresh(err)
-	}
-	if t.AccessToken == "" {
-		return cred.Credential{}, errors.New("the token endpoint answered a refresh without an access token")
+		return cred.Credential{}, err
 	}
 	n := c.Clone()
-	f.apply(&n, &t)
+	f.apply(&n, t)
 	return n, nil
 }
 
@@ -314,5 +285,5 @@ func (f *Flow) Revoke(ctx context.Context, c cred.Credential) error {
 	if c.RefreshToken == "" {
 		body = map[string]string{"token": c.AccessToken, "token_type_hint": "access_token"}
 	}
-	return oauthutil.PostJSON(ctx, f.client, f.issuer+"/oauth/revoke", "the revocation endpoint", body, nil)
+	return oauthutil.PostJSON(ctx, f.HTTP(), f.issuer+"/oauth/revoke", "the revocation endpoint", body, nil)
 }

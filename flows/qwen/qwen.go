@@ -58,7 +58,6 @@ const (
 	defaultInterval = 2
 	maxInterval     = 10
 	slowDownFactor  = 1.5
-	minInterval     = 100 * time.Millisecond
 )
 
 // maxUserCode bounds the length of a user code shown to the person.
@@ -66,9 +65,8 @@ const maxUserCode = 64
 
 // Flow is the Qwen login.
 type Flow struct {
+	oauthutil.Base
 	baseURL, clientID string
-	client            *http.Client
-	now               func() time.Time
 	deviceTimeout     time.Duration
 	// unit is the length of one second of server-given device-flow
 	// timing (interval, expires_in, the 2 s default and 10 s cap). It is
@@ -80,21 +78,14 @@ var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{baseURL: DefaultBaseURL, clientID: DefaultClientID, client: cfg.Client(), now: cfg.Clock(),
+	f := &Flow{Base: oauthutil.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
 		deviceTimeout: DeviceTimeout, unit: time.Second}
-	err := oauthutil.ParseSettings("qwen", cfg.Settings, []oauthutil.Setting{
+	return oauthutil.Configured(f, oauthutil.ParseSettings("qwen", cfg.Settings, []oauthutil.Setting{
 		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use the default")},
 		{Key: "base_url", Parse: oauthutil.BaseURL(&f.baseURL, DefaultBaseURL, nil)},
 		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	}))
 }
-
-// Provider returns "qwen".
-func (f *Flow) Provider() string { return "qwen" }
 
 func (f *Flow) deviceCodeURL() string { return f.baseURL + "/api/v1/oauth2/device/code" }
 func (f *Flow) tokenURL() string      { return f.baseURL + "/api/v1/oauth2/token" }
@@ -116,7 +107,7 @@ type deviceCodeResp struct {
 func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	var dc deviceCodeResp
-	err := oauthutil.PostForm(ctx, f.client, f.deviceCodeURL(), "the device-code endpoint", url.Values{
+	err := oauthutil.PostForm(ctx, f.HTTP(), f.deviceCodeURL(), "the device-code endpoint", url.Values{
 		"client_id":             {f.clientID},
 		"scope":                 {scopes},
 		"code_challenge":        {oauth2.S256ChallengeFromVerifier(verifier)},
@@ -154,19 +145,10 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 			ui.Info("and enter the code: " + dc.UserCode)
 		}
 	}
-	ui.OpenBrowser(verify)
-	stop := ui.Wait("waiting for you to approve the login")
-	defer stop()
-
 	wait := oauthutil.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
-	ctx, cancel := wait.Start(ctx, dc.ExpiresIn)
-	defer cancel()
-
-	interval := time.Duration(defaultInterval) * f.unit
-	if d, ok := wait.Seconds(dc.Interval); ok {
-		interval = d
-	}
-	interval = max(interval, minInterval)
+	ctx, end := wait.Begin(ctx, ui, verify, dc.ExpiresIn)
+	defer end()
+	interval := wait.Interval(dc.Interval, defaultInterval*f.unit)
 	ceiling := max(time.Duration(maxInterval)*f.unit, interval)
 
 	form := url.Values{
@@ -181,9 +163,9 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 			return cred.Credential{}, wait.Err(ctx)
 		}
 		var t tokenResp
-		err := oauthutil.PostForm(ctx, f.client, f.tokenURL(), "the token endpoint", form, &t)
+		err := oauthutil.PostForm(ctx, f.HTTP(), f.tokenURL(), "the token endpoint", form, &t)
 		if err == nil && t.AccessToken != "" {
-			stop()
+			end()
 			return f.credential(&t, opts), nil
 		}
 		if err == nil && t.Error != "" {
@@ -230,19 +212,7 @@ func (f *Flow) credential(t *tokenResp, opts flowapi.LoginOptions) cred.Credenti
 // (refresh token, resource_url, scopes). Without expires_in the access
 // token is taken to live flowapi.DefaultLifetime.
 func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
-	now := f.now()
-	c.AccessToken = t.AccessToken
-	c.IssuedAt = now.UTC().Truncate(time.Second)
-	c.Expiry = t.Expiry(now)
-	if c.Expiry.IsZero() {
-		c.Expiry = oauthutil.DefaultExpiry(now)
-	}
-	if t.RefreshToken != "" {
-		c.RefreshToken = t.RefreshToken
-	}
-	if t.TokenType != "" {
-		c.TokenType = t.TokenType
-	}
+	t.Apply(c, f.Now(), time.Time{})
 	if s := strings.Fields(t.Scope); len(s) > 0 {
 		c.Scopes = s
 	}
@@ -259,7 +229,7 @@ func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 // is kept otherwise; so is resource_url.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
 	var t tokenResp
-	err := oauthutil.PostForm(ctx, f.client, f.tokenURL(), "the token endpoint", url.Values{
+	err := oauthutil.PostForm(ctx, f.HTTP(), f.tokenURL(), "the token endpoint", url.Values{
 		"grant_type":    {"refresh_token"},
 		"refresh_token": {c.RefreshToken},
 		"client_id":     {f.clientID},

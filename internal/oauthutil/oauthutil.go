@@ -26,6 +26,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
@@ -440,4 +441,97 @@ func (w *DeviceWait) Err(ctx context.Context) error {
 		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, w.Timeout)
 	}
 	return ctx.Err()
+}
+
+// Base is what every provider flow embeds: its provider name, HTTP client
+// and clock, from the flowapi.Config it was built with.
+type Base struct {
+	name   string
+	client *http.Client
+	now    func() time.Time
+}
+
+// NewBase returns the Base of provider's flow built from cfg.
+func NewBase(provider string, cfg flowapi.Config) Base {
+	return Base{name: provider, client: cfg.Client(), now: cfg.Clock()}
+}
+
+// Provider returns the canonical provider name.
+func (b Base) Provider() string { return b.name }
+
+// HTTP returns the client every request of the flow is sent with.
+func (b Base) HTTP() *http.Client { return b.client }
+
+// Now returns the flow's current time.
+func (b Base) Now() time.Time { return b.now() }
+
+// Configured returns f, or the error of configuring it (and no flow).
+func Configured[F any](f *F, err error) (*F, error) {
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Apply copies a token answer obtained at now into c, keeping what the
+// answer omits (a refresh token that was not rotated, the token type).
+// The access token expires after expires_in, else at fallback
+// when that is not zero, else DefaultLifetime from now.
+func (t *TokenResponse) Apply(c *cred.Credential, now, fallback time.Time) {
+	c.AccessToken = t.AccessToken
+	c.IssuedAt = now.UTC().Truncate(time.Second)
+	c.Expiry = t.Expiry(now)
+	if c.Expiry.IsZero() {
+		c.Expiry = fallback
+	}
+	if c.Expiry.IsZero() {
+		c.Expiry = DefaultExpiry(now)
+	}
+	if t.RefreshToken != "" {
+		c.RefreshToken = t.RefreshToken
+	}
+	if t.TokenType != "" {
+		c.TokenType = t.TokenType
+	}
+}
+
+// RefreshJSON redeems refreshToken for clientID at tokenURL with a JSON
+// refresh_token grant. A rejected refresh token wraps
+// flowapi.ErrReloginRequired (see ClassifyRefresh); an answer without an
+// access token is an error.
+func RefreshJSON(ctx context.Context, client *http.Client, tokenURL, clientID, refreshToken string) (*TokenResponse, error) {
+	var t TokenResponse
+	err := PostJSON(ctx, client, tokenURL, "the token endpoint", map[string]string{
+		"grant_type":    "refresh_token",
+		"client_id":     clientID,
+		"refresh_token": refreshToken,
+	}, &t)
+	if err != nil {
+		return nil, ClassifyRefresh(err)
+	}
+	if t.AccessToken == "" {
+		return nil, errors.New("the token endpoint answered a refresh without an access token")
+	}
+	return &t, nil
+}
+
+// Begin shows the person that the flow waits for approval at url (which
+// it opens when it can) and bounds ctx as Start does; end stops both.
+func (w *DeviceWait) Begin(ctx context.Context, ui flowapi.UI, url string, expiresIn json.Number) (_ context.Context, end func()) {
+	ui.OpenBrowser(url)
+	stop := ui.Wait("waiting for you to approve the login")
+	ctx, cancel := w.Start(ctx, expiresIn)
+	return ctx, func() { cancel(); stop() }
+}
+
+// minInterval is the shortest poll interval a flow keeps to.
+const minInterval = 100 * time.Millisecond
+
+// Interval is the server's poll interval n, else def, and at least
+// 100ms.
+func (w *DeviceWait) Interval(n json.Number, def time.Duration) time.Duration {
+	if d, ok := w.Seconds(n); ok {
+		def = d
+	}
+	return max(def, minInterval)
 }
