@@ -205,15 +205,6 @@ func (f *Flow) refreshAPIURL(c cred.Credential) string {
 	return f.apiURL
 }
 
-type deviceCodeResp struct {
-	DeviceCode      string      `json:"device_code"`
-	UserCode        string      `json:"user_code"`
-	VerificationURI string      `json:"verification_uri"`
-	ExpiresIn       json.Number `json:"expires_in"`
-	Interval        json.Number `json:"interval"`
-	Error           string      `json:"error"` // shown only after oauthutil.SafeCode
-}
-
 // pollResp is an access-token answer: GitHub sends pending and errors as
 // HTTP 200 bodies.
 type pollResp struct {
@@ -262,7 +253,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 
 // device runs the GitHub device flow and returns the GitHub token.
 func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (token string, scopes []string, err error) {
-	var dc deviceCodeResp
+	var dc oauthutil.DeviceCodeResponse
 	err = f.postForm(ctx, githubURL+"/login/device/code", "the device-code endpoint",
 		url.Values{"client_id": {f.clientID}, "scope": {scope}}, &dc)
 	if err != nil {

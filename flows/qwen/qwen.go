@@ -20,7 +20,6 @@ package qwen
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -90,23 +89,11 @@ func New(cfg flowapi.Config) (*Flow, error) {
 func (f *Flow) deviceCodeURL() string { return f.baseURL + "/api/v1/oauth2/device/code" }
 func (f *Flow) tokenURL() string      { return f.baseURL + "/api/v1/oauth2/token" }
 
-// deviceCodeResp is the device authorization answer. Qwen sends no
-// interval; a standard one is honoured when present.
-type deviceCodeResp struct {
-	DeviceCode              string      `json:"device_code"`
-	UserCode                string      `json:"user_code"`
-	VerificationURI         string      `json:"verification_uri"`
-	VerificationURIComplete string      `json:"verification_uri_complete"`
-	ExpiresIn               json.Number `json:"expires_in"`
-	Interval                json.Number `json:"interval"`
-	Error                   string      `json:"error"` // shown only after oauthutil.SafeCode
-}
-
 // Login runs the device flow whatever opts.Mode says: Qwen offers no
 // other. The flow opens the verification page when it can.
 func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
-	var dc deviceCodeResp
+	var dc oauthutil.DeviceCodeResponse
 	err := oauthutil.PostForm(ctx, f.HTTP(), f.deviceCodeURL(), "the device-code endpoint", url.Values{
 		"client_id":             {f.clientID},
 		"scope":                 {scopes},

@@ -535,3 +535,16 @@ func (w *DeviceWait) Interval(n json.Number, def time.Duration) time.Duration {
 	}
 	return max(def, minInterval)
 }
+
+// DeviceCodeResponse is a device authorization answer (RFC 8628 section
+// 3.2). Error is set by providers that answer a refusal with HTTP 200;
+// it may be shown only after SafeCode.
+type DeviceCodeResponse struct {
+	DeviceCode              string      `json:"device_code"`
+	UserCode                string      `json:"user_code"`
+	VerificationURI         string      `json:"verification_uri"`
+	VerificationURIComplete string      `json:"verification_uri_complete"`
+	ExpiresIn               json.Number `json:"expires_in"`
+	Interval                json.Number `json:"interval"`
+	Error                   string      `json:"error"`
+}
