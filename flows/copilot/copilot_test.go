@@ -20,28 +20,13 @@ import (
 // 5-second slow_down step 250ms.
 const testUnit = 50 * time.Millisecond
 
-// noLeak fails t when a secret the fake issued appears in what the UI
-// showed or in an error.
+// noLeak fails t when a secret the fake issued or received appears in
+// what the UI showed or in an error.
 func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error) {
 	t.Helper()
-	var out []string
-	if ui != nil {
-		out = append(out, ui.Text())
-	}
-	for _, err := range errs {
-		if err != nil {
-			out = append(out, err.Error())
-		}
-	}
-	all := strings.Join(out, "\n")
-	for _, s := range f.Secrets() {
-		if strings.Contains(all, s) {
-			t.Errorf("secret %.8s… leaked into output:\n%s", s, all)
-		}
-	}
+	fakeprovider.NoLeak(t, f.Secrets(), ui, errs...)
 }
 
-// newFlow returns a flow whose github_url and api_url are the fake.
 func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
 	t.Helper()
 	s := map[string]string{"github_url": f.URL, "api_url": f.URL}
@@ -209,37 +194,7 @@ func TestLoginCancel(t *testing.T) {
 	t.Parallel()
 	f := fake.New()
 	defer f.Close()
-	f.Set(func(s *fake.Server) { s.Decision = fakeprovider.Never })
-	fl := newFlow(t, f, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		for f.Count(func(s *fake.Server) int { return s.Polls }) < 2 {
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-	}()
-	ui := &fakeprovider.Person{NoBrowser: true}
-	done := make(chan error, 1)
-	go func() {
-		_, err := fl.Login(ctx, ui, flowapi.LoginOptions{})
-		done <- err
-	}()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("login did not stop after the context was cancelled")
-	}
-	if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	noLeak(t, f, ui, err)
-	n := f.Count(func(s *fake.Server) int { return s.Polls })
-	time.Sleep(300 * time.Millisecond)
-	if m := f.Count(func(s *fake.Server) int { return s.Polls }); m != n {
-		t.Errorf("polling went on after Login returned: %d → %d polls", n, m)
-	}
+	fakeprovider.CancelDeviceLogin(t, newFlow(t, f, nil), f, 300*time.Millisecond)
 	if f.Count(func(s *fake.Server) int { return s.Exchanges }) != 0 {
 		t.Error("a cancelled login exchanged a token")
 	}

@@ -23,21 +23,7 @@ const testUnit = 50 * time.Millisecond
 // what the UI showed or in an error.
 func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error) {
 	t.Helper()
-	var out []string
-	if ui != nil {
-		out = append(out, ui.Text())
-	}
-	for _, err := range errs {
-		if err != nil {
-			out = append(out, err.Error())
-		}
-	}
-	all := strings.Join(out, "\n")
-	for _, s := range f.Secrets() {
-		if strings.Contains(all, s) {
-			t.Errorf("secret %.8s… leaked into output:\n%s", s, all)
-		}
-	}
+	fakeprovider.NoLeak(t, f.Secrets(), ui, errs...)
 }
 
 func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
@@ -197,37 +183,7 @@ func TestLoginCancel(t *testing.T) {
 	t.Parallel()
 	f := fake.New()
 	defer f.Close()
-	f.Set(func(s *fake.Server) { s.Decision = fakeprovider.Never })
-	fl := newFlow(t, f, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		for f.Count(func(s *fake.Server) int { return s.Polls }) < 2 {
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-	}()
-	ui := &fakeprovider.Person{NoBrowser: true}
-	done := make(chan error, 1)
-	go func() {
-		_, err := fl.Login(ctx, ui, flowapi.LoginOptions{})
-		done <- err
-	}()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("login did not stop after the context was cancelled")
-	}
-	if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	noLeak(t, f, ui, err)
-	n := f.Count(func(s *fake.Server) int { return s.Polls })
-	time.Sleep(3 * testUnit)
-	if m := f.Count(func(s *fake.Server) int { return s.Polls }); m != n {
-		t.Errorf("polling went on after Login returned: %d → %d polls", n, m)
-	}
+	fakeprovider.CancelDeviceLogin(t, newFlow(t, f, nil), f, 3*testUnit)
 }
 
 func TestDeviceCodeErrors(t *testing.T) {
