@@ -87,9 +87,6 @@ func EditorHeaders() map[string]string {
 	return h
 }
 
-// maxUserCode bounds the length of a user code shown to the person.
-const maxUserCode = 64
-
 // ErrEnterpriseHost is wrapped when --enterprise (LoginOptions.Enterprise)
 // is not a host name.
 var ErrEnterpriseHost = errors.New("not a GitHub Enterprise host name")
@@ -253,28 +250,16 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 
 // device runs the GitHub device flow and returns the GitHub token.
 func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (token string, scopes []string, err error) {
-	var dc oauthutil.DeviceCodeResponse
-	err = f.postForm(ctx, githubURL+"/login/device/code", "the device-code endpoint",
-		url.Values{"client_id": {f.clientID}, "scope": {scope}}, &dc)
+	post := func(out any) error {
+		return f.postForm(ctx, githubURL+"/login/device/code", "the device-code endpoint",
+			url.Values{"client_id": {f.clientID}, "scope": {scope}}, out)
+	}
+	dc, _, err := oauthutil.RequestDeviceCode(ctx, post, "GitHub refused the device login", false, true)
+	if he := (*oauthutil.HTTPError)(nil); errors.As(err, &he) && he.Status == http.StatusOK {
+		return "", nil, classify(err, he.Code)
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", nil, ctx.Err()
-		}
-		return "", nil, fmt.Errorf("requesting a device code: %w", flowapi.Mark(err, flowapi.ErrNoDeviceCode))
-	}
-	if dc.Error != "" {
-		code := oauthutil.SafeCode(dc.Error)
-		return "", nil, classify(fmt.Errorf("GitHub refused the device login: %w",
-			&oauthutil.HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: code}), code)
-	}
-	if dc.DeviceCode == "" || dc.UserCode == "" || dc.VerificationURI == "" {
-		return "", nil, errors.New("the device-code endpoint answered without a device code, user code or verification URL")
-	}
-	if !oauthutil.IsWebURL(dc.VerificationURI) {
-		return "", nil, errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
-	}
-	if !oauthutil.PlainText(dc.UserCode, maxUserCode) {
-		return "", nil, errors.New("the device-code endpoint answered with a user code that is not plain text")
+		return "", nil, err
 	}
 	ui.Info("To log in to GitHub Copilot, open " + dc.VerificationURI)
 	ui.Info("and enter the code: " + dc.UserCode)

@@ -59,9 +59,6 @@ const (
 	slowDownFactor  = 1.5
 )
 
-// maxUserCode bounds the length of a user code shown to the person.
-const maxUserCode = 64
-
 // Flow is the Qwen login.
 type Flow struct {
 	oauthutil.Base
@@ -93,36 +90,17 @@ func (f *Flow) tokenURL() string      { return f.baseURL + "/api/v1/oauth2/token
 // other. The flow opens the verification page when it can.
 func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
-	var dc oauthutil.DeviceCodeResponse
-	err := oauthutil.PostForm(ctx, f.HTTP(), f.deviceCodeURL(), "the device-code endpoint", url.Values{
-		"client_id":             {f.clientID},
-		"scope":                 {scopes},
-		"code_challenge":        {oauth2.S256ChallengeFromVerifier(verifier)},
-		"code_challenge_method": {"S256"},
-	}, &dc)
+	post := func(out any) error {
+		return oauthutil.PostForm(ctx, f.HTTP(), f.deviceCodeURL(), "the device-code endpoint", url.Values{
+			"client_id":             {f.clientID},
+			"scope":                 {scopes},
+			"code_challenge":        {oauth2.S256ChallengeFromVerifier(verifier)},
+			"code_challenge_method": {"S256"},
+		}, out)
+	}
+	dc, verify, err := oauthutil.RequestDeviceCode(ctx, post, "the device-code endpoint refused the login", true, false)
 	if err != nil {
-		if ctx.Err() != nil {
-			return cred.Credential{}, ctx.Err()
-		}
-		return cred.Credential{}, fmt.Errorf("requesting a device code: %w", flowapi.Mark(err, flowapi.ErrNoDeviceCode))
-	}
-	if dc.Error != "" {
-		return cred.Credential{}, fmt.Errorf("the device-code endpoint refused the login: %w",
-			&oauthutil.HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: oauthutil.SafeCode(dc.Error)})
-	}
-	if dc.DeviceCode == "" || (dc.VerificationURI == "" && dc.VerificationURIComplete == "") {
-		return cred.Credential{}, errors.New("the device-code endpoint answered without a device code or verification URL")
-	}
-
-	verify := dc.VerificationURIComplete
-	if verify == "" {
-		verify = dc.VerificationURI
-	}
-	if !oauthutil.IsWebURL(verify) {
-		return cred.Credential{}, errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
-	}
-	if dc.UserCode != "" && !oauthutil.PlainText(dc.UserCode, maxUserCode) {
-		return cred.Credential{}, errors.New("the device-code endpoint answered with a user code that is not plain text")
+		return cred.Credential{}, err
 	}
 	ui.Info("To log in to Qwen, open " + verify)
 	if dc.UserCode != "" {
@@ -136,35 +114,45 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	ctx, end := wait.Begin(ctx, ui, verify, dc.ExpiresIn)
 	defer end()
 	interval := wait.Interval(dc.Interval, defaultInterval*f.unit)
-	ceiling := max(time.Duration(maxInterval)*f.unit, interval)
 
+	t, err := f.poll(ctx, &wait, dc.DeviceCode, verifier, interval)
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	return f.credential(t), nil
+}
+
+// poll polls the token endpoint for the device code (RFC 8628 section
+// 3.4) until the person approves, starting at interval and growing it by
+// slowDownFactor up to maxInterval on slow_down.
+func (f *Flow) poll(ctx context.Context, wait *oauthutil.DeviceWait, deviceCode, verifier string, interval time.Duration) (*tokenResp, error) {
+	ceiling := max(time.Duration(maxInterval)*f.unit, interval)
 	form := url.Values{
 		"grant_type":    {deviceGrant},
 		"client_id":     {f.clientID},
-		"device_code":   {dc.DeviceCode},
+		"device_code":   {deviceCode},
 		"code_verifier": {verifier},
 	}
 	var he *oauthutil.HTTPError
 	for {
 		if err := oauthutil.Sleep(ctx, interval); err != nil {
-			return cred.Credential{}, wait.Err(ctx)
+			return nil, wait.Err(ctx)
 		}
 		var t tokenResp
 		err := oauthutil.PostForm(ctx, f.HTTP(), f.tokenURL(), "the token endpoint", form, &t)
 		if err == nil && t.AccessToken != "" {
-			end()
-			return f.credential(&t, opts), nil
+			return &t, nil
 		}
 		if err == nil && t.Error != "" {
 			err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthutil.SafeCode(t.Error, oauthutil.FormSecrets(form)...)}
 		}
 		switch {
 		case ctx.Err() != nil:
-			return cred.Credential{}, wait.Err(ctx)
+			return nil, wait.Err(ctx)
 		case err == nil:
-			return cred.Credential{}, errors.New("the token endpoint answered the device poll without an access token")
+			return nil, errors.New("the token endpoint answered the device poll without an access token")
 		case !errors.As(err, &he):
-			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
+			return nil, fmt.Errorf("device login failed: %w", err)
 		case he.Code == "authorization_pending":
 			// The user has not approved yet.
 		case he.Code == "slow_down":
@@ -172,13 +160,13 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 			// pending answer, the longer interval is kept (RFC 8628 3.5).
 			interval = min(time.Duration(float64(interval)*slowDownFactor), ceiling)
 		case he.Code == "access_denied":
-			return cred.Credential{}, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
+			return nil, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
 		case he.Code == "expired_token" || he.Status == http.StatusUnauthorized:
-			return cred.Credential{}, fmt.Errorf("%w: %v", flowapi.ErrExpired, err)
+			return nil, fmt.Errorf("%w: %v", flowapi.ErrExpired, err)
 		case he.Status == http.StatusTooManyRequests:
-			return cred.Credential{}, fmt.Errorf("device login was rate limited: %w", flowapi.Mark(err, flowapi.ErrRateLimited))
+			return nil, fmt.Errorf("device login was rate limited: %w", flowapi.Mark(err, flowapi.ErrRateLimited))
 		default:
-			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
+			return nil, fmt.Errorf("device login failed: %w", err)
 		}
 	}
 }
@@ -189,7 +177,7 @@ type tokenResp struct {
 	Error string `json:"error"` // shown only after oauthutil.SafeCode
 }
 
-func (f *Flow) credential(t *tokenResp, opts flowapi.LoginOptions) cred.Credential {
+func (f *Flow) credential(t *tokenResp) cred.Credential {
 	c := cred.Credential{Type: cred.TypeOAuth}
 	f.apply(&c, &t.TokenResponse)
 	return c

@@ -548,3 +548,42 @@ type DeviceCodeResponse struct {
 	Interval                json.Number `json:"interval"`
 	Error                   string      `json:"error"`
 }
+
+// maxUserCode bounds the length of a user code shown to the person.
+const maxUserCode = 64
+
+// RequestDeviceCode asks for a device code (RFC 8628 section 3.1) with
+// post, which sends the request and decodes the answer into its argument,
+// and checks the answer before anything of it is shown. A failed request
+// wraps flowapi.ErrNoDeviceCode (or is ctx's error); a refusal in a 200
+// body is an *HTTPError wrapped with the words refused. verify is the URL
+// to show: verification_uri_complete when complete is set and the answer
+// has one, else verification_uri.
+func RequestDeviceCode(ctx context.Context, post func(out any) error, refused string, complete, userCodeRequired bool) (dc *DeviceCodeResponse, verify string, err error) {
+	dc = new(DeviceCodeResponse)
+	if err := post(dc); err != nil {
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		return nil, "", fmt.Errorf("requesting a device code: %w", flowapi.Mark(err, flowapi.ErrNoDeviceCode))
+	}
+	if dc.Error != "" {
+		return nil, "", fmt.Errorf("%s: %w", refused,
+			&HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: SafeCode(dc.Error)})
+	}
+	verify = dc.VerificationURI
+	if complete && dc.VerificationURIComplete != "" {
+		verify = dc.VerificationURIComplete
+	}
+	switch {
+	case userCodeRequired && (dc.DeviceCode == "" || dc.UserCode == "" || verify == ""):
+		return nil, "", errors.New("the device-code endpoint answered without a device code, user code or verification URL")
+	case dc.DeviceCode == "" || verify == "":
+		return nil, "", errors.New("the device-code endpoint answered without a device code or verification URL")
+	case !IsWebURL(verify):
+		return nil, "", errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
+	case dc.UserCode != "" && !PlainText(dc.UserCode, maxUserCode):
+		return nil, "", errors.New("the device-code endpoint answered with a user code that is not plain text")
+	}
+	return dc, verify, nil
+}
