@@ -1,11 +1,18 @@
 // Package flows logs in to the LLM providers and keeps their tokens fresh.
 //
 // Each provider has a [Flow] (package flows/<provider>) that runs its login
-// and refresh protocol and stores nothing. This package adds what ties a
-// flow to a store: [Fresh] and [TokenSource] refresh a stored token when it
-// expires within [RefreshMargin] (5 minutes, or half the lifetime of a
-// shorter-lived token), inside the store's Update, so that many processes
-// asking at once cause one refresh and all get its result.
+// and refresh protocol, returns tokens and stores nothing. This package
+// adds what ties a flow to a store: [Login] stamps a new login's identity
+// (provider, account, source, times), and [Fresh] and [TokenSource]
+// refresh a stored token when it expires within [RefreshMargin] (5
+// minutes, or half the lifetime of a shorter-lived token), inside the
+// store's Update, so that many processes asking at once cause one refresh
+// and all get its result, stamped the same way. [Fresh] alone decides
+// whether a stored token is still usable.
+//
+// Errors state what happened and wrap the sentinels below (ErrDenied,
+// ErrExpired, ErrReloginRequired, ErrNoDeviceCode, …) or a
+// *[SettingError]; what to do about them is for the caller to say.
 package flows
 
 import (
