@@ -2,8 +2,10 @@ package flows_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
 )
 
@@ -36,5 +38,21 @@ func TestSettingErrors(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestUpstreamSettingError checks that a bad upstream setting is a
+// *SettingError naming the provider and key (the command line says where
+// it is set), and that a bad URL from elsewhere is not.
+func TestUpstreamSettingError(t *testing.T) {
+	c := backends.Credential{Provider: "openai", Type: backends.TypeAPIKey}
+	_, err := flows.Upstream(c, map[string]string{"upstream": "http://api.example.com"})
+	var se *flows.SettingError
+	if !errors.As(err, &se) || se.Provider != "openai" || se.Key != "upstream" || strings.Contains(err.Error(), "[providers.") {
+		t.Errorf("err = %v, want a SettingError for openai upstream", err)
+	}
+	c = backends.Credential{Provider: "github-copilot", Type: backends.TypeOAuth, Extra: map[string]string{"api_base_url": "http://evil.example.com"}}
+	if _, err := flows.Upstream(c, nil); err == nil || errors.As(err, &se) {
+		t.Errorf("err = %v, want an error that is not a SettingError", err)
 	}
 }

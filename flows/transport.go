@@ -94,7 +94,7 @@ func Upstream(c backends.Credential, settings map[string]string) (string, error)
 }
 
 func upstreamURL(c backends.Credential, settings map[string]string) (*url.URL, error) {
-	raw, what := settings[SettingUpstream], "the "+c.Provider+" setting upstream"
+	raw, what := settings[SettingUpstream], ""
 	if raw == "" {
 		what = "the default upstream"
 		oauth := c.Type == backends.TypeOAuth
@@ -128,7 +128,11 @@ func upstreamURL(c backends.Credential, settings map[string]string) (*url.URL, e
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
 		(u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
-		return nil, fmt.Errorf("%s is not an https URL without user, query or fragment (http is allowed to 127.0.0.1, ::1 and localhost only)", what)
+		const problem = " is not an https URL without user, query or fragment (http is allowed to 127.0.0.1, ::1 and localhost only)"
+		if what == "" {
+			return nil, &SettingError{Provider: c.Provider, Key: SettingUpstream, Problem: problem}
+		}
+		return nil, errors.New(what + problem)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")

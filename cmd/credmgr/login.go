@@ -195,10 +195,6 @@ func (a *app) flow(provider string) (flows.Flow, error) {
 	if errors.Is(err, flows.ErrNoFlow) {
 		return nil, withHint(exitError, fmt.Errorf("credmgr has no login for %s", provider), "store an API key: credmgr import "+provider+" --api-key < key.txt")
 	}
-	var se *flows.SettingError
-	if errors.As(err, &se) {
-		err = fmt.Errorf("[providers.%s] %s", provider, se.Detail())
-	}
 	if err != nil {
 		return nil, withHint(exitError, err, "fix the [providers."+provider+"] table in config.toml")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/harden"
@@ -121,6 +122,12 @@ func (a *app) report(err error) int {
 	// and a continuation line that looks like one of credmgr's own is
 	// indented, so that nothing can forge a "credmgr: hint:" line.
 	msg, suggestion := cutSuggestions(strings.TrimSpace(err.Error()))
+	// A provider setting the library rejected is named by where it is
+	// set: the [providers.NAME] table of config.toml.
+	var se *flows.SettingError
+	if errors.As(err, &se) {
+		msg = strings.Replace(msg, se.Error(), "[providers."+se.Provider+"] "+se.Detail(), 1)
+	}
 	if suggestion != "" {
 		hints = append([]string{suggestion}, hints...)
 	}
