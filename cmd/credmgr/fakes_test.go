@@ -27,19 +27,16 @@ import (
 	fakeqwen "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
 )
 
-// fakeServer is what every fake provider offers the scripts.
-type fakeServer = fakeprovider.Fake
-
 // fakes are one script's fake providers, by canonical provider name.
-type fakes map[string]fakeServer
+type fakes map[string]fakeprovider.Fake
 
 // fakeStarters start the fakes each script gets.
-var fakeStarters = map[string]func() fakeServer{
-	"openai":         func() fakeServer { return fakeopenai.New() },
-	"anthropic":      func() fakeServer { return fakeanthropic.New() },
-	"gemini":         func() fakeServer { return fakegemini.New() },
-	"qwen":           func() fakeServer { return fakeqwen.New() },
-	"github-copilot": func() fakeServer { return fakecopilot.New() },
+var fakeStarters = map[string]func() fakeprovider.Fake{
+	"openai":         func() fakeprovider.Fake { return fakeopenai.New() },
+	"anthropic":      func() fakeprovider.Fake { return fakeanthropic.New() },
+	"gemini":         func() fakeprovider.Fake { return fakegemini.New() },
+	"qwen":           func() fakeprovider.Fake { return fakeqwen.New() },
+	"github-copilot": func() fakeprovider.Fake { return fakecopilot.New() },
 }
 
 // setupFakes starts a fake for every provider for one script. They are

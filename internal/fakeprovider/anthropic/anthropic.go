@@ -31,6 +31,8 @@ type Server struct {
 	CodeExchanges, RefreshRequests int
 }
 
+var _ fakeprovider.Fake = (*Server)(nil)
+
 // New starts the fake on 127.0.0.1.
 func New() *Server {
 	s := &Server{}

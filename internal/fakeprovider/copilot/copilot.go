@@ -65,6 +65,8 @@ type device struct {
 	interval int
 }
 
+var _ fakeprovider.Fake = (*Server)(nil)
+
 // New starts the fake on 127.0.0.1.
 func New() *Server {
 	s := &Server{SlowDownIncrement: 5, ExpiresIn: 900, CopilotTTL: 30 * time.Minute,

@@ -48,6 +48,8 @@ type Server struct {
 	access map[string]time.Time // access token -> expiry
 }
 
+var _ fakeprovider.Fake = (*Server)(nil)
+
 // New starts the fake on 127.0.0.1.
 func New() *Server {
 	s := &Server{Email: "fake.user@example.com", CodeRedirectURI: DefaultCodeRedirectURI,

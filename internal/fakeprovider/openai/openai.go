@@ -42,6 +42,8 @@ type Server struct {
 
 type device struct{ userCode string }
 
+var _ fakeprovider.Fake = (*Server)(nil)
+
 // New starts the fake on 127.0.0.1.
 func New() *Server {
 	s := &Server{AccountID: "acct-fake-0001",

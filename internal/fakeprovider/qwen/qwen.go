@@ -50,6 +50,8 @@ type device struct {
 	polls     int
 }
 
+var _ fakeprovider.Fake = (*Server)(nil)
+
 // New starts the fake on 127.0.0.1.
 func New() *Server {
 	s := &Server{ExpiresIn: 1800, ResourceURL: "portal.qwen.ai", devices: map[string]*device{}, used: map[string]bool{}}
