@@ -63,3 +63,10 @@ func NeedSecretTool(t testing.TB) {
 	t.Helper()
 	need(t, SecretService() && SecretTool(), "secret-tool with a Secret Service")
 }
+
+// NeedKernelKeyring skips (or, when required, fails) t where the Linux
+// kernel keyring cannot be used.
+func NeedKernelKeyring(t testing.TB) {
+	t.Helper()
+	need(t, KernelKeyring(), "the Linux kernel keyring (keyctl)")
+}

@@ -1,0 +1,20 @@
+//go:build !linux
+
+package testenv
+
+import "errors"
+
+// SessionKeyringEnv names the session keyring a test's child process
+// joins; unused outside Linux.
+const SessionKeyringEnv = "CREDMGR_TEST_SESSION_KEYRING"
+
+// KernelKeyring is false outside Linux.
+func KernelKeyring() bool { return false }
+
+// HoldSessionKeyring fails outside Linux.
+func HoldSessionKeyring(name string) (func(), error) {
+	return nil, errors.New("no kernel keyring")
+}
+
+// EnterSessionKeyring does nothing outside Linux.
+func EnterSessionKeyring() {}
