@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/tty"
+	"github.com/credmgr/credmgr/internal/unlock"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -67,6 +67,9 @@ type Options struct {
 	// ScryptWorkFactor, if non-zero, replaces age's default scrypt work
 	// factor when sealing (tests use a low one).
 	ScryptWorkFactor int
+	// Unlocked is where "credmgr unlock" keeps a passphrase vault's key;
+	// nil means this process's session and user kernel keyrings.
+	Unlocked *unlock.Keyrings
 }
 
 // LoadOptions returns the Options for this process: the data directory
@@ -129,6 +132,8 @@ type Opened struct {
 	Guard string
 	// Keychain is set for the keychain backend.
 	Keychain *keychain.Store
+	// Age is set for the age backend.
+	Age *agefile.Store
 }
 
 // ErrNoBackend is returned by Open in auto mode when no secure backend is
@@ -200,8 +205,8 @@ func openAuto(ctx context.Context, o Options) (*Opened, error) {
 		return ag, nil
 	}
 	// A vault sealed with a passphrase can only be the age backend's.
-	if slices.Contains(sealedTo, "scrypt") {
-		if keySourcePresent(&o) {
+	if agefile.IsPassphraseSealed(sealedTo) {
+		if keySourcePresent(&o) || isUnlocked(&o, kc.Path) {
 			return useAge("vault.age is sealed with a passphrase")
 		}
 		return nil, fmt.Errorf("%w: vault.age is sealed with a passphrase, and no passphrase source is set: set CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked", ErrNoBackend)
@@ -235,6 +240,20 @@ func openAuto(ctx context.Context, o Options) (*Opened, error) {
 		"  keychain: start or unlock the OS keychain (Secret Service, macOS Keychain, Credential Manager)\n"+
 		"  age:      set CREDMGR_AGE_IDENTITY=FILE or CREDMGR_PASSPHRASE_FILE=FILE (or run on a terminal to be asked for a passphrase)\n"+
 		"  file:     credmgr backend set file (plain text, mode 0600)", ErrNoBackend, msg)
+}
+
+func (o *Options) unlockKeyrings() *unlock.Keyrings {
+	if o.Unlocked != nil {
+		return o.Unlocked
+	}
+	return &unlock.Keyrings{}
+}
+
+// isUnlocked reports whether "credmgr unlock" kept a key for the vault at
+// path (whether it opens the vault is checked when it is used).
+func isUnlocked(o *Options, path string) bool {
+	_, ok, err := o.unlockKeyrings().Load(path)
+	return err == nil && ok
 }
 
 // keySourcePresent reports whether the age backend has a way to get its
@@ -314,16 +333,25 @@ func OpenNamed(ctx context.Context, o Options, name string) (*Opened, error) {
 		} else {
 			fn, desc, err := passphraseSource(&o)
 			if err != nil {
-				return nil, err
+				if !isUnlocked(&o, path) {
+					return nil, err
+				}
+				// "credmgr unlock" kept the key: no passphrase is needed
+				// unless that key turns out not to open the vault.
+				fn = func(bool) (string, error) { return "", err }
+				desc = "nowhere (none is set; the vault is unlocked)"
 			}
 			aopts.Passphrase = fn
+			aopts.Unlocked = o.unlockKeyrings()
+			w := o.warn()
+			aopts.Notice = func(m string) { fmt.Fprintf(w, "credmgr: %s\n", m) }
 			guard = "age passphrase (scrypt) from " + desc
 		}
 		s, err := agefile.New(path, aopts)
 		if err != nil {
 			return nil, err
 		}
-		return &Opened{Store: s, Name: Age, Path: path, Guard: guard}, nil
+		return &Opened{Store: s, Name: Age, Path: path, Guard: guard, Age: s}, nil
 	}
 	return nil, fmt.Errorf("unknown backend %q: choose one of keychain, age, file", name)
 }

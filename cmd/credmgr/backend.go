@@ -58,6 +58,9 @@ Backends:
 			fmt.Fprintf(w, "vault:    %s\n", op.Path)
 			fmt.Fprintf(w, "lock:     %s.lock\n", op.Path)
 			fmt.Fprintf(w, "guard:    %s\n", op.Guard)
+			if op.Age != nil && op.Age.Mode() == "passphrase" {
+				fmt.Fprintf(w, "key file: %s\n", agefile.KeyFilePath(op.Path))
+			}
 			fmt.Fprintf(w, "config:   %s%s\n", cfgPath, cfgNote)
 			list, err := op.Store.List(cmd.Context())
 			if err != nil {
@@ -65,6 +68,9 @@ Backends:
 				return a.storeError(err)
 			}
 			fmt.Fprintf(w, "health:   ok, %d credential(s)\n", len(list))
+			if st := a.unlockState(op); st != "" {
+				fmt.Fprintf(w, "unlock:   %s\n", st)
+			}
 			for _, l := range leftovers(o.DataDir, op) {
 				fmt.Fprintf(a.stderr, "credmgr: warning: %s\n", l)
 			}
@@ -120,6 +126,9 @@ func leftovers(dir string, op *backends.Opened) []string {
 	}
 	check(jsonfile.FileName, "it holds credentials in plain text: check it and remove it")
 	check(agefile.FileName, "it is a vault of the keychain or age backend")
+	if op.Age == nil || op.Age.Mode() != "passphrase" {
+		check(filepath.Base(agefile.KeyFilePath(filepath.Join(dir, agefile.FileName))), "it is the key of a passphrase vault: remove it once no copy of that vault needs it")
+	}
 	if _, err := os.Lstat(op.Path + vaultfile.PendingSuffix); err == nil {
 		out = append(out, fmt.Sprintf("%s%s is left from an interrupted backend switch that did not complete; remove it", op.Path, vaultfile.PendingSuffix))
 	}
@@ -181,6 +190,13 @@ leaves every credential in the backend config.toml names.`,
 			if from.Keychain != nil && to.Name != backends.Keychain {
 				if err := from.Keychain.DeleteKey(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					fmt.Fprintf(a.stderr, "credmgr: warning: could not remove the old vault key from the keychain: %v\n", err)
+				}
+			}
+			if from.Age != nil && from.Age.Mode() == "passphrase" && (to.Age == nil || to.Age.Mode() != "passphrase") {
+				// The new vault does not need the old one's key.
+				from.Age.Lock()
+				if err := fsutil.RemoveDurable(agefile.KeyFilePath(from.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					fmt.Fprintf(a.stderr, "credmgr: warning: could not remove the old vault's key file: %v\n", err)
 				}
 			}
 			if err := a.removePlaintextLeftover(ctx, o, to); err != nil {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -15,6 +17,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// A child that is to run in a session keyring of its own re-executes
+	// itself there first (see TestScripts' Setup).
+	testenv.EnterSessionKeyring()
 	// No test may reach a real provider: send every non-loopback request
 	// to a proxy address that refuses connections (Go never proxies
 	// loopback requests, so the fakes on 127.0.0.1 are still reached).
@@ -37,9 +42,11 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the testscript files in testdata/script. Each script
 // gets its own $HOME and $CREDMGR_HOME ($WORK/data) and a clean
-// environment; conditions [secretservice], [agecli] and [secrettool] say
-// whether the real components are there (see internal/testenv), and
-// [!required] lets a script skip what CI must run.
+// environment, and its credmgr processes run in a session keyring of its
+// own ($KEYSESSION; $KEYSESSION2 is a second one); conditions
+// [secretservice], [agecli], [secrettool] and [keyring] say whether the
+// real components are there (see internal/testenv), and [!required] lets
+// a script skip what CI must run.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
@@ -56,7 +63,7 @@ func TestScripts(t *testing.T) {
 					env.Setenv(k, v)
 				}
 			}
-			return nil
+			return setupKeySessions(env)
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -68,6 +75,8 @@ func TestScripts(t *testing.T) {
 				return testenv.SecretService() && testenv.SecretTool(), nil
 			case "required":
 				return testenv.Required(), nil
+			case "keyring":
+				return testenv.KernelKeyring(), nil
 			}
 			return false, nil
 		},
@@ -140,3 +149,26 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		}
 	},
 }
+
+// setupKeySessions gives a script two session keyrings of its own, held
+// for as long as it runs: credmgr processes join $KEYSESSION (set as
+// testenv.SessionKeyringEnv), and a script switches to the other one by
+// setting that variable to $KEYSESSION2.
+func setupKeySessions(env *testscript.Env) error {
+	if !testenv.KernelKeyring() {
+		return nil
+	}
+	for i, v := range []string{"KEYSESSION", "KEYSESSION2"} {
+		name := fmt.Sprintf("credmgr-script-%d-%d-%d", os.Getpid(), keySessionSeq.Add(1), i)
+		release, err := testenv.HoldSessionKeyring(name)
+		if err != nil {
+			return err
+		}
+		env.Defer(release)
+		env.Setenv(v, name)
+	}
+	env.Setenv(testenv.SessionKeyringEnv, env.Getenv("KEYSESSION"))
+	return nil
+}
+
+var keySessionSeq atomic.Int64

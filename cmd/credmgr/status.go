@@ -60,6 +60,9 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 			if err != nil {
 				return a.storeError(err)
 			}
+			if st := a.unlockState(op); st != "" {
+				fmt.Fprintf(a.stderr, "credmgr: vault %s\n", st)
+			}
 			var list []backends.Credential
 			for _, c := range all {
 				if provider == "" || c.Provider == provider {
