@@ -33,6 +33,10 @@ type Config struct {
 	// RecoveryRecipients are age recipients ("age1…") the keychain and
 	// age-identity vaults are also sealed to.
 	RecoveryRecipients []string `toml:"recovery_recipients"`
+	// KeyHolder is what keeps the keychain backend's vault key: "os" (the
+	// default: go-keyring's OS keychain item) or one of the holders
+	// age-plugin-credmgr serves (see KeyHolders).
+	KeyHolder string `toml:"key_holder"`
 	// Providers holds per-provider overrides ([providers.NAME] tables).
 	Providers map[string]map[string]string `toml:"providers"`
 
@@ -77,6 +81,21 @@ func (l *StringList) UnmarshalTOML(v any) error {
 		return errors.New("expected a string or a list of strings")
 	}
 	return nil
+}
+
+// KeyHolders lists the valid key_holder values. "os" is go-keyring, in
+// credmgr itself; the others are served by age-plugin-credmgr through
+// github.com/99designs/keyring.
+var KeyHolders = []string{"os", "pass", "kwallet", "keyctl", "file", "macos"}
+
+// ValidKeyHolder reports whether name is a key_holder value.
+func ValidKeyHolder(name string) bool {
+	for _, v := range KeyHolders {
+		if name == v {
+			return true
+		}
+	}
+	return false
 }
 
 // Backends lists the valid backend names.
@@ -147,7 +166,10 @@ func Parse(b []byte) (*Config, error) {
 			keys[i] = k.String()
 		}
 		sort.Strings(keys)
-		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, [providers.NAME])", strings.Join(keys, ", "))
+		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, key_holder, [providers.NAME])", strings.Join(keys, ", "))
+	}
+	if c.KeyHolder != "" && !ValidKeyHolder(c.KeyHolder) {
+		return nil, fmt.Errorf("key_holder = %q: must be one of %s", c.KeyHolder, strings.Join(KeyHolders, ", "))
 	}
 	if c.Backend != "" && !validBackend(c.Backend) {
 		return nil, fmt.Errorf("backend = %q: must be one of %s", c.Backend, strings.Join(Backends, ", "))

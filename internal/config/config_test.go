@@ -48,6 +48,12 @@ github_url = "https://ghe.example.com"
 		{name: "wrong type", in: `plaintext_ok = "yes"`, wantErr: "line 1"},
 		{name: "syntax", in: "backend = \n", wantErr: "line 1"},
 		{name: "identity list of numbers", in: `age_identity = [1]`, wantErr: "list of strings"},
+		{name: "key holder", in: `key_holder = "pass"`, check: func(t *testing.T, c *Config) {
+			if c.KeyHolder != "pass" {
+				t.Errorf("KeyHolder = %q", c.KeyHolder)
+			}
+		}},
+		{name: "bad key holder", in: `key_holder = "gnome"`, wantErr: `key_holder = "gnome": must be one of os, pass, kwallet, keyctl, file, macos`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

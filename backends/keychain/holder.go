@@ -1,0 +1,189 @@
+package keychain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/plugin"
+
+	"github.com/credmgr/credmgr/internal/config"
+)
+
+// HolderOS is the default key holder: the OS keychain through go-keyring,
+// in this process.
+const HolderOS = "os"
+
+// PluginName is the age plugin that serves every other key holder (pass,
+// kwallet, keyctl, file, macos) through github.com/99designs/keyring. Its
+// binary, age-plugin-credmgr, must be on $PATH; credmgr runs it only when
+// such a holder is configured, so that credmgr itself never links
+// 99designs/keyring (whose package initialisation dials D-Bus).
+const PluginName = "credmgr"
+
+// PluginBinary is the plugin's executable name.
+const PluginBinary = "age-plugin-" + PluginName
+
+// ErrPluginMissing is wrapped when age-plugin-credmgr is not on $PATH.
+var ErrPluginMissing = errors.New(PluginBinary + " is not installed (not found on $PATH)")
+
+// PluginData is what an AGE-PLUGIN-CREDMGR-1… identity or age1credmgr1…
+// recipient carries: the holder and the item's account name.
+func PluginData(holder, account string) []byte {
+	return []byte(holder + "\n" + account)
+}
+
+// ParsePluginData is the inverse of PluginData.
+func ParsePluginData(data []byte) (holder, account string, err error) {
+	h, a, ok := bytes.Cut(data, []byte("\n"))
+	if !ok || !config.ValidKeyHolder(string(h)) || string(h) == HolderOS || !strings.HasPrefix(string(a), "vault-key:") {
+		return "", "", errors.New("not a credmgr key holder reference")
+	}
+	return string(h), string(a), nil
+}
+
+// PluginIdentity returns the identity string ("AGE-PLUGIN-CREDMGR-1…") that
+// opens a vault whose key holder keeps under account.
+func PluginIdentity(holder, account string) string {
+	return plugin.EncodeIdentity(PluginName, PluginData(holder, account))
+}
+
+// PluginRecipient returns the recipient string ("age1credmgr1…") that seals
+// to the key holder keeps under account.
+func PluginRecipient(holder, account string) string {
+	return plugin.EncodeRecipient(PluginName, PluginData(holder, account))
+}
+
+// pluginKey is the vault key kept by a holder that age-plugin-credmgr
+// serves. The key itself never enters this process: the plugin unwraps
+// and wraps file keys with it.
+type pluginKey struct {
+	holder, account string
+	timeout         time.Duration
+	ui              *plugin.ClientUI
+}
+
+var pluginEnvOnce sync.Once
+
+// pluginEnv prepares the environment the plugin inherits (age's plugin
+// client gives it this process's). 99designs/keyring's package
+// initialisation dials the D-Bus session bus for the Secret Service and for
+// KWallet, and with no bus address execs dbus-launch: KWallet's dial is
+// switched off unless it is the holder, and with no session bus at all the
+// address is set to one that cannot be dialled, so nothing is launched.
+func (k *pluginKey) pluginEnv() {
+	pluginEnvOnce.Do(func() {
+		if k.holder != "kwallet" {
+			os.Setenv("DISABLE_KWALLET", "1")
+		}
+		if sessionBusPresent() != nil {
+			os.Setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:")
+		}
+	})
+}
+
+// run runs a management command of the plugin (see cmd/age-plugin-credmgr)
+// within the timeout and returns its standard output. Exit status 3 means
+// the holder keeps no key under the account.
+func (k *pluginKey) run(args ...string) (string, error) {
+	k.pluginEnv()
+	path, err := exec.LookPath(PluginBinary)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnavailable, ErrPluginMissing)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, append([]string{"--holder", k.holder, "--account", k.account}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin = nil
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("%w: the %s key holder did not answer within %s", ErrUnavailable, k.holder, k.timeout)
+	case errors.As(err, &ee) && ee.ExitCode() == 3:
+		return "", errItemNotFound
+	case err != nil:
+		// The plugin's messages name holders, items and paths, never the
+		// key.
+		msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stderr.String()), PluginBinary+": error: "))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("%w: the %s key holder: %s", ErrUnavailable, k.holder, msg)
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// call runs fn (an age plugin exchange) within the timeout. On timeout
+// the exchange is abandoned; the plugin exits when this process does.
+func (k *pluginKey) call(fn func() error) error {
+	k.pluginEnv()
+	if _, err := exec.LookPath(PluginBinary); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, ErrPluginMissing)
+	}
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(k.timeout):
+		return fmt.Errorf("%w: the %s key holder did not answer within %s", ErrUnavailable, k.holder, k.timeout)
+	}
+}
+
+func (k *pluginKey) identity() (age.Identity, error) {
+	return plugin.NewIdentity(PluginIdentity(k.holder, k.account), k.ui)
+}
+
+func (k *pluginKey) recipient() (age.Recipient, error) {
+	return plugin.NewRecipient(PluginRecipient(k.holder, k.account), k.ui)
+}
+
+// open decrypts sealed with the holder's key through the plugin.
+func (k *pluginKey) open(sealed []byte) ([]byte, error) {
+	id, err := k.identity()
+	if err != nil {
+		return nil, err
+	}
+	var plain []byte
+	err = k.call(func() error {
+		var err error
+		plain, err = openAge(sealed, id)
+		return err
+	})
+	return plain, err
+}
+
+// seal encrypts plain to the holder's key (through the plugin) and extra.
+func (k *pluginKey) seal(plain []byte, extra []age.Recipient) ([]byte, error) {
+	r, err := k.recipient()
+	if err != nil {
+		return nil, err
+	}
+	var sealed []byte
+	err = k.call(func() error {
+		var err error
+		sealed, err = sealAge(plain, append([]age.Recipient{r}, extra...)...)
+		return err
+	})
+	return sealed, err
+}
+
+// present reports whether the holder keeps a key under the account, and
+// returns its public key.
+func (k *pluginKey) present() (bool, string, error) {
+	out, err := k.run("check")
+	if errors.Is(err, errItemNotFound) {
+		return false, "", nil
+	}
+	return err == nil, out, err
+}
