@@ -54,6 +54,9 @@ type Options struct {
 	// RecoveryRecipients are extra age recipients for keychain and
 	// identity-mode vaults.
 	RecoveryRecipients []string
+	// KeyHolder keeps the keychain backend's key: "" or "os" for the OS
+	// keychain (go-keyring), else a holder age-plugin-credmgr serves.
+	KeyHolder string
 
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
@@ -96,6 +99,7 @@ func OptionsFromConfig(dir string, cfg *config.Config) Options {
 		PlaintextOK:        cfg.PlaintextOK,
 		AgeIdentities:      cfg.AgeIdentity,
 		RecoveryRecipients: cfg.RecoveryRecipients,
+		KeyHolder:          cfg.KeyHolder,
 	}
 }
 
@@ -297,15 +301,25 @@ func OpenNamed(ctx context.Context, o Options, name string) (*Opened, error) {
 		if err != nil {
 			return nil, err
 		}
-		kr := o.Keyring
-		if kr == nil {
-			kr = keychain.System(o.KeychainTimeout)
+		kopts := keychain.Options{Holder: o.KeyHolder, Timeout: o.KeychainTimeout, Recipients: rs, Vault: vopts}
+		if o.KeyHolder == "" || o.KeyHolder == keychain.HolderOS {
+			kopts.Keyring = o.Keyring
+			if kopts.Keyring == nil {
+				kopts.Keyring = keychain.System(o.KeychainTimeout)
+			}
+		} else {
+			w := o.warn()
+			kopts.UI = plugin.NewTerminalUI(func(f string, v ...any) { fmt.Fprintf(w, "credmgr: "+f+"\n", v...) },
+				func(f string, v ...any) { fmt.Fprintf(w, "credmgr: warning: "+f+"\n", v...) })
 		}
-		s, err := keychain.New(path, keychain.Options{Keyring: kr, Recipients: rs, Vault: vopts})
+		s, err := keychain.New(path, kopts)
 		if err != nil {
 			return nil, err
 		}
 		guard := fmt.Sprintf("age X25519 key in the OS keychain (service %q, account %q)", keychain.Service, s.ItemAccount())
+		if h := s.Holder(); h != keychain.HolderOS {
+			guard = fmt.Sprintf("age X25519 key in the %s key holder through %s (item %q)", h, keychain.PluginBinary, s.ItemAccount())
+		}
 		if len(rs) > 0 {
 			guard += fmt.Sprintf(", plus %d recovery recipient(s)", len(rs))
 		}

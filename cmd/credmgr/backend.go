@@ -61,6 +61,7 @@ Backends:
 			if op.Age != nil && op.Age.Mode() == "passphrase" {
 				fmt.Fprintf(w, "key file: %s\n", agefile.KeyFilePath(op.Path))
 			}
+			a.printHolder(w, op)
 			fmt.Fprintf(w, "config:   %s%s\n", cfgPath, cfgNote)
 			list, err := op.Store.List(cmd.Context())
 			if err != nil {
@@ -136,13 +137,21 @@ func leftovers(dir string, op *backends.Opened) []string {
 }
 
 func (a *app) backendSetCmd() *cobra.Command {
+	var holderFlag string
 	cmd := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Switch backend, moving every credential across",
 		Long: `Set switches to the backend NAME (keychain, age, file or auto) and records the
 choice in config.toml. Every credential is copied to the new backend and read
 back from it before the old copy is removed; an interruption at any point
-leaves every credential in the backend config.toml names.`,
+leaves every credential in the backend config.toml names.
+
+With --holder (keychain only) the vault key is kept by another holder: os
+(the default: the OS keychain through go-keyring), pass, kwallet, keyctl,
+file or macos (served by age-plugin-credmgr, which must be on $PATH). If
+the keychain backend is already in use, its key moves: it is copied to the
+new holder, the vault is opened with it there, key_holder is recorded in
+config.toml, and only then is the key removed from the old holder.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: config.Backends,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -161,6 +170,9 @@ leaves every credential in the backend config.toml names.`,
 			}
 			target := *o
 			target.Backend = name
+			if err := a.applyHolderFlag(&target, holderFlag); err != nil {
+				return err
+			}
 			to, err := backends.Open(ctx, target)
 			if err != nil {
 				return a.storeError(fmt.Errorf("opening the %s backend: %w", name, err))
@@ -174,6 +186,10 @@ leaves every credential in the backend config.toml names.`,
 					return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
 				}
 				return nil
+			}
+			commit = holderCommit(commit, cfgPath, holderFlag)
+			if moved, err := a.moveKey(ctx, from, to, commit); moved || err != nil {
+				return err
 			}
 			if from.Name == to.Name {
 				if err := commit(); err != nil {
@@ -208,5 +224,6 @@ leaves every credential in the backend config.toml names.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&holderFlag, "holder", "", "keychain backend: what keeps the vault key (os, pass, kwallet, keyctl, file, macos)")
 	return cmd
 }
