@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		testOnlyScryptWorkFactor = 10
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(removingPlugin{m}, map[string]func(){
 		"credmgr": func() {
 			testOnlyScryptWorkFactor = 10
 			os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -48,6 +48,8 @@ func TestMain(m *testing.M) {
 // real components are there (see internal/testenv), and [!required] lets
 // a script skip what CI must run.
 func TestScripts(t *testing.T) {
+	// Scripts find age-plugin-credmgr on $PATH, as an installed one.
+	testenv.NeedPlugin(t)
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		Setup: func(env *testscript.Env) error {
@@ -172,3 +174,12 @@ func setupKeySessions(env *testscript.Env) error {
 }
 
 var keySessionSeq atomic.Int64
+
+// removingPlugin removes the age-plugin-credmgr that tests built once they
+// have run (testscript.Main exits without returning).
+type removingPlugin struct{ m *testing.M }
+
+func (r removingPlugin) Run() int {
+	defer testenv.RemovePlugin()
+	return r.m.Run()
+}

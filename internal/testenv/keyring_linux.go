@@ -5,6 +5,7 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"syscall"
 
@@ -75,4 +76,21 @@ func EnterSessionKeyring() {
 	}
 	fmt.Fprintf(os.Stderr, "testenv: re-executing in session keyring %s: %v\n", name, err)
 	os.Exit(2)
+}
+
+// RunInSessionKeyring runs cmd with the session keyring named name (held
+// by HoldSessionKeyring) as its session keyring, as a process started in
+// that login session would have it.
+func RunInSessionKeyring(name string, cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Never unlocked: the thread's credentials change.
+		if _, err := unix.KeyctlJoinSessionKeyring(name); err != nil {
+			errc <- fmt.Errorf("joining session keyring %s: %w", name, err)
+			return
+		}
+		errc <- cmd.Run()
+	}()
+	return <-errc
 }

@@ -2,7 +2,10 @@
 
 package testenv
 
-import "errors"
+import (
+	"errors"
+	"os/exec"
+)
 
 // SessionKeyringEnv names the session keyring a test's child process
 // joins; unused outside Linux.
@@ -18,3 +21,8 @@ func HoldSessionKeyring(name string) (func(), error) {
 
 // EnterSessionKeyring does nothing outside Linux.
 func EnterSessionKeyring() {}
+
+// RunInSessionKeyring fails outside Linux.
+func RunInSessionKeyring(name string, cmd *exec.Cmd) error {
+	return errors.New("no kernel keyring")
+}
