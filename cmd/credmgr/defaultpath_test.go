@@ -152,7 +152,7 @@ func TestDefaultPathSyscalls(t *testing.T) {
 		defer run("", env, "", "backend", "set", "file")
 		_, r := run("", env, "", "token", "openai")
 		noOther("keychain os", r)
-		bus := regexp.MustCompile(`path=@?"?([^"}]+)`).FindStringSubmatch(os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
+		bus := regexp.MustCompile(`(?:path|abstract)=([^,;]+)`).FindStringSubmatch(os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
 		for _, l := range r.connects {
 			if bus == nil || !strings.Contains(l, bus[1]) {
 				t.Errorf("keychain os: a connection other than to the session bus: %s", l)

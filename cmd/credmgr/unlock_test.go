@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/internal/testenv"
+	"github.com/credmgr/credmgr/internal/unlock"
 )
 
 // TestUnlockedTokenNoScrypt runs 20 "credmgr token" processes after
@@ -68,5 +69,23 @@ func TestUnlockedTokenNoScrypt(t *testing.T) {
 	run(withPass, "", "token", "openai")
 	if n := derivations() - before; n != 1 {
 		t.Fatalf("token after lock ran %d scrypt derivations, want 1", n)
+	}
+}
+
+// TestNoKernelKeyringSaysWhatToUse: where there is no kernel keyring
+// (macOS, Windows, a container refusing keyctl) unlock says so and what to
+// use instead.
+func TestNoKernelKeyringSaysWhatToUse(t *testing.T) {
+	var stderr strings.Builder
+	a := &app{stderr: &stderr}
+	code := a.report(noKernelKeyring(fmt.Errorf("%w (keyctl: operation not permitted)", unlock.ErrUnsupported)))
+	out := stderr.String()
+	if code != exitError {
+		t.Fatalf("exit code %d", code)
+	}
+	for _, want := range []string{"credmgr: error: cannot unlock: no Linux kernel keyring is available", "hint: use the keychain backend", "CREDMGR_PASSPHRASE_FILE", "CREDMGR_AGE_IDENTITY"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
