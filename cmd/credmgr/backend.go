@@ -69,7 +69,7 @@ Backends:
 				return a.storeError(err)
 			}
 			fmt.Fprintf(w, "health:   ok, %d credential(s)\n", len(list))
-			if st := a.unlockState(op); st != "" {
+			if st := a.unlockState(op, false); st != "" {
 				fmt.Fprintf(w, "unlock:   %s\n", st)
 			}
 			for _, l := range leftovers(o.DataDir, op) {

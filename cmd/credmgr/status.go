@@ -60,7 +60,7 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 			if err != nil {
 				return a.storeError(err)
 			}
-			if st := a.unlockState(op); st != "" {
+			if st := a.unlockState(op, true); st != "" {
 				fmt.Fprintf(a.stderr, "credmgr: vault %s\n", st)
 			}
 			var list []backends.Credential

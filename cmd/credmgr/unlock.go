@@ -186,8 +186,8 @@ func describeUnlock(e unlock.Entry, now time.Time) string {
 
 // unlockState is the one-line unlock state of an opened backend for
 // "credmgr backend" and "credmgr status", or "" when it has none (not a
-// passphrase vault).
-func (a *app) unlockState(op *backends.Opened) string {
+// passphrase vault; for status, also where there is no kernel keyring).
+func (a *app) unlockState(op *backends.Opened, forStatus bool) string {
 	if op.Age == nil || op.Age.Mode() != "passphrase" {
 		return ""
 	}
@@ -196,6 +196,9 @@ func (a *app) unlockState(op *backends.Opened) string {
 		return ""
 	}
 	if err := a.keyrings(o).Available(); err != nil {
+		if forStatus {
+			return ""
+		}
 		return "not available (no kernel keyring here)"
 	}
 	if e, ok := op.Age.Unlocked(); ok {
