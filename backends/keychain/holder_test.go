@@ -19,6 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.RemovePlugin()
+	testenv.StopKWallet()
 	os.Exit(code)
 }
 
@@ -36,6 +37,8 @@ func holderEnv(t *testing.T, holder string) {
 		if os.Getenv("CREDMGR_STORETEST_TASK") == "" {
 			testenv.NeedPass(t)
 		}
+	case "kwallet":
+		testenv.NeedKWallet(t)
 	}
 }
 
@@ -49,12 +52,14 @@ func holderStore(t testing.TB, dir, holder string) *keychain.Store {
 
 // The shared store suite runs with the vault key in each holder
 // age-plugin-credmgr serves here: pass (real pass and gpg), keyctl (the
-// kernel keyring) and file. Every read and write goes through the plugin,
-// from several processes at once. kwallet needs kwalletd on a KDE session
-// bus, and macos needs macOS with cgo: neither runs here.
-func TestStoreHolderKeyctl(t *testing.T) { storeHolder(t, "keyctl") }
-func TestStoreHolderFile(t *testing.T)   { storeHolder(t, "file") }
-func TestStoreHolderPass(t *testing.T)   { storeHolder(t, "pass") }
+// kernel keyring), file, and kwallet (a real kwalletd5, headless, on
+// scripts/test's session bus). Every read and write goes through the
+// plugin, from several processes at once. macos needs macOS with cgo and
+// cannot run here.
+func TestStoreHolderKeyctl(t *testing.T)  { storeHolder(t, "keyctl") }
+func TestStoreHolderFile(t *testing.T)    { storeHolder(t, "file") }
+func TestStoreHolderPass(t *testing.T)    { storeHolder(t, "pass") }
+func TestStoreHolderKWallet(t *testing.T) { storeHolder(t, "kwallet") }
 
 func storeHolder(t *testing.T, holder string) {
 	holderEnv(t, holder)

@@ -85,7 +85,10 @@ func openHolder(name, account string, ask prompter) (*holder, error) {
 		cfg.AllowedBackends = []keyring.BackendType{keyring.PassBackend}
 		cfg.PassPrefix = keychain.Service
 	case "kwallet":
+		// 99designs/keyring takes ServiceName as the wallet's name: use
+		// the user's default wallet, in a folder of credmgr's own.
 		cfg.AllowedBackends = []keyring.BackendType{keyring.KWalletBackend}
+		cfg.ServiceName = "kdewallet"
 		cfg.KWalletAppID = keychain.Service
 		cfg.KWalletFolder = keychain.Service
 	case "keyctl":
