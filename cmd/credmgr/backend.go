@@ -25,7 +25,10 @@ func (a *app) backendCmd() *cobra.Command {
 		Short: "Show the storage backend in use, or switch to another",
 		Long: `Backend shows which backend holds the credentials and why it was chosen
 (--backend flag, CREDMGR_BACKEND, backend in config.toml, or auto), its
-files, what guards it, and whether it is healthy.
+files, what guards it, and whether it is healthy. For the keychain backend it
+also shows which holder keeps the vault key (key_holder) and whether the key
+is there; for a passphrase vault, its key file and whether it is unlocked
+(credmgr unlock).
 
 Backends:
   keychain  vault.age sealed to a key kept in the OS keychain (default when
