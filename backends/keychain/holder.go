@@ -74,15 +74,12 @@ var pluginEnvOnce sync.Once
 
 // pluginEnv prepares the environment the plugin inherits (age's plugin
 // client gives it this process's). 99designs/keyring's package
-// initialisation dials the D-Bus session bus for the Secret Service and for
-// KWallet, and with no bus address execs dbus-launch: KWallet's dial is
-// switched off unless it is the holder, and with no session bus at all the
-// address is set to one that cannot be dialled, so nothing is launched.
+// initialisation dials the D-Bus session bus (for the Secret Service and
+// KWallet), and with no bus address execs dbus-launch, which can leave a
+// stray bus daemon behind: when there is no session bus, the address is
+// set to one that cannot be dialled, so nothing is launched.
 func (k *pluginKey) pluginEnv() {
 	pluginEnvOnce.Do(func() {
-		if k.holder != "kwallet" {
-			os.Setenv("DISABLE_KWALLET", "1")
-		}
 		if sessionBusPresent() != nil {
 			os.Setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:")
 		}
