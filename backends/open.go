@@ -352,7 +352,7 @@ func OpenNamed(ctx context.Context, o Options, name string) (*Opened, error) {
 				}
 				// "credmgr unlock" kept the key: no passphrase is needed
 				// unless that key turns out not to open the vault.
-				fn = func(bool) (string, error) { return "", err }
+				fn = func(context.Context, bool) (string, error) { return "", err }
 				desc = "nowhere (none is set; the vault is unlocked)"
 			}
 			aopts.Passphrase = fn
@@ -413,10 +413,10 @@ func parseRecipients(list []string) ([]age.Recipient, error) {
 // or a prompt on the terminal, in that order.
 func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 	if p := o.getenv("CREDMGR_PASSPHRASE"); p != "" {
-		return func(bool) (string, error) { return p, nil }, "CREDMGR_PASSPHRASE", nil
+		return func(context.Context, bool) (string, error) { return p, nil }, "CREDMGR_PASSPHRASE", nil
 	}
 	fromFile := func(path, what string) (agefile.PassphraseFunc, string, error) {
-		return func(bool) (string, error) {
+		return func(context.Context, bool) (string, error) {
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return "", fmt.Errorf("reading the passphrase from %s: %w", what, err)
@@ -440,8 +440,8 @@ func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 		}
 	}
 	if (o.Terminal == nil && tty.Available()) || (o.Terminal != nil && o.Terminal()) {
-		return func(confirm bool) (string, error) {
-			return tty.ReadSecret("credmgr vault passphrase: ", confirm)
+		return func(ctx context.Context, confirm bool) (string, error) {
+			return tty.ReadSecret(ctx, "credmgr vault passphrase: ", confirm)
 		}, "a terminal prompt", nil
 	}
 	return nil, "", errors.New("the age backend needs a key: set CREDMGR_AGE_IDENTITY=FILE, CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked")

@@ -3,8 +3,9 @@
 // Each provider has a [Flow] (package flows/<provider>) that runs its login
 // and refresh protocol and stores nothing. This package adds what ties a
 // flow to a store: [Fresh] and [TokenSource] refresh a stored token when it
-// expires within 5 minutes, inside the store's Update, so that many
-// processes asking at once cause one refresh and all get its result.
+// expires within [RefreshMargin] (5 minutes, or half the lifetime of a
+// shorter-lived token), inside the store's Update, so that many processes
+// asking at once cause one refresh and all get its result.
 package flows
 
 import (
@@ -52,8 +53,13 @@ var (
 	ErrStateMismatch   = flowapi.ErrStateMismatch
 )
 
-// RefreshSkew is how long before its expiry a token is refreshed.
+// RefreshSkew is how long before its expiry a token is refreshed at most
+// (see RefreshMargin).
 const RefreshSkew = 5 * time.Minute
+
+// DefaultLifetime is the lifetime assumed for an access token whose
+// provider gave none (see flowapi.DefaultLifetime).
+const DefaultLifetime = flowapi.DefaultLifetime
 
 // refreshTimeout bounds one refresh request, which runs to completion
 // even when the caller's context is cancelled.
@@ -80,8 +86,10 @@ func Providers() []string {
 // ErrNoFlow is returned by New for providers credmgr cannot log in to.
 var ErrNoFlow = errors.New("no login flow for this provider")
 
-// New returns the flow for a canonical provider name.
+// New returns the flow for a canonical provider name. Settings that
+// belong to Transport (SettingUpstream) are not passed to the flow.
 func New(provider string, cfg Config) (Flow, error) {
+	cfg.Settings = withoutTransportSettings(cfg.Settings)
 	f, ok := registry[provider]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s (store an API key with credmgr import %s --api-key)", ErrNoFlow, provider, provider)
@@ -89,19 +97,56 @@ func New(provider string, cfg Config) (Flow, error) {
 	return f(cfg)
 }
 
+// RefreshMargin is how long before its expiry c's access token is
+// refreshed: RefreshSkew, or half the token's lifetime when that is
+// shorter, so that a token that lives 60 seconds is used for 30 of them
+// instead of being refreshed on every use. The lifetime is Expiry minus
+// IssuedAt; when either is unknown the margin is RefreshSkew.
+func RefreshMargin(c backends.Credential) time.Duration {
+	if c.IssuedAt.IsZero() || c.Expiry.IsZero() || !c.Expiry.After(c.IssuedAt) {
+		return RefreshSkew
+	}
+	return min(RefreshSkew, c.Expiry.Sub(c.IssuedAt)/2)
+}
+
 // NeedsRefresh reports whether c is an OAuth credential whose access token
-// is missing or expires within RefreshSkew of now.
+// is missing or expires within RefreshMargin(c) of now. An access token
+// without an expiry that can be refreshed is taken to live
+// DefaultLifetime from when it was obtained (IssuedAt, else UpdatedAt),
+// and to need a refresh when neither is known: never forever.
 func NeedsRefresh(c backends.Credential, now time.Time) bool {
-	return c.Type == backends.TypeOAuth && (c.AccessToken == "" || c.Expired(now, RefreshSkew))
+	if c.Type != backends.TypeOAuth {
+		return false
+	}
+	if c.AccessToken == "" {
+		return true
+	}
+	exp := c.Expiry
+	if exp.IsZero() {
+		if c.RefreshToken == "" {
+			return false // nothing to refresh it with: use it as it is
+		}
+		since := c.IssuedAt
+		if c.UpdatedAt.After(since) {
+			since = c.UpdatedAt
+		}
+		if since.IsZero() {
+			return true
+		}
+		exp = since.Add(DefaultLifetime)
+	}
+	return !exp.After(now.Add(RefreshMargin(c)))
 }
 
 // Fresh returns the credential for ref with a usable access token,
-// refreshing it if it expires within RefreshSkew. The refresh happens
-// inside store.Update: the credential is read again under the lock (another
-// process may have refreshed it meanwhile, and then its result is used),
-// the provider is asked once, and the rotated tokens are stored before
-// Fresh returns. If the provider rejects the refresh token the error wraps
-// ErrReloginRequired; on any error the stored credential is unchanged.
+// refreshing it if NeedsRefresh says so. The refresh happens inside
+// store.Update: the credential is read again under the lock, and if
+// another process refreshed it meanwhile its result is used while that
+// token has not expired (even within the margin: waiting for the lock must
+// not cause a second refresh); otherwise the provider is asked once, and
+// the rotated tokens are stored before Fresh returns. If the provider
+// rejects the refresh token the error wraps ErrReloginRequired; on any
+// error the stored credential is unchanged.
 func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flow, now func() time.Time) (backends.Credential, error) {
 	if now == nil {
 		now = time.Now
@@ -120,6 +165,9 @@ func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flo
 		if !NeedsRefresh(*cur, now()) {
 			return cur, nil // refreshed by someone else meanwhile
 		}
+		if cur.AccessToken != "" && cur.AccessToken != c.AccessToken && !cur.Expired(now(), 0) {
+			return cur, nil // refreshed by someone else while this process waited
+		}
 		if cur.RefreshToken == "" {
 			return nil, fmt.Errorf("%w: %s has no refresh token", ErrReloginRequired, ref)
 		}
@@ -134,6 +182,9 @@ func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flo
 		}
 		next.Provider, next.Account = ref.Provider, ref.Account
 		next.UpdatedAt = now().UTC().Truncate(time.Second)
+		if !next.IssuedAt.After(cur.IssuedAt) {
+			next.IssuedAt = next.UpdatedAt // a flow that did not set it
+		}
 		return &next, nil
 	})
 	if err != nil {
@@ -147,7 +198,7 @@ func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flo
 
 // TokenSource returns an oauth2.TokenSource for the stored credential ref
 // that refreshes and persists as Fresh does. It is safe for concurrent use;
-// a token is reused while it is valid for more than RefreshSkew.
+// a token is reused until NeedsRefresh says otherwise.
 func TokenSource(ctx context.Context, store backends.Store, ref backends.Ref, cfg Config) (oauth2.TokenSource, error) {
 	flow, err := New(ref.Provider, cfg)
 	if err != nil && !errors.Is(err, ErrNoFlow) {

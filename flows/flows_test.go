@@ -107,7 +107,36 @@ func TestNeedsRefresh(t *testing.T) {
 		{"expires within the skew", oauthCred("at", "rt", now.Add(time.Minute)), true},
 		{"expired", oauthCred("at", "rt", now.Add(-time.Hour)), true},
 		{"no access token", oauthCred("", "rt", now.Add(time.Hour)), true},
-		{"no expiry", oauthCred("at", "rt", time.Time{}), false},
+		// A missing expiry is DefaultLifetime from the last update
+		// (oauthCred: a day ago), never "forever".
+		{"no expiry, updated a day ago", oauthCred("at", "rt", time.Time{}), true},
+		{"no expiry, updated just now", func() backends.Credential {
+			c := oauthCred("at", "rt", time.Time{})
+			c.UpdatedAt = now
+			return c
+		}(), false},
+		{"no expiry, issued 56 minutes ago", func() backends.Credential {
+			c := oauthCred("at", "rt", time.Time{})
+			c.IssuedAt = now.Add(-56 * time.Minute)
+			return c
+		}(), true},
+		{"no expiry, nothing known", func() backends.Credential {
+			c := oauthCred("at", "rt", time.Time{})
+			c.UpdatedAt = time.Time{}
+			return c
+		}(), true},
+		{"no expiry, no refresh token", oauthCred("at", "", time.Time{}), false},
+		// A 60-second token is refreshed in the second half of its life.
+		{"60s token, 25s old", func() backends.Credential {
+			c := oauthCred("at", "rt", now.Add(35*time.Second))
+			c.IssuedAt = now.Add(-25 * time.Second)
+			return c
+		}(), false},
+		{"60s token, 31s old", func() backends.Credential {
+			c := oauthCred("at", "rt", now.Add(29*time.Second))
+			c.IssuedAt = now.Add(-31 * time.Second)
+			return c
+		}(), true},
 		{"api key", backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk", Expiry: now.Add(-time.Hour)}, false},
 	}
 	for _, tt := range tests {
@@ -178,12 +207,23 @@ func TestFresh(t *testing.T) {
 			want: unchanged,
 		},
 		{
-			name: "no expiry",
+			name: "no expiry, updated within the hour",
+			seed: func(t *testing.T, srv *fake.Server) *backends.Credential {
+				c := oauthCred("at-no-expiry", srv.IssueRefreshToken(), time.Time{})
+				c.UpdatedAt = now0.Add(-30 * time.Minute)
+				return &c
+			},
+			want: unchanged,
+		},
+		{
+			// Taken to live DefaultLifetime, never forever.
+			name: "no expiry, updated a day ago",
 			seed: func(t *testing.T, srv *fake.Server) *backends.Credential {
 				c := oauthCred("at-no-expiry", srv.IssueRefreshToken(), time.Time{})
 				return &c
 			},
-			want: unchanged,
+			want:          refreshed,
+			wantRefreshes: 1,
 		},
 		{
 			name: "expires within the skew",

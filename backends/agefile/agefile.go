@@ -43,8 +43,9 @@ const FileName = "vault.age"
 var ErrWrongKey = errors.New("the vault does not open with this key")
 
 // PassphraseFunc returns the passphrase. confirm is true when a new vault
-// is about to be created, so an interactive prompt should ask twice.
-type PassphraseFunc func(confirm bool) (string, error)
+// is about to be created, so an interactive prompt should ask twice. ctx
+// is the operation's: a prompt ends when it is done.
+type PassphraseFunc func(ctx context.Context, confirm bool) (string, error)
 
 // Options configures the age backend. Exactly one of Passphrase and
 // Identities must be set.
@@ -128,13 +129,13 @@ type guard struct {
 	legacy bool
 }
 
-func (g *guard) passphrase(confirm bool) (string, error) {
+func (g *guard) passphrase(ctx context.Context, confirm bool) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pass != "" {
 		return g.pass, nil
 	}
-	p, err := g.opts.Passphrase(confirm)
+	p, err := g.opts.Passphrase(ctx, confirm)
 	if err != nil {
 		return "", err
 	}
@@ -159,14 +160,14 @@ func (g *guard) notice(format string, args ...any) {
 
 func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 	if g.opts.Passphrase != nil {
-		return g.openPassphrase(sealed)
+		return g.openPassphrase(ctx, sealed)
 	}
 	return Open(sealed, g.opts.Identities...)
 }
 
 func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 	if g.opts.Passphrase != nil {
-		return g.sealPassphrase(plain)
+		return g.sealPassphrase(ctx, plain)
 	}
 	return Seal(plain, g.recipients...)
 }

@@ -49,7 +49,7 @@ const testPassphrase = "correct horse battery staple"
 
 func passphraseStore(t testing.TB, dir string, pass string) *agefile.Store {
 	s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
-		Passphrase: func(bool) (string, error) { return pass, nil },
+		Passphrase: func(context.Context, bool) (string, error) { return pass, nil },
 		WorkFactor: 10, // age's default (18) costs a second per seal
 	})
 	if err != nil {
@@ -142,7 +142,7 @@ func TestPassphraseAskedOnce(t *testing.T) {
 	asked := 0
 	confirmAsked := false
 	s, _ := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
-		Passphrase: func(confirm bool) (string, error) {
+		Passphrase: func(_ context.Context, confirm bool) (string, error) {
 			asked++
 			confirmAsked = confirmAsked || confirm
 			return testPassphrase, nil
@@ -169,7 +169,10 @@ func TestPassphraseAskedOnce(t *testing.T) {
 func TestNewVaultConfirmsPassphrase(t *testing.T) {
 	var confirms []bool
 	s, _ := agefile.New(filepath.Join(t.TempDir(), agefile.FileName), agefile.Options{
-		Passphrase: func(confirm bool) (string, error) { confirms = append(confirms, confirm); return "p", nil },
+		Passphrase: func(_ context.Context, confirm bool) (string, error) {
+			confirms = append(confirms, confirm)
+			return "p", nil
+		},
 		WorkFactor: 10,
 	})
 	if err := s.Put(context.Background(), testCred("a")); err != nil {
@@ -270,7 +273,7 @@ func BenchmarkIdentity(b *testing.B) {
 func BenchmarkPassphrase(b *testing.B) {
 	storetest.Bench(b, func(t testing.TB, dir string) backends.Store {
 		s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
-			Passphrase: func(bool) (string, error) { return testPassphrase, nil },
+			Passphrase: func(context.Context, bool) (string, error) { return testPassphrase, nil },
 		})
 		if err != nil {
 			t.Fatal(err)

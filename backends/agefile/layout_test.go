@@ -125,7 +125,7 @@ func TestLegacyVaultConverted(t *testing.T) {
 	var notices []string
 	open := func() *agefile.Store {
 		s, err := agefile.New(vaultPath, agefile.Options{
-			Passphrase: func(bool) (string, error) { return testPassphrase, nil },
+			Passphrase: func(context.Context, bool) (string, error) { return testPassphrase, nil },
 			WorkFactor: 10,
 			Notice:     func(m string) { notices = append(notices, m) },
 		})

@@ -92,8 +92,8 @@ func (r countedScryptRecipient) WrapWithLabels(fileKey []byte) ([]*age.Stanza, [
 	return r.ScryptRecipient.WrapWithLabels(fileKey)
 }
 
-func (g *guard) scryptIdentity(confirm bool) (age.Identity, error) {
-	p, err := g.passphrase(confirm)
+func (g *guard) scryptIdentity(ctx context.Context, confirm bool) (age.Identity, error) {
+	p, err := g.passphrase(ctx, confirm)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +104,8 @@ func (g *guard) scryptIdentity(confirm bool) (age.Identity, error) {
 	return countedScryptIdentity{id}, nil
 }
 
-func (g *guard) scryptRecipient() (age.Recipient, error) {
-	p, err := g.passphrase(true)
+func (g *guard) scryptRecipient(ctx context.Context) (age.Recipient, error) {
+	p, err := g.passphrase(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +123,11 @@ func (g *guard) scryptRecipient() (age.Recipient, error) {
 // this process, else with the key "credmgr unlock" left in the kernel
 // keyring, else with the key file and the passphrase. The older layout is
 // opened with the passphrase directly.
-func (g *guard) openPassphrase(sealed []byte) ([]byte, error) {
+func (g *guard) openPassphrase(ctx context.Context, sealed []byte) ([]byte, error) {
 	types := headerTypes(sealed)
 	switch {
 	case slices.Contains(types, "scrypt"):
-		id, err := g.scryptIdentity(false)
+		id, err := g.scryptIdentity(ctx, false)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +155,7 @@ func (g *guard) openPassphrase(sealed []byte) ([]byte, error) {
 		g.setKey(id, sum)
 		return plain, nil
 	}
-	id, keyFile, err := g.readKeyFile()
+	id, keyFile, err := g.readKeyFile(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (g *guard) openCached(sealed []byte) (plain []byte, id *age.X25519Identity,
 }
 
 // readKeyFile opens the key file with the passphrase.
-func (g *guard) readKeyFile() (*age.X25519Identity, []byte, error) {
+func (g *guard) readKeyFile(ctx context.Context) (*age.X25519Identity, []byte, error) {
 	keyFile, err := fsutil.ReadPrivate(g.keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%w: the vault is sealed to the key in %s, which does not exist; nothing was changed (restore it from where you keep vault.age's backups)", ErrKeyFileMissing, g.keyPath)
@@ -223,7 +223,7 @@ func (g *guard) readKeyFile() (*age.X25519Identity, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the vault's key file: %w", err)
 	}
-	sid, err := g.scryptIdentity(false)
+	sid, err := g.scryptIdentity(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -256,7 +256,7 @@ func parseKeyFile(plain []byte) (*age.X25519Identity, error) {
 // file: a new key sealed with the passphrase, written atomically and read
 // back; the vault is then checked to open with the key read back before
 // it is handed over to be written.
-func (g *guard) sealPassphrase(plain []byte) ([]byte, error) {
+func (g *guard) sealPassphrase(ctx context.Context, plain []byte) ([]byte, error) {
 	g.mu.Lock()
 	id, legacy := g.id, g.legacy
 	g.mu.Unlock()
@@ -265,7 +265,7 @@ func (g *guard) sealPassphrase(plain []byte) ([]byte, error) {
 		return Seal(plain, id.Recipient(), marker)
 	}
 
-	id, sum, err := g.newKeyFile()
+	id, sum, err := g.newKeyFile(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -289,9 +289,9 @@ func (g *guard) sealPassphrase(plain []byte) ([]byte, error) {
 // vault moved aside, an interrupted conversion or switch) is reused if the
 // passphrase opens it, and never overwritten: it may be the only key of a
 // vault kept elsewhere.
-func (g *guard) newKeyFile() (*age.X25519Identity, string, error) {
+func (g *guard) newKeyFile(ctx context.Context) (*age.X25519Identity, string, error) {
 	if _, err := os.Lstat(g.keyPath); err == nil {
-		id, keyFile, err := g.readKeyFile()
+		id, keyFile, err := g.readKeyFile(ctx)
 		if err != nil {
 			if errors.Is(err, ErrWrongKey) {
 				return nil, "", fmt.Errorf("%w: %s is already there and does not open with this passphrase; it may be the key of a vault that was moved away, so it was left alone: move it next to that vault, or remove it", ErrWrongKey, g.keyPath)
@@ -304,7 +304,7 @@ func (g *guard) newKeyFile() (*age.X25519Identity, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	r, err := g.scryptRecipient()
+	r, err := g.scryptRecipient(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -317,7 +317,7 @@ func (g *guard) newKeyFile() (*age.X25519Identity, string, error) {
 	if err := fsutil.WriteFileAtomic(g.keyPath, sealed); err != nil {
 		return nil, "", fmt.Errorf("writing the vault's key file: %w", err)
 	}
-	back, keyFile, err := g.readKeyFile()
+	back, keyFile, err := g.readKeyFile(ctx)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading back the vault's new key file: %w", err)
 	}
@@ -360,7 +360,7 @@ func (s *Store) Unlock(ctx context.Context, until time.Time, scope unlock.Scope)
 			return unlock.Entry{}, err
 		}
 	}
-	id, keyFile, err := g.readKeyFile()
+	id, keyFile, err := g.readKeyFile(ctx)
 	if err != nil {
 		return unlock.Entry{}, err
 	}

@@ -48,7 +48,7 @@ type unlockFixture struct {
 func (f *unlockFixture) store(t *testing.T) *agefile.Store {
 	t.Helper()
 	s, err := agefile.New(filepath.Join(f.dir, agefile.FileName), agefile.Options{
-		Passphrase: func(bool) (string, error) {
+		Passphrase: func(context.Context, bool) (string, error) {
 			f.asked++
 			if f.pass == "" {
 				return "", errors.New("no passphrase source")

@@ -461,6 +461,7 @@ func sample(provider, account, access string) backends.Credential {
 		Extra:        map[string]string{"resource_url": "portal.qwen.ai", "email": "a@example.com"},
 		Source:       "storetest",
 		UpdatedAt:    time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		IssuedAt:     time.Date(2029, 12, 31, 23, 0, 0, 0, time.UTC),
 	}
 }
 

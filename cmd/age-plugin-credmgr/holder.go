@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,7 +40,7 @@ type prompter func(prompt string) (string, error)
 
 // terminalPrompt asks on the controlling terminal.
 func terminalPrompt(prompt string) (string, error) {
-	return tty.ReadSecret(prompt+": ", false)
+	return tty.ReadSecret(context.Background(), prompt+": ", false)
 }
 
 // protocolPrompt asks through the age client (credmgr or age), which asks

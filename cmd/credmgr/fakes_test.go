@@ -75,9 +75,15 @@ var extraSettings = map[string]map[string]string{
 }
 
 func init() {
-	// fakes appends [providers.*] tables pointing at this script's fake
-	// providers to $CREDMGR_HOME/config.toml.
+	// fakes [-upstream] appends [providers.*] tables pointing at this
+	// script's fake providers to $CREDMGR_HOME/config.toml; with
+	// -upstream, their API upstreams too point at fake upstreams (see
+	// the upstream command).
 	scriptCmds["fakes"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		withUpstream := len(args) == 1 && args[0] == "-upstream"
+		if len(args) > 0 && !withUpstream {
+			ts.Fatalf("usage: fakes [-upstream]")
+		}
 		var b strings.Builder
 		names := make([]string, 0, len(scriptFakes(ts)))
 		for name := range scriptFakes(ts) {
@@ -89,6 +95,9 @@ func init() {
 			settings := scriptFakes(ts)[name].Settings()
 			for k, v := range extraSettings[name] {
 				settings[k] = v
+			}
+			if withUpstream {
+				settings["upstream"] = scriptUpstream(ts, name).URL
 			}
 			keys := make([]string, 0, len(settings))
 			for k := range settings {
@@ -109,7 +118,10 @@ func init() {
 	}
 
 	// fake PROVIDER KNOB [VALUE] changes a fake's behaviour: decision
-	// approve|deny|never, pending N, failrefresh, slowrefresh, down.
+	// approve|deny|never, pending N, failrefresh, slowrefresh, down,
+	// noexpiresin (token answers without a lifetime), ttl DURATION
+	// (openai: access token lifetime), hostile N (error answers that echo
+	// secrets and forge output, fakeprovider.HostileBody shape N).
 	scriptCmds["fake"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 2 {
 			ts.Fatalf("usage: fake PROVIDER KNOB [VALUE]")
@@ -351,9 +363,15 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.PendingPolls = n
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
+			case "noexpiresin":
+				f.OmitExpiresIn = true
+			case "ttl":
+				f.AccessTTL, _ = time.ParseDuration(val)
 			}
 		})
-		return knob == "decision" || knob == "pending" || knob == "failrefresh"
+		return knob == "decision" || knob == "pending" || knob == "failrefresh" || knob == "noexpiresin" || knob == "ttl" || knob == "hostile"
 	case *fakeanthropic.Server:
 		f.Set(func(f *fakeanthropic.Server) {
 			switch knob {
@@ -361,9 +379,13 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.Decision = map[string]fakeanthropic.Decision{"approve": fakeanthropic.Approve, "deny": fakeanthropic.Deny}[val]
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
+			case "noexpiresin":
+				f.OmitExpiresIn = true
 			}
 		})
-		return knob == "decision" || knob == "failrefresh"
+		return knob == "decision" || knob == "failrefresh" || knob == "noexpiresin" || knob == "hostile"
 	case *fakegemini.Server:
 		f.Set(func(f *fakegemini.Server) {
 			switch knob {
@@ -371,9 +393,13 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.Decision = map[string]fakegemini.Decision{"approve": fakegemini.Approve, "deny": fakegemini.Deny, "never": fakegemini.Never}[val]
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
+			case "noexpiresin":
+				f.OmitExpiresIn = true
 			}
 		})
-		return knob == "decision" || knob == "failrefresh"
+		return knob == "decision" || knob == "failrefresh" || knob == "noexpiresin" || knob == "hostile"
 	case *fakeqwen.Server:
 		f.Set(func(f *fakeqwen.Server) {
 			switch knob {
@@ -385,9 +411,13 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.SlowDownPolls = n
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
+			case "noexpiresin":
+				f.OmitExpiresIn = true
 			}
 		})
-		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh"
+		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "noexpiresin" || knob == "hostile"
 	case *fakecopilot.Server:
 		f.Set(func(f *fakecopilot.Server) {
 			switch knob {
@@ -400,11 +430,13 @@ func setKnob(s fakeServer, knob, val string) bool {
 				f.SlowDownIncrement = 1
 			case "failrefresh":
 				f.FailRefresh = true
+			case "hostile":
+				f.Hostile = n
 			case "nosubscription":
 				f.NoSubscription = true
 			}
 		})
-		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "nosubscription"
+		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "nosubscription" || knob == "hostile"
 	}
 	return false
 }

@@ -89,12 +89,14 @@ changed per provider in config.toml (see docs/providers.md).`,
 				return loginError(ctx, ref, err, timeout)
 			}
 			c.Provider, c.Account = ref.Provider, ref.Account
-			if err := op.Store.Put(cmd.Context(), c); err != nil {
+			// A login the provider completed is stored even if a signal
+			// arrives now: its codes are spent.
+			if err := op.Store.Put(context.WithoutCancel(cmd.Context()), c); err != nil {
 				return a.storeError(fmt.Errorf("storing the new login for %s: %w", ref, err))
 			}
 			who := ""
 			if e := c.Extra["email"]; e != "" {
-				who = " as " + e
+				who = " as " + ui.Clean(e) // from the provider's id token
 			}
 			fmt.Fprintf(a.stderr, "credmgr: logged in to %s%s; stored in the %s backend\n", ref, who, op.Name)
 			return nil

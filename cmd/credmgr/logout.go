@@ -10,6 +10,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/internal/ui"
 )
 
 func (a *app) logoutCmd() *cobra.Command {
@@ -49,7 +50,7 @@ even when revocation fails; credmgr says so.`,
 			fmt.Fprintf(a.stderr, "credmgr: removed %s from the %s backend\n", ref, op.Name)
 			switch {
 			case revokeErr != nil:
-				fmt.Fprintf(a.stderr, "credmgr: warning: the provider did not revoke the tokens: %v\n", revokeErr)
+				fmt.Fprintf(a.stderr, "credmgr: warning: the provider did not revoke the tokens: %s\n", ui.Clean(revokeErr.Error()))
 				fmt.Fprintf(a.stderr, "credmgr: hint: they stay valid until they expire; end the session in the provider's account settings\n")
 			case revoked:
 				fmt.Fprintf(a.stderr, "credmgr: revoked the tokens at %s\n", ref.Provider)

@@ -6,13 +6,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/credmgr/credmgr/internal/fakeupstream"
 	"github.com/credmgr/credmgr/internal/testenv"
 )
 
@@ -27,6 +30,15 @@ func TestMain(m *testing.M) {
 		k, v, _ := strings.Cut(k, "=")
 		os.Setenv(k, v)
 	}
+	// The core-dump test's control: a process that holds the canary in
+	// memory like credmgr but never runs Main (so is not hardened).
+	if canary := os.Getenv("CREDMGR_TEST_CRASH_CONTROL"); canary != "" {
+		held := []byte(strings.Repeat(canary, 2))
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+		runtime.KeepAlive(held)
+		os.Exit(0)
+	}
 	// Go tests run credmgr as a child process this way (see runChild).
 	if os.Getenv("CREDMGR_TEST_RUN_MAIN") == "1" {
 		testOnlyScryptWorkFactor = 10
@@ -37,6 +49,7 @@ func TestMain(m *testing.M) {
 			testOnlyScryptWorkFactor = 10
 			os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
+		"agent": agentMain,
 	})
 }
 
@@ -56,6 +69,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("CREDMGR_HOME", filepath.Join(env.WorkDir, "data"))
 			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, "xdg"))
 			setupFakes(env)
+			env.Values["upstreams"] = map[string]*fakeupstream.Server{}
 			for _, kv := range noNetworkEnv {
 				k, v, _ := strings.Cut(kv, "=")
 				env.Setenv(k, v)
@@ -79,6 +93,11 @@ func TestScripts(t *testing.T) {
 				return testenv.Required(), nil
 			case "keyring":
 				return testenv.KernelKeyring(), nil
+			case "fgtty":
+				// A terminal whose foreground process group is this
+				// test's: "credmgr exec" then leaves SIGINT to the
+				// terminal (see signalReachedChild).
+				return signalReachedChild(os.Interrupt), nil
 			}
 			return false, nil
 		},

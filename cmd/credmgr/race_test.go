@@ -48,7 +48,21 @@ func raceBackends(t *testing.T) []struct {
 // reach the provider, every process must print the new access token, and
 // the store must hold the rotated refresh token.
 func TestRefreshRace(t *testing.T) {
-	const procs = 32
+	refreshRace(t, 32, time.Hour)
+}
+
+// TestShortLivedRefreshRace is TestRefreshRace with 16 processes and a
+// provider that issues 60-second access tokens, shorter than the 5-minute
+// refresh margin: the processes that waited on the lock must use the token
+// just stored, so exactly one refresh reaches the provider; a following
+// "credmgr token" must not refresh either.
+func TestShortLivedRefreshRace(t *testing.T) {
+	refreshRace(t, 16, time.Minute)
+}
+
+// refreshRace runs procs "credmgr token openai" processes at once against
+// a fake that issues access tokens living ttl.
+func refreshRace(t *testing.T, procs int, ttl time.Duration) {
 	for _, b := range raceBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			if b.keychain && !testenv.SecretService() {
@@ -60,7 +74,7 @@ func TestRefreshRace(t *testing.T) {
 			srv := fakeopenai.New()
 			defer srv.Close()
 			// A slow refresh widens the window in which the others pile up.
-			srv.Set(func(s *fakeopenai.Server) { s.RefreshDelay = 200 * time.Millisecond })
+			srv.Set(func(s *fakeopenai.Server) { s.RefreshDelay = 200 * time.Millisecond; s.AccessTTL = ttl })
 
 			dir := t.TempDir()
 			config := fmt.Sprintf("plaintext_ok = true\nlock_timeout = \"60s\"\n\n[providers.openai]\nissuer = %q\n", srv.URL)
@@ -130,6 +144,16 @@ func TestRefreshRace(t *testing.T) {
 			}
 			if list[0].RefreshToken == rt || !srv.RefreshTokenValid(list[0].RefreshToken) {
 				t.Errorf("the store does not hold the rotated refresh token")
+			}
+
+			// The token just stored is still used (a 60-second token for
+			// its first 30 seconds).
+			out, err = credmgrCmd(env, "token", "openai").Output()
+			if err != nil || strings.TrimSpace(string(out)) != access {
+				t.Errorf("token after the race: %v, or not the stored token", err)
+			}
+			if n := srv.Count(func(s *fakeopenai.Server) int { return s.RefreshRequests }); n != 1 {
+				t.Errorf("%d refresh requests after one more token command, want 1", n)
 			}
 		})
 	}

@@ -8,11 +8,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/harden"
+	"github.com/credmgr/credmgr/internal/ui"
 )
 
 // Exit codes.
@@ -59,13 +62,22 @@ func usageError(err error) error { return &cliError{code: exitUsage, err: err} }
 
 // Main runs credmgr with args and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Before any secret is in memory: no core dumps, no ptrace attach
+	// (see package harden). Best effort: the calls do not fail outside
+	// a sandbox that forbids them, and credmgr still works there.
+	_ = harden.Process()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Every terminating signal a person or a supervisor sends (Ctrl-C,
+	// kill, a closed terminal, Ctrl-\) cancels ctx instead of killing the
+	// process: waits stop, but a refresh the provider may already have
+	// carried out runs to completion and is stored (see flows.Fresh).
+	// The signals stay caught until Main returns.
+	ctx, stop := signal.NotifyContext(context.Background(), terminatingSignals...)
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -74,9 +86,17 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return a.report(err)
 }
 
+// terminatingSignals are the signals Main turns into a cancelled context.
+// (SIGKILL cannot be caught; Windows delivers only os.Interrupt.)
+var terminatingSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
 // report prints err as "credmgr: error: …" plus hints and returns the exit
 // code.
 func (a *app) report(err error) int {
+	var es *exitStatus
+	if errors.As(err, &es) {
+		return es.code // the child's own status; it spoke for itself
+	}
 	code := exitError
 	var hints []string
 	var ce *cliError
@@ -91,16 +111,35 @@ func (a *app) report(err error) int {
 		fmt.Fprintln(a.stderr, "credmgr: interrupted")
 		return exitError
 	}
+	// Error text may hold what a provider or a file said: every line is
+	// cleaned of control characters (escape sequences, carriage returns),
+	// and a continuation line that looks like one of credmgr's own is
+	// indented, so that nothing can forge a "credmgr: hint:" line.
 	msg := strings.TrimSpace(err.Error())
 	lines := strings.Split(msg, "\n")
-	fmt.Fprintf(a.stderr, "credmgr: error: %s\n", lines[0])
+	fmt.Fprintf(a.stderr, "credmgr: error: %s\n", ui.Clean(lines[0]))
 	for _, l := range lines[1:] {
+		l = ui.Clean(l)
+		if t := strings.TrimSpace(l); hasOwnPrefix(t) {
+			l = "  " + t
+		}
 		fmt.Fprintf(a.stderr, "credmgr: %s\n", l)
 	}
 	for _, h := range hints {
-		fmt.Fprintf(a.stderr, "credmgr: hint: %s\n", h)
+		fmt.Fprintf(a.stderr, "credmgr: hint: %s\n", ui.Clean(h))
 	}
 	return code
+}
+
+// hasOwnPrefix reports whether a line of error text starts like a line
+// credmgr prints itself.
+func hasOwnPrefix(line string) bool {
+	for _, p := range []string{"credmgr:", "error:", "hint:", "warning:"} {
+		if len(line) >= len(p) && strings.EqualFold(line[:len(p)], p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isUsage recognises cobra's argument and flag errors.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/jsonfile"
+	"github.com/credmgr/credmgr/internal/proxy"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -65,6 +65,9 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 			}
 			var list []backends.Credential
 			for _, c := range all {
+				if c.Provider == proxy.KeyProvider {
+					continue // proxy keys: credmgr proxy key list
+				}
 				if provider == "" || c.Provider == provider {
 					list = append(list, c)
 				}
@@ -133,7 +136,7 @@ func newStatusJSON(c backends.Credential, backend string, now time.Time, secrets
 		e := c.Expiry.UTC()
 		s.Expiry = &e
 		s.Expired = c.Expired(now, 0)
-		in := int64(math.Round(c.Expiry.Sub(now).Seconds()))
+		in := secondsUntil(c.Expiry, now)
 		s.ExpiresIn = &in
 	}
 	if !c.UpdatedAt.IsZero() {
@@ -153,9 +156,23 @@ func orDash(s string) string {
 	return s
 }
 
+// secondsUntil is t-now in whole seconds (rounded), exact for any two
+// times: unlike time.Time.Sub it does not saturate at about 292 years.
+func secondsUntil(t, now time.Time) int64 {
+	s := t.Unix() - now.Unix()
+	ns := t.Nanosecond() - now.Nanosecond() // in (-1e9, 1e9)
+	switch {
+	case ns >= 5e8:
+		s++
+	case ns < -5e8:
+		s--
+	}
+	return s
+}
+
 // describeExpiry renders an expiry as "2030-01-01 00:00 UTC (in 3y)" or
-// "… (expired 2h ago)"; credentials without one show "never" (API keys) or
-// "unknown".
+// "… (expired 2h ago)", "… (expired long ago)" past a century;
+// credentials without one show "never" (API keys) or "unknown".
 func describeExpiry(c backends.Credential, now time.Time) string {
 	if c.Expiry.IsZero() {
 		if c.Type == backends.TypeAPIKey {
@@ -164,25 +181,37 @@ func describeExpiry(c backends.Credential, now time.Time) string {
 		return "unknown"
 	}
 	abs := c.Expiry.UTC().Format("2006-01-02 15:04 UTC")
-	d := c.Expiry.Sub(now)
-	if d <= 0 {
-		return fmt.Sprintf("%s (expired %s ago)", abs, humanDuration(-d))
+	s := secondsUntil(c.Expiry, now)
+	expired := !c.Expiry.After(now) // as Expired(now, 0) and the JSON say
+	switch {
+	case expired && s <= -centurySeconds:
+		return abs + " (expired long ago)"
+	case expired:
+		return fmt.Sprintf("%s (expired %s ago)", abs, humanSeconds(-s))
+	case s >= centurySeconds:
+		return abs + " (in over 100y)"
 	}
-	return fmt.Sprintf("%s (in %s)", abs, humanDuration(d))
+	return fmt.Sprintf("%s (in %s)", abs, humanSeconds(s))
 }
 
-func humanDuration(d time.Duration) string {
+// centurySeconds is about a hundred years, past which describeExpiry
+// stops counting.
+const centurySeconds = 100 * 365 * 86400
+
+// humanSeconds words a non-negative number of seconds below
+// centurySeconds: 42s, 5m, 3h07m, 12d, 3y.
+func humanSeconds(s int64) string {
 	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	case d < 2*365*24*time.Hour:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm", s/60)
+	case s < 48*3600:
+		return fmt.Sprintf("%dh%02dm", s/3600, s/60%60)
+	case s < 2*365*86400:
+		return fmt.Sprintf("%dd", s/86400)
 	}
-	return fmt.Sprintf("%dy", int(d.Hours()/24/365))
+	return fmt.Sprintf("%dy", s/(365*86400))
 }
 
 // nothingStored reports whether the data directory holds no vault of any

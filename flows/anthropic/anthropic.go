@@ -168,7 +168,11 @@ func ParsePasted(s string) (code, state string, err error) {
 func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 	now := f.now()
 	c.AccessToken = t.AccessToken
+	c.IssuedAt = now.UTC().Truncate(time.Second)
 	c.Expiry = t.Expiry(now)
+	if c.Expiry.IsZero() {
+		c.Expiry = oauthutil.DefaultExpiry(now)
+	}
 	if t.RefreshToken != "" {
 		c.RefreshToken = t.RefreshToken // Anthropic may rotate; keep the old one otherwise
 	}

@@ -77,6 +77,20 @@ var copilotHeaders = map[string]string{
 	"Copilot-Integration-Id": "vscode-chat",
 }
 
+// EditorHeaders returns the editor headers the Copilot plugins send with
+// every request (User-Agent, Editor-Version, Editor-Plugin-Version,
+// Copilot-Integration-Id); the Copilot API expects an editor to be named.
+func EditorHeaders() map[string]string {
+	h := make(map[string]string, len(copilotHeaders))
+	for k, v := range copilotHeaders {
+		h[k] = v
+	}
+	return h
+}
+
+// maxUserCode bounds the length of a user code shown to the person.
+const maxUserCode = 64
+
 // errDeviceExpired is the cause of the device-code deadline.
 var errDeviceExpired = errors.New("device code expired")
 
@@ -211,24 +225,22 @@ func (f *Flow) refreshAPIURL(c cred.Credential) string {
 }
 
 type deviceCodeResp struct {
-	DeviceCode       string      `json:"device_code"`
-	UserCode         string      `json:"user_code"`
-	VerificationURI  string      `json:"verification_uri"`
-	ExpiresIn        json.Number `json:"expires_in"`
-	Interval         json.Number `json:"interval"`
-	Error            string      `json:"error"`
-	ErrorDescription string      `json:"error_description"`
+	DeviceCode      string      `json:"device_code"`
+	UserCode        string      `json:"user_code"`
+	VerificationURI string      `json:"verification_uri"`
+	ExpiresIn       json.Number `json:"expires_in"`
+	Interval        json.Number `json:"interval"`
+	Error           string      `json:"error"` // shown only after oauthutil.SafeCode
 }
 
 // pollResp is an access-token answer: GitHub sends pending and errors as
 // HTTP 200 bodies.
 type pollResp struct {
-	AccessToken      string      `json:"access_token"`
-	TokenType        string      `json:"token_type"`
-	Scope            string      `json:"scope"`
-	Error            string      `json:"error"`
-	ErrorDescription string      `json:"error_description"`
-	Interval         json.Number `json:"interval"`
+	AccessToken string      `json:"access_token"`
+	TokenType   string      `json:"token_type"`
+	Scope       string      `json:"scope"`
+	Error       string      `json:"error"` // shown only after oauthutil.SafeCode
+	Interval    json.Number `json:"interval"`
 }
 
 // seconds converts a protocol number of seconds to a duration in f.unit;
@@ -250,7 +262,7 @@ func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.V
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", copilotHeaders["User-Agent"])
-	return oauthutil.Do(f.client, req, endpoint, out)
+	return oauthutil.Do(f.client, req, endpoint, out, oauthutil.FormSecrets(form)...)
 }
 
 // Login runs the GitHub device flow whatever opts.Mode says (GitHub
@@ -294,13 +306,18 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		return "", nil, fmt.Errorf("requesting a device code: %w (check the network, --enterprise and [providers.github-copilot] github_url and client_id)", err)
 	}
 	if dc.Error != "" {
-		return "", nil, fmt.Errorf("GitHub refused the device login (%s)%s", oauthutil.Describe(dc.Error, dc.ErrorDescription), hint(dc.Error))
+		code := oauthutil.SafeCode(dc.Error)
+		return "", nil, fmt.Errorf("GitHub refused the device login: %w%s",
+			&oauthutil.HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: code}, hint(code))
 	}
 	if dc.DeviceCode == "" || dc.UserCode == "" || dc.VerificationURI == "" {
 		return "", nil, errors.New("the device-code endpoint answered without a device code, user code or verification URL")
 	}
 	if !oauthutil.IsWebURL(dc.VerificationURI) {
 		return "", nil, errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
+	}
+	if !oauthutil.PlainText(dc.UserCode, maxUserCode) {
+		return "", nil, errors.New("the device-code endpoint answered with a user code that is not plain text")
 	}
 	ui.Info("To log in to GitHub Copilot, open " + dc.VerificationURI)
 	ui.Info("and enter the code: " + dc.UserCode)
@@ -330,7 +347,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		if err == nil && t.AccessToken != "" {
 			return t.AccessToken, splitScopes(t.Scope), nil
 		}
-		code := t.Error
+		code := oauthutil.SafeCode(t.Error, dc.DeviceCode)
 		var he *oauthutil.HTTPError
 		if errors.As(err, &he) {
 			code = he.Code
@@ -353,8 +370,9 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 			return "", nil, fmt.Errorf("%w: GitHub answered expired_token (run the login again)", flowapi.ErrExpired)
 		case err != nil:
 			return "", nil, fmt.Errorf("device login failed: %w%s", err, hint(code))
-		case code != "":
-			return "", nil, fmt.Errorf("device login failed: GitHub answered %s%s", oauthutil.Describe(code, t.ErrorDescription), hint(code))
+		case t.Error != "":
+			return "", nil, fmt.Errorf("device login failed: %w%s",
+				&oauthutil.HTTPError{Endpoint: "the access-token endpoint", Status: http.StatusOK, Code: code}, hint(code))
 		default:
 			return "", nil, errors.New("the access-token endpoint answered without a token")
 		}
@@ -419,11 +437,8 @@ func (f *Flow) exchange(ctx context.Context, apiURL, ghToken string) (*envelope,
 		return nil, fmt.Errorf("reading the answer of %s: %w", exchangeEndpoint, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		code, desc := oauthutil.ErrorCode(body)
-		if desc == "" {
-			desc = message(body)
-		}
-		return nil, &oauthutil.HTTPError{Endpoint: exchangeEndpoint, Status: resp.StatusCode, Code: code, Desc: desc}
+		// GitHub's "message" is not shown: it may echo what was sent.
+		return nil, &oauthutil.HTTPError{Endpoint: exchangeEndpoint, Status: resp.StatusCode, Code: oauthutil.ErrorCode(body, ghToken)}
 	}
 	var env envelope
 	if json.Unmarshal(body, &env) != nil {
@@ -433,24 +448,6 @@ func (f *Flow) exchange(ctx context.Context, apiURL, ghToken string) (*envelope,
 		return nil, fmt.Errorf("%s answered without a token", exchangeEndpoint)
 	}
 	return &env, nil
-}
-
-// message returns GitHub's human-readable reason from an error body
-// ({"message"} or {"error_details":{"message"}}) when it is short.
-func message(body []byte) string {
-	var v struct {
-		Message string `json:"message"`
-		Details struct {
-			Message string `json:"message"`
-		} `json:"error_details"`
-	}
-	if json.Unmarshal(body, &v) != nil {
-		return ""
-	}
-	if m := oauthutil.Short(v.Details.Message); m != "" {
-		return m
-	}
-	return oauthutil.Short(v.Message)
 }
 
 // classifyExchange explains a failed token exchange. In a refresh a 401
@@ -482,6 +479,7 @@ func classifyExchange(err error, refresh bool) error {
 func (f *Flow) apply(c *cred.Credential, env *envelope) {
 	now := f.now()
 	c.AccessToken = env.Token
+	c.IssuedAt = now.UTC().Truncate(time.Second)
 	c.Expiry = tokenExpiry(env, now)
 	if c.Extra == nil {
 		c.Extra = map[string]string{}
@@ -491,17 +489,19 @@ func (f *Flow) apply(c *cred.Credential, env *envelope) {
 }
 
 // tokenExpiry is expires_at, else the token's own exp= field, else
-// now+refresh_in, else 10 minutes from now.
+// now+refresh_in, else 10 minutes from now. A time more than
+// oauthutil.MaxLifetime away is ignored.
 func tokenExpiry(env *envelope, now time.Time) time.Time {
-	if env.ExpiresAt > 0 {
+	latest := now.Add(oauthutil.MaxLifetime).Unix()
+	if env.ExpiresAt > 0 && env.ExpiresAt <= latest {
 		return time.Unix(env.ExpiresAt, 0).UTC()
 	}
 	if v, ok := tokenField(env.Token, "exp"); ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n <= latest {
 			return time.Unix(n, 0).UTC()
 		}
 	}
-	if env.RefreshIn > 0 {
+	if env.RefreshIn > 0 && env.RefreshIn <= int64(oauthutil.MaxLifetime.Seconds()) {
 		return now.Add(time.Duration(env.RefreshIn) * time.Second).UTC().Truncate(time.Second)
 	}
 	return now.Add(10 * time.Minute).UTC().Truncate(time.Second)

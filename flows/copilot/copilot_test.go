@@ -141,7 +141,7 @@ func TestLogin(t *testing.T) {
 		{name: "no subscription", setup: func(s *fake.Server) { s.NoSubscription = true },
 			wantMsg: "no Copilot access: no active Copilot subscription"},
 		{name: "wrong client", settings: map[string]string{"client_id": "Iv1.nope"},
-			wantMsg: "incorrect_client_credentials: The client_id is not valid.) (check [providers.github-copilot] client_id)"},
+			wantMsg: "(incorrect_client_credentials) (check [providers.github-copilot] client_id)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -544,6 +544,10 @@ func TestTokenDerivations(t *testing.T) {
 		{env: envelope{Token: tok}, wantExp: "2023-11-14T22:43:20Z", wantAPI: "https://api.business.githubcopilot.com"},
 		{env: envelope{Token: "opaque", RefreshIn: 60}, enterprise: "ghe.example.com", wantExp: "2023-11-14T22:14:20Z", wantAPI: "https://copilot-api.ghe.example.com"},
 		{env: envelope{Token: "opaque"}, wantExp: "2023-11-14T22:23:20Z", wantAPI: DefaultCopilotAPIURL},
+		// Lifetimes past a year are not believed: the next source, else
+		// the 10-minute default, never "practically forever".
+		{env: envelope{Token: tok, ExpiresAt: 1 << 40}, wantExp: "2023-11-14T22:43:20Z", wantAPI: "https://api.business.githubcopilot.com"},
+		{env: envelope{Token: "tid=abc;exp=99999999999:mac", RefreshIn: 1 << 40}, wantExp: "2023-11-14T22:23:20Z", wantAPI: DefaultCopilotAPIURL},
 	} {
 		if got := tokenExpiry(&tt.env, now).Format(time.RFC3339); got != tt.wantExp {
 			t.Errorf("tokenExpiry(%+v) = %s, want %s", tt.env, got, tt.wantExp)

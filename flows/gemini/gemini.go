@@ -229,7 +229,11 @@ func parsePasted(s string) (string, error) {
 	if e := q.Get("error"); e == "access_denied" {
 		return "", fmt.Errorf("%w (access_denied): run credmgr login gemini --no-browser again and allow access", flowapi.ErrDenied)
 	} else if e != "" {
-		return "", fmt.Errorf("the pasted text carries the error %q: run credmgr login gemini --no-browser again", e)
+		what := "an error"
+		if c := oauthutil.SafeCode(e); c != "" {
+			what = "the error " + c
+		}
+		return "", fmt.Errorf("the pasted text carries %s: run credmgr login gemini --no-browser again", what)
 	}
 	if c := q.Get("code"); c != "" {
 		return c, nil
@@ -241,7 +245,7 @@ func parsePasted(s string) (string, error) {
 func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier string, opts flowapi.LoginOptions) (cred.Credential, error) {
 	tok, err := conf.Exchange(f.clientContext(ctx), code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		err = scrubTokenError(err)
+		err = scrubTokenError(err, code, verifier, f.clientSecret)
 		var he *oauthutil.HTTPError
 		if errors.As(err, &he) && he.Code == "invalid_grant" {
 			return cred.Credential{}, fmt.Errorf("the authorization code was not accepted (mistyped, expired or already used; run credmgr login gemini again): %w", err)
@@ -261,17 +265,19 @@ func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier
 }
 
 // apply copies a token response into c, keeping what the response omits
-// (Google sends no refresh token on refresh).
+// (Google sends no refresh token on refresh). Without expires_in the
+// access token is taken to live flowapi.DefaultLifetime.
 func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
 	now := f.now()
 	c.AccessToken = tok.AccessToken
+	c.IssuedAt = now.UTC().Truncate(time.Second)
 	switch {
 	case tok.ExpiresIn > 0:
 		c.Expiry = now.Add(time.Duration(tok.ExpiresIn) * time.Second).UTC().Truncate(time.Second)
 	case !tok.Expiry.IsZero():
 		c.Expiry = tok.Expiry.UTC().Truncate(time.Second)
 	default:
-		c.Expiry = time.Time{}
+		c.Expiry = oauthutil.DefaultExpiry(now)
 	}
 	if tok.RefreshToken != "" {
 		c.RefreshToken = tok.RefreshToken
@@ -305,7 +311,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 	src := f.config("").TokenSource(f.clientContext(ctx), &oauth2.Token{RefreshToken: c.RefreshToken})
 	tok, err := src.Token()
 	if err != nil {
-		err = oauthutil.ClassifyRefresh(scrubTokenError(err))
+		err = oauthutil.ClassifyRefresh(scrubTokenError(err, c.RefreshToken, f.clientSecret))
 		if errors.Is(err, flowapi.ErrReloginRequired) {
 			return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w (run credmgr login gemini)", err)
 		}
@@ -317,13 +323,15 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 }
 
 // scrubTokenError turns an x/oauth2 error into one that carries no secret:
-// a *oauth2.RetrieveError (whose message may quote the whole answer body)
+// a *oauth2.RetrieveError (whose message quotes the whole answer body, and
+// whose ErrorDescription and ErrorURI are the provider's free text)
 // becomes an *oauthutil.HTTPError with only the status and the OAuth error
-// code, and a *url.Error loses its URL.
-func scrubTokenError(err error) error {
+// code when oauthutil.SafeCode lets it through (secrets are what the
+// request sent), and a *url.Error loses its URL.
+func scrubTokenError(err error, secrets ...string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		he := &oauthutil.HTTPError{Endpoint: tokenEndpoint, Code: plainCode(re.ErrorCode)}
+		he := &oauthutil.HTTPError{Endpoint: tokenEndpoint, Code: oauthutil.SafeCode(re.ErrorCode, secrets...)}
 		if re.Response != nil {
 			he.Status = re.Response.StatusCode
 		}
@@ -334,19 +342,4 @@ func scrubTokenError(err error) error {
 		return fmt.Errorf("contacting %s: %w", tokenEndpoint, ue.Err)
 	}
 	return err
-}
-
-// plainCode returns an OAuth error code when it looks like one
-// (invalid_grant: lowercase letters and underscores), and "" for anything
-// else, which might be a token echoed back.
-func plainCode(s string) string {
-	if len(s) > 64 {
-		return ""
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && r != '_' {
-			return ""
-		}
-	}
-	return s
 }

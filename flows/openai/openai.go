@@ -143,6 +143,9 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	if uc.DeviceAuthID == "" || uc.UserCode == "" {
 		return cred.Credential{}, errors.New("the device-code endpoint answered without a device code")
 	}
+	if !oauthutil.PlainText(uc.UserCode, maxUserCode) {
+		return cred.Credential{}, errors.New("the device-code endpoint answered with a user code that is not plain text")
+	}
 	verify := f.issuer + "/codex/device"
 	ui.Info("To log in to OpenAI, open " + verify)
 	ui.Info("and enter the code: " + uc.UserCode)
@@ -184,6 +187,9 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	stop()
 	return f.exchange(ctx, code.AuthorizationCode, code.CodeVerifier, f.issuer+"/deviceauth/callback", opts)
 }
+
+// maxUserCode bounds the length of a user code shown to the person.
+const maxUserCode = 64
 
 // errDeviceTimeout is the cause of the device flow's own deadline.
 var errDeviceTimeout = errors.New("device login timed out")
@@ -259,13 +265,19 @@ func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, op
 }
 
 // apply copies a token response into c, keeping what the response omits.
+// The access token's expiry is expires_in, else its JWT exp claim, else
+// flowapi.DefaultLifetime from now.
 func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 	now := f.now()
 	if t.AccessToken != "" {
 		c.AccessToken = t.AccessToken
+		c.IssuedAt = now.UTC().Truncate(time.Second)
 		c.Expiry = t.Expiry(now)
+		if exp := jwtclaims.Expiry(t.AccessToken); c.Expiry.IsZero() && !exp.After(now.Add(oauthutil.MaxLifetime)) {
+			c.Expiry = exp
+		}
 		if c.Expiry.IsZero() {
-			c.Expiry = jwtclaims.Expiry(t.AccessToken)
+			c.Expiry = oauthutil.DefaultExpiry(now)
 		}
 	}
 	if t.RefreshToken != "" {

@@ -61,6 +61,9 @@ const (
 	minInterval     = 100 * time.Millisecond
 )
 
+// maxUserCode bounds the length of a user code shown to the person.
+const maxUserCode = 64
+
 // errDeviceExpired is the cause of the device-code deadline.
 var errDeviceExpired = errors.New("device code expired")
 
@@ -123,8 +126,7 @@ type deviceCodeResp struct {
 	VerificationURIComplete string      `json:"verification_uri_complete"`
 	ExpiresIn               json.Number `json:"expires_in"`
 	Interval                json.Number `json:"interval"`
-	Error                   string      `json:"error"`
-	ErrorDescription        string      `json:"error_description"`
+	Error                   string      `json:"error"` // shown only after oauthutil.SafeCode
 }
 
 // seconds converts a protocol number of seconds to a duration in f.unit;
@@ -155,7 +157,8 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 		return cred.Credential{}, fmt.Errorf("requesting a device code: %w (check [providers.qwen] base_url and client_id; Qwen OAuth may no longer be offered, then store an API key with credmgr import qwen --api-key)", err)
 	}
 	if dc.Error != "" {
-		return cred.Credential{}, fmt.Errorf("the device-code endpoint refused the login (%s)", oauthutil.Describe(dc.Error, dc.ErrorDescription))
+		return cred.Credential{}, fmt.Errorf("the device-code endpoint refused the login: %w",
+			&oauthutil.HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: oauthutil.SafeCode(dc.Error)})
 	}
 	if dc.DeviceCode == "" || (dc.VerificationURI == "" && dc.VerificationURIComplete == "") {
 		return cred.Credential{}, errors.New("the device-code endpoint answered without a device code or verification URL")
@@ -167,6 +170,9 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	}
 	if !oauthutil.IsWebURL(verify) {
 		return cred.Credential{}, errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
+	}
+	if dc.UserCode != "" && !oauthutil.PlainText(dc.UserCode, maxUserCode) {
+		return cred.Credential{}, errors.New("the device-code endpoint answered with a user code that is not plain text")
 	}
 	ui.Info("To log in to Qwen, open " + verify)
 	if dc.UserCode != "" {
@@ -212,7 +218,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 			return f.credential(&t, opts), nil
 		}
 		if err == nil && t.Error != "" {
-			err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: t.Error, Desc: oauthutil.Short(t.ErrorDescription)}
+			err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthutil.SafeCode(t.Error, oauthutil.FormSecrets(form)...)}
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -250,8 +256,7 @@ func (f *Flow) waitErr(ctx context.Context, timeout time.Duration) error {
 // tokenResp is a token answer; Qwen may put an error into a 200 body.
 type tokenResp struct {
 	oauthutil.TokenResponse
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description"`
+	Error string `json:"error"` // shown only after oauthutil.SafeCode
 }
 
 func (f *Flow) credential(t *tokenResp, opts flowapi.LoginOptions) cred.Credential {
@@ -265,11 +270,16 @@ func (f *Flow) credential(t *tokenResp, opts flowapi.LoginOptions) cred.Credenti
 }
 
 // apply copies a token response into c, keeping what the response omits
-// (refresh token, resource_url, scopes).
+// (refresh token, resource_url, scopes). Without expires_in the access
+// token is taken to live flowapi.DefaultLifetime.
 func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 	now := f.now()
 	c.AccessToken = t.AccessToken
+	c.IssuedAt = now.UTC().Truncate(time.Second)
 	c.Expiry = t.Expiry(now)
+	if c.Expiry.IsZero() {
+		c.Expiry = oauthutil.DefaultExpiry(now)
+	}
 	if t.RefreshToken != "" {
 		c.RefreshToken = t.RefreshToken
 	}
@@ -302,7 +312,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 		"client_id":     {f.clientID},
 	}, &t)
 	if err == nil && t.Error != "" {
-		err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: t.Error, Desc: oauthutil.Short(t.ErrorDescription)}
+		err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthutil.SafeCode(t.Error, c.RefreshToken)}
 	}
 	if err != nil {
 		var he *oauthutil.HTTPError

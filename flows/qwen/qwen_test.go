@@ -275,7 +275,7 @@ func TestDeviceCodeErrors(t *testing.T) {
 		status           int
 	}{
 		{name: "html", status: 200, body: "<html>gone</html>", want: "not the expected JSON"},
-		{name: "error in 200 body", status: 200, body: `{"error":"invalid_client","error_description":"unknown client"}`, want: "invalid_client: unknown client"},
+		{name: "error in 200 body", status: 200, body: `{"error":"invalid_client","error_description":"unknown client"}`, want: "HTTP 200 (invalid_client)"},
 		{name: "no device code", status: 200, body: `{"user_code":"X"}`, want: "without a device code"},
 		{name: "bad verification url", status: 200, body: `{"device_code":"dc-secret","verification_uri":"javascript:alert(1)"}`, want: "not http(s)"},
 		{name: "http error", status: 400, body: `{"error":"invalid_request"}`, want: "HTTP 400 (invalid_request)"},

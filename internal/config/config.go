@@ -37,6 +37,9 @@ type Config struct {
 	// default: go-keyring's OS keychain item) or one of the holders
 	// age-plugin-credmgr serves (see KeyHolders).
 	KeyHolder string `toml:"key_holder"`
+	// ProxyListen is the address "credmgr proxy" listens on by default
+	// ("127.0.0.1:PORT" or "unix:PATH").
+	ProxyListen string `toml:"proxy_listen"`
 	// Providers holds per-provider overrides ([providers.NAME] tables).
 	Providers map[string]map[string]string `toml:"providers"`
 
@@ -166,7 +169,7 @@ func Parse(b []byte) (*Config, error) {
 			keys[i] = k.String()
 		}
 		sort.Strings(keys)
-		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, key_holder, [providers.NAME])", strings.Join(keys, ", "))
+		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, key_holder, proxy_listen, [providers.NAME])", strings.Join(keys, ", "))
 	}
 	if c.KeyHolder != "" && !ValidKeyHolder(c.KeyHolder) {
 		return nil, fmt.Errorf("key_holder = %q: must be one of %s", c.KeyHolder, strings.Join(KeyHolders, ", "))

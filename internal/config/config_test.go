@@ -35,6 +35,17 @@ github_url = "https://ghe.example.com"
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{name: "proxy keys", in: `
+proxy_listen = "unix:/run/user/1000/credmgr.sock"
+[providers.anthropic]
+upstream = "https://gw.example.com/anthropic"
+[providers.openrouter]
+upstream = "https://openrouter.ai/api"
+`, check: func(t *testing.T, c *Config) {
+			if c.ProxyListen != "unix:/run/user/1000/credmgr.sock" || c.Providers["anthropic"]["upstream"] != "https://gw.example.com/anthropic" || c.Providers["openrouter"]["upstream"] == "" {
+				t.Errorf("got %+v", c)
+			}
+		}},
 		{name: "identity as string", in: `age_identity = "/k.txt"`, check: func(t *testing.T, c *Config) {
 			if len(c.AgeIdentity) != 1 || c.AgeIdentity[0] != "/k.txt" {
 				t.Errorf("AgeIdentity = %v", c.AgeIdentity)

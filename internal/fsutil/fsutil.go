@@ -157,10 +157,15 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (unlock func(
 		return nil, fmt.Errorf("%w: %s is a symlink", ErrInsecure, lockPath)
 	}
 	fl := flock.New(lockPath, flock.SetPermissions(0o600))
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ok, err := fl.TryLockContext(ctx, 10*time.Millisecond)
 	if err != nil || !ok {
+		if pErr := parent.Err(); pErr != nil {
+			// The caller gave up (Ctrl-C, a signal): not a timeout.
+			return nil, fmt.Errorf("waiting for lock %s: %w", lockPath, pErr)
+		}
 		if ctxErr := ctx.Err(); ctxErr != nil && (err == nil || errors.Is(err, ctxErr)) {
 			return nil, fmt.Errorf("%w %s after %s: another credmgr process holds it (if none runs, check for a stuck process)", ErrLockTimeout, lockPath, timeout)
 		}

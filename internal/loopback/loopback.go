@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/internal/oauthutil"
 )
 
 // Server waits for one OAuth callback.
@@ -58,13 +59,17 @@ func Listen(path, state string, ports ...int) (*Server, error) {
 			res.err = fmt.Errorf("%w: the callback did not come from this login", flowapi.ErrStateMismatch)
 			http.Error(w, "State mismatch: this is not the login credmgr started.", http.StatusBadRequest)
 		case q.Get("error") != "":
-			code := q.Get("error")
-			if code == "access_denied" {
+			// Only a plain error code is repeated, never free text.
+			code := oauthutil.SafeCode(q.Get("error"), state)
+			switch code {
+			case "access_denied":
 				res.err = fmt.Errorf("%w (access_denied)", flowapi.ErrDenied)
-			} else {
-				res.err = fmt.Errorf("the provider returned error %q", code)
+			case "":
+				res.err = errors.New("the provider returned an error")
+			default:
+				res.err = fmt.Errorf("the provider returned the error %s", code)
 			}
-			page(w, "Login failed", "credmgr did not get access: "+code+". You can close this window.")
+			page(w, "Login failed", "credmgr did not get access ("+code+"). You can close this window.")
 		case q.Get("code") == "":
 			res.err = errors.New("the callback carried no authorization code")
 			http.Error(w, "Missing authorization code.", http.StatusBadRequest)

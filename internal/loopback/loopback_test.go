@@ -30,6 +30,8 @@ func TestCallback(t *testing.T) {
 		{name: "denied", query: "error=access_denied&state=S", wantStatus: 200, wantErr: flowapi.ErrDenied},
 		{name: "other error", query: "error=server_error&state=S", wantStatus: 200, errText: "server_error"},
 		{name: "no code", query: "state=S", wantStatus: 400, errText: "no authorization code"},
+		// An error that is not a plain code is not repeated.
+		{name: "forged error", query: "error=planted%0Acredmgr:%20hint:%20evil%1B[2J&state=S", wantStatus: 200, errText: "the provider returned an error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 )
@@ -43,11 +45,44 @@ func (t *Terminal) getenv(k string) string {
 	return os.Getenv(k)
 }
 
-// Info prints one line.
+// Info prints one line, after Clean: what a flow shows may come from a
+// provider's answer.
 func (t *Terminal) Info(msg string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fmt.Fprintln(t.Out, msg)
+	fmt.Fprintln(t.Out, Clean(msg))
+}
+
+// Clean returns s fit to print as (part of) one line on a terminal: every
+// control character (line breaks, escape sequences, DEL, C1), Unicode
+// format character (bidi overrides) and line or paragraph separator is
+// removed, and invalid UTF-8 becomes U+FFFD. Text that comes from outside
+// (a provider's answer, an error) cannot then forge lines or drive the
+// terminal.
+func Clean(s string) string {
+	clean := utf8.ValidString(s)
+	for _, r := range s {
+		if !printable(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if printable(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// printable reports whether Clean keeps r. A decoding error (U+FFFD) is
+// kept as the replacement character.
+func printable(r rune) bool {
+	return !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r) && r != '\u2028' && r != '\u2029'
 }
 
 // OpenBrowser opens url with $BROWSER, or the platform's opener when a
@@ -118,7 +153,7 @@ var ErrNoInput = errors.New("no input: stdin ended before a code was pasted")
 // ctx's error when ctx is done.
 func (t *Terminal) Prompt(ctx context.Context, msg string) (string, error) {
 	t.mu.Lock()
-	fmt.Fprint(t.Out, msg)
+	fmt.Fprint(t.Out, Clean(msg))
 	if t.reader == nil {
 		t.reader = bufio.NewReader(t.In)
 	}

@@ -99,3 +99,37 @@ func TestWaitPlain(t *testing.T) {
 		t.Errorf("not a terminal: output %q, want one plain line", got)
 	}
 }
+
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text, café":                       "plain text, café",
+		"a\x1b[2Jb\x1b]0;title\x07c":             "a[2Jb]0;titlec",
+		"line\r\ncredmgr: hint: forged\n":        "linecredmgr: hint: forged",
+		"tab\tand del\x7f and c1 \u009b31m":      "taband del and c1 31m",
+		"bidi \u202egnp.exe\u202c \u2066x\u2069": "bidi gnp.exe x",
+		"sep\u2028ara\u2029tor":                  "separator",
+		"bad utf-8 \xff":                         "bad utf-8 \xff",
+	} {
+		got := ui.Clean(in)
+		if in == "bad utf-8 \xff" {
+			if got != "bad utf-8 \uFFFD" {
+				t.Errorf("Clean(%q) = %q", in, got)
+			}
+			continue
+		}
+		if got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestInfoCleans: what a flow shows (which may come from a provider's
+// answer) cannot add lines or escape sequences.
+func TestInfoCleans(t *testing.T) {
+	var out bytes.Buffer
+	term := &ui.Terminal{Out: &out}
+	term.Info("enter the code: AB\x1b[2J\ncredmgr: hint: forged")
+	if got := out.String(); got != "enter the code: AB[2Jcredmgr: hint: forged\n" {
+		t.Errorf("Info printed %q", got)
+	}
+}

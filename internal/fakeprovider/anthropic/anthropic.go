@@ -36,6 +36,8 @@ type Server struct {
 	Decision Decision
 	// AccessTTL is the lifetime of issued access tokens.
 	AccessTTL time.Duration
+	// OmitExpiresIn leaves expires_in out of token answers.
+	OmitExpiresIn bool
 	// KeepRefreshToken makes refreshes omit refresh_token (the old one
 	// stays valid), the other behaviour reported for Anthropic.
 	KeepRefreshToken bool
@@ -43,6 +45,10 @@ type Server struct {
 	RefreshDelay time.Duration
 	// FailRefresh makes refreshes answer 500.
 	FailRefresh bool
+	// Hostile, when 1..fakeprovider.HostileShapes, makes every token
+	// grant (code exchange, refresh) fail with
+	// fakeprovider.HostileBody echoing what the request sent.
+	Hostile int
 
 	// Counters.
 	CodeExchanges, RefreshRequests int
@@ -160,6 +166,9 @@ func (s *Server) tokens(keepRT bool) map[string]any {
 	s.secrets = append(s.secrets, access)
 	out := map[string]any{"access_token": access, "expires_in": int(s.AccessTTL.Seconds()),
 		"token_type": "Bearer", "scope": "user:inference user:profile"}
+	if s.OmitExpiresIn {
+		delete(out, "expires_in")
+	}
 	if !keepRT {
 		rt := fakeprovider.Random("sk-ant-ort01-")
 		s.refresh[rt] = true
@@ -186,6 +195,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	if p["client_id"] != ClientID {
 		fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_client"})
+		return
+	}
+	if s.Hostile != 0 {
+		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, p["refresh_token"]+p["code"]+p["code_verifier"]))
 		return
 	}
 	switch p["grant_type"] {

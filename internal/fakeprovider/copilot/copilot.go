@@ -69,6 +69,10 @@ type Server struct {
 	RefreshDelay time.Duration
 	// FailRefresh makes exchanges answer 500.
 	FailRefresh bool
+	// Hostile, when 1..fakeprovider.HostileShapes, makes every Copilot
+	// token exchange fail with fakeprovider.HostileBody echoing the
+	// GitHub token sent.
+	Hostile int
 
 	// Counters.
 	DeviceCodeRequests, Polls, Exchanges int
@@ -258,6 +262,10 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	s.LastAuthScheme = scheme
+	if s.Hostile != 0 {
+		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, tok))
+		return
+	}
 	switch {
 	case !strings.EqualFold(scheme, "token") && !strings.EqualFold(scheme, "bearer"), !s.github[tok]:
 		fakeprovider.JSON(w, 401, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})

@@ -51,6 +51,8 @@ type Server struct {
 	Decision Decision
 	// AccessTTL is the lifetime of issued access tokens (default 3599s).
 	AccessTTL time.Duration
+	// OmitExpiresIn leaves expires_in out of token answers.
+	OmitExpiresIn bool
 	// Email goes into id tokens, tokeninfo and userinfo.
 	Email string
 	// CodeRedirectURI is the redirect that gets the page showing the
@@ -60,6 +62,10 @@ type Server struct {
 	RefreshDelay time.Duration
 	// FailRefresh makes refreshes answer 500.
 	FailRefresh bool
+	// Hostile, when 1..fakeprovider.HostileShapes, makes every token
+	// grant (code exchange, refresh) fail with
+	// fakeprovider.HostileBody echoing what the request sent.
+	Hostile int
 
 	// Counters.
 	AuthorizeRequests, CodeExchanges, RefreshRequests, Revocations int
@@ -264,6 +270,9 @@ func (s *Server) tokens(scope string, rt bool) map[string]any {
 	s.secrets = append(s.secrets, id)
 	out := map[string]any{"access_token": at, "expires_in": int(s.AccessTTL.Seconds()), "scope": scope,
 		"token_type": "Bearer", "id_token": id}
+	if s.OmitExpiresIn {
+		delete(out, "expires_in")
+	}
 	if rt {
 		r := s.secret("1//fake-rt-")
 		s.refresh[r] = scope
@@ -291,6 +300,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if p["client_id"] != ClientID || p["client_secret"] != ClientSecret {
 		s.seen(p["client_secret"])
 		fakeprovider.JSON(w, 401, map[string]string{"error": "invalid_client", "error_description": "Unauthorized"})
+		return
+	}
+	if s.Hostile != 0 {
+		s.seen(p["refresh_token"])
+		s.seen(p["code"])
+		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, p["refresh_token"]+p["code"]+p["code_verifier"]))
 		return
 	}
 	switch p["grant_type"] {

@@ -40,12 +40,19 @@ type Server struct {
 	Pending404 bool
 	// AccessTTL is the lifetime of issued access tokens.
 	AccessTTL time.Duration
+	// OmitExpiresIn leaves the lifetime out of token answers: no
+	// expires_in, and no exp claim in the access token.
+	OmitExpiresIn bool
 	// AccountID goes into the tokens' claims.
 	AccountID string
 	// RefreshDelay slows refresh answers (for races).
 	RefreshDelay time.Duration
 	// FailRefresh makes refreshes answer 500.
 	FailRefresh bool
+	// Hostile, when 1..fakeprovider.HostileShapes, makes every token
+	// grant (code exchange, refresh) fail with
+	// fakeprovider.HostileBody echoing what the request sent.
+	Hostile int
 	// DeviceDisabled makes the device-code endpoint answer 404, as it does
 	// for accounts without device-code login enabled.
 	DeviceDisabled bool
@@ -227,15 +234,23 @@ func (s *Server) tokens() map[string]any {
 		"email":                       "fake.user@example.com",
 		"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": s.AccountID, "chatgpt_plan_type": "plus"},
 	}
-	access := fakeprovider.JWT(map[string]any{"exp": exp.Unix(), "jti": fakeprovider.Random(""),
-		"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": s.AccountID}})
+	accessClaims := map[string]any{"exp": exp.Unix(), "jti": fakeprovider.Random(""),
+		"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": s.AccountID}}
+	if s.OmitExpiresIn {
+		delete(accessClaims, "exp")
+	}
+	access := fakeprovider.JWT(accessClaims)
 	rt := fakeprovider.Random("rt_")
 	s.refresh[rt] = true
 	s.LastAccessToken = access
 	id := fakeprovider.JWT(claims)
 	s.secrets = append(s.secrets, access, rt, id)
-	return map[string]any{"id_token": id, "access_token": access, "refresh_token": rt,
+	out := map[string]any{"id_token": id, "access_token": access, "refresh_token": rt,
 		"expires_in": int(s.AccessTTL.Seconds()), "token_type": "Bearer"}
+	if s.OmitExpiresIn {
+		delete(out, "expires_in")
+	}
+	return out
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
@@ -255,6 +270,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	if p["client_id"] != ClientID {
 		fakeprovider.JSON(w, 401, map[string]string{"error": "invalid_client"})
+		return
+	}
+	if s.Hostile != 0 {
+		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, p["refresh_token"]+p["code"]+p["code_verifier"]))
 		return
 	}
 	switch p["grant_type"] {

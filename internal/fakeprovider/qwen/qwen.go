@@ -53,6 +53,8 @@ type Server struct {
 	ExpiresIn int
 	// AccessTTL is the lifetime of issued access tokens.
 	AccessTTL time.Duration
+	// OmitExpiresIn leaves expires_in out of token answers.
+	OmitExpiresIn bool
 	// ResourceURL goes into token answers; empty leaves it out.
 	ResourceURL string
 	// NoRotate makes refreshes answer without a refresh token; the old one
@@ -62,6 +64,10 @@ type Server struct {
 	RefreshDelay time.Duration
 	// FailRefresh makes refreshes answer 500.
 	FailRefresh bool
+	// Hostile, when 1..fakeprovider.HostileShapes, makes every token
+	// grant (code exchange, refresh, device poll) fail with
+	// fakeprovider.HostileBody echoing what the request sent.
+	Hostile int
 
 	// Counters.
 	DeviceCodeRequests, Polls, RefreshRequests int
@@ -175,6 +181,9 @@ func (s *Server) tokens() map[string]any {
 	s.secrets = append(s.secrets, access)
 	t := map[string]any{"access_token": access, "token_type": "Bearer",
 		"expires_in": int(s.AccessTTL.Seconds()), "scope": "openid profile email model.completion"}
+	if s.OmitExpiresIn {
+		delete(t, "expires_in")
+	}
 	if s.ResourceURL != "" {
 		t["resource_url"] = s.ResourceURL
 	}
@@ -205,6 +214,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if p["client_id"] != ClientID {
 		fakeprovider.JSON(w, 401, map[string]string{"error": "invalid_client"})
+		return
+	}
+	if s.Hostile != 0 {
+		if v := p["code_verifier"]; v != "" {
+			s.secrets = append(s.secrets, v)
+		}
+		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, p["refresh_token"]+p["device_code"]+p["code_verifier"]))
 		return
 	}
 	switch p["grant_type"] {
