@@ -70,27 +70,44 @@ type pluginKey struct {
 	ui              *plugin.ClientUI
 }
 
-var pluginEnvOnce sync.Once
+// noBusEnv is the environment entry the plugin gets when there is no
+// session bus. 99designs/keyring's package initialisation dials the D-Bus
+// session bus (for the Secret Service and KWallet), and with no bus address
+// execs dbus-launch, which can leave a stray bus daemon behind; an address
+// that cannot be dialled launches nothing.
+const noBusEnv = "DBUS_SESSION_BUS_ADDRESS=disabled:"
 
-// pluginEnv prepares the environment the plugin inherits (age's plugin
-// client gives it this process's). 99designs/keyring's package
-// initialisation dials the D-Bus session bus (for the Secret Service and
-// KWallet), and with no bus address execs dbus-launch, which can leave a
-// stray bus daemon behind: when there is no session bus, the address is
-// set to one that cannot be dialled, so nothing is launched.
-func (k *pluginKey) pluginEnv() {
-	pluginEnvOnce.Do(func() {
-		if sessionBusPresent() != nil {
-			os.Setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:")
+var envMu sync.Mutex
+
+// withPluginEnv runs fn, which starts the plugin through age's plugin
+// client (the child gets this process's environment), with noBusEnv set
+// when there is no session bus, and restores the environment afterwards so
+// that nothing else this process starts (credmgr exec's command) inherits
+// it.
+func withPluginEnv(fn func()) {
+	if sessionBusPresent() == nil {
+		fn()
+		return
+	}
+	envMu.Lock()
+	defer envMu.Unlock()
+	k, v, _ := strings.Cut(noBusEnv, "=")
+	old, had := os.LookupEnv(k)
+	os.Setenv(k, v)
+	defer func() {
+		if had {
+			os.Setenv(k, old)
+		} else {
+			os.Unsetenv(k)
 		}
-	})
+	}()
+	fn()
 }
 
 // run runs a management command of the plugin (see cmd/age-plugin-credmgr)
 // within the timeout and returns its standard output. Exit status 3 means
 // the holder keeps no key under the account.
 func (k *pluginKey) run(args ...string) (string, error) {
-	k.pluginEnv()
 	path, err := exec.LookPath(PluginBinary)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrUnavailable, ErrPluginMissing)
@@ -101,6 +118,9 @@ func (k *pluginKey) run(args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Stdin = nil
+	if sessionBusPresent() != nil {
+		cmd.Env = append(os.Environ(), noBusEnv)
+	}
 	err = cmd.Run()
 	var ee *exec.ExitError
 	switch {
@@ -123,18 +143,20 @@ func (k *pluginKey) run(args ...string) (string, error) {
 // call runs fn (an age plugin exchange) within the timeout. On timeout
 // the exchange is abandoned; the plugin exits when this process does.
 func (k *pluginKey) call(fn func() error) error {
-	k.pluginEnv()
 	if _, err := exec.LookPath(PluginBinary); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, ErrPluginMissing)
 	}
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(k.timeout):
-		return fmt.Errorf("%w: the %s key holder did not answer within %s", ErrUnavailable, k.holder, k.timeout)
-	}
+	var err error
+	withPluginEnv(func() {
+		done := make(chan error, 1)
+		go func() { done <- fn() }()
+		select {
+		case err = <-done:
+		case <-time.After(k.timeout):
+			err = fmt.Errorf("%w: the %s key holder did not answer within %s", ErrUnavailable, k.holder, k.timeout)
+		}
+	})
+	return err
 }
 
 func (k *pluginKey) identity() (age.Identity, error) {

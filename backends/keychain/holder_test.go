@@ -201,3 +201,24 @@ func TestStockAgeWithPlugin(t *testing.T) {
 		t.Fatal("the identity file holds a secret")
 	}
 }
+
+// TestPluginLeavesEnvironment: with no session bus, the plugin is started
+// with an address that cannot be dialled (so that 99designs/keyring does
+// not launch a bus), and this process's environment is left as it was, so
+// that commands credmgr exec starts later do not inherit that address.
+func TestPluginLeavesEnvironment(t *testing.T) {
+	holderEnv(t, "keyctl")
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	os.Unsetenv("DBUS_SESSION_BUS_ADDRESS")
+	s := holderStore(t, t.TempDir(), "keyctl")
+	t.Cleanup(func() { s.DeleteKey() })
+	if err := s.Put(context.Background(), cred("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holderStore(t, filepath.Dir(s.Path()), "keyctl").List(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := os.LookupEnv("DBUS_SESSION_BUS_ADDRESS"); ok {
+		t.Fatalf("DBUS_SESSION_BUS_ADDRESS is %q after using the plugin; it was unset", v)
+	}
+}
