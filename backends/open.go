@@ -18,6 +18,7 @@ import (
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/tty"
 	"github.com/credmgr/credmgr/internal/unlock"
 	"github.com/credmgr/credmgr/internal/vaultfile"
@@ -158,7 +159,7 @@ func (o *Options) Choice() (name, source string, err error) {
 		name, source = Auto, "auto"
 	}
 	if !config.ValidBackend(name) {
-		return "", "", fmt.Errorf("unknown backend %q (from %s): choose one of %s", name, sourceWords(source), strings.Join(config.Backends, ", "))
+		return "", "", fmt.Errorf("unknown backend %s (from %s): choose one of %s", cred.QuoteName(name), sourceWords(source), strings.Join(config.Backends, ", "))
 	}
 	return name, source, nil
 }
@@ -398,10 +399,12 @@ func identityFiles(o *Options) []string {
 
 func parseRecipients(list []string) ([]age.Recipient, error) {
 	var rs []age.Recipient
-	for _, s := range list {
+	for i, s := range list {
 		r, err := age.ParseX25519Recipient(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("recovery_recipients: %q is not an age X25519 recipient (age1…)", s)
+			// Never quote the entry: it may be a secret key pasted in
+			// the wrong place (config.Parse catches the usual forms).
+			return nil, fmt.Errorf("recovery_recipients entry %d of %d is not an age X25519 recipient (age1… of 62 characters)", i+1, len(list))
 		}
 		rs = append(rs, r)
 	}

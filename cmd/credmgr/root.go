@@ -195,6 +195,11 @@ func (a *app) options() (*backends.Options, error) {
 		return a.opts, nil
 	}
 	o, cfg, err := backends.LoadOptions()
+	if errors.Is(err, config.ErrSecretKey) {
+		return nil, withHint(exitError, err,
+			"remove it from config.toml and list its recipient instead: age-keygen -y KEYFILE prints it",
+			"if config.toml was shared or backed up, treat that key as exposed: make a new one and re-seal")
+	}
 	if err != nil {
 		return nil, withHint(exitError, err, "fix or remove config.toml")
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credmgr/credmgr/internal/cred"
 )
 
 func TestParse(t *testing.T) {
@@ -65,6 +67,39 @@ upstream = "https://openrouter.ai/api"
 			}
 		}},
 		{name: "bad key holder", in: `key_holder = "gnome"`, wantErr: `key_holder = "gnome": must be one of os, pass, kwallet, keyctl, file, macos`},
+
+		// [providers.NAME] tables (issue 12, item 16).
+		{name: "providers not a table", in: `providers = 1`, wantErr: "providers must be tables such as [providers.openai], not a value"},
+		{name: "providers string", in: `providers = "openai"`, wantErr: "providers must be tables"},
+		{name: "provider not a table", in: "[providers]\nopenai = 1", wantErr: "providers.openai must be a table such as [providers.openai]"},
+		{name: "unknown provider", in: "[providers.nosuch]\nissuer = \"x\"", wantErr: "[providers.nosuch]: credmgr has no login for a provider of that name, so only upstream may be set, not issuer (providers with a login: openai, anthropic, gemini, qwen, github-copilot, or an alias of one)"},
+		{name: "empty unknown provider", in: "[providers.nosuch]", wantErr: "[providers.nosuch]: credmgr has no login for a provider of that name, and the table sets no upstream"},
+		{name: "misspelt provider", in: "[providers.opnai]\nissuer = \"x\"\nupstream = \"https://x\"", wantErr: "[providers.opnai]: credmgr has no login for a provider of that name, so only upstream may be set, not issuer"},
+		{name: "api-key provider upstream", in: "[providers.openrouter]\nupstream = \"https://openrouter.ai/api\"", check: func(t *testing.T, c *Config) {
+			if c.Providers["openrouter"]["upstream"] != "https://openrouter.ai/api" {
+				t.Errorf("Providers = %v", c.Providers)
+			}
+		}},
+		{name: "invalid provider name", in: "[providers.\"Open AI\"]", wantErr: "[providers.(a key not shown)]: not a provider name"},
+		{name: "name and alias", in: "[providers.openai]\nissuer = \"a\"\n[providers.codex]\nissuer = \"b\"", wantErr: "[providers.codex] and [providers.openai] both configure openai: keep one table"},
+		{name: "two aliases", in: "[providers.claude]\n[providers.anthropic]\n", wantErr: "[providers.anthropic] and [providers.claude] both configure anthropic"},
+		{name: "inline tables too", in: "providers = {copilot = {client_id = \"a\"}, github-copilot = {client_id = \"b\"}}", wantErr: "[providers.copilot] and [providers.github-copilot] both configure github-copilot"},
+		{name: "non-string value", in: "[providers.openai]\nissuer = true", wantErr: "[providers.openai] issuer must be a string"},
+		{name: "alias table alone", in: "[providers.codex]\nissuer = \"http://127.0.0.1:1\"\nredirect_port = 0", check: func(t *testing.T, c *Config) {
+			if c.Providers["codex"]["issuer"] != "http://127.0.0.1:1" || c.Providers["codex"]["redirect_port"] != "0" {
+				t.Errorf("Providers = %v", c.Providers)
+			}
+		}},
+		{name: "integer kept exactly", in: "[providers.openai]\nredirect_port = 1455", check: func(t *testing.T, c *Config) {
+			if c.Providers["openai"]["redirect_port"] != "1455" {
+				t.Errorf("Providers = %v", c.Providers)
+			}
+		}},
+		{name: "no providers", in: `backend = "file"`, check: func(t *testing.T, c *Config) {
+			if len(c.Providers) != 0 {
+				t.Errorf("Providers = %v", c.Providers)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +115,40 @@ upstream = "https://openrouter.ai/api"
 			}
 			if tt.check != nil {
 				tt.check(t, c)
+			}
+		})
+	}
+}
+
+// Values in config.toml are never quoted in errors: a secret pasted into
+// the wrong line must not be printed (issue 12, item 9).
+func TestParseErrorsNeverQuoteValues(t *testing.T) {
+	const ageKey = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPCANARY"
+	const token = "sk-proj-canary-Zx81kL0pQw2Rt5Yu7Io9Pa3Sd6Fg"
+	tests := []struct{ name, in, wantErr string }{
+		{"secret key as recipient", `recovery_recipients = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", "` + ageKey + `"]`, "recovery_recipients entry 2 of 2 is an age secret key (AGE-SECRET-KEY-…), not a recipient (age1…)"},
+		{"secret key lowercase", `recovery_recipients = [" ` + strings.ToLower(ageKey) + `"]`, "entry 1 of 1 is an age secret key"},
+		{"plugin identity as recipient", `recovery_recipients = ["AGE-PLUGIN-YUBIKEY-1CANARYCANARYCANARYCANARY"]`, "is an age secret key"},
+		{"bare secret as backend", "backend = " + ageKey, "line 1: expected value but found … instead"},
+		{"bare token as issuer", "[providers.openai]\nissuer = " + token, "line 2: expected value"},
+		{"secret as backend", `backend = "` + token + `"`, "backend = (not shown): must be one of"},
+		{"secret as duration", `lock_timeout = "` + token + `"`, "not a duration such as 10s or 2m"},
+		{"secret as a key", ageKey + ` = 1`, "unknown key (a key not shown)"},
+		{"secret as provider table", `[providers."` + token + `"]`, "[providers.(a key not shown)]"},
+		{"secret as provider key", "[providers.openai]\n\"" + token + "\" = true", "[providers.openai] (a key not shown) must be a string"},
+		{"secret in a bad escape", `backend = "\q` + token + `"`, "line 1: invalid escape in string …"},
+		{"secret after a value", `backend = "file" ` + token, "line 1:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+			for _, s := range []string{"CANARY", "canary", "QYQSZ", "qyqsz"} {
+				if strings.Contains(err.Error(), s) {
+					t.Fatalf("error quotes the value: %v", err)
+				}
 			}
 		})
 	}
@@ -130,6 +199,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("keychain_timeout = \"3s\"\n[providers.openai]\nissuer = \"x\"\n"))
 	f.Add([]byte(`age_identity = ["a", "b"]`))
 	f.Add([]byte(`lock_timeout = 5`))
+	f.Add([]byte("[providers.openai]\n[providers.codex]\n"))
+	f.Add([]byte("providers = 1"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
 		if err != nil {
@@ -140,6 +211,18 @@ func FuzzParse(f *testing.F) {
 		}
 		if c.KeychainTimeout.Duration < 0 || c.LockTimeout.Duration < 0 {
 			t.Fatal("accepted a negative duration")
+		}
+		seen := map[string]bool{}
+		for name, table := range c.Providers {
+			p, err := cred.CanonicalProvider(name)
+			if err != nil || seen[p] {
+				t.Fatalf("accepted [providers.%s] in %v", name, c.Providers)
+			}
+			seen[p] = true
+			_, hasUpstream := table["upstream"]
+			if !cred.KnownProvider(p) && (len(table) != 1 || !hasUpstream) {
+				t.Fatalf("accepted [providers.%s] = %v for a provider without a login", name, table)
+			}
 		}
 	})
 }
