@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -228,4 +229,35 @@ func (s *Store) CopyKeyTo(to string) error {
 		return err
 	}
 	return nil
+}
+
+// deleteIfUnused is Store.DeleteKeyIfUnused for a plugin holder: the key
+// is tried on each file through the plugin, and removed only if it opens
+// none of them.
+func (k *pluginKey) deleteIfUnused(paths ...string) (bool, error) {
+	present, _, err := k.present()
+	if err != nil {
+		return false, err
+	}
+	if !present {
+		return true, nil
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if _, err := k.open(b); err == nil {
+			return false, nil
+		} else if errors.Is(err, ErrUnavailable) {
+			return false, err
+		}
+	}
+	if _, err := k.run("delete"); err != nil && !errors.Is(err, errItemNotFound) {
+		return false, err
+	}
+	return true, nil
 }

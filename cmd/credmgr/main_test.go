@@ -58,8 +58,8 @@ func TestMain(m *testing.M) {
 // environment, and its credmgr processes run in a session keyring of its
 // own ($KEYSESSION; $KEYSESSION2 is a second one); conditions
 // [secretservice], [agecli], [secrettool] and [keyring] say whether the
-// real components are there (see internal/testenv), and [!required] lets
-// a script skip what CI must run.
+// real components are there (see internal/testenv), [!required] lets a
+// script skip what CI must run, and [root] says the tests run as root.
 func TestScripts(t *testing.T) {
 	// Scripts find age-plugin-credmgr on $PATH, as an installed one.
 	testenv.NeedPlugin(t)
@@ -93,6 +93,8 @@ func TestScripts(t *testing.T) {
 				return testenv.Required(), nil
 			case "keyring":
 				return testenv.KernelKeyring(), nil
+			case "root":
+				return os.Geteuid() == 0, nil
 			case "fgtty":
 				// A terminal whose foreground process group is this
 				// test's: "credmgr exec" then leaves SIGINT to the
@@ -149,6 +151,15 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		if got := fi.Mode().Perm(); (uint64(got) == want) == neg {
 			ts.Fatalf("%s has mode %04o, want %s%04o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
 		}
+	},
+	// chown UID PATH gives PATH to the user id UID (tests run as root).
+	"chown": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 2 {
+			ts.Fatalf("usage: chown UID PATH")
+		}
+		uid, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		ts.Check(os.Chown(ts.MkAbs(args[1]), uid, -1))
 	},
 	// nocanary FILE... fails if any file contains the canary secret
 	// $CANARY (set by the script).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/harden"
 	"github.com/credmgr/credmgr/internal/ui"
 )
@@ -223,8 +224,19 @@ func (a *app) store(ctx context.Context) (*backends.Opened, error) {
 	if err != nil {
 		return nil, a.storeError(err)
 	}
+	a.warnDataDir(o.DataDir)
 	a.opened = op
 	return op, nil
+}
+
+// warnDataDir warns, as ssh does, about a data directory that other users
+// can list. One they can write to is refused by the store itself.
+func (a *app) warnDataDir(dir string) {
+	var de *fsutil.DirError
+	if err := fsutil.CheckDir(dir); errors.Is(err, fsutil.ErrDirExposed) && errors.As(err, &de) {
+		fmt.Fprintf(a.stderr, "credmgr: warning: %v\n", err)
+		fmt.Fprintf(a.stderr, "credmgr: hint: chmod 700 %s\n", de.Dir)
+	}
 }
 
 // canonicalProvider maps aliases and validates a provider argument.

@@ -50,10 +50,49 @@ type Config struct {
 	// integer) values; a provider credmgr has no login for may only set
 	// upstream.
 	Providers map[string]map[string]string `toml:"-"`
+	// Switch is set while "credmgr backend set" moves the credentials to
+	// another backend, and after it was interrupted ([switch] table,
+	// written and cleared by credmgr only).
+	Switch *Switch `toml:"switch"`
 
 	// Path is where the configuration was read from ("" if it does not
 	// exist). Not part of the file.
 	Path string `toml:"-"`
+}
+
+// Switch records a backend switch in progress, so that what an
+// interrupted switch left behind is completed or undone only when it is
+// known to be that switch's, and never over a vault that changed since.
+// Hashes are hex SHA-256 of a file's bytes; "" stands for a missing file.
+type Switch struct {
+	// From and To are the backends (keychain, age or file) the
+	// credentials move from and to.
+	From string `toml:"from"`
+	To   string `toml:"to"`
+	// Previous is the backend key's value before the switch ("" for
+	// none), and Backend the value the switch sets when it commits.
+	Previous string `toml:"previous"`
+	Backend  string `toml:"backend"`
+	// Source is the hash of From's vault when the switch began, and
+	// Target the hash of what was then at To's vault path.
+	Source string `toml:"source_sha256"`
+	Target string `toml:"target_sha256"`
+	// Next is the hash of the new vault, written to To's path plus
+	// ".next". It is recorded in the same write that sets the backend key
+	// to Backend, which commits the switch.
+	Next string `toml:"next_sha256"`
+}
+
+// Committed reports whether the switch committed: from then on the new
+// vault is the one in use, even if it is still at its ".next" path.
+func (sw *Switch) Committed() bool { return sw.Next != "" }
+
+// NormalBackend maps "" (no backend key) to "auto".
+func NormalBackend(b string) string {
+	if b == "" {
+		return "auto"
+	}
+	return b
 }
 
 // Duration is a time.Duration written as a Go duration string ("10s").
@@ -185,7 +224,7 @@ func Parse(b []byte) (*Config, error) {
 	}
 	if len(und) > 0 {
 		sort.Strings(und)
-		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, key_holder, proxy_listen, [providers.NAME])", strings.Join(und, ", "))
+		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, key_holder, proxy_listen, [providers.NAME], and [switch], which credmgr writes)", strings.Join(und, ", "))
 	}
 	if c.KeyHolder != "" && !ValidKeyHolder(c.KeyHolder) {
 		return nil, fmt.Errorf("key_holder = %s: must be one of %s", cred.QuoteName(c.KeyHolder), strings.Join(KeyHolders, ", "))
@@ -207,7 +246,46 @@ func Parse(b []byte) (*Config, error) {
 	if c.Providers, err = providerTables(raw.Providers); err != nil {
 		return nil, err
 	}
+	if sw := c.Switch; sw != nil {
+		if err := sw.validate(); err != nil {
+			return nil, fmt.Errorf("[switch] (written by credmgr backend set): %w", err)
+		}
+	}
 	return &c, nil
+}
+
+func (sw *Switch) validate() error {
+	for _, b := range []string{sw.From, sw.To} {
+		if b == "auto" || !validBackend(b) {
+			return fmt.Errorf("from and to must be keychain, age or file, not %s", cred.QuoteName(b))
+		}
+	}
+	if sw.From == sw.To {
+		return errors.New("from and to are the same backend")
+	}
+	for _, b := range []string{sw.Previous, sw.Backend} {
+		if b != "" && !validBackend(b) {
+			return fmt.Errorf("backend %s: must be one of %s", cred.QuoteName(b), strings.Join(Backends, ", "))
+		}
+	}
+	for _, h := range []string{sw.Source, sw.Target, sw.Next} {
+		if h != "" && !isHexSHA256(h) {
+			return errors.New("a hash is not 64 hex digits")
+		}
+	}
+	return nil
+}
+
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // looksLikeAgeSecret reports whether s is an age identity (a secret key)

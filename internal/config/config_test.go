@@ -194,6 +194,101 @@ func TestSetTopLevel(t *testing.T) {
 	}
 }
 
+// TestSetTopLevelNewFile checks that a config.toml created by
+// SetTopLevel holds exactly the one line, with no blank line before it.
+func TestSetTopLevelNewFile(t *testing.T) {
+	for name, tt := range map[string]struct{ before, want string }{
+		"missing":      {"", "backend = \"file\"\n"},
+		"empty":        {"\n", "backend = \"file\"\n"},
+		"table first":  {"[providers.openai]\nissuer = \"x\"\n", "backend = \"file\"\n\n[providers.openai]\nissuer = \"x\"\n"},
+		"keys, table":  {"plaintext_ok = true\n\n[providers.openai]\nissuer = \"x\"\n", "plaintext_ok = true\nbackend = \"file\"\n\n[providers.openai]\nissuer = \"x\"\n"},
+		"replace":      {"# c\nbackend = \"age\" # old\n", "# c\nbackend = \"file\"\n"},
+		"no final \\n": {"plaintext_ok = true", "plaintext_ok = true\nbackend = \"file\"\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.toml")
+			if name != "missing" {
+				os.WriteFile(path, []byte(tt.before), 0o600)
+			}
+			if err := SetTopLevel(path, "backend", "file"); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(path); string(b) != tt.want {
+				t.Fatalf("config.toml is\n%q\nwant\n%q", b, tt.want)
+			}
+		})
+	}
+}
+
+// TestWriteState checks the switch record: written, replaced and removed
+// in place, with the backend key set in the same write, and every other
+// line kept.
+func TestWriteState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	orig := "# mine\nbackend = \"keychain\"\nplaintext_ok = true\n\n[providers.openai]\nissuer = \"http://127.0.0.1:1\" # fake\n"
+	os.WriteFile(path, []byte(orig), 0o600)
+	h := strings.Repeat("ab", 32)
+	sw := &Switch{From: "keychain", To: "file", Previous: "keychain", Backend: "file", Source: h}
+	if err := WriteState(path, "", sw); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Backend != "keychain" || c.Switch == nil || *c.Switch != *sw || c.Switch.Committed() || c.Providers["openai"]["issuer"] == "" {
+		t.Fatalf("after recording: %+v %+v", c, c.Switch)
+	}
+	sw.Next = strings.Repeat("cd", 32)
+	if err := WriteState(path, "file", sw); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Load(path); err != nil || c.Backend != "file" || c.Switch == nil || !c.Switch.Committed() || *c.Switch != *sw {
+		t.Fatalf("after committing: %+v, %v", c, err)
+	}
+	b, _ := os.ReadFile(path)
+	if n := strings.Count(string(b), "[switch]"); n != 1 {
+		t.Fatalf("%d [switch] tables:\n%s", n, b)
+	}
+	if err := WriteState(path, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	if want := strings.Replace(orig, `backend = "keychain"`, `backend = "file"`, 1); string(b) != want {
+		t.Fatalf("after clearing:\n%s\nwant\n%s", b, want)
+	}
+	// A record that does not validate is refused when read.
+	for _, bad := range []string{
+		"[switch]\nfrom = \"keychain\"\nto = \"keychain\"\n",
+		"[switch]\nfrom = \"auto\"\nto = \"file\"\n",
+		"[switch]\nfrom = \"age\"\nto = \"file\"\nnext_sha256 = \"xyz\"\n",
+		"[switch]\nfrom = \"age\"\nto = \"file\"\nstray = 1\n",
+	} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("Parse accepted %q", bad)
+		}
+	}
+}
+
+// TestRemoveStaleTemps checks that temp files a killed writer left beside
+// config.toml are removed, and nothing else.
+func TestRemoveStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	for _, n := range []string{".config.toml.tmp-123", ".config.toml.tmp-abc", "config.toml", ".vault.age.tmp-1"} {
+		os.WriteFile(filepath.Join(dir, n), nil, 0o600)
+	}
+	RemoveStaleTemps(path)
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if strings.Join(left, " ") != ".vault.age.tmp-1 config.toml" {
+		t.Fatalf("left %v", left)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(`backend = "age"`))
 	f.Add([]byte("keychain_timeout = \"3s\"\n[providers.openai]\nissuer = \"x\"\n"))
