@@ -63,6 +63,9 @@ type Options struct {
 	Overwrite bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// BeforeRemove, if set, is called just before a source file is
+	// removed (never with Keep or DryRun).
+	BeforeRemove func(tool, path string)
 }
 
 // Actions in a report row.
@@ -95,6 +98,26 @@ type Report struct {
 	// imported.
 	LeftBehind int  `json:"left_behind"`
 	DryRun     bool `json:"dry_run"`
+	// Connect lists the tools whose token file was removed (with DryRun:
+	// would be) that credmgr connect knows and that are not connected:
+	// each needs `credmgr connect TOOL` to keep working.
+	Connect []ConnectHint `json:"connect,omitempty"`
+}
+
+// ConnectHint is a tool to connect, and the account its credentials went
+// to.
+type ConnectHint struct {
+	Tool    string `json:"tool"`
+	Account string `json:"account"`
+}
+
+// Command is the credmgr command line that connects the tool.
+func (h ConnectHint) Command() string {
+	c := "credmgr connect " + h.Tool
+	if h.Account != "" && h.Account != backends.DefaultAccount {
+		c += " --account " + h.Account
+	}
+	return c
 }
 
 // source is one legacy file found.
@@ -189,6 +212,9 @@ func Run(ctx context.Context, store backends.Store, opts Options) (*Report, erro
 		rep.Rows = append(rep.Rows, s.rows()...)
 		action, reason, left := s.disposal(opts, stored, intact)
 		if action == ActRemove && !opts.DryRun {
+			if opts.BeforeRemove != nil {
+				opts.BeforeRemove(s.tool, s.path)
+			}
 			if testHookBeforeRemove != nil {
 				testHookBeforeRemove(s.path)
 			}
@@ -207,6 +233,9 @@ func Run(ctx context.Context, store backends.Store, opts Options) (*Report, erro
 			rep.LeftBehind++
 		}
 		rep.Rows = append(rep.Rows, Row{Tool: s.tool, File: s.path, Action: action, Reason: reason})
+		if action == ActRemove {
+			rep.addConnect(s, opts)
+		}
 	}
 	// Make the removals durable, once per directory. A removal lost in a
 	// crash is harmless: the file's secrets are in the store, and a re-run
@@ -663,6 +692,29 @@ func (s *source) disposal(opts Options, stored map[string]backends.Credential, i
 		}
 	}
 	return ActRemove, "every secret in it is in the store", false
+}
+
+// addConnect notes that s's tool needs connect, unless connect does not
+// know it or it is connected already.
+func (r *Report) addConnect(s *source, opts Options) {
+	if !CanConnect(s.tool) {
+		return
+	}
+	for _, h := range r.Connect {
+		if h.Tool == s.tool {
+			return
+		}
+	}
+	if IsConnected(s.tool, ConnectOptions{Home: opts.Home, Getenv: opts.Getenv}) {
+		return
+	}
+	account := backends.DefaultAccount
+	for _, ref := range s.refs {
+		if ref.Account != backends.DefaultAccount {
+			account = ref.Account
+		}
+	}
+	r.Connect = append(r.Connect, ConnectHint{Tool: s.tool, Account: account})
 }
 
 // Sorted returns the rows sorted by file, then credential.

@@ -16,6 +16,7 @@ import (
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/proxy"
+	"github.com/credmgr/credmgr/migrate"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -25,7 +26,11 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "List stored credentials without their secrets",
 		Long: `Status lists every stored credential (or those of PROVIDER): provider,
 account, type, expiry (absolute and relative), where it came from, and the
-backend that holds it. Secrets are shown only with --json --show-secrets.`,
+backend that holds it. Secrets are shown only with --json --show-secrets.
+
+Without PROVIDER and --json, it then lists the tools credmgr connect knows
+that are installed or configured here: whether each takes its credentials
+from credmgr (credmgr connect lists every tool; --json too).`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,6 +55,9 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 				fmt.Fprintln(a.stderr, "credmgr: no credentials stored yet")
 				for _, l := range strings.Split(err.Error(), "\n") {
 					fmt.Fprintf(a.stderr, "credmgr: %s\n", l)
+				}
+				if provider == "" && !asJSON {
+					a.printToolsSection()
 				}
 				return nil
 			}
@@ -90,6 +98,9 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Provider, c.Account, c.Type, describeExpiry(c, now), orDash(c.Source), op.Name)
 				}
 				tw.Flush()
+			}
+			if provider == "" && !asJSON {
+				a.printToolsSection()
 			}
 			if len(list) == 0 {
 				if provider != "" {
@@ -227,4 +238,24 @@ func (a *app) nothingStored() bool {
 		}
 	}
 	return true
+}
+
+// printToolsSection lists, after a blank line, the tools connect knows
+// that are installed, configured or connected here (nothing when there is
+// none).
+func (a *app) printToolsSection() {
+	o, err := a.toolOptions()
+	if err != nil {
+		return
+	}
+	var st []migrate.ToolStatus
+	for _, s := range migrate.Statuses(o) {
+		if s.Installed != "" || s.ConfigDir != "" || s.Mode != "" || s.Err != "" {
+			st = append(st, s)
+		}
+	}
+	if len(st) > 0 {
+		fmt.Fprintln(a.stdout)
+		printTools(a.stdout, st)
+	}
 }

@@ -42,7 +42,8 @@ type Config struct {
 	// age-plugin-credmgr serves (see KeyHolders).
 	KeyHolder string `toml:"key_holder"`
 	// ProxyListen is the address "credmgr proxy" listens on by default
-	// ("127.0.0.1:PORT" or "unix:PATH").
+	// ("127.0.0.1:PORT" or "unix:PATH"); connect writes it into tools'
+	// settings.
 	ProxyListen string `toml:"proxy_listen"`
 	// Providers holds per-provider overrides ([providers.NAME] tables),
 	// keyed by the table's name as written (a provider name or an alias).

@@ -25,12 +25,13 @@ lock_timeout = "1m"
 plaintext_ok = true
 age_identity = ["~/k1.txt", "/k2.txt"]
 recovery_recipients = ["age1xyz"]
+proxy_listen = "127.0.0.1:8000"
 [providers.openai]
 issuer = "http://127.0.0.1:1234"
 [providers.github-copilot]
 github_url = "https://ghe.example.com"
 `, check: func(t *testing.T, c *Config) {
-			if c.Backend != "age" || c.KeychainTimeout.Duration != 3*time.Second || c.LockTimeout.Duration != time.Minute || !c.PlaintextOK {
+			if c.Backend != "age" || c.ProxyListen != "127.0.0.1:8000" || c.KeychainTimeout.Duration != 3*time.Second || c.LockTimeout.Duration != time.Minute || !c.PlaintextOK {
 				t.Errorf("got %+v", c)
 			}
 			if len(c.AgeIdentity) != 2 || c.Providers["openai"]["issuer"] != "http://127.0.0.1:1234" || c.Providers["github-copilot"]["github_url"] == "" {

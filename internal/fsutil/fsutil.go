@@ -145,6 +145,12 @@ func OpenNoFollow(path string) (*os.File, error) { return openNoFollow(path) }
 // in the same directory (O_EXCL), fsyncs it, renames it over path, and
 // fsyncs the directory. No temp file is left behind on error.
 func WriteFileAtomic(path string, data []byte) (err error) {
+	return WriteFileAtomicMode(path, data, 0o600)
+}
+
+// WriteFileAtomicMode is WriteFileAtomic with another mode for the new
+// file (for other tools' configuration files, which are not secret).
+func WriteFileAtomicMode(path string, data []byte, perm fs.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -157,8 +163,9 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	// CreateTemp uses 0600 already; Chmod guards against a umask oddity.
-	if err = f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
+	// CreateTemp uses 0600; Chmod sets the mode asked for (and guards
+	// against a umask oddity).
+	if err = f.Chmod(perm); err != nil && runtime.GOOS != "windows" {
 		return fmt.Errorf("setting mode of %s: %w", tmp, err)
 	}
 	if _, err = f.Write(data); err != nil {
