@@ -140,10 +140,11 @@ type source struct {
 var testHookBeforeRemove func(path string)
 
 // Run finds the legacy files, imports them into store and removes what was
-// fully imported.
+// fully imported. With DryRun, store may be nil (no backend is usable
+// yet): the plan then assumes an empty store.
 func Run(ctx context.Context, store backends.Store, opts Options) (*Report, error) {
 	ed, ok := store.(backends.Editor)
-	if !ok {
+	if !ok && !(opts.DryRun && store == nil) {
 		return nil, errors.New("migrate needs a store that can write many credentials at once")
 	}
 	now := time.Now
@@ -175,9 +176,11 @@ func Run(ctx context.Context, store backends.Store, opts Options) (*Report, erro
 		return nil
 	}
 	if opts.DryRun {
-		list, err := store.List(ctx)
-		if err != nil {
-			return nil, err
+		var list []backends.Credential
+		if store != nil {
+			if list, err = store.List(ctx); err != nil {
+				return nil, err
+			}
 		}
 		planned = plan(list, sources, opts.Overwrite, stamp)
 	} else if err := ed.Edit(ctx, apply); err != nil {
@@ -448,10 +451,15 @@ func plan(existing []backends.Credential, sources []*source, overwrite bool, sta
 				}
 				if sameSecret(old, c) {
 					action, reason = ActSame, "already stored"
+					if o := origin[ref.String()]; o != nil {
+						// Not in the store before this run: another
+						// file of this run holds it too.
+						reason = "the same credential as in " + o.path
+					}
 					if m, added := enrich(old, c); len(added) > 0 {
 						// Same tokens, but this file knows more (an id
 						// token, an e-mail): keep that too.
-						reason = "already stored; added " + strings.Join(added, ", ")
+						reason += "; added " + strings.Join(added, ", ")
 						c = m
 						cur[ref.String()] = c
 						out[ref.String()] = c

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 )
 
 func (a *app) backendCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "backend",
 		Short: "Show the storage backend in use, or switch to another",
@@ -39,6 +41,9 @@ Backends:
 			o, err := a.options()
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				return a.printBackendJSON(cmd.Context(), o)
 			}
 			cfgPath := config.Path(o.DataDir)
 			cfgNote := ""
@@ -82,6 +87,7 @@ Backends:
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(a.backendSetCmd())
 	return cmd
 }
@@ -115,6 +121,7 @@ func leftovers(dir string, op *backends.Opened) []string {
 
 func (a *app) backendSetCmd() *cobra.Command {
 	var holderFlag string
+	var ageIdentities []string
 	cmd := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Switch backend, moving every credential across",
@@ -129,12 +136,21 @@ the new backend. A file that another backend left at the new backend's
 path is replaced only when every credential in it is also in the backend in
 use; it is never merged.
 
+It works when no backend is usable yet: that is how one is chosen. For the
+age backend, the key is an identity file (--age-identity FILE, or
+CREDMGR_AGE_IDENTITY), recorded as age_identity in config.toml, or else a
+passphrase (CREDMGR_PASSPHRASE_FILE, or asked on the terminal by the first
+command that stores something).
+
 With --holder (keychain only) the vault key is kept by another holder: os
 (the default: the OS keychain through go-keyring), pass, kwallet, keyctl,
 file or macos (served by age-plugin-credmgr, which must be on $PATH). If
 the keychain backend is already in use, its key moves: it is copied to the
 new holder, the vault is opened with it there, key_holder is recorded in
 config.toml, and only then is the key removed from the old holder.`,
+		Example: `  credmgr backend set file
+  age-keygen -o ~/.age/credmgr.txt && credmgr backend set age --age-identity ~/.age/credmgr.txt
+  credmgr backend set keychain`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: config.Backends,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -142,16 +158,39 @@ config.toml, and only then is the key removed from the old holder.`,
 			if !config.ValidBackend(name) {
 				return usageError(fmt.Errorf("unknown backend %q: choose one of %s", name, strings.Join(config.Backends, ", ")))
 			}
+			if len(ageIdentities) > 0 && name != backends.Age {
+				return usageError(errors.New("--age-identity goes with backend set age"))
+			}
 			o, err := a.options()
 			if err != nil {
 				return err
 			}
-			a.warnDataDir(o.DataDir)
-			so := *o
-			if err := applyHolderFlag(&so, name, holderFlag); err != nil {
+			hold := *o
+			if err := applyHolderFlag(&hold, name, holderFlag); err != nil {
 				return err
 			}
-			res, err := backends.Switch(cmd.Context(), so, name)
+			ctx := cmd.Context()
+			if name == backends.Keychain || name == backends.Auto {
+				if err := a.adoptMovedKey(ctx, o); err != nil {
+					return err
+				}
+			}
+			a.warnDataDir(o.DataDir)
+			// The plain-text warning is printed below, and only when
+			// credentials were moved into the file.
+			so := *o
+			so.PlaintextOK = true
+			if len(ageIdentities) > 0 {
+				list := strings.Join(ageIdentities, string(filepath.ListSeparator))
+				so.Getenv = func(k string) string {
+					if k == "CREDMGR_AGE_IDENTITY" {
+						return list
+					}
+					return os.Getenv(k)
+				}
+			}
+			so.NewKeyHolder = hold.NewKeyHolder
+			res, err := backends.Switch(ctx, so, name)
 			for _, n := range res.Notes {
 				fmt.Fprintf(a.stderr, "credmgr: %s\n", n)
 			}
@@ -170,6 +209,9 @@ config.toml, and only then is the key removed from the old holder.`,
 			} else if res.From.Name == res.To.Name {
 				fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)
 			} else {
+				if res.To.Name == backends.File && res.Moved > 0 && !o.PlaintextOK {
+					fmt.Fprintf(a.stderr, "credmgr: warning: credentials were written in plain text to %s (set plaintext_ok = true in config.toml to silence this)\n", res.To.Path)
+				}
 				fmt.Fprintf(a.stderr, "credmgr: moved %d credential(s) from the %s backend to the %s backend\n", res.Moved, res.From.Name, res.To.Name)
 			}
 			if src := o.Getenv; src == nil && os.Getenv("CREDMGR_BACKEND") != "" && os.Getenv("CREDMGR_BACKEND") != name {
@@ -178,6 +220,7 @@ config.toml, and only then is the key removed from the old holder.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVar(&ageIdentities, "age-identity", nil, "age identity `FILE` for the age backend (repeatable); recorded as age_identity in config.toml")
 	cmd.Flags().StringVar(&holderFlag, "holder", "", "keychain backend: what keeps the vault key (os, pass, kwallet, keyctl, file, macos)")
 	return cmd
 }

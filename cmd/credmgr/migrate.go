@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/migrate"
 )
 
@@ -82,8 +84,16 @@ is not, and --connect runs them (see credmgr connect --help).`,
 				}
 				opts.Home, opts.Getenv = h, os.Getenv
 			}
+			var store backends.Store
 			op, err := a.store(cmd.Context())
-			if err != nil {
+			switch {
+			case err == nil:
+				store = op.Store
+			case opts.DryRun && errors.Is(err, backends.ErrNoBackend):
+				// A dry run writes nothing: it can plan without a
+				// backend, as if nothing were stored yet.
+				fmt.Fprintln(a.stderr, "credmgr: no backend is usable yet, so the plan assumes nothing is stored (see credmgr backend)")
+			default:
 				return err
 			}
 			tools := migrate.ConnectOptions{Home: opts.Home, Getenv: opts.Getenv}
@@ -99,7 +109,7 @@ is not, and --connect runs them (see credmgr connect --help).`,
 					fmt.Fprintf(a.stderr, "credmgr: removing %s: %s cannot take credentials from credmgr; run it with credmgr exec, or log it in again\n", path, tool)
 				}
 			}
-			rep, err := migrate.Run(cmd.Context(), op.Store, opts)
+			rep, err := migrate.Run(cmd.Context(), store, opts)
 			if err != nil {
 				if strings.HasPrefix(err.Error(), "unknown tool") {
 					return usageError(err)
@@ -162,6 +172,7 @@ is not, and --connect runs them (see credmgr connect --help).`,
 	cmd.Flags().BoolVar(&opts.Overwrite, "overwrite", false, "replace stored credentials of the same login even when they are newer")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().BoolVar(&connect, "connect", false, "then connect each tool whose token file was removed (credmgr connect TOOL)")
+	cmd.RegisterFlagCompletionFunc("from", toolsCompletion)
 	return cmd
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,10 +31,10 @@ Without PROVIDER and --json, it then lists the tools credmgr connect knows
 that are installed or configured here: whether each takes its credentials
 from credmgr (credmgr connect lists every tool; --json too).`,
 		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: providerCompletion,
+		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if showSecrets && !asJSON {
-				return usageError(fmt.Errorf("--show-secrets needs --json"))
+				return withHint(exitUsage, fmt.Errorf("--show-secrets needs --json"), "add --json: credmgr status --json --show-secrets")
 			}
 			var provider string
 			if len(args) == 1 {
@@ -45,21 +44,14 @@ from credmgr (credmgr connect lists every tool; --json too).`,
 				}
 				provider = p
 			}
+			// No usable backend is an error here as in every command,
+			// even when nothing is stored yet: the hint says how to
+			// choose one.
 			op, err := a.store(cmd.Context())
-			if errors.Is(err, backends.ErrNoBackend) && a.nothingStored() {
-				// A fresh machine: nothing to list, and the choice of
-				// backend can wait until something is stored.
-				if asJSON {
-					fmt.Fprintln(a.stdout, "[]")
-				}
-				fmt.Fprintln(a.stderr, "credmgr: no credentials stored yet")
-				for _, l := range strings.Split(err.Error(), "\n") {
-					fmt.Fprintf(a.stderr, "credmgr: %s\n", l)
-				}
-				if provider == "" && !asJSON {
-					a.printToolsSection()
-				}
-				return nil
+			if errors.Is(err, backends.ErrNoBackend) && provider == "" && !asJSON {
+				// The tools credmgr connect knows are worth listing even
+				// before a backend is chosen.
+				a.printToolsSection()
 			}
 			if err != nil {
 				return err
@@ -104,7 +96,7 @@ from credmgr (credmgr connect lists every tool; --json too).`,
 			}
 			if len(list) == 0 {
 				if provider != "" {
-					return withHint(exitNoCreds, fmt.Errorf("no credential for %s", provider), "credmgr login "+provider)
+					return withHint(exitNoCreds, fmt.Errorf("no credential for %s", provider), loginHint(backends.Ref{Provider: provider, Account: backends.DefaultAccount}))
 				}
 				if !asJSON {
 					fmt.Fprintf(a.stderr, "credmgr: no credentials stored (backend %s)\n", op.Name)

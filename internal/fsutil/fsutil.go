@@ -56,6 +56,24 @@ func CheckPrivate(path string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
+// CheckKeyFileMode returns an error wrapping ErrInsecure if the open file
+// f, which holds a key or passphrase, can be read or written by group or
+// others. Unlike CheckPrivate it accepts a symlink to such a file (f is
+// what it points to): key files are often linked from elsewhere.
+func CheckKeyFileMode(f *os.File) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%w: it has mode %04o, so other users can read or change it; it is not used until only you can (run: chmod 600 %s)", ErrInsecure, perm, f.Name())
+	}
+	return nil
+}
+
 // ErrDirExposed is wrapped by CheckDir's error when other users can list
 // the directory but not change it. It is a warning, not a refusal: the
 // files in it are private, only their names show.
