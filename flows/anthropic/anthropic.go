@@ -24,7 +24,7 @@ import (
 
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/flowapi"
-	"github.com/credmgr/credmgr/internal/oauthutil"
+	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
 // Defaults.
@@ -38,7 +38,7 @@ const (
 
 // Flow is the Anthropic login.
 type Flow struct {
-	oauthutil.Base
+	oauthwire.Base
 	clientID, authorizeURL, tokenURL, redirectURI string
 }
 
@@ -46,20 +46,20 @@ var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthutil.NewBase("anthropic", cfg), clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
+	f := &Flow{Base: oauthwire.NewBase("anthropic", cfg), clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
 		redirectURI: DefaultRedirectURI}
-	return oauthutil.Configured(f, oauthutil.ParseSettings("anthropic", cfg.Settings, []oauthutil.Setting{
-		{Key: "client_id", Parse: oauthutil.Text(&f.clientID)},
-		{Key: "authorize_url", Parse: oauthutil.WebURL(&f.authorizeURL)},
-		{Key: "token_url", Parse: oauthutil.WebURL(&f.tokenURL)},
-		{Key: "redirect_uri", Parse: oauthutil.WebURL(&f.redirectURI)},
+	return oauthwire.Configured(f, oauthwire.ParseSettings("anthropic", cfg.Settings, []oauthwire.Setting{
+		{Key: "client_id", Parse: oauthwire.Text(&f.clientID)},
+		{Key: "authorize_url", Parse: oauthwire.WebURL(&f.authorizeURL)},
+		{Key: "token_url", Parse: oauthwire.WebURL(&f.tokenURL)},
+		{Key: "redirect_uri", Parse: oauthwire.WebURL(&f.redirectURI)},
 	}))
 }
 
 // Login shows (and opens) the authorize URL and asks for the pasted code.
 func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
-	state := oauthutil.RandomState()
+	state := oauthwire.RandomState()
 	q := url.Values{
 		"code":                  {"true"},
 		"client_id":             {f.clientID},
@@ -90,8 +90,8 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	if subtle.ConstantTimeCompare([]byte(gotState), []byte(state)) != 1 {
 		return cred.Credential{}, fmt.Errorf("%w: the pasted code belongs to another login; start again and paste the code this login shows", flowapi.ErrStateMismatch)
 	}
-	var t oauthutil.TokenResponse
-	err = oauthutil.PostJSON(ctx, f.HTTP(), f.tokenURL, "the token endpoint", map[string]string{
+	var t oauthwire.TokenResponse
+	err = oauthwire.PostJSON(ctx, f.HTTP(), f.tokenURL, "the token endpoint", map[string]string{
 		"grant_type":    "authorization_code",
 		"client_id":     f.clientID,
 		"code":          code,
@@ -100,7 +100,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 		"code_verifier": verifier,
 	}, &t)
 	if err != nil {
-		var he *oauthutil.HTTPError
+		var he *oauthwire.HTTPError
 		if errors.As(err, &he) && he.Code == "invalid_grant" {
 			return cred.Credential{}, fmt.Errorf("the code was not accepted (expired or already used; start again): %w", err)
 		}
@@ -141,7 +141,7 @@ func ParsePasted(s string) (code, state string, err error) {
 	return code, state, nil
 }
 
-func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
+func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
 	t.Apply(c, f.Now(), time.Time{}) // Anthropic may rotate the refresh token
 	if t.Scope != "" {
 		c.Scopes = strings.Fields(t.Scope)
@@ -151,7 +151,7 @@ func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 // Refresh exchanges the refresh token at the JSON token endpoint, without
 // a scope (Anthropic rejects one).
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	t, err := oauthutil.RefreshJSON(ctx, f.HTTP(), f.tokenURL, f.clientID, c.RefreshToken)
+	t, err := oauthwire.RefreshJSON(ctx, f.HTTP(), f.tokenURL, f.clientID, c.RefreshToken)
 	if err != nil {
 		return cred.Credential{}, err
 	}

@@ -34,7 +34,7 @@ import (
 
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/flowapi"
-	"github.com/credmgr/credmgr/internal/oauthutil"
+	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
 // Defaults.
@@ -97,7 +97,7 @@ var ErrNoCopilotAccess = errors.New("no Copilot access")
 
 // Flow is the GitHub Copilot login.
 type Flow struct {
-	oauthutil.Base
+	oauthwire.Base
 	clientID, githubURL, apiURL string
 	// githubSet and apiSet say that the URLs come from settings, which
 	// win over --enterprise.
@@ -113,12 +113,12 @@ var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthutil.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout, unit: time.Second}
-	err := oauthutil.ParseSettings("github-copilot", cfg.Settings, []oauthutil.Setting{
-		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use the default")},
-		{Key: "github_url", Parse: oauthutil.BaseURL(&f.githubURL, "https://ghe.example.com", &f.githubSet)},
-		{Key: "api_url", Parse: oauthutil.BaseURL(&f.apiURL, "https://ghe.example.com", &f.apiSet)},
-		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
+	f := &Flow{Base: oauthwire.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout, unit: time.Second}
+	err := oauthwire.ParseSettings("github-copilot", cfg.Settings, []oauthwire.Setting{
+		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
+		{Key: "github_url", Parse: oauthwire.BaseURL(&f.githubURL, "https://ghe.example.com", &f.githubSet)},
+		{Key: "api_url", Parse: oauthwire.BaseURL(&f.apiURL, "https://ghe.example.com", &f.apiSet)},
+		{Key: "device_timeout", Parse: oauthwire.Duration(&f.deviceTimeout)},
 	})
 	if err != nil {
 		return nil, err
@@ -208,7 +208,7 @@ type pollResp struct {
 	AccessToken string      `json:"access_token"`
 	TokenType   string      `json:"token_type"`
 	Scope       string      `json:"scope"`
-	Error       string      `json:"error"` // shown only after oauthutil.SafeCode
+	Error       string      `json:"error"` // shown only after oauthwire.SafeCode
 	Interval    json.Number `json:"interval"`
 }
 
@@ -221,7 +221,7 @@ func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.V
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", copilotHeaders["User-Agent"])
-	return oauthutil.Do(f.HTTP(), req, endpoint, out, oauthutil.FormSecrets(form)...)
+	return oauthwire.Do(f.HTTP(), req, endpoint, out, oauthwire.FormSecrets(form)...)
 }
 
 // Login runs the GitHub device flow whatever opts.Mode says (GitHub
@@ -254,8 +254,8 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		return f.postForm(ctx, githubURL+"/login/device/code", "the device-code endpoint",
 			url.Values{"client_id": {f.clientID}, "scope": {scope}}, out)
 	}
-	dc, _, err := oauthutil.RequestDeviceCode(ctx, post, "GitHub refused the device login", false, true)
-	if he := (*oauthutil.HTTPError)(nil); errors.As(err, &he) && he.Status == http.StatusOK {
+	dc, _, err := oauthwire.RequestDeviceCode(ctx, post, "GitHub refused the device login", false, true)
+	if he := (*oauthwire.HTTPError)(nil); errors.As(err, &he) && he.Status == http.StatusOK {
 		return "", nil, classify(err, he.Code)
 	}
 	if err != nil {
@@ -263,14 +263,14 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 	}
 	ui.Info("To log in to GitHub Copilot, open " + dc.VerificationURI)
 	ui.Info("and enter the code: " + dc.UserCode)
-	wait := oauthutil.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
+	wait := oauthwire.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
 	ctx, end := wait.Begin(ctx, ui, dc.VerificationURI, dc.ExpiresIn)
 	defer end()
 	interval := wait.Interval(dc.Interval, defaultInterval*f.unit)
 
 	form := url.Values{"client_id": {f.clientID}, "device_code": {dc.DeviceCode}, "grant_type": {deviceGrant}}
 	for {
-		if err := oauthutil.Sleep(ctx, interval); err != nil {
+		if err := oauthwire.Sleep(ctx, interval); err != nil {
 			return "", nil, wait.Err(ctx)
 		}
 		var t pollResp
@@ -278,8 +278,8 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		if err == nil && t.AccessToken != "" {
 			return t.AccessToken, splitScopes(t.Scope), nil
 		}
-		code := oauthutil.SafeCode(t.Error, dc.DeviceCode)
-		var he *oauthutil.HTTPError
+		code := oauthwire.SafeCode(t.Error, dc.DeviceCode)
+		var he *oauthwire.HTTPError
 		if errors.As(err, &he) {
 			code = he.Code
 		}
@@ -303,7 +303,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 			return "", nil, classify(fmt.Errorf("device login failed: %w", err), code)
 		case t.Error != "":
 			return "", nil, classify(fmt.Errorf("device login failed: %w",
-				&oauthutil.HTTPError{Endpoint: "the access-token endpoint", Status: http.StatusOK, Code: code}), code)
+				&oauthwire.HTTPError{Endpoint: "the access-token endpoint", Status: http.StatusOK, Code: code}), code)
 		default:
 			return "", nil, errors.New("the access-token endpoint answered without a token")
 		}
@@ -358,7 +358,7 @@ func (f *Flow) exchange(ctx context.Context, apiURL, ghToken string) (*envelope,
 	}
 	if resp.StatusCode/100 != 2 {
 		// GitHub's "message" is not shown: it may echo what was sent.
-		return nil, &oauthutil.HTTPError{Endpoint: exchangeEndpoint, Status: resp.StatusCode, Code: oauthutil.ErrorCode(body, ghToken)}
+		return nil, &oauthwire.HTTPError{Endpoint: exchangeEndpoint, Status: resp.StatusCode, Code: oauthwire.ErrorCode(body, ghToken)}
 	}
 	var env envelope
 	if json.Unmarshal(body, &env) != nil {
@@ -374,7 +374,7 @@ func (f *Flow) exchange(ctx context.Context, apiURL, ghToken string) (*envelope,
 // (the GitHub token was revoked) or 403 (no Copilot access) wraps
 // flowapi.ErrReloginRequired.
 func classifyExchange(err error, refresh bool) error {
-	var he *oauthutil.HTTPError
+	var he *oauthwire.HTTPError
 	if !errors.As(err, &he) {
 		return err
 	}
@@ -409,9 +409,9 @@ func (f *Flow) apply(c *cred.Credential, env *envelope) {
 
 // tokenExpiry is expires_at, else the token's own exp= field, else
 // now+refresh_in, else 10 minutes from now. A time more than
-// oauthutil.MaxLifetime away is ignored.
+// oauthwire.MaxLifetime away is ignored.
 func tokenExpiry(env *envelope, now time.Time) time.Time {
-	latest := now.Add(oauthutil.MaxLifetime).Unix()
+	latest := now.Add(oauthwire.MaxLifetime).Unix()
 	if env.ExpiresAt > 0 && env.ExpiresAt <= latest {
 		return time.Unix(env.ExpiresAt, 0).UTC()
 	}
@@ -420,7 +420,7 @@ func tokenExpiry(env *envelope, now time.Time) time.Time {
 			return time.Unix(n, 0).UTC()
 		}
 	}
-	if env.RefreshIn > 0 && env.RefreshIn <= int64(oauthutil.MaxLifetime.Seconds()) {
+	if env.RefreshIn > 0 && env.RefreshIn <= int64(oauthwire.MaxLifetime.Seconds()) {
 		return now.Add(time.Duration(env.RefreshIn) * time.Second).UTC().Truncate(time.Second)
 	}
 	return now.Add(10 * time.Minute).UTC().Truncate(time.Second)
@@ -442,11 +442,11 @@ func tokenField(token, key string) (string, bool) {
 // proxy-ep=proxy.X, else https://copilot-api.HOST for an enterprise host,
 // else DefaultCopilotAPIURL.
 func apiBaseURL(env *envelope, enterprise string) string {
-	if oauthutil.IsWebURL(env.Endpoints.API) {
+	if oauthwire.IsWebURL(env.Endpoints.API) {
 		return strings.TrimRight(env.Endpoints.API, "/")
 	}
 	if p, ok := tokenField(env.Token, "proxy-ep"); ok {
-		if rest, ok := strings.CutPrefix(p, "proxy."); ok && rest != "" && oauthutil.IsWebURL("https://api."+rest) {
+		if rest, ok := strings.CutPrefix(p, "proxy."); ok && rest != "" && oauthwire.IsWebURL("https://api."+rest) {
 			return "https://api." + rest
 		}
 	}

@@ -34,7 +34,7 @@ import (
 	"github.com/credmgr/credmgr/internal/flowapi"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
 	"github.com/credmgr/credmgr/internal/loopback"
-	"github.com/credmgr/credmgr/internal/oauthutil"
+	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
 // Defaults.
@@ -68,7 +68,7 @@ const tokenEndpoint = "the token endpoint"
 
 // Flow is the Google Gemini login.
 type Flow struct {
-	oauthutil.Base
+	oauthwire.Base
 	clientID, clientSecret string
 	authorizeURL, tokenURL string
 	codeRedirectURI        string
@@ -79,14 +79,14 @@ var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthutil.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
+	f := &Flow{Base: oauthwire.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
 		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI, loginTimeout: LoginTimeout}
-	return oauthutil.Configured(f, oauthutil.ParseSettings("gemini", cfg.Settings, []oauthutil.Setting{
-		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use gemini-cli's client")},
-		{Key: "client_secret", Parse: oauthutil.Text(&f.clientSecret)},
-		{Key: "authorize_url", Parse: oauthutil.WebURL(&f.authorizeURL)},
-		{Key: "token_url", Parse: oauthutil.WebURL(&f.tokenURL)},
-		{Key: "code_redirect_uri", Parse: oauthutil.WebURL(&f.codeRedirectURI)},
+	return oauthwire.Configured(f, oauthwire.ParseSettings("gemini", cfg.Settings, []oauthwire.Setting{
+		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use gemini-cli's client")},
+		{Key: "client_secret", Parse: oauthwire.Text(&f.clientSecret)},
+		{Key: "authorize_url", Parse: oauthwire.WebURL(&f.authorizeURL)},
+		{Key: "token_url", Parse: oauthwire.WebURL(&f.tokenURL)},
+		{Key: "code_redirect_uri", Parse: oauthwire.WebURL(&f.codeRedirectURI)},
 	}))
 }
 
@@ -134,7 +134,7 @@ var errLoginTimeout = errors.New("browser login timed out")
 
 func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
-	state := oauthutil.RandomState()
+	state := oauthwire.RandomState()
 	srv, err := loopback.Listen(CallbackPath, state, 0)
 	if err != nil {
 		return cred.Credential{}, flowapi.Mark(err, flowapi.ErrLoopback)
@@ -173,7 +173,7 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 func (f *Flow) paste(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	conf := f.config(f.codeRedirectURI)
-	authURL := conf.AuthCodeURL(oauthutil.RandomState(), oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier))
+	authURL := conf.AuthCodeURL(oauthwire.RandomState(), oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier))
 	ui.Info("To log in to Google for Gemini, open this URL on any device and approve:")
 	ui.Info(authURL)
 	if opts.Mode != flowapi.ModeNoBrowser && !ui.OpenBrowser(authURL) {
@@ -210,7 +210,7 @@ func parsePasted(s string) (string, error) {
 		return "", fmt.Errorf("%w (access_denied)", flowapi.ErrDenied)
 	} else if e != "" {
 		what := "an error"
-		if c := oauthutil.SafeCode(e); c != "" {
+		if c := oauthwire.SafeCode(e); c != "" {
 			what = "the error " + c
 		}
 		return "", flowapi.Mark(fmt.Errorf("the pasted text carries %s", what), flowapi.ErrBadPaste)
@@ -226,7 +226,7 @@ func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier
 	tok, err := conf.Exchange(f.clientContext(ctx), code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		err = scrubTokenError(err, code, verifier, f.clientSecret)
-		var he *oauthutil.HTTPError
+		var he *oauthwire.HTTPError
 		if errors.As(err, &he) && he.Code == "invalid_grant" {
 			return cred.Credential{}, fmt.Errorf("the authorization code was not accepted (mistyped, expired or already used): %w", err)
 		}
@@ -253,7 +253,7 @@ func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
 	case !tok.Expiry.IsZero():
 		c.Expiry = tok.Expiry.UTC().Truncate(time.Second)
 	default:
-		c.Expiry = oauthutil.DefaultExpiry(now)
+		c.Expiry = oauthwire.DefaultExpiry(now)
 	}
 	if tok.RefreshToken != "" {
 		c.RefreshToken = tok.RefreshToken
@@ -283,7 +283,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 	src := f.config("").TokenSource(f.clientContext(ctx), &oauth2.Token{RefreshToken: c.RefreshToken})
 	tok, err := src.Token()
 	if err != nil {
-		err = oauthutil.ClassifyRefresh(scrubTokenError(err, c.RefreshToken, f.clientSecret))
+		err = oauthwire.ClassifyRefresh(scrubTokenError(err, c.RefreshToken, f.clientSecret))
 		return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w", err)
 	}
 	n := c.Clone()
@@ -294,13 +294,13 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 // scrubTokenError turns an x/oauth2 error into one that carries no secret:
 // a *oauth2.RetrieveError (whose message quotes the whole answer body, and
 // whose ErrorDescription and ErrorURI are the provider's free text)
-// becomes an *oauthutil.HTTPError with only the status and the OAuth error
-// code when oauthutil.SafeCode lets it through (secrets are what the
+// becomes an *oauthwire.HTTPError with only the status and the OAuth error
+// code when oauthwire.SafeCode lets it through (secrets are what the
 // request sent), and a *url.Error loses its URL.
 func scrubTokenError(err error, secrets ...string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		he := &oauthutil.HTTPError{Endpoint: tokenEndpoint, Code: oauthutil.SafeCode(re.ErrorCode, secrets...)}
+		he := &oauthwire.HTTPError{Endpoint: tokenEndpoint, Code: oauthwire.SafeCode(re.ErrorCode, secrets...)}
 		if re.Response != nil {
 			he.Status = re.Response.StatusCode
 		}

@@ -31,7 +31,7 @@ import (
 	"github.com/credmgr/credmgr/internal/flowapi"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
 	"github.com/credmgr/credmgr/internal/loopback"
-	"github.com/credmgr/credmgr/internal/oauthutil"
+	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
 // Defaults.
@@ -45,7 +45,7 @@ const (
 
 // Flow is the OpenAI login.
 type Flow struct {
-	oauthutil.Base
+	oauthwire.Base
 	issuer, clientID string
 	ports            []int
 	deviceTimeout    time.Duration
@@ -56,10 +56,10 @@ var _ flowapi.Revoker = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthutil.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
-	return oauthutil.Configured(f, oauthutil.ParseSettings("openai", cfg.Settings, []oauthutil.Setting{
-		{Key: "issuer", Parse: oauthutil.BaseURL(&f.issuer, "", nil)},
-		{Key: "client_id", Parse: oauthutil.Text(&f.clientID)},
+	f := &Flow{Base: oauthwire.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
+	return oauthwire.Configured(f, oauthwire.ParseSettings("openai", cfg.Settings, []oauthwire.Setting{
+		{Key: "issuer", Parse: oauthwire.BaseURL(&f.issuer, "", nil)},
+		{Key: "client_id", Parse: oauthwire.Text(&f.clientID)},
 		{Key: "redirect_port", Parse: func(v string) string {
 			p, err := strconv.Atoi(v)
 			if err != nil || p < 0 || p > 65535 {
@@ -68,7 +68,7 @@ func New(cfg flowapi.Config) (*Flow, error) {
 			f.ports = []int{p}
 			return ""
 		}},
-		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
+		{Key: "device_timeout", Parse: oauthwire.Duration(&f.deviceTimeout)},
 	}))
 }
 
@@ -110,9 +110,9 @@ func (r *userCodeResp) interval() time.Duration {
 
 func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	var uc userCodeResp
-	err := oauthutil.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/usercode", "the device-code endpoint",
+	err := oauthwire.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/usercode", "the device-code endpoint",
 		map[string]string{"client_id": f.clientID}, &uc)
-	var he *oauthutil.HTTPError
+	var he *oauthwire.HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {
 		return cred.Credential{}, ErrDeviceDisabled
 	}
@@ -125,7 +125,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	if uc.DeviceAuthID == "" || uc.UserCode == "" {
 		return cred.Credential{}, errors.New("the device-code endpoint answered without a device code")
 	}
-	if !oauthutil.PlainText(uc.UserCode, maxUserCode) {
+	if !oauthwire.PlainText(uc.UserCode, maxUserCode) {
 		return cred.Credential{}, errors.New("the device-code endpoint answered with a user code that is not plain text")
 	}
 	verify := f.issuer + "/codex/device"
@@ -135,7 +135,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	stop := ui.Wait("waiting for you to approve the login")
 	defer stop()
 
-	wait := oauthutil.DeviceWait{Unit: time.Second, Timeout: f.deviceTimeout}
+	wait := oauthwire.DeviceWait{Unit: time.Second, Timeout: f.deviceTimeout}
 	ctx, cancel := wait.Start(ctx, "")
 	defer cancel()
 	interval := uc.interval()
@@ -146,7 +146,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 		CodeVerifier      string `json:"code_verifier"`
 	}
 	for {
-		err := oauthutil.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/token", "the device-token endpoint", body, &code)
+		err := oauthwire.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/token", "the device-token endpoint", body, &code)
 		if err == nil {
 			break
 		}
@@ -160,7 +160,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 		default:
 			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
 		}
-		if err := oauthutil.Sleep(ctx, interval); err != nil {
+		if err := oauthwire.Sleep(ctx, interval); err != nil {
 			return cred.Credential{}, wait.Err(ctx)
 		}
 	}
@@ -180,7 +180,7 @@ var ErrDeviceDisabled = errors.New("device code login is not enabled for this ac
 
 func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
-	state := oauthutil.RandomState()
+	state := oauthwire.RandomState()
 	srv, err := loopback.Listen("/auth/callback", state, f.ports...)
 	if err != nil {
 		return cred.Credential{}, flowapi.Mark(err, flowapi.ErrLoopback)
@@ -216,8 +216,8 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 
 // exchange redeems an authorization code.
 func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, opts flowapi.LoginOptions) (cred.Credential, error) {
-	var t oauthutil.TokenResponse
-	err := oauthutil.PostForm(ctx, f.HTTP(), f.issuer+"/oauth/token", "the token endpoint", url.Values{
+	var t oauthwire.TokenResponse
+	err := oauthwire.PostForm(ctx, f.HTTP(), f.issuer+"/oauth/token", "the token endpoint", url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
 		"redirect_uri":  {redirect},
@@ -238,10 +238,10 @@ func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, op
 // apply copies a token response into c, keeping what the response omits.
 // The access token's expiry is expires_in, else its JWT exp claim, else
 // flowapi.DefaultLifetime from now.
-func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
+func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
 	now := f.Now()
 	var exp time.Time // the access token's exp claim, if it is a JWT
-	if e := jwtclaims.Expiry(t.AccessToken); !e.After(now.Add(oauthutil.MaxLifetime)) {
+	if e := jwtclaims.Expiry(t.AccessToken); !e.After(now.Add(oauthwire.MaxLifetime)) {
 		exp = e
 	}
 	t.Apply(c, now, exp)
@@ -270,7 +270,7 @@ func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 // Refresh exchanges the refresh token (JSON, as the Codex CLI does).
 // OpenAI rotates refresh tokens: the new one replaces the old.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	t, err := oauthutil.RefreshJSON(ctx, f.HTTP(), f.issuer+"/oauth/token", f.clientID, c.RefreshToken)
+	t, err := oauthwire.RefreshJSON(ctx, f.HTTP(), f.issuer+"/oauth/token", f.clientID, c.RefreshToken)
 	if err != nil {
 		return cred.Credential{}, err
 	}
@@ -285,5 +285,5 @@ func (f *Flow) Revoke(ctx context.Context, c cred.Credential) error {
 	if c.RefreshToken == "" {
 		body = map[string]string{"token": c.AccessToken, "token_type_hint": "access_token"}
 	}
-	return oauthutil.PostJSON(ctx, f.HTTP(), f.issuer+"/oauth/revoke", "the revocation endpoint", body, nil)
+	return oauthwire.PostJSON(ctx, f.HTTP(), f.issuer+"/oauth/revoke", "the revocation endpoint", body, nil)
 }

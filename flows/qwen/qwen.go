@@ -31,7 +31,7 @@ import (
 
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/flowapi"
-	"github.com/credmgr/credmgr/internal/oauthutil"
+	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
 // Defaults.
@@ -61,7 +61,7 @@ const (
 
 // Flow is the Qwen login.
 type Flow struct {
-	oauthutil.Base
+	oauthwire.Base
 	baseURL, clientID string
 	deviceTimeout     time.Duration
 	// unit is the length of one second of server-given device-flow
@@ -74,12 +74,12 @@ var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthutil.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
+	f := &Flow{Base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
 		deviceTimeout: DeviceTimeout, unit: time.Second}
-	return oauthutil.Configured(f, oauthutil.ParseSettings("qwen", cfg.Settings, []oauthutil.Setting{
-		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use the default")},
-		{Key: "base_url", Parse: oauthutil.BaseURL(&f.baseURL, DefaultBaseURL, nil)},
-		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
+	return oauthwire.Configured(f, oauthwire.ParseSettings("qwen", cfg.Settings, []oauthwire.Setting{
+		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
+		{Key: "base_url", Parse: oauthwire.BaseURL(&f.baseURL, DefaultBaseURL, nil)},
+		{Key: "device_timeout", Parse: oauthwire.Duration(&f.deviceTimeout)},
 	}))
 }
 
@@ -91,14 +91,14 @@ func (f *Flow) tokenURL() string      { return f.baseURL + "/api/v1/oauth2/token
 func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	post := func(out any) error {
-		return oauthutil.PostForm(ctx, f.HTTP(), f.deviceCodeURL(), "the device-code endpoint", url.Values{
+		return oauthwire.PostForm(ctx, f.HTTP(), f.deviceCodeURL(), "the device-code endpoint", url.Values{
 			"client_id":             {f.clientID},
 			"scope":                 {scopes},
 			"code_challenge":        {oauth2.S256ChallengeFromVerifier(verifier)},
 			"code_challenge_method": {"S256"},
 		}, out)
 	}
-	dc, verify, err := oauthutil.RequestDeviceCode(ctx, post, "the device-code endpoint refused the login", true, false)
+	dc, verify, err := oauthwire.RequestDeviceCode(ctx, post, "the device-code endpoint refused the login", true, false)
 	if err != nil {
 		return cred.Credential{}, err
 	}
@@ -110,7 +110,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 			ui.Info("and enter the code: " + dc.UserCode)
 		}
 	}
-	wait := oauthutil.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
+	wait := oauthwire.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
 	ctx, end := wait.Begin(ctx, ui, verify, dc.ExpiresIn)
 	defer end()
 	interval := wait.Interval(dc.Interval, defaultInterval*f.unit)
@@ -125,7 +125,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 // poll polls the token endpoint for the device code (RFC 8628 section
 // 3.4) until the person approves, starting at interval and growing it by
 // slowDownFactor up to maxInterval on slow_down.
-func (f *Flow) poll(ctx context.Context, wait *oauthutil.DeviceWait, deviceCode, verifier string, interval time.Duration) (*tokenResp, error) {
+func (f *Flow) poll(ctx context.Context, wait *oauthwire.DeviceWait, deviceCode, verifier string, interval time.Duration) (*tokenResp, error) {
 	ceiling := max(time.Duration(maxInterval)*f.unit, interval)
 	form := url.Values{
 		"grant_type":    {deviceGrant},
@@ -133,18 +133,18 @@ func (f *Flow) poll(ctx context.Context, wait *oauthutil.DeviceWait, deviceCode,
 		"device_code":   {deviceCode},
 		"code_verifier": {verifier},
 	}
-	var he *oauthutil.HTTPError
+	var he *oauthwire.HTTPError
 	for {
-		if err := oauthutil.Sleep(ctx, interval); err != nil {
+		if err := oauthwire.Sleep(ctx, interval); err != nil {
 			return nil, wait.Err(ctx)
 		}
 		var t tokenResp
-		err := oauthutil.PostForm(ctx, f.HTTP(), f.tokenURL(), "the token endpoint", form, &t)
+		err := oauthwire.PostForm(ctx, f.HTTP(), f.tokenURL(), "the token endpoint", form, &t)
 		if err == nil && t.AccessToken != "" {
 			return &t, nil
 		}
 		if err == nil && t.Error != "" {
-			err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthutil.SafeCode(t.Error, oauthutil.FormSecrets(form)...)}
+			err = &oauthwire.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthwire.SafeCode(t.Error, oauthwire.FormSecrets(form)...)}
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -173,8 +173,8 @@ func (f *Flow) poll(ctx context.Context, wait *oauthutil.DeviceWait, deviceCode,
 
 // tokenResp is a token answer; Qwen may put an error into a 200 body.
 type tokenResp struct {
-	oauthutil.TokenResponse
-	Error string `json:"error"` // shown only after oauthutil.SafeCode
+	oauthwire.TokenResponse
+	Error string `json:"error"` // shown only after oauthwire.SafeCode
 }
 
 func (f *Flow) credential(t *tokenResp) cred.Credential {
@@ -186,7 +186,7 @@ func (f *Flow) credential(t *tokenResp) cred.Credential {
 // apply copies a token response into c, keeping what the response omits
 // (refresh token, resource_url, scopes). Without expires_in the access
 // token is taken to live flowapi.DefaultLifetime.
-func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
+func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
 	t.Apply(c, f.Now(), time.Time{})
 	if s := strings.Fields(t.Scope); len(s) > 0 {
 		c.Scopes = s
@@ -204,21 +204,21 @@ func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 // is kept otherwise; so is resource_url.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
 	var t tokenResp
-	err := oauthutil.PostForm(ctx, f.HTTP(), f.tokenURL(), "the token endpoint", url.Values{
+	err := oauthwire.PostForm(ctx, f.HTTP(), f.tokenURL(), "the token endpoint", url.Values{
 		"grant_type":    {"refresh_token"},
 		"refresh_token": {c.RefreshToken},
 		"client_id":     {f.clientID},
 	}, &t)
 	if err == nil && t.Error != "" {
-		err = &oauthutil.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthutil.SafeCode(t.Error, c.RefreshToken)}
+		err = &oauthwire.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthwire.SafeCode(t.Error, c.RefreshToken)}
 	}
 	if err != nil {
-		var he *oauthutil.HTTPError
+		var he *oauthwire.HTTPError
 		// qwen-code treats any 400 from a refresh as a dead login.
 		if errors.As(err, &he) && he.Status == http.StatusBadRequest {
 			return cred.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w", flowapi.ErrReloginRequired, err)
 		}
-		return cred.Credential{}, oauthutil.ClassifyRefresh(err)
+		return cred.Credential{}, oauthwire.ClassifyRefresh(err)
 	}
 	if t.AccessToken == "" {
 		return cred.Credential{}, errors.New("the token endpoint answered a refresh without an access token")

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/internal/flowapi"
-	"github.com/credmgr/credmgr/internal/oauthutil"
+	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
 // Server waits for one OAuth callback.
@@ -60,7 +60,7 @@ func Listen(path, state string, ports ...int) (*Server, error) {
 			http.Error(w, "State mismatch: this is not the login credmgr started.", http.StatusBadRequest)
 		case q.Get("error") != "":
 			// Only a plain error code is repeated, never free text.
-			code := oauthutil.SafeCode(q.Get("error"), state)
+			code := oauthwire.SafeCode(q.Get("error"), state)
 			switch code {
 			case "access_denied":
 				res.err = fmt.Errorf("%w (access_denied)", flowapi.ErrDenied)

@@ -1,4 +1,4 @@
-// Package oauthutil holds the small pieces the provider flows share:
+// Package oauthwire holds the OAuth wire pieces the provider flows share:
 // random state, JSON and form requests to token endpoints with error
 // bodies classified, and token-response parsing.
 //
@@ -6,7 +6,7 @@
 // secrets or carry terminal control sequences. Errors built here name the
 // endpoint, the HTTP status and at most an OAuth error code that passes
 // SafeCode; never a body, an error_description or a message.
-package oauthutil
+package oauthwire
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package oauthutil
+package oauthwire
 
 import (
 	"encoding/json"
