@@ -26,12 +26,12 @@ import (
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
-// Backend names.
+// Backend names (the list is config.Backends).
 const (
-	Auto     = "auto"
-	Keychain = "keychain"
-	Age      = "age"
-	File     = "file"
+	Auto     = config.BackendAuto
+	Keychain = config.BackendKeychain
+	Age      = config.BackendAge
+	File     = config.BackendFile
 )
 
 // Options says which backend to open and how. LoadOptions fills it from

@@ -128,7 +128,7 @@ func (k *pluginKey) run(args ...string) (string, error) {
 	case ctx.Err() != nil:
 		return "", fmt.Errorf("%w: the %s key holder did not answer within %s", ErrUnavailable, k.holder, k.timeout)
 	case errors.As(err, &ee) && ee.ExitCode() == 3:
-		return "", errItemNotFound
+		return "", ErrItemNotFound
 	case err != nil:
 		// The plugin's messages name holders, items and paths, never the
 		// key.
@@ -202,7 +202,7 @@ func (k *pluginKey) seal(plain []byte, extra []age.Recipient) ([]byte, error) {
 // returns its public key.
 func (k *pluginKey) present() (bool, string, error) {
 	out, err := k.run("check")
-	if errors.Is(err, errItemNotFound) {
+	if errors.Is(err, ErrItemNotFound) {
 		return false, "", nil
 	}
 	return err == nil, out, err
@@ -223,7 +223,7 @@ func (s *Store) CopyKeyTo(to string) error {
 	}
 	k := &pluginKey{holder: to, account: s.guard.account, timeout: timeout}
 	if _, err := k.run("copy", s.Holder(), to); err != nil {
-		if errors.Is(err, errItemNotFound) {
+		if errors.Is(err, ErrItemNotFound) {
 			return fmt.Errorf("%w: the %s key holder keeps no key for %s to move", ErrKeyMissing, s.Holder(), s.guard.account)
 		}
 		return err
@@ -256,7 +256,7 @@ func (k *pluginKey) deleteIfUnused(paths ...string) (bool, error) {
 			return false, err
 		}
 	}
-	if _, err := k.run("delete"); err != nil && !errors.Is(err, errItemNotFound) {
+	if _, err := k.run("delete"); err != nil && !errors.Is(err, ErrItemNotFound) {
 		return false, err
 	}
 	return true, nil

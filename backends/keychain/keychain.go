@@ -170,7 +170,7 @@ func (s *Store) AdoptKey(account string) error {
 	defer s.guard.mu.Unlock()
 	if _, err := s.guard.kr.Get(Service, s.guard.account); err == nil {
 		return fmt.Errorf("the keychain already holds a key item for %s", s.guard.path)
-	} else if !errors.Is(err, errItemNotFound) {
+	} else if !errors.Is(err, ErrItemNotFound) {
 		return err
 	}
 	v, err := s.guard.kr.Get(Service, account)
@@ -219,7 +219,7 @@ func (s *Store) Probe() (keyPresent bool, err error) {
 	s.guard.mu.Lock()
 	_, err = s.guard.load()
 	s.guard.mu.Unlock()
-	if errors.Is(err, errItemNotFound) {
+	if errors.Is(err, ErrItemNotFound) {
 		return false, nil
 	}
 	return err == nil, err
@@ -238,7 +238,7 @@ func (s *Store) DeleteKey() error {
 		s.guard.id = nil
 		err = s.guard.kr.Delete(Service, s.guard.account)
 	}
-	if errors.Is(err, errItemNotFound) {
+	if errors.Is(err, ErrItemNotFound) {
 		return nil
 	}
 	return err
@@ -258,7 +258,7 @@ func (s *Store) DeleteKeyIfUnused(paths ...string) (gone bool, err error) {
 	defer s.guard.mu.Unlock()
 	s.guard.id = nil
 	id, err := s.guard.load()
-	if errors.Is(err, errItemNotFound) {
+	if errors.Is(err, ErrItemNotFound) {
 		return true, nil
 	}
 	if err != nil {
@@ -278,7 +278,7 @@ func (s *Store) DeleteKeyIfUnused(paths ...string) (gone bool, err error) {
 		}
 	}
 	err = s.guard.kr.Delete(Service, s.guard.account)
-	if err != nil && !errors.Is(err, errItemNotFound) {
+	if err != nil && !errors.Is(err, ErrItemNotFound) {
 		return false, err
 	}
 	return true, nil
@@ -318,7 +318,7 @@ func (g *guard) load() (*age.X25519Identity, error) {
 		return g.id, nil
 	}
 	v, err := g.kr.Get(Service, g.account)
-	if errors.Is(err, errItemNotFound) && g.literal != "" {
+	if errors.Is(err, ErrItemNotFound) && g.literal != "" {
 		// Made before item names resolved symlinks: the same vault
 		// file under its literal path. Use that item from now on.
 		if v, err = g.kr.Get(Service, g.literal); err == nil {
@@ -409,7 +409,7 @@ func (g *guard) CheckEmpty(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.id = nil
-	if _, err := g.load(); err != nil && !errors.Is(err, errItemNotFound) {
+	if _, err := g.load(); err != nil && !errors.Is(err, ErrItemNotFound) {
 		return err
 	}
 	return nil
@@ -445,7 +445,7 @@ func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 	g.mu.Lock()
 	id, err := g.load()
 	g.mu.Unlock()
-	if errors.Is(err, errItemNotFound) {
+	if errors.Is(err, ErrItemNotFound) {
 		if other, ferr := g.findElsewhere(sealed); ferr == nil && other != "" {
 			return nil, &KeyElsewhereError{Vault: g.path, Account: other}
 		}
@@ -480,7 +480,7 @@ func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 	}
 	g.mu.Lock()
 	id, err := g.load()
-	if errors.Is(err, errItemNotFound) {
+	if errors.Is(err, ErrItemNotFound) {
 		// Seal without a prior Open happens only when no vault exists.
 		id, err = g.create()
 	}

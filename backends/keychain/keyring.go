@@ -33,9 +33,6 @@ type Lister interface {
 // found".
 var ErrUnavailable = errors.New("the OS keychain is unavailable")
 
-// errItemNotFound is the package-internal name of ErrItemNotFound.
-var errItemNotFound = ErrItemNotFound
-
 // DefaultTimeout bounds every keychain call.
 const DefaultTimeout = 10 * time.Second
 
@@ -96,7 +93,7 @@ func (k *systemKeyring) call(fn func() error) error {
 		case err == nil:
 			return nil
 		case errors.Is(err, gokeyring.ErrNotFound):
-			return errItemNotFound
+			return ErrItemNotFound
 		case errors.Is(err, gokeyring.ErrUnsupportedPlatform):
 			return fmt.Errorf("%w: go-keyring does not support %s", ErrUnavailable, runtime.GOOS)
 		}

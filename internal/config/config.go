@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,7 @@ const FileName = "config.toml"
 
 // Config is config.toml. Every field is optional.
 type Config struct {
-	// Backend is "auto", "keychain", "age" or "file".
+	// Backend is one of Backends.
 	Backend string `toml:"backend"`
 	// KeychainTimeout bounds each keychain call, e.g. "10s".
 	KeychainTimeout Duration `toml:"keychain_timeout"`
@@ -91,7 +92,7 @@ func (sw *Switch) Committed() bool { return sw.Next != "" }
 // NormalBackend maps "" (no backend key) to "auto".
 func NormalBackend(b string) string {
 	if b == "" {
-		return "auto"
+		return BackendAuto
 	}
 	return b
 }
@@ -172,8 +173,17 @@ func CheckIdentityPaths(what string, list []string) error {
 	return nil
 }
 
+// Backend names, the one list of them: package backends names its
+// constants after these.
+const (
+	BackendAuto     = "auto"
+	BackendKeychain = "keychain"
+	BackendAge      = "age"
+	BackendFile     = "file"
+)
+
 // Backends lists the valid backend names.
-var Backends = []string{"auto", "keychain", "age", "file"}
+var Backends = []string{BackendAuto, BackendKeychain, BackendAge, BackendFile}
 
 // DataDir returns the data directory: $CREDMGR_HOME, else
 // $XDG_DATA_HOME/credmgr (default ~/.local/share/credmgr) on Linux and the
@@ -247,7 +257,7 @@ func Parse(b []byte) (*Config, error) {
 	if c.KeyHolder != "" && !ValidKeyHolder(c.KeyHolder) {
 		return nil, fmt.Errorf("key_holder = %s: must be one of %s", cred.QuoteName(c.KeyHolder), strings.Join(KeyHolders, ", "))
 	}
-	if c.Backend != "" && !validBackend(c.Backend) {
+	if c.Backend != "" && !ValidBackend(c.Backend) {
 		return nil, fmt.Errorf("backend = %s: must be one of %s", cred.QuoteName(c.Backend), strings.Join(Backends, ", "))
 	}
 	for i, r := range c.RecoveryRecipients {
@@ -277,7 +287,7 @@ func Parse(b []byte) (*Config, error) {
 
 func (sw *Switch) validate() error {
 	for _, b := range []string{sw.From, sw.To} {
-		if b == "auto" || !validBackend(b) {
+		if b == BackendAuto || !ValidBackend(b) {
 			return fmt.Errorf("from and to must be keychain, age or file, not %s", cred.QuoteName(b))
 		}
 	}
@@ -285,7 +295,7 @@ func (sw *Switch) validate() error {
 		return errors.New("from and to are the same backend")
 	}
 	for _, b := range []string{sw.Previous, sw.Backend} {
-		if b != "" && !validBackend(b) {
+		if b != "" && !ValidBackend(b) {
 			return fmt.Errorf("backend %s: must be one of %s", cred.QuoteName(b), strings.Join(Backends, ", "))
 		}
 	}
@@ -400,14 +410,5 @@ func describeTOMLError(err error) error {
 	return err
 }
 
-func validBackend(b string) bool {
-	for _, v := range Backends {
-		if b == v {
-			return true
-		}
-	}
-	return false
-}
-
-// ValidBackend reports whether name is a backend name.
-func ValidBackend(name string) bool { return validBackend(name) }
+// ValidBackend reports whether name is one of Backends.
+func ValidBackend(name string) bool { return slices.Contains(Backends, name) }

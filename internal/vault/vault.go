@@ -66,7 +66,7 @@ func Decode(b []byte) (*Document, error) {
 		Version *int `json:"version"`
 	}
 	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, fmt.Errorf("%w: not a JSON object (%s)", ErrCorrupt, describeJSONError(err))
+		return nil, fmt.Errorf("%w: not a JSON object (%s)", ErrCorrupt, DescribeJSONError(err))
 	}
 	if probe.Version == nil {
 		return nil, fmt.Errorf("%w: no version field", ErrCorrupt)
@@ -81,7 +81,7 @@ func Decode(b []byte) (*Document, error) {
 	dec.DisallowUnknownFields()
 	var d Document
 	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrCorrupt, describeJSONError(err))
+		return nil, fmt.Errorf("%w: %s", ErrCorrupt, DescribeJSONError(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: trailing data after the document", ErrCorrupt)
@@ -104,11 +104,11 @@ func Decode(b []byte) (*Document, error) {
 
 var documentType = reflect.TypeFor[Document]()
 
-// describeJSONError turns a decoding error into a message that cannot carry
+// DescribeJSONError turns a decoding error into a message that cannot carry
 // input bytes: encoding/json's syntax and type errors name offsets, fields
 // and Go types, but a few (such as invalid UTF-8 in a string) may quote
 // input, so only those shapes are passed on.
-func describeJSONError(err error) string {
+func DescribeJSONError(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	var pe *time.ParseError
@@ -140,7 +140,3 @@ func describeJSONError(err error) string {
 	}
 	return "invalid JSON"
 }
-
-// DescribeJSONError is describeJSONError for callers outside this package
-// that decode user input holding secrets.
-func DescribeJSONError(err error) string { return describeJSONError(err) }
