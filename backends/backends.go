@@ -51,6 +51,9 @@ const (
 // DefaultAccount is the account used when none is given.
 const DefaultAccount = cred.DefaultAccount
 
+// ExtraEmail is the Credential.Extra key of the account's e-mail address.
+const ExtraEmail = cred.ExtraEmail
+
 // ErrNotFound is wrapped by every error that reports a missing credential.
 var ErrNotFound = cred.ErrNotFound
 

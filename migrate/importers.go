@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows/qwen"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
 	"github.com/credmgr/credmgr/internal/strictjson"
 )
@@ -380,7 +381,10 @@ func llxprtName(stem string) (provider, bucket string) {
 	return stem, ""
 }
 
-type llxprtToken struct {
+// snakeCaseTokenFile is the snake_case OAuth token file that llxprt
+// (<provider>[-<bucket>].json), gemini-cli and qwen-code (oauth_creds.json)
+// all write: one decoder for the three.
+type snakeCaseTokenFile struct {
 	AccessToken  string   `json:"access_token"`
 	RefreshToken string   `json:"refresh_token"`
 	Expiry       *float64 `json:"expiry"`
@@ -397,7 +401,7 @@ func parseLlxprt(path string, data []byte) ([]backends.Credential, []Skip, error
 	if filepath.Base(path) == "oauth_creds.json" && filepath.Base(filepath.Dir(path)) == ".llxprt" {
 		return parseGoogleCreds(path, data)
 	}
-	var t llxprtToken
+	var t snakeCaseTokenFile
 	if err := decodeObject(data, &t); err != nil {
 		return nil, nil, err
 	}
@@ -418,7 +422,7 @@ func parseLlxprt(path string, data []byte) ([]backends.Credential, []Skip, error
 	if t.Scope != nil {
 		c.Scopes = splitScopes(*t.Scope)
 	}
-	setExtra(&c, "resource_url", t.ResourceURL)
+	setExtra(&c, qwen.ExtraResourceURL, t.ResourceURL)
 	if bucket != "" && c.Account != bucket {
 		setExtra(&c, "llxprt_bucket", bucket)
 	}
@@ -476,7 +480,7 @@ func parseAgentOS(path string, data []byte) ([]backends.Credential, []Skip, erro
 		if provider == "openai" {
 			c.AccountID = cl.OpenAIAccountID()
 		}
-		setExtra(&c, "email", cl.Email())
+		setExtra(&c, backends.ExtraEmail, cl.Email())
 	}
 	jwtExpiry(&c)
 	if !hasSecret(c) {
@@ -522,7 +526,7 @@ func parseCodex(path string, data []byte) ([]backends.Credential, []Skip, error)
 			if c.AccountID == "" {
 				c.AccountID = cl.OpenAIAccountID()
 			}
-			setExtra(&c, "email", cl.Email())
+			setExtra(&c, backends.ExtraEmail, cl.Email())
 		}
 		jwtExpiry(&c)
 		// last_refresh only orders logins (it is not stored as such): a
@@ -587,7 +591,7 @@ func geminiFiles(home string, _ func(string) string) []string {
 }
 
 func parseGoogleCreds(path string, data []byte) ([]backends.Credential, []Skip, error) {
-	var t llxprtToken
+	var t snakeCaseTokenFile
 	if err := decodeObject(data, &t); err != nil {
 		return nil, nil, err
 	}
@@ -601,7 +605,7 @@ func parseGoogleCreds(path string, data []byte) ([]backends.Credential, []Skip, 
 		c.Scopes = splitScopes(*t.Scope)
 	}
 	if cl, err := jwtclaims.Parse(t.IDToken); err == nil {
-		setExtra(&c, "email", cl.Email())
+		setExtra(&c, backends.ExtraEmail, cl.Email())
 	}
 	if !hasSecret(c) {
 		return nil, []Skip{{"oauth_creds.json", "no access or refresh token"}}, nil
@@ -616,7 +620,7 @@ func qwenFiles(home string, _ func(string) string) []string {
 }
 
 func parseQwen(path string, data []byte) ([]backends.Credential, []Skip, error) {
-	var t llxprtToken
+	var t snakeCaseTokenFile
 	if err := decodeObject(data, &t); err != nil {
 		return nil, nil, err
 	}
@@ -626,7 +630,7 @@ func parseQwen(path string, data []byte) ([]backends.Credential, []Skip, error) 
 	if c.Expiry, err = optMillis("expiry_date", t.ExpiryDate); err != nil {
 		return nil, []Skip{{"oauth_creds.json", err.Error()}}, nil
 	}
-	setExtra(&c, "resource_url", t.ResourceURL)
+	setExtra(&c, qwen.ExtraResourceURL, t.ResourceURL)
 	if !hasSecret(c) {
 		return nil, []Skip{{"oauth_creds.json", "no access or refresh token"}}, nil
 	}
@@ -660,7 +664,7 @@ func parseFlynn(path string, data []byte) ([]backends.Credential, []Skip, error)
 		if c.AccountID == "" {
 			c.AccountID = cl.OpenAIAccountID()
 		}
-		setExtra(&c, "email", cl.Email())
+		setExtra(&c, backends.ExtraEmail, cl.Email())
 	}
 	jwtExpiry(&c)
 	if !hasSecret(c) {

@@ -584,7 +584,7 @@ func sameLogin(a, b backends.Credential) bool {
 	if a.AccountID != "" && b.AccountID != "" && a.AccountID != b.AccountID {
 		return false
 	}
-	ea, eb := a.Extra["email"], b.Extra["email"]
+	ea, eb := a.Extra[backends.ExtraEmail], b.Extra[backends.ExtraEmail]
 	return ea == "" || eb == "" || strings.EqualFold(ea, eb)
 }
 
@@ -607,8 +607,8 @@ func freeAccount(cur map[string]backends.Credential, c backends.Credential, s *s
 	switch {
 	case c.Type == backends.TypeAPIKey:
 		base = s.tool + "-api-key"
-	case c.Extra["email"] != "":
-		base = accountName(c.Extra["email"])
+	case c.Extra[backends.ExtraEmail] != "":
+		base = accountName(c.Extra[backends.ExtraEmail])
 	default:
 		base = s.tool
 	}

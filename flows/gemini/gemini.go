@@ -271,7 +271,7 @@ func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
 				if c.Extra == nil {
 					c.Extra = map[string]string{}
 				}
-				c.Extra["email"] = e
+				c.Extra[cred.ExtraEmail] = e
 			}
 		}
 	}

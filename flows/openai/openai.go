@@ -260,8 +260,8 @@ func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
 			if c.Extra == nil {
 				c.Extra = map[string]string{}
 			}
-			if c.Extra["email"] == "" {
-				c.Extra["email"] = e
+			if c.Extra[cred.ExtraEmail] == "" {
+				c.Extra[cred.ExtraEmail] = e
 			}
 		}
 	}

@@ -107,6 +107,10 @@ func QuoteName(s string) string {
 	return strconv.Quote(s)
 }
 
+// ExtraEmail is the Credential.Extra key of the account's e-mail address,
+// as the provider's ID token states it.
+const ExtraEmail = "email"
+
 // Credential is one stored secret with what is known about it. JSON names
 // follow oauth2.Token where the two overlap, so a token converts both ways.
 type Credential struct {
