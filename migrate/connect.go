@@ -39,7 +39,8 @@ type ConnectOptions struct {
 	// Home is the home directory the tools' files are under.
 	Home string
 	// Getenv reads the tools' variables (PI_CODING_AGENT_DIR, CODEX_HOME,
-	// CLAUDE_CONFIG_DIR); nil means they are not consulted.
+	// CLAUDE_CONFIG_DIR); nil means os.Getenv, as in backends.Options and
+	// ui.Terminal. NoEnv reads none (another user's home).
 	Getenv func(string) string
 	// LookPath finds a tool's executable (nil: exec.LookPath).
 	LookPath func(string) (string, error)
@@ -246,11 +247,18 @@ func lookupConnector(tool string) (*connector, error) {
 	return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownTool, tool, strings.Join(ConnectTools(), ", "))
 }
 
-func (o *ConnectOptions) getenv(k string) string {
-	if o.Getenv == nil {
-		return ""
+func (o *ConnectOptions) getenv(k string) string { return orOSGetenv(o.Getenv)(k) }
+
+// NoEnv is a Getenv that reads no environment: for a Home that is not the
+// running user's, whose tool variables say nothing about it.
+func NoEnv(string) string { return "" }
+
+// orOSGetenv returns getenv, or os.Getenv when it is nil.
+func orOSGetenv(getenv func(string) string) func(string) string {
+	if getenv == nil {
+		return os.Getenv
 	}
-	return o.Getenv(k)
+	return getenv
 }
 
 func (o *ConnectOptions) account() string {

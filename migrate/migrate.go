@@ -50,7 +50,8 @@ type Options struct {
 	// Home is the home directory to search.
 	Home string
 	// Getenv reads tool-specific variables (PI_CODING_AGENT_DIR,
-	// CODEX_HOME); nil means they are not consulted (another home).
+	// CODEX_HOME); nil means os.Getenv, as in backends.Options and
+	// ui.Terminal. NoEnv reads none (another user's home).
 	Getenv func(string) string
 	// Tools limits the importers (nil: all).
 	Tools []string
@@ -274,7 +275,7 @@ func discover(importers []Importer, opts Options) []*source {
 	var out []*source
 	seen := map[string]bool{}
 	for _, im := range importers {
-		for _, path := range im.Files(opts.Home, opts.Getenv) {
+		for _, path := range im.Files(opts.Home, orOSGetenv(opts.Getenv)) {
 			if seen[path] {
 				continue
 			}

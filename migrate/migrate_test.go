@@ -455,9 +455,16 @@ func TestEnvDirs(t *testing.T) {
 	if err != nil || len(rep.Rows) == 0 {
 		t.Fatalf("CODEX_HOME not honoured: %v %+v", err, rep)
 	}
-	// Without Getenv (another home), the variables do not apply.
-	rep, err = Run(ctx, fileStore(t), Options{Home: home, Tools: []string{"codex"}})
+	// With NoEnv (another home), the variables do not apply.
+	t.Setenv("CODEX_HOME", alt)
+	os.WriteFile(filepath.Join(alt, "auth.json"), fixture(t, ".codex/auth.json"), 0o600)
+	rep, err = Run(ctx, fileStore(t), Options{Home: home, Getenv: NoEnv, Tools: []string{"codex"}})
 	if err != nil || len(rep.Rows) != 0 {
 		t.Fatalf("CODEX_HOME applied to another home: %+v", rep)
+	}
+	// A nil Getenv is os.Getenv, as in backends and ui.
+	rep, err = Run(ctx, fileStore(t), Options{Home: home, Tools: []string{"codex"}})
+	if err != nil || len(rep.Rows) == 0 {
+		t.Fatalf("nil Getenv did not read CODEX_HOME from the environment: %v %+v", err, rep)
 	}
 }

@@ -76,7 +76,8 @@ is not, and --connect runs them (see credmgr connect --help).`,
 				if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
 					return usageError(fmt.Errorf("--home %s is not a directory", home))
 				}
-				opts.Home = abs
+				// Another home: this user's tool variables do not apply.
+				opts.Home, opts.Getenv = abs, migrate.NoEnv
 			} else {
 				h, err := os.UserHomeDir()
 				if err != nil {
