@@ -25,7 +25,7 @@ func identityEnv(t *testing.T) (o backends.Options, keyFile string, warn *bytes.
 		t.Fatal(err)
 	}
 	warn = &bytes.Buffer{}
-	o = backends.Options{DataDir: t.TempDir(), Keyring: &fakeKeyring{items: map[string]string{}, down: true},
+	o = backends.Options{DataDir: t.TempDir(), Keyring: failingKeyring(),
 		Terminal: func() bool { return false }, Warn: warn}
 	return o, keyFile, warn
 }

@@ -6,60 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"filippo.io/age"
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/keychain"
+	"github.com/credmgr/credmgr/internal/fakekeyring"
 )
-
-type fakeKeyring struct {
-	mu    sync.Mutex
-	items map[string]string
-	down  bool
-}
-
-func (k *fakeKeyring) Get(s, a string) (string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.down {
-		return "", keychain.ErrUnavailable
-	}
-	v, ok := k.items[s+"/"+a]
-	if !ok {
-		return "", keychain.ErrItemNotFound
-	}
-	return v, nil
-}
-
-func (k *fakeKeyring) Set(s, a, v string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.down {
-		return keychain.ErrUnavailable
-	}
-	k.items[s+"/"+a] = v
-	return nil
-}
-
-func (k *fakeKeyring) Delete(s, a string) error { return nil }
-
-func (k *fakeKeyring) List(s string) ([]string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.down {
-		return nil, keychain.ErrUnavailable
-	}
-	var out []string
-	for key := range k.items {
-		if svc, a, _ := strings.Cut(key, "/"); svc == s {
-			out = append(out, a)
-		}
-	}
-	return out, nil
-}
 
 func TestChoice(t *testing.T) {
 	tests := []struct {
@@ -133,7 +87,7 @@ func TestAuto(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			kr := &fakeKeyring{items: map[string]string{}}
+			kr := fakekeyring.NewListing()
 			env := func(k string) string { return tt.setup.env[k] }
 			o := backends.Options{DataDir: dir, Keyring: kr, Getenv: env, Terminal: func() bool { return tt.setup.terminal }, ScryptWorkFactor: 10}
 			switch tt.setup.vault {
@@ -157,17 +111,19 @@ func TestAuto(t *testing.T) {
 				}
 				switch tt.setup.vault {
 				case "moved":
-					moved := map[string]string{}
-					for _, v := range kr.items {
-						moved["credmgr/vault-key:/old/home/vault.age"] = v
+					secrets := kr.Secrets()
+					kr.Clear()
+					for _, v := range secrets {
+						kr.Seed(keychain.Service, "vault-key:/old/home/vault.age", v)
 					}
-					kr.items = moved
 				case "keychain":
 				default:
-					kr.items = map[string]string{}
+					kr.Clear()
 				}
 			}
-			kr.down = tt.setup.keychainDown
+			if tt.setup.keychainDown {
+				kr.Fail(keychain.ErrUnavailable)
+			}
 			op, err := backends.Open(ctx, o)
 			if tt.want == "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -191,4 +147,11 @@ func TestAuto(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failingKeyring is a keychain that does not answer.
+func failingKeyring() fakekeyring.Listing {
+	kr := fakekeyring.NewListing()
+	kr.Fail(keychain.ErrUnavailable)
+	return kr
 }

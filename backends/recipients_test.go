@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/fakekeyring"
 )
 
 // TestRecoveryRecipientErrorsNeverQuote checks that a bad recovery
@@ -23,7 +24,7 @@ func TestRecoveryRecipientErrorsNeverQuote(t *testing.T) {
 		"x" + canary,
 	} {
 		for _, backend := range []string{backends.Keychain, backends.Age} {
-			o := backends.Options{DataDir: t.TempDir(), Backend: backend, Keyring: &fakeKeyring{items: map[string]string{}},
+			o := backends.Options{DataDir: t.TempDir(), Backend: backend, Keyring: fakekeyring.NewListing(),
 				AgeIdentities:      []string{writeIdentity(t)},
 				RecoveryRecipients: []string{"age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", bad}}
 			_, err := backends.Open(context.Background(), o)

@@ -14,55 +14,16 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/fakekeyring"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
-
-// memKeyring is an in-memory keychain.
-type memKeyring struct {
-	mu    sync.Mutex
-	items map[string]string
-}
-
-func (k *memKeyring) Get(s, a string) (string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	v, ok := k.items[s+"/"+a]
-	if !ok {
-		return "", keychain.ErrItemNotFound
-	}
-	return v, nil
-}
-
-func (k *memKeyring) Set(s, a, v string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.items[s+"/"+a] = v
-	return nil
-}
-
-func (k *memKeyring) Delete(s, a string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := k.items[s+"/"+a]; !ok {
-		return keychain.ErrItemNotFound
-	}
-	delete(k.items, s+"/"+a)
-	return nil
-}
-
-func (k *memKeyring) len() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.items)
-}
 
 // switchEnv is a data directory with the three backends usable.
 type switchEnv struct {
 	t      *testing.T
 	o      Options
-	kr     *memKeyring
+	kr     *fakekeyring.Keyring
 	warned syncBuffer // what Open reported
 }
 
@@ -88,7 +49,7 @@ func newSwitchEnv(t *testing.T) *switchEnv {
 	keyFile := filepath.Join(t.TempDir(), "key.txt")
 	id, _ := age.GenerateX25519Identity()
 	os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600)
-	kr := &memKeyring{items: map[string]string{}}
+	kr := fakekeyring.New()
 	env := map[string]string{"CREDMGR_AGE_IDENTITY": keyFile}
 	e := &switchEnv{t: t, kr: kr}
 	e.o = Options{DataDir: dir, Keyring: kr, PlaintextOK: true, Warn: &e.warned,
@@ -177,7 +138,7 @@ func (e *switchEnv) check(when, name string, want []string) {
 	if got := e.files(); len(want) > 0 && !slices.Equal(got, wantFiles) {
 		e.t.Fatalf("%s: the data directory holds %v, want %v", when, got, wantFiles)
 	}
-	if keys := e.kr.len(); (name == Keychain) != (keys == 1) || keys > 1 {
+	if keys := e.kr.Len(); (name == Keychain) != (keys == 1) || keys > 1 {
 		e.t.Fatalf("%s: %d keychain item(s) with the %s backend in use", when, keys, name)
 	}
 }

@@ -1,54 +1,14 @@
 package migrate
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/keychain"
+	"github.com/credmgr/credmgr/internal/fakekeyring"
 	"github.com/credmgr/credmgr/internal/testenv"
 )
-
-// countingKeyring counts the calls that reach a keychain.
-type countingKeyring struct {
-	keychain.Keyring
-	mu    sync.Mutex
-	calls int
-}
-
-func (k *countingKeyring) count() {
-	k.mu.Lock()
-	k.calls++
-	k.mu.Unlock()
-}
-
-func (k *countingKeyring) Get(s, a string) (string, error) { k.count(); return k.Keyring.Get(s, a) }
-func (k *countingKeyring) Set(s, a, v string) error        { k.count(); return k.Keyring.Set(s, a, v) }
-func (k *countingKeyring) Delete(s, a string) error        { k.count(); return k.Keyring.Delete(s, a) }
-
-// memKeyring is an in-memory keychain.
-type memKeyring struct {
-	mu    sync.Mutex
-	items map[string]string
-}
-
-func (m *memKeyring) Get(s, a string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, ok := m.items[s+"/"+a]
-	if !ok {
-		return "", keychain.ErrItemNotFound
-	}
-	return v, nil
-}
-func (m *memKeyring) Set(s, a, v string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.items[s+"/"+a] = v
-	return nil
-}
-func (m *memKeyring) Delete(s, a string) error { return nil }
 
 func keychainStore(t testing.TB, kr keychain.Keyring) backends.Store {
 	op, err := backends.OpenNamed(ctx, backends.Options{DataDir: t.TempDir(), Keyring: kr}, backends.Keychain)
@@ -66,7 +26,7 @@ func keychainStore(t testing.TB, kr keychain.Keyring) backends.Store {
 // creating the key), not one per credential.
 func TestKeychainOpenedOnce(t *testing.T) {
 	run := func(t *testing.T, inner keychain.Keyring) {
-		kr := &countingKeyring{Keyring: inner}
+		kr := fakekeyring.Count(inner)
 		s := keychainStore(t, kr)
 		home := t.TempDir()
 		manyFiles(t, home, 1000)
@@ -78,11 +38,11 @@ func TestKeychainOpenedOnce(t *testing.T) {
 			t.Fatalf("%d stored", len(l))
 		}
 		// First use: look the key up (absent), create it, read it back.
-		if kr.calls > 4 {
-			t.Fatalf("%d keychain calls for 1,000 files, want at most 4", kr.calls)
+		if kr.Total() > 4 {
+			t.Fatalf("%d keychain calls for 1,000 files, want at most 4", kr.Total())
 		}
 	}
-	t.Run("memory", func(t *testing.T) { run(t, &memKeyring{items: map[string]string{}}) })
+	t.Run("memory", func(t *testing.T) { run(t, fakekeyring.New()) })
 	t.Run("secret service", func(t *testing.T) {
 		testenv.NeedSecretService(t)
 		run(t, keychain.System(10*time.Second))
@@ -92,7 +52,7 @@ func TestKeychainOpenedOnce(t *testing.T) {
 // BenchmarkMigrate1000 migrates 1,000 llxprt token files into the keychain
 // backend (the real Secret Service when scripts/test started one).
 func BenchmarkMigrate1000(b *testing.B) {
-	var kr keychain.Keyring = &memKeyring{items: map[string]string{}}
+	var kr keychain.Keyring = fakekeyring.New()
 	if testenv.SecretService() {
 		kr = keychain.System(10 * time.Second)
 	}

@@ -18,61 +18,12 @@ import (
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/backends/storetest"
+	"github.com/credmgr/credmgr/internal/fakekeyring"
 	"github.com/credmgr/credmgr/internal/testenv"
 )
 
 var _ backends.Store = (*keychain.Store)(nil)
 var _ backends.Editor = (*keychain.Store)(nil)
-
-// memKeyring is an in-memory Keyring that counts calls and can fail.
-type memKeyring struct {
-	mu    sync.Mutex
-	items map[string]string
-	gets  int
-	sets  int
-	err   error // returned by every call when set
-}
-
-func newMem() *memKeyring { return &memKeyring{items: map[string]string{}} }
-
-func (m *memKeyring) Get(service, account string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gets++
-	if m.err != nil {
-		return "", m.err
-	}
-	v, ok := m.items[service+"\x00"+account]
-	if !ok {
-		return "", keychain.ErrItemNotFound
-	}
-	return v, nil
-}
-
-func (m *memKeyring) Set(service, account, secret string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sets++
-	if m.err != nil {
-		return m.err
-	}
-	m.items[service+"\x00"+account] = secret
-	return nil
-}
-
-func (m *memKeyring) Delete(service, account string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err != nil {
-		return m.err
-	}
-	k := service + "\x00" + account
-	if _, ok := m.items[k]; !ok {
-		return keychain.ErrItemNotFound
-	}
-	delete(m.items, k)
-	return nil
-}
 
 func cred(access string) backends.Credential {
 	return backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: access, RefreshToken: "r"}
@@ -96,7 +47,7 @@ func TestStore(t *testing.T) {
 // TestKeyReadOncePerProcess checks that a store reads its key from the
 // keychain once, however many operations follow.
 func TestKeyReadOncePerProcess(t *testing.T) {
-	kr := newMem()
+	kr := fakekeyring.New()
 	s, err := keychain.New(filepath.Join(t.TempDir(), keychain.FileName), keychain.Options{Keyring: kr})
 	if err != nil {
 		t.Fatal(err)
@@ -106,10 +57,10 @@ func TestKeyReadOncePerProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	// First use: Gets that find nothing, one Set, one Get to read it back.
-	if kr.sets != 1 || kr.gets > 3 {
-		t.Fatalf("first use: %d gets, %d sets; want at most 3 and exactly 1", kr.gets, kr.sets)
+	if kr.Sets() != 1 || kr.Gets() > 3 {
+		t.Fatalf("first use: %d gets, %d sets; want at most 3 and exactly 1", kr.Gets(), kr.Sets())
 	}
-	gets := kr.gets
+	gets := kr.Gets()
 	for i := range 20 {
 		c := cred("t")
 		c.Account = "a" + string(rune('a'+i))
@@ -120,15 +71,15 @@ func TestKeyReadOncePerProcess(t *testing.T) {
 	if _, err := s.List(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if kr.gets != gets || kr.sets != 1 {
-		t.Fatalf("after first use: %d more gets, %d sets; want none", kr.gets-gets, kr.sets-1)
+	if kr.Gets() != gets || kr.Sets() != 1 {
+		t.Fatalf("after first use: %d more gets, %d sets; want none", kr.Gets()-gets, kr.Sets()-1)
 	}
 }
 
 // TestKeyMissingLeavesVault checks that losing the key item is an error
 // that names the problem and leaves the vault exactly as it was.
 func TestKeyMissingLeavesVault(t *testing.T) {
-	kr := newMem()
+	kr := fakekeyring.New()
 	dir := t.TempDir()
 	path := filepath.Join(dir, keychain.FileName)
 	s, _ := keychain.New(path, keychain.Options{Keyring: kr})
@@ -137,7 +88,7 @@ func TestKeyMissingLeavesVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(path)
-	kr.items = map[string]string{} // the key item is lost
+	kr.Clear() // the key item is lost
 
 	s2, _ := keychain.New(path, keychain.Options{Keyring: kr})
 	_, err := s2.Get(ctx, backends.Ref{Provider: "openai", Account: "default"})
@@ -154,7 +105,7 @@ func TestKeyMissingLeavesVault(t *testing.T) {
 	if err := s2.Put(ctx, cred("other")); !errors.Is(err, keychain.ErrKeyMissing) {
 		t.Fatalf("Put = %v, want ErrKeyMissing", err)
 	}
-	if kr.sets != 1 {
+	if kr.Sets() != 1 {
 		t.Fatalf("a new key was created while the vault exists")
 	}
 	after, _ := os.ReadFile(path)
@@ -168,7 +119,7 @@ func TestKeyMissingLeavesVault(t *testing.T) {
 func TestUnavailableIsNotNotFound(t *testing.T) {
 	ctx := context.Background()
 	for _, withVault := range []bool{false, true} {
-		kr := newMem()
+		kr := fakekeyring.New()
 		path := filepath.Join(t.TempDir(), keychain.FileName)
 		s, _ := keychain.New(path, keychain.Options{Keyring: kr})
 		if withVault {
@@ -176,7 +127,7 @@ func TestUnavailableIsNotNotFound(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		kr.err = keychain.ErrUnavailable
+		kr.Fail(keychain.ErrUnavailable)
 		s2, _ := keychain.New(path, keychain.Options{Keyring: kr})
 		ref := backends.Ref{Provider: "openai", Account: "default"}
 		if _, err := s2.Get(ctx, ref); !errors.Is(err, keychain.ErrUnavailable) || errors.Is(err, backends.ErrNotFound) {
@@ -198,7 +149,7 @@ func TestUnavailableIsNotNotFound(t *testing.T) {
 // standing in for processes; the keychain suite's process test covers
 // processes); all must end up with one key that opens the vault.
 func TestFirstUseRace(t *testing.T) {
-	kr := newMem()
+	kr := fakekeyring.New()
 	path := filepath.Join(t.TempDir(), keychain.FileName)
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -220,8 +171,8 @@ func TestFirstUseRace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if kr.sets != 1 {
-		t.Fatalf("%d keys were created, want 1", kr.sets)
+	if kr.Sets() != 1 {
+		t.Fatalf("%d keys were created, want 1", kr.Sets())
 	}
 	s, _ := keychain.New(path, keychain.Options{Keyring: kr})
 	l, err := s.List(ctx)
@@ -329,13 +280,13 @@ func TestRecoveryRecipient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr := newMem()
+	kr := fakekeyring.New()
 	path := filepath.Join(t.TempDir(), keychain.FileName)
 	s, _ := keychain.New(path, keychain.Options{Keyring: kr, Recipients: []age.Recipient{recovery.Recipient()}})
 	if err := s.Put(context.Background(), cred("recover-me")); err != nil {
 		t.Fatal(err)
 	}
-	kr.items = map[string]string{}
+	kr.Clear()
 	sealed, _ := os.ReadFile(path)
 	plain, err := agefile.Open(sealed, recovery)
 	if err != nil {
@@ -344,22 +295,6 @@ func TestRecoveryRecipient(t *testing.T) {
 	if !strings.Contains(string(plain), "recover-me") {
 		t.Fatal("recovered document lacks the credential")
 	}
-}
-
-// listingKeyring is a memKeyring that can list its items, as the Secret
-// Service can.
-type listingKeyring struct{ *memKeyring }
-
-func (l listingKeyring) List(service string) ([]string, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for k := range l.items {
-		if s, a, _ := strings.Cut(k, "\x00"); s == service {
-			out = append(out, a)
-		}
-	}
-	return out, nil
 }
 
 // TestItemAccountResolvesSymlinks checks that a data directory reached
@@ -398,9 +333,9 @@ func TestLiteralItemStillOpens(t *testing.T) {
 	if err := os.Symlink(real, link); err != nil {
 		t.Skip("no symlinks here:", err)
 	}
-	kr := newMem()
+	kr := fakekeyring.New()
 	id, _ := age.GenerateX25519Identity()
-	kr.items[keychain.Service+"\x00vault-key:"+filepath.Join(link, keychain.FileName)] = id.String()
+	kr.Seed(keychain.Service, "vault-key:"+filepath.Join(link, keychain.FileName), id.String())
 	sealed, err := agefile.Seal([]byte(`{"version":1,"credentials":{}}`), id.Recipient())
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +348,7 @@ func TestLiteralItemStillOpens(t *testing.T) {
 	if err := s.Put(ctx, cred("a")); err != nil {
 		t.Fatalf("Put through the symlink: %v", err)
 	}
-	if kr.sets != 0 {
+	if kr.Sets() != 0 {
 		t.Fatal("a new key was made")
 	}
 }
@@ -423,7 +358,7 @@ func TestLiteralItemStillOpens(t *testing.T) {
 // to, and then adopts that key.
 func TestKeyElsewhere(t *testing.T) {
 	ctx := context.Background()
-	kr := listingKeyring{newMem()}
+	kr := fakekeyring.NewListing()
 	oldDir := filepath.Join(t.TempDir(), "old")
 	os.Mkdir(oldDir, 0o700)
 	s, _ := keychain.New(filepath.Join(oldDir, keychain.FileName), keychain.Options{Keyring: kr})
@@ -432,7 +367,7 @@ func TestKeyElsewhere(t *testing.T) {
 	}
 	// An unrelated item whose key does not open the vault.
 	other, _ := age.GenerateX25519Identity()
-	kr.items[keychain.Service+"\x00vault-key:/elsewhere/vault.age"] = other.String()
+	kr.Seed(keychain.Service, "vault-key:/elsewhere/vault.age", other.String())
 	oldAccount := s.ItemAccount()
 
 	newDir := filepath.Join(t.TempDir(), "new")
@@ -466,7 +401,7 @@ func TestKeyElsewhere(t *testing.T) {
 	if err != nil || c.AccessToken != "moved-secret" {
 		t.Fatalf("after AdoptKey: %v, %v", c.AccessToken, err)
 	}
-	if _, ok := kr.items[keychain.Service+"\x00"+oldAccount]; !ok {
+	if ok := kr.Has(keychain.Service, oldAccount); !ok {
 		t.Fatal("the old item was removed")
 	}
 	if err := s2.AdoptKey(oldAccount); err == nil {
@@ -474,7 +409,7 @@ func TestKeyElsewhere(t *testing.T) {
 	}
 
 	// A keychain that cannot list: the plain missing-key error.
-	s3, _ := keychain.New(filepath.Join(t.TempDir(), keychain.FileName), keychain.Options{Keyring: kr.memKeyring})
+	s3, _ := keychain.New(filepath.Join(t.TempDir(), keychain.FileName), keychain.Options{Keyring: kr.Keyring})
 	os.WriteFile(filepath.Join(filepath.Dir(s3.Path()), keychain.FileName), before, 0o600)
 	_, err = s3.Get(ctx, backends.Ref{Provider: "openai", Account: "default"})
 	if !errors.Is(err, keychain.ErrKeyMissing) || errors.As(err, &ke) {
@@ -509,15 +444,15 @@ func TestListSecretService(t *testing.T) {
 // when it opens none of the given files.
 func TestDeleteKeyIfUnused(t *testing.T) {
 	ctx := context.Background()
-	kr := newMem()
+	kr := fakekeyring.New()
 	dir := t.TempDir()
 	path := filepath.Join(dir, keychain.FileName)
 	s, _ := keychain.New(path, keychain.Options{Keyring: kr})
 	if err := s.Put(ctx, cred("a")); err != nil {
 		t.Fatal(err)
 	}
-	if gone, err := s.DeleteKeyIfUnused(path, path+".next"); err != nil || gone || len(kr.items) != 1 {
-		t.Fatalf("key that opens the vault: gone=%v, %v, %d items; want it kept", gone, err, len(kr.items))
+	if gone, err := s.DeleteKeyIfUnused(path, path+".next"); err != nil || gone || kr.Len() != 1 {
+		t.Fatalf("key that opens the vault: gone=%v, %v, %d items; want it kept", gone, err, kr.Len())
 	}
 	// The vault is replaced by one the key does not open (a switch to age).
 	other, _ := age.GenerateX25519Identity()
@@ -526,13 +461,13 @@ func TestDeleteKeyIfUnused(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(path, sealed, 0o600)
-	if gone, err := s.DeleteKeyIfUnused(path, path+".next"); err != nil || !gone || len(kr.items) != 0 {
-		t.Fatalf("key that opens nothing: gone=%v, %v, %d items; want it removed", gone, err, len(kr.items))
+	if gone, err := s.DeleteKeyIfUnused(path, path+".next"); err != nil || !gone || kr.Len() != 0 {
+		t.Fatalf("key that opens nothing: gone=%v, %v, %d items; want it removed", gone, err, kr.Len())
 	}
 	if gone, err := s.DeleteKeyIfUnused(path); err != nil || !gone {
 		t.Fatalf("no key: gone=%v, %v", gone, err)
 	}
-	kr.err = keychain.ErrUnavailable
+	kr.Fail(keychain.ErrUnavailable)
 	if _, err := s.DeleteKeyIfUnused(path); !errors.Is(err, keychain.ErrUnavailable) {
 		t.Fatalf("keychain down: %v", err)
 	}
@@ -544,7 +479,7 @@ func TestDeleteKeyIfUnused(t *testing.T) {
 // could never be opened.
 func TestNoVaultRereadsKey(t *testing.T) {
 	ctx := context.Background()
-	kr := newMem()
+	kr := fakekeyring.New()
 	path := filepath.Join(t.TempDir(), keychain.FileName)
 	waiting, _ := keychain.New(path, keychain.Options{Keyring: kr})
 	if err := waiting.Put(ctx, cred("a")); err != nil {
@@ -552,7 +487,7 @@ func TestNoVaultRereadsKey(t *testing.T) {
 	}
 	// Another process moves everything away: vault and key are removed.
 	os.Remove(path)
-	kr.items = map[string]string{}
+	kr.Clear()
 	if err := waiting.Put(ctx, cred("b")); err != nil {
 		t.Fatal(err)
 	}
