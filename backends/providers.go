@@ -5,9 +5,6 @@ import "github.com/credmgr/credmgr/internal/cred"
 // Providers lists the providers credmgr logs in to, in display order.
 var Providers = cred.Providers
 
-// Aliases returns the other names accepted for provider.
-func Aliases(provider string) []string { return cred.Aliases(provider) }
-
 // CanonicalProvider maps an alias ("codex", "claude", …) to its provider
 // name and validates the result. Names of providers credmgr does not log in
 // to are accepted as they are, so API keys for any provider can be stored.

@@ -13,17 +13,6 @@ var aliases = map[string]string{
 	"copilot":           "github-copilot",
 }
 
-// Aliases returns the other names accepted for provider.
-func Aliases(provider string) []string {
-	var out []string
-	for a, p := range aliases {
-		if p == provider {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // CanonicalProvider maps an alias ("codex", "claude", …) to its provider
 // name and validates the result. Names of providers credmgr does not log in
 // to are accepted as they are, so API keys for any provider can be stored.
