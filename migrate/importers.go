@@ -196,31 +196,17 @@ func splitScopes(s string) []string { return strings.Fields(s) }
 // provider name or a known alias; anything else may be a secret pasted in
 // the wrong place, and is not shown.
 func entryName(id string) string {
-	if _, ok := providerIDs[id]; ok {
-		return id
-	}
 	if _, err := backends.CanonicalProvider(id); err == nil {
 		return id
 	}
 	return "(an entry whose name is not shown)"
 }
 
-// providerIDs maps other tools' provider ids to credmgr's, beyond the
-// aliases backends.CanonicalProvider knows.
-var providerIDs = map[string]string{
-	"openai-codex":      "openai",
-	"codex":             "openai",
-	"google-gemini-cli": "gemini",
-	"claude":            "anthropic",
-	"copilot":           "github-copilot",
-}
-
-// mapProvider maps a legacy provider id; ids credmgr does not know are
-// kept as they are when they are valid names.
+// mapProvider maps a legacy provider id by credmgr's provider aliases
+// (the other tools' ids "codex", "openai-codex", "claude",
+// "google-gemini-cli" and "copilot" are among them); ids credmgr does not
+// know are kept as they are when they are valid names.
 func mapProvider(id string) (string, error) {
-	if p, ok := providerIDs[id]; ok {
-		return p, nil
-	}
 	p, err := backends.CanonicalProvider(id)
 	if err != nil {
 		return "", errors.New("the provider id is not a valid credmgr provider name (lowercase letters, digits, '-', '_', '.')")

@@ -263,3 +263,24 @@ func FuzzQwen(f *testing.F) {
 func FuzzFlynn(f *testing.F) {
 	fuzzParse(f, "/h/.config/flynn/auth.json", parseFlynn, `{"access_token":"SECRETVALUE","expires_at":1893456000}`, `{"access_token":"a","expires_at":"SECRETVALUE"}`)
 }
+
+// TestMapProvider checks that the other tools' provider ids map by
+// credmgr's one alias table (migrate keeps no table of its own).
+func TestMapProvider(t *testing.T) {
+	for id, want := range map[string]string{
+		"openai-codex": "openai", "codex": "openai", "google-gemini-cli": "gemini",
+		"claude": "anthropic", "copilot": "github-copilot", "openai": "openai", "openrouter": "openrouter",
+	} {
+		if got, err := mapProvider(id); got != want || err != nil {
+			t.Errorf("mapProvider(%q) = %q, %v; want %q", id, got, err, want)
+		}
+		if entryName(id) != id {
+			t.Errorf("entryName(%q) = %q, want it shown", id, entryName(id))
+		}
+	}
+	for _, id := range []string{"Bad Name", backends.ProxyKeyProvider} {
+		if _, err := mapProvider(id); err == nil {
+			t.Errorf("mapProvider(%q) succeeded", id)
+		}
+	}
+}
