@@ -19,8 +19,6 @@ import (
 	"github.com/credmgr/credmgr/migrate"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).connectCmd) }
-
 // defaultProxyListen is credmgr proxy's address when config.toml sets no
 // proxy_listen.
 const defaultProxyListen = proxy.DefaultListen

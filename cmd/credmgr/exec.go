@@ -20,8 +20,6 @@ import (
 	"github.com/credmgr/credmgr/migrate"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).execCmd) }
-
 // exitStatus is the exit code of a child credmgr ran; it is passed on
 // without a message.
 type exitStatus struct{ code int }

@@ -16,8 +16,6 @@ import (
 	"github.com/credmgr/credmgr/internal/ui"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).loginCmd) }
-
 func (a *app) loginCmd() *cobra.Command {
 	var (
 		account, enterprise        string

@@ -16,8 +16,6 @@ import (
 	"github.com/credmgr/credmgr/migrate"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).migrateCmd) }
-
 func (a *app) migrateCmd() *cobra.Command {
 	var opts migrate.Options
 	var from, home string

@@ -21,8 +21,6 @@ import (
 	"github.com/credmgr/credmgr/internal/proxy"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).proxyCmd) }
-
 func (a *app) proxyCmd() *cobra.Command {
 	var listen string
 	cmd := &cobra.Command{

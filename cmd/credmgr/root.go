@@ -203,17 +203,18 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 no usable credential (log in again).`,
 		a.statusCmd(),
 		a.logoutCmd(),
 		a.backendCmd(),
+		a.connectCmd(),
+		a.execCmd(),
+		a.loginCmd(),
+		a.migrateCmd(),
+		a.proxyCmd(),
+		a.unlockCmd(),
+		a.lockCmd(),
+		a.versionCmd(),
 	)
-	for _, add := range extraCommands {
-		root.AddCommand(add(a))
-	}
 	a.markStarted(root)
 	return root
 }
-
-// extraCommands lets command files register themselves without editing
-// rootCmd (each appends in an init function).
-var extraCommands []func(*app) *cobra.Command
 
 // options loads the data directory and config.toml once.
 func (a *app) options() (*backends.Options, error) {

@@ -14,10 +14,6 @@ import (
 	"github.com/credmgr/credmgr/internal/unlock"
 )
 
-func init() {
-	extraCommands = append(extraCommands, (*app).unlockCmd, (*app).lockCmd)
-}
-
 // defaultUnlockFor is how long "credmgr unlock" keeps the key by default.
 const defaultUnlockFor = 8 * time.Hour
 
