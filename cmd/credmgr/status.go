@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,66 +45,7 @@ from credmgr (credmgr connect lists every tool; --json too).`,
 				}
 				provider = p
 			}
-			// No usable backend is an error here as in every command,
-			// even when nothing is stored yet: the hint says how to
-			// choose one.
-			op, err := a.store(cmd.Context())
-			if errors.Is(err, backends.ErrNoBackend) && provider == "" && !asJSON {
-				// The tools credmgr connect knows are worth listing even
-				// before a backend is chosen.
-				a.printToolsSection()
-			}
-			if err != nil {
-				return err
-			}
-			all, err := op.Store.List(cmd.Context())
-			if err != nil {
-				return a.storeError(err)
-			}
-			if st := a.unlockState(op, true); st != "" {
-				fmt.Fprintf(a.stderr, "credmgr: vault %s\n", st)
-			}
-			var list []backends.Credential
-			for _, c := range all {
-				if c.Provider == proxy.KeyProvider {
-					continue // proxy keys: credmgr proxy key list
-				}
-				if provider == "" || c.Provider == provider {
-					list = append(list, c)
-				}
-			}
-			now := time.Now()
-			if asJSON {
-				out := make([]statusJSON, 0, len(list))
-				for _, c := range list {
-					out = append(out, newStatusJSON(c, op.Name, now, showSecrets))
-				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
-					return err
-				}
-			} else if len(list) > 0 {
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "PROVIDER\tACCOUNT\tTYPE\tEXPIRES\tSOURCE\tBACKEND")
-				for _, c := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Provider, c.Account, c.Type, describeExpiry(c, now), orDash(c.Source), op.Name)
-				}
-				tw.Flush()
-			}
-			if provider == "" && !asJSON {
-				a.printToolsSection()
-			}
-			if len(list) == 0 {
-				if provider != "" {
-					return withHint(exitNoCreds, fmt.Errorf("no credential for %s", provider), loginHint(backends.Ref{Provider: provider, Account: backends.DefaultAccount}))
-				}
-				if !asJSON {
-					fmt.Fprintf(a.stderr, "credmgr: no credentials stored (backend %s)\n", op.Name)
-					fmt.Fprintln(a.stderr, "credmgr: hint: credmgr login PROVIDER, credmgr import PROVIDER, or credmgr migrate")
-				}
-			}
-			return nil
+			return a.statusRun(cmd.Context(), statusOptions{Provider: provider, JSON: asJSON, ShowSecrets: showSecrets})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -250,4 +192,83 @@ func (a *app) printToolsSection() {
 		fmt.Fprintln(a.stdout)
 		printTools(a.stdout, st)
 	}
+}
+
+// statusOptions are what status runs with: its argument and flags, checked
+// by statusCmd, and the clock. statusRun does the work without cobra (as
+// cli/cli's TokenOptions and tokenRun).
+type statusOptions struct {
+	// Provider is a canonical provider name; "" lists every provider.
+	Provider string
+	// JSON prints JSON; ShowSecrets (only with JSON) includes secrets.
+	JSON, ShowSecrets bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// statusRun lists the stored credentials as opts says, on a's streams.
+func (a *app) statusRun(ctx context.Context, opts statusOptions) error {
+	// No usable backend is an error here as in every command,
+	// even when nothing is stored yet: the hint says how to
+	// choose one.
+	op, err := a.store(ctx)
+	if errors.Is(err, backends.ErrNoBackend) && opts.Provider == "" && !opts.JSON {
+		// The tools credmgr connect knows are worth listing even
+		// before a backend is chosen.
+		a.printToolsSection()
+	}
+	if err != nil {
+		return err
+	}
+	all, err := op.Store.List(ctx)
+	if err != nil {
+		return a.storeError(err)
+	}
+	if st := a.unlockState(op, true); st != "" {
+		fmt.Fprintf(a.stderr, "credmgr: vault %s\n", st)
+	}
+	var list []backends.Credential
+	for _, c := range all {
+		if c.Provider == proxy.KeyProvider {
+			continue // proxy keys: credmgr proxy key list
+		}
+		if opts.Provider == "" || c.Provider == opts.Provider {
+			list = append(list, c)
+		}
+	}
+	now := time.Now()
+	if opts.Now != nil {
+		now = opts.Now()
+	}
+	if opts.JSON {
+		out := make([]statusJSON, 0, len(list))
+		for _, c := range list {
+			out = append(out, newStatusJSON(c, op.Name, now, opts.ShowSecrets))
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else if len(list) > 0 {
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROVIDER\tACCOUNT\tTYPE\tEXPIRES\tSOURCE\tBACKEND")
+		for _, c := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Provider, c.Account, c.Type, describeExpiry(c, now), orDash(c.Source), op.Name)
+		}
+		tw.Flush()
+	}
+	if opts.Provider == "" && !opts.JSON {
+		a.printToolsSection()
+	}
+	if len(list) == 0 {
+		if opts.Provider != "" {
+			return withHint(exitNoCreds, fmt.Errorf("no credential for %s", opts.Provider), loginHint(backends.Ref{Provider: opts.Provider, Account: backends.DefaultAccount}))
+		}
+		if !opts.JSON {
+			fmt.Fprintf(a.stderr, "credmgr: no credentials stored (backend %s)\n", op.Name)
+			fmt.Fprintln(a.stderr, "credmgr: hint: credmgr login PROVIDER, credmgr import PROVIDER, or credmgr migrate")
+		}
+	}
+	return nil
 }

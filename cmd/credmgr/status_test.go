@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/backends/jsonfile"
+	"github.com/credmgr/credmgr/internal/proxy"
+	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // TestDescribeExpiry: expiries at any distance, including ones too far
@@ -44,5 +51,38 @@ func TestDescribeExpiry(t *testing.T) {
 		case !tt.c.Expiry.IsZero() && *s.ExpiresIn != tt.expiresIn:
 			t.Errorf("%v: expires_in_seconds = %d, want %d", tt.c.Expiry, *s.ExpiresIn, tt.expiresIn)
 		}
+	}
+}
+
+// TestStatusRun runs status without cobra, on a store and a clock of its
+// own: the rows of one provider, the proxy keys left out, and exit 3 with a
+// login hint for a provider with nothing stored.
+func TestStatusRun(t *testing.T) {
+	ctx := context.Background()
+	store := jsonfile.New(filepath.Join(t.TempDir(), jsonfile.FileName), vaultfile.Options{})
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []backends.Credential{
+		{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: "a", RefreshToken: "r", Expiry: now.Add(time.Hour), Source: "login"},
+		{Provider: "openrouter", Account: "work", Type: backends.TypeAPIKey, AccessToken: "k"},
+		{Provider: proxy.KeyProvider, Account: "agent", Type: backends.TypeAPIKey, AccessToken: "p"},
+	} {
+		if err := store.Put(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb strings.Builder
+	a := &app{stdout: &out, stderr: &errb, opened: &backends.Opened{Store: store, Name: "file"}}
+	if err := a.statusRun(ctx, statusOptions{Provider: "openai", Now: func() time.Time { return now }}); err != nil {
+		t.Fatal(err)
+	}
+	want := "PROVIDER  ACCOUNT  TYPE   EXPIRES                          SOURCE  BACKEND\n" +
+		"openai    default  oauth  2026-05-01 13:00 UTC (in 1h00m)  login   file\n"
+	if out.String() != want || errb.String() != "" {
+		t.Fatalf("stdout:\n%s\nwant:\n%s\nstderr: %q", out.String(), want, errb.String())
+	}
+	err := a.statusRun(ctx, statusOptions{Provider: "qwen", JSON: true})
+	var ce *cliError
+	if !errors.As(err, &ce) || ce.code != exitNoCreds || len(ce.hints) == 0 {
+		t.Fatalf("status of a provider with nothing stored: %v, want exit %d with a hint", err, exitNoCreds)
 	}
 }
