@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -161,66 +162,89 @@ config.toml, and only then is the key removed from the old holder.`,
 			if len(ageIdentities) > 0 && name != backends.Age {
 				return usageError(errors.New("--age-identity goes with backend set age"))
 			}
-			o, err := a.options()
-			if err != nil {
-				return err
-			}
-			hold := *o
-			if err := applyHolderFlag(&hold, name, holderFlag); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if name == backends.Keychain || name == backends.Auto {
-				if err := a.adoptMovedKey(ctx, o); err != nil {
-					return err
-				}
-			}
-			a.warnDataDir(o.DataDir)
-			// The plain-text warning is printed below, and only when
-			// credentials were moved into the file.
-			so := *o
-			so.PlaintextOK = true
-			if len(ageIdentities) > 0 {
-				list := strings.Join(ageIdentities, string(filepath.ListSeparator))
-				so.Getenv = func(k string) string {
-					if k == "CREDMGR_AGE_IDENTITY" {
-						return list
-					}
-					return os.Getenv(k)
-				}
-			}
-			so.NewKeyHolder = hold.NewKeyHolder
-			res, err := backends.Switch(ctx, so, name)
-			for _, n := range res.Notes {
-				fmt.Fprintf(a.stderr, "credmgr: %s\n", n)
-			}
-			for _, w := range res.Warnings {
-				fmt.Fprintf(a.stderr, "credmgr: warning: %s\n", w)
-			}
-			if err != nil {
-				if res.From != nil && res.To != nil {
-					err = fmt.Errorf("switching from %s to %s: %w", res.From.Name, res.To.Name, err)
-				}
-				return a.storeError(err)
-			}
-			cfgPath := config.Path(o.DataDir)
-			if res.KeyMoved {
-				// Said in the notes.
-			} else if res.From.Name == res.To.Name {
-				fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)
-			} else {
-				if res.To.Name == backends.File && res.Moved > 0 && !o.PlaintextOK {
-					fmt.Fprintf(a.stderr, "credmgr: warning: credentials were written in plain text to %s (set plaintext_ok = true in config.toml to silence this)\n", res.To.Path)
-				}
-				fmt.Fprintf(a.stderr, "credmgr: moved %d credential(s) from the %s backend to the %s backend\n", res.Moved, res.From.Name, res.To.Name)
-			}
-			if src := o.Getenv; src == nil && os.Getenv("CREDMGR_BACKEND") != "" && os.Getenv("CREDMGR_BACKEND") != name {
-				fmt.Fprintf(a.stderr, "credmgr: warning: CREDMGR_BACKEND=%s overrides config.toml; unset it to use %s\n", os.Getenv("CREDMGR_BACKEND"), name)
-			}
-			return nil
+			return a.backendSetRun(cmd.Context(), backendSetOptions{Name: name, AgeIdentities: ageIdentities, Holder: holderFlag})
 		},
 	}
 	cmd.Flags().StringArrayVar(&ageIdentities, "age-identity", nil, "age identity `FILE` for the age backend (repeatable); recorded as age_identity in config.toml")
 	cmd.Flags().StringVar(&holderFlag, "holder", "", "keychain backend: what keeps the vault key (os, pass, kwallet, keyctl, file, macos)")
 	return cmd
+}
+
+// backendSetOptions are what backend set runs with: the backend and the
+// flags, checked by backendSetCmd, and the switch itself. backendSetRun
+// does the work without cobra (as cli/cli's TokenOptions and tokenRun).
+type backendSetOptions struct {
+	// Name is a valid backend name.
+	Name string
+	// AgeIdentities are --age-identity files (only with Name age).
+	AgeIdentities []string
+	// Holder is --holder.
+	Holder string
+	// Switch switches backend; nil means backends.Switch.
+	Switch func(ctx context.Context, o backends.Options, name string) (*backends.SwitchResult, error)
+}
+
+// backendSetRun switches to opts.Name and says what it did on a's stderr.
+func (a *app) backendSetRun(ctx context.Context, opts backendSetOptions) error {
+	name := opts.Name
+	o, err := a.options()
+	if err != nil {
+		return err
+	}
+	hold := *o
+	if err := applyHolderFlag(&hold, name, opts.Holder); err != nil {
+		return err
+	}
+	if name == backends.Keychain || name == backends.Auto {
+		if err := a.adoptMovedKey(ctx, o); err != nil {
+			return err
+		}
+	}
+	a.warnDataDir(o.DataDir)
+	// The plain-text warning is printed below, and only when
+	// credentials were moved into the file.
+	so := *o
+	so.PlaintextOK = true
+	if len(opts.AgeIdentities) > 0 {
+		list := strings.Join(opts.AgeIdentities, string(filepath.ListSeparator))
+		so.Getenv = func(k string) string {
+			if k == "CREDMGR_AGE_IDENTITY" {
+				return list
+			}
+			return os.Getenv(k)
+		}
+	}
+	so.NewKeyHolder = hold.NewKeyHolder
+	switchTo := opts.Switch
+	if switchTo == nil {
+		switchTo = backends.Switch
+	}
+	res, err := switchTo(ctx, so, name)
+	for _, n := range res.Notes {
+		fmt.Fprintf(a.stderr, "credmgr: %s\n", n)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(a.stderr, "credmgr: warning: %s\n", w)
+	}
+	if err != nil {
+		if res.From != nil && res.To != nil {
+			err = fmt.Errorf("switching from %s to %s: %w", res.From.Name, res.To.Name, err)
+		}
+		return a.storeError(err)
+	}
+	cfgPath := config.Path(o.DataDir)
+	if res.KeyMoved {
+		// Said in the notes.
+	} else if res.From.Name == res.To.Name {
+		fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)
+	} else {
+		if res.To.Name == backends.File && res.Moved > 0 && !o.PlaintextOK {
+			fmt.Fprintf(a.stderr, "credmgr: warning: credentials were written in plain text to %s (set plaintext_ok = true in config.toml to silence this)\n", res.To.Path)
+		}
+		fmt.Fprintf(a.stderr, "credmgr: moved %d credential(s) from the %s backend to the %s backend\n", res.Moved, res.From.Name, res.To.Name)
+	}
+	if src := o.Getenv; src == nil && os.Getenv("CREDMGR_BACKEND") != "" && os.Getenv("CREDMGR_BACKEND") != name {
+		fmt.Fprintf(a.stderr, "credmgr: warning: CREDMGR_BACKEND=%s overrides config.toml; unset it to use %s\n", os.Getenv("CREDMGR_BACKEND"), name)
+	}
+	return nil
 }
