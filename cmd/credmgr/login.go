@@ -59,47 +59,7 @@ changed per provider in config.toml (see docs/providers.md).`,
 			if enterprise != "" && ref.Provider != "github-copilot" {
 				return usageError(errors.New("--enterprise applies to github-copilot only"))
 			}
-			o, err := a.options()
-			if err != nil {
-				return err
-			}
-			flow, err := a.flow(ref.Provider)
-			if err != nil {
-				return err
-			}
-			// Open and read the store first (this checks the passphrase,
-			// identity or keychain key): a login that cannot be stored is
-			// wasted.
-			op, err := a.store(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if _, err := op.Store.Get(cmd.Context(), ref); err != nil && !errors.Is(err, backends.ErrNotFound) {
-				return a.storeError(err)
-			}
-			term := &ui.Terminal{Out: a.stderr, In: a.stdin, NoBrowser: noBrowser, Getenv: o.Getenv}
-			opts.Display = !noBrowser && ui.HasDisplay(o.Getenv)
-			ctx := cmd.Context()
-			if timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeoutCause(ctx, timeout, errLoginTimeout)
-				defer cancel()
-			}
-			c, err := flows.Login(ctx, flow, term, ref, opts, nil)
-			if err != nil {
-				return loginError(ctx, ref, err, timeout)
-			}
-			// A login the provider completed is stored even if a signal
-			// arrives now: its codes are spent.
-			if err := op.Store.Put(context.WithoutCancel(cmd.Context()), c); err != nil {
-				return a.storeError(fmt.Errorf("storing the new login for %s: %w", ref, err))
-			}
-			who := ""
-			if e := c.Extra["email"]; e != "" {
-				who = " as " + ui.Clean(e) // from the provider's id token
-			}
-			fmt.Fprintf(a.stderr, "credmgr: logged in to %s%s; stored in the %s backend\n", ref, who, op.Name)
-			return nil
+			return a.loginRun(cmd.Context(), loginOptions{Ref: ref, Login: opts, NoBrowser: noBrowser, Timeout: timeout})
 		},
 	}
 	f := cmd.Flags()
@@ -112,6 +72,76 @@ changed per provider in config.toml (see docs/providers.md).`,
 	cmd.MarkFlagsMutuallyExclusive("device", "browser", "no-browser")
 	cmd.RegisterFlagCompletionFunc("account", a.accountCompletion)
 	return cmd
+}
+
+// loginOptions are what login runs with: the credential to log in to and
+// the flags, checked by loginCmd, and the flow and UI. loginRun does the
+// work without cobra (as cli/cli's TokenOptions and tokenRun).
+type loginOptions struct {
+	// Ref is the credential the login is stored as (validated).
+	Ref backends.Ref
+	// Login are the flow's options; loginRun sets Display.
+	Login flows.LoginOptions
+	// NoBrowser is --no-browser.
+	NoBrowser bool
+	// Timeout is --timeout (0: the provider's own limit).
+	Timeout time.Duration
+	// Flow logs in; nil means Ref.Provider's flow as config.toml sets it.
+	Flow flows.Flow
+	// UI talks to the person; nil means the terminal on a's streams.
+	UI flows.UI
+}
+
+// loginRun logs in as opts says and stores the result.
+func (a *app) loginRun(ctx context.Context, opts loginOptions) error {
+	ref := opts.Ref
+	o, err := a.options()
+	if err != nil {
+		return err
+	}
+	flow := opts.Flow
+	if flow == nil {
+		if flow, err = a.flow(ref.Provider); err != nil {
+			return err
+		}
+	}
+	// Open and read the store first (this checks the passphrase,
+	// identity or keychain key): a login that cannot be stored is
+	// wasted.
+	op, err := a.store(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := op.Store.Get(ctx, ref); err != nil && !errors.Is(err, backends.ErrNotFound) {
+		return a.storeError(err)
+	}
+	term := opts.UI
+	if term == nil {
+		term = &ui.Terminal{Out: a.stderr, In: a.stdin, NoBrowser: opts.NoBrowser, Getenv: o.Getenv}
+	}
+	login := opts.Login
+	login.Display = !opts.NoBrowser && ui.HasDisplay(o.Getenv)
+	storeCtx := ctx
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, opts.Timeout, errLoginTimeout)
+		defer cancel()
+	}
+	c, err := flows.Login(ctx, flow, term, ref, login, nil)
+	if err != nil {
+		return loginError(ctx, ref, err, opts.Timeout)
+	}
+	// A login the provider completed is stored even if a signal
+	// arrives now: its codes are spent.
+	if err := op.Store.Put(context.WithoutCancel(storeCtx), c); err != nil {
+		return a.storeError(fmt.Errorf("storing the new login for %s: %w", ref, err))
+	}
+	who := ""
+	if e := c.Extra[backends.ExtraEmail]; e != "" {
+		who = " as " + ui.Clean(e) // from the provider's id token
+	}
+	fmt.Fprintf(a.stderr, "credmgr: logged in to %s%s; stored in the %s backend\n", ref, who, op.Name)
+	return nil
 }
 
 var errLoginTimeout = errors.New("login timed out")
