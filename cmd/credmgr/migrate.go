@@ -83,85 +83,7 @@ is not, and --connect runs them (see credmgr connect --help).`,
 				}
 				opts.Home, opts.Getenv = h, os.Getenv
 			}
-			var store backends.Store
-			op, err := a.store(cmd.Context())
-			switch {
-			case err == nil:
-				store = op.Store
-			case opts.DryRun && errors.Is(err, backends.ErrNoBackend):
-				// A dry run writes nothing: it can plan without a
-				// backend, as if nothing were stored yet.
-				fmt.Fprintln(a.stderr, "credmgr: no backend is usable yet, so the plan assumes nothing is stored (see credmgr backend)")
-			default:
-				return err
-			}
-			tools := migrate.ConnectOptions{Home: opts.Home, Getenv: opts.Getenv}
-			opts.BeforeRemove = func(tool, path string) {
-				switch {
-				case migrate.IsConnected(tool, tools):
-					fmt.Fprintf(a.stderr, "credmgr: removing %s: %s takes its credentials from credmgr from now on\n", path, tool)
-				case migrate.CanConnect(tool) && connect:
-					fmt.Fprintf(a.stderr, "credmgr: removing %s: %s will take its credentials from credmgr (connecting it below)\n", path, tool)
-				case migrate.CanConnect(tool):
-					fmt.Fprintf(a.stderr, "credmgr: removing %s: %s needs credmgr connect %s to keep working\n", path, tool, tool)
-				default:
-					fmt.Fprintf(a.stderr, "credmgr: removing %s: %s cannot take credentials from credmgr; run it with credmgr exec, or log it in again\n", path, tool)
-				}
-			}
-			rep, err := migrate.Run(cmd.Context(), store, opts)
-			if err != nil {
-				if errors.Is(err, migrate.ErrUnknownTool) {
-					return usageError(err)
-				}
-				return a.storeError(err)
-			}
-			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			} else if len(rep.Rows) > 0 {
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "TOOL\tFILE\tCREDENTIAL\tACTION\tREASON")
-				for _, r := range rep.Rows {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Tool, r.File, orDash(r.Ref), r.Action, r.Reason)
-				}
-				tw.Flush()
-			}
-			if len(rep.Rows) == 0 {
-				fmt.Fprintln(a.stderr, "credmgr: no token files of other tools found; nothing to do")
-			}
-			failed := 0
-			switch {
-			case len(rep.Connect) == 0:
-			case connect && !rep.DryRun:
-				for _, h := range rep.Connect {
-					if err := a.migrateConnect(cmd.Context(), h, tools, asJSON); err != nil {
-						a.report(err)
-						failed++
-					}
-				}
-			default:
-				if connect {
-					fmt.Fprintln(a.stderr, "credmgr: --connect would then run:")
-				} else {
-					fmt.Fprintln(a.stderr, "credmgr: these tools have no token file of their own any more; to keep them working, run:")
-				}
-				for _, h := range rep.Connect {
-					fmt.Fprintf(a.stderr, "credmgr:   %s\n", h.Command())
-				}
-			}
-			if rep.DryRun {
-				fmt.Fprintln(a.stderr, "credmgr: dry run: nothing was changed")
-			}
-			if failed > 0 {
-				return withHint(exitError, fmt.Errorf("%d tool(s) could not be connected", failed), "the credentials are stored; fix what the errors above say and run credmgr connect TOOL")
-			}
-			if rep.LeftBehind > 0 {
-				return withHint(exitError, fmt.Errorf("%d file(s) were left behind", rep.LeftBehind), "the REASON column says why; fix the file or import its tokens by hand with credmgr import")
-			}
-			return nil
+			return a.migrateRun(cmd.Context(), migrateOptions{Migrate: opts, JSON: asJSON, Connect: connect})
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "only these tools, comma-separated ("+strings.Join(migrate.Tools(), ",")+")")
@@ -173,6 +95,103 @@ is not, and --connect runs them (see credmgr connect --help).`,
 	cmd.Flags().BoolVar(&connect, "connect", false, "then connect each tool whose token file was removed (credmgr connect TOOL)")
 	cmd.RegisterFlagCompletionFunc("from", toolsCompletion)
 	return cmd
+}
+
+// migrateOptions are what migrate runs with: migrate.Options with Home,
+// Getenv and Tools as the flags say (checked by migrateCmd), and how to
+// report. migrateRun does the work without cobra (as cli/cli's
+// TokenOptions and tokenRun).
+type migrateOptions struct {
+	Migrate migrate.Options
+	// JSON prints the report as JSON.
+	JSON bool
+	// Connect connects each tool whose token file was removed.
+	Connect bool
+}
+
+// migrateRun migrates as mo says, into a's store, and reports on a's
+// streams.
+func (a *app) migrateRun(ctx context.Context, mo migrateOptions) error {
+	opts := mo.Migrate
+	var store backends.Store
+	op, err := a.store(ctx)
+	switch {
+	case err == nil:
+		store = op.Store
+	case opts.DryRun && errors.Is(err, backends.ErrNoBackend):
+		// A dry run writes nothing: it can plan without a
+		// backend, as if nothing were stored yet.
+		fmt.Fprintln(a.stderr, "credmgr: no backend is usable yet, so the plan assumes nothing is stored (see credmgr backend)")
+	default:
+		return err
+	}
+	tools := migrate.ConnectOptions{Home: opts.Home, Getenv: opts.Getenv}
+	opts.BeforeRemove = func(tool, path string) {
+		switch {
+		case migrate.IsConnected(tool, tools):
+			fmt.Fprintf(a.stderr, "credmgr: removing %s: %s takes its credentials from credmgr from now on\n", path, tool)
+		case migrate.CanConnect(tool) && mo.Connect:
+			fmt.Fprintf(a.stderr, "credmgr: removing %s: %s will take its credentials from credmgr (connecting it below)\n", path, tool)
+		case migrate.CanConnect(tool):
+			fmt.Fprintf(a.stderr, "credmgr: removing %s: %s needs credmgr connect %s to keep working\n", path, tool, tool)
+		default:
+			fmt.Fprintf(a.stderr, "credmgr: removing %s: %s cannot take credentials from credmgr; run it with credmgr exec, or log it in again\n", path, tool)
+		}
+	}
+	rep, err := migrate.Run(ctx, store, opts)
+	if err != nil {
+		if errors.Is(err, migrate.ErrUnknownTool) {
+			return usageError(err)
+		}
+		return a.storeError(err)
+	}
+	if mo.JSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else if len(rep.Rows) > 0 {
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TOOL\tFILE\tCREDENTIAL\tACTION\tREASON")
+		for _, r := range rep.Rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Tool, r.File, orDash(r.Ref), r.Action, r.Reason)
+		}
+		tw.Flush()
+	}
+	if len(rep.Rows) == 0 {
+		fmt.Fprintln(a.stderr, "credmgr: no token files of other tools found; nothing to do")
+	}
+	failed := 0
+	switch {
+	case len(rep.Connect) == 0:
+	case mo.Connect && !rep.DryRun:
+		for _, h := range rep.Connect {
+			if err := a.migrateConnect(ctx, h, tools, mo.JSON); err != nil {
+				a.report(err)
+				failed++
+			}
+		}
+	default:
+		if mo.Connect {
+			fmt.Fprintln(a.stderr, "credmgr: --connect would then run:")
+		} else {
+			fmt.Fprintln(a.stderr, "credmgr: these tools have no token file of their own any more; to keep them working, run:")
+		}
+		for _, h := range rep.Connect {
+			fmt.Fprintf(a.stderr, "credmgr:   %s\n", h.Command())
+		}
+	}
+	if rep.DryRun {
+		fmt.Fprintln(a.stderr, "credmgr: dry run: nothing was changed")
+	}
+	if failed > 0 {
+		return withHint(exitError, fmt.Errorf("%d tool(s) could not be connected", failed), "the credentials are stored; fix what the errors above say and run credmgr connect TOOL")
+	}
+	if rep.LeftBehind > 0 {
+		return withHint(exitError, fmt.Errorf("%d file(s) were left behind", rep.LeftBehind), "the REASON column says why; fix the file or import its tokens by hand with credmgr import")
+	}
+	return nil
 }
 
 // migrateConnect connects one tool after migrate removed its token file.
