@@ -29,6 +29,8 @@ import (
 	"context"
 
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/fsutil"
+	"github.com/credmgr/credmgr/internal/vault"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -56,6 +58,20 @@ const ExtraEmail = cred.ExtraEmail
 
 // ErrNotFound is wrapped by every error that reports a missing credential.
 var ErrNotFound = cred.ErrNotFound
+
+// Errors every backend wraps, so that a caller can tell them apart with
+// errors.Is.
+var (
+	// ErrCorrupt is wrapped when the vault does not decode. A corrupt
+	// vault is never overwritten.
+	ErrCorrupt = vault.ErrCorrupt
+	// ErrInsecure is wrapped when a vault file (or its directory) is a
+	// symlink or open to other users.
+	ErrInsecure = fsutil.ErrInsecure
+	// ErrLockTimeout is wrapped when the vault's lock was not taken within
+	// Options.LockTimeout.
+	ErrLockTimeout = fsutil.ErrLockTimeout
+)
 
 // ParseRef parses "provider" or "provider/account".
 func ParseRef(s string) (Ref, error) { return cred.ParseRef(s) }
