@@ -67,6 +67,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// a sandbox that forbids them, and credmgr still works there.
 	_ = harden.Process()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	if code, ok := a.fastToken(args); ok {
+		return code
+	}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
