@@ -17,6 +17,12 @@
 // Every change is a read-modify-write under a lock file beside the vault
 // and replaces the file atomically, so stores are safe for concurrent use
 // by goroutines and processes, and a crash leaves the old or the new vault.
+//
+// Switch moves every credential to another backend and records it in
+// config.toml; a switch interrupted at any point is completed or undone by
+// the next one. Stores returned by Open check under the lock that their
+// backend is still the one in use, and follow a switch that happened while
+// they waited.
 package backends
 
 import (

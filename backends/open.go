@@ -19,6 +19,7 @@ import (
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/tty"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
@@ -149,7 +150,7 @@ func (o *Options) Choice() (name, source string, err error) {
 		name, source = Auto, "auto"
 	}
 	if !config.ValidBackend(name) {
-		return "", "", fmt.Errorf("unknown backend %q (from %s): choose one of %s", name, sourceWords(source), strings.Join(config.Backends, ", "))
+		return "", "", fmt.Errorf("unknown backend %s (from %s): choose one of %s", cred.QuoteName(name), sourceWords(source), strings.Join(config.Backends, ", "))
 	}
 	return name, source, nil
 }
@@ -169,13 +170,46 @@ func sourceWords(source string) string {
 // Open picks the backend and opens it. Nothing is read or created until
 // the store is used, except that auto mode asks the keychain whether it
 // answers.
+//
+// The store follows backend switches ("credmgr backend set" in another
+// process): every operation first checks, holding the vault lock, that
+// config.toml still names the backend it was opened for, and if not, it
+// opens the backend now in use and runs there instead (a backend named by
+// the Backend option or CREDMGR_BACKEND is not left: the operation fails
+// with an error wrapping ErrBackendChanged). Nothing is ever written to a
+// backend that a switch retired. The descriptive fields of
+// the returned Opened (Name, Path, Guard, …) are then updated too; read
+// them when no operation on Store is running.
+//
+// A switch that config.toml records as interrupted is first completed or
+// undone (see Switch), if every vault lock can be had; what was done is
+// reported on the Warn writer.
 func Open(ctx context.Context, o Options) (*Opened, error) {
+	settle(ctx, &o)
+	return openFollowing(ctx, o)
+}
+
+// openFollowing is Open without settling an interrupted switch first.
+func openFollowing(ctx context.Context, o Options) (*Opened, error) {
+	op, err := open(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	pub := *op
+	name, source, _ := o.Choice()
+	explicit := (source == "flag" || source == "env") && name != Auto
+	pub.Store = &following{o: o, cur: op, pub: &pub, explicit: explicit}
+	return &pub, nil
+}
+
+// open is Open without following switches.
+func open(ctx context.Context, o Options) (*Opened, error) {
 	name, source, err := o.Choice()
 	if err != nil {
 		return nil, err
 	}
 	if name != Auto {
-		op, err := OpenNamed(ctx, o, name)
+		op, err := openNamed(ctx, o, name, source == "config" || config.NormalBackend(o.ConfigBackend) == name)
 		if err != nil {
 			return nil, err
 		}
@@ -186,13 +220,13 @@ func Open(ctx context.Context, o Options) (*Opened, error) {
 }
 
 func openAuto(ctx context.Context, o Options) (*Opened, error) {
-	kc, err := OpenNamed(ctx, o, Keychain)
+	kc, err := openNamed(ctx, o, Keychain, true)
 	if err != nil {
 		return nil, err
 	}
 	sealedTo := agefile.StanzaTypes(kc.Path)
 	useAge := func(why string) (*Opened, error) {
-		ag, err := OpenNamed(ctx, o, Age)
+		ag, err := openNamed(ctx, o, Age, true)
 		if err != nil {
 			return nil, err
 		}
@@ -255,12 +289,22 @@ func keySourcePresent(o *Options) bool {
 	return tty.Available()
 }
 
-// OpenNamed opens the named backend (not auto) in o.DataDir.
+// OpenNamed opens the named backend (not auto) in o.DataDir. If
+// config.toml names the same backend, the store refuses (with an error
+// wrapping ErrBackendChanged) to run once a switch has moved the
+// credentials elsewhere; it does not follow the switch (Open does).
 func OpenNamed(ctx context.Context, o Options, name string) (*Opened, error) {
+	return openNamed(ctx, o, name, config.NormalBackend(o.ConfigBackend) == name)
+}
+
+// openNamed opens the named backend. If checked, the store stops with
+// ErrBackendChanged once config.toml's backend key differs from
+// o.ConfigBackend, the value it was opened under.
+func openNamed(ctx context.Context, o Options, name string, checked bool) (*Opened, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("no data directory")
 	}
-	vopts := vaultfile.Options{LockTimeout: o.LockTimeout}
+	vopts := vaultfile.Options{LockTimeout: o.LockTimeout, State: o.state(name, checked)}
 	switch name {
 	case File:
 		path := filepath.Join(o.DataDir, jsonfile.FileName)
@@ -356,10 +400,12 @@ func identityFiles(o *Options) []string {
 
 func parseRecipients(list []string) ([]age.Recipient, error) {
 	var rs []age.Recipient
-	for _, s := range list {
+	for i, s := range list {
 		r, err := age.ParseX25519Recipient(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("recovery_recipients: %q is not an age X25519 recipient (age1…)", s)
+			// Never quote the entry: it may be a secret key pasted in
+			// the wrong place (config.Parse catches the usual forms).
+			return nil, fmt.Errorf("recovery_recipients entry %d of %d is not an age X25519 recipient (age1… of 62 characters)", i+1, len(list))
 		}
 		rs = append(rs, r)
 	}
@@ -403,16 +449,4 @@ func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 		}, "a terminal prompt", nil
 	}
 	return nil, "", errors.New("the age backend needs a key: set CREDMGR_AGE_IDENTITY=FILE, CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked")
-}
-
-// Move moves every credential from one opened backend to another, verified
-// by reading each back from the new vault; commit is called (to record the
-// new backend) before the old copy is removed. See vaultfile.Store.MoveTo.
-func Move(ctx context.Context, from, to *Opened, commit func() error) (int, error) {
-	src, ok1 := from.Store.(interface{ Vault() *vaultfile.Store })
-	dst, ok2 := to.Store.(interface{ Vault() *vaultfile.Store })
-	if !ok1 || !ok2 {
-		return 0, errors.New("backend switch is only supported between credmgr's own backends")
-	}
-	return src.Vault().MoveTo(ctx, dst.Vault(), commit)
 }

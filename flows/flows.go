@@ -86,8 +86,10 @@ func Providers() []string {
 // ErrNoFlow is returned by New for providers credmgr cannot log in to.
 var ErrNoFlow = errors.New("no login flow for this provider")
 
-// New returns the flow for a canonical provider name.
+// New returns the flow for a canonical provider name. Settings that
+// belong to Transport (SettingUpstream) are not passed to the flow.
 func New(provider string, cfg Config) (Flow, error) {
+	cfg.Settings = withoutTransportSettings(cfg.Settings)
 	f, ok := registry[provider]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s (store an API key with credmgr import %s --api-key)", ErrNoFlow, provider, provider)
@@ -236,14 +238,24 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 
 // Settings merges the [providers.NAME] tables of config.toml (as
 // backends.LoadOptions returns them) that name provider, under its
-// canonical name or an alias, into one Config.Settings map.
+// canonical name or an alias, into one Config.Settings map. config.toml
+// allows one table per provider; should tables hold several, the result is
+// still the same on every call: alias tables in name order, then the table
+// under the canonical name, later ones winning.
 func Settings(tables map[string]map[string]string, provider string) map[string]string {
-	settings := map[string]string{}
-	for name, table := range tables {
-		if p, err := backends.CanonicalProvider(name); err != nil || p != provider {
-			continue
+	var names []string
+	for name := range tables {
+		if p, err := backends.CanonicalProvider(name); err == nil && p == provider && name != provider {
+			names = append(names, name)
 		}
-		for k, v := range table {
+	}
+	sort.Strings(names)
+	if _, ok := tables[provider]; ok {
+		names = append(names, provider)
+	}
+	settings := map[string]string{}
+	for _, name := range names {
+		for k, v := range tables[name] {
 			settings[k] = v
 		}
 	}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
+	"github.com/credmgr/credmgr/internal/strictjson"
 )
 
 // An Importer knows where one legacy tool keeps its token files and how to
@@ -61,8 +63,15 @@ var errCorrupt = errors.New("not a valid token file")
 func corrupt(what string) error { return fmt.Errorf("%w: %s", errCorrupt, what) }
 
 // decodeObject parses data as a JSON object into v, with an error that
-// names no values.
+// names no values. Keys the tools do not write are ignored, but a file
+// that encoding/json would read differently from what it says (invalid
+// UTF-8, an unpaired surrogate escape, a key given twice, a key that
+// matches a field only case-insensitively) is refused: the tool that
+// wrote it would not read it that way either.
 func decodeObject(data []byte, v any) error {
+	if err := strictjson.Check(data, reflect.TypeOf(v).Elem(), strictjson.IgnoreUnknown); err != nil {
+		return corrupt(err.Error())
+	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -75,56 +84,99 @@ func decodeObject(data []byte, v any) error {
 
 // --- units -------------------------------------------------------------
 
+// An expiry the files give is converted exactly or not at all: a value
+// outside what credmgr can store (the years 0000 to 9999, and not the
+// instant 0001-01-01T00:00:00Z, which credmgr reads as "no expiry") makes
+// the entry a skip that names the field, and the file stays.
+
+// errExpiry is wrapped by the errors of the conversions below.
+var errExpiry = errors.New("cannot be stored exactly")
+
+// Limits of the storable range, in Unix seconds.
+const (
+	minUnix = -62167219200 // 0000-01-01T00:00:00Z
+	maxUnix = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// epochTime converts v, a count of unit (time.Second or time.Millisecond)
+// since 1970, exactly.
+func epochTime(field string, v float64, unit time.Duration) (time.Time, error) {
+	per := float64(time.Second / unit)
+	if math.IsNaN(v) || v < minUnix*per || v > (maxUnix+1)*per-1 {
+		return time.Time{}, fmt.Errorf("%s is outside the years 0000 to 9999 and %w", field, errExpiry)
+	}
+	var t time.Time
+	if unit == time.Millisecond {
+		t = time.UnixMilli(int64(v)).UTC()
+	} else {
+		t = time.Unix(int64(v), 0).UTC()
+	}
+	if t.IsZero() {
+		return time.Time{}, fmt.Errorf("%s is 0001-01-01T00:00:00Z, which credmgr reads as no expiry, so it %w", field, errExpiry)
+	}
+	return t, nil
+}
+
 // epochAuto converts an epoch number whose unit is not fixed (seconds or
 // milliseconds) by its magnitude: anything past 10^11 cannot be seconds
 // (year 5138).
-func epochAuto(v float64) time.Time {
-	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return time.Time{}
+func epochAuto(field string, v float64) (time.Time, error) {
+	if math.Abs(v) > 1e11 {
+		return epochTime(field, v, time.Millisecond)
 	}
-	if v > 1e11 {
-		return time.UnixMilli(int64(v)).UTC()
-	}
-	return time.Unix(int64(v), 0).UTC()
+	return epochTime(field, v, time.Second)
 }
 
-func epochMillis(v float64) time.Time {
-	if v <= 0 || v > 1e15 || math.IsNaN(v) {
-		return time.Time{}
+// optMillis and optSeconds convert an optional field: nil (absent or
+// null) is no expiry.
+func optMillis(field string, v *float64) (time.Time, error) {
+	if v == nil {
+		return time.Time{}, nil
 	}
-	return time.UnixMilli(int64(v)).UTC()
+	return epochTime(field, *v, time.Millisecond)
 }
 
-func epochSeconds(v float64) time.Time {
-	if v <= 0 || v > 1e12 || math.IsNaN(v) {
-		return time.Time{}
+func optSeconds(field string, v *float64) (time.Time, error) {
+	if v == nil {
+		return time.Time{}, nil
 	}
-	return time.Unix(int64(v), 0).UTC()
+	return epochTime(field, *v, time.Second)
 }
 
 // anyTime reads a time given as epoch seconds, epoch milliseconds or an
-// RFC 3339 string.
-func anyTime(v any) time.Time {
+// RFC 3339 string; nil is no time.
+func anyTime(field string, v any) (time.Time, error) {
 	switch v := v.(type) {
+	case nil:
+		return time.Time{}, nil
 	case float64:
-		return epochAuto(v)
+		return epochAuto(field, v)
 	case string:
-		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			return t.UTC()
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s is not a number or an RFC 3339 time, so it %w", field, errExpiry)
 		}
+		if t.IsZero() {
+			return time.Time{}, fmt.Errorf("%s is 0001-01-01T00:00:00Z, which credmgr reads as no expiry, so it %w", field, errExpiry)
+		}
+		return t.UTC(), nil
 	}
-	return time.Time{}
+	return time.Time{}, fmt.Errorf("%s is not a number or an RFC 3339 time, so it %w", field, errExpiry)
 }
 
-// jwtExpiry fills a missing expiry from the access token's exp claim.
+// jwtExpiry fills a missing expiry from the access token's exp claim,
+// when that is a time credmgr can store.
 func jwtExpiry(c *backends.Credential) {
 	if c.Expiry.IsZero() {
-		c.Expiry = jwtclaims.Expiry(c.AccessToken)
+		t := jwtclaims.Expiry(c.AccessToken)
+		if y := t.Year(); y >= 0 && y <= 9999 {
+			c.Expiry = t.UTC()
+		}
 	}
 }
 
 func setExtra(c *backends.Credential, k, v string) {
-	if v == "" {
+	if k == "" || v == "" {
 		return
 	}
 	if c.Extra == nil {
@@ -136,6 +188,20 @@ func setExtra(c *backends.Credential, k, v string) {
 func splitScopes(s string) []string { return strings.Fields(s) }
 
 // --- names -------------------------------------------------------------
+
+// entryName shows a provider id of a legacy file (a key of pi's map, the
+// name of an llxprt or AgentOS file) in the report when it is a valid
+// provider name or a known alias; anything else may be a secret pasted in
+// the wrong place, and is not shown.
+func entryName(id string) string {
+	if _, ok := providerIDs(id); ok {
+		return id
+	}
+	if _, err := backends.CanonicalProvider(id); err == nil {
+		return id
+	}
+	return "(an entry whose name is not shown)"
+}
 
 // providerIDs maps other tools' provider ids to credmgr's, beyond the
 // aliases backends.CanonicalProvider knows.
@@ -161,7 +227,7 @@ func mapProvider(id string) (string, error) {
 	}
 	p, err := backends.CanonicalProvider(id)
 	if err != nil {
-		return "", fmt.Errorf("provider id %q is not a valid credmgr provider name", id)
+		return "", errors.New("the provider id is not a valid credmgr provider name (lowercase letters, digits, '-', '_', '.')")
 	}
 	return p, nil
 }
@@ -253,9 +319,10 @@ func parsePi(path string, data []byte) ([]backends.Credential, []Skip, error) {
 	var skips []Skip
 	for _, id := range ids {
 		e := m[id]
+		entry := entryName(id)
 		provider, err := mapProvider(id)
 		if err != nil {
-			skips = append(skips, Skip{id, err.Error()})
+			skips = append(skips, Skip{entry, err.Error()})
 			continue
 		}
 		str := func(k string) string { s, _ := e[k].(string); return s }
@@ -264,19 +331,27 @@ func parsePi(path string, data []byte) ([]backends.Credential, []Skip, error) {
 			key := str("key")
 			switch {
 			case key == "":
-				skips = append(skips, Skip{id, "api_key entry without a key"})
+				skips = append(skips, Skip{entry, "api_key entry without a key"})
 			case strings.HasPrefix(key, "!"):
-				skips = append(skips, Skip{id, "the key is a shell command pi runs, not a key"})
+				skips = append(skips, Skip{entry, "the key is a shell command pi runs, not a key"})
 			case isEnvVarName(key):
-				skips = append(skips, Skip{id, "the key names an environment variable pi reads, not a key"})
+				skips = append(skips, Skip{entry, "the key names an environment variable pi reads, not a key"})
 			default:
 				out = append(out, backends.Credential{Provider: provider, Account: backends.DefaultAccount, Type: backends.TypeAPIKey, AccessToken: key})
 			}
 		case "oauth", "":
 			c := oauth(provider)
 			c.AccessToken, c.RefreshToken = str("access"), str("refresh")
-			if v, ok := e["expires"].(float64); ok {
-				c.Expiry = epochMillis(v)
+			if v, ok := e["expires"]; ok && v != nil {
+				f, isNum := v.(float64)
+				if !isNum {
+					skips = append(skips, Skip{entry, "expires is not a number (epoch milliseconds)"})
+					continue
+				}
+				if c.Expiry, err = epochTime("expires", f, time.Millisecond); err != nil {
+					skips = append(skips, Skip{entry, err.Error()})
+					continue
+				}
 			}
 			c.AccountID = str("accountId")
 			for k, v := range e {
@@ -296,12 +371,12 @@ func parsePi(path string, data []byte) ([]backends.Credential, []Skip, error) {
 			}
 			jwtExpiry(&c)
 			if !hasSecret(c) {
-				skips = append(skips, Skip{id, "oauth entry without access or refresh token"})
+				skips = append(skips, Skip{entry, "oauth entry without access or refresh token"})
 				continue
 			}
 			out = append(out, c)
 		default:
-			skips = append(skips, Skip{id, fmt.Sprintf("unknown entry type %q", str("type"))})
+			skips = append(skips, Skip{entry, `unknown entry type (not "oauth" or "api_key")`})
 		}
 	}
 	return out, skips, nil
@@ -332,16 +407,16 @@ func llxprtName(stem string) (provider, bucket string) {
 }
 
 type llxprtToken struct {
-	AccessToken  string  `json:"access_token"`
-	RefreshToken string  `json:"refresh_token"`
-	Expiry       float64 `json:"expiry"`
-	Scope        *string `json:"scope"`
-	TokenType    string  `json:"token_type"`
-	ResourceURL  string  `json:"resource_url"`
-	AccountID    string  `json:"account_id"`
-	IDToken      string  `json:"id_token"`
+	AccessToken  string   `json:"access_token"`
+	RefreshToken string   `json:"refresh_token"`
+	Expiry       *float64 `json:"expiry"`
+	Scope        *string  `json:"scope"`
+	TokenType    string   `json:"token_type"`
+	ResourceURL  string   `json:"resource_url"`
+	AccountID    string   `json:"account_id"`
+	IDToken      string   `json:"id_token"`
 	// Google's format, in oauth_creds.json
-	ExpiryDate float64 `json:"expiry_date"`
+	ExpiryDate *float64 `json:"expiry_date"`
 }
 
 func parseLlxprt(path string, data []byte) ([]backends.Credential, []Skip, error) {
@@ -355,7 +430,7 @@ func parseLlxprt(path string, data []byte) ([]backends.Credential, []Skip, error
 	id, bucket := llxprtName(strings.TrimSuffix(filepath.Base(path), ".json"))
 	provider, err := mapProvider(id)
 	if err != nil {
-		return nil, []Skip{{id, err.Error()}}, nil
+		return nil, []Skip{{entryName(id), err.Error()}}, nil
 	}
 	c := oauth(provider)
 	if bucket != "" {
@@ -363,7 +438,9 @@ func parseLlxprt(path string, data []byte) ([]backends.Credential, []Skip, error
 	}
 	c.AccessToken, c.RefreshToken, c.IDToken, c.AccountID = t.AccessToken, t.RefreshToken, t.IDToken, t.AccountID
 	c.TokenType = t.TokenType
-	c.Expiry = epochSeconds(t.Expiry) // llxprt writes seconds
+	if c.Expiry, err = optSeconds("expiry", t.Expiry); err != nil { // llxprt writes seconds
+		return nil, []Skip{{entryName(id), err.Error()}}, nil
+	}
 	if t.Scope != nil {
 		c.Scopes = splitScopes(*t.Scope)
 	}
@@ -378,7 +455,7 @@ func parseLlxprt(path string, data []byte) ([]backends.Credential, []Skip, error
 	}
 	jwtExpiry(&c)
 	if !hasSecret(c) {
-		return nil, []Skip{{id, "no access or refresh token"}}, nil
+		return nil, []Skip{{entryName(id), "no access or refresh token"}}, nil
 	}
 	return []backends.Credential{c}, nil, nil
 }
@@ -398,7 +475,7 @@ func agentosFiles(home string, _ func(string) string) []string {
 type agentosToken struct {
 	AccessToken  string            `json:"accessToken"`
 	RefreshToken string            `json:"refreshToken"`
-	ExpiresAt    float64           `json:"expiresAt"`
+	ExpiresAt    *float64          `json:"expiresAt"`
 	IDToken      string            `json:"idToken"`
 	Metadata     map[string]string `json:"metadata"`
 }
@@ -411,11 +488,13 @@ func parseAgentOS(path string, data []byte) ([]backends.Credential, []Skip, erro
 	id := strings.TrimSuffix(filepath.Base(path), ".json")
 	provider, err := mapProvider(id)
 	if err != nil {
-		return nil, []Skip{{id, err.Error()}}, nil
+		return nil, []Skip{{entryName(id), err.Error()}}, nil
 	}
 	c := oauth(provider)
 	c.AccessToken, c.RefreshToken, c.IDToken = t.AccessToken, t.RefreshToken, t.IDToken
-	c.Expiry = epochMillis(t.ExpiresAt)
+	if c.Expiry, err = optMillis("expiresAt", t.ExpiresAt); err != nil {
+		return nil, []Skip{{entryName(id), err.Error()}}, nil
+	}
 	for k, v := range t.Metadata {
 		setExtra(&c, k, v)
 	}
@@ -427,7 +506,7 @@ func parseAgentOS(path string, data []byte) ([]backends.Credential, []Skip, erro
 	}
 	jwtExpiry(&c)
 	if !hasSecret(c) {
-		return nil, []Skip{{id, "no access or refresh token"}}, nil
+		return nil, []Skip{{entryName(id), "no access or refresh token"}}, nil
 	}
 	return []backends.Credential{c}, nil, nil
 }
@@ -472,7 +551,9 @@ func parseCodex(path string, data []byte) ([]backends.Credential, []Skip, error)
 			setExtra(&c, "email", cl.Email())
 		}
 		jwtExpiry(&c)
-		if lr := anyTime(a.LastRefresh); !lr.IsZero() {
+		// last_refresh only orders logins (it is not stored as such): a
+		// value credmgr cannot use is left out, not an error.
+		if lr, err := anyTime("last_refresh", a.LastRefresh); err == nil && a.LastRefresh != "" {
 			c.UpdatedAt = lr
 		}
 		out = append(out, c)
@@ -498,7 +579,7 @@ func parseClaude(path string, data []byte) ([]backends.Credential, []Skip, error
 		ClaudeAiOauth *struct {
 			AccessToken      string   `json:"accessToken"`
 			RefreshToken     string   `json:"refreshToken"`
-			ExpiresAt        float64  `json:"expiresAt"`
+			ExpiresAt        *float64 `json:"expiresAt"`
 			Scopes           []string `json:"scopes"`
 			SubscriptionType string   `json:"subscriptionType"`
 			RateLimitTier    string   `json:"rateLimitTier"`
@@ -513,7 +594,10 @@ func parseClaude(path string, data []byte) ([]backends.Credential, []Skip, error
 	}
 	c := oauth("anthropic")
 	c.AccessToken, c.RefreshToken, c.Scopes = o.AccessToken, o.RefreshToken, o.Scopes
-	c.Expiry = epochMillis(o.ExpiresAt)
+	var err error
+	if c.Expiry, err = optMillis("expiresAt", o.ExpiresAt); err != nil {
+		return nil, []Skip{{"claudeAiOauth", err.Error()}}, nil
+	}
 	setExtra(&c, "subscription_type", o.SubscriptionType)
 	setExtra(&c, "rate_limit_tier", o.RateLimitTier)
 	if !hasSecret(c) {
@@ -535,7 +619,10 @@ func parseGoogleCreds(path string, data []byte) ([]backends.Credential, []Skip, 
 	}
 	c := oauth("gemini")
 	c.AccessToken, c.RefreshToken, c.IDToken, c.TokenType = t.AccessToken, t.RefreshToken, t.IDToken, t.TokenType
-	c.Expiry = epochMillis(t.ExpiryDate)
+	var err error
+	if c.Expiry, err = optMillis("expiry_date", t.ExpiryDate); err != nil {
+		return nil, []Skip{{"oauth_creds.json", err.Error()}}, nil
+	}
 	if t.Scope != nil {
 		c.Scopes = splitScopes(*t.Scope)
 	}
@@ -561,7 +648,10 @@ func parseQwen(path string, data []byte) ([]backends.Credential, []Skip, error) 
 	}
 	c := oauth("qwen")
 	c.AccessToken, c.RefreshToken, c.IDToken, c.TokenType = t.AccessToken, t.RefreshToken, t.IDToken, t.TokenType
-	c.Expiry = epochMillis(t.ExpiryDate)
+	var err error
+	if c.Expiry, err = optMillis("expiry_date", t.ExpiryDate); err != nil {
+		return nil, []Skip{{"oauth_creds.json", err.Error()}}, nil
+	}
 	setExtra(&c, "resource_url", t.ResourceURL)
 	if !hasSecret(c) {
 		return nil, []Skip{{"oauth_creds.json", "no access or refresh token"}}, nil
@@ -588,7 +678,10 @@ func parseFlynn(path string, data []byte) ([]backends.Credential, []Skip, error)
 	}
 	c := oauth("openai")
 	c.AccessToken, c.RefreshToken, c.IDToken, c.AccountID = f.AccessToken, f.RefreshToken, f.IDToken, f.AccountID
-	c.Expiry = anyTime(f.ExpiresAt)
+	var err error
+	if c.Expiry, err = anyTime("expires_at", f.ExpiresAt); err != nil {
+		return nil, []Skip{{"auth.json", err.Error()}}, nil
+	}
 	if cl, err := jwtclaims.Parse(f.IDToken); err == nil {
 		if c.AccountID == "" {
 			c.AccountID = cl.OpenAIAccountID()

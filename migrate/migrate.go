@@ -8,25 +8,34 @@
 //     store, and never with Keep or DryRun;
 //   - files that are unreadable, corrupt, empty or symlinks are reported
 //     and left as they are;
+//   - a source file is removed only if it still holds the bytes that were
+//     read; a file its tool rewrote meanwhile (a rotated token) stays, and
+//     is reported;
 //   - a credential already stored for the same login is replaced only by a
-//     newer one (later expiry, then later update) or with Overwrite; a
+//     newer one (a later expiry, or the same expiry and a later update
+//     time that the file itself records) or with Overwrite. A tie keeps
+//     the stored credential and the source file, and is reported; a
 //     different login (another account id or e-mail, or an API key beside
-//     an OAuth login) goes to another account.
+//     an OAuth login) goes to another account;
+//   - one file or entry that cannot be stored exactly (an expiry past the
+//     year 9999, text that is not UTF-8) is reported and left in place;
+//     the rest of the run goes on.
 //
 // Killed at any moment, a re-run finishes the job: sources go only after
 // the store write is durable, and credentials already stored count as
-// imported.
+// imported. A re-run after a complete run changes nothing.
 package migrate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -62,6 +71,7 @@ const (
 	ActReplace    = "replace"    // stored over an older credential of the same login
 	ActSame       = "same"       // already stored
 	ActSuperseded = "superseded" // a newer credential of the same login is kept
+	ActConflict   = "conflict"   // the same login, neither newer: the stored one is kept
 	ActSkip       = "skip"       // an entry that cannot be imported
 	ActError      = "error"      // the file cannot be used
 	ActRemove     = "remove"     // the source file was removed
@@ -90,7 +100,10 @@ type Report struct {
 // source is one legacy file found.
 type source struct {
 	tool, path string
+	data       []byte // the bytes read, to check before removing the file
 	creds      []backends.Credential
+	timed      []bool         // whether the file gave each credential's update time
+	grantHeld  []bool         // a conflict whose refresh token the stored credential holds
 	refs       []backends.Ref // where each credential goes
 	actions    []string
 	reasons    []string
@@ -98,6 +111,10 @@ type source struct {
 	err        error
 	exposed    bool
 }
+
+// testHookBeforeRemove, when set, runs just before a source file is
+// checked and removed (tests rewrite the file there).
+var testHookBeforeRemove func(path string)
 
 // Run finds the legacy files, imports them into store and removes what was
 // fully imported.
@@ -155,25 +172,38 @@ func Run(ctx context.Context, store backends.Store, opts Options) (*Report, erro
 		for _, c := range list {
 			stored[c.Ref().String()] = c
 		}
-		for k, c := range planned {
-			if got, ok := stored[k]; !ok || !reflect.DeepEqual(got, c) {
-				return nil, fmt.Errorf("credential %s did not read back intact; no source was removed", k)
-			}
+	}
+	// A credential that did not read back as written keeps the sources
+	// that hold it (in a dry run, nothing was written).
+	intact := func(ref backends.Ref) bool {
+		c, ok := planned[ref.String()]
+		if !ok || opts.DryRun {
+			return true
 		}
+		got, ok := stored[ref.String()]
+		return ok && sameStored(got, c)
 	}
 
 	dirs := map[string]bool{}
 	for _, s := range sources {
 		rep.Rows = append(rep.Rows, s.rows()...)
-		action, reason := s.disposal(opts, stored)
+		action, reason, left := s.disposal(opts, stored, intact)
 		if action == ActRemove && !opts.DryRun {
-			if err := os.Remove(s.path); err != nil {
-				action, reason = ActKeep, "could not remove it: "+unwrapPath(err).Error()
-			} else {
+			if testHookBeforeRemove != nil {
+				testHookBeforeRemove(s.path)
+			}
+			switch st, err := removeIfUnchanged(s.path, s.data); {
+			case err != nil:
+				action, reason, left = ActKeep, "could not remove it: "+unwrapPath(err).Error(), true
+			case st == fileChanged:
+				action, reason, left = ActKeep, "left in place: it changed after it was read (its tool may have rotated the token), so what it holds now was not imported; run credmgr migrate again", true
+			case st == fileGone:
+				reason = "every secret in it is in the store; another program had removed it already"
+			default:
 				dirs[filepath.Dir(s.path)] = true
 			}
 		}
-		if action == ActKeep && s.leftBehind() {
+		if action == ActKeep && left {
 			rep.LeftBehind++
 		}
 		rep.Rows = append(rep.Rows, Row{Tool: s.tool, File: s.path, Action: action, Reason: reason})
@@ -249,14 +279,100 @@ func discover(importers []Importer, opts Options) []*source {
 				s.err = err
 				continue
 			}
-			for i := range creds {
-				creds[i].Source = "migrate:" + im.Tool + ":" + path
+			s.data, s.skips = data, skips
+			for _, c := range creds {
+				c.Source = "migrate:" + im.Tool + ":" + strings.ToValidUTF8(path, "\uFFFD")
+				if err := storable(c); err != nil {
+					s.skips = append(s.skips, Skip{Entry: c.Ref().String(), Reason: err.Error()})
+					continue
+				}
+				s.creds = append(s.creds, c)
+				s.timed = append(s.timed, !c.UpdatedAt.IsZero())
 			}
-			s.creds, s.skips = creds, skips
 		}
 	}
 	return out
 }
+
+// storable reports whether c can be stored and read back exactly, so that
+// one bad entry never fails the write of all the others. Validate refuses
+// what the vault encoding cannot hold (text that is not UTF-8, times
+// outside the years 0000 to 9999); what it accepts, vault.Encode writes and
+// vault.Decode reads back to the same JSON (TestStorableRoundTrip).
+func storable(c backends.Credential) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if _, err := json.Marshal(c); err != nil {
+		return fmt.Errorf("credential %s cannot be stored: %w", c.Ref(), err)
+	}
+	return nil
+}
+
+// sameStored reports whether a and b are stored as the same bytes.
+func sameStored(a, b backends.Credential) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
+
+// removeIfUnchanged removes path if it still holds exactly the bytes that
+// were read (whatever its inode or modification time: a rewrite within the
+// file system's timestamp granularity keeps both). A file that changed
+// since, or is no longer a regular file, stays: its new contents were not
+// imported. Nothing is followed through a symlink. The compare happens
+// just before the removal, so the window in which a rewrite goes unnoticed
+// shrinks from the whole run to the few system calls between the two;
+// POSIX offers no compare-and-unlink that would close it.
+func removeIfUnchanged(path string, read []byte) (fileState, error) {
+	// Lstat first, so that a symlink or FIFO put in its place is neither
+	// followed nor opened (opening a FIFO would block).
+	lfi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fileGone, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if !lfi.Mode().IsRegular() || lfi.Size() != int64(len(read)) {
+		return fileChanged, nil
+	}
+	f, err := fsutil.OpenNoFollow(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fileGone, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != int64(len(read)) {
+		return fileChanged, nil
+	}
+	now, err := io.ReadAll(io.LimitReader(f, int64(len(read))+1))
+	if err != nil {
+		return 0, err
+	}
+	if !bytes.Equal(now, read) {
+		return fileChanged, nil
+	}
+	if err := os.Remove(path); err != nil {
+		return 0, err
+	}
+	return fileRemoved, nil
+}
+
+// fileState is what removeIfUnchanged found.
+type fileState int
+
+const (
+	fileRemoved fileState = iota + 1 // it held the bytes read, and was removed
+	fileChanged                      // it holds something else now, and stays
+	fileGone                         // another program removed it
+)
 
 func readNoFollow(path string) ([]byte, error) {
 	f, err := fsutil.OpenNoFollow(path)
@@ -288,7 +404,9 @@ func plan(existing []backends.Credential, sources []*source, overwrite bool, sta
 		s.refs = make([]backends.Ref, len(s.creds))
 		s.actions = make([]string, len(s.creds))
 		s.reasons = make([]string, len(s.creds))
+		s.grantHeld = make([]bool, len(s.creds))
 		for i, c := range s.creds {
+			timed := i < len(s.timed) && s.timed[i]
 			if c.UpdatedAt.IsZero() {
 				c.UpdatedAt = stamp
 			}
@@ -317,7 +435,8 @@ func plan(existing []backends.Credential, sources []*source, overwrite bool, sta
 					reason = fmt.Sprintf("another login than %s; stored as %s", prev, ref)
 					continue
 				}
-				if overwrite || newer(c, old) {
+				switch {
+				case overwrite || newer(c, old, timed):
 					action = ActReplace
 					reason = "newer than the stored credential"
 					if overwrite {
@@ -326,7 +445,15 @@ func plan(existing []backends.Credential, sources []*source, overwrite bool, sta
 					if o := origin[ref.String()]; o != nil {
 						o.supersede(ref)
 					}
-				} else {
+				case c.Expiry.Equal(old.Expiry):
+					// Neither is known to be newer: never replace what is
+					// stored (its source may be gone), never drop this one.
+					action, reason = ActConflict, "another token of the same login is stored, and neither is known to be newer (same expiry); the stored one is kept"
+					if c.RefreshToken != "" && c.RefreshToken == old.RefreshToken {
+						s.grantHeld[i] = true
+						reason = "the stored credential has the same refresh token and expiry, and another access token; the stored one is kept"
+					}
+				default:
 					action, reason = ActSuperseded, "the stored credential is newer"
 				}
 				break
@@ -424,13 +551,16 @@ func sameLogin(a, b backends.Credential) bool {
 	return ea == "" || eb == "" || strings.EqualFold(ea, eb)
 }
 
-// newer reports whether c is newer than old: a later expiry, then a later
-// update.
-func newer(c, old backends.Credential) bool {
+// newer reports whether c is newer than old: a later expiry, or the same
+// expiry and a later update time, when the file gave c's (timed). An
+// update time migrate made up (the time of the run) orders nothing: two
+// files without one and with the same expiry are a tie, whichever run
+// stored the first.
+func newer(c, old backends.Credential, timed bool) bool {
 	if !c.Expiry.Equal(old.Expiry) {
 		return c.Expiry.After(old.Expiry)
 	}
-	return c.UpdatedAt.After(old.UpdatedAt)
+	return timed && c.UpdatedAt.After(old.UpdatedAt)
 }
 
 // freeAccount names another account for a different login: from the
@@ -455,7 +585,13 @@ func freeAccount(cur map[string]backends.Credential, c backends.Credential, s *s
 		if !ok || sameSecret(old, c) {
 			return ref
 		}
-		ref.Account = fmt.Sprintf("%s-%d", base, n)
+		// Keep the name within 64 characters with its suffix.
+		suffix := fmt.Sprintf("-%d", n)
+		b := base
+		if len(b)+len(suffix) > 64 {
+			b = strings.TrimRight(b[:64-len(suffix)], "-_.")
+		}
+		ref.Account = b + suffix
 	}
 }
 
@@ -485,35 +621,48 @@ func join(a, b string) string {
 	return a + "; " + b
 }
 
-// leftBehind reports whether s holds something that could not be handled.
-func (s *source) leftBehind() bool { return s.err != nil || len(s.skips) > 0 }
-
-// disposal decides what happens to the source file.
-func (s *source) disposal(opts Options, stored map[string]backends.Credential) (string, string) {
+// disposal decides what happens to the source file, and whether a kept
+// file counts as left behind (its contents could not all be imported).
+func (s *source) disposal(opts Options, stored map[string]backends.Credential, intact func(backends.Ref) bool) (action, reason string, left bool) {
 	switch {
 	case s.err != nil:
-		return ActKeep, "left untouched: " + s.err.Error()
+		return ActKeep, "left untouched: " + s.err.Error(), true
 	case len(s.skips) > 0:
-		return ActKeep, fmt.Sprintf("left in place: %d entr%s could not be imported", len(s.skips), map[bool]string{true: "y", false: "ies"}[len(s.skips) == 1])
+		return ActKeep, fmt.Sprintf("left in place: %d entr%s could not be imported", len(s.skips), map[bool]string{true: "y", false: "ies"}[len(s.skips) == 1]), true
+	}
+	for i := range s.creds {
+		if s.actions[i] == ActConflict && !s.grantHeld[i] {
+			return ActKeep, "left in place: it holds another token of a login already stored, and neither is known to be newer; remove this file, or replace the stored one with --overwrite", true
+		}
+	}
+	for i := range s.creds {
+		if s.actions[i] == ActConflict {
+			return ActKeep, "left in place: the store holds its login and refresh token, but not its access token", false
+		}
 	}
 	for i := range s.creds {
 		if s.actions[i] == ActSuperseded {
-			return ActKeep, "left in place: it holds a login older than the one stored"
+			return ActKeep, "left in place: it holds a login older than the one stored", false
 		}
 	}
 	if opts.DryRun {
-		return ActRemove, "would be removed once imported (dry run: nothing changed)"
+		return ActRemove, "would be removed once imported (dry run: nothing changed)", false
+	}
+	for i := range s.creds {
+		if !intact(s.refs[i]) {
+			return ActKeep, fmt.Sprintf("left in place: %s did not read back from the store as written", s.refs[i]), true
+		}
 	}
 	if opts.Keep {
-		return ActKeep, "--keep"
+		return ActKeep, "--keep", false
 	}
 	for i, c := range s.creds {
 		got, ok := stored[s.refs[i].String()]
 		if !ok || !holds(got, c) {
-			return ActKeep, "left in place: not every secret in it is in the store"
+			return ActKeep, "left in place: not every secret in it is in the store", true
 		}
 	}
-	return ActRemove, "every secret in it is in the store"
+	return ActRemove, "every secret in it is in the store", false
 }
 
 // Sorted returns the rows sorted by file, then credential.

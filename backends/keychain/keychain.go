@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -88,11 +90,51 @@ func (s *Store) Probe() (keyPresent bool, err error) {
 // DeleteKey removes the key item. Only a backend switch that has moved
 // every credential elsewhere calls it.
 func (s *Store) DeleteKey() error {
+	s.guard.mu.Lock()
+	defer s.guard.mu.Unlock()
+	s.guard.id = nil
 	err := s.guard.kr.Delete(Service, s.guard.account)
 	if errors.Is(err, errItemNotFound) {
 		return nil
 	}
 	return err
+}
+
+// DeleteKeyIfUnused removes the key item if it opens none of the age
+// files at paths (missing files are skipped), and reports whether there
+// is no key item left. A backend switch away from the keychain calls it,
+// holding the vault lock, once the new vault has been read back; a later
+// switch calls it to remove a key that an interrupted one left behind.
+// A key that opens any of the files is kept.
+func (s *Store) DeleteKeyIfUnused(paths ...string) (gone bool, err error) {
+	s.guard.mu.Lock()
+	defer s.guard.mu.Unlock()
+	s.guard.id = nil
+	id, err := s.guard.load()
+	if errors.Is(err, errItemNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.guard.id = nil
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if _, err := agefile.Open(b, id); err == nil {
+			return false, nil
+		}
+	}
+	err = s.guard.kr.Delete(Service, s.guard.account)
+	if err != nil && !errors.Is(err, errItemNotFound) {
+		return false, err
+	}
+	return true, nil
 }
 
 // NewKey replaces the key item with a fresh identity. Only a backend switch
@@ -155,9 +197,15 @@ func (g *guard) create() (*age.X25519Identity, error) {
 
 // CheckEmpty makes reads of a store with no vault fail when the keychain
 // does not answer, instead of reporting nothing stored.
+//
+// With no vault, a key read earlier is not trusted either: a backend
+// switch may have removed the vault and its key since, and a vault sealed
+// to a deleted key could never be opened. The next Seal uses the key the
+// keychain holds now, or creates one.
 func (g *guard) CheckEmpty(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.id = nil
 	if _, err := g.load(); err != nil && !errors.Is(err, errItemNotFound) {
 		return err
 	}

@@ -344,3 +344,60 @@ func TestRecoveryRecipient(t *testing.T) {
 		t.Fatal("recovered document lacks the credential")
 	}
 }
+
+// TestDeleteKeyIfUnused checks that a switch removes the vault key only
+// when it opens none of the given files.
+func TestDeleteKeyIfUnused(t *testing.T) {
+	ctx := context.Background()
+	kr := newMem()
+	dir := t.TempDir()
+	path := filepath.Join(dir, keychain.FileName)
+	s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	if err := s.Put(ctx, cred("a")); err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := s.DeleteKeyIfUnused(path, path+".next"); err != nil || gone || len(kr.items) != 1 {
+		t.Fatalf("key that opens the vault: gone=%v, %v, %d items; want it kept", gone, err, len(kr.items))
+	}
+	// The vault is replaced by one the key does not open (a switch to age).
+	other, _ := age.GenerateX25519Identity()
+	sealed, err := agefile.Seal([]byte("{}"), other.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, sealed, 0o600)
+	if gone, err := s.DeleteKeyIfUnused(path, path+".next"); err != nil || !gone || len(kr.items) != 0 {
+		t.Fatalf("key that opens nothing: gone=%v, %v, %d items; want it removed", gone, err, len(kr.items))
+	}
+	if gone, err := s.DeleteKeyIfUnused(path); err != nil || !gone {
+		t.Fatalf("no key: gone=%v, %v", gone, err)
+	}
+	kr.err = keychain.ErrUnavailable
+	if _, err := s.DeleteKeyIfUnused(path); !errors.Is(err, keychain.ErrUnavailable) {
+		t.Fatalf("keychain down: %v", err)
+	}
+}
+
+// TestNoVaultRereadsKey checks that a store whose vault is gone does not
+// seal a new vault to a key it read earlier: a backend switch may have
+// removed the vault and its key since, and a vault sealed to a deleted key
+// could never be opened.
+func TestNoVaultRereadsKey(t *testing.T) {
+	ctx := context.Background()
+	kr := newMem()
+	path := filepath.Join(t.TempDir(), keychain.FileName)
+	waiting, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	if err := waiting.Put(ctx, cred("a")); err != nil {
+		t.Fatal(err)
+	}
+	// Another process moves everything away: vault and key are removed.
+	os.Remove(path)
+	kr.items = map[string]string{}
+	if err := waiting.Put(ctx, cred("b")); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	if c, err := fresh.Get(ctx, backends.Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "b" {
+		t.Fatalf("the new vault does not open with the key in the keychain: %v", err)
+	}
+}

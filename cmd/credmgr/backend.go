@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +12,6 @@ import (
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/config"
-	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -47,6 +43,7 @@ Backends:
 				cfgNote = " (not present)"
 			}
 			op, openErr := backends.Open(cmd.Context(), *o)
+			a.warnDataDir(o.DataDir)
 			w := a.stdout
 			if openErr != nil {
 				fmt.Fprintf(w, "backend:  none usable\n")
@@ -68,41 +65,15 @@ Backends:
 			for _, l := range leftovers(o.DataDir, op) {
 				fmt.Fprintf(a.stderr, "credmgr: warning: %s\n", l)
 			}
+			if cfg, err := config.Load(cfgPath); err == nil && cfg.Switch != nil {
+				fmt.Fprintf(a.stderr, "credmgr: warning: config.toml records an interrupted switch from the %s backend to the %s backend\n", cfg.Switch.From, cfg.Switch.To)
+				fmt.Fprintf(a.stderr, "credmgr: hint: run credmgr backend set %s to complete or undo it\n", config.NormalBackend(cfg.Backend))
+			}
 			return nil
 		},
 	}
 	cmd.AddCommand(a.backendSetCmd())
 	return cmd
-}
-
-// removePlaintextLeftover removes a credentials.json that a switch away
-// from the file backend left behind (it was interrupted after recording the
-// new backend), once every credential in it is known to be in the backend
-// in use. A leftover holding anything else is kept, with a warning.
-func (a *app) removePlaintextLeftover(ctx context.Context, o *backends.Options, cur *backends.Opened) error {
-	if cur.Name == backends.File {
-		return nil
-	}
-	path := filepath.Join(o.DataDir, jsonfile.FileName)
-	if _, err := os.Lstat(path); err != nil {
-		return nil
-	}
-	old, err := jsonfile.New(path, vaultfile.Options{LockTimeout: o.LockTimeout}).List(ctx)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "credmgr: warning: %s is left from the file backend and cannot be read (%v); check it and remove it\n", path, err)
-		return nil
-	}
-	for _, c := range old {
-		if _, err := cur.Store.Get(ctx, c.Ref()); err != nil {
-			fmt.Fprintf(a.stderr, "credmgr: warning: %s is left from the file backend and holds %s, which the %s backend does not; run credmgr backend set file, then credmgr backend set %s, to move it\n", path, c.Ref(), cur.Name, cur.Name)
-			return nil
-		}
-	}
-	if err := fsutil.RemoveDurable(path); err != nil {
-		return fmt.Errorf("removing the plaintext leftover %s: %w", path, err)
-	}
-	fmt.Fprintf(a.stderr, "credmgr: removed %s, left from the file backend (every credential in it is in the %s backend)\n", path, cur.Name)
-	return nil
 }
 
 // leftovers lists files of other backends in the data directory, which an
@@ -120,8 +91,11 @@ func leftovers(dir string, op *backends.Opened) []string {
 	}
 	check(jsonfile.FileName, "it holds credentials in plain text: check it and remove it")
 	check(agefile.FileName, "it is a vault of the keychain or age backend")
-	if _, err := os.Lstat(op.Path + vaultfile.PendingSuffix); err == nil {
-		out = append(out, fmt.Sprintf("%s%s is left from an interrupted backend switch that did not complete; remove it", op.Path, vaultfile.PendingSuffix))
+	for _, name := range []string{agefile.FileName, jsonfile.FileName} {
+		p := filepath.Join(dir, name) + vaultfile.PendingSuffix
+		if _, err := os.Lstat(p); err == nil {
+			out = append(out, fmt.Sprintf("%s is left from an interrupted backend switch", p))
+		}
 	}
 	return out
 }
@@ -133,7 +107,13 @@ func (a *app) backendSetCmd() *cobra.Command {
 		Long: `Set switches to the backend NAME (keychain, age, file or auto) and records the
 choice in config.toml. Every credential is copied to the new backend and read
 back from it before the old copy is removed; an interruption at any point
-leaves every credential in the backend config.toml names.`,
+leaves every credential in the backend config.toml names, and the next
+credmgr command completes or undoes the interrupted switch.
+
+Commands that were waiting for the vault while the switch ran continue on
+the new backend. A file that another backend left at the new backend's
+path is replaced only when every credential in it is also in the backend in
+use; it is never merged.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: config.Backends,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -145,46 +125,25 @@ leaves every credential in the backend config.toml names.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			from, err := backends.Open(ctx, *o)
-			if err != nil {
-				return a.storeError(fmt.Errorf("opening the current backend: %w", err))
+			a.warnDataDir(o.DataDir)
+			res, err := backends.Switch(cmd.Context(), *o, name)
+			for _, n := range res.Notes {
+				fmt.Fprintf(a.stderr, "credmgr: %s\n", n)
 			}
-			target := *o
-			target.Backend = name
-			to, err := backends.Open(ctx, target)
+			for _, w := range res.Warnings {
+				fmt.Fprintf(a.stderr, "credmgr: warning: %s\n", w)
+			}
 			if err != nil {
-				return a.storeError(fmt.Errorf("opening the %s backend: %w", name, err))
+				if res.From != nil && res.To != nil {
+					err = fmt.Errorf("switching from %s to %s: %w", res.From.Name, res.To.Name, err)
+				}
+				return a.storeError(err)
 			}
 			cfgPath := config.Path(o.DataDir)
-			if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-				return err
-			}
-			commit := func() error {
-				if err := config.SetTopLevel(cfgPath, "backend", name); err != nil {
-					return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
-				}
-				return nil
-			}
-			if from.Name == to.Name {
-				if err := commit(); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", to.Name, name, cfgPath)
-				return a.removePlaintextLeftover(ctx, o, to)
-			}
-			n, err := backends.Move(ctx, from, to, commit)
-			if err != nil {
-				return a.storeError(fmt.Errorf("switching from %s to %s: %w", from.Name, to.Name, err))
-			}
-			fmt.Fprintf(a.stderr, "credmgr: moved %d credential(s) from the %s backend to the %s backend\n", n, from.Name, to.Name)
-			if from.Keychain != nil && to.Name != backends.Keychain {
-				if err := from.Keychain.DeleteKey(); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					fmt.Fprintf(a.stderr, "credmgr: warning: could not remove the old vault key from the keychain: %v\n", err)
-				}
-			}
-			if err := a.removePlaintextLeftover(ctx, o, to); err != nil {
-				return err
+			if res.From.Name == res.To.Name {
+				fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)
+			} else {
+				fmt.Fprintf(a.stderr, "credmgr: moved %d credential(s) from the %s backend to the %s backend\n", res.Moved, res.From.Name, res.To.Name)
 			}
 			if src := o.Getenv; src == nil && os.Getenv("CREDMGR_BACKEND") != "" && os.Getenv("CREDMGR_BACKEND") != name {
 				fmt.Fprintf(a.stderr, "credmgr: warning: CREDMGR_BACKEND=%s overrides config.toml; unset it to use %s\n", os.Getenv("CREDMGR_BACKEND"), name)

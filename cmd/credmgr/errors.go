@@ -8,11 +8,13 @@ import (
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/vault"
+	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // storeError attaches the hint that fits a backend error.
 func (a *app) storeError(err error) error {
 	var ce *cliError
+	var de *fsutil.DirError
 	switch {
 	case err == nil:
 		return nil
@@ -32,8 +34,18 @@ func (a *app) storeError(err error) error {
 		return withHint(exitError, err,
 			"credmgr will not write to it until it is fixed; it is left byte-for-byte as it was",
 			"restore it from a backup, or move it aside to start over (its credentials are then lost)")
+	case errors.As(err, &de) && de.Owner >= 0:
+		return withHint(exitError, err, "run credmgr as the user who owns it, or set CREDMGR_HOME to a directory of your own")
+	case errors.As(err, &de):
+		return withHint(exitError, err, "chmod 700 "+de.Dir)
 	case errors.Is(err, fsutil.ErrInsecure):
-		return withHint(exitError, err, "credmgr refuses secret files that are symlinks or readable by others")
+		return withHint(exitError, err, "credmgr refuses secret files that are symlinks, readable by others or owned by another user")
+	case errors.Is(err, backends.ErrBackendChanged):
+		return withHint(exitError, err, "run the command again")
+	case errors.Is(err, vaultfile.ErrPendingConflict):
+		return withHint(exitError, err, "run credmgr backend set with the backend you want, which completes or undoes the interrupted switch first")
+	case errors.Is(err, vaultfile.ErrStaleVault):
+		return withHint(exitError, err, "check that file, and move it aside (or import what you need from it) before switching")
 	case errors.Is(err, fsutil.ErrLockTimeout):
 		return withHint(exitError, err, "raise lock_timeout in config.toml if a login or refresh is just slow")
 	}

@@ -75,9 +75,15 @@ var extraSettings = map[string]map[string]string{
 }
 
 func init() {
-	// fakes appends [providers.*] tables pointing at this script's fake
-	// providers to $CREDMGR_HOME/config.toml.
+	// fakes [-upstream] appends [providers.*] tables pointing at this
+	// script's fake providers to $CREDMGR_HOME/config.toml; with
+	// -upstream, their API upstreams too point at fake upstreams (see
+	// the upstream command).
 	scriptCmds["fakes"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		withUpstream := len(args) == 1 && args[0] == "-upstream"
+		if len(args) > 0 && !withUpstream {
+			ts.Fatalf("usage: fakes [-upstream]")
+		}
 		var b strings.Builder
 		names := make([]string, 0, len(scriptFakes(ts)))
 		for name := range scriptFakes(ts) {
@@ -89,6 +95,9 @@ func init() {
 			settings := scriptFakes(ts)[name].Settings()
 			for k, v := range extraSettings[name] {
 				settings[k] = v
+			}
+			if withUpstream {
+				settings["upstream"] = scriptUpstream(ts, name).URL
 			}
 			keys := make([]string, 0, len(settings))
 			for k := range settings {

@@ -62,6 +62,9 @@ func TestHostileProviderCLI(t *testing.T) {
 				srv := fakeStarters[name]()
 				defer srv.Close()
 				dir := t.TempDir()
+				// Private, as credmgr makes it (t.TempDir is 0755, which
+				// draws a warning and a chmod hint).
+				os.Chmod(dir, 0o700)
 				var config strings.Builder
 				fmt.Fprintf(&config, "plaintext_ok = true\n\n[providers.%s]\n", name)
 				for k, v := range srv.Settings() {

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/strictjson"
 	"github.com/credmgr/credmgr/internal/vault"
 )
 
@@ -33,6 +36,10 @@ The input is a JSON object with the fields of a stored credential:
   extra          an object of string values (resource_url, project_id, …)
   api_key        the key, for "type": "api_key"
 provider and account may be given and must then match the arguments.
+The credential is stored exactly as given or not at all: the input must be
+UTF-8, with each key once and field names in lowercase as above, and an
+expiry of 0001-01-01T00:00:00Z is refused (leave expiry out instead). Errors
+never quote the input.
 
 With --api-key, stdin holds a bare API key instead.`,
 		Example: `  echo '{"access_token":"…","refresh_token":"…","expiry":"2030-01-01T00:00:00Z"}' | credmgr import openai
@@ -96,15 +103,23 @@ func parseAPIKey(in []byte) (backends.Credential, error) {
 }
 
 // importInput is the accepted JSON: a Credential plus "api_key" as a
-// friendlier spelling of access_token for API keys.
+// friendlier spelling of access_token for API keys. Expiry shadows the
+// credential's to tell an explicit zero time from none.
 type importInput struct {
 	backends.Credential
-	APIKey string `json:"api_key"`
+	APIKey string     `json:"api_key"`
+	Expiry *time.Time `json:"expiry"`
 }
 
+// parseCredentialJSON decodes the JSON import reads, refusing whatever
+// would be stored differently from how it was given (see strictjson), and
+// naming problems, never values.
 func parseCredentialJSON(in []byte, ref backends.Ref) (backends.Credential, error) {
 	if len(bytes.TrimSpace(in)) == 0 {
 		return backends.Credential{}, errors.New("empty input: expected a credential as JSON on stdin")
+	}
+	if err := strictjson.Check(in, reflect.TypeFor[importInput](), strictjson.RejectUnknown); err != nil {
+		return backends.Credential{}, fmt.Errorf("invalid credential JSON: %s", vault.DescribeJSONError(err))
 	}
 	dec := json.NewDecoder(bufio.NewReader(bytes.NewReader(in)))
 	dec.DisallowUnknownFields()
@@ -116,6 +131,12 @@ func parseCredentialJSON(in []byte, ref backends.Ref) (backends.Credential, erro
 		return backends.Credential{}, errors.New("invalid credential JSON: more than one JSON value on stdin")
 	}
 	c := v.Credential
+	if v.Expiry != nil {
+		if v.Expiry.IsZero() {
+			return c, errors.New("expiry 0001-01-01T00:00:00Z is the zero time, which credmgr reads as \"no expiry\": leave expiry out for a credential that does not expire")
+		}
+		c.Expiry = *v.Expiry
+	}
 	if v.APIKey != "" {
 		if c.AccessToken != "" {
 			return c, errors.New("give the key as api_key or access_token, not both")
@@ -124,7 +145,7 @@ func parseCredentialJSON(in []byte, ref backends.Ref) (backends.Credential, erro
 			c.Type = backends.TypeAPIKey
 		}
 		if c.Type != backends.TypeAPIKey {
-			return c, fmt.Errorf("api_key given for a credential of type %q", c.Type)
+			return c, fmt.Errorf("api_key given for a credential of type %s", cred.QuoteName(string(c.Type)))
 		}
 		c.AccessToken = v.APIKey
 	}
@@ -134,11 +155,11 @@ func parseCredentialJSON(in []byte, ref backends.Ref) (backends.Credential, erro
 	if c.Provider != "" {
 		p, err := backends.CanonicalProvider(c.Provider)
 		if err != nil || p != ref.Provider {
-			return c, fmt.Errorf("the JSON names provider %q but the argument is %q", c.Provider, ref.Provider)
+			return c, fmt.Errorf("the JSON names provider %s but the argument is %q", cred.QuoteName(c.Provider), ref.Provider)
 		}
 	}
 	if c.Account != "" && c.Account != ref.Account {
-		return c, fmt.Errorf("the JSON names account %q but --account is %q", c.Account, ref.Account)
+		return c, fmt.Errorf("the JSON names account %s but --account is %q", cred.QuoteName(c.Account), ref.Account)
 	}
 	return c, nil
 }

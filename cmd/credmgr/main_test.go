@@ -14,6 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/credmgr/credmgr/internal/fakeupstream"
 	"github.com/credmgr/credmgr/internal/testenv"
 )
 
@@ -44,14 +45,16 @@ func TestMain(m *testing.M) {
 			testOnlyScryptWorkFactor = 10
 			os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
+		"agent": agentMain,
 	})
 }
 
 // TestScripts runs the testscript files in testdata/script. Each script
 // gets its own $HOME and $CREDMGR_HOME ($WORK/data) and a clean
 // environment; conditions [secretservice], [agecli] and [secrettool] say
-// whether the real components are there (see internal/testenv), and
-// [!required] lets a script skip what CI must run.
+// whether the real components are there (see internal/testenv),
+// [!required] lets a script skip what CI must run, and [root] says the
+// tests run as root.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
@@ -59,6 +62,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("CREDMGR_HOME", filepath.Join(env.WorkDir, "data"))
 			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, "xdg"))
 			setupFakes(env)
+			env.Values["upstreams"] = map[string]*fakeupstream.Server{}
 			for _, kv := range noNetworkEnv {
 				k, v, _ := strings.Cut(kv, "=")
 				env.Setenv(k, v)
@@ -80,6 +84,13 @@ func TestScripts(t *testing.T) {
 				return testenv.SecretService() && testenv.SecretTool(), nil
 			case "required":
 				return testenv.Required(), nil
+			case "root":
+				return os.Geteuid() == 0, nil
+			case "fgtty":
+				// A terminal whose foreground process group is this
+				// test's: "credmgr exec" then leaves SIGINT to the
+				// terminal (see signalReachedChild).
+				return signalReachedChild(os.Interrupt), nil
 			}
 			return false, nil
 		},
@@ -131,6 +142,15 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		if got := fi.Mode().Perm(); (uint64(got) == want) == neg {
 			ts.Fatalf("%s has mode %04o, want %s%04o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
 		}
+	},
+	// chown UID PATH gives PATH to the user id UID (tests run as root).
+	"chown": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 2 {
+			ts.Fatalf("usage: chown UID PATH")
+		}
+		uid, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		ts.Check(os.Chown(ts.MkAbs(args[1]), uid, -1))
 	},
 	// nocanary FILE... fails if any file contains the canary secret
 	// $CANARY (set by the script).

@@ -39,9 +39,13 @@ Tools and files (under your home directory):
   flynn    .config/flynn/auth.json
 
 A credential already stored for the same login is replaced only by a newer
-one (later expiry), or with --overwrite; a different login goes to another
-account. Running migrate again is safe. Exit status 1 means something was
-left behind; the report says why.`,
+one (later expiry), or with --overwrite; when neither is known to be newer
+the stored one stays and so does the file ("conflict"). A different login
+goes to another account. A file is removed only if it still holds what was
+read; one that changed meanwhile stays for the next run. A file or entry
+that cannot be stored exactly (an expiry past the year 9999, invalid UTF-8)
+is reported and kept, and the run goes on. Running migrate again is safe.
+Exit status 1 means something was left behind; the report says why.`,
 		Example: `  credmgr migrate --dry-run
   credmgr migrate --from pi,llxprt --keep
   credmgr migrate --home /mnt/old-laptop/home/me --json`,

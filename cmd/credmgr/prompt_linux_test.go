@@ -23,6 +23,7 @@ import (
 func TestPassphrasePromptInterrupted(t *testing.T) {
 	const hang = 15 * time.Second // a bound on a hang, not a timing assertion
 	dir := t.TempDir()
+	os.Chmod(dir, 0o700) // private, as credmgr makes it: 0755 draws a warning
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte("backend = \"age\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/harden"
 	"github.com/credmgr/credmgr/internal/ui"
 )
@@ -96,6 +97,10 @@ var terminatingSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGH
 // report prints err as "credmgr: error: …" plus hints and returns the exit
 // code.
 func (a *app) report(err error) int {
+	var es *exitStatus
+	if errors.As(err, &es) {
+		return es.code // the child's own status; it spoke for itself
+	}
 	code := exitError
 	var hints []string
 	var ce *cliError
@@ -194,6 +199,11 @@ func (a *app) options() (*backends.Options, error) {
 		return a.opts, nil
 	}
 	o, cfg, err := backends.LoadOptions()
+	if errors.Is(err, config.ErrSecretKey) {
+		return nil, withHint(exitError, err,
+			"remove it from config.toml and list its recipient instead: age-keygen -y KEYFILE prints it",
+			"if config.toml was shared or backed up, treat that key as exposed: make a new one and re-seal")
+	}
 	if err != nil {
 		return nil, withHint(exitError, err, "fix or remove config.toml")
 	}
@@ -217,8 +227,19 @@ func (a *app) store(ctx context.Context) (*backends.Opened, error) {
 	if err != nil {
 		return nil, a.storeError(err)
 	}
+	a.warnDataDir(o.DataDir)
 	a.opened = op
 	return op, nil
+}
+
+// warnDataDir warns, as ssh does, about a data directory that other users
+// can list. One they can write to is refused by the store itself.
+func (a *app) warnDataDir(dir string) {
+	var de *fsutil.DirError
+	if err := fsutil.CheckDir(dir); errors.Is(err, fsutil.ErrDirExposed) && errors.As(err, &de) {
+		fmt.Fprintf(a.stderr, "credmgr: warning: %v\n", err)
+		fmt.Fprintf(a.stderr, "credmgr: hint: chmod 700 %s\n", de.Dir)
+	}
 }
 
 // canonicalProvider maps aliases and validates a provider argument.

@@ -15,6 +15,7 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/jsonfile"
+	"github.com/credmgr/credmgr/internal/proxy"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -61,6 +62,9 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 			}
 			var list []backends.Credential
 			for _, c := range all {
+				if c.Provider == proxy.KeyProvider {
+					continue // proxy keys: credmgr proxy key list
+				}
 				if provider == "" || c.Provider == provider {
 					list = append(list, c)
 				}

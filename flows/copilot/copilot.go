@@ -77,6 +77,17 @@ var copilotHeaders = map[string]string{
 	"Copilot-Integration-Id": "vscode-chat",
 }
 
+// EditorHeaders returns the editor headers the Copilot plugins send with
+// every request (User-Agent, Editor-Version, Editor-Plugin-Version,
+// Copilot-Integration-Id); the Copilot API expects an editor to be named.
+func EditorHeaders() map[string]string {
+	h := make(map[string]string, len(copilotHeaders))
+	for k, v := range copilotHeaders {
+		h[k] = v
+	}
+	return h
+}
+
 // maxUserCode bounds the length of a user code shown to the person.
 const maxUserCode = 64
 

@@ -7,12 +7,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/credmgr/credmgr/internal/cred"
 )
 
 // FileName is the configuration file's name.
@@ -33,12 +37,58 @@ type Config struct {
 	// RecoveryRecipients are age recipients ("age1…") the keychain and
 	// age-identity vaults are also sealed to.
 	RecoveryRecipients []string `toml:"recovery_recipients"`
-	// Providers holds per-provider overrides ([providers.NAME] tables).
-	Providers map[string]map[string]string `toml:"providers"`
+	// ProxyListen is the address "credmgr proxy" listens on by default
+	// ("127.0.0.1:PORT" or "unix:PATH").
+	ProxyListen string `toml:"proxy_listen"`
+	// Providers holds per-provider overrides ([providers.NAME] tables),
+	// keyed by the table's name as written (a provider name or an alias).
+	// Parse accepts at most one table per provider, with string (or
+	// integer) values; a provider credmgr has no login for may only set
+	// upstream.
+	Providers map[string]map[string]string `toml:"-"`
+	// Switch is set while "credmgr backend set" moves the credentials to
+	// another backend, and after it was interrupted ([switch] table,
+	// written and cleared by credmgr only).
+	Switch *Switch `toml:"switch"`
 
 	// Path is where the configuration was read from ("" if it does not
 	// exist). Not part of the file.
 	Path string `toml:"-"`
+}
+
+// Switch records a backend switch in progress, so that what an
+// interrupted switch left behind is completed or undone only when it is
+// known to be that switch's, and never over a vault that changed since.
+// Hashes are hex SHA-256 of a file's bytes; "" stands for a missing file.
+type Switch struct {
+	// From and To are the backends (keychain, age or file) the
+	// credentials move from and to.
+	From string `toml:"from"`
+	To   string `toml:"to"`
+	// Previous is the backend key's value before the switch ("" for
+	// none), and Backend the value the switch sets when it commits.
+	Previous string `toml:"previous"`
+	Backend  string `toml:"backend"`
+	// Source is the hash of From's vault when the switch began, and
+	// Target the hash of what was then at To's vault path.
+	Source string `toml:"source_sha256"`
+	Target string `toml:"target_sha256"`
+	// Next is the hash of the new vault, written to To's path plus
+	// ".next". It is recorded in the same write that sets the backend key
+	// to Backend, which commits the switch.
+	Next string `toml:"next_sha256"`
+}
+
+// Committed reports whether the switch committed: from then on the new
+// vault is the one in use, even if it is still at its ".next" path.
+func (sw *Switch) Committed() bool { return sw.Next != "" }
+
+// NormalBackend maps "" (no backend key) to "auto".
+func NormalBackend(b string) string {
+	if b == "" {
+		return "auto"
+	}
+	return b
 }
 
 // Duration is a time.Duration written as a Go duration string ("10s").
@@ -46,12 +96,14 @@ type Duration struct{ time.Duration }
 
 // UnmarshalText parses a duration string.
 func (d *Duration) UnmarshalText(b []byte) error {
+	// The messages do not quote the value: config.toml is where a secret
+	// pasted into the wrong line would end up.
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("not a duration like \"10s\": %q", b)
+		return errors.New("not a duration such as 10s or 2m")
 	}
 	if v <= 0 {
-		return fmt.Errorf("duration must be positive: %q", b)
+		return errors.New("the duration must be positive")
 	}
 	d.Duration = v
 	return nil
@@ -78,6 +130,10 @@ func (l *StringList) UnmarshalTOML(v any) error {
 	}
 	return nil
 }
+
+// ErrSecretKey is wrapped by the error for an age secret key found where
+// config.toml wants a recipient (a public key).
+var ErrSecretKey = errors.New("an age secret key")
 
 // Backends lists the valid backend names.
 var Backends = []string{"auto", "keychain", "age", "file"}
@@ -130,29 +186,175 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse parses config.toml content. Unknown keys are errors, so that a
-// misspelt security setting is not silently ignored.
+// misspelt security setting is not silently ignored; so are [providers.NAME]
+// tables of providers credmgr has no login for that set anything but
+// upstream, and two tables (a name and an alias) for one provider. Errors never quote values: a secret
+// pasted into the wrong line must not be printed.
 func Parse(b []byte) (*Config, error) {
 	var c Config
 	md, err := toml.Decode(string(b), &c)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
-		}
-		return nil, err
+		return nil, describeTOMLError(err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+	var und []string
+	for _, k := range md.Undecoded() {
+		if len(k) > 0 && k[0] == "providers" {
+			continue // decoded below
 		}
-		sort.Strings(keys)
-		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, [providers.NAME])", strings.Join(keys, ", "))
+		und = append(und, showKey(k.String()))
+	}
+	if len(und) > 0 {
+		sort.Strings(und)
+		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, proxy_listen, [providers.NAME], and [switch], which credmgr writes)", strings.Join(und, ", "))
 	}
 	if c.Backend != "" && !validBackend(c.Backend) {
-		return nil, fmt.Errorf("backend = %q: must be one of %s", c.Backend, strings.Join(Backends, ", "))
+		return nil, fmt.Errorf("backend = %s: must be one of %s", cred.QuoteName(c.Backend), strings.Join(Backends, ", "))
+	}
+	for i, r := range c.RecoveryRecipients {
+		if looksLikeAgeSecret(r) {
+			return nil, fmt.Errorf("recovery_recipients entry %d of %d is %w (AGE-SECRET-KEY-…), not a recipient (age1…)", i+1, len(c.RecoveryRecipients), ErrSecretKey)
+		}
+	}
+	var raw struct {
+		Providers any `toml:"providers"`
+	}
+	if _, err := toml.Decode(string(b), &raw); err != nil {
+		return nil, describeTOMLError(err)
+	}
+	if c.Providers, err = providerTables(raw.Providers); err != nil {
+		return nil, err
+	}
+	if sw := c.Switch; sw != nil {
+		if err := sw.validate(); err != nil {
+			return nil, fmt.Errorf("[switch] (written by credmgr backend set): %w", err)
+		}
 	}
 	return &c, nil
+}
+
+func (sw *Switch) validate() error {
+	for _, b := range []string{sw.From, sw.To} {
+		if b == "auto" || !validBackend(b) {
+			return fmt.Errorf("from and to must be keychain, age or file, not %s", cred.QuoteName(b))
+		}
+	}
+	if sw.From == sw.To {
+		return errors.New("from and to are the same backend")
+	}
+	for _, b := range []string{sw.Previous, sw.Backend} {
+		if b != "" && !validBackend(b) {
+			return fmt.Errorf("backend %s: must be one of %s", cred.QuoteName(b), strings.Join(Backends, ", "))
+		}
+	}
+	for _, h := range []string{sw.Source, sw.Target, sw.Next} {
+		if h != "" && !isHexSHA256(h) {
+			return errors.New("a hash is not 64 hex digits")
+		}
+	}
+	return nil
+}
+
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeAgeSecret reports whether s is an age identity (a secret key)
+// rather than a recipient.
+func looksLikeAgeSecret(s string) bool {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	return strings.HasPrefix(s, "AGE-SECRET-KEY-") || strings.HasPrefix(s, "AGE-PLUGIN-")
+}
+
+// providerTables checks the [providers] section: at most one table per
+// provider, named by its name or an alias, holding strings (or integers,
+// kept as their decimal form). A provider credmgr has no login for may
+// only set upstream.
+func providerTables(v any) (map[string]map[string]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tables, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("providers must be tables such as [providers.openai], not a value")
+	}
+	names := make([]string, 0, len(tables))
+	for name := range tables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := map[string]map[string]string{}
+	byProvider := map[string]string{}
+	for _, name := range names {
+		shown := "[providers." + showKey(name) + "]"
+		t, ok := tables[name].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("providers.%s must be a table such as %s, not a value", showKey(name), shown)
+		}
+		p, err := cred.CanonicalProvider(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a provider name (lowercase letters, digits, '-', '_' and '.')", shown)
+		}
+		if other, dup := byProvider[p]; dup {
+			return nil, fmt.Errorf("[providers.%s] and %s both configure %s: keep one table", other, shown, p)
+		}
+		byProvider[p] = name
+		m := map[string]string{}
+		for k, val := range t {
+			switch val := val.(type) {
+			case string:
+				m[k] = val
+			case int64:
+				m[k] = strconv.FormatInt(val, 10)
+			default:
+				return nil, fmt.Errorf("%s %s must be a string", shown, showKey(k))
+			}
+		}
+		// A provider credmgr has no login for (an API-key provider such
+		// as openrouter) has one setting, upstream; anything else in its
+		// table, or an empty table, is a misspelt provider name.
+		if !cred.KnownProvider(p) {
+			for k := range m {
+				if k != "upstream" {
+					return nil, fmt.Errorf("%s: credmgr has no login for a provider of that name, so only upstream may be set, not %s (providers with a login: %s, or an alias of one)", shown, showKey(k), strings.Join(cred.Providers, ", "))
+				}
+			}
+			if len(m) == 0 {
+				return nil, fmt.Errorf("%s: credmgr has no login for a provider of that name, and the table sets no upstream (providers with a login: %s, or an alias of one)", shown, strings.Join(cred.Providers, ", "))
+			}
+		}
+		out[name] = m
+	}
+	return out, nil
+}
+
+// showKey shows a key of config.toml in a message when it looks like a
+// key (see cred.QuoteName); otherwise it says it is not shown.
+func showKey(k string) string {
+	if q := cred.QuoteName(k); strings.HasPrefix(q, `"`) {
+		return k
+	}
+	return "(a key not shown)"
+}
+
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
+
+// describeTOMLError turns a TOML decoding error into a message without
+// input: the parser quotes what it found ("found \"AGE\" instead"), and that
+// may be part of a secret pasted into the file.
+func describeTOMLError(err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("line %d: %s", pe.Position.Line, quoted.ReplaceAllString(pe.Message, "…"))
+	}
+	return err
 }
 
 func validBackend(b string) bool {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credmgr/credmgr/internal/cred"
 )
 
 func TestParse(t *testing.T) {
@@ -35,6 +37,17 @@ github_url = "https://ghe.example.com"
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{name: "proxy keys", in: `
+proxy_listen = "unix:/run/user/1000/credmgr.sock"
+[providers.anthropic]
+upstream = "https://gw.example.com/anthropic"
+[providers.openrouter]
+upstream = "https://openrouter.ai/api"
+`, check: func(t *testing.T, c *Config) {
+			if c.ProxyListen != "unix:/run/user/1000/credmgr.sock" || c.Providers["anthropic"]["upstream"] != "https://gw.example.com/anthropic" || c.Providers["openrouter"]["upstream"] == "" {
+				t.Errorf("got %+v", c)
+			}
+		}},
 		{name: "identity as string", in: `age_identity = "/k.txt"`, check: func(t *testing.T, c *Config) {
 			if len(c.AgeIdentity) != 1 || c.AgeIdentity[0] != "/k.txt" {
 				t.Errorf("AgeIdentity = %v", c.AgeIdentity)
@@ -48,6 +61,39 @@ github_url = "https://ghe.example.com"
 		{name: "wrong type", in: `plaintext_ok = "yes"`, wantErr: "line 1"},
 		{name: "syntax", in: "backend = \n", wantErr: "line 1"},
 		{name: "identity list of numbers", in: `age_identity = [1]`, wantErr: "list of strings"},
+
+		// [providers.NAME] tables (issue 12, item 16).
+		{name: "providers not a table", in: `providers = 1`, wantErr: "providers must be tables such as [providers.openai], not a value"},
+		{name: "providers string", in: `providers = "openai"`, wantErr: "providers must be tables"},
+		{name: "provider not a table", in: "[providers]\nopenai = 1", wantErr: "providers.openai must be a table such as [providers.openai]"},
+		{name: "unknown provider", in: "[providers.nosuch]\nissuer = \"x\"", wantErr: "[providers.nosuch]: credmgr has no login for a provider of that name, so only upstream may be set, not issuer (providers with a login: openai, anthropic, gemini, qwen, github-copilot, or an alias of one)"},
+		{name: "empty unknown provider", in: "[providers.nosuch]", wantErr: "[providers.nosuch]: credmgr has no login for a provider of that name, and the table sets no upstream"},
+		{name: "misspelt provider", in: "[providers.opnai]\nissuer = \"x\"\nupstream = \"https://x\"", wantErr: "[providers.opnai]: credmgr has no login for a provider of that name, so only upstream may be set, not issuer"},
+		{name: "api-key provider upstream", in: "[providers.openrouter]\nupstream = \"https://openrouter.ai/api\"", check: func(t *testing.T, c *Config) {
+			if c.Providers["openrouter"]["upstream"] != "https://openrouter.ai/api" {
+				t.Errorf("Providers = %v", c.Providers)
+			}
+		}},
+		{name: "invalid provider name", in: "[providers.\"Open AI\"]", wantErr: "[providers.(a key not shown)]: not a provider name"},
+		{name: "name and alias", in: "[providers.openai]\nissuer = \"a\"\n[providers.codex]\nissuer = \"b\"", wantErr: "[providers.codex] and [providers.openai] both configure openai: keep one table"},
+		{name: "two aliases", in: "[providers.claude]\n[providers.anthropic]\n", wantErr: "[providers.anthropic] and [providers.claude] both configure anthropic"},
+		{name: "inline tables too", in: "providers = {copilot = {client_id = \"a\"}, github-copilot = {client_id = \"b\"}}", wantErr: "[providers.copilot] and [providers.github-copilot] both configure github-copilot"},
+		{name: "non-string value", in: "[providers.openai]\nissuer = true", wantErr: "[providers.openai] issuer must be a string"},
+		{name: "alias table alone", in: "[providers.codex]\nissuer = \"http://127.0.0.1:1\"\nredirect_port = 0", check: func(t *testing.T, c *Config) {
+			if c.Providers["codex"]["issuer"] != "http://127.0.0.1:1" || c.Providers["codex"]["redirect_port"] != "0" {
+				t.Errorf("Providers = %v", c.Providers)
+			}
+		}},
+		{name: "integer kept exactly", in: "[providers.openai]\nredirect_port = 1455", check: func(t *testing.T, c *Config) {
+			if c.Providers["openai"]["redirect_port"] != "1455" {
+				t.Errorf("Providers = %v", c.Providers)
+			}
+		}},
+		{name: "no providers", in: `backend = "file"`, check: func(t *testing.T, c *Config) {
+			if len(c.Providers) != 0 {
+				t.Errorf("Providers = %v", c.Providers)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +109,40 @@ github_url = "https://ghe.example.com"
 			}
 			if tt.check != nil {
 				tt.check(t, c)
+			}
+		})
+	}
+}
+
+// Values in config.toml are never quoted in errors: a secret pasted into
+// the wrong line must not be printed (issue 12, item 9).
+func TestParseErrorsNeverQuoteValues(t *testing.T) {
+	const ageKey = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPCANARY"
+	const token = "sk-proj-canary-Zx81kL0pQw2Rt5Yu7Io9Pa3Sd6Fg"
+	tests := []struct{ name, in, wantErr string }{
+		{"secret key as recipient", `recovery_recipients = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", "` + ageKey + `"]`, "recovery_recipients entry 2 of 2 is an age secret key (AGE-SECRET-KEY-…), not a recipient (age1…)"},
+		{"secret key lowercase", `recovery_recipients = [" ` + strings.ToLower(ageKey) + `"]`, "entry 1 of 1 is an age secret key"},
+		{"plugin identity as recipient", `recovery_recipients = ["AGE-PLUGIN-YUBIKEY-1CANARYCANARYCANARYCANARY"]`, "is an age secret key"},
+		{"bare secret as backend", "backend = " + ageKey, "line 1: expected value but found … instead"},
+		{"bare token as issuer", "[providers.openai]\nissuer = " + token, "line 2: expected value"},
+		{"secret as backend", `backend = "` + token + `"`, "backend = (not shown): must be one of"},
+		{"secret as duration", `lock_timeout = "` + token + `"`, "not a duration such as 10s or 2m"},
+		{"secret as a key", ageKey + ` = 1`, "unknown key (a key not shown)"},
+		{"secret as provider table", `[providers."` + token + `"]`, "[providers.(a key not shown)]"},
+		{"secret as provider key", "[providers.openai]\n\"" + token + "\" = true", "[providers.openai] (a key not shown) must be a string"},
+		{"secret in a bad escape", `backend = "\q` + token + `"`, "line 1: invalid escape in string …"},
+		{"secret after a value", `backend = "file" ` + token, "line 1:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+			for _, s := range []string{"CANARY", "canary", "QYQSZ", "qyqsz"} {
+				if strings.Contains(err.Error(), s) {
+					t.Fatalf("error quotes the value: %v", err)
+				}
 			}
 		})
 	}
@@ -108,11 +188,108 @@ func TestSetTopLevel(t *testing.T) {
 	}
 }
 
+// TestSetTopLevelNewFile checks that a config.toml created by
+// SetTopLevel holds exactly the one line, with no blank line before it.
+func TestSetTopLevelNewFile(t *testing.T) {
+	for name, tt := range map[string]struct{ before, want string }{
+		"missing":      {"", "backend = \"file\"\n"},
+		"empty":        {"\n", "backend = \"file\"\n"},
+		"table first":  {"[providers.openai]\nissuer = \"x\"\n", "backend = \"file\"\n\n[providers.openai]\nissuer = \"x\"\n"},
+		"keys, table":  {"plaintext_ok = true\n\n[providers.openai]\nissuer = \"x\"\n", "plaintext_ok = true\nbackend = \"file\"\n\n[providers.openai]\nissuer = \"x\"\n"},
+		"replace":      {"# c\nbackend = \"age\" # old\n", "# c\nbackend = \"file\"\n"},
+		"no final \\n": {"plaintext_ok = true", "plaintext_ok = true\nbackend = \"file\"\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.toml")
+			if name != "missing" {
+				os.WriteFile(path, []byte(tt.before), 0o600)
+			}
+			if err := SetTopLevel(path, "backend", "file"); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(path); string(b) != tt.want {
+				t.Fatalf("config.toml is\n%q\nwant\n%q", b, tt.want)
+			}
+		})
+	}
+}
+
+// TestWriteState checks the switch record: written, replaced and removed
+// in place, with the backend key set in the same write, and every other
+// line kept.
+func TestWriteState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	orig := "# mine\nbackend = \"keychain\"\nplaintext_ok = true\n\n[providers.openai]\nissuer = \"http://127.0.0.1:1\" # fake\n"
+	os.WriteFile(path, []byte(orig), 0o600)
+	h := strings.Repeat("ab", 32)
+	sw := &Switch{From: "keychain", To: "file", Previous: "keychain", Backend: "file", Source: h}
+	if err := WriteState(path, "", sw); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Backend != "keychain" || c.Switch == nil || *c.Switch != *sw || c.Switch.Committed() || c.Providers["openai"]["issuer"] == "" {
+		t.Fatalf("after recording: %+v %+v", c, c.Switch)
+	}
+	sw.Next = strings.Repeat("cd", 32)
+	if err := WriteState(path, "file", sw); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Load(path); err != nil || c.Backend != "file" || c.Switch == nil || !c.Switch.Committed() || *c.Switch != *sw {
+		t.Fatalf("after committing: %+v, %v", c, err)
+	}
+	b, _ := os.ReadFile(path)
+	if n := strings.Count(string(b), "[switch]"); n != 1 {
+		t.Fatalf("%d [switch] tables:\n%s", n, b)
+	}
+	if err := WriteState(path, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	if want := strings.Replace(orig, `backend = "keychain"`, `backend = "file"`, 1); string(b) != want {
+		t.Fatalf("after clearing:\n%s\nwant\n%s", b, want)
+	}
+	// A record that does not validate is refused when read.
+	for _, bad := range []string{
+		"[switch]\nfrom = \"keychain\"\nto = \"keychain\"\n",
+		"[switch]\nfrom = \"auto\"\nto = \"file\"\n",
+		"[switch]\nfrom = \"age\"\nto = \"file\"\nnext_sha256 = \"xyz\"\n",
+		"[switch]\nfrom = \"age\"\nto = \"file\"\nstray = 1\n",
+	} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("Parse accepted %q", bad)
+		}
+	}
+}
+
+// TestRemoveStaleTemps checks that temp files a killed writer left beside
+// config.toml are removed, and nothing else.
+func TestRemoveStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	for _, n := range []string{".config.toml.tmp-123", ".config.toml.tmp-abc", "config.toml", ".vault.age.tmp-1"} {
+		os.WriteFile(filepath.Join(dir, n), nil, 0o600)
+	}
+	RemoveStaleTemps(path)
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if strings.Join(left, " ") != ".vault.age.tmp-1 config.toml" {
+		t.Fatalf("left %v", left)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(`backend = "age"`))
 	f.Add([]byte("keychain_timeout = \"3s\"\n[providers.openai]\nissuer = \"x\"\n"))
 	f.Add([]byte(`age_identity = ["a", "b"]`))
 	f.Add([]byte(`lock_timeout = 5`))
+	f.Add([]byte("[providers.openai]\n[providers.codex]\n"))
+	f.Add([]byte("providers = 1"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
 		if err != nil {
@@ -123,6 +300,18 @@ func FuzzParse(f *testing.F) {
 		}
 		if c.KeychainTimeout.Duration < 0 || c.LockTimeout.Duration < 0 {
 			t.Fatal("accepted a negative duration")
+		}
+		seen := map[string]bool{}
+		for name, table := range c.Providers {
+			p, err := cred.CanonicalProvider(name)
+			if err != nil || seen[p] {
+				t.Fatalf("accepted [providers.%s] in %v", name, c.Providers)
+			}
+			seen[p] = true
+			_, hasUpstream := table["upstream"]
+			if !cred.KnownProvider(p) && (len(table) != 1 || !hasUpstream) {
+				t.Fatalf("accepted [providers.%s] = %v for a provider without a login", name, table)
+			}
 		}
 	})
 }

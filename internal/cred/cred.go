@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Type says what kind of secret a Credential holds.
@@ -74,13 +76,35 @@ func ValidateName(what, name string) error {
 		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
 		case (c == '-' || c == '_' || c == '.') && i > 0:
 		default:
-			return fmt.Errorf("invalid %s name %q: use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit", what, name)
+			return fmt.Errorf("invalid %s name %s: use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit", what, QuoteName(name))
 		}
 	}
 	if strings.Contains(name, "..") {
-		return fmt.Errorf("invalid %s name %q: \"..\" is not allowed", what, name)
+		return fmt.Errorf("invalid %s name %s: \"..\" is not allowed", what, QuoteName(name))
 	}
 	return nil
+}
+
+// QuoteName quotes s for an error message when it looks like a name (1 to
+// 24 characters from ASCII letters, digits, '-', '_' and '.'), and
+// otherwise returns "(not shown)". Input in a name's place may be a secret
+// pasted in the wrong place; secrets are longer or hold other characters
+// (an age key is 74 characters, API keys and tokens 32 or more), so they
+// are not shown.
+func QuoteName(s string) string {
+	if s == "" || len(s) > 24 {
+		return "(not shown)"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-' || c == '_' || c == '.':
+		default:
+			return "(not shown)"
+		}
+	}
+	return strconv.Quote(s)
 }
 
 // Credential is one stored secret with what is known about it. JSON names
@@ -126,11 +150,51 @@ func (c *Credential) Validate() error {
 	case "":
 		return fmt.Errorf("credential %s has no type: use %q or %q", c.Ref(), TypeOAuth, TypeAPIKey)
 	default:
-		return fmt.Errorf("credential %s has unknown type %q: use %q or %q", c.Ref(), c.Type, TypeOAuth, TypeAPIKey)
+		return fmt.Errorf("credential %s has unknown type %s: use %q or %q", c.Ref(), QuoteName(string(c.Type)), TypeOAuth, TypeAPIKey)
 	}
 	for k := range c.Extra {
 		if k == "" {
 			return fmt.Errorf("credential %s has an empty extra key", c.Ref())
+		}
+	}
+	if err := c.checkExact(); err != nil {
+		return fmt.Errorf("credential %s: %w", c.Ref(), err)
+	}
+	return nil
+}
+
+// checkExact reports a field that the stored JSON document could not hold
+// exactly: text that is not valid UTF-8 (encoding/json would replace it
+// with U+FFFD, so the stored token would differ from the one given) and
+// times outside the years 0000 to 9999 (RFC 3339 has four-digit years).
+// Messages name the field, never its value.
+func (c *Credential) checkExact() error {
+	texts := []struct{ name, v string }{
+		{"type", string(c.Type)}, {"access_token", c.AccessToken}, {"token_type", c.TokenType},
+		{"refresh_token", c.RefreshToken}, {"id_token", c.IDToken}, {"account_id", c.AccountID},
+		{"source", c.Source},
+	}
+	for _, t := range texts {
+		if !utf8.ValidString(t.v) {
+			return fmt.Errorf("%s is not valid UTF-8 text, so it cannot be stored exactly", t.name)
+		}
+	}
+	for _, s := range c.Scopes {
+		if !utf8.ValidString(s) {
+			return errors.New("a scope is not valid UTF-8 text, so it cannot be stored exactly")
+		}
+	}
+	for k, v := range c.Extra {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return errors.New("an extra field is not valid UTF-8 text, so it cannot be stored exactly")
+		}
+	}
+	for _, t := range []struct {
+		name string
+		v    time.Time
+	}{{"expiry", c.Expiry}, {"updated_at", c.UpdatedAt}} {
+		if y := t.v.Year(); !t.v.IsZero() && (y < 0 || y > 9999) {
+			return fmt.Errorf("%s is outside the years 0000 to 9999 that can be stored", t.name)
 		}
 	}
 	return nil

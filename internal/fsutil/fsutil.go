@@ -47,7 +47,71 @@ func CheckPrivate(path string) (fs.FileInfo, error) {
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
 		return fi, fmt.Errorf("%w: %s has mode %04o and can be read by other users (run: chmod 600 %s)", ErrInsecure, path, fi.Mode().Perm(), path)
 	}
+	if uid, ok := owner(fi); ok && uid != os.Geteuid() {
+		// As root, another user's file could be planted to feed root
+		// credentials it never stored (or to make root write where that
+		// user reads): refused, as ssh refuses foreign key files.
+		return fi, fmt.Errorf("%w: %s is owned by user id %d, not by this user (id %d)", ErrInsecure, path, uid, os.Geteuid())
+	}
 	return fi, nil
+}
+
+// ErrDirExposed is wrapped by CheckDir's error when other users can list
+// the directory but not change it. It is a warning, not a refusal: the
+// files in it are private, only their names show.
+var ErrDirExposed = errors.New("directory can be listed by other users")
+
+// DirError describes a data directory that other users can change or
+// list, or that another user owns. It wraps ErrInsecure (refuse) or
+// ErrDirExposed (warn).
+type DirError struct {
+	Dir   string
+	Mode  fs.FileMode // permission bits
+	Owner int         // the owning user id when it is not this user's (or root's), else -1
+	err   error
+}
+
+func (e *DirError) Error() string {
+	switch {
+	case e.Owner >= 0:
+		return fmt.Sprintf("the data directory %s is owned by user id %d, not by this user (id %d)", e.Dir, e.Owner, os.Geteuid())
+	case e.Mode&0o022 != 0:
+		return fmt.Sprintf("the data directory %s has mode %04o: other users can replace the files in it", e.Dir, e.Mode)
+	}
+	return fmt.Sprintf("the data directory %s has mode %04o: other users can list it", e.Dir, e.Mode)
+}
+
+func (e *DirError) Unwrap() error { return e.err }
+
+// CheckDir checks the directory that holds secret files, as sshd's
+// StrictModes checks ~/.ssh: a directory that group or others can write
+// to, or that is owned by another user (root excepted), is refused with an
+// error wrapping ErrInsecure, because whoever can write to it can replace
+// the files in it. One that others can only list or enter yields an error
+// wrapping ErrDirExposed, for a warning. A missing directory returns the
+// Stat error (wrapping fs.ErrNotExist).
+func CheckDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: %s is not a directory", ErrInsecure, dir)
+	}
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	perm := fi.Mode().Perm()
+	if uid, ok := owner(fi); ok && uid != os.Geteuid() && uid != 0 {
+		return &DirError{Dir: dir, Mode: perm, Owner: uid, err: ErrInsecure}
+	}
+	switch {
+	case perm&0o022 != 0:
+		return &DirError{Dir: dir, Mode: perm, Owner: -1, err: ErrInsecure}
+	case perm&0o055 != 0:
+		return &DirError{Dir: dir, Mode: perm, Owner: -1, err: ErrDirExposed}
+	}
+	return nil
 }
 
 // ReadPrivate reads a file after CheckPrivate accepted it. The file is
@@ -112,6 +176,10 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	return SyncDir(dir)
 }
 
+// Rename renames from to to, replacing to; on Windows it retries while
+// another process has the target open.
+func Rename(from, to string) error { return rename(from, to) }
+
 // TempPattern is the glob that matches WriteFileAtomic's temp files for
 // path.
 func TempPattern(path string) string {
@@ -156,7 +224,10 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (unlock func(
 	if fi, err := os.Lstat(lockPath); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		return nil, fmt.Errorf("%w: %s is a symlink", ErrInsecure, lockPath)
 	}
-	fl := flock.New(lockPath, flock.SetPermissions(0o600))
+	return lock(ctx, flock.New(lockPath, flock.SetPermissions(0o600)), lockPath, timeout)
+}
+
+func lock(ctx context.Context, fl *flock.Flock, lockPath string, timeout time.Duration) (unlock func(), err error) {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -172,4 +243,30 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (unlock func(
 		return nil, fmt.Errorf("locking %s: %w", lockPath, err)
 	}
 	return func() { fl.Unlock() }, nil
+}
+
+// LockExisting is Lock for readers: it takes the lock only if the lock
+// file already exists, and never creates a file. It returns ok=false and
+// no error when there is no lock file: no writer has ever locked there, a
+// writer replaces files by atomic rename, so a reader without the lock
+// still sees a whole old or new file. This lets reads work in a read-only
+// data directory.
+func LockExisting(ctx context.Context, path string, timeout time.Duration) (unlock func(), ok bool, err error) {
+	lockPath := path + ".lock"
+	fi, err := os.Lstat(lockPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return func() {}, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("locking %s: %w", lockPath, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, false, fmt.Errorf("%w: %s is a symlink", ErrInsecure, lockPath)
+	}
+	unlock, err = lock(ctx, flock.New(lockPath, flock.SetFlag(os.O_RDONLY)), lockPath, timeout)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed since the Lstat (by hand): as if it never existed.
+		return func() {}, false, nil
+	}
+	return unlock, err == nil, err
 }

@@ -22,3 +22,6 @@ func rename(from, to string) error {
 	}
 	return err
 }
+
+// owner is unknown where the platform has no user ids in file modes.
+func owner(fi os.FileInfo) (int, bool) { return 0, false }

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/strictjson"
 )
 
 // Version is the document version this package writes and reads.
@@ -48,11 +50,17 @@ func Encode(d *Document) ([]byte, error) {
 
 // Decode parses a document. It rejects anything it could not write back
 // without loss: unknown fields, a newer version, trailing data, keys that
-// do not match their credential, and invalid credentials. Errors never
-// quote the input, which holds secrets.
+// do not match their credential, and invalid credentials; and anything
+// encoding/json would silently change: invalid UTF-8, unpaired surrogate
+// escapes, duplicate keys, keys that match a field only case-insensitively,
+// and an explicit zero time (0001-01-01T00:00:00Z, which would read as "no
+// expiry"). Errors never quote the input, which holds secrets.
 func Decode(b []byte) (*Document, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, fmt.Errorf("%w: empty document", ErrCorrupt)
+	}
+	if err := strictjson.Check(b, documentType, strictjson.RejectUnknown|strictjson.RejectZeroTime); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	var probe struct {
 		Version *int `json:"version"`
@@ -88,11 +96,13 @@ func Decode(b []byte) (*Document, error) {
 			return nil, fmt.Errorf("%w: an entry's key does not match its credential's provider and account", ErrCorrupt)
 		}
 		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: an entry is not a valid credential (bad name, type or missing secret)", ErrCorrupt)
+			return nil, fmt.Errorf("%w: an entry is not a valid credential (bad name, type, text or time, or a missing secret)", ErrCorrupt)
 		}
 	}
 	return &d, nil
 }
+
+var documentType = reflect.TypeFor[Document]()
 
 // describeJSONError turns a decoding error into a message that cannot carry
 // input bytes: encoding/json's syntax and type errors name offsets, fields
@@ -118,13 +128,15 @@ func describeJSONError(err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "unexpected end of input"
 	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		// The field name comes from the input, but names, unlike values,
-		// are not secrets; show it, shortened, so a user can find the typo.
-		if len(name) > 40 {
-			name = name[:40] + "…"
-		}
-		return "unknown field " + name
+	var ue *strictjson.UnknownFieldError
+	if errors.As(err, &ue) || errors.Is(err, strictjson.ErrInvalid) {
+		// strictjson's messages name offsets and known field names only.
+		return err.Error()
+	}
+	if strings.HasPrefix(err.Error(), "json: unknown field ") {
+		// The name comes from the input, and may be a secret pasted in
+		// the wrong place: never show it.
+		return "unknown field"
 	}
 	return "invalid JSON"
 }

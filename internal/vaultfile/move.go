@@ -2,121 +2,308 @@ package vaultfile
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
+	"time"
 
+	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/vault"
 )
 
-// MoveTo moves every credential from s to dst, the vault of another
-// backend, holding both stores' locks throughout:
+// LockAll runs fn holding the locks of the vaults at paths, taken in
+// sorted order so that two callers never deadlock. A backend switch holds
+// every vault's lock in the data directory from before it records the
+// switch until after it clears the record, so whoever holds any one of
+// these locks knows no switch is running. Operations on the stores of
+// these paths must not be called inside fn (they would wait for the locks
+// fn holds); use the *Locked methods.
+func LockAll(ctx context.Context, timeout time.Duration, paths []string, fn func() error) error {
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	sorted := slices.Clone(paths)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	for _, p := range sorted {
+		if err := fsutil.EnsureDir(dirOf(p)); err != nil {
+			return err
+		}
+		if err := checkDir(dirOf(p)); err != nil {
+			return err
+		}
+		unlock, err := fsutil.Lock(ctx, p, timeout)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	return fn()
+}
+
+// ReadLocked returns every credential in the vault, without consulting
+// the store's State. The caller holds the lock (LockAll).
+func (s *Store) ReadLocked(ctx context.Context) ([]cred.Credential, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cred.Credential, 0, len(d.Credentials))
+	for _, c := range d.Credentials {
+		out = append(out, c)
+	}
+	cred.SortCredentials(out)
+	return out, nil
+}
+
+// MoveHooks are the steps of a backend switch that happen outside the
+// vault files: recording the switch in the configuration.
+type MoveHooks struct {
+	// Begin records that a switch is in progress, with the hashes of
+	// the source vault and of what is at the destination's path ("" for
+	// no file). It is called before anything is written.
+	Begin func(source, target string) error
+	// Abort undoes Begin when the switch fails before Commit.
+	Abort func()
+	// Commit records the destination as the backend in use, and next
+	// (the hash of the new vault, still at its ".next" path), in one
+	// durable write.
+	Commit func(next string) error
+	// Finish runs after the new vault is in place and the old one is
+	// gone, with the locks still held: removing the old key, clearing the
+	// record. The switch has happened whatever Finish meets.
+	Finish func()
+}
+
+// ErrStaleVault is wrapped when the destination of a switch already holds
+// credentials that the source does not: they are never merged into the
+// backend in use, nor overwritten.
+var ErrStaleVault = errors.New("the destination holds credentials the backend in use does not")
+
+// MoveLocked moves every credential from s to dst, the vault of another
+// backend. The caller holds both stores' locks (LockAll) and s must be the
+// backend in use (its State is consulted). The steps:
 //
-//  1. read s;
-//  2. write dst's vault (credentials dst already held are kept unless s
-//     has the same name); when both use the same file, the new vault goes
-//     to path+".next" instead;
-//  3. read dst's vault back and compare every credential;
-//  4. call commit, which records dst as the backend in use;
-//  5. put ".next" in place, or remove s's file.
+//  1. read s (the source) and hash its file;
+//  2. if dst has its own file, check that it is one whose credentials are
+//     all in s: a stale copy, which is replaced, never merged;
+//  3. Begin;
+//  4. write the new vault, holding exactly s's credentials, to dst's path
+//     plus ".next", read it back and compare every credential;
+//  5. Commit;
+//  6. rename ".next" over dst's path, then (for another path) remove s's
+//     file;
+//  7. Finish.
 //
-// An interruption before commit leaves s as it was and in use; after it,
-// dst holds everything (a pending ".next" is completed by dst's next
-// load). It returns the number of credentials moved.
-func (s *Store) MoveTo(ctx context.Context, dst *Store, commit func() error) (int, error) {
+// An interruption before Commit leaves s as it was and in use (the
+// ".next" file is a copy that is discarded later); after it, dst's
+// pending file is completed by dst's next operation, which is allowed
+// only while the file it replaces is the one recorded at Begin. It
+// returns the number of credentials the new vault holds, as read back.
+func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, error) {
 	if s == dst {
 		return 0, errors.New("source and destination are the same store")
 	}
-	first, second := s, dst
-	if dst.path < s.path {
-		first, second = dst, s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	if err := s.prepare(ctx); err != nil {
+		return 0, err
 	}
-	var n int
-	err := first.withLock(ctx, func() error {
-		if first.path == second.path {
-			return s.moveLocked(ctx, dst, commit, &n)
-		}
-		return second.withLock(ctx, func() error { return s.moveLocked(ctx, dst, commit, &n) })
-	})
-	return n, err
-}
-
-func (s *Store) moveLocked(ctx context.Context, dst *Store, commit func() error, n *int) error {
+	if err := dst.prepare(ctx); err != nil {
+		return 0, err
+	}
 	src, err := s.load(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	samePath := s.path == dst.path
-	target := dst.path
-	merged := vault.New()
-	if samePath {
-		target = dst.path + PendingSuffix
-	} else {
-		existing, err := dst.load(ctx)
-		if err != nil {
-			return fmt.Errorf("the destination already has a vault that cannot be read, so it was not overwritten: %w", err)
-		}
-		merged = existing
-	}
-	_, statErr := os.Lstat(target)
-	targetExisted := statErr == nil
-	for k, c := range src.Credentials {
-		merged.Credentials[k] = c
-	}
-	plain, err := vault.Encode(merged)
+	srcHash, err := HashFile(s.path)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	sealed, err := dst.guard.Seal(ctx, plain)
-	if err != nil {
-		return fmt.Errorf("sealing the new vault: %w", err)
-	}
-	removeStaleTemps(target)
-	if err := fsutil.WriteFileAtomic(target, sealed); err != nil {
-		return err
-	}
-	undo := func() {
-		if samePath || !targetExisted {
-			fsutil.RemoveDurable(target)
+	targetHash := srcHash
+	if dst.path != s.path {
+		if targetHash, err = HashFile(dst.path); err != nil {
+			return 0, err
 		}
-	}
-	b, err := fsutil.ReadPrivate(target)
-	if err == nil {
-		var back *vault.Document
-		back, err = dst.decode(ctx, b)
-		if err == nil {
-			for k, c := range merged.Credentials {
-				if got, ok := back.Credentials[k]; !ok || !reflect.DeepEqual(got, c) {
-					err = fmt.Errorf("credential %s did not read back intact", k)
-					break
-				}
+		if targetHash != "" {
+			if err := checkStale(ctx, dst, src); err != nil {
+				return 0, err
 			}
 		}
 	}
+	if err := h.Begin(srcHash, targetHash); err != nil {
+		return 0, err
+	}
+	next := dst.path + PendingSuffix
+	// Before Commit, a failure leaves s in use: undo what was written.
+	fail := func(err error) (int, error) {
+		DiscardPending(dst.path)
+		h.Abort()
+		return 0, err
+	}
+	plain, err := vault.Encode(src)
 	if err != nil {
-		undo()
-		return fmt.Errorf("verifying the new vault (nothing was moved): %w", err)
+		return fail(err)
 	}
-	if err := commit(); err != nil {
-		undo()
-		return err
+	sealed, err := dst.guard.Seal(ctx, plain)
+	if err != nil {
+		return fail(fmt.Errorf("sealing the new vault: %w", err))
 	}
-	if samePath {
-		if err := os.Rename(target, dst.path); err != nil {
-			return fmt.Errorf("putting the new vault in place (it will be completed on next use): %w", err)
+	removeStaleTemps(dst.path)
+	if err := fsutil.WriteFileAtomic(next, sealed); err != nil {
+		return fail(err)
+	}
+	back, err := readBack(ctx, dst, next, src)
+	if err != nil {
+		return fail(fmt.Errorf("verifying the new vault (nothing was moved): %w", err))
+	}
+	if err := h.Commit(hashBytes(sealed)); err != nil {
+		return fail(err)
+	}
+	if err := fsutil.Rename(next, dst.path); err != nil {
+		return 0, fmt.Errorf("putting the new vault in place (it will be completed on next use): %w", err)
+	}
+	if err := fsutil.SyncDir(dirOf(dst.path)); err != nil {
+		return 0, err
+	}
+	// readBack opened these bytes: dst's cache holds them already.
+	if dst.path != s.path {
+		if err := fsutil.RemoveDurable(s.path); err != nil {
+			return 0, fmt.Errorf("removing the old vault %s (every credential is in the new one; remove it by hand): %w", s.path, err)
 		}
-		if err := fsutil.SyncDir(dirOf(dst.path)); err != nil {
-			return err
-		}
-	} else if err := fsutil.RemoveDurable(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing the old vault %s (every credential is in the new one; remove it by hand): %w", s.path, err)
 	}
 	if dst.opts.AfterWrite != nil {
 		dst.opts.AfterWrite(dst.path)
 	}
-	*n = len(src.Credentials)
-	return nil
+	h.Finish()
+	return len(back.Credentials), nil
+}
+
+// checkStale refuses a destination vault that holds a credential the
+// source does not, or that cannot be read.
+func checkStale(ctx context.Context, dst *Store, src *vault.Document) error {
+	existing, err := dst.load(ctx)
+	if err != nil {
+		return fmt.Errorf("%s already exists and cannot be read by the new backend, so it was not overwritten: %w", dst.path, err)
+	}
+	var extra []string
+	for k := range existing.Credentials {
+		if _, ok := src.Credentials[k]; !ok {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	slices.Sort(extra)
+	return fmt.Errorf("%w: %s already exists and holds %d credential(s) that the backend in use does not (%s); it was neither merged nor overwritten",
+		ErrStaleVault, dst.path, len(extra), strings.Join(extra, ", "))
+}
+
+// readBack reads the pending file and checks that it holds exactly want.
+func readBack(ctx context.Context, dst *Store, path string, want *vault.Document) (*vault.Document, error) {
+	b, err := fsutil.ReadPrivate(path)
+	if err != nil {
+		return nil, err
+	}
+	back, err := dst.decode(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(back.Credentials) != len(want.Credentials) {
+		return nil, fmt.Errorf("the new vault holds %d credentials, not %d", len(back.Credentials), len(want.Credentials))
+	}
+	for k, c := range want.Credentials {
+		if got, ok := back.Credentials[k]; !ok || !reflect.DeepEqual(got, c) {
+			return nil, fmt.Errorf("credential %s did not read back intact", k)
+		}
+	}
+	return back, nil
+}
+
+// HashFile returns the hex SHA-256 of the file at path, or "" if there is
+// none.
+func HashFile(path string) (string, error) {
+	b, err := fsutil.ReadPrivate(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return hashBytes(b), nil
+}
+
+func hashBytes(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// CompletePending puts path+".next", the new vault of a committed switch,
+// in place of path, if both are still the files p names. A missing
+// pending file means it was put in place already. The caller holds the
+// lock of path.
+func CompletePending(path string, p Pending) error {
+	next := path + PendingSuffix
+	nextHash, err := HashFile(next)
+	if err != nil || nextHash == "" {
+		return err
+	}
+	if nextHash != p.Next {
+		return fmt.Errorf("%w: %s is not the file the switch wrote; neither it nor %s was changed", ErrPendingConflict, next, path)
+	}
+	cur, err := HashFile(path)
+	if err != nil {
+		return err
+	}
+	if cur != p.Target {
+		return fmt.Errorf("%w: %s changed after the switch began, so %s was not put in its place; neither file was changed", ErrPendingConflict, path, next)
+	}
+	if err := fsutil.Rename(next, path); err != nil {
+		return fmt.Errorf("completing the interrupted backend switch: %w", err)
+	}
+	return fsutil.SyncDir(dirOf(path))
+}
+
+// DiscardPending removes path+".next" (and temp files left beside it),
+// the copy written by a switch that never committed. The caller holds the
+// lock of path.
+func DiscardPending(path string) error {
+	next := path + PendingSuffix
+	m, _ := filepath.Glob(fsutil.TempPattern(next))
+	for _, f := range m {
+		os.Remove(f)
+	}
+	if _, err := os.Lstat(next); err != nil {
+		return nil
+	}
+	return fsutil.RemoveDurable(next)
+}
+
+// RemoveIfUnchanged removes the file at path if its hash is still hash,
+// and reports whether it is gone. The caller holds its lock.
+func RemoveIfUnchanged(path, hash string) (bool, error) {
+	cur, err := HashFile(path)
+	if err != nil {
+		return false, err
+	}
+	if cur == "" {
+		return true, nil
+	}
+	if cur != hash {
+		return false, nil
+	}
+	return true, fsutil.RemoveDurable(path)
 }

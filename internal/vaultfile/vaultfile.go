@@ -6,12 +6,22 @@
 // the old or the new vault whole: reads (Get, List) take no lock and open
 // (decrypt) the vault outside any lock, so readers never wait for each
 // other or for a writer; only a write (Put, Delete, Update, Edit) takes the
-// lock, and reads the vault again under it.
+// lock, and reads the vault again under it. A read falls back to the
+// locked, checked path of a write (see State) only when a backend switch
+// may be under way: a pending switch file, or a vault that is missing or
+// does not open while the store's State has something to say.
 //
 // Costs do not grow with the vault where they need not: Get decodes only
 // the entry asked for (vault.DecodeEntry), and a write re-encodes only the
 // entries that changed since this process last read or wrote the file
 // (vault.EncodeReusing).
+//
+// It also holds the file side of a backend switch (MoveLocked): the new
+// vault is written beside its final path (path+".next") and put in place
+// only when the owner of the store, asked under the lock before every
+// operation (Options.State), says that a committed switch wrote it; the
+// owner can also stop every operation on a store a switch retired. Reads
+// never create a file, so they work in a read-only directory.
 package vaultfile
 
 import (
@@ -63,7 +73,41 @@ type Options struct {
 	// AfterWrite, if set, is called after each successful write (the
 	// file backend warns on stderr here).
 	AfterWrite func(path string)
+	// State, if set, is called with the lock held before each operation
+	// reads anything. An error stops the operation before anything is
+	// read or written: this is how a store that a backend switch retired
+	// while the caller waited for the lock refuses to be written. The
+	// State returned says what to do with a pending switch file.
+	State func(ctx context.Context) (State, error)
 }
+
+// State is what the owner of a store knows about it that the vault file
+// does not say: whether a backend switch left a pending file
+// (path+".next") and what to do with it.
+type State struct {
+	// Complete, if set, allows putting the pending file in place: a
+	// switch into this store committed before it could do so.
+	Complete *Pending
+	// Discard says the pending file belongs to a switch that never
+	// committed: it is a copy and may be removed.
+	Discard bool
+}
+
+// Pending identifies the new vault of a committed switch and what it
+// replaces, by hex SHA-256 hashes (see HashFile).
+type Pending struct {
+	// Target is the hash of the file at the vault's path when the switch
+	// began ("" if there was none). The pending file replaces it only if
+	// it is still that file.
+	Target string
+	// Next is the hash of the pending file the switch wrote.
+	Next string
+}
+
+// ErrPendingConflict is wrapped when a pending switch file cannot be
+// completed: the vault it would replace changed since the switch began,
+// or it is not the file the switch wrote. Neither file is changed.
+var ErrPendingConflict = errors.New("an interrupted backend switch cannot be completed")
 
 // Store is a vault file guarded by a Guard. It is safe for concurrent use
 // by goroutines and processes.
@@ -119,14 +163,24 @@ func New(path string, g Guard, opts Options) *Store {
 func (s *Store) Path() string { return s.path }
 
 // PendingSuffix names the file a backend switch writes before it takes the
-// vault's place (see FinishPending).
+// vault's place (see MoveLocked and State).
 const PendingSuffix = ".next"
 
-// withLock runs fn holding both the in-process mutex and the file lock.
+// withLock runs fn holding both the in-process mutex and the file lock,
+// creating the directory and the lock file if needed, after the store's
+// State has been consulted (see prepare).
 func (s *Store) withLock(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.lockAndRun(ctx, fn)
+}
+
+// lockAndRun is withLock with the mutex held.
+func (s *Store) lockAndRun(ctx context.Context, fn func() error) error {
 	if err := fsutil.EnsureDir(dirOf(s.path)); err != nil {
+		return err
+	}
+	if err := checkDir(dirOf(s.path)); err != nil {
 		return err
 	}
 	unlock, err := fsutil.Lock(ctx, s.path, s.opts.LockTimeout)
@@ -134,7 +188,94 @@ func (s *Store) withLock(ctx context.Context, fn func() error) error {
 		return err
 	}
 	defer unlock()
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
 	return fn()
+}
+
+// withReadLock is withLock for operations that only read: it creates
+// nothing. Without a lock file (no writer ever locked here: a fresh or
+// read-only data directory) it reads without the lock, which is safe
+// because every write replaces the vault by an atomic rename.
+func (s *Store) withReadLock(ctx context.Context, fn func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := checkDir(dirOf(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	unlock, locked, err := fsutil.LockExisting(ctx, s.path, s.opts.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if locked {
+		if err := s.prepare(ctx); err != nil {
+			return err
+		}
+		return fn()
+	}
+	st, err := s.state(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Discard || st.Complete != nil {
+		if _, err := os.Lstat(s.path + PendingSuffix); err == nil {
+			// A pending switch file needs the lock to be dealt with.
+			return s.lockAndRun(ctx, fn)
+		}
+	}
+	return fn()
+}
+
+// checkDir refuses a directory that others can write to or that another
+// user owns; one that others can only list is the caller's to warn about.
+func checkDir(dir string) error {
+	if err := fsutil.CheckDir(dir); err != nil && !errors.Is(err, fsutil.ErrDirExposed) {
+		return err
+	}
+	return nil
+}
+
+// state returns the store's State (none if it has no State function).
+func (s *Store) state(ctx context.Context) (State, error) {
+	if s.opts.State == nil {
+		return State{}, nil
+	}
+	return s.opts.State(ctx)
+}
+
+// prepare asks the store's owner for its State before an operation, with
+// the lock held, and completes or discards a pending switch file as told.
+func (s *Store) prepare(ctx context.Context) error {
+	st, err := s.state(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.Discard:
+		return DiscardPending(s.path)
+	case st.Complete != nil:
+		return s.completePending(ctx, *st.Complete)
+	}
+	return nil
+}
+
+// completePending puts the pending file of a committed switch in place,
+// after checking that it opens with this store's guard.
+func (s *Store) completePending(ctx context.Context, p Pending) error {
+	next := s.path + PendingSuffix
+	b, err := fsutil.ReadPrivate(next)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", next, err)
+	}
+	if _, err := s.decode(ctx, b); err != nil {
+		return fmt.Errorf("%w: %s does not open with this backend's key: %v", ErrPendingConflict, next, err)
+	}
+	return CompletePending(s.path, p)
 }
 
 // document returns the whole decoded document of sn (read-only).
@@ -190,20 +331,52 @@ func (s *Store) setCache(sn *snapshot) {
 	s.cacheMu.Unlock()
 }
 
-// current returns the vault as the file holds it now. It takes no lock:
-// the file is only ever replaced whole, by rename. Only a pending backend
-// switch file (which finishPending puts in place) needs the lock.
+// current returns the vault as the file holds it now, for a read. It
+// takes no lock: the file is only ever replaced whole, by rename. The
+// store's State is consulted first, as for a write (a retired store reads
+// nothing); the read goes the locked way of withReadLock only when a
+// backend switch is involved: a pending switch file the State says to
+// complete or discard, or a vault that is missing or does not open while
+// the State, asked again, has something to say (a switch retired the
+// store or left a pending file since).
 func (s *Store) current(ctx context.Context) (*snapshot, error) {
-	if _, err := os.Lstat(s.path + PendingSuffix); err == nil {
-		var sn *snapshot
-		err := s.withLock(ctx, func() error {
-			var err error
-			sn, err = s.loadSnapshot(ctx)
-			return err
-		})
-		return sn, err
+	if err := checkDir(dirOf(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
-	return s.read(ctx)
+	pending := func(st State) bool {
+		if !st.Discard && st.Complete == nil {
+			return false
+		}
+		_, err := os.Lstat(s.path + PendingSuffix)
+		return err == nil
+	}
+	st, err := s.state(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if pending(st) {
+		return s.readChecked(ctx)
+	}
+	sn, err := s.read(ctx)
+	if err == nil && sn.sealed != nil {
+		return sn, nil
+	}
+	if st, serr := s.state(ctx); serr != nil || pending(st) {
+		return s.readChecked(ctx)
+	}
+	return sn, err
+}
+
+// readChecked reads the vault as withReadLock allows: under the lock when
+// there is a lock file, after the State was consulted.
+func (s *Store) readChecked(ctx context.Context) (*snapshot, error) {
+	var sn *snapshot
+	err := s.withReadLock(ctx, func() error {
+		var err error
+		sn, err = s.read(ctx)
+		return err
+	})
+	return sn, err
 }
 
 // read reads the vault file and opens it; a missing vault is an empty
@@ -244,13 +417,10 @@ func (s *Store) open(ctx context.Context, sealed []byte) (*snapshot, error) {
 	return sn, nil
 }
 
-// loadSnapshot completes a pending switch, then reads the vault and
-// decodes all of it (a write must never go over a vault that does not
-// decode). Called with the lock held.
+// loadSnapshot reads the vault and decodes all of it (a write must never
+// go over a vault that does not decode). Called with the lock held, after
+// prepare.
 func (s *Store) loadSnapshot(ctx context.Context) (*snapshot, error) {
-	if err := s.finishPending(ctx); err != nil {
-		return nil, err
-	}
 	sn, err := s.read(ctx)
 	if err != nil {
 		return nil, err
@@ -294,26 +464,6 @@ func copyDoc(d *vault.Document) *vault.Document {
 		c.Credentials[k] = v
 	}
 	return c
-}
-
-// finishPending completes a backend switch that was interrupted after the
-// configuration named the new backend but before the new vault took the old
-// one's place: if path+".next" opens with this store's guard, it replaces
-// the vault. A pending file this guard cannot open belongs to a switch that
-// never completed and is left for "credmgr backend" to report.
-func (s *Store) finishPending(ctx context.Context) error {
-	next := s.path + PendingSuffix
-	b, err := fsutil.ReadPrivate(next)
-	if err != nil {
-		return nil
-	}
-	if _, err := s.decode(ctx, b); err != nil {
-		return nil
-	}
-	if err := os.Rename(next, s.path); err != nil {
-		return fmt.Errorf("completing interrupted backend switch: %w", err)
-	}
-	return fsutil.SyncDir(dirOf(s.path))
 }
 
 // save encodes, seals and atomically writes d, which is base's document

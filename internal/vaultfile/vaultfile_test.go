@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/vault"
 )
 
@@ -190,4 +193,273 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("encode/decode is not stable")
 		}
 	})
+}
+
+// listDir returns the names in dir.
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestReadsCreateNothing checks that Get and List create no file and no
+// directory: no lock file beside a vault that has none, and no data
+// directory where there is none.
+func TestReadsCreateNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vault")
+	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path + ".lock")
+	s := New(path, &countingGuard{}, Options{})
+	if _, err := s.Get(ctx, cred.Ref{Provider: "openai", Account: "default"}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := s.List(ctx); err != nil || len(l) != 1 {
+		t.Fatalf("List = %d, %v", len(l), err)
+	}
+	if got := listDir(t, dir); len(got) != 1 || got[0] != "vault" {
+		t.Fatalf("after reads the directory holds %v, want only the vault", got)
+	}
+	missing := filepath.Join(t.TempDir(), "none", "data")
+	if l, err := New(filepath.Join(missing, "vault"), &countingGuard{}, Options{}).List(ctx); err != nil || len(l) != 0 {
+		t.Fatalf("List of a missing data directory = %v, %v", l, err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("a read created the data directory")
+	}
+}
+
+// TestReadOnlyDir reads a vault in a directory nobody can write to (a
+// read-only bind mount as root, mode 0500 otherwise).
+func TestReadOnlyDir(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "vault")
+	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path + ".lock")
+	if !testReadOnly(t, dir) {
+		t.Skip("cannot make a directory read-only here")
+	}
+	s := New(path, &countingGuard{}, Options{})
+	if c, err := s.Get(ctx, cred.Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "a" {
+		t.Fatalf("Get in a read-only directory: %v", err)
+	}
+	if _, err := s.List(ctx); err != nil {
+		t.Fatalf("List in a read-only directory: %v", err)
+	}
+	if err := s.Put(ctx, testCred("b", "b")); err == nil {
+		t.Fatal("Put succeeded in a read-only directory")
+	}
+}
+
+// TestOpenDirRefused checks that a data directory that other users can
+// write to is refused for reads and writes alike, and one they can list
+// is used.
+func TestOpenDirRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "vault")
+	s := New(path, &countingGuard{}, Options{})
+	if err := s.Put(ctx, testCred("default", "a")); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	defer os.Chmod(dir, 0o700)
+	if err := s.Put(ctx, testCred("b", "b")); !errors.Is(err, fsutil.ErrInsecure) {
+		t.Fatalf("Put in a 0777 directory: %v", err)
+	}
+	if _, err := s.List(ctx); !errors.Is(err, fsutil.ErrInsecure) {
+		t.Fatalf("List in a 0777 directory: %v", err)
+	}
+	os.Chmod(dir, 0o755)
+	if err := s.Put(ctx, testCred("b", "b")); err != nil {
+		t.Fatalf("Put in a 0755 directory: %v", err)
+	}
+}
+
+// TestStateStopsOperation checks that an error from State stops an
+// operation before anything is read, written or passed to fn.
+func TestStateStopsOperation(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "vault")
+	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	retired := errors.New("retired")
+	g := &countingGuard{}
+	s := New(path, g, Options{State: func(context.Context) (State, error) { return State{}, retired }})
+	called := false
+	_, err := s.Update(ctx, cred.Ref{Provider: "openai", Account: "default"}, func(c *cred.Credential) (*cred.Credential, error) {
+		called = true
+		return c, nil
+	})
+	if !errors.Is(err, retired) || called {
+		t.Fatalf("Update: %v, fn called %v", err, called)
+	}
+	if _, err := s.List(ctx); !errors.Is(err, retired) {
+		t.Fatalf("List: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) || g.opens+g.seals != 0 {
+		t.Fatal("the vault was read or written")
+	}
+}
+
+// TestPendingNeedsRecord checks that a pending switch file is put in
+// place only when the store's State says a committed switch wrote it,
+// and only over the file the switch began from.
+func TestPendingNeedsRecord(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) (path string, live, next []byte) {
+		path = filepath.Join(t.TempDir(), "vault")
+		live = []byte(`SEALED:{"version":1,"credentials":{"openai/live":{"provider":"openai","account":"live","type":"oauth","access_token":"l"}}}`)
+		next = []byte(`SEALED:{"version":1,"credentials":{"openai/next":{"provider":"openai","account":"next","type":"oauth","access_token":"n"}}}`)
+		os.WriteFile(path, live, 0o600)
+		os.WriteFile(path+PendingSuffix, next, 0o600)
+		return path, live, next
+	}
+	accounts := func(t *testing.T, s *Store) string {
+		l, err := s.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a []string
+		for _, c := range l {
+			a = append(a, c.Account)
+		}
+		return strings.Join(a, ",")
+	}
+	state := func(st State) Options {
+		return Options{State: func(context.Context) (State, error) { return st, nil }}
+	}
+	t.Run("no record", func(t *testing.T) {
+		path, _, _ := setup(t)
+		s := New(path, &countingGuard{}, Options{})
+		if err := s.Put(ctx, testCred("new", "x")); err != nil {
+			t.Fatal(err)
+		}
+		if got := accounts(t, s); got != "live,new" {
+			t.Fatalf("holds %s: an unrecorded pending file replaced the vault", got)
+		}
+		if _, err := os.Stat(path + PendingSuffix); err != nil {
+			t.Fatal("an unrecorded pending file was removed")
+		}
+	})
+	t.Run("committed", func(t *testing.T) {
+		path, live, next := setup(t)
+		s := New(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
+		if got := accounts(t, s); got != "next" {
+			t.Fatalf("holds %s, want the pending vault", got)
+		}
+	})
+	t.Run("vault changed since", func(t *testing.T) {
+		path, live, next := setup(t)
+		changed := append([]byte(nil), live...)
+		os.WriteFile(path, bytes.Replace(changed, []byte(`"l"`), []byte(`"L"`), 1), 0o600)
+		s := New(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
+		if _, err := s.List(ctx); !errors.Is(err, ErrPendingConflict) {
+			t.Fatalf("List: %v, want ErrPendingConflict", err)
+		}
+		if err := s.Put(ctx, testCred("new", "x")); !errors.Is(err, ErrPendingConflict) {
+			t.Fatalf("Put: %v, want ErrPendingConflict", err)
+		}
+		if b, _ := os.ReadFile(path + PendingSuffix); !bytes.Equal(b, next) {
+			t.Fatal("the pending file changed")
+		}
+	})
+	t.Run("not the file recorded", func(t *testing.T) {
+		path, live, _ := setup(t)
+		s := New(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes([]byte("other"))}}))
+		if _, err := s.List(ctx); !errors.Is(err, ErrPendingConflict) {
+			t.Fatalf("List: %v, want ErrPendingConflict", err)
+		}
+		if b, _ := os.ReadFile(path); !bytes.Equal(b, live) {
+			t.Fatal("the vault changed")
+		}
+	})
+	t.Run("uncommitted", func(t *testing.T) {
+		path, _, _ := setup(t)
+		s := New(path, &countingGuard{}, state(State{Discard: true}))
+		if got := accounts(t, s); got != "live" {
+			t.Fatalf("holds %s", got)
+		}
+		if _, err := os.Stat(path + PendingSuffix); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal("the pending copy of a switch that never committed was kept")
+		}
+	})
+}
+
+// TestMoveNeverMerges checks that a switch writes exactly the source's
+// credentials, refuses a destination holding others, replaces a stale
+// copy, and reports the count stored.
+func TestMoveNeverMerges(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := New(filepath.Join(dir, "a"), &countingGuard{}, Options{})
+	dst := New(filepath.Join(dir, "b"), &countingGuard{}, Options{})
+	for _, a := range []string{"one", "two"} {
+		if err := src.Put(ctx, testCred(a, a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dst.Put(ctx, testCred("gone", "logged out since")); err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	hooks := MoveHooks{
+		Begin:  func(s, t string) error { steps = append(steps, "begin"); return nil },
+		Abort:  func() { steps = append(steps, "abort") },
+		Commit: func(string) error { steps = append(steps, "commit"); return nil },
+		Finish: func() { steps = append(steps, "finish") },
+	}
+	move := func() (int, error) {
+		var n int
+		err := LockAll(ctx, time.Second, []string{src.path, dst.path}, func() error {
+			var err error
+			n, err = src.MoveLocked(ctx, dst, hooks)
+			return err
+		})
+		return n, err
+	}
+	if _, err := move(); !errors.Is(err, ErrStaleVault) || !strings.Contains(err.Error(), "openai/gone") {
+		t.Fatalf("move over a vault holding another credential: %v", err)
+	}
+	if len(steps) != 0 {
+		t.Fatalf("steps %v before the refusal", steps)
+	}
+	if err := dst.Delete(ctx, cred.Ref{Provider: "openai", Account: "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Put(ctx, testCred("one", "stale copy")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := move()
+	if err != nil || n != 2 {
+		t.Fatalf("move = %d, %v", n, err)
+	}
+	if strings.Join(steps, ",") != "begin,commit,finish" {
+		t.Fatalf("steps %v", steps)
+	}
+	l, err := dst.List(ctx)
+	if err != nil || len(l) != 2 || l[0].AccessToken != "one" || l[1].AccessToken != "two" {
+		t.Fatalf("destination holds %+v, %v", l, err)
+	}
+	if _, err := os.Stat(src.path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("the source vault is still there")
+	}
+	if got := listDir(t, dir); strings.Join(got, " ") != "a.lock b b.lock" {
+		t.Fatalf("the directory holds %v", got)
+	}
 }

@@ -1,0 +1,377 @@
+package backends
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/backends/jsonfile"
+	"github.com/credmgr/credmgr/backends/keychain"
+	"github.com/credmgr/credmgr/internal/config"
+	"github.com/credmgr/credmgr/internal/fsutil"
+	"github.com/credmgr/credmgr/internal/vaultfile"
+)
+
+// crashAt, when set (by tests), is called at each step of a switch and of
+// the recovery from an interrupted one; it panics to simulate a kill there.
+var crashAt func(step string)
+
+func step(name string) {
+	if crashAt != nil {
+		crashAt(name)
+	}
+}
+
+// SwitchResult reports what Switch did.
+type SwitchResult struct {
+	// From is the backend the credentials were in, To the one they are
+	// in now (the same backend when nothing had to move).
+	From, To *Opened
+	// Moved is the number of credentials the new backend holds, as read
+	// back from it (0 when nothing moved).
+	Moved int
+	// Notes say what Switch completed, undid or removed besides the move,
+	// such as what an interrupted switch left behind.
+	Notes []string
+	// Warnings say what was left in place and why.
+	Warnings []string
+}
+
+// Switch makes name (keychain, age, file or auto) the backend in use,
+// recorded in config.toml, moving every credential into it. It holds
+// the lock of every vault in the data directory throughout, so no other
+// operation runs meanwhile, and those that waited run afterwards on the
+// new backend (see Open).
+//
+// Config.toml records the switch ([switch]) before anything is written,
+// and the new backend, in one write, once the new vault has been written
+// beside its final path and read back; the record is cleared last. A
+// switch interrupted at any point is completed (when it had committed)
+// or undone (when not) by the next Switch or Open, which also removes
+// what it left: the old vault, the pending new one, and a keychain key
+// that opens neither. A pending new vault is put in place only over the very file it
+// was meant to replace; it never replaces a vault that changed since.
+//
+// The new vault holds exactly the credentials of the old one: a file
+// that another backend left at its path is replaced only if every
+// credential in it is also in the backend in use, and never merged.
+func Switch(ctx context.Context, o Options, name string) (*SwitchResult, error) {
+	if !config.ValidBackend(name) {
+		return &SwitchResult{}, fmt.Errorf("unknown backend %q: choose one of %s", name, strings.Join(config.Backends, ", "))
+	}
+	if o.DataDir == "" {
+		return &SwitchResult{}, errors.New("no data directory")
+	}
+	res := &SwitchResult{}
+	jsonPath := filepath.Join(o.DataDir, jsonfile.FileName)
+	agePath := filepath.Join(o.DataDir, agefile.FileName)
+	err := vaultfile.LockAll(ctx, o.LockTimeout, []string{jsonPath, agePath}, func() error {
+		return switchLocked(ctx, o, name, res)
+	})
+	return res, err
+}
+
+// settle completes or undoes the interrupted switch config.toml records,
+// and removes what a killed switch left (pending files, config.toml temp
+// files), holding every vault lock; it updates o.ConfigBackend. It does
+// nothing, and takes no lock, when nothing is left. What it did, or why it
+// could not, goes to o's Warn writer: the stores' own checks keep every
+// operation safe meanwhile.
+func settle(ctx context.Context, o *Options) {
+	if o.DataDir == "" || !leftBehind(o.DataDir) {
+		return
+	}
+	res := &SwitchResult{}
+	err := vaultfile.LockAll(ctx, o.LockTimeout, []string{vaultPath(o.DataDir, File), vaultPath(o.DataDir, Age)}, func() error {
+		_, err := settleLocked(*o, res)
+		return err
+	})
+	w := o.warn()
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "credmgr: %s\n", n)
+	}
+	for _, m := range res.Warnings {
+		fmt.Fprintf(w, "credmgr: warning: %s\n", m)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "credmgr: warning: what an interrupted backend switch left could not be completed or removed now: %v\n", err)
+	}
+	if cfg, err := config.Load(config.Path(o.DataDir)); err == nil {
+		o.ConfigBackend = cfg.Backend
+	}
+}
+
+// leftBehind reports whether a switch record, a pending file or a
+// config.toml temp file is in dir.
+func leftBehind(dir string) bool {
+	cfgPath := config.Path(dir)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return false // reported by whoever reads it next
+	}
+	if cfg.Switch != nil {
+		return true
+	}
+	for _, n := range []string{File, Age} {
+		if _, err := os.Lstat(vaultPath(dir, n) + vaultfile.PendingSuffix); err == nil {
+			return true
+		}
+	}
+	m, _ := filepath.Glob(fsutil.TempPattern(cfgPath))
+	return len(m) > 0
+}
+
+// settleLocked is settle with every vault lock held: it completes or
+// undoes a recorded switch, then removes pending files (with no switch
+// recorded and every lock held, they are copies a killed switch wrote or
+// was discarding) and config.toml temp files (only a switch writes
+// config.toml, holding every vault lock). It returns the configuration as
+// it is afterwards.
+func settleLocked(o Options, res *SwitchResult) (*config.Config, error) {
+	cfgPath := config.Path(o.DataDir)
+	config.RemoveStaleTemps(cfgPath)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Switch != nil {
+		if err := recoverSwitch(o, cfg, res); err != nil {
+			return nil, err
+		}
+		if cfg, err = config.Load(cfgPath); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range []string{File, Age} {
+		if err := vaultfile.DiscardPending(vaultPath(o.DataDir, n)); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult) error {
+	cfgPath := config.Path(o.DataDir)
+	cfg, err := settleLocked(o, res)
+	if err != nil {
+		return err
+	}
+	o.ConfigBackend = cfg.Backend
+	t := o
+	t.Backend = name
+	from, err := open(ctx, o)
+	if errors.Is(err, ErrNoBackend) && noVault(o.DataDir) {
+		// Nothing is stored anywhere, so nothing needs the backend that
+		// auto cannot choose (a headless machine choosing the file
+		// backend): there is nothing to move.
+		from, err = open(ctx, t)
+	}
+	if err != nil {
+		return fmt.Errorf("opening the current backend: %w", err)
+	}
+	to, err := open(ctx, t)
+	if err != nil {
+		return fmt.Errorf("opening the %s backend: %w", name, err)
+	}
+	res.From, res.To = from, to
+	if from.Name == to.Name {
+		if cfg.Backend != name {
+			if err := config.WriteState(cfgPath, name, nil); err != nil {
+				return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
+			}
+		}
+		return removePlaintext(ctx, o, to, res)
+	}
+	sw := &config.Switch{From: from.Name, To: to.Name, Previous: cfg.Backend, Backend: name}
+	n, err := vaultOf(from).MoveLocked(ctx, vaultOf(to), vaultfile.MoveHooks{
+		Begin: func(source, target string) error {
+			sw.Source, sw.Target = source, target
+			if err := config.WriteState(cfgPath, "", sw); err != nil {
+				return fmt.Errorf("recording the switch in %s: %w", cfgPath, err)
+			}
+			step("begun")
+			return nil
+		},
+		Abort: func() {
+			// If this fails too, the record of a switch that never
+			// committed is undone by the next run.
+			config.WriteState(cfgPath, "", nil)
+		},
+		Commit: func(next string) error {
+			step("written")
+			sw.Next = next
+			if err := config.WriteState(cfgPath, name, sw); err != nil {
+				// The write may have happened (a failure to sync the
+				// directory after the rename): then it stands.
+				if cfg, lerr := config.Load(cfgPath); lerr != nil || cfg.Switch == nil || cfg.Switch.Next != next {
+					return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
+				}
+			}
+			step("committed")
+			return nil
+		},
+		Finish: func() {
+			step("moved")
+			if from.Name == Keychain {
+				removeKey(from.Keychain, res)
+				step("key removed")
+			}
+			if err := config.WriteState(cfgPath, "", nil); err != nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("the switch is complete, but its record could not be cleared from %s (the next credmgr command clears it): %v", cfgPath, err))
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	res.Moved = n
+	return removePlaintext(ctx, o, to, res)
+}
+
+// noVault reports whether dir holds no vault of any backend.
+func noVault(dir string) bool {
+	for _, n := range []string{File, Age} {
+		if _, err := os.Lstat(vaultPath(dir, n)); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	return true
+}
+
+func vaultOf(op *Opened) *vaultfile.Store {
+	return op.Store.(interface{ Vault() *vaultfile.Store }).Vault()
+}
+
+// recoverSwitch completes or undoes the switch cfg records, which is not
+// running (the caller holds every vault lock), and clears the record.
+func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
+	sw := cfg.Switch
+	cfgPath := config.Path(o.DataDir)
+	toPath, fromPath := vaultPath(o.DataDir, sw.To), vaultPath(o.DataDir, sw.From)
+	what := fmt.Sprintf("an interrupted switch from the %s backend to the %s backend", sw.From, sw.To)
+	committed := sw.Committed()
+	if committed {
+		err := vaultfile.CompletePending(toPath, vaultfile.Pending{Target: sw.Target, Next: sw.Next})
+		switch {
+		case errors.Is(err, vaultfile.ErrPendingConflict):
+			// The file the new vault would replace changed after the
+			// switch committed (a command that named the old backend
+			// explicitly wrote to it), so the old vault is still whole
+			// and holds the latest changes: go back to it. The record
+			// turns uncommitted in the same write, so that the pending
+			// file is never put in place after this.
+			undo := *sw
+			undo.Next = ""
+			if err := config.WriteState(cfgPath, config.NormalBackend(sw.Previous), &undo); err != nil {
+				return fmt.Errorf("undoing the switch in %s: %w", cfgPath, err)
+			}
+			step("recovery: undone")
+			committed = false
+			res.Notes = append(res.Notes, fmt.Sprintf("undid %s: %v; the %s backend is in use again", what, err, sw.From))
+		case err != nil:
+			return err
+		default:
+			if fromPath != toPath {
+				gone, err := vaultfile.RemoveIfUnchanged(fromPath, sw.Source)
+				if err != nil {
+					return err
+				}
+				if !gone {
+					res.Warnings = append(res.Warnings, fmt.Sprintf("%s changed after %s had moved every credential, so it was kept: it may hold credentials the %s backend does not", fromPath, what, sw.To))
+				}
+			}
+			step("recovery: completed")
+			res.Notes = append(res.Notes, "completed "+what)
+		}
+	} else {
+		res.Notes = append(res.Notes, fmt.Sprintf("undid %s: it had not committed, and the %s backend kept every credential", what, sw.From))
+	}
+	if !committed {
+		if err := vaultfile.DiscardPending(toPath); err != nil {
+			return err
+		}
+	}
+	if sw.From == Keychain || sw.To == Keychain {
+		// A key the switch made obsolete (or created for a new vault
+		// that was discarded) opens nothing now.
+		kc, err := keychain.New(vaultPath(o.DataDir, Keychain), keychain.Options{Keyring: o.keyring()})
+		if err != nil {
+			return err
+		}
+		removeKey(kc, res)
+		step("recovery: key removed")
+	}
+	// The record goes last: until then, a kill leaves it for the next run.
+	if err := config.WriteState(cfgPath, "", nil); err != nil {
+		return fmt.Errorf("clearing the switch record in %s: %w", cfgPath, err)
+	}
+	return nil
+}
+
+// removeKey removes the keychain key of vault.age unless it opens
+// vault.age (or a pending vault.age.next).
+func removeKey(kc *keychain.Store, res *SwitchResult) {
+	p := kc.Path()
+	gone, err := kc.DeleteKeyIfUnused(p, p+vaultfile.PendingSuffix)
+	switch {
+	case err != nil:
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the old vault key (keychain service %q, account %q) could not be checked or removed: %v", keychain.Service, kc.ItemAccount(), err))
+	case gone:
+		res.Notes = append(res.Notes, fmt.Sprintf("removed the old vault key from the keychain (service %q, account %q)", keychain.Service, kc.ItemAccount()))
+	}
+}
+
+// removePlaintext removes a credentials.json left beside another backend
+// in use (by an interrupted switch of an older credmgr, or a command that
+// chose the file backend explicitly) once every credential in it is in the
+// backend in use; one holding anything else is kept, with a warning.
+func removePlaintext(ctx context.Context, o Options, cur *Opened, res *SwitchResult) error {
+	if cur.Name == File {
+		return nil
+	}
+	path := vaultPath(o.DataDir, File)
+	h, err := vaultfile.HashFile(path)
+	if err != nil || h == "" {
+		return err
+	}
+	old, err := jsonfile.New(path, vaultfile.Options{}).ReadLocked(ctx)
+	if err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is left from the file backend and cannot be read (%v); it was kept", path, err))
+		return nil
+	}
+	have, err := vaultOf(cur).ReadLocked(ctx)
+	if err != nil {
+		return err
+	}
+	in := map[Ref]bool{}
+	for _, c := range have {
+		in[c.Ref()] = true
+	}
+	var missing []string
+	for _, c := range old {
+		if !in[c.Ref()] {
+			missing = append(missing, c.Ref().String())
+		}
+	}
+	if len(missing) > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is left from the file backend and holds %s, which the %s backend does not; it was kept", path, strings.Join(missing, ", "), cur.Name))
+		return nil
+	}
+	if _, err := vaultfile.RemoveIfUnchanged(path, h); err != nil {
+		return fmt.Errorf("removing the plaintext leftover %s: %w", path, err)
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("removed %s, left from the file backend (every credential in it is in the %s backend)", path, cur.Name))
+	return nil
+}
+
+func (o *Options) keyring() keychain.Keyring {
+	if o.Keyring != nil {
+		return o.Keyring
+	}
+	return keychain.System(o.KeychainTimeout)
+}

@@ -1,0 +1,514 @@
+package flows
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows/copilot"
+	"github.com/credmgr/credmgr/flows/qwen"
+	"github.com/credmgr/credmgr/internal/jwtclaims"
+)
+
+// Default upstream base URLs, by provider and credential type (see
+// Upstream). A request's path is appended to them, as agents append
+// theirs to a base URL setting.
+const (
+	// AnthropicAPIURL serves Anthropic API keys and OAuth tokens
+	// (requests such as /v1/messages).
+	AnthropicAPIURL = "https://api.anthropic.com"
+	// ChatGPTCodexURL is the ChatGPT Codex backend, for ChatGPT logins
+	// (requests such as /responses).
+	ChatGPTCodexURL = "https://chatgpt.com/backend-api/codex"
+	// OpenAIAPIURL is the OpenAI API, for API keys (requests such as
+	// /responses and /chat/completions).
+	OpenAIAPIURL = "https://api.openai.com/v1"
+	// GeminiAPIURL is the Gemini API, for API keys (requests such as
+	// /v1beta/models/…).
+	GeminiAPIURL = "https://generativelanguage.googleapis.com"
+	// CodeAssistURL is Google's Code Assist API, for Google logins
+	// (requests such as /v1internal:generateContent).
+	CodeAssistURL = "https://cloudcode-pa.googleapis.com"
+)
+
+// SettingUpstream is the [providers.NAME] key that replaces a provider's
+// default upstream base URL. It is read by Transport and ignored by the
+// login flows.
+const SettingUpstream = "upstream"
+
+// AnthropicOAuthBeta is the anthropic-beta value Anthropic requires with
+// an OAuth access token.
+const AnthropicOAuthBeta = "oauth-2025-04-20"
+
+// MaxRetryBody is the largest request body Transport keeps in memory so
+// that it can send the request again after a refresh.
+const MaxRetryBody = 10 << 20
+
+// credentialRecheck is how long Transport uses a credential it read
+// before it reads the store again (to notice a new login or a logout),
+// even while the token is valid.
+const credentialRecheck = time.Minute
+
+// ErrNoUpstream is wrapped when a provider has no default upstream and no
+// upstream setting.
+var ErrNoUpstream = errors.New("no upstream URL")
+
+// CredentialError is the error Transport returns when it has no usable
+// credential for a request: none is stored (wrapping backends.ErrNotFound),
+// the provider rejected the refresh (wrapping ErrReloginRequired), the
+// refresh failed, or the provider's settings are wrong. No request was
+// sent upstream, except the one that was answered 401 before a refresh.
+type CredentialError struct {
+	Ref backends.Ref
+	Err error
+}
+
+func (e *CredentialError) Error() string {
+	return "credential " + e.Ref.String() + ": " + e.Err.Error()
+}
+func (e *CredentialError) Unwrap() error { return e.Err }
+
+// Upstream returns the base URL requests with credential c go to: the
+// upstream setting if there is one, else the default for c's provider and
+// type: AnthropicAPIURL; ChatGPTCodexURL for a ChatGPT login and
+// OpenAIAPIURL for an API key; CodeAssistURL for a Google login and
+// GeminiAPIURL for an API key; the API base named by a Qwen login's
+// resource_url (qwen's DashScope URL for an API key); the API base a
+// Copilot token names. Other providers need the setting. The URL must be
+// https, or http to a loopback address.
+func Upstream(c backends.Credential, settings map[string]string) (string, error) {
+	u, err := upstreamURL(c, settings)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+func upstreamURL(c backends.Credential, settings map[string]string) (*url.URL, error) {
+	raw, what := settings[SettingUpstream], "[providers."+c.Provider+"] upstream"
+	if raw == "" {
+		what = "the default upstream"
+		oauth := c.Type == backends.TypeOAuth
+		switch c.Provider {
+		case "anthropic":
+			raw = AnthropicAPIURL
+		case "openai":
+			raw = OpenAIAPIURL
+			if oauth {
+				raw = ChatGPTCodexURL
+			}
+		case "gemini":
+			raw = GeminiAPIURL
+			if oauth {
+				raw = CodeAssistURL
+			}
+		case "qwen":
+			raw = qwen.DefaultDashScopeBaseURL
+			if oauth {
+				raw, what = qwen.BaseURL(c), "the stored resource_url"
+			}
+		case "github-copilot":
+			raw = copilot.DefaultCopilotAPIURL
+			if b := c.Extra[copilot.ExtraAPIBaseURL]; b != "" {
+				raw, what = b, "the API base named by the Copilot token"
+			}
+		default:
+			return nil, fmt.Errorf("%w for provider %s: it has no default and [providers.%s] sets no upstream", ErrNoUpstream, c.Provider, c.Provider)
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+		(u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+		return nil, fmt.Errorf("%s is not an https URL without user, query or fragment (http is allowed to 127.0.0.1, ::1 and localhost only)", what)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	return u, nil
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback IP.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// withoutTransportSettings returns settings without the keys that belong
+// to Transport rather than to a login flow.
+func withoutTransportSettings(settings map[string]string) map[string]string {
+	if _, ok := settings[SettingUpstream]; !ok {
+		return settings
+	}
+	out := make(map[string]string, len(settings))
+	for k, v := range settings {
+		if k != SettingUpstream {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Transport returns an http.RoundTripper that sends requests to the
+// upstream of ref's provider (see Upstream) with the credential stored
+// under ref, so that a Go program gets an http.Client that talks to the
+// provider as credmgr's login:
+//
+//	client := &http.Client{Transport: flows.Transport(store, ref, cfg)}
+//	resp, err := client.Post("https://api.anthropic.com/v1/messages", "application/json", body)
+//
+// A request's path and query are appended to the upstream base URL; its
+// scheme and host are replaced by the upstream's, so the credential never
+// goes anywhere else. The headers the request carries are sent, except
+// Authorization, X-Api-Key and X-Goog-Api-Key, which are replaced by what
+// the provider needs for the credential:
+//
+//   - an OAuth token as "Authorization: Bearer"; for Anthropic with
+//     AnthropicOAuthBeta added to the anthropic-beta list, for a ChatGPT
+//     login with chatgpt-account-id, for GitHub Copilot with the editor
+//     headers the Copilot API expects (those the request lacks);
+//   - an API key as x-api-key (Anthropic), x-goog-api-key (Gemini) or
+//     "Authorization: Bearer" (every other provider).
+//
+// Tokens are refreshed as Fresh does: when NeedsRefresh says so (within
+// RefreshMargin of their expiry), once across all requests and processes,
+// under the store's lock. When the
+// upstream answers 401 to an OAuth token, the token is refreshed (unless
+// another request already did) and the request is sent once more, if its
+// body was at most MaxRetryBody bytes; otherwise the 401 is returned.
+// Errors about the credential are *CredentialError.
+//
+// cfg.Settings are the provider's [providers.NAME] keys (see Settings),
+// including SettingUpstream; cfg.HTTPClient is used for refreshes, and its
+// Transport (when set) for the requests, which otherwise go out on
+// http.DefaultTransport. The result is safe for concurrent use.
+func Transport(store backends.Store, ref backends.Ref, cfg Config) *ProviderTransport {
+	settings := make(map[string]string, len(cfg.Settings))
+	for k, v := range cfg.Settings {
+		settings[k] = v
+	}
+	flow, err := New(ref.Provider, cfg)
+	if errors.Is(err, ErrNoFlow) {
+		flow, err = nil, nil
+	}
+	t := &ProviderTransport{store: store, ref: ref, settings: settings, flow: flow, flowErr: err, now: cfg.Clock()}
+	if cfg.HTTPClient != nil {
+		t.Base = cfg.HTTPClient.Transport
+	}
+	return t
+}
+
+// ProviderTransport is the http.RoundTripper Transport returns.
+type ProviderTransport struct {
+	// Base sends the requests; nil means http.DefaultTransport. Set it
+	// before the first request.
+	Base http.RoundTripper
+
+	store    backends.Store
+	ref      backends.Ref
+	settings map[string]string
+	flow     Flow
+	flowErr  error
+	now      func() time.Time
+
+	mu  sync.Mutex // held while the credential is read or refreshed
+	cur *usable
+}
+
+// usable is a credential ready for requests: no refresh or id token, and
+// its upstream.
+type usable struct {
+	c          backends.Credential
+	hasRefresh bool // the stored credential has a refresh token
+	readAt     time.Time
+	up         *url.URL
+	upErr      error
+}
+
+// needsRefresh is NeedsRefresh of the stored credential.
+func (u *usable) needsRefresh(now time.Time) bool {
+	c := u.c
+	if u.hasRefresh {
+		c.RefreshToken = "(kept in the store)"
+	}
+	return NeedsRefresh(c, now)
+}
+
+// Ref returns the credential the transport uses.
+func (t *ProviderTransport) Ref() backends.Ref { return t.ref }
+
+func (t *ProviderTransport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+func (t *ProviderTransport) credErr(err error) error {
+	return &CredentialError{Ref: t.ref, Err: err}
+}
+
+// keep caches c (without its refresh and id tokens) as the credential in
+// use. Called with t.mu held.
+func (t *ProviderTransport) keep(c backends.Credential, now time.Time) *usable {
+	u := &usable{hasRefresh: c.RefreshToken != "", readAt: now}
+	c.RefreshToken, c.IDToken = "", ""
+	u.c = c
+	u.up, u.upErr = upstreamURL(c, t.settings)
+	t.cur = u
+	return u
+}
+
+// credential returns the credential to use now: the cached one while
+// NeedsRefresh says it needs none and it was read within
+// credentialRecheck, else the stored one, refreshed by Fresh if needed.
+func (t *ProviderTransport) credential(ctx context.Context) (*usable, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	if u := t.cur; u != nil && !u.needsRefresh(now) && now.Sub(u.readAt) < credentialRecheck {
+		return u, nil
+	}
+	c, err := Fresh(ctx, t.store, t.ref, t.flow, t.now)
+	if err != nil {
+		t.cur = nil
+		if t.flowErr != nil && errors.Is(err, ErrReloginRequired) {
+			err = t.flowErr // the flow could not be built from the settings
+		}
+		return nil, t.credErr(err)
+	}
+	return t.keep(c, now), nil
+}
+
+// refreshRejected returns a credential to retry with after the upstream
+// rejected the access token rejected: the stored one if another request or
+// process has replaced it meanwhile, else a refreshed one. The refresh
+// runs inside store.Update as in Fresh.
+func (t *ProviderTransport) refreshRejected(ctx context.Context, rejected string) (*usable, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if u := t.cur; u != nil && u.c.AccessToken != rejected {
+		return u, nil // refreshed by a request running beside this one
+	}
+	if t.flow == nil {
+		if t.flowErr != nil {
+			return nil, t.credErr(t.flowErr)
+		}
+		return nil, t.credErr(fmt.Errorf("%w: the provider rejected the access token and it cannot be refreshed here", ErrReloginRequired))
+	}
+	updated, err := t.store.Update(ctx, t.ref, func(cur *backends.Credential) (*backends.Credential, error) {
+		if cur == nil {
+			return nil, fmt.Errorf("%w: %s", backends.ErrNotFound, t.ref)
+		}
+		if cur.AccessToken != "" && cur.AccessToken != rejected && !cur.Expired(t.now(), 0) {
+			return cur, nil // replaced by another process meanwhile
+		}
+		if cur.RefreshToken == "" {
+			return nil, fmt.Errorf("%w: the provider rejected the access token and there is no refresh token", ErrReloginRequired)
+		}
+		// As in Fresh: a refresh the provider carried out must be stored.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		defer cancel()
+		next, err := t.flow.Refresh(rctx, *cur)
+		if err != nil {
+			return nil, err
+		}
+		next.Provider, next.Account = t.ref.Provider, t.ref.Account
+		next.UpdatedAt = t.now().UTC().Truncate(time.Second)
+		if !next.IssuedAt.After(cur.IssuedAt) {
+			next.IssuedAt = next.UpdatedAt // a flow that did not set it
+		}
+		return &next, nil
+	})
+	if err == nil && updated == nil {
+		err = fmt.Errorf("%w: %s", backends.ErrNotFound, t.ref)
+	}
+	if err != nil {
+		t.cur = nil
+		return nil, t.credErr(err)
+	}
+	return t.keep(*updated, t.now()), nil
+}
+
+// RoundTrip sends req upstream with the credential; see Transport.
+func (t *ProviderTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	u, err := t.credential(req.Context())
+	if err == nil && u.upErr != nil {
+		err = t.credErr(u.upErr)
+	}
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	body, replay, err := replayableBody(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.base().RoundTrip(t.outgoing(req, u, body()))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replay || u.c.Type != backends.TypeOAuth {
+		return resp, err
+	}
+	next, rerr := t.refreshRejected(req.Context(), u.c.AccessToken)
+	if rerr == nil && next.upErr != nil {
+		rerr = t.credErr(next.upErr)
+	}
+	// The 401 is read and closed only now, so that its connection was
+	// not reused for the refresh.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if rerr != nil {
+		return nil, rerr
+	}
+	return t.base().RoundTrip(t.outgoing(req, next, body()))
+}
+
+// outgoing is req sent to u's upstream with u's credential.
+func (t *ProviderTransport) outgoing(req *http.Request, u *usable, body io.ReadCloser) *http.Request {
+	out := req.Clone(req.Context())
+	out.Body = body
+	up := u.up
+	out.URL.Scheme, out.URL.Host, out.URL.User = up.Scheme, up.Host, nil
+	p := req.URL.Path
+	if p != "" && !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	out.URL.Path = up.Path + p
+	out.URL.RawPath = ""
+	if req.URL.RawPath != "" || up.RawPath != "" {
+		ep := req.URL.EscapedPath()
+		if ep != "" && !strings.HasPrefix(ep, "/") {
+			ep = "/" + ep
+		}
+		out.URL.RawPath = up.EscapedPath() + ep
+	}
+	out.Host = ""
+	setAuth(out.Header, u.c)
+	return out
+}
+
+// setAuth replaces the request's credential headers with c's.
+func setAuth(h http.Header, c backends.Credential) {
+	h.Del("Authorization")
+	h.Del("X-Api-Key")
+	h.Del("X-Goog-Api-Key")
+	oauth := c.Type == backends.TypeOAuth
+	switch {
+	case c.Provider == "anthropic" && !oauth:
+		h.Set("X-Api-Key", c.AccessToken)
+	case c.Provider == "gemini" && !oauth:
+		h.Set("X-Goog-Api-Key", c.AccessToken)
+	default:
+		h.Set("Authorization", "Bearer "+c.AccessToken)
+	}
+	if !oauth {
+		return
+	}
+	switch c.Provider {
+	case "anthropic":
+		mergeBeta(h, AnthropicOAuthBeta)
+	case "openai":
+		if id := chatGPTAccountID(c); id != "" {
+			h.Set("Chatgpt-Account-Id", id)
+		}
+	case "github-copilot":
+		for k, v := range copilot.EditorHeaders() {
+			cur := h.Get(k)
+			if cur == "" || (k == "User-Agent" && !strings.HasPrefix(cur, "GitHubCopilot")) {
+				h.Set(k, v)
+			}
+		}
+	}
+}
+
+// mergeBeta adds beta to the comma-separated anthropic-beta list, keeping
+// the client's entries and their order, without duplicates.
+func mergeBeta(h http.Header, beta string) {
+	var list []string
+	seen := map[string]bool{}
+	for _, v := range h.Values("Anthropic-Beta") {
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" && !seen[b] {
+				seen[b] = true
+				list = append(list, b)
+			}
+		}
+	}
+	if !seen[beta] {
+		list = append(list, beta)
+	}
+	h.Set("Anthropic-Beta", strings.Join(list, ","))
+}
+
+// chatGPTAccountID is the stored account id, else the one in the access
+// token's claims.
+func chatGPTAccountID(c backends.Credential) string {
+	if c.AccountID != "" {
+		return c.AccountID
+	}
+	if cl, err := jwtclaims.Parse(c.AccessToken); err == nil {
+		return cl.OpenAIAccountID()
+	}
+	return ""
+}
+
+// replayableBody returns how to get req's body for each send, and whether
+// it can be sent more than once: bodies of up to MaxRetryBody bytes are
+// read into memory, larger ones are sent once as they come.
+func replayableBody(req *http.Request) (get func() io.ReadCloser, replay bool, err error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return func() io.ReadCloser { return req.Body }, true, nil
+	}
+	if req.GetBody != nil {
+		first := true
+		return func() io.ReadCloser {
+			if first {
+				first = false
+				return req.Body
+			}
+			b, err := req.GetBody()
+			if err != nil {
+				return io.NopCloser(errReader{err})
+			}
+			return b
+		}, true, nil
+	}
+	if req.ContentLength > MaxRetryBody {
+		return func() io.ReadCloser { return req.Body }, false, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(req.Body, MaxRetryBody+1))
+	if err != nil {
+		req.Body.Close()
+		return nil, false, fmt.Errorf("reading the request body: %w", err)
+	}
+	if len(buf) > MaxRetryBody {
+		rest := req.Body
+		return func() io.ReadCloser {
+			return struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(buf), rest), rest}
+		}, false, nil
+	}
+	req.Body.Close()
+	return func() io.ReadCloser { return io.NopCloser(bytes.NewReader(buf)) }, true, nil
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
