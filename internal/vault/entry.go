@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
 )
@@ -26,6 +27,9 @@ import (
 func DecodeEntry(b []byte, key string) (cred.Credential, bool, error) {
 	raw, version, found, ok := findEntry(b, key)
 	if ok && found {
+		if c, ok := decodePlainEntry(raw); ok && c.Ref().String() == key && c.Validate() == nil {
+			return c, true, nil
+		}
 		mini := make([]byte, 0, len(raw)+len(key)+48)
 		mini = append(mini, `{"version":`...)
 		mini = strconv.AppendInt(mini, int64(version), 10)
@@ -253,6 +257,154 @@ func (s *scanner) skipString() bool {
 		}
 		j++
 	}
+}
+
+// decodePlainEntry decodes one entry, without reflection, when it is in
+// the plain form credmgr writes: an object whose keys are Credential's JSON
+// names, each at most once; strings of printable ASCII without escapes;
+// times as RFC 3339 strings (decoded by time.Time's own UnmarshalJSON, as
+// encoding/json does), none of them Go's zero time; scopes as an array and
+// extra as an object of such strings, extra's keys each once. For anything
+// else (null, another type, an escape, a byte outside printable ASCII, an
+// unknown or repeated key) it returns false and Decode reads the entry.
+// What it returns is what Decode returns for the same entry; the caller
+// still checks the key and Validate.
+func decodePlainEntry(raw []byte) (c cred.Credential, ok bool) {
+	s := scanner{b: raw}
+	if !s.consume('{') {
+		return c, false
+	}
+	var seen uint32
+	first := true
+	for {
+		if s.consume('}') {
+			break
+		}
+		if !first && !s.consume(',') {
+			return c, false
+		}
+		first = false
+		name, ok := s.plainString()
+		if !ok || !s.consume(':') {
+			return c, false
+		}
+		bit := uint32(0)
+		var str *string
+		var tm *time.Time
+		switch name {
+		case "provider":
+			bit, str = 1<<0, &c.Provider
+		case "account":
+			bit, str = 1<<1, &c.Account
+		case "type":
+			bit = 1 << 2
+			v, ok := s.asciiString()
+			if !ok {
+				return c, false
+			}
+			c.Type = cred.Type(v)
+		case "access_token":
+			bit, str = 1<<3, &c.AccessToken
+		case "token_type":
+			bit, str = 1<<4, &c.TokenType
+		case "refresh_token":
+			bit, str = 1<<5, &c.RefreshToken
+		case "id_token":
+			bit, str = 1<<6, &c.IDToken
+		case "expiry":
+			bit, tm = 1<<7, &c.Expiry
+		case "scopes":
+			bit = 1 << 8
+			if !s.consume('[') {
+				return c, false
+			}
+			c.Scopes = []string{}
+			for i := 0; !s.consume(']'); i++ {
+				if i > 0 && !s.consume(',') {
+					return c, false
+				}
+				v, ok := s.asciiString()
+				if !ok {
+					return c, false
+				}
+				c.Scopes = append(c.Scopes, v)
+			}
+		case "account_id":
+			bit, str = 1<<9, &c.AccountID
+		case "extra":
+			bit = 1 << 10
+			if !s.consume('{') {
+				return c, false
+			}
+			c.Extra = map[string]string{}
+			for i := 0; !s.consume('}'); i++ {
+				if i > 0 && !s.consume(',') {
+					return c, false
+				}
+				k, ok := s.asciiString()
+				if !ok || !s.consume(':') {
+					return c, false
+				}
+				v, ok := s.asciiString()
+				if _, dup := c.Extra[k]; !ok || dup {
+					return c, false
+				}
+				c.Extra[k] = v
+			}
+		case "source":
+			bit, str = 1<<11, &c.Source
+		case "updated_at":
+			bit, tm = 1<<12, &c.UpdatedAt
+		case "issued_at":
+			bit, tm = 1<<13, &c.IssuedAt
+		default:
+			return c, false
+		}
+		if seen&bit != 0 {
+			return c, false
+		}
+		seen |= bit
+		switch {
+		case str != nil:
+			v, ok := s.asciiString()
+			if !ok {
+				return c, false
+			}
+			*str = v
+		case tm != nil:
+			s.space()
+			start := s.i
+			if _, ok := s.asciiString(); !ok {
+				return c, false
+			}
+			if err := tm.UnmarshalJSON(raw[start:s.i]); err != nil || tm.IsZero() {
+				return c, false
+			}
+		}
+	}
+	s.space()
+	return c, s.i == len(raw)
+}
+
+// asciiString reads a string of printable ASCII without escapes.
+func (s *scanner) asciiString() (string, bool) {
+	if !s.consume('"') {
+		return "", false
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			str := string(s.b[start:s.i])
+			s.i++
+			return str, true
+		case c == '\\' || c < 0x20 || c > 0x7e:
+			return "", false
+		}
+		s.i++
+	}
+	return "", false
 }
 
 // Entries is the encoding of each entry of a document, as it appears in

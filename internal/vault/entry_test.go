@@ -66,6 +66,57 @@ func TestDecodeEntry(t *testing.T) {
 	}
 }
 
+// TestDecodePlainEntry checks that an entry as credmgr writes it for a
+// typical login (printable ASCII, every field) is decoded without
+// reflection, to what Decode gives.
+func TestDecodePlainEntry(t *testing.T) {
+	c := cred.Credential{Provider: "openai", Account: "default", Type: cred.TypeOAuth,
+		AccessToken: "eyJhbGciOi.abc_-", TokenType: "Bearer", RefreshToken: "rt", IDToken: "id",
+		Expiry: time.Date(2030, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)), Scopes: []string{"openid", "email"},
+		AccountID: "acct", Extra: map[string]string{"email": "a@example.com", "resource_url": "portal.qwen.ai"},
+		Source: "login", UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), IssuedAt: time.Date(2029, 12, 31, 0, 0, 0, 0, time.UTC)}
+	for _, c := range []cred.Credential{c, {Provider: "x", Account: "y", Type: cred.TypeAPIKey, AccessToken: "k", Scopes: []string{}, Extra: map[string]string{}}} {
+		d := &Document{Version: Version, Credentials: map[string]cred.Credential{c.Ref().String(): c}}
+		enc, err := Encode(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _, found, ok := findEntry(enc, c.Ref().String())
+		if !ok || !found {
+			t.Fatal("entry not found")
+		}
+		got, ok := decodePlainEntry(raw)
+		if !ok {
+			t.Fatalf("not decoded without reflection:\n%s", raw)
+		}
+		want, err := Decode(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want.Credentials[c.Ref().String()]) {
+			t.Fatalf("got %+v\nwant %+v", got, want.Credentials[c.Ref().String()])
+		}
+	}
+	for name, raw := range map[string]string{
+		"null":         `{"provider":null}`,
+		"escape":       `{"provider":"a\u0062"}`,
+		"non-ASCII":    `{"provider":"é"}`,
+		"unknown":      `{"nope":"x"}`,
+		"twice":        `{"provider":"a","provider":"a"}`,
+		"case":         `{"Provider":"a"}`,
+		"zero time":    `{"expiry":"0001-01-01T00:00:00Z"}`,
+		"number":       `{"provider":1}`,
+		"extra twice":  `{"extra":{"a":"1","a":"2"}}`,
+		"trailing":     `{"provider":"a"} x`,
+		"bad time":     `{"expiry":"tomorrow"}`,
+		"scopes value": `{"scopes":"a"}`,
+	} {
+		if _, ok := decodePlainEntry([]byte(raw)); ok {
+			t.Errorf("%s: decoded without reflection, want it left to Decode", name)
+		}
+	}
+}
+
 // TestDecodeEntryUnusual checks documents DecodeEntry must hand to Decode:
 // its answer, and its error, are then Decode's.
 func TestDecodeEntryUnusual(t *testing.T) {
@@ -131,6 +182,7 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add(enc, "p001/default")
 	f.Add([]byte(`{"version":1,"credentials":{}}`), "openai/default")
 	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"k"}}}`), "a/b")
+	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"oauth","access_token":"k","expiry":"2030-01-01T00:00:00Z","scopes":["x"],"extra":{"k":"v"},"issued_at":"2029-01-01T00:00:00+01:00"}}}`), "a/b")
 	f.Fuzz(func(t *testing.T, b []byte, key string) {
 		c, found, err := DecodeEntry(b, key)
 		d, derr := Decode(b)
