@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
 )
 
@@ -95,11 +94,10 @@ func (a *app) fastToken(args []string) (int, bool) {
 	noPrompt := *o
 	noPrompt.Terminal = func() bool { return false }
 	ctx := context.Background()
-	op, err := backends.Open(ctx, noPrompt)
+	op, err := a.open(ctx, noPrompt)
 	if err != nil {
 		return 0, false
 	}
-	a.opened = op
 	c, err := a.storedCredential(ctx, op, ref)
 	if err != nil {
 		return a.report(err), true

@@ -223,7 +223,13 @@ func (a *app) store(ctx context.Context) (*backends.Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	op, err := backends.Open(ctx, *o)
+	return a.open(ctx, *o)
+}
+
+// open opens the backend o selects, warns about the data directory, and
+// keeps the store for the rest of the command.
+func (a *app) open(ctx context.Context, o backends.Options) (*backends.Opened, error) {
+	op, err := backends.Open(ctx, o)
 	if err != nil {
 		return nil, a.storeError(err)
 	}
