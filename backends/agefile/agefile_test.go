@@ -241,3 +241,30 @@ func BenchmarkPassphrase(b *testing.B) {
 		return s
 	})
 }
+
+// TestScryptMemory checks the work space read from a passphrase vault's
+// header, which decides whether scrypt's memory is put on huge pages.
+func TestScryptMemory(t *testing.T) {
+	for _, wf := range []int{10, 18} {
+		r, err := age.NewScryptRecipient("pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetWorkFactor(wf)
+		sealed, err := agefile.Seal([]byte("x"), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := agefile.ScryptMemory(sealed), 1024<<wf; got != want {
+			t.Errorf("work factor %d: ScryptMemory = %d, want %d", wf, got, want)
+		}
+	}
+	id, _ := age.GenerateX25519Identity()
+	sealed, _ := agefile.Seal([]byte("x"), id.Recipient())
+	if got := agefile.ScryptMemory(sealed); got != 0 {
+		t.Errorf("X25519 vault: ScryptMemory = %d, want 0", got)
+	}
+	if got := agefile.ScryptMemory([]byte("age-encryption.org/v1\n-> scrypt c2FsdA 99\n---")); got != 0 {
+		t.Errorf("work factor 99: ScryptMemory = %d, want 0", got)
+	}
+}
