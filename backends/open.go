@@ -20,6 +20,7 @@ import (
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/tty"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
@@ -136,6 +137,12 @@ type Opened struct {
 // usable.
 var ErrNoBackend = errors.New("no usable credential backend")
 
+// ErrVaultKeyNotSet is wrapped by Open in auto mode when vault.age is
+// sealed to keys (age identities or plugins, or the keychain backend's
+// key) that no configured source provides. The error says what the
+// vault's header names.
+var ErrVaultKeyNotSet = errors.New("no key for vault.age is set")
+
 // Choice returns the backend the options select and what selected it,
 // without opening anything.
 func (o *Options) Choice() (name, source string, err error) {
@@ -233,9 +240,11 @@ func openAuto(ctx context.Context, o Options) (*Opened, error) {
 		ag.Source, ag.Reason = "auto", "auto: "+why
 		return ag, nil
 	}
-	// A vault sealed with a passphrase can only be the age backend's.
+	// A vault sealed with a passphrase can only be the age backend's. It
+	// exists, so asking for its passphrase on a terminal is asking for
+	// what was chosen.
 	if slices.Contains(sealedTo, "scrypt") {
-		if keySourcePresent(&o) {
+		if keySourcePresent(&o, true) {
 			return useAge("vault.age is sealed with a passphrase")
 		}
 		return nil, fmt.Errorf("%w: vault.age is sealed with a passphrase, and no passphrase source is set: set CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked", ErrNoBackend)
@@ -245,35 +254,61 @@ func openAuto(ctx context.Context, o Options) (*Opened, error) {
 		kc.Source, kc.Reason = "auto", "auto: the OS keychain answered"
 		return kc, nil
 	}
-	if probeErr != nil && len(sealedTo) > 0 && len(identityFiles(&o)) == 0 {
-		// The vault was sealed by the keychain backend (no identities are
-		// configured that could have sealed it): its key is in the
-		// keychain, which does not answer. Say so rather than ask for a
-		// passphrase that cannot open it.
-		return nil, fmt.Errorf("vault.age is sealed by the keychain backend, but %w", probeErr)
-	}
-	if keySourcePresent(&o) {
-		why := "the OS keychain did not answer and an age key source is set"
-		if probeErr == nil {
-			why = "the keychain holds no key for vault.age and an age key source is set"
+	if len(sealedTo) > 0 {
+		// A vault sealed to keys: the keychain backend's (X25519), or age
+		// identities (X25519 or plugins).
+		if len(identityFiles(&o)) > 0 {
+			why := "the OS keychain did not answer and an age key source is set"
+			if probeErr == nil {
+				why = "the keychain holds no key for vault.age and an age key source is set"
+			}
+			return useAge(why)
 		}
-		return useAge(why)
+		if probeErr == nil {
+			// The keychain answers but has no item for this path: the
+			// data directory may have moved.
+			if other, err := kc.Keychain.FindKeyElsewhere(); err == nil && other != "" {
+				return nil, &keychain.KeyElsewhereError{Vault: kc.Path, Account: other}
+			}
+		}
+		return nil, vaultKeyNotSet(sealedTo, probeErr)
 	}
-	var msg string
-	if probeErr != nil {
-		msg = probeErr.Error()
-	} else {
-		msg = "vault.age exists but the keychain holds no key for it"
+	// No vault yet, and no keychain. A passphrase vault is created only
+	// when a passphrase source was set, never just because a terminal
+	// could be prompted: that is "credmgr backend set age".
+	if keySourcePresent(&o, false) {
+		return useAge("the OS keychain did not answer and an age key source is set")
 	}
 	return nil, fmt.Errorf("%w: %s, and no age key source is set; choose one:\n"+
 		"  keychain: start or unlock the OS keychain (Secret Service, macOS Keychain, Credential Manager)\n"+
-		"  age:      set CREDMGR_AGE_IDENTITY=FILE or CREDMGR_PASSPHRASE_FILE=FILE (or run on a terminal to be asked for a passphrase)\n"+
-		"  file:     credmgr backend set file (plain text, mode 0600)", ErrNoBackend, msg)
+		"  age:      credmgr backend set age (with CREDMGR_AGE_IDENTITY=FILE for an age identity file; otherwise it asks for a new passphrase)\n"+
+		"  file:     credmgr backend set file (plain text, mode 0600)", ErrNoBackend, probeErr.Error())
+}
+
+// vaultKeyNotSet says what key the header of vault.age names when no
+// configured source provides one. probeErr is the keychain's error, if it
+// did not answer.
+func vaultKeyNotSet(sealedTo []string, probeErr error) error {
+	var plugins []string
+	for _, t := range sealedTo {
+		if t != "X25519" && !slices.Contains(plugins, t) {
+			plugins = append(plugins, t)
+		}
+	}
+	set := "set CREDMGR_AGE_IDENTITY=FILE or age_identity in config.toml"
+	switch {
+	case len(plugins) > 0:
+		// The keychain backend seals to X25519 keys only.
+		return fmt.Errorf("%w: vault.age is sealed to an age plugin identity (%s): %s to its identity file", ErrVaultKeyNotSet, strings.Join(plugins, ", "), set)
+	case probeErr == nil:
+		return fmt.Errorf("%w: vault.age is sealed to an age identity (X25519), and the keychain holds no key for it: %s to the identity file that sealed it", ErrVaultKeyNotSet, set)
+	}
+	return fmt.Errorf("%w: vault.age is sealed to an X25519 key: the keychain backend's, but %w; or an age identity's: %s", ErrVaultKeyNotSet, probeErr, set)
 }
 
 // keySourcePresent reports whether the age backend has a way to get its
-// key without failing.
-func keySourcePresent(o *Options) bool {
+// key without failing; a terminal to prompt on counts if withTerminal.
+func keySourcePresent(o *Options, withTerminal bool) bool {
 	if o.getenv("CREDMGR_AGE_IDENTITY") != "" || len(o.AgeIdentities) > 0 ||
 		o.getenv("CREDMGR_PASSPHRASE") != "" || o.getenv("CREDMGR_PASSPHRASE_FILE") != "" {
 		return true
@@ -282,6 +317,9 @@ func keySourcePresent(o *Options) bool {
 		if _, err := os.Stat(filepath.Join(d, "credmgr-passphrase")); err == nil {
 			return true
 		}
+	}
+	if !withTerminal {
+		return false
 	}
 	if o.Terminal != nil {
 		return o.Terminal()
@@ -337,8 +375,20 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 		return &Opened{Store: s, Name: Keychain, Path: path, Guard: guard, Keychain: s}, nil
 	case Age:
 		path := filepath.Join(o.DataDir, agefile.FileName)
+		if env := envIdentities(&o); len(env) > 0 && len(o.AgeIdentities) == 0 {
+			if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+				// A new vault sealed to identities only this environment
+				// names: record them for everyone else.
+				vopts.AfterWrite = recordOnCreate(&o, env)
+			}
+		}
 		aopts := agefile.Options{Vault: vopts, WorkFactor: o.ScryptWorkFactor}
 		var guard string
+		if v := o.getenv("CREDMGR_AGE_IDENTITY"); v != "" {
+			if err := config.CheckIdentityPaths("CREDMGR_AGE_IDENTITY", filepath.SplitList(v)); err != nil {
+				return nil, err
+			}
+		}
 		if files := identityFiles(&o); len(files) > 0 {
 			ui := plugin.NewTerminalUI(func(f string, v ...any) { fmt.Fprintf(o.warn(), "credmgr: "+f+"\n", v...) },
 				func(f string, v ...any) { fmt.Fprintf(o.warn(), "credmgr: warning: "+f+"\n", v...) })
@@ -419,9 +469,9 @@ func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 	if p := o.getenv("CREDMGR_PASSPHRASE"); p != "" {
 		return func(context.Context, bool) (string, error) { return p, nil }, "CREDMGR_PASSPHRASE", nil
 	}
-	fromFile := func(path, what string) (agefile.PassphraseFunc, string, error) {
+	fromFile := func(path, what string, checkMode bool) (agefile.PassphraseFunc, string, error) {
 		return func(context.Context, bool) (string, error) {
-			b, err := os.ReadFile(path)
+			b, err := readPassphraseFile(path, checkMode)
 			if err != nil {
 				return "", fmt.Errorf("reading the passphrase from %s: %w", what, err)
 			}
@@ -433,12 +483,13 @@ func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 		}, what, nil
 	}
 	if f := o.getenv("CREDMGR_PASSPHRASE_FILE"); f != "" {
-		return fromFile(f, "CREDMGR_PASSPHRASE_FILE ("+f+")")
+		return fromFile(f, "CREDMGR_PASSPHRASE_FILE ("+f+")", true)
 	}
 	if d := o.getenv("CREDENTIALS_DIRECTORY"); d != "" {
 		f := filepath.Join(d, "credmgr-passphrase")
 		if _, err := os.Stat(f); err == nil {
-			return fromFile(f, "the systemd credential credmgr-passphrase")
+			// systemd keeps credentials private to the service.
+			return fromFile(f, "the systemd credential credmgr-passphrase", false)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, "", fmt.Errorf("reading the systemd credential: %w", err)
 		}
@@ -449,4 +500,20 @@ func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 		}, "a terminal prompt", nil
 	}
 	return nil, "", errors.New("the age backend needs a key: set CREDMGR_AGE_IDENTITY=FILE, CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked")
+}
+
+// readPassphraseFile reads a passphrase file; with checkMode, one that
+// other users can read or change is refused, as ssh refuses such keys.
+func readPassphraseFile(path string, checkMode bool) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if checkMode {
+		if err := fsutil.CheckKeyFileMode(f); err != nil {
+			return nil, err
+		}
+	}
+	return io.ReadAll(io.LimitReader(f, 64<<10))
 }

@@ -46,6 +46,21 @@ func (k *fakeKeyring) Set(s, a, v string) error {
 
 func (k *fakeKeyring) Delete(s, a string) error { return nil }
 
+func (k *fakeKeyring) List(s string) ([]string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.down {
+		return nil, keychain.ErrUnavailable
+	}
+	var out []string
+	for key := range k.items {
+		if svc, a, _ := strings.Cut(key, "/"); svc == s {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 func TestChoice(t *testing.T) {
 	tests := []struct {
 		flag, env, config string
@@ -85,8 +100,9 @@ func TestAuto(t *testing.T) {
 
 	type setup struct {
 		keychainDown bool
+		terminal     bool
 		env          map[string]string
-		vault        string // "", "keychain", "passphrase", "identity"
+		vault        string // "", "keychain", "passphrase", "identity", "moved" (a keychain vault whose item names another path)
 	}
 	tests := []struct {
 		name    string
@@ -101,7 +117,16 @@ func TestAuto(t *testing.T) {
 		{"no keychain, nothing", setup{keychainDown: true}, "", "choose one"},
 		{"passphrase vault", setup{env: map[string]string{"CREDMGR_PASSPHRASE": "p"}, vault: "passphrase"}, backends.Age, ""},
 		{"passphrase vault without passphrase", setup{vault: "passphrase"}, "", "sealed with a passphrase"},
-		{"keychain vault, keychain down, passphrase set", setup{keychainDown: true, env: map[string]string{"CREDMGR_PASSPHRASE": "p"}, vault: "keychain"}, "", "sealed by the keychain backend"},
+		{"keychain vault, keychain down, passphrase set", setup{keychainDown: true, env: map[string]string{"CREDMGR_PASSPHRASE": "p"}, vault: "keychain"}, "", "sealed to an X25519 key: the keychain backend's, but the OS keychain is unavailable"},
+		// Item 5 of issue 10: a terminal alone never creates a passphrase
+		// vault; it still opens one that exists.
+		{"no keychain, terminal only", setup{keychainDown: true, terminal: true}, "", "choose one"},
+		{"passphrase vault, terminal only", setup{terminal: true, vault: "passphrase"}, backends.Age, ""},
+		// Item 2: what the vault's header names, when nothing provides it.
+		{"identity vault, no identity set", setup{vault: "identity"}, "", "sealed to an age identity (X25519), and the keychain holds no key for it: set CREDMGR_AGE_IDENTITY=FILE or age_identity in config.toml"},
+		{"identity vault, keychain down, no identity set", setup{keychainDown: true, vault: "identity"}, "", "or an age identity's: set CREDMGR_AGE_IDENTITY=FILE or age_identity in config.toml"},
+		// Item 4: a keychain vault whose key item names another path.
+		{"moved keychain vault", setup{vault: "moved"}, "", "made for another path, opens it"},
 		{"identity vault, keychain has no key", setup{env: map[string]string{"CREDMGR_AGE_IDENTITY": keyFile}, vault: "identity"}, backends.Age, ""},
 		{"identity vault, keychain down", setup{keychainDown: true, env: map[string]string{"CREDMGR_AGE_IDENTITY": keyFile}, vault: "identity"}, backends.Age, ""},
 	}
@@ -110,10 +135,10 @@ func TestAuto(t *testing.T) {
 			dir := t.TempDir()
 			kr := &fakeKeyring{items: map[string]string{}}
 			env := func(k string) string { return tt.setup.env[k] }
-			o := backends.Options{DataDir: dir, Keyring: kr, Getenv: env, Terminal: func() bool { return false }, ScryptWorkFactor: 10}
+			o := backends.Options{DataDir: dir, Keyring: kr, Getenv: env, Terminal: func() bool { return tt.setup.terminal }, ScryptWorkFactor: 10}
 			switch tt.setup.vault {
-			case "keychain", "passphrase", "identity":
-				name := map[string]string{"keychain": backends.Keychain, "passphrase": backends.Age, "identity": backends.Age}[tt.setup.vault]
+			case "keychain", "passphrase", "identity", "moved":
+				name := map[string]string{"keychain": backends.Keychain, "moved": backends.Keychain, "passphrase": backends.Age, "identity": backends.Age}[tt.setup.vault]
 				seedEnv := map[string]string{}
 				if tt.setup.vault == "passphrase" {
 					seedEnv["CREDMGR_PASSPHRASE"] = "p"
@@ -130,7 +155,15 @@ func TestAuto(t *testing.T) {
 				if err := op.Store.Put(ctx, cred); err != nil {
 					t.Fatal(err)
 				}
-				if tt.setup.vault != "keychain" {
+				switch tt.setup.vault {
+				case "moved":
+					moved := map[string]string{}
+					for _, v := range kr.items {
+						moved["credmgr/vault-key:/old/home/vault.age"] = v
+					}
+					kr.items = moved
+				case "keychain":
+				default:
 					kr.items = map[string]string{}
 				}
 			}
@@ -151,7 +184,7 @@ func TestAuto(t *testing.T) {
 			if op.Name != tt.want || op.Source != "auto" {
 				t.Fatalf("Open chose %s (%s), want %s", op.Name, op.Reason, tt.want)
 			}
-			if tt.setup.vault != "" {
+			if tt.setup.vault != "" && !tt.setup.terminal {
 				if _, err := op.Store.Get(ctx, cred.Ref()); err != nil {
 					t.Fatalf("the chosen backend cannot read the vault: %v", err)
 				}

@@ -165,11 +165,26 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 	t := o
 	t.Backend = name
 	from, err := open(ctx, o)
-	if errors.Is(err, ErrNoBackend) && noVault(o.DataDir) {
+	if err == nil && noVault(o.DataDir) {
+		if _, rerr := vaultOf(from).ReadLocked(ctx); rerr != nil {
+			err = rerr // a configured keychain that does not answer
+		}
+	}
+	if err != nil && noVault(o.DataDir) {
 		// Nothing is stored anywhere, so nothing needs the backend that
-		// auto cannot choose (a headless machine choosing the file
-		// backend): there is nothing to move.
+		// cannot be used (auto finds none on a headless machine, or the
+		// configured keychain does not answer): there is nothing to
+		// move, and choosing another backend is the way out.
 		from, err = open(ctx, t)
+	} else if errors.Is(err, ErrVaultKeyNotSet) {
+		// vault.age is sealed to keys auto was not given; if the chosen
+		// backend opens it (backend set age with the identity that
+		// sealed it), it is that backend's vault: nothing to move.
+		if own, oerr := open(ctx, t); oerr == nil && own.Path == vaultPath(o.DataDir, Age) {
+			if _, rerr := vaultOf(own).ReadLocked(ctx); rerr == nil {
+				from, err = own, nil
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("opening the current backend: %w", err)
@@ -185,6 +200,7 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 				return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
 			}
 		}
+		recordSwitchIdentities(o, to, res)
 		return removePlaintext(ctx, o, to, res)
 	}
 	sw := &config.Switch{From: from.Name, To: to.Name, Previous: cfg.Backend, Backend: name}
@@ -230,7 +246,25 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		return err
 	}
 	res.Moved = n
+	recordSwitchIdentities(o, to, res)
 	return removePlaintext(ctx, o, to, res)
+}
+
+// recordSwitchIdentities records, after a switch to the age backend with
+// identities from CREDMGR_AGE_IDENTITY, those identities as age_identity in
+// config.toml, so that every shell and agent finds the vault's key.
+func recordSwitchIdentities(o Options, to *Opened, res *SwitchResult) {
+	files := envIdentities(&o)
+	if to.Name != Age || len(files) == 0 {
+		return
+	}
+	changed, err := recordIdentities(o.DataDir, files, true)
+	switch {
+	case err != nil:
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the age backend is in use, but its identity files could not be recorded: %v; keep CREDMGR_AGE_IDENTITY set", err))
+	case changed:
+		res.Notes = append(res.Notes, fmt.Sprintf("recorded age_identity = %q in %s", files, config.Path(o.DataDir)))
+	}
 }
 
 // noVault reports whether dir holds no vault of any backend.

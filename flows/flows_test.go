@@ -170,6 +170,12 @@ func TestProvidersAndNew(t *testing.T) {
 	if _, err := flows.New("openai", flows.Config{Settings: map[string]string{"issuer": "ftp://x"}}); err == nil || errors.Is(err, flows.ErrNoFlow) {
 		t.Errorf("New(openai) with a bad issuer = %v, want a config error", err)
 	}
+	// upstream is accepted for every provider (tools and the proxy use it).
+	for _, p := range backends.Providers {
+		if _, err := flows.New(p, flows.Config{Settings: map[string]string{"upstream": "http://127.0.0.1:1"}}); err != nil {
+			t.Errorf("New(%s) with upstream: %v", p, err)
+		}
+	}
 }
 
 // result is what a Fresh case expects.

@@ -229,6 +229,10 @@ func mapProvider(id string) (string, error) {
 	if err != nil {
 		return "", errors.New("the provider id is not a valid credmgr provider name (lowercase letters, digits, '-', '_', '.')")
 	}
+	if p == backends.ProxyKeyProvider {
+		// Another program's file must not plant a proxy key.
+		return "", errors.New("the provider id is the name credmgr keeps proxy keys under, which a token file cannot set")
+	}
 	return p, nil
 }
 

@@ -156,6 +156,11 @@ func TestParseEdgeCases(t *testing.T) {
 		{name: "llxprt unknown provider", parse: parseLlxprt, path: "/h/.llxprt/oauth/mistral.json", in: `{"access_token":"a","expiry":1893456000,"token_type":"Bearer"}`, n: 1, expiry: y2030},
 		{name: "llxprt odd bucket", parse: parseLlxprt, path: "/h/.llxprt/oauth/anthropic-Me@Corp.json", in: `{"access_token":"a","expiry":1893456000,"token_type":"Bearer"}`, n: 1, expiry: y2030},
 		{name: "llxprt wrong type", parse: parseLlxprt, path: "/h/.llxprt/oauth/qwen.json", in: `{"access_token":5}`, wantErr: true},
+		// The name proxy keys are kept under is never taken from a file:
+		// a file written by another program must not plant a proxy key.
+		{name: "pi proxy key record", parse: parsePi, path: "auth.json", in: `{"credmgr-proxy-key":{"type":"api_key","key":"sha256:00"}}`, skips: 1},
+		{name: "llxprt proxy key record", parse: parseLlxprt, path: "/h/.llxprt/oauth/credmgr-proxy-key.json", in: `{"access_token":"sha256:00","scope":"anthropic openai","token_type":"Bearer"}`, skips: 1},
+		{name: "agentos proxy key record", parse: parseAgentOS, path: "/h/.wunderland/auth/credmgr-proxy-key.json", in: `{"accessToken":"sha256:00"}`, skips: 1},
 		{name: "claude without login", parse: parseClaude, path: "x", in: `{"mcpOAuth":{}}`, skips: 1},
 	}
 	for _, tt := range tests {

@@ -63,6 +63,9 @@ type Options struct {
 	Overwrite bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// BeforeRemove, if set, is called just before a source file is
+	// removed (never with Keep or DryRun).
+	BeforeRemove func(tool, path string)
 }
 
 // Actions in a report row.
@@ -95,6 +98,26 @@ type Report struct {
 	// imported.
 	LeftBehind int  `json:"left_behind"`
 	DryRun     bool `json:"dry_run"`
+	// Connect lists the tools whose token file was removed (with DryRun:
+	// would be) that credmgr connect knows and that are not connected:
+	// each needs `credmgr connect TOOL` to keep working.
+	Connect []ConnectHint `json:"connect,omitempty"`
+}
+
+// ConnectHint is a tool to connect, and the account its credentials went
+// to.
+type ConnectHint struct {
+	Tool    string `json:"tool"`
+	Account string `json:"account"`
+}
+
+// Command is the credmgr command line that connects the tool.
+func (h ConnectHint) Command() string {
+	c := "credmgr connect " + h.Tool
+	if h.Account != "" && h.Account != backends.DefaultAccount {
+		c += " --account " + h.Account
+	}
+	return c
 }
 
 // source is one legacy file found.
@@ -117,10 +140,11 @@ type source struct {
 var testHookBeforeRemove func(path string)
 
 // Run finds the legacy files, imports them into store and removes what was
-// fully imported.
+// fully imported. With DryRun, store may be nil (no backend is usable
+// yet): the plan then assumes an empty store.
 func Run(ctx context.Context, store backends.Store, opts Options) (*Report, error) {
 	ed, ok := store.(backends.Editor)
-	if !ok {
+	if !ok && !(opts.DryRun && store == nil) {
 		return nil, errors.New("migrate needs a store that can write many credentials at once")
 	}
 	now := time.Now
@@ -152,9 +176,11 @@ func Run(ctx context.Context, store backends.Store, opts Options) (*Report, erro
 		return nil
 	}
 	if opts.DryRun {
-		list, err := store.List(ctx)
-		if err != nil {
-			return nil, err
+		var list []backends.Credential
+		if store != nil {
+			if list, err = store.List(ctx); err != nil {
+				return nil, err
+			}
 		}
 		planned = plan(list, sources, opts.Overwrite, stamp)
 	} else if err := ed.Edit(ctx, apply); err != nil {
@@ -189,6 +215,9 @@ func Run(ctx context.Context, store backends.Store, opts Options) (*Report, erro
 		rep.Rows = append(rep.Rows, s.rows()...)
 		action, reason, left := s.disposal(opts, stored, intact)
 		if action == ActRemove && !opts.DryRun {
+			if opts.BeforeRemove != nil {
+				opts.BeforeRemove(s.tool, s.path)
+			}
 			if testHookBeforeRemove != nil {
 				testHookBeforeRemove(s.path)
 			}
@@ -207,6 +236,9 @@ func Run(ctx context.Context, store backends.Store, opts Options) (*Report, erro
 			rep.LeftBehind++
 		}
 		rep.Rows = append(rep.Rows, Row{Tool: s.tool, File: s.path, Action: action, Reason: reason})
+		if action == ActRemove {
+			rep.addConnect(s, opts)
+		}
 	}
 	// Make the removals durable, once per directory. A removal lost in a
 	// crash is harmless: the file's secrets are in the store, and a re-run
@@ -419,10 +451,15 @@ func plan(existing []backends.Credential, sources []*source, overwrite bool, sta
 				}
 				if sameSecret(old, c) {
 					action, reason = ActSame, "already stored"
+					if o := origin[ref.String()]; o != nil {
+						// Not in the store before this run: another
+						// file of this run holds it too.
+						reason = "the same credential as in " + o.path
+					}
 					if m, added := enrich(old, c); len(added) > 0 {
 						// Same tokens, but this file knows more (an id
 						// token, an e-mail): keep that too.
-						reason = "already stored; added " + strings.Join(added, ", ")
+						reason += "; added " + strings.Join(added, ", ")
 						c = m
 						cur[ref.String()] = c
 						out[ref.String()] = c
@@ -663,6 +700,29 @@ func (s *source) disposal(opts Options, stored map[string]backends.Credential, i
 		}
 	}
 	return ActRemove, "every secret in it is in the store", false
+}
+
+// addConnect notes that s's tool needs connect, unless connect does not
+// know it or it is connected already.
+func (r *Report) addConnect(s *source, opts Options) {
+	if !CanConnect(s.tool) {
+		return
+	}
+	for _, h := range r.Connect {
+		if h.Tool == s.tool {
+			return
+		}
+	}
+	if IsConnected(s.tool, ConnectOptions{Home: opts.Home, Getenv: opts.Getenv}) {
+		return
+	}
+	account := backends.DefaultAccount
+	for _, ref := range s.refs {
+		if ref.Account != backends.DefaultAccount {
+			account = ref.Account
+		}
+	}
+	r.Connect = append(r.Connect, ConnectHint{Tool: s.tool, Account: account})
 }
 
 // Sorted returns the rows sorted by file, then credential.

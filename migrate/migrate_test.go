@@ -213,6 +213,27 @@ func parserFor(rel string) func(string, []byte) ([]backends.Credential, []Skip, 
 	return parseFlynn
 }
 
+// A dry run needs no store (no backend may be usable yet), and never says
+// "already stored" for what only another file of the same run holds.
+func TestDryRunWithoutStore(t *testing.T) {
+	home := homeFrom(t)
+	rep, err := Run(ctx, nil, Options{Home: home, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, r := range rep.Rows {
+		if strings.Contains(r.Reason, "already stored") {
+			t.Errorf("row %+v says already stored, but nothing is", r)
+		}
+	}
+	if _, err := Run(ctx, nil, Options{Home: home}); err == nil {
+		t.Fatal("a run that writes accepted no store")
+	}
+}
+
 func TestDryRunChangesNothing(t *testing.T) {
 	home := homeFrom(t)
 	before := files(t, home)

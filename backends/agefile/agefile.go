@@ -21,6 +21,7 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/plugin"
 
+	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/hugepages"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
@@ -277,6 +278,12 @@ func ParseIdentityFile(path string, ui *plugin.ClientUI) ([]age.Identity, error)
 			return nil, fmt.Errorf("%s: not a valid age identity file (expected AGE-SECRET-KEY-1… lines)", path)
 		}
 		ids = append(ids, nids...)
+		// Like ssh with private keys: secret keys that other users can
+		// read are refused, not used. (Plugin identities only name a
+		// key held elsewhere, such as on a YubiKey.)
+		if err := fsutil.CheckKeyFileMode(f); err != nil {
+			return nil, fmt.Errorf("age identity file %s: %w", path, err)
+		}
 	}
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("%s holds no age identities", path)

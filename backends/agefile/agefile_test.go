@@ -7,14 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"filippo.io/age"
+	"filippo.io/age/plugin"
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/storetest"
+	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/testenv"
 )
 
@@ -266,5 +269,56 @@ func TestScryptMemory(t *testing.T) {
 	}
 	if got := agefile.ScryptMemory([]byte("age-encryption.org/v1\n-> scrypt c2FsdA 99\n---")); got != 0 {
 		t.Errorf("work factor 99: ScryptMemory = %d, want 0", got)
+	}
+}
+
+// Like ssh with private keys, an identity file holding secret keys that
+// other users can read is refused; one that only names plugin keys is not
+// secret and is accepted.
+func TestParseIdentityFileMode(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := "# key\n" + id.String() + "\n"
+	pluginOnly := plugin.EncodeIdentity("credmgrtest", []byte{1, 2, 3}) + "\n"
+	tests := []struct {
+		name, content string
+		mode          os.FileMode
+		insecure      bool
+	}{
+		{"private", secret, 0o600, false},
+		{"owner read-only", secret, 0o400, false},
+		{"world-readable", secret, 0o644, true},
+		{"group-readable", secret, 0o640, true},
+		{"group-writable", secret, 0o620, true},
+		{"plugin only, world-readable", pluginOnly, 0o644, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "key.txt")
+			if err := os.WriteFile(f, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(f, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := agefile.ParseIdentityFile(f, nil)
+			if tt.insecure {
+				if !errors.Is(err, fsutil.ErrInsecure) || !strings.Contains(err.Error(), "chmod 600 "+f) {
+					t.Fatalf("err = %v, want ErrInsecure naming chmod 600", err)
+				}
+				if strings.Contains(err.Error(), "AGE-SECRET-KEY") {
+					t.Fatalf("error quotes the key: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

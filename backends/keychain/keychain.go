@@ -29,15 +29,49 @@ const Service = "credmgr"
 // keychain. The vault is never touched in that case.
 var ErrKeyMissing = errors.New("the vault key is missing from the keychain")
 
+// accountPrefix starts the account name of every vault key item.
+const accountPrefix = "vault-key:"
+
 // ItemAccount returns the keychain account name of the key item for the
-// vault at path.
+// vault at path: "vault-key:" and the vault's absolute path, with symlinks
+// in its directory resolved, so that a data directory reached through a
+// symlink (XDG_DATA_HOME on another path) names the same item.
 func ItemAccount(path string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
 	}
-	return "vault-key:" + abs, nil
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	return accountPrefix + abs, nil
 }
+
+// literalAccount is the item name without resolving symlinks, which
+// credmgr used before resolving them.
+func literalAccount(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	return accountPrefix + abs
+}
+
+// KeyElsewhereError is returned (wrapping ErrKeyMissing) when the keychain
+// holds no key item for this vault's path but the key item of another
+// path opens it: the data directory was moved or copied, or was reached
+// through another path when the key was made. AdoptKey uses that key.
+type KeyElsewhereError struct {
+	// Vault is this vault's path; Account names the item that opens it.
+	Vault, Account string
+}
+
+func (e *KeyElsewhereError) Error() string {
+	return fmt.Sprintf("%v: the keychain holds no key for %s, but the key item %q (service %q), made for another path, opens it; the vault was left untouched",
+		ErrKeyMissing, e.Vault, e.Account, Service)
+}
+
+func (e *KeyElsewhereError) Unwrap() error { return ErrKeyMissing }
 
 // Options configures the keychain backend.
 type Options struct {
@@ -68,8 +102,64 @@ func New(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &guard{kr: opts.Keyring, account: account, extra: opts.Recipients}
+	g := &guard{kr: opts.Keyring, account: account, extra: opts.Recipients, path: path}
+	if lit := literalAccount(path); lit != account {
+		g.literal = lit
+	}
 	return &Store{Store: vaultfile.New(path, g, opts.Vault), guard: g}, nil
+}
+
+// FindKeyElsewhere looks, when the keychain holds no key item for this
+// vault, for the key item of another vault path whose key opens this
+// vault, and returns its account name ("" if none does, if there is no
+// vault, or if this keychain cannot list its items). It reads the vault
+// but changes nothing.
+func (s *Store) FindKeyElsewhere() (string, error) {
+	sealed, err := os.ReadFile(s.guard.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.guard.findElsewhere(sealed)
+}
+
+// AdoptKey stores the key of the item account (see FindKeyElsewhere) as
+// this vault's key item too, after checking that it opens the vault. The
+// other item is kept: another vault may use it. It refuses to replace a
+// key item this vault already has.
+func (s *Store) AdoptKey(account string) error {
+	s.guard.mu.Lock()
+	defer s.guard.mu.Unlock()
+	if _, err := s.guard.kr.Get(Service, s.guard.account); err == nil {
+		return fmt.Errorf("the keychain already holds a key item for %s", s.guard.path)
+	} else if !errors.Is(err, errItemNotFound) {
+		return err
+	}
+	v, err := s.guard.kr.Get(Service, account)
+	if err != nil {
+		return fmt.Errorf("reading the key item %q: %w", account, err)
+	}
+	id, err := age.ParseX25519Identity(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("the keychain item %s/%s does not hold an age identity", Service, account)
+	}
+	sealed, err := os.ReadFile(s.guard.path)
+	if err != nil {
+		return fmt.Errorf("reading the vault: %w", err)
+	}
+	if _, err := agefile.Open(sealed, id); err != nil {
+		return fmt.Errorf("the key item %q does not open %s", account, s.guard.path)
+	}
+	if err := s.guard.kr.Set(Service, s.guard.account, id.String()); err != nil {
+		return fmt.Errorf("storing the vault key in the keychain: %w", err)
+	}
+	if got, err := s.guard.kr.Get(Service, s.guard.account); err != nil || strings.TrimSpace(got) != id.String() {
+		return errors.New("the keychain did not return the key that was stored; try again")
+	}
+	s.guard.id = id
+	return nil
 }
 
 // ItemAccount returns the account name of this store's key item.
@@ -150,7 +240,9 @@ func (s *Store) NewKey() error {
 type guard struct {
 	kr      Keyring
 	account string
+	literal string // the item name before symlinks were resolved, if it differs
 	extra   []age.Recipient
+	path    string
 
 	mu sync.Mutex
 	id *age.X25519Identity // read once per process
@@ -162,6 +254,13 @@ func (g *guard) load() (*age.X25519Identity, error) {
 		return g.id, nil
 	}
 	v, err := g.kr.Get(Service, g.account)
+	if errors.Is(err, errItemNotFound) && g.literal != "" {
+		// Made before item names resolved symlinks: the same vault
+		// file under its literal path. Use that item from now on.
+		if v, err = g.kr.Get(Service, g.literal); err == nil {
+			g.account = g.literal
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +270,39 @@ func (g *guard) load() (*age.X25519Identity, error) {
 	}
 	g.id = id
 	return id, nil
+}
+
+// findElsewhere returns the account of another vault key item whose key
+// opens sealed, or "" if none does or the keychain cannot list items.
+func (g *guard) findElsewhere(sealed []byte) (string, error) {
+	l, ok := g.kr.(Lister)
+	if !ok {
+		return "", nil
+	}
+	accounts, err := l.List(Service)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	for _, a := range accounts {
+		if !strings.HasPrefix(a, accountPrefix) || a == g.account || a == g.literal {
+			continue
+		}
+		v, err := g.kr.Get(Service, a)
+		if err != nil {
+			continue
+		}
+		id, err := age.ParseX25519Identity(strings.TrimSpace(v))
+		if err != nil {
+			continue
+		}
+		if _, err := agefile.Open(sealed, id); err == nil {
+			return a, nil
+		}
+	}
+	return "", nil
 }
 
 // create makes a new identity, stores it, and reads it back, so that what
@@ -217,6 +349,9 @@ func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 	id, err := g.load()
 	g.mu.Unlock()
 	if errors.Is(err, errItemNotFound) {
+		if other, ferr := g.findElsewhere(sealed); ferr == nil && other != "" {
+			return nil, &KeyElsewhereError{Vault: g.path, Account: other}
+		}
 		return nil, fmt.Errorf("%w (service %q, account %q); the vault was left untouched: restore the keychain item, or open the vault with a recovery identity (age -d -i KEY vault.age)", ErrKeyMissing, Service, g.account)
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -342,6 +343,165 @@ func TestRecoveryRecipient(t *testing.T) {
 	}
 	if !strings.Contains(string(plain), "recover-me") {
 		t.Fatal("recovered document lacks the credential")
+	}
+}
+
+// listingKeyring is a memKeyring that can list its items, as the Secret
+// Service can.
+type listingKeyring struct{ *memKeyring }
+
+func (l listingKeyring) List(service string) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for k := range l.items {
+		if s, a, _ := strings.Cut(k, "\x00"); s == service {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// TestItemAccountResolvesSymlinks checks that a data directory reached
+// through a symlink names the same key item as its real path.
+func TestItemAccountResolvesSymlinks(t *testing.T) {
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	a, err := keychain.ItemAccount(filepath.Join(real, keychain.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := keychain.ItemAccount(filepath.Join(link, keychain.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, _ := filepath.EvalSymlinks(real)
+	if a != b || a != "vault-key:"+filepath.Join(resolved, keychain.FileName) {
+		t.Fatalf("ItemAccount(real) = %q, ItemAccount(link) = %q; want both the resolved path", a, b)
+	}
+	// A directory that does not exist yet is named by its absolute path.
+	missing := filepath.Join(real, "not-yet", keychain.FileName)
+	if got, _ := keychain.ItemAccount(missing); got != "vault-key:"+filepath.Join(resolved, "not-yet", keychain.FileName) && got != "vault-key:"+missing {
+		t.Fatalf("ItemAccount(missing dir) = %q", got)
+	}
+}
+
+// TestLiteralItemStillOpens checks that a vault whose key item was named
+// by the unresolved path (before item names resolved symlinks) still
+// opens through that path.
+func TestLiteralItemStillOpens(t *testing.T) {
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	kr := newMem()
+	id, _ := age.GenerateX25519Identity()
+	kr.items[keychain.Service+"\x00vault-key:"+filepath.Join(link, keychain.FileName)] = id.String()
+	sealed, err := agefile.Seal([]byte(`{"version":1,"credentials":{}}`), id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(real, keychain.FileName), sealed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := keychain.New(filepath.Join(link, keychain.FileName), keychain.Options{Keyring: kr})
+	ctx := context.Background()
+	if err := s.Put(ctx, cred("a")); err != nil {
+		t.Fatalf("Put through the symlink: %v", err)
+	}
+	if kr.sets != 0 {
+		t.Fatal("a new key was made")
+	}
+}
+
+// TestKeyElsewhere checks that a vault moved to another directory reports
+// the key item of its old path that opens it, changes nothing until told
+// to, and then adopts that key.
+func TestKeyElsewhere(t *testing.T) {
+	ctx := context.Background()
+	kr := listingKeyring{newMem()}
+	oldDir := filepath.Join(t.TempDir(), "old")
+	os.Mkdir(oldDir, 0o700)
+	s, _ := keychain.New(filepath.Join(oldDir, keychain.FileName), keychain.Options{Keyring: kr})
+	if err := s.Put(ctx, cred("moved-secret")); err != nil {
+		t.Fatal(err)
+	}
+	// An unrelated item whose key does not open the vault.
+	other, _ := age.GenerateX25519Identity()
+	kr.items[keychain.Service+"\x00vault-key:/elsewhere/vault.age"] = other.String()
+	oldAccount := s.ItemAccount()
+
+	newDir := filepath.Join(t.TempDir(), "new")
+	if err := os.Rename(oldDir, newDir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(newDir, keychain.FileName)
+	before, _ := os.ReadFile(path)
+	s2, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	_, err := s2.Get(ctx, backends.Ref{Provider: "openai", Account: "default"})
+	var ke *keychain.KeyElsewhereError
+	if !errors.As(err, &ke) || !errors.Is(err, keychain.ErrKeyMissing) || ke.Account != oldAccount {
+		t.Fatalf("Get = %v, want a KeyElsewhereError naming %q", err, oldAccount)
+	}
+	if strings.Contains(err.Error(), "AGE-SECRET-KEY") || strings.Contains(err.Error(), "moved-secret") {
+		t.Fatalf("error leaks a secret: %v", err)
+	}
+	if got, err := s2.FindKeyElsewhere(); err != nil || got != oldAccount {
+		t.Fatalf("FindKeyElsewhere = %q, %v", got, err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("the vault changed")
+	}
+	if err := s2.AdoptKey("vault-key:/elsewhere/vault.age"); err == nil {
+		t.Fatal("adopted a key that does not open the vault")
+	}
+	if err := s2.AdoptKey(oldAccount); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s2.Get(ctx, backends.Ref{Provider: "openai", Account: "default"})
+	if err != nil || c.AccessToken != "moved-secret" {
+		t.Fatalf("after AdoptKey: %v, %v", c.AccessToken, err)
+	}
+	if _, ok := kr.items[keychain.Service+"\x00"+oldAccount]; !ok {
+		t.Fatal("the old item was removed")
+	}
+	if err := s2.AdoptKey(oldAccount); err == nil {
+		t.Fatal("AdoptKey replaced an existing key item")
+	}
+
+	// A keychain that cannot list: the plain missing-key error.
+	s3, _ := keychain.New(filepath.Join(t.TempDir(), keychain.FileName), keychain.Options{Keyring: kr.memKeyring})
+	os.WriteFile(filepath.Join(filepath.Dir(s3.Path()), keychain.FileName), before, 0o600)
+	_, err = s3.Get(ctx, backends.Ref{Provider: "openai", Account: "default"})
+	if !errors.Is(err, keychain.ErrKeyMissing) || errors.As(err, &ke) {
+		t.Fatalf("without listing: %v, want plain ErrKeyMissing", err)
+	}
+}
+
+// TestListSecretService checks the item listing against the real Secret
+// Service.
+func TestListSecretService(t *testing.T) {
+	testenv.NeedSecretService(t)
+	kr := keychain.System(0)
+	l, ok := kr.(keychain.Lister)
+	if !ok {
+		t.Fatal("the system keyring cannot list")
+	}
+	acct := "vault-key:/credmgr-list-test/" + t.Name()
+	if err := kr.Set(keychain.Service, acct, "x"); err != nil {
+		t.Fatal(err)
+	}
+	defer kr.Delete(keychain.Service, acct)
+	got, err := l.List(keychain.Service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(got, acct) {
+		t.Fatalf("List = %q, want it to hold %q", got, acct)
 	}
 }
 

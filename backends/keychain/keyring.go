@@ -18,6 +18,15 @@ type Keyring interface {
 	Delete(service, account string) error
 }
 
+// Lister is implemented by keyrings that can list the accounts of a
+// service's items (the Secret Service can; the macOS Keychain and Windows
+// Credential Manager through go-keyring cannot, and return an error
+// wrapping errors.ErrUnsupported). It lets a vault whose key item is
+// missing find the key made for it under another path.
+type Lister interface {
+	List(service string) ([]string, error)
+}
+
 // ErrUnavailable is wrapped when the keychain cannot be used: no Secret
 // Service session, a locked keychain that needs an unlock prompt nobody can
 // answer, or a keychain that does not answer in time. It never means "not
@@ -58,6 +67,19 @@ func (k *systemKeyring) Set(service, account, secret string) error {
 
 func (k *systemKeyring) Delete(service, account string) error {
 	return k.call(func() error { return gokeyring.Delete(service, account) })
+}
+
+func (k *systemKeyring) List(service string) ([]string, error) {
+	if !canList {
+		return nil, errors.ErrUnsupported
+	}
+	var accounts []string
+	err := k.call(func() error {
+		var err error
+		accounts, err = listAccounts(service)
+		return err
+	})
+	return accounts, err
 }
 
 // call runs fn with the timeout. A call that times out keeps running in

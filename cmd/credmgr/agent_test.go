@@ -81,6 +81,11 @@ func agentMain() {
 		}
 	case "call":
 		agentCall(&http.Client{}, os.Getenv(args[1]), os.Getenv(args[2]), args[3])
+	case "gcall":
+		// gemini-cli with a Google login: Bearer GOOGLE_CLOUD_ACCESS_TOKEN
+		// plus GEMINI_CLI_CUSTOM_HEADERS ("name:value,…") on each request.
+		agentCallHeaders(&http.Client{}, os.Getenv(args[1]), os.Getenv("GOOGLE_CLOUD_ACCESS_TOKEN"),
+			os.Getenv("GEMINI_CLI_CUSTOM_HEADERS"), args[2])
 	case "unixcall":
 		key, _ := os.ReadFile(args[2])
 		c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -96,12 +101,21 @@ func agentMain() {
 }
 
 func agentCall(c *http.Client, base, key, path string) {
+	agentCallHeaders(c, base, key, "", path)
+}
+
+func agentCallHeaders(c *http.Client, base, key, extra, path string) {
 	req, err := http.NewRequest("POST", base+path, strings.NewReader("{}"))
 	if err != nil {
 		fmt.Println("agent:", err)
 		os.Exit(1)
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
+	for _, h := range strings.Split(extra, ",") {
+		if name, value, ok := strings.Cut(h, ":"); ok {
+			req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+		}
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {

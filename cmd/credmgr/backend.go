@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 )
 
 func (a *app) backendCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "backend",
 		Short: "Show the storage backend in use, or switch to another",
@@ -36,6 +38,9 @@ Backends:
 			o, err := a.options()
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				return a.printBackendJSON(cmd.Context(), o)
 			}
 			cfgPath := config.Path(o.DataDir)
 			cfgNote := ""
@@ -72,6 +77,7 @@ Backends:
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(a.backendSetCmd())
 	return cmd
 }
@@ -101,6 +107,7 @@ func leftovers(dir string, op *backends.Opened) []string {
 }
 
 func (a *app) backendSetCmd() *cobra.Command {
+	var ageIdentities []string
 	cmd := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Switch backend, moving every credential across",
@@ -113,7 +120,16 @@ credmgr command completes or undoes the interrupted switch.
 Commands that were waiting for the vault while the switch ran continue on
 the new backend. A file that another backend left at the new backend's
 path is replaced only when every credential in it is also in the backend in
-use; it is never merged.`,
+use; it is never merged.
+
+It works when no backend is usable yet: that is how one is chosen. For the
+age backend, the key is an identity file (--age-identity FILE, or
+CREDMGR_AGE_IDENTITY), recorded as age_identity in config.toml, or else a
+passphrase (CREDMGR_PASSPHRASE_FILE, or asked on the terminal by the first
+command that stores something).`,
+		Example: `  credmgr backend set file
+  age-keygen -o ~/.age/credmgr.txt && credmgr backend set age --age-identity ~/.age/credmgr.txt
+  credmgr backend set keychain`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: config.Backends,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -121,12 +137,34 @@ use; it is never merged.`,
 			if !config.ValidBackend(name) {
 				return usageError(fmt.Errorf("unknown backend %q: choose one of %s", name, strings.Join(config.Backends, ", ")))
 			}
+			if len(ageIdentities) > 0 && name != backends.Age {
+				return usageError(errors.New("--age-identity goes with backend set age"))
+			}
 			o, err := a.options()
 			if err != nil {
 				return err
 			}
+			ctx := cmd.Context()
+			if name == backends.Keychain || name == backends.Auto {
+				if err := a.adoptMovedKey(ctx, o); err != nil {
+					return err
+				}
+			}
 			a.warnDataDir(o.DataDir)
-			res, err := backends.Switch(cmd.Context(), *o, name)
+			// The plain-text warning is printed below, and only when
+			// credentials were moved into the file.
+			so := *o
+			so.PlaintextOK = true
+			if len(ageIdentities) > 0 {
+				list := strings.Join(ageIdentities, string(filepath.ListSeparator))
+				so.Getenv = func(k string) string {
+					if k == "CREDMGR_AGE_IDENTITY" {
+						return list
+					}
+					return os.Getenv(k)
+				}
+			}
+			res, err := backends.Switch(ctx, so, name)
 			for _, n := range res.Notes {
 				fmt.Fprintf(a.stderr, "credmgr: %s\n", n)
 			}
@@ -143,6 +181,9 @@ use; it is never merged.`,
 			if res.From.Name == res.To.Name {
 				fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)
 			} else {
+				if res.To.Name == backends.File && res.Moved > 0 && !o.PlaintextOK {
+					fmt.Fprintf(a.stderr, "credmgr: warning: credentials were written in plain text to %s (set plaintext_ok = true in config.toml to silence this)\n", res.To.Path)
+				}
 				fmt.Fprintf(a.stderr, "credmgr: moved %d credential(s) from the %s backend to the %s backend\n", res.Moved, res.From.Name, res.To.Name)
 			}
 			if src := o.Getenv; src == nil && os.Getenv("CREDMGR_BACKEND") != "" && os.Getenv("CREDMGR_BACKEND") != name {
@@ -151,5 +192,6 @@ use; it is never merged.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVar(&ageIdentities, "age-identity", nil, "age identity `FILE` for the age backend (repeatable); recorded as age_identity in config.toml")
 	return cmd
 }

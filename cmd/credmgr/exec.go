@@ -17,6 +17,7 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/proxy"
+	"github.com/credmgr/credmgr/migrate"
 )
 
 func init() { extraCommands = append(extraCommands, (*app).execCmd) }
@@ -64,7 +65,8 @@ stay fresh however long it runs, and no real token enters its environment:
 
   anthropic       ANTHROPIC_BASE_URL
   openai, qwen    OPENAI_BASE_URL (with OPENAI_API_KEY, CODEX_API_KEY)
-  gemini          GOOGLE_GEMINI_BASE_URL, or CODE_ASSIST_ENDPOINT for a Google login
+  gemini          GOOGLE_GEMINI_BASE_URL, or for a Google login CODE_ASSIST_ENDPOINT
+                  with the key in GEMINI_CLI_CUSTOM_HEADERS (never sent to Google)
   github-copilot  COPILOT_BASE_URL with COPILOT_API_KEY
   any other NAME  NAME_BASE_URL with NAME_API_KEY
   always          CREDMGR_PROXY_URL (the proxy's http://127.0.0.1:PORT)
@@ -282,7 +284,11 @@ func proxyVars(c backends.Credential, base, key string) []envVar {
 		return v("OPENAI_API_KEY", key, "CODEX_API_KEY", key, "OPENAI_BASE_URL", url)
 	case "gemini":
 		if oauth {
-			return v("GOOGLE_CLOUD_ACCESS_TOKEN", key, "GOOGLE_GENAI_USE_GCA", "true", "CODE_ASSIST_ENDPOINT", url)
+			// gemini-cli also sends GOOGLE_CLOUD_ACCESS_TOKEN to Google's
+			// userinfo endpoint, so it gets a placeholder; the key rides
+			// in a header that only its Code Assist requests carry.
+			return v("GOOGLE_CLOUD_ACCESS_TOKEN", migrate.GeminiTokenPlaceholder, "GOOGLE_GENAI_USE_GCA", "true",
+				"GEMINI_CLI_CUSTOM_HEADERS", "x-goog-api-key:"+key, "CODE_ASSIST_ENDPOINT", url)
 		}
 		return v("GEMINI_API_KEY", key, "GOOGLE_GEMINI_BASE_URL", url)
 	case "qwen":

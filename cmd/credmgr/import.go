@@ -16,12 +16,13 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/strictjson"
+	"github.com/credmgr/credmgr/internal/tty"
 	"github.com/credmgr/credmgr/internal/vault"
 )
 
 func (a *app) importCmd() *cobra.Command {
 	var account string
-	var apiKey bool
+	var apiKey, force bool
 	cmd := &cobra.Command{
 		Use:   "import PROVIDER",
 		Short: "Store a credential read from stdin",
@@ -41,17 +42,31 @@ UTF-8, with each key once and field names in lowercase as above, and an
 expiry of 0001-01-01T00:00:00Z is refused (leave expiry out instead). Errors
 never quote the input.
 
-With --api-key, stdin holds a bare API key instead.`,
+With --api-key, stdin holds a bare API key instead; on a terminal it is
+asked for and not echoed.
+
+A stored credential of another type (an OAuth login, when an API key is
+imported, or the reverse) is replaced only with --force; use --account to
+keep both.`,
 		Example: `  echo '{"access_token":"…","refresh_token":"…","expiry":"2030-01-01T00:00:00Z"}' | credmgr import openai
   credmgr import anthropic --api-key < key.txt`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: providerCompletion,
+		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := refArg(args[0], account)
 			if err != nil {
 				return err
 			}
-			in, err := io.ReadAll(io.LimitReader(a.stdin, 1<<20+1))
+			var in []byte
+			if apiKey && a.stdinIsTerminal() {
+				// Typed or pasted at a terminal: prompt there, and do not
+				// echo.
+				var key string
+				key, err = tty.ReadSecret(cmd.Context(), "API key for "+ref.String()+": ", false)
+				in = []byte(key)
+			} else {
+				in, err = io.ReadAll(io.LimitReader(a.stdin, 1<<20+1))
+			}
 			if err != nil {
 				return fmt.Errorf("reading stdin: %w", err)
 			}
@@ -61,6 +76,9 @@ With --api-key, stdin holds a bare API key instead.`,
 			var c backends.Credential
 			if apiKey {
 				c, err = parseAPIKey(in)
+				if errors.Is(err, errJSONAsAPIKey) {
+					return withHint(exitError, err, "nothing was stored; to import a credential given as JSON, run credmgr import "+args[0]+" without --api-key")
+				}
 			} else {
 				c, err = parseCredentialJSON(in, ref)
 			}
@@ -79,22 +97,33 @@ With --api-key, stdin holds a bare API key instead.`,
 			if err != nil {
 				return err
 			}
-			if err := op.Store.Put(cmd.Context(), c); err != nil {
-				return a.storeError(err)
+			if err := a.putImported(cmd.Context(), op, c, force); err != nil {
+				return err
 			}
 			fmt.Fprintf(a.stderr, "credmgr: stored %s (%s) in the %s backend\n", ref, c.Type, op.Name)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&account, "account", "", "account name (default \"default\")")
-	cmd.Flags().BoolVar(&apiKey, "api-key", false, "read a bare API key instead of JSON")
+	cmd.RegisterFlagCompletionFunc("account", a.accountCompletion)
+	cmd.Flags().BoolVar(&apiKey, "api-key", false, "read a bare API key instead of JSON (asked for without echo on a terminal)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace a stored credential of another type (an OAuth login by an API key, or the reverse)")
 	return cmd
 }
+
+// errJSONAsAPIKey is returned by parseAPIKey for input that is JSON.
+var errJSONAsAPIKey = errors.New("the input is JSON, not an API key")
 
 func parseAPIKey(in []byte) (backends.Credential, error) {
 	s := strings.TrimSpace(string(in))
 	if s == "" {
 		return backends.Credential{}, errors.New("empty input: expected an API key on stdin")
+	}
+	if strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[") {
+		return backends.Credential{}, errJSONAsAPIKey
+	}
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return backends.Credential{}, errors.New("the API key is in quotes: give it without them")
 	}
 	if strings.ContainsAny(s, "\n\r\t ") {
 		return backends.Credential{}, errors.New("the API key contains whitespace or several lines: expected one key")

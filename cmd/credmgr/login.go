@@ -40,7 +40,7 @@ account is replaced only once the new login has succeeded.
 Ctrl-C stops the login and stores nothing. Endpoints and client ids can be
 changed per provider in config.toml (see docs/providers.md).`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: providerCompletion,
+		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := refArg(args[0], account)
 			if err != nil {
@@ -110,6 +110,7 @@ changed per provider in config.toml (see docs/providers.md).`,
 	f.StringVar(&enterprise, "enterprise", "", "GitHub Enterprise host (github-copilot)")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long (default: the provider's own limit)")
 	cmd.MarkFlagsMutuallyExclusive("device", "browser", "no-browser")
+	cmd.RegisterFlagCompletionFunc("account", a.accountCompletion)
 	return cmd
 }
 
@@ -126,6 +127,8 @@ func loginError(ctx context.Context, ref backends.Ref, err error, timeout time.D
 		return withHint(exitError, fmt.Errorf("login to %s was denied; nothing was stored: %w", ref.Provider, err), "run the login again and approve access")
 	case errors.Is(err, flows.ErrExpired):
 		return withHint(exitError, fmt.Errorf("login to %s expired; nothing was stored: %w", ref.Provider, err), "run the login again and approve it sooner")
+	case errors.Is(err, ui.ErrNoInput):
+		return withHint(exitError, fmt.Errorf("login to %s stopped; nothing was stored: %w", ref.Provider, err), "run credmgr login "+ref.Provider+" on a terminal, and paste the code when it asks")
 	case errors.Is(err, flows.ErrStateMismatch):
 		return withHint(exitError, fmt.Errorf("login to %s rejected; nothing was stored: %w", ref.Provider, err), "start a new login and finish it in the same browser session")
 	}

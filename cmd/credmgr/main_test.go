@@ -61,6 +61,13 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CREDMGR_HOME", filepath.Join(env.WorkDir, "data"))
 			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, "xdg"))
+			// $REPO is the repository root, for scripts that check its
+			// tooling (scripts/, .ci/).
+			repo, err := filepath.Abs(filepath.Join("..", ".."))
+			if err != nil {
+				return err
+			}
+			env.Setenv("REPO", repo)
 			setupFakes(env)
 			env.Values["upstreams"] = map[string]*fakeupstream.Server{}
 			for _, kv := range noNetworkEnv {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/migrate"
 )
 
@@ -18,7 +21,7 @@ func init() { extraCommands = append(extraCommands, (*app).migrateCmd) }
 func (a *app) migrateCmd() *cobra.Command {
 	var opts migrate.Options
 	var from, home string
-	var asJSON bool
+	var asJSON, connect bool
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Move other agents' plaintext token files into the store",
@@ -45,8 +48,15 @@ goes to another account. A file is removed only if it still holds what was
 read; one that changed meanwhile stays for the next run. A file or entry
 that cannot be stored exactly (an expiry past the year 9999, invalid UTF-8)
 is reported and kept, and the run goes on. Running migrate again is safe.
-Exit status 1 means something was left behind; the report says why.`,
+Exit status 1 means something was left behind; the report says why.
+
+A tool whose token file is removed is logged out until it takes its
+credentials from credmgr. Before removing pi's, Claude Code's, Codex's,
+gemini-cli's or qwen-code's file, migrate says whether that tool is
+connected; the report ends with the credmgr connect line for each tool that
+is not, and --connect runs them (see credmgr connect --help).`,
 		Example: `  credmgr migrate --dry-run
+  credmgr migrate --connect
   credmgr migrate --from pi,llxprt --keep
   credmgr migrate --home /mnt/old-laptop/home/me --json`,
 		Args: cobra.NoArgs,
@@ -74,11 +84,32 @@ Exit status 1 means something was left behind; the report says why.`,
 				}
 				opts.Home, opts.Getenv = h, os.Getenv
 			}
+			var store backends.Store
 			op, err := a.store(cmd.Context())
-			if err != nil {
+			switch {
+			case err == nil:
+				store = op.Store
+			case opts.DryRun && errors.Is(err, backends.ErrNoBackend):
+				// A dry run writes nothing: it can plan without a
+				// backend, as if nothing were stored yet.
+				fmt.Fprintln(a.stderr, "credmgr: no backend is usable yet, so the plan assumes nothing is stored (see credmgr backend)")
+			default:
 				return err
 			}
-			rep, err := migrate.Run(cmd.Context(), op.Store, opts)
+			tools := migrate.ConnectOptions{Home: opts.Home, Getenv: opts.Getenv}
+			opts.BeforeRemove = func(tool, path string) {
+				switch {
+				case migrate.IsConnected(tool, tools):
+					fmt.Fprintf(a.stderr, "credmgr: removing %s: %s takes its credentials from credmgr from now on\n", path, tool)
+				case migrate.CanConnect(tool) && connect:
+					fmt.Fprintf(a.stderr, "credmgr: removing %s: %s will take its credentials from credmgr (connecting it below)\n", path, tool)
+				case migrate.CanConnect(tool):
+					fmt.Fprintf(a.stderr, "credmgr: removing %s: %s needs credmgr connect %s to keep working\n", path, tool, tool)
+				default:
+					fmt.Fprintf(a.stderr, "credmgr: removing %s: %s cannot take credentials from credmgr; run it with credmgr exec, or log it in again\n", path, tool)
+				}
+			}
+			rep, err := migrate.Run(cmd.Context(), store, opts)
 			if err != nil {
 				if strings.HasPrefix(err.Error(), "unknown tool") {
 					return usageError(err)
@@ -102,8 +133,31 @@ Exit status 1 means something was left behind; the report says why.`,
 			if len(rep.Rows) == 0 {
 				fmt.Fprintln(a.stderr, "credmgr: no token files of other tools found; nothing to do")
 			}
+			failed := 0
+			switch {
+			case len(rep.Connect) == 0:
+			case connect && !rep.DryRun:
+				for _, h := range rep.Connect {
+					if err := a.migrateConnect(cmd.Context(), h, tools, asJSON); err != nil {
+						a.report(err)
+						failed++
+					}
+				}
+			default:
+				if connect {
+					fmt.Fprintln(a.stderr, "credmgr: --connect would then run:")
+				} else {
+					fmt.Fprintln(a.stderr, "credmgr: these tools have no token file of their own any more; to keep them working, run:")
+				}
+				for _, h := range rep.Connect {
+					fmt.Fprintf(a.stderr, "credmgr:   %s\n", h.Command())
+				}
+			}
 			if rep.DryRun {
 				fmt.Fprintln(a.stderr, "credmgr: dry run: nothing was changed")
+			}
+			if failed > 0 {
+				return withHint(exitError, fmt.Errorf("%d tool(s) could not be connected", failed), "the credentials are stored; fix what the errors above say and run credmgr connect TOOL")
 			}
 			if rep.LeftBehind > 0 {
 				return withHint(exitError, fmt.Errorf("%d file(s) were left behind", rep.LeftBehind), "the REASON column says why; fix the file or import its tokens by hand with credmgr import")
@@ -117,5 +171,18 @@ Exit status 1 means something was left behind; the report says why.`,
 	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "never remove the source files")
 	cmd.Flags().BoolVar(&opts.Overwrite, "overwrite", false, "replace stored credentials of the same login even when they are newer")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&connect, "connect", false, "then connect each tool whose token file was removed (credmgr connect TOOL)")
+	cmd.RegisterFlagCompletionFunc("from", toolsCompletion)
 	return cmd
+}
+
+// migrateConnect connects one tool after migrate removed its token file.
+func (a *app) migrateConnect(ctx context.Context, h migrate.ConnectHint, tools migrate.ConnectOptions, asJSON bool) error {
+	o, err := a.connectOptions(h.Account)
+	if err != nil {
+		return err
+	}
+	o.Home, o.Getenv = tools.Home, tools.Getenv
+	fmt.Fprintf(a.stderr, "credmgr: %s\n", h.Command())
+	return a.runConnect(ctx, h.Tool, o, false, asJSON)
 }

@@ -119,7 +119,10 @@ func (a *app) report(err error) int {
 	// cleaned of control characters (escape sequences, carriage returns),
 	// and a continuation line that looks like one of credmgr's own is
 	// indented, so that nothing can forge a "credmgr: hint:" line.
-	msg := strings.TrimSpace(err.Error())
+	msg, suggestion := cutSuggestions(strings.TrimSpace(err.Error()))
+	if suggestion != "" {
+		hints = append([]string{suggestion}, hints...)
+	}
 	lines := strings.Split(msg, "\n")
 	fmt.Fprintf(a.stderr, "credmgr: error: %s\n", ui.Clean(lines[0]))
 	for _, l := range lines[1:] {
@@ -173,9 +176,14 @@ gemini (google, google-gemini-cli), qwen, github-copilot (copilot).
 Exit codes: 0 ok, 1 error, 2 usage, 3 no usable credential (log in again).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
 	}
+	root.SetVersionTemplate("credmgr {{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.backendFlag, "backend", "", "backend to use: auto, keychain, age or file (default: CREDMGR_BACKEND, then config.toml, then auto)")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withHint(exitUsage, err, "run "+c.CommandPath()+" --help for usage")
+	})
+	a.registerCompletions(root)
 	root.AddCommand(
 		a.importCmd(),
 		a.tokenCmd(),
@@ -199,6 +207,9 @@ func (a *app) options() (*backends.Options, error) {
 		return a.opts, nil
 	}
 	o, cfg, err := backends.LoadOptions()
+	if errors.Is(err, config.ErrSecretKeyAsPath) {
+		return nil, secretKeyAsPathError(err)
+	}
 	if errors.Is(err, config.ErrSecretKey) {
 		return nil, withHint(exitError, err,
 			"remove it from config.toml and list its recipient instead: age-keygen -y KEYFILE prints it",
@@ -263,6 +274,11 @@ func refArg(provider, account string) (backends.Ref, error) {
 	if err != nil {
 		return backends.Ref{}, err
 	}
+	if p == backends.ProxyKeyProvider {
+		// Only the proxy key commands read or write these records.
+		return backends.Ref{}, withHint(exitUsage, fmt.Errorf("%s is reserved for proxy keys, not a provider", p),
+			"credmgr proxy key add, list and revoke manage them")
+	}
 	if account == "" {
 		account = backends.DefaultAccount
 	}
@@ -271,12 +287,4 @@ func refArg(provider, account string) (backends.Ref, error) {
 		return ref, usageError(err)
 	}
 	return ref, nil
-}
-
-// providerCompletion completes provider names.
-func providerCompletion(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	return backends.Providers, cobra.ShellCompDirectiveNoFileComp
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/proxy"
+	"github.com/credmgr/credmgr/migrate"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -25,12 +25,16 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "List stored credentials without their secrets",
 		Long: `Status lists every stored credential (or those of PROVIDER): provider,
 account, type, expiry (absolute and relative), where it came from, and the
-backend that holds it. Secrets are shown only with --json --show-secrets.`,
+backend that holds it. Secrets are shown only with --json --show-secrets.
+
+Without PROVIDER and --json, it then lists the tools credmgr connect knows
+that are installed or configured here: whether each takes its credentials
+from credmgr (credmgr connect lists every tool; --json too).`,
 		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: providerCompletion,
+		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if showSecrets && !asJSON {
-				return usageError(fmt.Errorf("--show-secrets needs --json"))
+				return withHint(exitUsage, fmt.Errorf("--show-secrets needs --json"), "add --json: credmgr status --json --show-secrets")
 			}
 			var provider string
 			if len(args) == 1 {
@@ -40,18 +44,14 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 				}
 				provider = p
 			}
+			// No usable backend is an error here as in every command,
+			// even when nothing is stored yet: the hint says how to
+			// choose one.
 			op, err := a.store(cmd.Context())
-			if errors.Is(err, backends.ErrNoBackend) && a.nothingStored() {
-				// A fresh machine: nothing to list, and the choice of
-				// backend can wait until something is stored.
-				if asJSON {
-					fmt.Fprintln(a.stdout, "[]")
-				}
-				fmt.Fprintln(a.stderr, "credmgr: no credentials stored yet")
-				for _, l := range strings.Split(err.Error(), "\n") {
-					fmt.Fprintf(a.stderr, "credmgr: %s\n", l)
-				}
-				return nil
+			if errors.Is(err, backends.ErrNoBackend) && provider == "" && !asJSON {
+				// The tools credmgr connect knows are worth listing even
+				// before a backend is chosen.
+				a.printToolsSection()
 			}
 			if err != nil {
 				return err
@@ -88,9 +88,12 @@ backend that holds it. Secrets are shown only with --json --show-secrets.`,
 				}
 				tw.Flush()
 			}
+			if provider == "" && !asJSON {
+				a.printToolsSection()
+			}
 			if len(list) == 0 {
 				if provider != "" {
-					return withHint(exitNoCreds, fmt.Errorf("no credential for %s", provider), "credmgr login "+provider)
+					return withHint(exitNoCreds, fmt.Errorf("no credential for %s", provider), loginHint(backends.Ref{Provider: provider, Account: backends.DefaultAccount}))
 				}
 				if !asJSON {
 					fmt.Fprintf(a.stderr, "credmgr: no credentials stored (backend %s)\n", op.Name)
@@ -224,4 +227,24 @@ func (a *app) nothingStored() bool {
 		}
 	}
 	return true
+}
+
+// printToolsSection lists, after a blank line, the tools connect knows
+// that are installed, configured or connected here (nothing when there is
+// none).
+func (a *app) printToolsSection() {
+	o, err := a.toolOptions()
+	if err != nil {
+		return
+	}
+	var st []migrate.ToolStatus
+	for _, s := range migrate.Statuses(o) {
+		if s.Installed != "" || s.ConfigDir != "" || s.Mode != "" || s.Err != "" {
+			st = append(st, s)
+		}
+	}
+	if len(st) > 0 {
+		fmt.Fprintln(a.stdout)
+		printTools(a.stdout, st)
+	}
 }

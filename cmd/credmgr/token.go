@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +30,7 @@ With --json it prints the token with its type, expiry and provider extras
 (never the refresh token). Exit code 3 means there is no usable credential
 and you need to log in.`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: providerCompletion,
+		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := refArg(args[0], account)
 			if err != nil {
@@ -42,6 +44,7 @@ and you need to log in.`,
 		},
 	}
 	cmd.Flags().StringVar(&account, "account", "", "account name (default \"default\")")
+	cmd.RegisterFlagCompletionFunc("account", a.accountCompletion)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON with the token, its type and expiry")
 	return cmd
 }
@@ -97,6 +100,15 @@ func (a *app) usableCredential(ctx context.Context, ref backends.Ref) (backends.
 	if err != nil || !flows.NeedsRefresh(c, time.Now()) {
 		return c, err
 	}
+	if !hasLogin(ref.Provider) {
+		// Nothing here can refresh it, with or without a refresh token.
+		account := ""
+		if ref.Account != backends.DefaultAccount {
+			account = " --account " + ref.Account
+		}
+		return c, withHint(exitNoCreds, fmt.Errorf("the access token for %s has expired, and credmgr has no login for %s to refresh it; the stored credential was left as it was", ref, ref.Provider),
+			"store a new token: credmgr import "+ref.Provider+account+" < token.json (see credmgr import --help)")
+	}
 	var flow flows.Flow
 	if c.RefreshToken != "" {
 		if flow, err = a.flow(ref.Provider); err != nil {
@@ -135,14 +147,48 @@ func (a *app) storedCredential(ctx context.Context, op *backends.Opened, ref bac
 }
 
 func (a *app) notLoggedIn(ref backends.Ref) error {
-	return withHint(exitNoCreds, fmt.Errorf("no credential for %s", ref), loginHint(ref))
+	return withHint(exitNoCreds, fmt.Errorf("no credential for %s", ref), append(a.otherAccountsHint(ref, "token"), loginHint(ref))...)
 }
 
-// loginHint is the command that gets a new credential for ref.
-func loginHint(ref backends.Ref) string {
-	h := "credmgr login " + ref.Provider
-	if ref.Account != backends.DefaultAccount {
-		h += " --account " + ref.Account
+// otherAccountsHint says which other accounts of ref's provider are
+// stored, for a command that did not find ref: "token qwen" when only
+// qwen/work is stored.
+func (a *app) otherAccountsHint(ref backends.Ref, command string) []string {
+	if a.opened == nil {
+		return nil
 	}
-	return h
+	list, err := a.opened.Store.List(context.Background())
+	if err != nil {
+		return nil
+	}
+	var accounts []string
+	for _, c := range list {
+		if c.Provider == ref.Provider && c.Account != ref.Account {
+			accounts = append(accounts, c.Account)
+		}
+	}
+	switch len(accounts) {
+	case 0:
+		return nil
+	case 1:
+		return []string{fmt.Sprintf("%s is stored under account %s: credmgr %s %s --account %s", ref.Provider, accounts[0], command, ref.Provider, accounts[0])}
+	}
+	return []string{fmt.Sprintf("%s is stored under the accounts %s: credmgr %s %s --account NAME", ref.Provider, strings.Join(accounts, ", "), command, ref.Provider)}
+}
+
+// hasLogin reports whether credmgr can log in to (and refresh tokens of)
+// provider.
+func hasLogin(provider string) bool { return slices.Contains(flows.Providers(), provider) }
+
+// loginHint is the command that gets a new credential for ref: a login,
+// or for a provider credmgr cannot log in to, an import.
+func loginHint(ref backends.Ref) string {
+	account := ""
+	if ref.Account != backends.DefaultAccount {
+		account = " --account " + ref.Account
+	}
+	if !hasLogin(ref.Provider) {
+		return "credmgr has no login for " + ref.Provider + "; store a key: credmgr import " + ref.Provider + account + " --api-key < key.txt"
+	}
+	return "credmgr login " + ref.Provider + account
 }

@@ -38,7 +38,8 @@ type Config struct {
 	// age-identity vaults are also sealed to.
 	RecoveryRecipients []string `toml:"recovery_recipients"`
 	// ProxyListen is the address "credmgr proxy" listens on by default
-	// ("127.0.0.1:PORT" or "unix:PATH").
+	// ("127.0.0.1:PORT" or "unix:PATH"); connect writes it into tools'
+	// settings.
 	ProxyListen string `toml:"proxy_listen"`
 	// Providers holds per-provider overrides ([providers.NAME] tables),
 	// keyed by the table's name as written (a provider name or an alias).
@@ -135,6 +136,23 @@ func (l *StringList) UnmarshalTOML(v any) error {
 // config.toml wants a recipient (a public key).
 var ErrSecretKey = errors.New("an age secret key")
 
+// ErrSecretKeyAsPath is wrapped by the error for an age secret key found
+// where the path of an identity file belongs (age_identity, or
+// CREDMGR_AGE_IDENTITY).
+var ErrSecretKeyAsPath = errors.New("an age secret key")
+
+// CheckIdentityPaths returns an error wrapping ErrSecretKeyAsPath, naming
+// only what and the entry's position, when an entry of list is an age
+// secret key rather than the path of an identity file.
+func CheckIdentityPaths(what string, list []string) error {
+	for i, f := range list {
+		if looksLikeAgeSecret(f) {
+			return fmt.Errorf("%s entry %d of %d is %w (AGE-SECRET-KEY-…), not the path of an identity file", what, i+1, len(list), ErrSecretKeyAsPath)
+		}
+	}
+	return nil
+}
+
 // Backends lists the valid backend names.
 var Backends = []string{"auto", "keychain", "age", "file"}
 
@@ -214,6 +232,9 @@ func Parse(b []byte) (*Config, error) {
 		if looksLikeAgeSecret(r) {
 			return nil, fmt.Errorf("recovery_recipients entry %d of %d is %w (AGE-SECRET-KEY-…), not a recipient (age1…)", i+1, len(c.RecoveryRecipients), ErrSecretKey)
 		}
+	}
+	if err := CheckIdentityPaths("age_identity", c.AgeIdentity); err != nil {
+		return nil, err
 	}
 	var raw struct {
 		Providers any `toml:"providers"`

@@ -25,12 +25,13 @@ lock_timeout = "1m"
 plaintext_ok = true
 age_identity = ["~/k1.txt", "/k2.txt"]
 recovery_recipients = ["age1xyz"]
+proxy_listen = "127.0.0.1:8000"
 [providers.openai]
 issuer = "http://127.0.0.1:1234"
 [providers.github-copilot]
 github_url = "https://ghe.example.com"
 `, check: func(t *testing.T, c *Config) {
-			if c.Backend != "age" || c.KeychainTimeout.Duration != 3*time.Second || c.LockTimeout.Duration != time.Minute || !c.PlaintextOK {
+			if c.Backend != "age" || c.ProxyListen != "127.0.0.1:8000" || c.KeychainTimeout.Duration != 3*time.Second || c.LockTimeout.Duration != time.Minute || !c.PlaintextOK {
 				t.Errorf("got %+v", c)
 			}
 			if len(c.AgeIdentity) != 2 || c.Providers["openai"]["issuer"] != "http://127.0.0.1:1234" || c.Providers["github-copilot"]["github_url"] == "" {
@@ -122,6 +123,8 @@ func TestParseErrorsNeverQuoteValues(t *testing.T) {
 	tests := []struct{ name, in, wantErr string }{
 		{"secret key as recipient", `recovery_recipients = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", "` + ageKey + `"]`, "recovery_recipients entry 2 of 2 is an age secret key (AGE-SECRET-KEY-…), not a recipient (age1…)"},
 		{"secret key lowercase", `recovery_recipients = [" ` + strings.ToLower(ageKey) + `"]`, "entry 1 of 1 is an age secret key"},
+		{"secret key as identity file", `age_identity = ["~/key.txt", "` + ageKey + `"]`, "age_identity entry 2 of 2 is an age secret key (AGE-SECRET-KEY-…), not the path of an identity file"},
+		{"secret key as the identity file", `age_identity = " ` + strings.ToLower(ageKey) + `"`, "age_identity entry 1 of 1 is an age secret key"},
 		{"plugin identity as recipient", `recovery_recipients = ["AGE-PLUGIN-YUBIKEY-1CANARYCANARYCANARYCANARY"]`, "is an age secret key"},
 		{"bare secret as backend", "backend = " + ageKey, "line 1: expected value but found … instead"},
 		{"bare token as issuer", "[providers.openai]\nissuer = " + token, "line 2: expected value"},
@@ -211,6 +214,29 @@ func TestSetTopLevelNewFile(t *testing.T) {
 				t.Fatalf("config.toml is\n%q\nwant\n%q", b, tt.want)
 			}
 		})
+	}
+}
+
+// TestSetTopLevelList checks that a list of strings (age_identity) is
+// written as a TOML array that reads back, replaced in place, with quotes
+// and backslashes in paths kept.
+func TestSetTopLevelList(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(path, []byte("backend = \"age\"\nage_identity = \"old.txt\" # was\n\n[providers.openai]\nissuer = \"x\"\n"), 0o600)
+	files := []string{"/home/a/key one.txt", `C:\keys\"quoted".txt`}
+	if err := SetTopLevelList(path, "age_identity", files); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.AgeIdentity) != 2 || c.AgeIdentity[0] != files[0] || c.AgeIdentity[1] != files[1] || c.Backend != "age" || c.Providers["openai"]["issuer"] != "x" {
+		t.Fatalf("after SetTopLevelList: %+v", c)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Count(string(b), "age_identity") != 1 {
+		t.Fatalf("the key was not replaced in place:\n%s", b)
 	}
 }
 

@@ -63,7 +63,8 @@ func WriteState(path, backend string, sw *Switch) error {
 // RemoveStaleTemps removes the temp files that a writer of config.toml
 // killed mid-write left beside path. Call it only where no other process
 // can be writing config.toml: credmgr writes it only in "backend set",
-// holding every vault lock.
+// holding every vault lock, and when a new age vault records its
+// identities (age_identity), holding the lock of vault.age.
 func RemoveStaleTemps(path string) {
 	m, _ := filepath.Glob(fsutil.TempPattern(path))
 	for _, f := range m {
@@ -98,7 +99,26 @@ func writeLines(path string, lines []string) error {
 // setTopLevel replaces key's line before the first table, or inserts one
 // there.
 func setTopLevel(lines []string, key, value string) []string {
-	line := key + " = " + strconv.Quote(value)
+	return setTopLevelRaw(lines, key, strconv.Quote(value))
+}
+
+// SetTopLevelList sets key = ["v1", "v2", …] (a TOML array of strings) at
+// the top level of the configuration file at path, as SetTopLevel does.
+func SetTopLevelList(path, key string, values []string) error {
+	lines, err := readLines(path)
+	if err != nil {
+		return err
+	}
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = strconv.Quote(v)
+	}
+	return writeLines(path, setTopLevelRaw(lines, key, "["+strings.Join(quoted, ", ")+"]"))
+}
+
+// setTopLevelRaw is setTopLevel with value already written as TOML.
+func setTopLevelRaw(lines []string, key, value string) []string {
+	line := key + " = " + value
 	re := regexp.MustCompile(`^\s*` + regexp.QuoteMeta(key) + `\s*=`)
 	firstTable := len(lines)
 	for i, l := range lines {

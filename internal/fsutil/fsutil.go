@@ -56,6 +56,24 @@ func CheckPrivate(path string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
+// CheckKeyFileMode returns an error wrapping ErrInsecure if the open file
+// f, which holds a key or passphrase, can be read or written by group or
+// others. Unlike CheckPrivate it accepts a symlink to such a file (f is
+// what it points to): key files are often linked from elsewhere.
+func CheckKeyFileMode(f *os.File) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%w: it has mode %04o, so other users can read or change it; it is not used until only you can (run: chmod 600 %s)", ErrInsecure, perm, f.Name())
+	}
+	return nil
+}
+
 // ErrDirExposed is wrapped by CheckDir's error when other users can list
 // the directory but not change it. It is a warning, not a refusal: the
 // files in it are private, only their names show.
@@ -145,6 +163,12 @@ func OpenNoFollow(path string) (*os.File, error) { return openNoFollow(path) }
 // in the same directory (O_EXCL), fsyncs it, renames it over path, and
 // fsyncs the directory. No temp file is left behind on error.
 func WriteFileAtomic(path string, data []byte) (err error) {
+	return WriteFileAtomicMode(path, data, 0o600)
+}
+
+// WriteFileAtomicMode is WriteFileAtomic with another mode for the new
+// file (for other tools' configuration files, which are not secret).
+func WriteFileAtomicMode(path string, data []byte, perm fs.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -157,8 +181,9 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	// CreateTemp uses 0600 already; Chmod guards against a umask oddity.
-	if err = f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
+	// CreateTemp uses 0600; Chmod sets the mode asked for (and guards
+	// against a umask oddity).
+	if err = f.Chmod(perm); err != nil && runtime.GOOS != "windows" {
 		return fmt.Errorf("setting mode of %s: %w", tmp, err)
 	}
 	if _, err = f.Write(data); err != nil {

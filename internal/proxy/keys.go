@@ -23,7 +23,7 @@ import (
 // only the key's SHA-256 hash ("sha256:<hex>") as its secret, the allowed
 // providers as scopes, the account in Extra["account"] and the key's
 // expiry.
-const KeyProvider = "credmgr-proxy-key"
+const KeyProvider = backends.ProxyKeyProvider
 
 // keyPrefix starts every proxy key.
 const keyPrefix = "cmp_"

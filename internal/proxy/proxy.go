@@ -360,9 +360,21 @@ func rewrite(pr *httputil.ProxyRequest) {
 	rt := pr.In.Context().Value(routeKey{}).(*route)
 	out := pr.Out
 	out.URL = &url.URL{Scheme: "http", Host: "upstream.invalid", Path: rt.path, RawPath: rt.rawPath, RawQuery: rt.rawQuery}
-	if rt.stripQueryKeys && strings.Contains(rt.rawQuery, "key=") {
+	if rt.stripQueryKeys && strings.Contains(rt.rawQuery, "key=") || strings.Contains(rt.rawQuery, keyPrefix) {
+		// Gemini's key= is the client's key, never the upstream's; and on
+		// any route a parameter holding a proxy key stays here.
 		q := out.URL.Query()
-		q.Del("key")
+		if rt.stripQueryKeys {
+			q.Del("key")
+		}
+		for name, vs := range q {
+			for _, v := range vs {
+				if wellFormed(strings.TrimSpace(v)) {
+					q.Del(name)
+					break
+				}
+			}
+		}
 		out.URL.RawQuery = q.Encode()
 	}
 	out.Host = ""

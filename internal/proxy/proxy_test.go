@@ -529,6 +529,26 @@ func TestProxyGeminiQueryKey(t *testing.T) {
 	}
 }
 
+// TestProxyQueryProxyKey: on any route, a query parameter holding a proxy
+// key never goes upstream; other parameters do, unchanged.
+func TestProxyQueryProxyKey(t *testing.T) {
+	e := newEnv(t, nil)
+	e.put(backends.Credential{Provider: "anthropic", Type: backends.TypeAPIKey, AccessToken: "sk-ant-api03-real"})
+	key := e.key("k", "anthropic")
+	if code, body, _ := e.do("POST", "/anthropic/v1/messages?beta=true&key="+key+"&api_key="+key+"&x=1", map[string]string{"X-Api-Key": key}, "{}"); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if q := e.up["anthropic"].Last().RawQuery; q != "beta=true&x=1" {
+		t.Errorf("query %q, want beta=true&x=1", q)
+	}
+	if code, body, _ := e.do("POST", "/anthropic/v1/messages?key=plain", map[string]string{"X-Api-Key": key}, "{}"); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if q := e.up["anthropic"].Last().RawQuery; q != "key=plain" {
+		t.Errorf("query %q, want key=plain kept", q)
+	}
+}
+
 // TestProxySSE: server-sent events reach the client one by one, each
 // before the upstream sends the next.
 func TestProxySSE(t *testing.T) {

@@ -166,3 +166,46 @@ func readLine(ctx context.Context, f *os.File) (string, error) {
 		return "", ctx.Err()
 	}
 }
+
+// Ask prints prompt on the terminal and reads one line, echoed (for a
+// yes/no question). Like ReadSecret it returns ctx's error when ctx is
+// done and an error wrapping ErrInterrupted when a terminating signal
+// arrives while it waits.
+func Ask(ctx context.Context, prompt string) (string, error) {
+	f, err := open()
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return askOn(ctx, f, prompt)
+}
+
+// askOn is Ask on an open terminal f.
+func askOn(ctx context.Context, f *os.File, prompt string) (string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, promptSignals...)
+	defer signal.Stop(sigc)
+	go func() {
+		select {
+		case s := <-sigc:
+			cancel(fmt.Errorf("%w by %v", ErrInterrupted, s))
+		case <-ctx.Done():
+		}
+	}()
+	fmt.Fprint(f, prompt)
+	s, err := readLine(ctx, f)
+	if ctx.Err() != nil {
+		fmt.Fprintln(f)
+		return "", context.Cause(ctx)
+	}
+	if errors.Is(err, errNoLine) {
+		fmt.Fprintln(f)
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading from the terminal: %w", err)
+	}
+	return strings.TrimRight(s, "\r\n"), nil
+}

@@ -122,3 +122,48 @@ func TestReadSecretSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestAsk: a question is answered with an echoed line; end of input is an
+// empty answer; a cancelled context ends it at once.
+func TestAsk(t *testing.T) {
+	for _, tt := range []struct {
+		name, typed, want string
+		cancel            bool
+	}{
+		{name: "yes", typed: "y\n", want: "y"},
+		{name: "end of input", typed: "\x04", want: ""},
+		{name: "cancelled", typed: "y", cancel: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := testenv.OpenPTY()
+			if err != nil {
+				t.Skipf("no pseudo-terminal: %v", err)
+			}
+			t.Cleanup(p.Close)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ch := make(chan readResult, 1)
+			go func() {
+				s, err := askOn(ctx, p.Slave, "remove? [y/N] ")
+				ch <- readResult{s, err}
+			}()
+			if !p.WaitFor("remove? [y/N] ", hang) {
+				t.Fatalf("no prompt; the terminal shows %q", p.Output())
+			}
+			p.Type(tt.typed)
+			if tt.cancel {
+				cancel()
+			}
+			r := wait(t, ch)
+			if tt.cancel {
+				if !errors.Is(r.err, context.Canceled) {
+					t.Errorf("err = %v, want context.Canceled", r.err)
+				}
+				return
+			}
+			if r.err != nil || r.s != tt.want {
+				t.Errorf("got %q, %v; want %q", r.s, r.err, tt.want)
+			}
+		})
+	}
+}

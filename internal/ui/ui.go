@@ -175,6 +175,7 @@ func (t *Terminal) Prompt(ctx context.Context, msg string) (string, error) {
 	case l := <-ch:
 		s := strings.TrimSpace(l.s)
 		if s == "" && l.err != nil {
+			fmt.Fprintln(t.Out) // end the prompt's line before the error
 			return "", ErrNoInput
 		}
 		return s, nil
