@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -108,5 +109,15 @@ func (a *app) fastToken(args []string) (int, bool) {
 	if err := a.printToken(c, t.json); err != nil {
 		return a.report(err), true
 	}
+	return exitOK, true
+}
+
+// fastVersion serves "credmgr version" and "credmgr --version" (which
+// print the same line) without building the command tree.
+func (a *app) fastVersion(args []string) (int, bool) {
+	if len(args) != 1 || args[0] != "version" && args[0] != "--version" {
+		return 0, false
+	}
+	fmt.Fprintln(a.stdout, "credmgr "+buildVersion())
 	return exitOK, true
 }

@@ -68,7 +68,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// a sandbox that forbids them, and credmgr still works there.
 	_ = harden.Process()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	// What agents and scripts run most is served without building the
+	// command tree (see fast.go); everything else, and anything unusual,
+	// runs the full command line.
 	if code, ok := a.fastToken(args); ok {
+		return code
+	}
+	if code, ok := a.fastVersion(args); ok {
 		return code
 	}
 	root := a.rootCmd()
