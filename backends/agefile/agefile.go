@@ -22,7 +22,7 @@ import (
 	"filippo.io/age/plugin"
 
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/hugepages"
+	"github.com/credmgr/credmgr/internal/kdf"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -135,9 +135,12 @@ func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 			return nil, err
 		}
 		ids = []age.Identity{id}
-		// scrypt's work space (256 MiB at age's default) on huge pages
-		// where the kernel gives them on request: far fewer page faults.
-		hugepages.Prepare(ScryptMemory(sealed))
+		// scrypt (256 MiB of work space at age's default) takes one of
+		// as many machine-wide slots as there are CPUs, and its work
+		// space goes on huge pages where the kernel gives them on
+		// request (see package kdf).
+		done := kdf.Prepare(ctx, ScryptMemory(sealed))
+		defer done()
 	} else {
 		ids = g.opts.Identities
 	}
