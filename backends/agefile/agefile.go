@@ -172,10 +172,14 @@ func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		wf := defaultWorkFactor
 		if g.opts.WorkFactor > 0 {
-			r.SetWorkFactor(g.opts.WorkFactor)
+			wf = g.opts.WorkFactor
+			r.SetWorkFactor(wf)
 		}
 		rs = []age.Recipient{r}
+		done := kdf.Prepare(ctx, 1024<<wf) // as in Open
+		defer done()
 	}
 	return Seal(plain, rs...)
 }
@@ -195,6 +199,9 @@ func Seal(plain []byte, rs ...age.Recipient) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// defaultWorkFactor is age's scrypt work factor (log2 N) when none is set.
+const defaultWorkFactor = 18
 
 // ScryptMemory returns the bytes of work space scrypt needs to open the
 // age file sealed with a passphrase: 128·r·N, with age's r = 8 and N =
