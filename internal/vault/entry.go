@@ -3,7 +3,9 @@ package vault
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -407,60 +409,120 @@ func (s *scanner) asciiString() (string, bool) {
 	return "", false
 }
 
-// Entries is the encoding of each entry of a document, as it appears in
-// what Encode returns, by key. EncodeReusing fills it and reuses what it
-// holds.
-type Entries map[string][]byte
+// Entries holds the encoding of each entry of a document, as it appears
+// in what Encode returns, and the document's keys in order. EncodeReusing
+// returns it and reuses what it holds. It is never changed once returned.
+type Entries struct {
+	enc  map[string][]byte
+	keys []string // sorted
+}
 
 // EncodeReusing returns what Encode returns for d, taking the encoding of
 // each entry whose key is not in changed from prev, which must hold the
-// encodings of the same credentials (as a previous EncodeReusing of the
-// document d was copied from returned them). It returns the encodings of
-// d's entries for the next call. A change to one credential then costs
-// the encoding of that credential and the copying of the others, not the
-// encoding of all of them.
-func EncodeReusing(d *Document, prev Entries, changed map[string]bool) ([]byte, Entries, error) {
+// encodings of the same credentials (as returned by the EncodeReusing that
+// wrote the document d was copied from; nil for none). It returns the
+// encodings of d's entries for the next call. A change to one credential
+// then costs the encoding of that credential and the copying of the
+// others, not the encoding of all of them.
+func EncodeReusing(d *Document, prev *Entries, changed map[string]bool) ([]byte, *Entries, error) {
 	if d.Credentials == nil {
 		d.Credentials = map[string]cred.Credential{}
 	}
 	d.Version = Version
-	keys := make([]string, 0, len(d.Credentials))
-	size := 64
-	next := make(Entries, len(d.Credentials))
-	for k, c := range d.Credentials {
-		keys = append(keys, k)
-		e, ok := prev[k]
-		if !ok || changed[k] {
-			var err error
-			if e, err = json.MarshalIndent(c, "    ", "  "); err != nil {
-				return nil, nil, fmt.Errorf("encoding vault: %w", err)
-			}
+	next := &Entries{}
+	if prev != nil {
+		// Copy prev's encodings and replace what changed (cloning the
+		// map is much cheaper than filling a new one).
+		next.enc = maps.Clone(prev.enc)
+		for k := range changed {
+			delete(next.enc, k)
 		}
-		next[k] = e
+	} else {
+		next.enc = make(map[string][]byte, len(d.Credentials))
+	}
+	// The keys stay those of prev when no key came or went.
+	sameKeys := prev != nil && len(prev.keys) == len(d.Credentials)
+	for k := range changed {
+		_, now := d.Credentials[k]
+		_, before := prev.lookup(k)
+		if now != before {
+			sameKeys = false
+		}
+	}
+	for k, c := range d.Credentials {
+		if _, ok := next.enc[k]; ok {
+			continue
+		}
+		e, err := json.MarshalIndent(c, "    ", "  ")
+		if err != nil {
+			return nil, nil, fmt.Errorf("encoding vault: %w", err)
+		}
+		next.enc[k] = e
+	}
+	if len(next.enc) != len(d.Credentials) {
+		return nil, nil, errors.New("encoding vault: the earlier encodings do not match the document")
+	}
+	size := 64
+	for k, e := range next.enc {
 		size += len(k) + len(e) + 16
 	}
-	slices.Sort(keys)
+	if sameKeys {
+		next.keys = prev.keys
+	} else {
+		next.keys = make([]string, 0, len(d.Credentials))
+		for k := range d.Credentials {
+			next.keys = append(next.keys, k)
+		}
+		slices.Sort(next.keys)
+	}
 	var buf bytes.Buffer
 	buf.Grow(size)
 	buf.WriteString("{\n  \"version\": ")
 	buf.WriteString(strconv.Itoa(Version))
 	buf.WriteString(",\n  \"credentials\": {")
-	for i, k := range keys {
+	for i, k := range next.keys {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
 		buf.WriteString("\n    ")
-		kb, err := json.Marshal(k)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encoding vault: %w", err)
+		if plainKey(k) {
+			buf.WriteByte('"')
+			buf.WriteString(k)
+			buf.WriteByte('"')
+		} else {
+			kb, err := json.Marshal(k)
+			if err != nil {
+				return nil, nil, fmt.Errorf("encoding vault: %w", err)
+			}
+			buf.Write(kb)
 		}
-		buf.Write(kb)
 		buf.WriteString(": ")
-		buf.Write(next[k])
+		buf.Write(next.enc[k])
 	}
-	if len(keys) > 0 {
+	if len(next.keys) > 0 {
 		buf.WriteString("\n  ")
 	}
 	buf.WriteString("}\n}\n")
 	return buf.Bytes(), next, nil
+}
+
+// lookup returns the encoding of the entry under k, if e holds it.
+func (e *Entries) lookup(k string) ([]byte, bool) {
+	if e == nil {
+		return nil, false
+	}
+	b, ok := e.enc[k]
+	return b, ok
+}
+
+// plainKey reports whether json.Marshal writes k as it is between quotes:
+// the characters of provider and account names and the '/' between them.
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/') {
+			return false
+		}
+	}
+	return true
 }

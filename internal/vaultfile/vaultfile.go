@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -140,7 +141,7 @@ type snapshot struct {
 	mu      sync.Mutex
 	doc     *vault.Document // decoded whole, once a List or a write needed it; never changed
 	docErr  error
-	enc     vault.Entries // the encodings of doc's entries, when known
+	enc     *vault.Entries // the encodings of doc's entries, when known
 	entries map[string]entry
 }
 
@@ -312,7 +313,7 @@ func (sn *snapshot) get(key string) (cred.Credential, bool, error) {
 }
 
 // encodings returns the encodings of sn's entries, if known.
-func (sn *snapshot) encodings() vault.Entries {
+func (sn *snapshot) encodings() *vault.Entries {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	return sn.enc
@@ -459,9 +460,9 @@ func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, err
 // replaced in the map, never changed in place (Tx clones what it stores
 // and returns), so a shallow copy keeps the cached document intact.
 func copyDoc(d *vault.Document) *vault.Document {
-	c := &vault.Document{Version: d.Version, Credentials: make(map[string]cred.Credential, len(d.Credentials))}
-	for k, v := range d.Credentials {
-		c.Credentials[k] = v
+	c := &vault.Document{Version: d.Version, Credentials: maps.Clone(d.Credentials)}
+	if c.Credentials == nil {
+		c.Credentials = map[string]cred.Credential{}
 	}
 	return c
 }
@@ -471,7 +472,7 @@ func copyDoc(d *vault.Document) *vault.Document {
 // that did not change keep the encoding base knew for them. Called with
 // the lock held; d must not be changed afterwards.
 func (s *Store) save(ctx context.Context, d *vault.Document, base *snapshot, changed map[string]bool) error {
-	var prev vault.Entries
+	var prev *vault.Entries
 	if base != nil {
 		prev = base.encodings()
 	}
