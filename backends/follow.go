@@ -26,9 +26,23 @@ type ChangedError struct {
 	// From is the backend key's value the store was opened under, To the
 	// value config.toml holds now ("auto" for none).
 	From, To string
+	// HolderFrom and HolderTo are set when the keychain backend stayed
+	// but its key moved to another holder (key_holder).
+	HolderFrom, HolderTo string
+}
+
+// normalHolder is the key holder a key_holder value means.
+func normalHolder(h string) string {
+	if h == "" {
+		return "os"
+	}
+	return h
 }
 
 func (e *ChangedError) Error() string {
+	if e.HolderTo != "" {
+		return fmt.Sprintf("the keychain backend's key moved to another holder (key_holder = %q in config.toml, was %q) while this command waited for the vault lock; nothing was read or written", e.HolderTo, e.HolderFrom)
+	}
 	return fmt.Sprintf("the backend in use changed (backend = %q in config.toml, was %q) while this command waited for the vault lock; nothing was read or written", e.To, e.From)
 }
 
@@ -50,6 +64,7 @@ func (o *Options) state(name string, checked bool) func(context.Context) (vaultf
 	dir := o.DataDir
 	cfgPath := config.Path(dir)
 	base := config.NormalBackend(o.ConfigBackend)
+	holder := o.KeyHolder
 	path := vaultPath(dir, name)
 	return func(context.Context) (vaultfile.State, error) {
 		var st vaultfile.State
@@ -59,6 +74,11 @@ func (o *Options) state(name string, checked bool) func(context.Context) (vaultf
 		}
 		if now := config.NormalBackend(cfg.Backend); checked && now != base {
 			return st, &ChangedError{From: base, To: now}
+		}
+		if was, now := normalHolder(holder), normalHolder(cfg.KeyHolder); checked && name == Keychain && now != was {
+			// The key moved to another holder (Switch with
+			// NewKeyHolder) and is gone from this store's.
+			return st, &ChangedError{From: base, To: base, HolderFrom: was, HolderTo: now}
 		}
 		sw := cfg.Switch
 		if sw == nil || vaultPath(dir, sw.To) != path {
@@ -134,6 +154,7 @@ func (f *following) reopen(ctx context.Context, failed storeEditor) error {
 	}
 	o := f.o
 	o.ConfigBackend = cfg.Backend
+	o.KeyHolder = cfg.KeyHolder
 	op, err := open(ctx, o)
 	if err != nil {
 		return err
@@ -141,7 +162,7 @@ func (f *following) reopen(ctx context.Context, failed storeEditor) error {
 	f.o, f.cur = o, op
 	// Store stays this wrapper; the rest describes the backend now used.
 	f.pub.Name, f.pub.Source, f.pub.Reason = op.Name, op.Source, op.Reason
-	f.pub.Path, f.pub.Guard, f.pub.Keychain = op.Path, op.Guard, op.Keychain
+	f.pub.Path, f.pub.Guard, f.pub.Keychain, f.pub.Age = op.Path, op.Guard, op.Keychain, op.Age
 	return nil
 }
 

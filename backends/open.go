@@ -22,6 +22,7 @@ import (
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/tty"
+	"github.com/credmgr/credmgr/internal/unlock"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -56,6 +57,13 @@ type Options struct {
 	// RecoveryRecipients are extra age recipients for keychain and
 	// identity-mode vaults.
 	RecoveryRecipients []string
+	// KeyHolder keeps the keychain backend's key: "" or "os" for the OS
+	// keychain (go-keyring), else a holder age-plugin-credmgr serves.
+	KeyHolder string
+	// NewKeyHolder, for Switch to the keychain backend, is the holder
+	// that is to keep its key from then on ("" keeps KeyHolder); Switch
+	// moves the key there and records key_holder in config.toml.
+	NewKeyHolder string
 
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
@@ -69,6 +77,9 @@ type Options struct {
 	// ScryptWorkFactor, if non-zero, replaces age's default scrypt work
 	// factor when sealing (tests use a low one).
 	ScryptWorkFactor int
+	// Unlocked is where "credmgr unlock" keeps a passphrase vault's key;
+	// nil means this process's session and user kernel keyrings.
+	Unlocked *unlock.Keyrings
 }
 
 // LoadOptions returns the Options for this process: the data directory
@@ -95,6 +106,7 @@ func OptionsFromConfig(dir string, cfg *config.Config) Options {
 		PlaintextOK:        cfg.PlaintextOK,
 		AgeIdentities:      cfg.AgeIdentity,
 		RecoveryRecipients: cfg.RecoveryRecipients,
+		KeyHolder:          cfg.KeyHolder,
 	}
 }
 
@@ -131,6 +143,8 @@ type Opened struct {
 	Guard string
 	// Keychain is set for the keychain backend.
 	Keychain *keychain.Store
+	// Age is set for the age backend.
+	Age *agefile.Store
 }
 
 // ErrNoBackend is returned by Open in auto mode when no secure backend is
@@ -243,8 +257,8 @@ func openAuto(ctx context.Context, o Options) (*Opened, error) {
 	// A vault sealed with a passphrase can only be the age backend's. It
 	// exists, so asking for its passphrase on a terminal is asking for
 	// what was chosen.
-	if slices.Contains(sealedTo, "scrypt") {
-		if keySourcePresent(&o, true) {
+	if agefile.IsPassphraseSealed(sealedTo) {
+		if keySourcePresent(&o, true) || isUnlocked(&o, kc.Path) {
 			return useAge("vault.age is sealed with a passphrase")
 		}
 		return nil, fmt.Errorf("%w: vault.age is sealed with a passphrase, and no passphrase source is set: set CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked", ErrNoBackend)
@@ -306,6 +320,20 @@ func vaultKeyNotSet(sealedTo []string, probeErr error) error {
 	return fmt.Errorf("%w: vault.age is sealed to an X25519 key: the keychain backend's, but %w; or an age identity's: %s", ErrVaultKeyNotSet, probeErr, set)
 }
 
+func (o *Options) unlockKeyrings() *unlock.Keyrings {
+	if o.Unlocked != nil {
+		return o.Unlocked
+	}
+	return &unlock.Keyrings{}
+}
+
+// isUnlocked reports whether "credmgr unlock" kept a key for the vault at
+// path (whether it opens the vault is checked when it is used).
+func isUnlocked(o *Options, path string) bool {
+	_, ok, err := o.unlockKeyrings().Load(path)
+	return err == nil && ok
+}
+
 // keySourcePresent reports whether the age backend has a way to get its
 // key without failing; a terminal to prompt on counts if withTerminal.
 func keySourcePresent(o *Options, withTerminal bool) bool {
@@ -360,15 +388,25 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 		if err != nil {
 			return nil, err
 		}
-		kr := o.Keyring
-		if kr == nil {
-			kr = keychain.System(o.KeychainTimeout)
+		kopts := keychain.Options{Holder: o.KeyHolder, Timeout: o.KeychainTimeout, Recipients: rs, Vault: vopts}
+		if o.KeyHolder == "" || o.KeyHolder == keychain.HolderOS {
+			kopts.Keyring = o.Keyring
+			if kopts.Keyring == nil {
+				kopts.Keyring = keychain.System(o.KeychainTimeout)
+			}
+		} else {
+			w := o.warn()
+			kopts.UI = plugin.NewTerminalUI(func(f string, v ...any) { fmt.Fprintf(w, "credmgr: "+f+"\n", v...) },
+				func(f string, v ...any) { fmt.Fprintf(w, "credmgr: warning: "+f+"\n", v...) })
 		}
-		s, err := keychain.New(path, keychain.Options{Keyring: kr, Recipients: rs, Vault: vopts})
+		s, err := keychain.New(path, kopts)
 		if err != nil {
 			return nil, err
 		}
 		guard := fmt.Sprintf("age X25519 key in the OS keychain (service %q, account %q)", keychain.Service, s.ItemAccount())
+		if h := s.Holder(); h != keychain.HolderOS {
+			guard = fmt.Sprintf("age X25519 key in the %s key holder through %s (item %q)", h, keychain.PluginBinary, s.ItemAccount())
+		}
 		if len(rs) > 0 {
 			guard += fmt.Sprintf(", plus %d recovery recipient(s)", len(rs))
 		}
@@ -408,16 +446,25 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 		} else {
 			fn, desc, err := passphraseSource(&o)
 			if err != nil {
-				return nil, err
+				if !isUnlocked(&o, path) {
+					return nil, err
+				}
+				// "credmgr unlock" kept the key: no passphrase is needed
+				// unless that key turns out not to open the vault.
+				fn = func(context.Context, bool) (string, error) { return "", err }
+				desc = "nowhere (none is set; the vault is unlocked)"
 			}
 			aopts.Passphrase = fn
+			aopts.Unlocked = o.unlockKeyrings()
+			w := o.warn()
+			aopts.Notice = func(m string) { fmt.Fprintf(w, "credmgr: %s\n", m) }
 			guard = "age passphrase (scrypt) from " + desc
 		}
 		s, err := agefile.New(path, aopts)
 		if err != nil {
 			return nil, err
 		}
-		return &Opened{Store: s, Name: Age, Path: path, Guard: guard}, nil
+		return &Opened{Store: s, Name: Age, Path: path, Guard: guard, Age: s}, nil
 	}
 	return nil, fmt.Errorf("unknown backend %q: choose one of keychain, age, file", name)
 }

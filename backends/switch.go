@@ -40,6 +40,9 @@ type SwitchResult struct {
 	Notes []string
 	// Warnings say what was left in place and why.
 	Warnings []string
+	// KeyMoved is set when the keychain backend stayed in use and its key
+	// moved to another holder (Options.NewKeyHolder).
+	KeyMoved bool
 }
 
 // Switch makes name (keychain, age, file or auto) the backend in use,
@@ -164,6 +167,9 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 	o.ConfigBackend = cfg.Backend
 	t := o
 	t.Backend = name
+	if o.NewKeyHolder != "" {
+		t.KeyHolder = o.NewKeyHolder
+	}
 	from, err := open(ctx, o)
 	if err == nil && noVault(o.DataDir) {
 		if _, rerr := vaultOf(from).ReadLocked(ctx); rerr != nil {
@@ -194,6 +200,21 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		return fmt.Errorf("opening the %s backend: %w", name, err)
 	}
 	res.From, res.To = from, to
+	if from.Keychain != nil && to.Keychain != nil && from.Keychain.Holder() != to.Keychain.Holder() {
+		if err := moveKey(ctx, o, name, cfg, from, to, res); err != nil {
+			return err
+		}
+		return removePlaintext(ctx, o, to, res)
+	}
+	if to.Keychain != nil && normalHolder(cfg.KeyHolder) != to.Keychain.Holder() {
+		// Recorded before anything is written: from the commit on, the
+		// keychain backend must find its key in this holder. Should the
+		// switch be undone, key_holder only names where a keychain
+		// backend would keep its key.
+		if err := config.SetTopLevel(cfgPath, "key_holder", to.Keychain.Holder()); err != nil {
+			return fmt.Errorf("recording the key holder in %s: %w", cfgPath, err)
+		}
+	}
 	if from.Name == to.Name {
 		if cfg.Backend != name {
 			if err := config.WriteState(cfgPath, name, nil); err != nil {
@@ -236,6 +257,9 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 			if from.Name == Keychain {
 				removeKey(from.Keychain, res)
 				step("key removed")
+			}
+			if from.Age != nil && from.Age.Mode() == "passphrase" {
+				removeKeyFile(o, res)
 			}
 			if err := config.WriteState(cfgPath, "", nil); err != nil {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("the switch is complete, but its record could not be cleared from %s (the next credmgr command clears it): %v", cfgPath, err))
@@ -333,7 +357,7 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 	if sw.From == Keychain || sw.To == Keychain {
 		// A key the switch made obsolete (or created for a new vault
 		// that was discarded) opens nothing now.
-		kc, err := keychain.New(vaultPath(o.DataDir, Keychain), keychain.Options{Keyring: o.keyring()})
+		kc, err := keychain.New(vaultPath(o.DataDir, Keychain), keychain.Options{Keyring: o.keyring(), Holder: cfg.KeyHolder, Timeout: o.KeychainTimeout})
 		if err != nil {
 			return err
 		}
@@ -408,4 +432,65 @@ func (o *Options) keyring() keychain.Keyring {
 		return o.Keyring
 	}
 	return keychain.System(o.KeychainTimeout)
+}
+
+// moveKey moves the keychain backend's key from one holder to another,
+// the keychain backend staying in use: copy it (the new holder reads it
+// back), open the vault with the new holder, record key_holder (and the
+// backend), and only then remove the key from the old holder. Every vault
+// lock is held; stores that waited follow the new holder (see state).
+func moveKey(ctx context.Context, o Options, name string, cfg *config.Config, from, to *Opened, res *SwitchResult) error {
+	cfgPath := config.Path(o.DataDir)
+	oldH, newH := from.Keychain.Holder(), to.Keychain.Holder()
+	present, err := from.Keychain.Probe()
+	if err != nil {
+		return fmt.Errorf("reading the vault key from the %s key holder: %w", oldH, err)
+	}
+	if present {
+		if err := from.Keychain.CopyKeyTo(newH); err != nil {
+			return fmt.Errorf("copying the vault key to the %s key holder (nothing was changed): %w", newH, err)
+		}
+		if _, err := vaultOf(to).ReadLocked(ctx); err != nil {
+			return fmt.Errorf("the vault does not open with the key in the %s key holder, so the %s holder keeps it and config.toml was not changed: %w", newH, oldH, err)
+		}
+	}
+	if err := config.SetTopLevel(cfgPath, "key_holder", newH); err != nil {
+		return fmt.Errorf("recording the key holder in %s: %w", cfgPath, err)
+	}
+	if cfg.Backend != name {
+		if err := config.WriteState(cfgPath, name, nil); err != nil {
+			return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
+		}
+	}
+	res.KeyMoved = true
+	if !present {
+		res.Notes = append(res.Notes, fmt.Sprintf("the %s key holder will keep the vault key (there was none yet)", newH))
+		return nil
+	}
+	if err := from.Keychain.DeleteKey(); err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the vault key is in the %s key holder now, but could not be removed from %s: %v", newH, oldH, err))
+		return nil
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("moved the vault key from the %s key holder to %s, checked that it opens the vault there, and removed it from %s", oldH, newH, oldH))
+	return nil
+}
+
+// removeKeyFile removes vault-key.age once a completed switch away from
+// a passphrase vault has replaced that vault (unless vault.age, or a
+// pending one, still needs it), and drops what credmgr unlock kept for it.
+func removeKeyFile(o Options, res *SwitchResult) {
+	vp := vaultPath(o.DataDir, Age)
+	kp := agefile.KeyFilePath(vp)
+	if _, err := os.Lstat(kp); err != nil {
+		return
+	}
+	if agefile.IsPassphraseSealed(agefile.StanzaTypes(vp)) || agefile.IsPassphraseSealed(agefile.StanzaTypes(vp+vaultfile.PendingSuffix)) {
+		return
+	}
+	o.unlockKeyrings().Drop(vp)
+	if err := fsutil.RemoveDurable(kp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the old vault's key file %s could not be removed: %v", kp, err))
+		return
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("removed %s, the key of the passphrase vault the switch replaced", kp))
 }

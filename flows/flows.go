@@ -1,11 +1,18 @@
 // Package flows logs in to the LLM providers and keeps their tokens fresh.
 //
 // Each provider has a [Flow] (package flows/<provider>) that runs its login
-// and refresh protocol and stores nothing. This package adds what ties a
-// flow to a store: [Fresh] and [TokenSource] refresh a stored token when it
-// expires within [RefreshMargin] (5 minutes, or half the lifetime of a
-// shorter-lived token), inside the store's Update, so that many processes
-// asking at once cause one refresh and all get its result.
+// and refresh protocol, returns tokens and stores nothing. This package
+// adds what ties a flow to a store: [Login] stamps a new login's identity
+// (provider, account, source, times), and [Fresh] and [TokenSource]
+// refresh a stored token when it expires within [RefreshMargin] (5
+// minutes, or half the lifetime of a shorter-lived token), inside the
+// store's Update, so that many processes asking at once cause one refresh
+// and all get its result, stamped the same way. [Fresh] alone decides
+// whether a stored token is still usable.
+//
+// Errors state what happened and wrap the sentinels below (ErrDenied,
+// ErrExpired, ErrReloginRequired, ErrNoDeviceCode, …) or a
+// *[SettingError]; what to do about them is for the caller to say.
 package flows
 
 import (
@@ -35,6 +42,7 @@ type (
 	LoginOptions = flowapi.LoginOptions
 	Mode         = flowapi.Mode
 	Config       = flowapi.Config
+	SettingError = flowapi.SettingError
 )
 
 // Login modes.
@@ -51,6 +59,12 @@ var (
 	ErrDenied          = flowapi.ErrDenied
 	ErrExpired         = flowapi.ErrExpired
 	ErrStateMismatch   = flowapi.ErrStateMismatch
+	ErrNoDeviceCode    = flowapi.ErrNoDeviceCode
+	ErrLoopback        = flowapi.ErrLoopback
+	ErrBadPaste        = flowapi.ErrBadPaste
+	ErrClientRejected  = flowapi.ErrClientRejected
+	ErrRateLimited     = flowapi.ErrRateLimited
+	ErrNoEndpoint      = flowapi.ErrNoEndpoint
 )
 
 // RefreshSkew is how long before its expiry a token is refreshed at most
@@ -97,7 +111,7 @@ func New(provider string, cfg Config) (Flow, error) {
 	cfg.Settings = withoutTransportSettings(cfg.Settings)
 	f, ok := registry(provider)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s (store an API key with credmgr import %s --api-key)", ErrNoFlow, provider, provider)
+		return nil, fmt.Errorf("%w: %s", ErrNoFlow, provider)
 	}
 	return f(cfg)
 }
@@ -143,15 +157,50 @@ func NeedsRefresh(c backends.Credential, now time.Time) bool {
 	return !exp.After(now.Add(RefreshMargin(c)))
 }
 
+// Login runs flow's login for ref and returns the new credential, which
+// it does not store. This is the one place a login's identity is set:
+// Provider and Account from ref, Type OAuth unless the flow set one,
+// Source "login", UpdatedAt (and IssuedAt, when the flow set none) now.
+// ref is taken as the caller validated it.
+func Login(ctx context.Context, flow Flow, ui UI, ref backends.Ref, opts LoginOptions, now func() time.Time) (backends.Credential, error) {
+	if now == nil {
+		now = time.Now
+	}
+	c, err := flow.Login(ctx, ui, opts)
+	if err != nil {
+		return backends.Credential{}, err
+	}
+	if c.Type == "" {
+		c.Type = backends.TypeOAuth
+	}
+	c.Source = "login"
+	stamp(&c, ref, time.Time{}, now())
+	return c, nil
+}
+
+// stamp sets c's identity and times: Provider and Account from ref,
+// UpdatedAt now, and IssuedAt now when the flow did not set one later
+// than before (the previous issue time).
+func stamp(c *backends.Credential, ref backends.Ref, before, now time.Time) {
+	c.Provider, c.Account = ref.Provider, ref.Account
+	c.UpdatedAt = now.UTC().Truncate(time.Second)
+	if !c.IssuedAt.After(before) {
+		c.IssuedAt = c.UpdatedAt
+	}
+}
+
 // Fresh returns the credential for ref with a usable access token,
 // refreshing it if NeedsRefresh says so. The refresh happens inside
-// store.Update: the credential is read again under the lock, and if
-// another process refreshed it meanwhile its result is used while that
-// token has not expired (even within the margin: waiting for the lock must
-// not cause a second refresh); otherwise the provider is asked once, and
-// the rotated tokens are stored before Fresh returns. If the provider
-// rejects the refresh token the error wraps ErrReloginRequired; on any
-// error the stored credential is unchanged.
+// store.Update, where the credential is read under the lock (the one read
+// a refresh makes besides Fresh's first, unlocked one): if another
+// process refreshed it meanwhile its result is used while that token has
+// not expired (even within the margin: waiting for the lock must not
+// cause a second refresh); otherwise the provider is asked once, and the
+// rotated tokens are stored, stamped as Login stamps them, before Fresh
+// returns. No refresh token, no flow (nil), or a refresh token the
+// provider rejects is an error wrapping ErrReloginRequired; on any error
+// the stored credential is unchanged. ref is taken as the caller
+// validated it.
 func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flow, now func() time.Time) (backends.Credential, error) {
 	if now == nil {
 		now = time.Now
@@ -173,24 +222,7 @@ func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flo
 		if cur.AccessToken != "" && cur.AccessToken != c.AccessToken && !cur.Expired(now(), 0) {
 			return cur, nil // refreshed by someone else while this process waited
 		}
-		if cur.RefreshToken == "" {
-			return nil, fmt.Errorf("%w: %s has no refresh token", ErrReloginRequired, ref)
-		}
-		// The request is not cancelled with ctx: a refresh the provider
-		// has carried out (rotating the refresh token) must be stored, or
-		// the login is lost. It is bounded by refreshTimeout instead.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-		defer cancel()
-		next, err := flow.Refresh(rctx, *cur)
-		if err != nil {
-			return nil, err
-		}
-		next.Provider, next.Account = ref.Provider, ref.Account
-		next.UpdatedAt = now().UTC().Truncate(time.Second)
-		if !next.IssuedAt.After(cur.IssuedAt) {
-			next.IssuedAt = next.UpdatedAt // a flow that did not set it
-		}
-		return &next, nil
+		return refreshLocked(ctx, flow, ref, cur, now)
 	})
 	if err != nil {
 		return backends.Credential{}, err
@@ -199,6 +231,25 @@ func Fresh(ctx context.Context, store backends.Store, ref backends.Ref, flow Flo
 		return backends.Credential{}, fmt.Errorf("%w: %s", backends.ErrNotFound, ref)
 	}
 	return *updated, nil
+}
+
+// refreshLocked refreshes cur, read inside store.Update, with flow and
+// stamps the result. It is the one place that checks for a refresh
+// token. The request is not cancelled with ctx: a refresh the provider
+// has carried out (rotating the refresh token) must be stored, or the
+// login is lost. It is bounded by refreshTimeout instead.
+func refreshLocked(ctx context.Context, flow Flow, ref backends.Ref, cur *backends.Credential, now func() time.Time) (*backends.Credential, error) {
+	if cur.RefreshToken == "" {
+		return nil, fmt.Errorf("%w: %s has no refresh token", ErrReloginRequired, ref)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+	defer cancel()
+	next, err := flow.Refresh(rctx, *cur)
+	if err != nil {
+		return nil, err
+	}
+	stamp(&next, ref, cur.IssuedAt, now())
+	return &next, nil
 }
 
 // TokenSource returns an oauth2.TokenSource for the stored credential ref

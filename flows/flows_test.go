@@ -914,3 +914,118 @@ func BenchmarkFresh(b *testing.B) {
 		})
 	}
 }
+
+// stubFlow returns a fixed credential from Login and Refresh, for the
+// stamping tests.
+type stubFlow struct{ c backends.Credential }
+
+func (s stubFlow) Provider() string { return "stub" }
+func (s stubFlow) Login(context.Context, flows.UI, flows.LoginOptions) (backends.Credential, error) {
+	return s.c, nil
+}
+func (s stubFlow) Refresh(context.Context, backends.Credential) (backends.Credential, error) {
+	return s.c, nil
+}
+
+// TestLoginStamps checks that flows.Login, not the flow, sets a login's
+// identity: provider and account from the ref, source "login", the
+// update time (and issue time when the flow gave none) from the clock,
+// whatever the flow put there.
+func TestLoginStamps(t *testing.T) {
+	issued := now0.Add(-time.Minute)
+	ref := backends.Ref{Provider: "openai", Account: "work"}
+	for _, tt := range []struct {
+		name       string
+		c          backends.Credential
+		wantIssued time.Time
+	}{
+		{"tokens only", backends.Credential{AccessToken: "at", RefreshToken: "rt", IssuedAt: issued}, issued},
+		{"flow set names", backends.Credential{Provider: "wrong", Account: "other", Source: "import", Type: backends.TypeOAuth,
+			AccessToken: "at", UpdatedAt: issued}, now0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := flows.Login(context.Background(), stubFlow{tt.c}, nil, ref, flows.LoginOptions{}, func() time.Time { return now0 })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Ref() != ref || got.Source != "login" || got.Type != backends.TypeOAuth {
+				t.Errorf("identity = %s source %q type %q", got.Ref(), got.Source, got.Type)
+			}
+			if !got.UpdatedAt.Equal(now0) || !got.IssuedAt.Equal(tt.wantIssued) {
+				t.Errorf("updated %v issued %v, want %v and %v", got.UpdatedAt, got.IssuedAt, now0, tt.wantIssued)
+			}
+			if err := got.Validate(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestFreshStamps checks that a refresh is stamped by Fresh: the ref's
+// identity, the update time, and the issue time when the flow's is not
+// newer than the stored one.
+func TestFreshStamps(t *testing.T) {
+	store, _ := newStore(t)
+	ctx := context.Background()
+	old := oauthCred("at-old", "rt", now0.Add(-time.Hour))
+	old.IssuedAt = now0.Add(-2 * time.Hour)
+	if err := store.Put(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	flow := stubFlow{backends.Credential{Provider: "wrong", Account: "other", Type: backends.TypeOAuth, Source: old.Source,
+		AccessToken: "at-new", RefreshToken: "rt", Expiry: now0.Add(time.Hour), IssuedAt: old.IssuedAt}}
+	got, err := flows.Fresh(ctx, store, defaultRef, flow, func() time.Time { return now0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Ref() != defaultRef || got.AccessToken != "at-new" || !got.UpdatedAt.Equal(now0) || !got.IssuedAt.Equal(now0) {
+		t.Errorf("refreshed = %s %q updated %v issued %v", got.Ref(), got.AccessToken, got.UpdatedAt, got.IssuedAt)
+	}
+}
+
+// countingFlow counts refreshes; it must not be asked for a credential
+// without a refresh token.
+type countingFlow struct {
+	stubFlow
+	refreshes *atomic.Int32
+}
+
+func (c countingFlow) Refresh(ctx context.Context, cur backends.Credential) (backends.Credential, error) {
+	c.refreshes.Add(1)
+	return c.stubFlow.Refresh(ctx, cur)
+}
+
+// TestFreshNoRefreshToken checks the one place that refuses to refresh a
+// credential without a refresh token: Fresh, for every provider's flow,
+// without asking the flow (moved here from the five providers' tests).
+func TestFreshNoRefreshToken(t *testing.T) {
+	for _, p := range flows.Providers() {
+		t.Run(p, func(t *testing.T) {
+			store, _ := newStore(t)
+			ctx := context.Background()
+			ref := backends.Ref{Provider: p, Account: "default"}
+			c := oauthCred("at-old", "", now0.Add(-time.Hour))
+			c.Provider = p
+			if err := store.Put(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			real, err := flows.New(p, flows.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := &atomic.Int32{}
+			for _, flow := range []flows.Flow{real, countingFlow{refreshes: n}} {
+				_, err := flows.Fresh(ctx, store, ref, flow, func() time.Time { return now0 })
+				if !errors.Is(err, flows.ErrReloginRequired) || !strings.Contains(err.Error(), "has no refresh token") {
+					t.Errorf("err = %v, want ErrReloginRequired: no refresh token", err)
+				}
+			}
+			if n.Load() != 0 {
+				t.Errorf("the flow was asked to refresh %d times", n.Load())
+			}
+			if got, _ := store.Get(ctx, ref); got.AccessToken != "at-old" {
+				t.Error("the stored credential changed")
+			}
+		})
+	}
+}

@@ -94,7 +94,7 @@ func Upstream(c backends.Credential, settings map[string]string) (string, error)
 }
 
 func upstreamURL(c backends.Credential, settings map[string]string) (*url.URL, error) {
-	raw, what := settings[SettingUpstream], "[providers."+c.Provider+"] upstream"
+	raw, what := settings[SettingUpstream], ""
 	if raw == "" {
 		what = "the default upstream"
 		oauth := c.Type == backends.TypeOAuth
@@ -122,13 +122,17 @@ func upstreamURL(c backends.Credential, settings map[string]string) (*url.URL, e
 				raw, what = b, "the API base named by the Copilot token"
 			}
 		default:
-			return nil, fmt.Errorf("%w for provider %s: it has no default and [providers.%s] sets no upstream", ErrNoUpstream, c.Provider, c.Provider)
+			return nil, fmt.Errorf("%w for provider %s: it has no default and no upstream setting", ErrNoUpstream, c.Provider)
 		}
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
 		(u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
-		return nil, fmt.Errorf("%s is not an https URL without user, query or fragment (http is allowed to 127.0.0.1, ::1 and localhost only)", what)
+		const problem = " is not an https URL without user, query or fragment (http is allowed to 127.0.0.1, ::1 and localhost only)"
+		if what == "" {
+			return nil, &SettingError{Provider: c.Provider, Key: SettingUpstream, Problem: problem}
+		}
+		return nil, errors.New(what + problem)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
@@ -313,22 +317,8 @@ func (t *ProviderTransport) refreshRejected(ctx context.Context, rejected string
 		if cur.AccessToken != "" && cur.AccessToken != rejected && !cur.Expired(t.now(), 0) {
 			return cur, nil // replaced by another process meanwhile
 		}
-		if cur.RefreshToken == "" {
-			return nil, fmt.Errorf("%w: the provider rejected the access token and there is no refresh token", ErrReloginRequired)
-		}
 		// As in Fresh: a refresh the provider carried out must be stored.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-		defer cancel()
-		next, err := t.flow.Refresh(rctx, *cur)
-		if err != nil {
-			return nil, err
-		}
-		next.Provider, next.Account = t.ref.Provider, t.ref.Account
-		next.UpdatedAt = t.now().UTC().Truncate(time.Second)
-		if !next.IssuedAt.After(cur.IssuedAt) {
-			next.IssuedAt = next.UpdatedAt // a flow that did not set it
-		}
-		return &next, nil
+		return refreshLocked(ctx, t.flow, t.ref, cur, t.now)
 	})
 	if err == nil && updated == nil {
 		err = fmt.Errorf("%w: %s", backends.ErrNotFound, t.ref)

@@ -263,7 +263,7 @@ func selectImporters(tools []string) ([]Importer, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown tool %q: choose from %s", t, strings.Join(Tools(), ", "))
+			return nil, fmt.Errorf("%w %q: choose from %s", ErrUnknownTool, t, strings.Join(Tools(), ", "))
 		}
 	}
 	return out, nil

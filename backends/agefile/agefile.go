@@ -1,8 +1,20 @@
 // Package agefile is the age backend: the vault lives in vault.age, sealed
-// with filippo.io/age either to a passphrase (an age scrypt recipient) or
-// to the recipients of one or more age identity files (X25519 or plugin
-// identities such as age-plugin-yubikey). The stock age CLI opens the file
-// with "age -d" (passphrase) or "age -d -i KEYFILE" (identities).
+// with filippo.io/age either to a passphrase or to the recipients of one or
+// more age identity files (X25519 or plugin identities such as
+// age-plugin-yubikey).
+//
+// A passphrase vault is sealed to an age X25519 key that is itself sealed
+// with the passphrase (age's scrypt recipient) in a key file beside it,
+// vault-key.age; a marker stanza in vault.age's header names that file. So
+// the passphrase costs one scrypt derivation to read the key, writes cost
+// none, and the key can be kept for a while in the Linux kernel keyring
+// ("credmgr unlock", package internal/unlock) so that later processes
+// open the vault without scrypt or a prompt. Vaults of the older layout,
+// sealed to the passphrase directly, are still read, and are converted on
+// their next write. The stock age CLI opens either layout: "age -d -i
+// vault-key.age vault.age" (it asks for the passphrase of the key file),
+// "age -d vault.age" for the older layout, and "age -d -i KEYFILE
+// vault.age" in identity mode.
 package agefile
 
 import (
@@ -13,8 +25,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -22,7 +32,7 @@ import (
 	"filippo.io/age/plugin"
 
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/kdf"
+	"github.com/credmgr/credmgr/internal/unlock"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -42,9 +52,17 @@ type PassphraseFunc func(ctx context.Context, confirm bool) (string, error)
 // Identities must be set.
 type Options struct {
 	// Passphrase, if set, selects passphrase mode. It is called at most
-	// once per Store: scrypt runs once per process to open the vault and
-	// once per write to seal it, never once per credential.
+	// once per Store, and not at all when the vault's key is found in
+	// Unlocked.
 	Passphrase PassphraseFunc
+	// Unlocked, if set, is where "credmgr unlock" keeps the key of a
+	// passphrase vault; a key found there that does not open the vault
+	// is dropped from it and the passphrase is asked for instead.
+	Unlocked *unlock.Keyrings
+	// Notice, if set, receives one-line notes about what happened that
+	// the user may want to know (a cached key that was dropped, a vault
+	// converted to the current layout).
+	Notice func(msg string)
 	// Identities selects identity mode. The vault is sealed to each
 	// identity's recipient.
 	Identities []age.Identity
@@ -72,7 +90,7 @@ func New(path string, opts Options) (*Store, error) {
 	if opts.Passphrase != nil && len(opts.Recipients) > 0 {
 		return nil, errors.New("age backend: a passphrase-sealed vault cannot have extra recipients")
 	}
-	g := &guard{opts: opts}
+	g := &guard{opts: opts, path: path, keyPath: KeyFilePath(path)}
 	if len(opts.Identities) > 0 {
 		for _, id := range opts.Identities {
 			r, err := RecipientOf(id)
@@ -97,10 +115,19 @@ func (s *Store) Mode() string {
 
 type guard struct {
 	opts       Options
+	path       string // the vault
+	keyPath    string // its key file, in passphrase mode
 	recipients []age.Recipient
 
 	mu   sync.Mutex
 	pass string // cached after the first successful use
+
+	// Passphrase mode: the vault key once known, the digest of the key
+	// file it was read from, and whether the vault last opened was of
+	// the older layout (sealed to the passphrase itself).
+	id     *age.X25519Identity
+	keySum string
+	legacy bool
 }
 
 func (g *guard) passphrase(ctx context.Context, confirm bool) (string, error) {
@@ -120,68 +147,30 @@ func (g *guard) passphrase(ctx context.Context, confirm bool) (string, error) {
 	return p, nil
 }
 
-func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
-	var ids []age.Identity
-	if g.opts.Passphrase != nil {
-		if !bytes.Contains(firstLines(sealed), []byte("\n-> scrypt ")) {
-			return nil, fmt.Errorf("%w: it is not sealed with a passphrase (was it created with age identities or by the keychain backend? set CREDMGR_AGE_IDENTITY, or choose the keychain backend)", ErrWrongKey)
-		}
-		p, err := g.passphrase(ctx, false)
-		if err != nil {
-			return nil, err
-		}
-		id, err := age.NewScryptIdentity(p)
-		if err != nil {
-			return nil, err
-		}
-		ids = []age.Identity{id}
-		// scrypt (256 MiB of work space at age's default) takes one of
-		// as many machine-wide slots as there are CPUs, and its work
-		// space goes on huge pages where the kernel gives them on
-		// request (see package kdf).
-		done := kdf.Prepare(ctx, ScryptMemory(sealed))
-		defer done()
-	} else {
-		ids = g.opts.Identities
-	}
-	plain, err := Open(sealed, ids...)
-	if err != nil {
-		g.forgetPassphrase()
-		if g.opts.Passphrase != nil && errors.Is(err, ErrWrongKey) {
-			return nil, fmt.Errorf("%w: wrong passphrase (the vault was not changed)", ErrWrongKey)
-		}
-		return nil, err
-	}
-	return plain, nil
-}
-
 func (g *guard) forgetPassphrase() {
 	g.mu.Lock()
 	g.pass = ""
 	g.mu.Unlock()
 }
 
-func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
-	rs := g.recipients
-	if g.opts.Passphrase != nil {
-		p, err := g.passphrase(ctx, true)
-		if err != nil {
-			return nil, err
-		}
-		r, err := age.NewScryptRecipient(p)
-		if err != nil {
-			return nil, err
-		}
-		wf := defaultWorkFactor
-		if g.opts.WorkFactor > 0 {
-			wf = g.opts.WorkFactor
-			r.SetWorkFactor(wf)
-		}
-		rs = []age.Recipient{r}
-		done := kdf.Prepare(ctx, 1024<<wf) // as in Open
-		defer done()
+func (g *guard) notice(format string, args ...any) {
+	if g.opts.Notice != nil {
+		g.opts.Notice(fmt.Sprintf(format, args...))
 	}
-	return Seal(plain, rs...)
+}
+
+func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
+	if g.opts.Passphrase != nil {
+		return g.openPassphrase(ctx, sealed)
+	}
+	return Open(sealed, g.opts.Identities...)
+}
+
+func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
+	if g.opts.Passphrase != nil {
+		return g.sealPassphrase(ctx, plain)
+	}
+	return Seal(plain, g.recipients...)
 }
 
 // Seal encrypts plain to the recipients in the binary age format.
@@ -200,31 +189,6 @@ func Seal(plain []byte, rs ...age.Recipient) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// defaultWorkFactor is age's scrypt work factor (log2 N) when none is set.
-const defaultWorkFactor = 18
-
-// ScryptMemory returns the bytes of work space scrypt needs to open the
-// age file sealed with a passphrase: 128·r·N, with age's r = 8 and N =
-// 2^logN from the header's scrypt stanza ("-> scrypt SALT LOGN"), or 0 if
-// there is no such stanza (or its work factor is beyond what age accepts).
-func ScryptMemory(sealed []byte) int {
-	for _, line := range strings.Split(string(firstLines(sealed)), "\n") {
-		if strings.HasPrefix(line, "---") {
-			break
-		}
-		f := strings.Fields(line)
-		if len(f) != 4 || f[0] != "->" || f[1] != "scrypt" {
-			continue
-		}
-		logN, err := strconv.Atoi(f[3])
-		if err != nil || logN < 1 || logN > 22 {
-			return 0
-		}
-		return 128 * 8 << logN
-	}
-	return 0
-}
-
 // firstLines returns the start of an age header, enough to see its
 // stanza types.
 func firstLines(b []byte) []byte {
@@ -240,7 +204,7 @@ func describeDecryptError(err error) error {
 	var nm *age.NoIdentityMatchError
 	if errors.As(err, &nm) {
 		types := strings.Join(nm.StanzaTypes, ", ")
-		if slices.Contains(nm.StanzaTypes, "scrypt") {
+		if IsPassphraseSealed(nm.StanzaTypes) {
 			return fmt.Errorf("%w: it is sealed with a passphrase, not with these identities (set CREDMGR_PASSPHRASE or unset CREDMGR_AGE_IDENTITY)", ErrWrongKey)
 		}
 		return fmt.Errorf("%w: none of the identities matches its recipients (%s); the vault was not changed", ErrWrongKey, types)
@@ -329,8 +293,8 @@ func Open(sealed []byte, ids ...age.Identity) ([]byte, error) {
 }
 
 // StanzaTypes returns the recipient stanza types ("X25519", "scrypt",
-// plugin names, …) in the header of the age file at path, or nil if it
-// does not exist or is not an age file. It reads only the header.
+// KeyStanza, plugin names, …) in the header of the age file at path, or nil
+// if it does not exist or is not an age file. It reads only the header.
 func StanzaTypes(path string) []string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -339,7 +303,11 @@ func StanzaTypes(path string) []string {
 	defer f.Close()
 	head := make([]byte, 4096)
 	n, _ := io.ReadFull(f, head)
-	lines := strings.Split(string(head[:n]), "\n")
+	return stanzaTypes(head[:n])
+}
+
+func stanzaTypes(head []byte) []string {
+	lines := strings.Split(string(head), "\n")
 	if len(lines) == 0 || lines[0] != "age-encryption.org/v1" {
 		return nil
 	}

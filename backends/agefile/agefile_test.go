@@ -207,24 +207,64 @@ func TestStockAgeDecrypts(t *testing.T) {
 		}
 	})
 	t.Run("passphrase", func(t *testing.T) {
-		if _, err := exec.LookPath("script"); err != nil {
-			t.Skip("script(1) is not installed")
-		}
 		dir := t.TempDir()
 		if err := passphraseStore(t, dir, testPassphrase).Put(ctx, testCred(canary)); err != nil {
 			t.Fatal(err)
 		}
-		outFile := filepath.Join(dir, "out.json")
-		cmd := exec.Command("script", "-qec", "age -d -o "+outFile+" "+filepath.Join(dir, agefile.FileName), "/dev/null")
-		cmd.Stdin = strings.NewReader(testPassphrase + "\n")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("age -d with the passphrase: %v\n%s", err, b)
+		out := ageWithPassphrase(t, dir, testPassphrase, "age -d -i vault-key.age -o recovered.json vault.age")
+		if !strings.Contains(out, canary) {
+			t.Fatal("age -d -i vault-key.age did not return the vault")
 		}
-		out, _ := os.ReadFile(outFile)
-		if !strings.Contains(string(out), canary) {
+	})
+	t.Run("legacy passphrase", func(t *testing.T) {
+		dir := t.TempDir()
+		writeLegacyVault(t, dir, testPassphrase, testCred(canary))
+		out := ageWithPassphrase(t, dir, testPassphrase, "age -d -o recovered.json vault.age")
+		if !strings.Contains(out, canary) {
 			t.Fatal("age -d did not return the vault")
 		}
 	})
+}
+
+// ageWithPassphrase runs a stock age command line in dir with the
+// passphrase typed on a pseudo-terminal through script(1), and returns
+// dir/recovered.json.
+func ageWithPassphrase(t *testing.T, dir, pass, cmdline string) string {
+	t.Helper()
+	if _, err := exec.LookPath("script"); err != nil {
+		if testenv.Required() {
+			t.Fatal("script(1) is required to type a passphrase into age")
+		}
+		t.Skip("script(1) is not installed")
+	}
+	cmd := exec.Command("script", "-qec", cmdline, "/dev/null")
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(pass + "\n")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmdline, err, b)
+	}
+	out, err := os.ReadFile(filepath.Join(dir, "recovered.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestRecoveryCommandsDocumented keeps SECURITY.md and the commands
+// TestStockAgeDecrypts runs the same.
+func TestRecoveryCommandsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../SECURITY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{
+		"age -d -i vault-key.age -o recovered.json vault.age",
+		"age -d -o recovered.json vault.age",
+	} {
+		if !strings.Contains(string(b), cmd) {
+			t.Errorf("SECURITY.md does not give the recovery command %q", cmd)
+		}
+	}
 }
 
 func BenchmarkIdentity(b *testing.B) {
@@ -243,33 +283,6 @@ func BenchmarkPassphrase(b *testing.B) {
 		}
 		return s
 	})
-}
-
-// TestScryptMemory checks the work space read from a passphrase vault's
-// header, which decides whether scrypt's memory is put on huge pages.
-func TestScryptMemory(t *testing.T) {
-	for _, wf := range []int{10, 18} {
-		r, err := age.NewScryptRecipient("pw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.SetWorkFactor(wf)
-		sealed, err := agefile.Seal([]byte("x"), r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := agefile.ScryptMemory(sealed), 1024<<wf; got != want {
-			t.Errorf("work factor %d: ScryptMemory = %d, want %d", wf, got, want)
-		}
-	}
-	id, _ := age.GenerateX25519Identity()
-	sealed, _ := agefile.Seal([]byte("x"), id.Recipient())
-	if got := agefile.ScryptMemory(sealed); got != 0 {
-		t.Errorf("X25519 vault: ScryptMemory = %d, want 0", got)
-	}
-	if got := agefile.ScryptMemory([]byte("age-encryption.org/v1\n-> scrypt c2FsdA 99\n---")); got != 0 {
-		t.Errorf("work factor 99: ScryptMemory = %d, want 0", got)
-	}
 }
 
 // Like ssh with private keys, an identity file holding secret keys that

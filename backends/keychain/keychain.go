@@ -15,10 +15,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"filippo.io/age"
+	"filippo.io/age/plugin"
 
 	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
@@ -75,9 +78,19 @@ func (e *KeyElsewhereError) Unwrap() error { return ErrKeyMissing }
 
 // Options configures the keychain backend.
 type Options struct {
-	// Keyring is the keychain to keep the key in; nil means System with
-	// the default timeout.
+	// Keyring is the keychain to keep the key in when Holder is "" or
+	// "os"; nil means System with the default timeout.
 	Keyring Keyring
+	// Holder names what keeps the key: "" or HolderOS for Keyring (the OS
+	// keychain through go-keyring), or a holder age-plugin-credmgr serves
+	// ("pass", "kwallet", "keyctl", "file", "macos"; see config.KeyHolders).
+	Holder string
+	// Timeout bounds each exchange with age-plugin-credmgr (default
+	// DefaultTimeout).
+	Timeout time.Duration
+	// UI answers the plugin's requests (the file holder's passphrase);
+	// nil means the terminal.
+	UI *plugin.ClientUI
 	// Recipients are sealed to in addition to the keychain key, so that a
 	// recovery identity kept elsewhere can open the vault if the keychain
 	// item is lost.
@@ -95,16 +108,33 @@ type Store struct {
 // New returns the keychain backend for the vault at path. The keychain is
 // not touched until the first operation that reads or writes the vault.
 func New(path string, opts Options) (*Store, error) {
-	if opts.Keyring == nil {
-		opts.Keyring = System(0)
-	}
 	account, err := ItemAccount(path)
 	if err != nil {
 		return nil, err
 	}
-	g := &guard{kr: opts.Keyring, account: account, extra: opts.Recipients, path: path}
+	g := &guard{account: account, extra: opts.Recipients, path: path}
 	if lit := literalAccount(path); lit != account {
 		g.literal = lit
+	}
+	switch opts.Holder {
+	case "", HolderOS:
+		g.kr = opts.Keyring
+		if g.kr == nil {
+			g.kr = System(0)
+		}
+	default:
+		if !config.ValidKeyHolder(opts.Holder) {
+			return nil, fmt.Errorf("unknown key holder %q: choose one of %s", opts.Holder, strings.Join(config.KeyHolders, ", "))
+		}
+		if opts.Timeout <= 0 {
+			opts.Timeout = DefaultTimeout
+		}
+		ui := opts.UI
+		if ui == nil {
+			ui = plugin.NewTerminalUI(func(f string, v ...any) { fmt.Fprintf(os.Stderr, "credmgr: "+f+"\n", v...) },
+				func(f string, v ...any) { fmt.Fprintf(os.Stderr, "credmgr: warning: "+f+"\n", v...) })
+		}
+		g.plug = &pluginKey{holder: opts.Holder, account: account, timeout: opts.Timeout, ui: ui}
 	}
 	return &Store{Store: vaultfile.New(path, g, opts.Vault), guard: g}, nil
 }
@@ -115,6 +145,9 @@ func New(path string, opts Options) (*Store, error) {
 // vault, or if this keychain cannot list its items). It reads the vault
 // but changes nothing.
 func (s *Store) FindKeyElsewhere() (string, error) {
+	if s.guard.plug != nil {
+		return "", nil // plugin holders cannot be listed
+	}
 	sealed, err := os.ReadFile(s.guard.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
@@ -130,6 +163,9 @@ func (s *Store) FindKeyElsewhere() (string, error) {
 // other item is kept: another vault may use it. It refuses to replace a
 // key item this vault already has.
 func (s *Store) AdoptKey(account string) error {
+	if s.guard.plug != nil {
+		return fmt.Errorf("the %s key holder cannot adopt another vault's key item", s.guard.plug.holder)
+	}
 	s.guard.mu.Lock()
 	defer s.guard.mu.Unlock()
 	if _, err := s.guard.kr.Get(Service, s.guard.account); err == nil {
@@ -165,9 +201,21 @@ func (s *Store) AdoptKey(account string) error {
 // ItemAccount returns the account name of this store's key item.
 func (s *Store) ItemAccount() string { return s.guard.account }
 
+// Holder returns the key holder's name ("os" for go-keyring).
+func (s *Store) Holder() string {
+	if s.guard.plug != nil {
+		return s.guard.plug.holder
+	}
+	return HolderOS
+}
+
 // Probe reports whether the keychain answers: nil if the key item is there
 // or cleanly absent, an error wrapping ErrUnavailable otherwise.
 func (s *Store) Probe() (keyPresent bool, err error) {
+	if p := s.guard.plug; p != nil {
+		present, _, err := p.present()
+		return present, err
+	}
 	s.guard.mu.Lock()
 	_, err = s.guard.load()
 	s.guard.mu.Unlock()
@@ -178,12 +226,18 @@ func (s *Store) Probe() (keyPresent bool, err error) {
 }
 
 // DeleteKey removes the key item. Only a backend switch that has moved
-// every credential elsewhere calls it.
+// every credential elsewhere, or a key move that has verified the key in
+// its new holder, calls it.
 func (s *Store) DeleteKey() error {
-	s.guard.mu.Lock()
-	defer s.guard.mu.Unlock()
-	s.guard.id = nil
-	err := s.guard.kr.Delete(Service, s.guard.account)
+	var err error
+	if p := s.guard.plug; p != nil {
+		_, err = p.run("delete")
+	} else {
+		s.guard.mu.Lock()
+		defer s.guard.mu.Unlock()
+		s.guard.id = nil
+		err = s.guard.kr.Delete(Service, s.guard.account)
+	}
 	if errors.Is(err, errItemNotFound) {
 		return nil
 	}
@@ -197,6 +251,9 @@ func (s *Store) DeleteKey() error {
 // switch calls it to remove a key that an interrupted one left behind.
 // A key that opens any of the files is kept.
 func (s *Store) DeleteKeyIfUnused(paths ...string) (gone bool, err error) {
+	if p := s.guard.plug; p != nil {
+		return p.deleteIfUnused(paths...)
+	}
 	s.guard.mu.Lock()
 	defer s.guard.mu.Unlock()
 	s.guard.id = nil
@@ -230,6 +287,9 @@ func (s *Store) DeleteKeyIfUnused(paths ...string) (gone bool, err error) {
 // NewKey replaces the key item with a fresh identity. Only a backend switch
 // that is about to write a new vault calls it.
 func (s *Store) NewKey() error {
+	if s.guard.plug != nil {
+		return errors.New("a new key for a plugin key holder is made by age-plugin-credmgr generate")
+	}
 	s.guard.mu.Lock()
 	defer s.guard.mu.Unlock()
 	s.guard.id = nil
@@ -238,14 +298,18 @@ func (s *Store) NewKey() error {
 }
 
 type guard struct {
-	kr      Keyring
+	kr      Keyring    // the go-keyring holder, or
+	plug    *pluginKey // a holder age-plugin-credmgr serves
 	account string
 	literal string // the item name before symlinks were resolved, if it differs
 	extra   []age.Recipient
 	path    string
 
 	mu sync.Mutex
-	id *age.X25519Identity // read once per process
+	id *age.X25519Identity // read once per process (go-keyring holder)
+	// keyReady is set once the plugin holder's key is known to exist (a
+	// vault opened with it, or it was made).
+	keyReady bool
 }
 
 // load returns the key, reading the keychain at most once per process.
@@ -335,6 +399,13 @@ func (g *guard) create() (*age.X25519Identity, error) {
 // to a deleted key could never be opened. The next Seal uses the key the
 // keychain holds now, or creates one.
 func (g *guard) CheckEmpty(ctx context.Context) error {
+	if g.plug != nil {
+		g.mu.Lock()
+		g.keyReady = false
+		g.mu.Unlock()
+		_, _, err := g.plug.present()
+		return err
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.id = nil
@@ -344,7 +415,33 @@ func (g *guard) CheckEmpty(ctx context.Context) error {
 	return nil
 }
 
+func (g *guard) keyMissing(where string) error {
+	return fmt.Errorf("%w (%s, account %q); the vault was left untouched: restore the key, or open the vault with a recovery identity (age -d -i KEY vault.age)", ErrKeyMissing, where, g.account)
+}
+
 func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
+	if g.plug != nil {
+		plain, err := g.plug.open(sealed)
+		if err == nil {
+			g.mu.Lock()
+			g.keyReady = true
+			g.mu.Unlock()
+			return plain, nil
+		}
+		if errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+		// Say whether the key is missing, the holder does not answer,
+		// or the key is the wrong one.
+		present, _, perr := g.plug.present()
+		switch {
+		case perr != nil:
+			return nil, perr
+		case !present:
+			return nil, g.keyMissing(fmt.Sprintf("key holder %s", g.plug.holder))
+		}
+		return nil, fmt.Errorf("the key in the %s key holder does not open the vault (%v); the vault was left untouched", g.plug.holder, err)
+	}
 	g.mu.Lock()
 	id, err := g.load()
 	g.mu.Unlock()
@@ -365,6 +462,22 @@ func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 }
 
 func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
+	if g.plug != nil {
+		g.mu.Lock()
+		ready := g.keyReady
+		g.mu.Unlock()
+		if !ready {
+			// Seal without a prior Open happens only when no vault
+			// exists: make the key unless the holder has one.
+			if _, err := g.plug.run("generate"); err != nil {
+				return nil, fmt.Errorf("making the vault key in the %s key holder: %w", g.plug.holder, err)
+			}
+			g.mu.Lock()
+			g.keyReady = true
+			g.mu.Unlock()
+		}
+		return g.plug.seal(plain, g.extra)
+	}
 	g.mu.Lock()
 	id, err := g.load()
 	if errors.Is(err, errItemNotFound) {
@@ -377,6 +490,11 @@ func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 	}
 	return agefile.Seal(plain, append([]age.Recipient{id.Recipient()}, g.extra...)...)
 }
+
+var (
+	openAge = agefile.Open
+	sealAge = agefile.Seal
+)
 
 // FileName is the vault's file name inside the data directory.
 const FileName = agefile.FileName

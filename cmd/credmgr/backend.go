@@ -23,7 +23,10 @@ func (a *app) backendCmd() *cobra.Command {
 		Short: "Show the storage backend in use, or switch to another",
 		Long: `Backend shows which backend holds the credentials and why it was chosen
 (--backend flag, CREDMGR_BACKEND, backend in config.toml, or auto), its
-files, what guards it, and whether it is healthy.
+files, what guards it, and whether it is healthy. For the keychain backend it
+also shows which holder keeps the vault key (key_holder) and whether the key
+is there; for a passphrase vault, its key file and whether it is unlocked
+(credmgr unlock).
 
 Backends:
   keychain  vault.age sealed to a key kept in the OS keychain (default when
@@ -60,6 +63,10 @@ Backends:
 			fmt.Fprintf(w, "vault:    %s\n", op.Path)
 			fmt.Fprintf(w, "lock:     %s.lock\n", op.Path)
 			fmt.Fprintf(w, "guard:    %s\n", op.Guard)
+			if op.Age != nil && op.Age.Mode() == "passphrase" {
+				fmt.Fprintf(w, "key file: %s\n", agefile.KeyFilePath(op.Path))
+			}
+			a.printHolder(w, op)
 			fmt.Fprintf(w, "config:   %s%s\n", cfgPath, cfgNote)
 			list, err := op.Store.List(cmd.Context())
 			if err != nil {
@@ -67,6 +74,9 @@ Backends:
 				return a.storeError(err)
 			}
 			fmt.Fprintf(w, "health:   ok, %d credential(s)\n", len(list))
+			if st := a.unlockState(op, false); st != "" {
+				fmt.Fprintf(w, "unlock:   %s\n", st)
+			}
 			for _, l := range leftovers(o.DataDir, op) {
 				fmt.Fprintf(a.stderr, "credmgr: warning: %s\n", l)
 			}
@@ -97,6 +107,9 @@ func leftovers(dir string, op *backends.Opened) []string {
 	}
 	check(jsonfile.FileName, "it holds credentials in plain text: check it and remove it")
 	check(agefile.FileName, "it is a vault of the keychain or age backend")
+	if op.Age == nil || op.Age.Mode() != "passphrase" {
+		check(filepath.Base(agefile.KeyFilePath(filepath.Join(dir, agefile.FileName))), "it is the key of a passphrase vault: remove it once no copy of that vault needs it")
+	}
 	for _, name := range []string{agefile.FileName, jsonfile.FileName} {
 		p := filepath.Join(dir, name) + vaultfile.PendingSuffix
 		if _, err := os.Lstat(p); err == nil {
@@ -107,6 +120,7 @@ func leftovers(dir string, op *backends.Opened) []string {
 }
 
 func (a *app) backendSetCmd() *cobra.Command {
+	var holderFlag string
 	var ageIdentities []string
 	cmd := &cobra.Command{
 		Use:   "set NAME",
@@ -126,7 +140,14 @@ It works when no backend is usable yet: that is how one is chosen. For the
 age backend, the key is an identity file (--age-identity FILE, or
 CREDMGR_AGE_IDENTITY), recorded as age_identity in config.toml, or else a
 passphrase (CREDMGR_PASSPHRASE_FILE, or asked on the terminal by the first
-command that stores something).`,
+command that stores something).
+
+With --holder (keychain only) the vault key is kept by another holder: os
+(the default: the OS keychain through go-keyring), pass, kwallet, keyctl,
+file or macos (served by age-plugin-credmgr, which must be on $PATH). If
+the keychain backend is already in use, its key moves: it is copied to the
+new holder, the vault is opened with it there, key_holder is recorded in
+config.toml, and only then is the key removed from the old holder.`,
 		Example: `  credmgr backend set file
   age-keygen -o ~/.age/credmgr.txt && credmgr backend set age --age-identity ~/.age/credmgr.txt
   credmgr backend set keychain`,
@@ -142,6 +163,10 @@ command that stores something).`,
 			}
 			o, err := a.options()
 			if err != nil {
+				return err
+			}
+			hold := *o
+			if err := applyHolderFlag(&hold, name, holderFlag); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
@@ -164,6 +189,7 @@ command that stores something).`,
 					return os.Getenv(k)
 				}
 			}
+			so.NewKeyHolder = hold.NewKeyHolder
 			res, err := backends.Switch(ctx, so, name)
 			for _, n := range res.Notes {
 				fmt.Fprintf(a.stderr, "credmgr: %s\n", n)
@@ -178,7 +204,9 @@ command that stores something).`,
 				return a.storeError(err)
 			}
 			cfgPath := config.Path(o.DataDir)
-			if res.From.Name == res.To.Name {
+			if res.KeyMoved {
+				// Said in the notes.
+			} else if res.From.Name == res.To.Name {
 				fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)
 			} else {
 				if res.To.Name == backends.File && res.Moved > 0 && !o.PlaintextOK {
@@ -193,5 +221,6 @@ command that stores something).`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&ageIdentities, "age-identity", nil, "age identity `FILE` for the age backend (repeatable); recorded as age_identity in config.toml")
+	cmd.Flags().StringVar(&holderFlag, "holder", "", "keychain backend: what keeps the vault key (os, pass, kwallet, keyctl, file, macos)")
 	return cmd
 }

@@ -27,25 +27,16 @@ import (
 	fakeqwen "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
 )
 
-// fakeServer is what every fake provider offers the scripts.
-type fakeServer interface {
-	Close()
-	Settings() map[string]string
-	Secrets() []string
-	IssueRefreshToken() string
-	RefreshTokenValid(string) bool
-}
-
 // fakes are one script's fake providers, by canonical provider name.
-type fakes map[string]fakeServer
+type fakes map[string]fakeprovider.Fake
 
 // fakeStarters start the fakes each script gets.
-var fakeStarters = map[string]func() fakeServer{
-	"openai":         func() fakeServer { return fakeopenai.New() },
-	"anthropic":      func() fakeServer { return fakeanthropic.New() },
-	"gemini":         func() fakeServer { return fakegemini.New() },
-	"qwen":           func() fakeServer { return fakeqwen.New() },
-	"github-copilot": func() fakeServer { return fakecopilot.New() },
+var fakeStarters = map[string]func() fakeprovider.Fake{
+	"openai":         func() fakeprovider.Fake { return fakeopenai.New() },
+	"anthropic":      func() fakeprovider.Fake { return fakeanthropic.New() },
+	"gemini":         func() fakeprovider.Fake { return fakegemini.New() },
+	"qwen":           func() fakeprovider.Fake { return fakeqwen.New() },
+	"github-copilot": func() fakeprovider.Fake { return fakecopilot.New() },
 }
 
 // setupFakes starts a fake for every provider for one script. They are
@@ -138,7 +129,7 @@ func init() {
 		if len(args) > 2 {
 			val = args[2]
 		}
-		if !setKnob(s, args[1], val) {
+		if !s.Knob(args[1], val) {
 			ts.Fatalf("fake %s has no knob %s=%q", args[0], args[1], val)
 		}
 	}
@@ -151,7 +142,7 @@ func init() {
 		}
 		want, err := strconv.Atoi(args[2])
 		ts.Check(err)
-		got, ok := counter(scriptFakes(ts)[args[0]], args[1])
+		got, ok := scriptFakes(ts)[args[0]].Counter(args[1])
 		if !ok {
 			ts.Fatalf("fake %s has no counter %s", args[0], args[1])
 		}
@@ -348,122 +339,4 @@ func person(ts *testscript.TestScript, args []string, interrupt, nobrowse bool, 
 		ts.Fatalf("credmgr login: %v", err)
 	}
 	return code, out.String(), errOut.String()
-}
-
-// setKnob sets a fake's behaviour by name.
-func setKnob(s fakeServer, knob, val string) bool {
-	n, _ := strconv.Atoi(val)
-	switch f := s.(type) {
-	case *fakeopenai.Server:
-		f.Set(func(f *fakeopenai.Server) {
-			switch knob {
-			case "decision":
-				f.Decision = map[string]fakeopenai.Decision{"approve": fakeopenai.Approve, "deny": fakeopenai.Deny, "never": fakeopenai.Never}[val]
-			case "pending":
-				f.PendingPolls = n
-			case "failrefresh":
-				f.FailRefresh = true
-			case "hostile":
-				f.Hostile = n
-			case "noexpiresin":
-				f.OmitExpiresIn = true
-			case "ttl":
-				f.AccessTTL, _ = time.ParseDuration(val)
-			}
-		})
-		return knob == "decision" || knob == "pending" || knob == "failrefresh" || knob == "noexpiresin" || knob == "ttl" || knob == "hostile"
-	case *fakeanthropic.Server:
-		f.Set(func(f *fakeanthropic.Server) {
-			switch knob {
-			case "decision":
-				f.Decision = map[string]fakeanthropic.Decision{"approve": fakeanthropic.Approve, "deny": fakeanthropic.Deny}[val]
-			case "failrefresh":
-				f.FailRefresh = true
-			case "hostile":
-				f.Hostile = n
-			case "noexpiresin":
-				f.OmitExpiresIn = true
-			}
-		})
-		return knob == "decision" || knob == "failrefresh" || knob == "noexpiresin" || knob == "hostile"
-	case *fakegemini.Server:
-		f.Set(func(f *fakegemini.Server) {
-			switch knob {
-			case "decision":
-				f.Decision = map[string]fakegemini.Decision{"approve": fakegemini.Approve, "deny": fakegemini.Deny, "never": fakegemini.Never}[val]
-			case "failrefresh":
-				f.FailRefresh = true
-			case "hostile":
-				f.Hostile = n
-			case "noexpiresin":
-				f.OmitExpiresIn = true
-			}
-		})
-		return knob == "decision" || knob == "failrefresh" || knob == "noexpiresin" || knob == "hostile"
-	case *fakeqwen.Server:
-		f.Set(func(f *fakeqwen.Server) {
-			switch knob {
-			case "decision":
-				f.Decision = map[string]fakeqwen.Decision{"approve": fakeqwen.Approve, "deny": fakeqwen.Deny, "never": fakeqwen.Never, "expire": fakeqwen.Expire}[val]
-			case "pending":
-				f.PendingPolls = n
-			case "slowdown":
-				f.SlowDownPolls = n
-			case "failrefresh":
-				f.FailRefresh = true
-			case "hostile":
-				f.Hostile = n
-			case "noexpiresin":
-				f.OmitExpiresIn = true
-			}
-		})
-		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "noexpiresin" || knob == "hostile"
-	case *fakecopilot.Server:
-		f.Set(func(f *fakecopilot.Server) {
-			switch knob {
-			case "decision":
-				f.Decision = map[string]fakecopilot.Decision{"approve": fakecopilot.Approve, "deny": fakecopilot.Deny, "never": fakecopilot.Never, "expire": fakecopilot.Expire}[val]
-			case "pending":
-				f.PendingPolls = n
-			case "slowdown":
-				f.SlowDownPolls = n
-				f.SlowDownIncrement = 1
-			case "failrefresh":
-				f.FailRefresh = true
-			case "hostile":
-				f.Hostile = n
-			case "nosubscription":
-				f.NoSubscription = true
-			}
-		})
-		return knob == "decision" || knob == "pending" || knob == "slowdown" || knob == "failrefresh" || knob == "nosubscription" || knob == "hostile"
-	}
-	return false
-}
-
-// counter reads a fake's request counter by name.
-func counter(s fakeServer, name string) (int, bool) {
-	switch f := s.(type) {
-	case *fakeopenai.Server:
-		return f.Count(func(f *fakeopenai.Server) int {
-			return map[string]int{"refresh": f.RefreshRequests, "exchange": f.CodeExchanges, "revoke": f.Revocations}[name]
-		}), name == "refresh" || name == "exchange" || name == "revoke"
-	case *fakeanthropic.Server:
-		return f.Count(func(f *fakeanthropic.Server) int {
-			return map[string]int{"refresh": f.RefreshRequests, "exchange": f.CodeExchanges}[name]
-		}), name == "refresh" || name == "exchange"
-	case *fakegemini.Server:
-		return f.Count(func(f *fakegemini.Server) int {
-			return map[string]int{"refresh": f.RefreshRequests, "exchange": f.CodeExchanges}[name]
-		}), name == "refresh" || name == "exchange"
-	case *fakeqwen.Server:
-		return f.Count(func(f *fakeqwen.Server) int {
-			return map[string]int{"refresh": f.RefreshRequests, "poll": f.Polls}[name]
-		}), name == "refresh" || name == "poll"
-	case *fakecopilot.Server:
-		return f.Count(func(f *fakecopilot.Server) int {
-			return map[string]int{"refresh": f.Exchanges, "exchange": f.Exchanges, "poll": f.Polls}[name]
-		}), name == "refresh" || name == "exchange" || name == "poll"
-	}
-	return 0, false
 }

@@ -80,7 +80,7 @@ func TestHostileProviderCLI(t *testing.T) {
 				if out, err := seed.CombinedOutput(); err != nil {
 					t.Fatalf("import: %v\n%s", err, out)
 				}
-				if !setKnob(srv, "hostile", fmt.Sprint(shape)) {
+				if !srv.Knob("hostile", fmt.Sprint(shape)) {
 					t.Fatal("no hostile knob")
 				}
 				cmd := credmgrCmd(env, "token", name)

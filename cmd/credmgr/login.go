@@ -10,6 +10,9 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/copilot"
+	"github.com/credmgr/credmgr/flows/gemini"
+	"github.com/credmgr/credmgr/flows/openai"
 	"github.com/credmgr/credmgr/internal/ui"
 )
 
@@ -46,7 +49,7 @@ changed per provider in config.toml (see docs/providers.md).`,
 			if err != nil {
 				return err
 			}
-			opts := flows.LoginOptions{Account: ref.Account, Enterprise: enterprise}
+			opts := flows.LoginOptions{Enterprise: enterprise}
 			switch {
 			case device:
 				opts.Mode = flows.ModeDevice
@@ -84,11 +87,10 @@ changed per provider in config.toml (see docs/providers.md).`,
 				ctx, cancel = context.WithTimeoutCause(ctx, timeout, errLoginTimeout)
 				defer cancel()
 			}
-			c, err := flow.Login(ctx, term, opts)
+			c, err := flows.Login(ctx, flow, term, ref, opts, nil)
 			if err != nil {
 				return loginError(ctx, ref, err, timeout)
 			}
-			c.Provider, c.Account = ref.Provider, ref.Account
 			// A login the provider completed is stored even if a signal
 			// arrives now: its codes are spent.
 			if err := op.Store.Put(context.WithoutCancel(cmd.Context()), c); err != nil {
@@ -116,7 +118,8 @@ changed per provider in config.toml (see docs/providers.md).`,
 
 var errLoginTimeout = errors.New("login timed out")
 
-// loginError words a failed login; nothing was stored.
+// loginError words a failed login; nothing was stored. The flows state
+// what happened; the hints here say what to do about it.
 func loginError(ctx context.Context, ref backends.Ref, err error, timeout time.Duration) error {
 	switch {
 	case context.Cause(ctx) == errLoginTimeout:
@@ -126,13 +129,56 @@ func loginError(ctx context.Context, ref backends.Ref, err error, timeout time.D
 	case errors.Is(err, flows.ErrDenied):
 		return withHint(exitError, fmt.Errorf("login to %s was denied; nothing was stored: %w", ref.Provider, err), "run the login again and approve access")
 	case errors.Is(err, flows.ErrExpired):
-		return withHint(exitError, fmt.Errorf("login to %s expired; nothing was stored: %w", ref.Provider, err), "run the login again and approve it sooner")
+		return withHint(exitError, fmt.Errorf("login to %s expired; nothing was stored: %w", ref.Provider, err), append([]string{"run the login again and approve it sooner"}, otherFlowHint(ref, err)...)...)
 	case errors.Is(err, ui.ErrNoInput):
 		return withHint(exitError, fmt.Errorf("login to %s stopped; nothing was stored: %w", ref.Provider, err), "run credmgr login "+ref.Provider+" on a terminal, and paste the code when it asks")
 	case errors.Is(err, flows.ErrStateMismatch):
-		return withHint(exitError, fmt.Errorf("login to %s rejected; nothing was stored: %w", ref.Provider, err), "start a new login and finish it in the same browser session")
+		return withHint(exitError, fmt.Errorf("login to %s rejected; nothing was stored: %w", ref.Provider, err), "start a new login, open only the URL it prints, and finish it in the same browser session")
 	}
-	return withHint(exitError, fmt.Errorf("login to %s failed; nothing was stored: %w", ref.Provider, err), "check the network connection and run the login again")
+	return withHint(exitError, fmt.Errorf("login to %s failed; nothing was stored: %w", ref.Provider, err), loginFailureHints(ref, err)...)
+}
+
+// noBrowserFlag is the flag of each provider's login that needs no
+// browser on this machine.
+var noBrowserFlag = map[string]string{"gemini": "--no-browser", "openai": "--device"}
+
+// otherFlowHint suggests the login without a local browser when the
+// browser login on this machine could not finish.
+func otherFlowHint(ref backends.Ref, err error) []string {
+	if flag := noBrowserFlag[ref.Provider]; flag != "" && errors.Is(err, flows.ErrLoopback) {
+		return []string{"or use credmgr login " + ref.Provider + " " + flag + ", which needs no browser on this machine"}
+	}
+	return nil
+}
+
+// loginFailureHints say what to do about a login that failed otherwise.
+func loginFailureHints(ref backends.Ref, err error) []string {
+	table := "[providers." + ref.Provider + "]"
+	switch {
+	case errors.Is(err, flows.ErrLoopback):
+		return otherFlowHint(ref, err)
+	case errors.Is(err, flows.ErrBadPaste):
+		return []string{"run the login again and paste the whole code the page shows after approving"}
+	case errors.Is(err, copilot.ErrEnterpriseHost):
+		return []string{"use --enterprise HOST without a path"}
+	case errors.Is(err, copilot.ErrNoCopilotAccess):
+		return []string{"check https://github.com/settings/copilot, then run credmgr login github-copilot"}
+	case errors.Is(err, gemini.ErrNoRefreshToken):
+		return []string{"revoke credmgr's access at https://myaccount.google.com/permissions and run credmgr login gemini again"}
+	case errors.Is(err, openai.ErrDeviceDisabled):
+		return []string{"enable it in ChatGPT settings (Security), or use credmgr login openai --browser"}
+	case errors.Is(err, flows.ErrClientRejected):
+		return []string{"check " + table + " client_id: the OAuth client must allow this login (remove the key to use the default)"}
+	case errors.Is(err, flows.ErrRateLimited):
+		return []string{"wait a few minutes and run the login again"}
+	case errors.Is(err, flows.ErrNoEndpoint) && ref.Provider == "github-copilot":
+		return []string{"check " + table + " api_url or --enterprise: the host offers no Copilot token endpoint"}
+	case errors.Is(err, flows.ErrNoDeviceCode) && ref.Provider == "github-copilot":
+		return []string{"check the network, --enterprise and " + table + " github_url and client_id"}
+	case errors.Is(err, flows.ErrNoDeviceCode) && ref.Provider == "qwen":
+		return []string{"check " + table + " base_url and client_id", "Qwen OAuth may no longer be offered: then store an API key with credmgr import qwen --api-key"}
+	}
+	return []string{"check the network connection and run the login again"}
 }
 
 // flow returns the login/refresh flow for provider, configured from its

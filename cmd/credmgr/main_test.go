@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// A child that is to run in a session keyring of its own re-executes
+	// itself there first (see TestScripts' Setup).
+	testenv.EnterSessionKeyring()
 	// No test may reach a real provider: send every non-loopback request
 	// to a proxy address that refuses connections (Go never proxies
 	// loopback requests, so the fakes on 127.0.0.1 are still reached).
@@ -40,7 +44,7 @@ func TestMain(m *testing.M) {
 		testOnlyScryptWorkFactor = 10
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(removingPlugin{m}, map[string]func(){
 		"credmgr": func() {
 			testOnlyScryptWorkFactor = 10
 			os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -51,11 +55,14 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the testscript files in testdata/script. Each script
 // gets its own $HOME and $CREDMGR_HOME ($WORK/data) and a clean
-// environment; conditions [secretservice], [agecli] and [secrettool] say
-// whether the real components are there (see internal/testenv),
-// [!required] lets a script skip what CI must run, and [root] says the
-// tests run as root.
+// environment, and its credmgr processes run in a session keyring of its
+// own ($KEYSESSION; $KEYSESSION2 is a second one); conditions
+// [secretservice], [agecli], [secrettool] and [keyring] say whether the
+// real components are there (see internal/testenv), [!required] lets a
+// script skip what CI must run, and [root] says the tests run as root.
 func TestScripts(t *testing.T) {
+	// Scripts find age-plugin-credmgr on $PATH, as an installed one.
+	testenv.NeedPlugin(t)
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		Setup: func(env *testscript.Env) error {
@@ -79,7 +86,7 @@ func TestScripts(t *testing.T) {
 					env.Setenv(k, v)
 				}
 			}
-			return nil
+			return setupKeySessions(env)
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -91,6 +98,8 @@ func TestScripts(t *testing.T) {
 				return testenv.SecretService() && testenv.SecretTool(), nil
 			case "required":
 				return testenv.Required(), nil
+			case "keyring":
+				return testenv.KernelKeyring(), nil
 			case "root":
 				return os.Geteuid() == 0, nil
 			case "fgtty":
@@ -178,4 +187,36 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 			ts.Fatalf("canary secret not found in %s", strings.Join(args, " "))
 		}
 	},
+}
+
+// setupKeySessions gives a script two session keyrings of its own, held
+// for as long as it runs: credmgr processes join $KEYSESSION (set as
+// testenv.SessionKeyringEnv), and a script switches to the other one by
+// setting that variable to $KEYSESSION2.
+func setupKeySessions(env *testscript.Env) error {
+	if !testenv.KernelKeyring() {
+		return nil
+	}
+	for i, v := range []string{"KEYSESSION", "KEYSESSION2"} {
+		name := fmt.Sprintf("credmgr-script-%d-%d-%d", os.Getpid(), keySessionSeq.Add(1), i)
+		release, err := testenv.HoldSessionKeyring(name)
+		if err != nil {
+			return err
+		}
+		env.Defer(release)
+		env.Setenv(v, name)
+	}
+	env.Setenv(testenv.SessionKeyringEnv, env.Getenv("KEYSESSION"))
+	return nil
+}
+
+var keySessionSeq atomic.Int64
+
+// removingPlugin removes the age-plugin-credmgr that tests built once they
+// have run (testscript.Main exits without returning).
+type removingPlugin struct{ m *testing.M }
+
+func (r removingPlugin) Run() int {
+	defer testenv.RemovePlugin()
+	return r.m.Run()
 }

@@ -111,7 +111,7 @@ is not, and --connect runs them (see credmgr connect --help).`,
 			}
 			rep, err := migrate.Run(cmd.Context(), store, opts)
 			if err != nil {
-				if strings.HasPrefix(err.Error(), "unknown tool") {
+				if errors.Is(err, migrate.ErrUnknownTool) {
 					return usageError(err)
 				}
 				return a.storeError(err)

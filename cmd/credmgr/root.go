@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/harden"
@@ -33,6 +34,9 @@ var testOnlyScryptWorkFactor = 0
 // app holds what every command shares: the streams and the lazily opened
 // backend.
 type app struct {
+	// started is set once a command's RunE runs (see markStarted).
+	started bool
+
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
@@ -93,6 +97,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	var ce *cliError
+	if !a.started && !errors.As(err, &ce) {
+		err = withHint(exitUsage, err, "run credmgr --help for usage")
+	}
 	return a.report(err)
 }
 
@@ -113,9 +121,6 @@ func (a *app) report(err error) int {
 	if errors.As(err, &ce) {
 		code = ce.code
 		hints = ce.hints
-	} else if isUsage(err) {
-		code = exitUsage
-		hints = []string{"run credmgr --help for usage"}
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(a.stderr, "credmgr: interrupted")
@@ -126,6 +131,12 @@ func (a *app) report(err error) int {
 	// and a continuation line that looks like one of credmgr's own is
 	// indented, so that nothing can forge a "credmgr: hint:" line.
 	msg, suggestion := cutSuggestions(strings.TrimSpace(err.Error()))
+	// A provider setting the library rejected is named by where it is
+	// set: the [providers.NAME] table of config.toml.
+	var se *flows.SettingError
+	if errors.As(err, &se) {
+		msg = strings.Replace(msg, se.Error(), "[providers."+se.Provider+"] "+se.Detail(), 1)
+	}
 	if suggestion != "" {
 		hints = append([]string{suggestion}, hints...)
 	}
@@ -155,15 +166,20 @@ func hasOwnPrefix(line string) bool {
 	return false
 }
 
-// isUsage recognises cobra's argument and flag errors.
-func isUsage(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "if any flags in the group", "none of the others can be"} {
-		if strings.Contains(s, p) {
-			return true
+// markStarted wraps the RunE of every command under c so that it records
+// that a command started: an error before that came from cobra parsing
+// the command line (an unknown command, a wrong number of arguments, a
+// bad flag or flag combination), a usage error.
+func (a *app) markStarted(c *cobra.Command) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			a.started = true
+			return run(cmd, args)
 		}
 	}
-	return false
+	for _, sub := range c.Commands() {
+		a.markStarted(sub)
+	}
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -200,6 +216,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 no usable credential (log in again).`,
 	for _, add := range extraCommands {
 		root.AddCommand(add(a))
 	}
+	a.markStarted(root)
 	return root
 }
 

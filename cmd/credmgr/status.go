@@ -60,6 +60,9 @@ from credmgr (credmgr connect lists every tool; --json too).`,
 			if err != nil {
 				return a.storeError(err)
 			}
+			if st := a.unlockState(op, true); st != "" {
+				fmt.Fprintf(a.stderr, "credmgr: vault %s\n", st)
+			}
 			var list []backends.Credential
 			for _, c := range all {
 				if c.Provider == proxy.KeyProvider {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/copilot"
 )
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -96,11 +97,18 @@ func (a *app) usableCredential(ctx context.Context, ref backends.Ref) (backends.
 	if err != nil {
 		return backends.Credential{}, err
 	}
-	c, err := a.storedCredential(ctx, op, ref)
-	if err != nil || !flows.NeedsRefresh(c, time.Now()) {
-		return c, err
+	var flow flows.Flow
+	lazy := &lazyFlow{a: a, provider: ref.Provider}
+	if hasLogin(ref.Provider) {
+		flow = lazy
 	}
-	if !hasLogin(ref.Provider) {
+	c, err := flows.Fresh(ctx, op.Store, ref, flow, nil)
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, backends.ErrNotFound):
+		return c, a.notLoggedIn(ref)
+	case errors.Is(err, flows.ErrReloginRequired) && !hasLogin(ref.Provider):
 		// Nothing here can refresh it, with or without a refresh token.
 		account := ""
 		if ref.Account != backends.DefaultAccount {
@@ -108,23 +116,16 @@ func (a *app) usableCredential(ctx context.Context, ref backends.Ref) (backends.
 		}
 		return c, withHint(exitNoCreds, fmt.Errorf("the access token for %s has expired, and credmgr has no login for %s to refresh it; the stored credential was left as it was", ref, ref.Provider),
 			"store a new token: credmgr import "+ref.Provider+account+" < token.json (see credmgr import --help)")
-	}
-	var flow flows.Flow
-	if c.RefreshToken != "" {
-		if flow, err = a.flow(ref.Provider); err != nil {
-			return c, err
-		}
-	}
-	c, err = flows.Fresh(ctx, op.Store, ref, flow, nil)
-	switch {
-	case err == nil:
-		return c, nil
-	case errors.Is(err, backends.ErrNotFound):
-		return c, a.notLoggedIn(ref)
 	case errors.Is(err, flows.ErrReloginRequired):
-		return c, withHint(exitNoCreds, fmt.Errorf("the access token for %s has expired and could not be refreshed: %w; the stored credential was left as it was", ref, err), loginHint(ref))
+		hints := []string{loginHint(ref)}
+		if errors.Is(err, copilot.ErrNoCopilotAccess) {
+			hints = []string{"check https://github.com/settings/copilot (a Copilot subscription, or an organization policy that allows it)", loginHint(ref)}
+		}
+		return c, withHint(exitNoCreds, fmt.Errorf("the access token for %s has expired and could not be refreshed: %w; the stored credential was left as it was", ref, err), hints...)
 	case errors.Is(err, context.Canceled):
 		return c, err
+	case !lazy.asked:
+		return c, a.storeError(err) // reading the store failed
 	}
 	var ce *cliError
 	if err = a.storeError(err); errors.As(err, &ce) {
@@ -144,6 +145,35 @@ func (a *app) storedCredential(ctx context.Context, op *backends.Opened, ref bac
 		return c, a.storeError(err)
 	}
 	return c, nil
+}
+
+// lazyFlow is the flow of provider for flows.Fresh, built (from
+// config.toml) only when a refresh needs it, so that a broken
+// [providers.NAME] table does not stand in the way of a token that is
+// still valid. asked records that Fresh went as far as a refresh.
+type lazyFlow struct {
+	a        *app
+	provider string
+	asked    bool
+}
+
+func (l *lazyFlow) Provider() string { return l.provider }
+
+func (l *lazyFlow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
+	f, err := l.a.flow(l.provider)
+	if err != nil {
+		return backends.Credential{}, err
+	}
+	return f.Login(ctx, ui, opts)
+}
+
+func (l *lazyFlow) Refresh(ctx context.Context, c backends.Credential) (backends.Credential, error) {
+	l.asked = true
+	f, err := l.a.flow(l.provider)
+	if err != nil {
+		return backends.Credential{}, err
+	}
+	return f.Refresh(ctx, c)
 }
 
 func (a *app) notLoggedIn(ref backends.Ref) error {

@@ -16,7 +16,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -39,42 +38,23 @@ const (
 
 // Flow is the Anthropic login.
 type Flow struct {
+	oauthutil.Base
 	clientID, authorizeURL, tokenURL, redirectURI string
-	client                                        *http.Client
-	now                                           func() time.Time
 }
 
 var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
-		redirectURI: DefaultRedirectURI, client: cfg.Client(), now: cfg.Clock()}
-	for k, v := range cfg.Settings {
-		switch k {
-		case "client_id":
-			f.clientID = v
-		case "authorize_url", "token_url", "redirect_uri":
-			if !oauthutil.IsWebURL(v) {
-				return nil, fmt.Errorf("[providers.anthropic] %s = %q is not an http(s) URL", k, v)
-			}
-			switch k {
-			case "authorize_url":
-				f.authorizeURL = v
-			case "token_url":
-				f.tokenURL = v
-			default:
-				f.redirectURI = v
-			}
-		default:
-			return nil, fmt.Errorf("[providers.anthropic] has unknown key %q (known: client_id, authorize_url, token_url, redirect_uri)", k)
-		}
-	}
-	return f, nil
+	f := &Flow{Base: oauthutil.NewBase("anthropic", cfg), clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
+		redirectURI: DefaultRedirectURI}
+	return oauthutil.Configured(f, oauthutil.ParseSettings("anthropic", cfg.Settings, []oauthutil.Setting{
+		{Key: "client_id", Parse: oauthutil.Text(&f.clientID)},
+		{Key: "authorize_url", Parse: oauthutil.WebURL(&f.authorizeURL)},
+		{Key: "token_url", Parse: oauthutil.WebURL(&f.tokenURL)},
+		{Key: "redirect_uri", Parse: oauthutil.WebURL(&f.redirectURI)},
+	}))
 }
-
-// Provider returns "anthropic".
-func (f *Flow) Provider() string { return "anthropic" }
 
 // Login shows (and opens) the authorize URL and asks for the pasted code.
 func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
@@ -111,7 +91,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 		return cred.Credential{}, fmt.Errorf("%w: the pasted code belongs to another login; start again and paste the code this login shows", flowapi.ErrStateMismatch)
 	}
 	var t oauthutil.TokenResponse
-	err = oauthutil.PostJSON(ctx, f.client, f.tokenURL, "the token endpoint", map[string]string{
+	err = oauthutil.PostJSON(ctx, f.HTTP(), f.tokenURL, "the token endpoint", map[string]string{
 		"grant_type":    "authorization_code",
 		"client_id":     f.clientID,
 		"code":          code,
@@ -129,11 +109,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	if t.AccessToken == "" {
 		return cred.Credential{}, errors.New("the token endpoint answered without an access token")
 	}
-	account := opts.Account
-	if account == "" {
-		account = cred.DefaultAccount
-	}
-	c := cred.Credential{Provider: "anthropic", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	c := cred.Credential{Type: cred.TypeOAuth}
 	f.apply(&c, &t)
 	return c, nil
 }
@@ -143,7 +119,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 func ParsePasted(s string) (code, state string, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", "", errors.New("nothing was pasted")
+		return "", "", flowapi.Mark(errors.New("nothing was pasted"), flowapi.ErrBadPaste)
 	}
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.RawQuery != "" {
 		q := u.Query()
@@ -160,47 +136,26 @@ func ParsePasted(s string) (code, state string, err error) {
 	}
 	code, state, _ = strings.Cut(s, "#")
 	if code == "" {
-		return "", "", errors.New("the pasted text holds no code")
+		return "", "", flowapi.Mark(errors.New("the pasted text holds no code"), flowapi.ErrBadPaste)
 	}
 	return code, state, nil
 }
 
 func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
-	now := f.now()
-	c.AccessToken = t.AccessToken
-	c.IssuedAt = now.UTC().Truncate(time.Second)
-	c.Expiry = t.Expiry(now)
-	if c.Expiry.IsZero() {
-		c.Expiry = oauthutil.DefaultExpiry(now)
-	}
-	if t.RefreshToken != "" {
-		c.RefreshToken = t.RefreshToken // Anthropic may rotate; keep the old one otherwise
-	}
-	if t.TokenType != "" {
-		c.TokenType = t.TokenType
-	}
+	t.Apply(c, f.Now(), time.Time{}) // Anthropic may rotate the refresh token
 	if t.Scope != "" {
 		c.Scopes = strings.Fields(t.Scope)
 	}
-	c.UpdatedAt = now.UTC().Truncate(time.Second)
 }
 
 // Refresh exchanges the refresh token at the JSON token endpoint, without
 // a scope (Anthropic rejects one).
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	var t oauthutil.TokenResponse
-	err := oauthutil.PostJSON(ctx, f.client, f.tokenURL, "the token endpoint", map[string]string{
-		"grant_type":    "refresh_token",
-		"client_id":     f.clientID,
-		"refresh_token": c.RefreshToken,
-	}, &t)
+	t, err := oauthutil.RefreshJSON(ctx, f.HTTP(), f.tokenURL, f.clientID, c.RefreshToken)
 	if err != nil {
-		return cred.Credential{}, oauthutil.ClassifyRefresh(err)
-	}
-	if t.AccessToken == "" {
-		return cred.Credential{}, errors.New("the token endpoint answered a refresh without an access token")
+		return cred.Credential{}, err
 	}
 	n := c.Clone()
-	f.apply(&n, &t)
+	f.apply(&n, t)
 	return n, nil
 }

@@ -65,7 +65,6 @@ const (
 const (
 	defaultInterval = 5 // when GitHub sends none
 	slowDownStep    = 5 // RFC 8628 3.5, when slow_down carries no interval
-	minInterval     = 100 * time.Millisecond
 )
 
 // The headers the Copilot plugins send; the token endpoint expects an
@@ -92,20 +91,21 @@ func EditorHeaders() map[string]string {
 	return h
 }
 
-// maxUserCode bounds the length of a user code shown to the person.
-const maxUserCode = 64
+// ErrEnterpriseHost is wrapped when --enterprise (LoginOptions.Enterprise)
+// is not a host name.
+var ErrEnterpriseHost = errors.New("not a GitHub Enterprise host name")
 
-// errDeviceExpired is the cause of the device-code deadline.
-var errDeviceExpired = errors.New("device code expired")
+// ErrNoCopilotAccess is wrapped when GitHub refuses a Copilot token to
+// the account (HTTP 403).
+var ErrNoCopilotAccess = errors.New("no Copilot access")
 
 // Flow is the GitHub Copilot login.
 type Flow struct {
+	oauthutil.Base
 	clientID, githubURL, apiURL string
 	// githubSet and apiSet say that the URLs come from settings, which
 	// win over --enterprise.
 	githubSet, apiSet bool
-	client            *http.Client
-	now               func() time.Time
 	deviceTimeout     time.Duration
 	// unit is the length of one second of GitHub's device-flow timing
 	// (interval, expires_in, the slow_down step). It is time.Second except
@@ -117,34 +117,15 @@ var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL,
-		client: cfg.Client(), now: cfg.Clock(), deviceTimeout: DeviceTimeout, unit: time.Second}
-	for k, v := range cfg.Settings {
-		switch k {
-		case "client_id":
-			if strings.TrimSpace(v) == "" {
-				return nil, errors.New("[providers.github-copilot] client_id is empty: remove the key to use the default")
-			}
-			f.clientID = v
-		case "github_url", "api_url":
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-				return nil, fmt.Errorf("[providers.github-copilot] %s = %q is not an http(s) URL such as https://ghe.example.com", k, v)
-			}
-			if k == "github_url" {
-				f.githubURL, f.githubSet = strings.TrimRight(v, "/"), true
-			} else {
-				f.apiURL, f.apiSet = strings.TrimRight(v, "/"), true
-			}
-		case "device_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("[providers.github-copilot] device_timeout = %q is not a positive duration such as \"15m\"", v)
-			}
-			f.deviceTimeout = d
-		default:
-			return nil, fmt.Errorf("[providers.github-copilot] has unknown key %q (known: client_id, github_url, api_url, device_timeout)", k)
-		}
+	f := &Flow{Base: oauthutil.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout, unit: time.Second}
+	err := oauthutil.ParseSettings("github-copilot", cfg.Settings, []oauthutil.Setting{
+		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use the default")},
+		{Key: "github_url", Parse: oauthutil.BaseURL(&f.githubURL, "https://ghe.example.com", &f.githubSet)},
+		{Key: "api_url", Parse: oauthutil.BaseURL(&f.apiURL, "https://ghe.example.com", &f.apiSet)},
+		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
+	})
+	if err != nil {
+		return nil, err
 	}
 	if f.githubSet && !f.apiSet {
 		if h := hostOf(f.githubURL); h != githubHost {
@@ -153,9 +134,6 @@ func New(cfg flowapi.Config) (*Flow, error) {
 	}
 	return f, nil
 }
-
-// Provider returns "github-copilot".
-func (f *Flow) Provider() string { return "github-copilot" }
 
 // hostOf returns the host (with port) of a URL New accepted.
 func hostOf(raw string) string {
@@ -201,7 +179,7 @@ func EnterpriseHost(s string) (string, error) {
 func (f *Flow) endpoints(enterprise string) (githubURL, apiURL, host string, err error) {
 	host, err = EnterpriseHost(enterprise)
 	if err != nil {
-		return "", "", "", fmt.Errorf("%w (use --enterprise HOST without a path)", err)
+		return "", "", "", flowapi.Mark(err, ErrEnterpriseHost)
 	}
 	githubURL, apiURL = f.githubURL, f.apiURL
 	if host != "" {
@@ -228,15 +206,6 @@ func (f *Flow) refreshAPIURL(c cred.Credential) string {
 	return f.apiURL
 }
 
-type deviceCodeResp struct {
-	DeviceCode      string      `json:"device_code"`
-	UserCode        string      `json:"user_code"`
-	VerificationURI string      `json:"verification_uri"`
-	ExpiresIn       json.Number `json:"expires_in"`
-	Interval        json.Number `json:"interval"`
-	Error           string      `json:"error"` // shown only after oauthutil.SafeCode
-}
-
 // pollResp is an access-token answer: GitHub sends pending and errors as
 // HTTP 200 bodies.
 type pollResp struct {
@@ -245,16 +214,6 @@ type pollResp struct {
 	Scope       string      `json:"scope"`
 	Error       string      `json:"error"` // shown only after oauthutil.SafeCode
 	Interval    json.Number `json:"interval"`
-}
-
-// seconds converts a protocol number of seconds to a duration in f.unit;
-// ok is false when n is absent or not a non-negative number.
-func (f *Flow) seconds(n json.Number) (time.Duration, bool) {
-	v, err := n.Float64()
-	if err != nil || v < 0 {
-		return 0, false
-	}
-	return time.Duration(v * float64(f.unit)), true
 }
 
 // postForm posts form to rawURL with the plugins' User-Agent; the answer
@@ -266,7 +225,7 @@ func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.V
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", userAgent)
-	return oauthutil.Do(f.client, req, endpoint, out, oauthutil.FormSecrets(form)...)
+	return oauthutil.Do(f.HTTP(), req, endpoint, out, oauthutil.FormSecrets(form)...)
 }
 
 // Login runs the GitHub device flow whatever opts.Mode says (GitHub
@@ -285,12 +244,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	if err != nil {
 		return cred.Credential{}, classifyExchange(err, false)
 	}
-	account := opts.Account
-	if account == "" {
-		account = cred.DefaultAccount
-	}
-	c := cred.Credential{Provider: "github-copilot", Account: account, Type: cred.TypeOAuth,
-		RefreshToken: ghToken, Scopes: scopes, Source: "login"}
+	c := cred.Credential{Type: cred.TypeOAuth, RefreshToken: ghToken, Scopes: scopes}
 	if host != "" {
 		c.Extra = map[string]string{ExtraEnterpriseURL: host}
 	}
@@ -300,51 +254,28 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 
 // device runs the GitHub device flow and returns the GitHub token.
 func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (token string, scopes []string, err error) {
-	var dc deviceCodeResp
-	err = f.postForm(ctx, githubURL+"/login/device/code", "the device-code endpoint",
-		url.Values{"client_id": {f.clientID}, "scope": {scope}}, &dc)
+	post := func(out any) error {
+		return f.postForm(ctx, githubURL+"/login/device/code", "the device-code endpoint",
+			url.Values{"client_id": {f.clientID}, "scope": {scope}}, out)
+	}
+	dc, _, err := oauthutil.RequestDeviceCode(ctx, post, "GitHub refused the device login", false, true)
+	if he := (*oauthutil.HTTPError)(nil); errors.As(err, &he) && he.Status == http.StatusOK {
+		return "", nil, classify(err, he.Code)
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", nil, ctx.Err()
-		}
-		return "", nil, fmt.Errorf("requesting a device code: %w (check the network, --enterprise and [providers.github-copilot] github_url and client_id)", err)
-	}
-	if dc.Error != "" {
-		code := oauthutil.SafeCode(dc.Error)
-		return "", nil, fmt.Errorf("GitHub refused the device login: %w%s",
-			&oauthutil.HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: code}, hint(code))
-	}
-	if dc.DeviceCode == "" || dc.UserCode == "" || dc.VerificationURI == "" {
-		return "", nil, errors.New("the device-code endpoint answered without a device code, user code or verification URL")
-	}
-	if !oauthutil.IsWebURL(dc.VerificationURI) {
-		return "", nil, errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
-	}
-	if !oauthutil.PlainText(dc.UserCode, maxUserCode) {
-		return "", nil, errors.New("the device-code endpoint answered with a user code that is not plain text")
+		return "", nil, err
 	}
 	ui.Info("To log in to GitHub Copilot, open " + dc.VerificationURI)
 	ui.Info("and enter the code: " + dc.UserCode)
-	ui.OpenBrowser(dc.VerificationURI)
-	stop := ui.Wait("waiting for you to approve the login")
-	defer stop()
-
-	timeout := f.deviceTimeout
-	if d, ok := f.seconds(dc.ExpiresIn); ok && d > 0 && d < timeout {
-		timeout = d
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errDeviceExpired)
-	defer cancel()
-	interval := time.Duration(defaultInterval) * f.unit
-	if d, ok := f.seconds(dc.Interval); ok {
-		interval = d
-	}
-	interval = max(interval, minInterval)
+	wait := oauthutil.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
+	ctx, end := wait.Begin(ctx, ui, dc.VerificationURI, dc.ExpiresIn)
+	defer end()
+	interval := wait.Interval(dc.Interval, defaultInterval*f.unit)
 
 	form := url.Values{"client_id": {f.clientID}, "device_code": {dc.DeviceCode}, "grant_type": {deviceGrant}}
 	for {
 		if err := oauthutil.Sleep(ctx, interval); err != nil {
-			return "", nil, f.waitErr(ctx, timeout)
+			return "", nil, wait.Err(ctx)
 		}
 		var t pollResp
 		err := f.postForm(ctx, githubURL+"/login/oauth/access_token", "the access-token endpoint", form, &t)
@@ -358,50 +289,39 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 		}
 		switch {
 		case ctx.Err() != nil:
-			return "", nil, f.waitErr(ctx, timeout)
+			return "", nil, wait.Err(ctx)
 		case err != nil && he == nil:
-			return "", nil, fmt.Errorf("device login failed: %w (run the login again)", err)
+			return "", nil, fmt.Errorf("device login failed: %w", err)
 		case code == "authorization_pending":
 		case code == "slow_down":
 			next := interval + slowDownStep*f.unit
-			if d, ok := f.seconds(t.Interval); ok && d > interval {
+			if d, ok := wait.Seconds(t.Interval); ok && d > interval {
 				next = d
 			}
 			interval = next
 		case code == "access_denied":
 			return "", nil, fmt.Errorf("%w: GitHub answered access_denied", flowapi.ErrDenied)
 		case code == "expired_token":
-			return "", nil, fmt.Errorf("%w: GitHub answered expired_token (run the login again)", flowapi.ErrExpired)
+			return "", nil, fmt.Errorf("%w: GitHub answered expired_token", flowapi.ErrExpired)
 		case err != nil:
-			return "", nil, fmt.Errorf("device login failed: %w%s", err, hint(code))
+			return "", nil, classify(fmt.Errorf("device login failed: %w", err), code)
 		case t.Error != "":
-			return "", nil, fmt.Errorf("device login failed: %w%s",
-				&oauthutil.HTTPError{Endpoint: "the access-token endpoint", Status: http.StatusOK, Code: code}, hint(code))
+			return "", nil, classify(fmt.Errorf("device login failed: %w",
+				&oauthutil.HTTPError{Endpoint: "the access-token endpoint", Status: http.StatusOK, Code: code}), code)
 		default:
 			return "", nil, errors.New("the access-token endpoint answered without a token")
 		}
 	}
 }
 
-// hint suggests what to do about a GitHub device-flow error code.
-func hint(code string) string {
+// classify marks a GitHub device-flow error by its code: a refused
+// client is flowapi.ErrClientRejected.
+func classify(err error, code string) error {
 	switch code {
-	case "device_flow_disabled":
-		return " (the OAuth app has the device flow disabled: set [providers.github-copilot] client_id to one that allows it)"
-	case "incorrect_client_credentials", "unauthorized_client":
-		return " (check [providers.github-copilot] client_id)"
-	case "incorrect_device_code", "unsupported_grant_type":
-		return " (run the login again)"
+	case "device_flow_disabled", "incorrect_client_credentials", "unauthorized_client":
+		return flowapi.Mark(err, flowapi.ErrClientRejected)
 	}
-	return ""
-}
-
-// waitErr tells a cancelled login (Ctrl-C) from an expired device code.
-func (f *Flow) waitErr(ctx context.Context, timeout time.Duration) error {
-	if errors.Is(context.Cause(ctx), errDeviceExpired) {
-		return fmt.Errorf("%w: no approval within %s (run the login again)", flowapi.ErrExpired, timeout)
-	}
-	return ctx.Err()
+	return err
 }
 
 // envelope is the Copilot token answer.
@@ -427,7 +347,7 @@ func (f *Flow) exchange(ctx context.Context, apiURL, ghToken string) (*envelope,
 	for _, e := range copilotHeaders {
 		req.Header.Set(e.name, e.value)
 	}
-	resp, err := f.client.Do(req)
+	resp, err := f.HTTP().Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -470,18 +390,18 @@ func classifyExchange(err error, refresh bool) error {
 	}
 	switch he.Status {
 	case http.StatusUnauthorized:
-		return wrap("GitHub rejected the GitHub token (run credmgr login github-copilot)")
+		return wrap("GitHub rejected the GitHub token")
 	case http.StatusForbidden:
-		return wrap("this GitHub account has no Copilot access: no active Copilot subscription, or an organization policy blocks it (check https://github.com/settings/copilot, then run credmgr login github-copilot)")
+		return flowapi.Mark(wrap("this GitHub account has no Copilot access: no active Copilot subscription, or an organization policy blocks it"), ErrNoCopilotAccess)
 	case http.StatusNotFound:
-		return fmt.Errorf("%w (check [providers.github-copilot] api_url or --enterprise: the host offers no Copilot token endpoint)", err)
+		return fmt.Errorf("%w: %w", flowapi.ErrNoEndpoint, err)
 	}
 	return err
 }
 
 // apply copies a Copilot token answer into c.
 func (f *Flow) apply(c *cred.Credential, env *envelope) {
-	now := f.now()
+	now := f.Now()
 	c.AccessToken = env.Token
 	c.IssuedAt = now.UTC().Truncate(time.Second)
 	c.Expiry = tokenExpiry(env, now)
@@ -489,7 +409,6 @@ func (f *Flow) apply(c *cred.Credential, env *envelope) {
 		c.Extra = map[string]string{}
 	}
 	c.Extra[ExtraAPIBaseURL] = apiBaseURL(env, c.Extra[ExtraEnterpriseURL])
-	c.UpdatedAt = now.UTC().Truncate(time.Second)
 }
 
 // tokenExpiry is expires_at, else the token's own exp= field, else
@@ -544,9 +463,6 @@ func apiBaseURL(env *envelope, enterprise string) string {
 // Refresh exchanges the stored GitHub token (RefreshToken) for a new
 // Copilot token. The GitHub token is kept as it is.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	if c.RefreshToken == "" {
-		return cred.Credential{}, fmt.Errorf("%w: the credential has no GitHub token (run credmgr login github-copilot)", flowapi.ErrReloginRequired)
-	}
 	env, err := f.exchange(ctx, f.refreshAPIURL(c), c.RefreshToken)
 	if err != nil {
 		return cred.Credential{}, classifyExchange(err, true)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
@@ -19,65 +20,13 @@ import (
 // 5-second slow_down step 250ms.
 const testUnit = 50 * time.Millisecond
 
-// recUI records everything a flow shows.
-type recUI struct {
-	mu     sync.Mutex
-	shown  []string
-	opened []string
-	stops  int
-}
-
-func (u *recUI) Info(msg string) { u.mu.Lock(); u.shown = append(u.shown, msg); u.mu.Unlock() }
-
-func (u *recUI) OpenBrowser(url string) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.opened = append(u.opened, url)
-	return true
-}
-
-func (u *recUI) Prompt(ctx context.Context, msg string) (string, error) {
-	u.mu.Lock()
-	u.shown = append(u.shown, msg)
-	u.mu.Unlock()
-	return "", errors.New("the copilot flow must not prompt")
-}
-
-func (u *recUI) Wait(msg string) func() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.shown = append(u.shown, msg)
-	return func() { u.mu.Lock(); u.stops++; u.mu.Unlock() }
-}
-
-func (u *recUI) text() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return strings.Join(append(append([]string(nil), u.shown...), u.opened...), "\n")
-}
-
-// noLeak fails t when a secret the fake issued appears in what the UI
-// showed or in an error.
-func noLeak(t *testing.T, f *fake.Server, ui *recUI, errs ...error) {
+// noLeak fails t when a secret the fake issued or received appears in
+// what the UI showed or in an error.
+func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error) {
 	t.Helper()
-	var out []string
-	if ui != nil {
-		out = append(out, ui.text())
-	}
-	for _, err := range errs {
-		if err != nil {
-			out = append(out, err.Error())
-		}
-	}
-	all := strings.Join(out, "\n")
-	for _, s := range f.Secrets() {
-		if strings.Contains(all, s) {
-			t.Errorf("secret %.8s… leaked into output:\n%s", s, all)
-		}
-	}
+	fakeprovider.NoLeak(t, f.Secrets(), ui, errs...)
 }
 
-// newFlow returns a flow whose github_url and api_url are the fake.
 func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
 	t.Helper()
 	s := map[string]string{"github_url": f.URL, "api_url": f.URL}
@@ -92,11 +41,13 @@ func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
 	return fl
 }
 
-func checkCredential(t *testing.T, f *fake.Server, c cred.Credential, account string) {
+func checkCredential(t *testing.T, f *fake.Server, c cred.Credential) {
 	t.Helper()
-	if c.Provider != "github-copilot" || c.Account != account || c.Type != cred.TypeOAuth || c.Source != "login" {
+	// flows.Login stamps the identity; the flow returns tokens.
+	if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
 		t.Errorf("credential = %+v", c)
 	}
+	c.Provider, c.Account = "github-copilot", cred.DefaultAccount
 	if err := c.Validate(); err != nil {
 		t.Error(err)
 	}
@@ -132,16 +83,16 @@ func TestLogin(t *testing.T) {
 		wantMsg  string
 	}{
 		{name: "approve at once"},
-		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Account: "work", Mode: flowapi.ModeBrowser}},
-		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fake.Deny }, wantErr: flowapi.ErrDenied},
-		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fake.Expire }, wantErr: flowapi.ErrExpired},
-		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fake.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
-		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fake.Never },
+		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser}},
+		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
+		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired},
+		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
+		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never },
 			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flowapi.ErrExpired},
 		{name: "no subscription", setup: func(s *fake.Server) { s.NoSubscription = true },
 			wantMsg: "no Copilot access: no active Copilot subscription"},
 		{name: "wrong client", settings: map[string]string{"client_id": "Iv1.nope"},
-			wantMsg: "(incorrect_client_credentials) (check [providers.github-copilot] client_id)"},
+			wantMsg: "(incorrect_client_credentials)", wantErr: flowapi.ErrClientRejected},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,7 +106,7 @@ func TestLogin(t *testing.T) {
 				}
 			})
 			fl := newFlow(t, f, tt.settings)
-			ui := &recUI{}
+			ui := &fakeprovider.Person{NoBrowser: true}
 			start := time.Now()
 			c, err := fl.Login(context.Background(), ui, tt.opts)
 			noLeak(t, f, ui, err)
@@ -177,11 +128,7 @@ func TestLogin(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			default:
-				account := tt.opts.Account
-				if account == "" {
-					account = cred.DefaultAccount
-				}
-				checkCredential(t, f, c, account)
+				checkCredential(t, f, c)
 				if n := len(f.Secrets()); n < 3 {
 					t.Errorf("the fake recorded %d secrets, want device code, GitHub and Copilot token", n)
 				}
@@ -189,8 +136,8 @@ func TestLogin(t *testing.T) {
 					t.Errorf("enterprise_url = %q for a github.com-style login", c.Extra[ExtraEnterpriseURL])
 				}
 			}
-			if len(ui.opened) > 0 && (ui.opened[0] != f.URL+"/login/device" || ui.stops == 0) {
-				t.Errorf("opened %q, %d stops", ui.opened, ui.stops)
+			if len(ui.Opened()) > 0 && (ui.Opened()[0] != f.URL+"/login/device" || ui.Stops() == 0) {
+				t.Errorf("opened %q, %d stops", ui.Opened(), ui.Stops())
 			}
 		})
 	}
@@ -217,7 +164,7 @@ func TestSlowDown(t *testing.T) {
 			defer f.Close()
 			f.Set(func(s *fake.Server) { s.Interval = 2; s.PendingPolls = 1; tt.setup(s) })
 			fl := newFlow(t, f, nil)
-			ui := &recUI{}
+			ui := &fakeprovider.Person{NoBrowser: true}
 			_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
 			noLeak(t, f, ui, err)
 			if err != nil {
@@ -247,37 +194,7 @@ func TestLoginCancel(t *testing.T) {
 	t.Parallel()
 	f := fake.New()
 	defer f.Close()
-	f.Set(func(s *fake.Server) { s.Decision = fake.Never })
-	fl := newFlow(t, f, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		for f.Count(func(s *fake.Server) int { return s.Polls }) < 2 {
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-	}()
-	ui := &recUI{}
-	done := make(chan error, 1)
-	go func() {
-		_, err := fl.Login(ctx, ui, flowapi.LoginOptions{})
-		done <- err
-	}()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("login did not stop after the context was cancelled")
-	}
-	if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	noLeak(t, f, ui, err)
-	n := f.Count(func(s *fake.Server) int { return s.Polls })
-	time.Sleep(300 * time.Millisecond)
-	if m := f.Count(func(s *fake.Server) int { return s.Polls }); m != n {
-		t.Errorf("polling went on after Login returned: %d → %d polls", n, m)
-	}
+	fakeprovider.CancelDeviceLogin(t, newFlow(t, f, nil), f, 300*time.Millisecond)
 	if f.Count(func(s *fake.Server) int { return s.Exchanges }) != 0 {
 		t.Error("a cancelled login exchanged a token")
 	}
@@ -323,10 +240,9 @@ func TestRefreshErrors(t *testing.T) {
 		wantMsg     string
 	}{
 		{name: "revoked GitHub token", setup: func(s *fake.Server, gh string) { s.RevokeGitHubToken(gh) }, wantRelogin: true,
-			wantMsg: "GitHub rejected the GitHub token (run credmgr login github-copilot)"},
+			wantMsg: "GitHub rejected the GitHub token"},
 		{name: "no subscription", setup: func(s *fake.Server, _ string) { s.Set(func(s *fake.Server) { s.NoSubscription = true }) }, wantRelogin: true,
 			wantMsg: "no Copilot access: no active Copilot subscription"},
-		{name: "no GitHub token", noToken: true, wantRelogin: true, wantMsg: "no GitHub token"},
 		{name: "server error", setup: func(s *fake.Server, _ string) { s.Set(func(s *fake.Server) { s.FailRefresh = true }) }, wantMsg: "HTTP 500"},
 		{name: "network down", closed: true, wantMsg: "contacting the Copilot token endpoint"},
 	}
@@ -403,7 +319,7 @@ func TestEnterprise(t *testing.T) {
 	}
 	fl.unit = testUnit
 	f.Set(func(s *fake.Server) { s.Interval = 2 })
-	ui := &recUI{}
+	ui := &fakeprovider.Person{NoBrowser: true}
 	c, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{Enterprise: "https://GHE.Example.com/"})
 	noLeak(t, f, ui, err)
 	if err != nil {
@@ -414,7 +330,7 @@ func TestEnterprise(t *testing.T) {
 	if got := rt.take(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("requests went to\n%q\nwant\n%q", got, want)
 	}
-	checkCredential(t, f, c, cred.DefaultAccount)
+	checkCredential(t, f, c)
 	if c.Extra[ExtraEnterpriseURL] != "ghe.example.com" {
 		t.Errorf("enterprise_url = %q", c.Extra[ExtraEnterpriseURL])
 	}
@@ -435,7 +351,7 @@ func TestEnterprise(t *testing.T) {
 	// Without --enterprise the requests go to github.com.
 	fl3, _ := New(cfg)
 	fl3.unit = testUnit
-	if _, err := fl3.Login(context.Background(), &recUI{}, flowapi.LoginOptions{}); err != nil {
+	if _, err := fl3.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want = []string{"https://github.com/login/device/code", "https://github.com/login/oauth/access_token",
@@ -452,18 +368,18 @@ func TestEnterpriseSettings(t *testing.T) {
 	defer f.Close()
 	f.Set(func(s *fake.Server) { s.Interval = 2 })
 	fl := newFlow(t, f, nil)
-	c, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{Enterprise: "ghe.example.com"})
+	c, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCredential(t, f, c, cred.DefaultAccount)
+	checkCredential(t, f, c)
 	if c.Extra[ExtraEnterpriseURL] != "ghe.example.com" {
 		t.Errorf("enterprise_url = %q", c.Extra[ExtraEnterpriseURL])
 	}
 	if _, err := fl.Refresh(context.Background(), c); err != nil {
 		t.Fatalf("refresh against the api_url setting: %v", err)
 	}
-	if _, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{Enterprise: "ghe.example.com/path"}); err == nil || !strings.Contains(err.Error(), "--enterprise HOST") {
+	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com/path"}); !errors.Is(err, ErrEnterpriseHost) || !strings.Contains(err.Error(), "is not a host name") {
 		t.Errorf("bad enterprise host: err = %v", err)
 	}
 }

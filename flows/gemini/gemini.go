@@ -24,7 +24,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -69,11 +68,10 @@ const tokenEndpoint = "the token endpoint"
 
 // Flow is the Google Gemini login.
 type Flow struct {
+	oauthutil.Base
 	clientID, clientSecret string
 	authorizeURL, tokenURL string
 	codeRedirectURI        string
-	client                 *http.Client
-	now                    func() time.Time
 	loginTimeout           time.Duration
 }
 
@@ -81,39 +79,16 @@ var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{clientID: DefaultClientID, clientSecret: DefaultClientSecret,
-		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI,
-		client: cfg.Client(), now: cfg.Clock(), loginTimeout: LoginTimeout}
-	for k, v := range cfg.Settings {
-		switch k {
-		case "client_id":
-			f.clientID = v
-		case "client_secret":
-			f.clientSecret = v
-		case "authorize_url", "token_url", "code_redirect_uri":
-			if !oauthutil.IsWebURL(v) {
-				return nil, fmt.Errorf("[providers.gemini] %s = %q is not an http(s) URL", k, v)
-			}
-			switch k {
-			case "authorize_url":
-				f.authorizeURL = v
-			case "token_url":
-				f.tokenURL = v
-			default:
-				f.codeRedirectURI = v
-			}
-		default:
-			return nil, fmt.Errorf("[providers.gemini] has unknown key %q (known: client_id, client_secret, authorize_url, token_url, code_redirect_uri)", k)
-		}
-	}
-	if f.clientID == "" {
-		return nil, errors.New("[providers.gemini] client_id is empty: remove the key to use gemini-cli's client")
-	}
-	return f, nil
+	f := &Flow{Base: oauthutil.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
+		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI, loginTimeout: LoginTimeout}
+	return oauthutil.Configured(f, oauthutil.ParseSettings("gemini", cfg.Settings, []oauthutil.Setting{
+		{Key: "client_id", Parse: oauthutil.NonEmpty(&f.clientID, "remove the key to use gemini-cli's client")},
+		{Key: "client_secret", Parse: oauthutil.Text(&f.clientSecret)},
+		{Key: "authorize_url", Parse: oauthutil.WebURL(&f.authorizeURL)},
+		{Key: "token_url", Parse: oauthutil.WebURL(&f.tokenURL)},
+		{Key: "code_redirect_uri", Parse: oauthutil.WebURL(&f.codeRedirectURI)},
+	}))
 }
-
-// Provider returns "gemini".
-func (f *Flow) Provider() string { return "gemini" }
 
 // config returns the x/oauth2 configuration for one redirect URI.
 func (f *Flow) config(redirect string) *oauth2.Config {
@@ -128,7 +103,7 @@ func (f *Flow) config(redirect string) *oauth2.Config {
 
 // clientContext makes x/oauth2 use the configured HTTP client.
 func (f *Flow) clientContext(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, f.client)
+	return context.WithValue(ctx, oauth2.HTTPClient, f.HTTP())
 }
 
 // Login runs the browser (loopback) flow for ModeBrowser, and for
@@ -146,8 +121,13 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 		}
 		return f.paste(ctx, ui, opts)
 	}
-	return cred.Credential{}, fmt.Errorf("unknown login mode %q: use --browser or --no-browser", opts.Mode)
+	return cred.Credential{}, fmt.Errorf("unknown login mode %q", opts.Mode)
 }
+
+// ErrNoRefreshToken is returned when Google answered a login without a
+// refresh token: it issues one only with the consent screen, which an
+// earlier grant to the same client can skip.
+var ErrNoRefreshToken = errors.New("the token endpoint answered without a refresh token")
 
 // errLoginTimeout is the cause of the browser flow's own deadline.
 var errLoginTimeout = errors.New("browser login timed out")
@@ -157,7 +137,7 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 	state := oauthutil.RandomState()
 	srv, err := loopback.Listen(CallbackPath, state, 0)
 	if err != nil {
-		return cred.Credential{}, fmt.Errorf("%w (try credmgr login gemini --no-browser)", err)
+		return cred.Credential{}, flowapi.Mark(err, flowapi.ErrLoopback)
 	}
 	defer srv.Close()
 	conf := f.config(fmt.Sprintf("http://127.0.0.1:%d%s", srv.Port, CallbackPath))
@@ -177,13 +157,13 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 	case ctx.Err() != nil:
 		return cred.Credential{}, ctx.Err() // Ctrl-C or the caller's deadline
 	case context.Cause(wctx) == errLoginTimeout:
-		return cred.Credential{}, fmt.Errorf("%w: the browser did not come back within %s (run credmgr login gemini again, or use --no-browser)", flowapi.ErrExpired, f.loginTimeout)
+		return cred.Credential{}, flowapi.Mark(fmt.Errorf("%w: the browser did not come back within %s", flowapi.ErrExpired, f.loginTimeout), flowapi.ErrLoopback)
 	case errors.Is(err, flowapi.ErrStateMismatch):
-		return cred.Credential{}, fmt.Errorf("%w (run credmgr login gemini again and use only the URL it prints)", err)
+		return cred.Credential{}, err
 	case errors.Is(err, flowapi.ErrDenied):
-		return cred.Credential{}, fmt.Errorf("%w (run credmgr login gemini again and allow access to log in)", err)
+		return cred.Credential{}, err
 	default:
-		return cred.Credential{}, fmt.Errorf("the login callback failed: %w (run credmgr login gemini again)", err)
+		return cred.Credential{}, fmt.Errorf("the login callback failed: %w", err)
 	}
 	return f.exchange(ctx, conf, code, verifier, opts)
 }
@@ -215,7 +195,7 @@ func (f *Flow) paste(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 func parsePasted(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", errors.New("nothing was pasted: run credmgr login gemini --no-browser again and paste the code Google shows")
+		return "", flowapi.Mark(errors.New("nothing was pasted"), flowapi.ErrBadPaste)
 	}
 	var q url.Values
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.RawQuery != "" {
@@ -227,18 +207,18 @@ func parsePasted(s string) (string, error) {
 		return s, nil
 	}
 	if e := q.Get("error"); e == "access_denied" {
-		return "", fmt.Errorf("%w (access_denied): run credmgr login gemini --no-browser again and allow access", flowapi.ErrDenied)
+		return "", fmt.Errorf("%w (access_denied)", flowapi.ErrDenied)
 	} else if e != "" {
 		what := "an error"
 		if c := oauthutil.SafeCode(e); c != "" {
 			what = "the error " + c
 		}
-		return "", fmt.Errorf("the pasted text carries %s: run credmgr login gemini --no-browser again", what)
+		return "", flowapi.Mark(fmt.Errorf("the pasted text carries %s", what), flowapi.ErrBadPaste)
 	}
 	if c := q.Get("code"); c != "" {
 		return c, nil
 	}
-	return "", errors.New("the pasted text holds no authorization code: paste the code Google shows after approving")
+	return "", flowapi.Mark(errors.New("the pasted text holds no authorization code"), flowapi.ErrBadPaste)
 }
 
 // exchange redeems an authorization code.
@@ -248,18 +228,14 @@ func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier
 		err = scrubTokenError(err, code, verifier, f.clientSecret)
 		var he *oauthutil.HTTPError
 		if errors.As(err, &he) && he.Code == "invalid_grant" {
-			return cred.Credential{}, fmt.Errorf("the authorization code was not accepted (mistyped, expired or already used; run credmgr login gemini again): %w", err)
+			return cred.Credential{}, fmt.Errorf("the authorization code was not accepted (mistyped, expired or already used): %w", err)
 		}
-		return cred.Credential{}, fmt.Errorf("redeeming the login code: %w (run credmgr login gemini again)", err)
+		return cred.Credential{}, fmt.Errorf("redeeming the login code: %w", err)
 	}
 	if tok.RefreshToken == "" {
-		return cred.Credential{}, errors.New("the token endpoint answered without a refresh token: revoke credmgr's access at https://myaccount.google.com/permissions and run credmgr login gemini again")
+		return cred.Credential{}, ErrNoRefreshToken
 	}
-	account := opts.Account
-	if account == "" {
-		account = cred.DefaultAccount
-	}
-	c := cred.Credential{Provider: "gemini", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	c := cred.Credential{Type: cred.TypeOAuth}
 	f.apply(&c, tok)
 	return c, nil
 }
@@ -268,7 +244,7 @@ func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier
 // (Google sends no refresh token on refresh). Without expires_in the
 // access token is taken to live flowapi.DefaultLifetime.
 func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
-	now := f.now()
+	now := f.Now()
 	c.AccessToken = tok.AccessToken
 	c.IssuedAt = now.UTC().Truncate(time.Second)
 	switch {
@@ -299,23 +275,16 @@ func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
 			}
 		}
 	}
-	c.UpdatedAt = now.UTC().Truncate(time.Second)
 }
 
 // Refresh exchanges the refresh token (a form POST with the client id and
 // secret). Google does not rotate refresh tokens, so the old one is kept.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	if c.RefreshToken == "" {
-		return cred.Credential{}, fmt.Errorf("%w: no refresh token is stored (run credmgr login gemini)", flowapi.ErrReloginRequired)
-	}
 	src := f.config("").TokenSource(f.clientContext(ctx), &oauth2.Token{RefreshToken: c.RefreshToken})
 	tok, err := src.Token()
 	if err != nil {
 		err = oauthutil.ClassifyRefresh(scrubTokenError(err, c.RefreshToken, f.clientSecret))
-		if errors.Is(err, flowapi.ErrReloginRequired) {
-			return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w (run credmgr login gemini)", err)
-		}
-		return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w (check the network, or try again later)", err)
+		return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w", err)
 	}
 	n := c.Clone()
 	f.apply(&n, tok)

@@ -22,46 +22,24 @@ import (
 
 var testNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// testUI plays the person logging in. OpenBrowser runs browse (by default
-// a browser that follows redirects); Prompt runs paste. Everything shown
-// is recorded for the canary checks.
-type testUI struct {
-	t       *testing.T
-	browse  func(t *testing.T, authURL string) bool
-	paste   func(t *testing.T, authURL string) string
-	infos   []string
-	prompts []string
-	opened  []string
-	waits   int
-	authURL string
-}
-
-func (u *testUI) Info(msg string) {
-	u.infos = append(u.infos, msg)
-	if strings.HasPrefix(msg, "http") && u.authURL == "" {
-		u.authURL = msg
+// newUI is the test person: browse is what it does with the URL the
+// flow opens (by default a browser that follows redirects), paste what it
+// pastes when asked (by default nothing: an unexpected prompt fails).
+func newUI(t *testing.T, browse func(t *testing.T, authURL string) bool, paste func(t *testing.T, authURL string) string) *fakeprovider.Person {
+	return &fakeprovider.Person{
+		Browse: func(authURL string) bool {
+			if browse == nil {
+				return followBrowser(t, authURL)
+			}
+			return browse(t, authURL)
+		},
+		Answer: func(authURL string) (string, error) {
+			if paste == nil {
+				return "", errors.New("test UI: unexpected prompt")
+			}
+			return paste(t, authURL), nil
+		},
 	}
-}
-
-func (u *testUI) OpenBrowser(authURL string) bool {
-	u.opened = append(u.opened, authURL)
-	if u.browse == nil {
-		return followBrowser(u.t, authURL)
-	}
-	return u.browse(u.t, authURL)
-}
-
-func (u *testUI) Prompt(ctx context.Context, msg string) (string, error) {
-	u.prompts = append(u.prompts, msg)
-	if u.paste == nil {
-		return "", errors.New("test UI: unexpected prompt")
-	}
-	return u.paste(u.t, u.authURL), nil
-}
-
-func (u *testUI) Wait(msg string) func() {
-	u.waits++
-	return func() {}
 }
 
 // get fetches rawURL like a browser (following redirects) and returns
@@ -144,11 +122,10 @@ func newFlow(t *testing.T, fk *fake.Server, extra map[string]string) *Flow {
 
 // noSecrets fails when any secret the fake handed out or received (or an
 // extra one) shows up in what the flow printed or returned as an error.
-func noSecrets(t *testing.T, fk *fake.Server, ui *testUI, err error, extra ...string) {
+func noSecrets(t *testing.T, fk *fake.Server, ui *fakeprovider.Person, err error, extra ...string) {
 	t.Helper()
 	var texts []string
-	texts = append(texts, ui.infos...)
-	texts = append(texts, ui.prompts...)
+	texts = append(texts, ui.Lines()...)
 	if err != nil {
 		texts = append(texts, err.Error())
 	}
@@ -169,10 +146,11 @@ func lastAccess(fk *fake.Server) (at string) {
 	return at
 }
 
-func checkCred(t *testing.T, fk *fake.Server, c cred.Credential, account string) {
+func checkCred(t *testing.T, fk *fake.Server, c cred.Credential) {
 	t.Helper()
-	if c.Provider != "gemini" || c.Account != account || c.Type != cred.TypeOAuth || c.Source != "login" {
-		t.Errorf("credential names = %s/%s type %q source %q", c.Provider, c.Account, c.Type, c.Source)
+	// flows.Login stamps the identity; the flow returns tokens.
+	if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
+		t.Errorf("credential names = %s/%s type %q source %q updated %v", c.Provider, c.Account, c.Type, c.Source, c.UpdatedAt)
 	}
 	if !strings.HasPrefix(c.AccessToken, "ya29.fake-") || c.AccessToken != lastAccess(fk) {
 		t.Errorf("access token %.14s… is not the one the fake issued last", c.AccessToken)
@@ -192,8 +170,8 @@ func checkCred(t *testing.T, fk *fake.Server, c cred.Credential, account string)
 	if c.Extra["email"] != "fake.user@example.com" {
 		t.Errorf("email = %q", c.Extra["email"])
 	}
-	if !c.UpdatedAt.Equal(testNow) {
-		t.Errorf("updated at = %v", c.UpdatedAt)
+	if !c.IssuedAt.Equal(testNow) {
+		t.Errorf("issued at = %v", c.IssuedAt)
 	}
 }
 
@@ -203,12 +181,13 @@ func TestLogin(t *testing.T) {
 		mode     flowapi.Mode
 		display  bool // a local browser can be expected (for ModeAuto)
 		account  string
-		decision fake.Decision
+		decision fakeprovider.Decision
 		browse   func(t *testing.T, authURL string) bool
 		paste    func(t *testing.T, authURL string) string
 		settings map[string]string
 		wantErr  error  // a sentinel the error must wrap
 		wantText string // a part of the error message
+		wantErr2 error  // another sentinel the error must wrap
 		pasted   string // a secret-like string the test pastes
 		// noAuthorize: the simulated person never opens the URL.
 		noAuthorize bool
@@ -219,13 +198,13 @@ func TestLogin(t *testing.T) {
 			followBrowser(t, authURL) // the person opened the printed URL by hand
 			return false
 		}},
-		{name: "loopback denied", mode: flowapi.ModeBrowser, decision: fake.Deny, wantErr: flowapi.ErrDenied, wantText: "allow access"},
+		{name: "loopback denied", mode: flowapi.ModeBrowser, decision: fakeprovider.Deny, wantErr: flowapi.ErrDenied, wantText: "access_denied"},
 		{name: "loopback wrong state", mode: flowapi.ModeBrowser, browse: callback("state=forged&code=4/0forged-code-0123456789"),
-			wantErr: flowapi.ErrStateMismatch, wantText: "run credmgr login gemini again", pasted: "4/0forged-code-0123456789",
+			wantErr: flowapi.ErrStateMismatch, wantText: "did not come from this login", pasted: "4/0forged-code-0123456789",
 			noAuthorize: true},
 		{name: "loopback missing state", mode: flowapi.ModeBrowser, browse: callback("code=4/0forged-code-0123456789"),
 			wantErr: flowapi.ErrStateMismatch, pasted: "4/0forged-code-0123456789", noAuthorize: true},
-		{name: "loopback never approved", mode: flowapi.ModeBrowser, decision: fake.Never, wantErr: flowapi.ErrExpired, wantText: "--no-browser"},
+		{name: "loopback never approved", mode: flowapi.ModeBrowser, decision: fakeprovider.Never, wantErr: flowapi.ErrExpired, wantText: "did not come back within", wantErr2: flowapi.ErrLoopback},
 		{name: "paste no-browser", mode: flowapi.ModeNoBrowser, paste: readCode},
 		{name: "paste device", mode: flowapi.ModeDevice, account: "ci", paste: readCode},
 		{name: "paste auto without display", paste: readCode, browse: func(*testing.T, string) bool { return false }},
@@ -267,14 +246,14 @@ func TestLogin(t *testing.T) {
 			fk.Set(func(s *fake.Server) { s.Decision = tt.decision })
 			f := newFlow(t, fk, tt.settings)
 			f.loginTimeout = 500 * time.Millisecond
-			ui := &testUI{t: t, browse: tt.browse, paste: tt.paste}
+			ui := newUI(t, tt.browse, tt.paste)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 
-			c, err := f.Login(ctx, ui, flowapi.LoginOptions{Mode: tt.mode, Account: tt.account, Display: tt.display})
+			c, err := f.Login(ctx, ui, flowapi.LoginOptions{Mode: tt.mode, Display: tt.display})
 
 			noSecrets(t, fk, ui, err, tt.pasted)
-			if ui.authURL == "" {
+			if ui.AuthURL() == "" {
 				t.Fatal("the authorize URL was not printed")
 			}
 			var q url.Values
@@ -286,33 +265,29 @@ func TestLogin(t *testing.T) {
 				t.Errorf("authorize query lacks offline access, consent or S256: %v", q)
 			}
 			paste := tt.mode == flowapi.ModeNoBrowser || tt.mode == flowapi.ModeDevice || tt.mode == flowapi.ModeAuto && !tt.display
-			if tt.mode == flowapi.ModeNoBrowser && len(ui.opened) != 0 {
+			if tt.mode == flowapi.ModeNoBrowser && len(ui.Opened()) != 0 {
 				t.Errorf("--no-browser opened a browser")
 			}
-			if paste && len(ui.prompts) != 1 {
-				t.Errorf("the paste flow prompted %d times, want 1", len(ui.prompts))
+			if paste && len(ui.Prompts()) != 1 {
+				t.Errorf("the paste flow prompted %d times, want 1", len(ui.Prompts()))
 			}
-			if paste && redirectURI(t, ui.authURL).String() != f.codeRedirectURI {
-				t.Errorf("paste redirect_uri = %v, want %s", redirectURI(t, ui.authURL), f.codeRedirectURI)
+			if paste && redirectURI(t, ui.AuthURL()).String() != f.codeRedirectURI {
+				t.Errorf("paste redirect_uri = %v, want %s", redirectURI(t, ui.AuthURL()), f.codeRedirectURI)
 			}
 			if !paste {
-				r := redirectURI(t, ui.authURL)
+				r := redirectURI(t, ui.AuthURL())
 				if r.Scheme != "http" || r.Hostname() != "127.0.0.1" || r.Path != "/oauth2callback" {
 					t.Errorf("loopback redirect_uri = %v", r)
 				}
-				if len(ui.opened) != 1 || ui.waits != 1 {
-					t.Errorf("opened %d browsers, %d waits; want 1 and 1", len(ui.opened), ui.waits)
+				if len(ui.Opened()) != 1 || ui.Waits() != 1 {
+					t.Errorf("opened %d browsers, %d waits; want 1 and 1", len(ui.Opened()), ui.Waits())
 				}
 			}
 			if tt.wantErr == nil && tt.wantText == "" {
 				if err != nil {
 					t.Fatalf("Login: %v", err)
 				}
-				account := tt.account
-				if account == "" {
-					account = cred.DefaultAccount
-				}
-				checkCred(t, fk, c, account)
+				checkCred(t, fk, c)
 				if n := fk.Count(func(s *fake.Server) int { return s.CodeExchanges }); n != 1 {
 					t.Errorf("code exchanges = %d, want 1", n)
 				}
@@ -323,6 +298,9 @@ func TestLogin(t *testing.T) {
 			}
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("error %q does not wrap %q", err, tt.wantErr)
+			}
+			if tt.wantErr2 != nil && !errors.Is(err, tt.wantErr2) {
+				t.Errorf("error %q does not wrap %q", err, tt.wantErr2)
 			}
 			if !strings.Contains(err.Error(), tt.wantText) {
 				t.Errorf("error %q does not mention %q", err, tt.wantText)
@@ -344,7 +322,7 @@ func TestLoginWithPerson(t *testing.T) {
 		{Display: true},
 		{Mode: flowapi.ModeBrowser},
 		{},
-		{Mode: flowapi.ModeDevice, Account: "ci"},
+		{Mode: flowapi.ModeDevice},
 	} {
 		t.Run(fmt.Sprintf("%q display %v", opts.Mode, opts.Display), func(t *testing.T) {
 			fk := fake.New()
@@ -357,12 +335,8 @@ func TestLoginWithPerson(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Login: %v", err)
 			}
-			account := opts.Account
-			if account == "" {
-				account = cred.DefaultAccount
-			}
-			checkCred(t, fk, c, account)
-			noSecrets(t, fk, &testUI{infos: person.Lines()}, nil)
+			checkCred(t, fk, c)
+			noSecrets(t, fk, person, nil)
 		})
 	}
 }
@@ -373,7 +347,7 @@ func TestLoopbackListensOn127001(t *testing.T) {
 	fk := fake.New()
 	defer fk.Close()
 	f := newFlow(t, fk, nil)
-	ui := &testUI{t: t, browse: func(t *testing.T, authURL string) bool {
+	ui := newUI(t, func(t *testing.T, authURL string) bool {
 		r := redirectURI(t, authURL)
 		if r.Hostname() != "127.0.0.1" {
 			t.Errorf("redirect host = %q, want 127.0.0.1", r.Hostname())
@@ -400,7 +374,7 @@ func TestLoopbackListensOn127001(t *testing.T) {
 			}
 		}
 		return followBrowser(t, authURL)
-	}}
+	}, nil)
 	if _, err := f.Login(context.Background(), ui, flowapi.LoginOptions{Mode: flowapi.ModeBrowser}); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
@@ -423,13 +397,12 @@ func TestRefresh(t *testing.T) {
 			rt := fk.IssueRefreshToken()
 			fk.Revoke(rt)
 			return rt
-		}, wantErr: true, relogin: true, wantText: "run credmgr login gemini", requests: 1},
+		}, wantErr: true, relogin: true, wantText: "the provider rejected the refresh token", requests: 1},
 		{name: "server error", rt: (*fake.Server).IssueRefreshToken, setup: func(fk *fake.Server) {
 			fk.Set(func(s *fake.Server) { s.FailRefresh = true })
 		}, wantErr: true, wantText: "HTTP 500", requests: 1},
 		{name: "network down", rt: (*fake.Server).IssueRefreshToken, setup: (*fake.Server).Close,
 			wantErr: true, wantText: "contacting the token endpoint"},
-		{name: "no refresh token", rt: func(*fake.Server) string { return "" }, wantErr: true, relogin: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -444,7 +417,7 @@ func TestRefresh(t *testing.T) {
 				tt.setup(fk)
 			}
 			n, err := f.Refresh(context.Background(), old)
-			ui := &testUI{}
+			ui := newUI(t, nil, nil)
 			noSecrets(t, fk, ui, err, rt, old.AccessToken)
 			if got := fk.Count(func(s *fake.Server) int { return s.RefreshRequests }); got != tt.requests {
 				t.Errorf("refresh requests = %d, want %d", got, tt.requests)
@@ -473,7 +446,7 @@ func TestRefresh(t *testing.T) {
 			if want := testNow.Add(3599 * time.Second); !n.Expiry.Equal(want) {
 				t.Errorf("expiry = %v, want %v", n.Expiry, want)
 			}
-			if n.Provider != "gemini" || n.Account != "default" || n.Source != "login" {
+			if n.Provider != old.Provider || n.Account != old.Account || n.Source != old.Source {
 				t.Errorf("refresh changed names or source: %+v", n)
 			}
 			if old.Extra["email"] != "old@example.com" || old.AccessToken != "ya29.old-access-token" {
@@ -535,7 +508,7 @@ func TestDefaults(t *testing.T) {
 
 func TestUnknownMode(t *testing.T) {
 	f, _ := New(flowapi.Config{})
-	_, err := f.Login(context.Background(), &testUI{t: t}, flowapi.LoginOptions{Mode: "carrier-pigeon"})
+	_, err := f.Login(context.Background(), newUI(t, nil, nil), flowapi.LoginOptions{Mode: "carrier-pigeon"})
 	if err == nil {
 		t.Fatal("Login with an unknown mode succeeded")
 	}

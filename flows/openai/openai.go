@@ -45,10 +45,9 @@ const (
 
 // Flow is the OpenAI login.
 type Flow struct {
+	oauthutil.Base
 	issuer, clientID string
 	ports            []int
-	client           *http.Client
-	now              func() time.Time
 	deviceTimeout    time.Duration
 }
 
@@ -57,38 +56,21 @@ var _ flowapi.Revoker = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457},
-		client: cfg.Client(), now: cfg.Clock(), deviceTimeout: DeviceTimeout}
-	for k, v := range cfg.Settings {
-		switch k {
-		case "issuer":
-			if !oauthutil.IsWebURL(v) {
-				return nil, fmt.Errorf("[providers.openai] issuer = %q is not an http(s) URL", v)
-			}
-			f.issuer = strings.TrimRight(v, "/")
-		case "client_id":
-			f.clientID = v
-		case "redirect_port":
+	f := &Flow{Base: oauthutil.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
+	return oauthutil.Configured(f, oauthutil.ParseSettings("openai", cfg.Settings, []oauthutil.Setting{
+		{Key: "issuer", Parse: oauthutil.BaseURL(&f.issuer, "", nil)},
+		{Key: "client_id", Parse: oauthutil.Text(&f.clientID)},
+		{Key: "redirect_port", Parse: func(v string) string {
 			p, err := strconv.Atoi(v)
 			if err != nil || p < 0 || p > 65535 {
-				return nil, fmt.Errorf("[providers.openai] redirect_port = %q is not a port", v)
+				return fmt.Sprintf(" = %q is not a port", v)
 			}
 			f.ports = []int{p}
-		case "device_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("[providers.openai] device_timeout = %q is not a duration", v)
-			}
-			f.deviceTimeout = d
-		default:
-			return nil, fmt.Errorf("[providers.openai] has unknown key %q (known: issuer, client_id, redirect_port, device_timeout)", k)
-		}
-	}
-	return f, nil
+			return ""
+		}},
+		{Key: "device_timeout", Parse: oauthutil.Duration(&f.deviceTimeout)},
+	}))
 }
-
-// Provider returns "openai".
-func (f *Flow) Provider() string { return "openai" }
 
 // Login runs the device flow (ModeDevice, and ModeAuto without a display)
 // or the browser flow.
@@ -128,11 +110,11 @@ func (r *userCodeResp) interval() time.Duration {
 
 func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	var uc userCodeResp
-	err := oauthutil.PostJSON(ctx, f.client, f.issuer+"/api/accounts/deviceauth/usercode", "the device-code endpoint",
+	err := oauthutil.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/usercode", "the device-code endpoint",
 		map[string]string{"client_id": f.clientID}, &uc)
 	var he *oauthutil.HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {
-		return cred.Credential{}, errors.New("device code login is not enabled for this account: enable it in ChatGPT settings (Security), or use credmgr login openai --browser")
+		return cred.Credential{}, ErrDeviceDisabled
 	}
 	if err != nil {
 		return cred.Credential{}, err
@@ -153,7 +135,8 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	stop := ui.Wait("waiting for you to approve the login")
 	defer stop()
 
-	ctx, cancel := context.WithTimeoutCause(ctx, f.deviceTimeout, errDeviceTimeout)
+	wait := oauthutil.DeviceWait{Unit: time.Second, Timeout: f.deviceTimeout}
+	ctx, cancel := wait.Start(ctx, "")
 	defer cancel()
 	interval := uc.interval()
 	body := map[string]string{"device_auth_id": uc.DeviceAuthID, "user_code": uc.UserCode}
@@ -163,7 +146,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 		CodeVerifier      string `json:"code_verifier"`
 	}
 	for {
-		err := oauthutil.PostJSON(ctx, f.client, f.issuer+"/api/accounts/deviceauth/token", "the device-token endpoint", body, &code)
+		err := oauthutil.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/token", "the device-token endpoint", body, &code)
 		if err == nil {
 			break
 		}
@@ -173,12 +156,12 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 		case errors.As(err, &he) && (he.Code == "authorization_declined" || he.Code == "access_denied"):
 			return cred.Credential{}, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
 		case ctx.Err() != nil:
-			return cred.Credential{}, f.waitErr(ctx)
+			return cred.Credential{}, wait.Err(ctx)
 		default:
 			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
 		}
 		if err := oauthutil.Sleep(ctx, interval); err != nil {
-			return cred.Credential{}, f.waitErr(ctx)
+			return cred.Credential{}, wait.Err(ctx)
 		}
 	}
 	if code.AuthorizationCode == "" || code.CodeVerifier == "" {
@@ -191,24 +174,16 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 // maxUserCode bounds the length of a user code shown to the person.
 const maxUserCode = 64
 
-// errDeviceTimeout is the cause of the device flow's own deadline.
-var errDeviceTimeout = errors.New("device login timed out")
-
-// waitErr tells an expired device login from a cancelled one (Ctrl-C or
-// the caller's deadline).
-func (f *Flow) waitErr(ctx context.Context) error {
-	if context.Cause(ctx) == errDeviceTimeout {
-		return fmt.Errorf("%w: no approval within %s; run the login again", flowapi.ErrExpired, f.deviceTimeout)
-	}
-	return ctx.Err()
-}
+// ErrDeviceDisabled is returned when the account has device code login
+// turned off (an OpenAI account setting).
+var ErrDeviceDisabled = errors.New("device code login is not enabled for this account")
 
 func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	state := oauthutil.RandomState()
 	srv, err := loopback.Listen("/auth/callback", state, f.ports...)
 	if err != nil {
-		return cred.Credential{}, fmt.Errorf("%w (try credmgr login openai --device)", err)
+		return cred.Credential{}, flowapi.Mark(err, flowapi.ErrLoopback)
 	}
 	defer srv.Close()
 	redirect := fmt.Sprintf("http://localhost:%d/auth/callback", srv.Port)
@@ -242,7 +217,7 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 // exchange redeems an authorization code.
 func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, opts flowapi.LoginOptions) (cred.Credential, error) {
 	var t oauthutil.TokenResponse
-	err := oauthutil.PostForm(ctx, f.client, f.issuer+"/oauth/token", "the token endpoint", url.Values{
+	err := oauthutil.PostForm(ctx, f.HTTP(), f.issuer+"/oauth/token", "the token endpoint", url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
 		"redirect_uri":  {redirect},
@@ -255,11 +230,7 @@ func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, op
 	if t.AccessToken == "" || t.RefreshToken == "" {
 		return cred.Credential{}, errors.New("the token endpoint answered without access and refresh tokens")
 	}
-	account := opts.Account
-	if account == "" {
-		account = cred.DefaultAccount
-	}
-	c := cred.Credential{Provider: "openai", Account: account, Type: cred.TypeOAuth, Source: "login"}
+	c := cred.Credential{Type: cred.TypeOAuth}
 	f.apply(&c, &t)
 	return c, nil
 }
@@ -268,26 +239,14 @@ func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, op
 // The access token's expiry is expires_in, else its JWT exp claim, else
 // flowapi.DefaultLifetime from now.
 func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
-	now := f.now()
-	if t.AccessToken != "" {
-		c.AccessToken = t.AccessToken
-		c.IssuedAt = now.UTC().Truncate(time.Second)
-		c.Expiry = t.Expiry(now)
-		if exp := jwtclaims.Expiry(t.AccessToken); c.Expiry.IsZero() && !exp.After(now.Add(oauthutil.MaxLifetime)) {
-			c.Expiry = exp
-		}
-		if c.Expiry.IsZero() {
-			c.Expiry = oauthutil.DefaultExpiry(now)
-		}
+	now := f.Now()
+	var exp time.Time // the access token's exp claim, if it is a JWT
+	if e := jwtclaims.Expiry(t.AccessToken); !e.After(now.Add(oauthutil.MaxLifetime)) {
+		exp = e
 	}
-	if t.RefreshToken != "" {
-		c.RefreshToken = t.RefreshToken
-	}
+	t.Apply(c, now, exp)
 	if t.IDToken != "" {
 		c.IDToken = t.IDToken
-	}
-	if t.TokenType != "" {
-		c.TokenType = t.TokenType
 	}
 	for _, tok := range []string{c.IDToken, c.AccessToken} {
 		cl, err := jwtclaims.Parse(tok)
@@ -306,26 +265,17 @@ func (f *Flow) apply(c *cred.Credential, t *oauthutil.TokenResponse) {
 			}
 		}
 	}
-	c.UpdatedAt = now.UTC().Truncate(time.Second)
 }
 
 // Refresh exchanges the refresh token (JSON, as the Codex CLI does).
 // OpenAI rotates refresh tokens: the new one replaces the old.
 func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
-	var t oauthutil.TokenResponse
-	err := oauthutil.PostJSON(ctx, f.client, f.issuer+"/oauth/token", "the token endpoint", map[string]string{
-		"client_id":     f.clientID,
-		"grant_type":    "refresh_token",
-		"refresh_token": c.RefreshToken,
-	}, &t)
+	t, err := oauthutil.RefreshJSON(ctx, f.HTTP(), f.issuer+"/oauth/token", f.clientID, c.RefreshToken)
 	if err != nil {
-		return cred.Credential{}, oauthutil.ClassifyRefresh(err)
-	}
-	if t.AccessToken == "" {
-		return cred.Credential{}, errors.New("the token endpoint answered a refresh without an access token")
+		return cred.Credential{}, err
 	}
 	n := c.Clone()
-	f.apply(&n, &t)
+	f.apply(&n, t)
 	return n, nil
 }
 
@@ -335,5 +285,5 @@ func (f *Flow) Revoke(ctx context.Context, c cred.Credential) error {
 	if c.RefreshToken == "" {
 		body = map[string]string{"token": c.AccessToken, "token_type_hint": "access_token"}
 	}
-	return oauthutil.PostJSON(ctx, f.client, f.issuer+"/oauth/revoke", "the revocation endpoint", body, nil)
+	return oauthutil.PostJSON(ctx, f.HTTP(), f.issuer+"/oauth/revoke", "the revocation endpoint", body, nil)
 }

@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
@@ -19,62 +19,11 @@ import (
 // 2 units = 100ms, the slow_down cap 10 units = 500ms.
 const testUnit = 50 * time.Millisecond
 
-// recUI records everything a flow shows.
-type recUI struct {
-	mu     sync.Mutex
-	shown  []string
-	opened []string
-	stops  int
-}
-
-func (u *recUI) Info(msg string) { u.mu.Lock(); u.shown = append(u.shown, msg); u.mu.Unlock() }
-
-func (u *recUI) OpenBrowser(url string) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.opened = append(u.opened, url)
-	return false
-}
-
-func (u *recUI) Prompt(ctx context.Context, msg string) (string, error) {
-	u.mu.Lock()
-	u.shown = append(u.shown, msg)
-	u.mu.Unlock()
-	return "", errors.New("the qwen flow must not prompt")
-}
-
-func (u *recUI) Wait(msg string) func() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.shown = append(u.shown, msg)
-	return func() { u.mu.Lock(); u.stops++; u.mu.Unlock() }
-}
-
-func (u *recUI) text() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return strings.Join(append(append([]string(nil), u.shown...), u.opened...), "\n")
-}
-
 // noLeak fails t when a secret the fake issued or received appears in
 // what the UI showed or in an error.
-func noLeak(t *testing.T, f *fake.Server, ui *recUI, errs ...error) {
+func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error) {
 	t.Helper()
-	var out []string
-	if ui != nil {
-		out = append(out, ui.text())
-	}
-	for _, err := range errs {
-		if err != nil {
-			out = append(out, err.Error())
-		}
-	}
-	all := strings.Join(out, "\n")
-	for _, s := range f.Secrets() {
-		if strings.Contains(all, s) {
-			t.Errorf("secret %.8s… leaked into output:\n%s", s, all)
-		}
-	}
+	fakeprovider.NoLeak(t, f.Secrets(), ui, errs...)
 }
 
 func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
@@ -100,11 +49,11 @@ func TestLogin(t *testing.T) {
 		wantErr  error
 	}{
 		{name: "approve at once", setup: func(s *fake.Server) {}},
-		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Account: "work", Mode: flowapi.ModeBrowser}},
-		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fake.Deny }, wantErr: flowapi.ErrDenied},
-		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fake.Expire }, wantErr: flowapi.ErrExpired},
-		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fake.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
-		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fake.Never },
+		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser}},
+		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
+		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired},
+		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
+		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never },
 			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flowapi.ErrExpired},
 	}
 	for _, tt := range tests {
@@ -114,18 +63,18 @@ func TestLogin(t *testing.T) {
 			defer f.Close()
 			f.Set(tt.setup)
 			fl := newFlow(t, f, tt.settings)
-			ui := &recUI{}
+			ui := &fakeprovider.Person{NoBrowser: true}
 			start := time.Now()
 			c, err := fl.Login(context.Background(), ui, tt.opts)
 			noLeak(t, f, ui, err)
 			if time.Since(start) > 2*time.Second {
 				t.Errorf("login took %s", time.Since(start))
 			}
-			if ui.stops == 0 {
+			if ui.Stops() == 0 {
 				t.Error("the wait indicator was never stopped")
 			}
-			if len(ui.opened) != 1 || !strings.HasPrefix(ui.opened[0], f.URL+"/authorize?user_code=QW") {
-				t.Errorf("opened %q, want the verification_uri_complete", ui.opened)
+			if len(ui.Opened()) != 1 || !strings.HasPrefix(ui.Opened()[0], f.URL+"/authorize?user_code=QW") {
+				t.Errorf("opened %q, want the verification_uri_complete", ui.Opened())
 			}
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -136,13 +85,11 @@ func TestLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantAccount := tt.opts.Account
-			if wantAccount == "" {
-				wantAccount = cred.DefaultAccount
-			}
-			if c.Provider != "qwen" || c.Account != wantAccount || c.Type != cred.TypeOAuth || c.Source != "login" {
+			// flows.Login stamps the identity; the flow returns tokens.
+			if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
 				t.Errorf("credential = %+v", c)
 			}
+			c.Provider, c.Account = "qwen", cred.DefaultAccount
 			if err := c.Validate(); err != nil {
 				t.Error(err)
 			}
@@ -181,7 +128,7 @@ func TestSlowDown(t *testing.T) {
 	defer f.Close()
 	f.Set(func(s *fake.Server) { s.PendingPolls = 2; s.SlowDownPolls = 3 })
 	fl := newFlow(t, f, nil)
-	ui := &recUI{}
+	ui := &fakeprovider.Person{NoBrowser: true}
 	_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
 	noLeak(t, f, ui, err)
 	if err != nil {
@@ -219,7 +166,7 @@ func TestSlowDownCapped(t *testing.T) {
 	f.Set(func(s *fake.Server) { s.SlowDownPolls = 4 })
 	fl.baseURL = f.URL
 	fl.unit = 12 * time.Millisecond // default 24ms → min 100ms; cap 120ms
-	if _, err := fl.Login(context.Background(), &recUI{}, flowapi.LoginOptions{}); err != nil {
+	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	times := f.PollTimes()
@@ -236,37 +183,7 @@ func TestLoginCancel(t *testing.T) {
 	t.Parallel()
 	f := fake.New()
 	defer f.Close()
-	f.Set(func(s *fake.Server) { s.Decision = fake.Never })
-	fl := newFlow(t, f, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		for f.Count(func(s *fake.Server) int { return s.Polls }) < 2 {
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-	}()
-	ui := &recUI{}
-	done := make(chan error, 1)
-	go func() {
-		_, err := fl.Login(ctx, ui, flowapi.LoginOptions{})
-		done <- err
-	}()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("login did not stop after the context was cancelled")
-	}
-	if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	noLeak(t, f, ui, err)
-	n := f.Count(func(s *fake.Server) int { return s.Polls })
-	time.Sleep(3 * testUnit)
-	if m := f.Count(func(s *fake.Server) int { return s.Polls }); m != n {
-		t.Errorf("polling went on after Login returned: %d → %d polls", n, m)
-	}
+	fakeprovider.CancelDeviceLogin(t, newFlow(t, f, nil), f, 3*testUnit)
 }
 
 func TestDeviceCodeErrors(t *testing.T) {
@@ -291,13 +208,13 @@ func TestDeviceCodeErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ui := &recUI{}
+			ui := &fakeprovider.Person{NoBrowser: true}
 			_, err = fl.Login(context.Background(), ui, flowapi.LoginOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
-			if strings.Contains(err.Error(), "dc-secret") || len(ui.opened) != 0 {
-				t.Errorf("err = %v, opened %q", err, ui.opened)
+			if strings.Contains(err.Error(), "dc-secret") || len(ui.Opened()) != 0 {
+				t.Errorf("err = %v, opened %q", err, ui.Opened())
 			}
 		})
 	}
@@ -359,7 +276,6 @@ func TestRefreshErrors(t *testing.T) {
 		wantRelogin bool
 	}{
 		{name: "unknown refresh token", rt: func(*fake.Server) string { return "qrt_unknown" }, wantRelogin: true},
-		{name: "no refresh token", rt: func(*fake.Server) string { return "" }, wantRelogin: true},
 		{name: "server error", setup: func(s *fake.Server) { s.FailRefresh = true }},
 		{name: "network down", closed: true},
 	}

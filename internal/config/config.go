@@ -37,6 +37,10 @@ type Config struct {
 	// RecoveryRecipients are age recipients ("age1…") the keychain and
 	// age-identity vaults are also sealed to.
 	RecoveryRecipients []string `toml:"recovery_recipients"`
+	// KeyHolder is what keeps the keychain backend's vault key: "os" (the
+	// default: go-keyring's OS keychain item) or one of the holders
+	// age-plugin-credmgr serves (see KeyHolders).
+	KeyHolder string `toml:"key_holder"`
 	// ProxyListen is the address "credmgr proxy" listens on by default
 	// ("127.0.0.1:PORT" or "unix:PATH"); connect writes it into tools'
 	// settings.
@@ -132,6 +136,21 @@ func (l *StringList) UnmarshalTOML(v any) error {
 	return nil
 }
 
+// KeyHolders lists the valid key_holder values. "os" is go-keyring, in
+// credmgr itself; the others are served by age-plugin-credmgr through
+// github.com/99designs/keyring.
+var KeyHolders = []string{"os", "pass", "kwallet", "keyctl", "file", "macos"}
+
+// ValidKeyHolder reports whether name is a key_holder value.
+func ValidKeyHolder(name string) bool {
+	for _, v := range KeyHolders {
+		if name == v {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrSecretKey is wrapped by the error for an age secret key found where
 // config.toml wants a recipient (a public key).
 var ErrSecretKey = errors.New("an age secret key")
@@ -223,7 +242,10 @@ func Parse(b []byte) (*Config, error) {
 	}
 	if len(und) > 0 {
 		sort.Strings(und)
-		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, proxy_listen, [providers.NAME], and [switch], which credmgr writes)", strings.Join(und, ", "))
+		return nil, fmt.Errorf("unknown key %s (known keys: backend, keychain_timeout, lock_timeout, plaintext_ok, age_identity, recovery_recipients, key_holder, proxy_listen, [providers.NAME], and [switch], which credmgr writes)", strings.Join(und, ", "))
+	}
+	if c.KeyHolder != "" && !ValidKeyHolder(c.KeyHolder) {
+		return nil, fmt.Errorf("key_holder = %s: must be one of %s", cred.QuoteName(c.KeyHolder), strings.Join(KeyHolders, ", "))
 	}
 	if c.Backend != "" && !validBackend(c.Backend) {
 		return nil, fmt.Errorf("backend = %s: must be one of %s", cred.QuoteName(c.Backend), strings.Join(Backends, ", "))

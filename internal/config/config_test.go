@@ -62,6 +62,12 @@ upstream = "https://openrouter.ai/api"
 		{name: "wrong type", in: `plaintext_ok = "yes"`, wantErr: "line 1"},
 		{name: "syntax", in: "backend = \n", wantErr: "line 1"},
 		{name: "identity list of numbers", in: `age_identity = [1]`, wantErr: "list of strings"},
+		{name: "key holder", in: `key_holder = "pass"`, check: func(t *testing.T, c *Config) {
+			if c.KeyHolder != "pass" {
+				t.Errorf("KeyHolder = %q", c.KeyHolder)
+			}
+		}},
+		{name: "bad key holder", in: `key_holder = "gnome"`, wantErr: `key_holder = "gnome": must be one of os, pass, kwallet, keyctl, file, macos`},
 
 		// [providers.NAME] tables (issue 12, item 16).
 		{name: "providers not a table", in: `providers = 1`, wantErr: "providers must be tables such as [providers.openai], not a value"},

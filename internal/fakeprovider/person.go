@@ -3,6 +3,7 @@ package fakeprovider
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,21 +38,34 @@ func Browse(url string) (pasteable string, err error) {
 	return "", nil
 }
 
-// Person is a flowapi.UI for tests that stands in for the person logging
-// in: OpenBrowser browses the URL (see Browse) and Prompt answers with
-// the code the page showed, passed through Paste when it is set.
+// Person is the one flowapi.UI for tests: it stands in for the person
+// logging in and records everything the flow shows. By default
+// OpenBrowser browses the URL (see Browse) and Prompt answers with the
+// code the page showed, passed through Paste when it is set.
 type Person struct {
 	// NoBrowser makes OpenBrowser report that no browser could be opened
-	// (and do nothing).
+	// (and do nothing but record the URL); Prompt then fails, as there is
+	// no page whose code to paste.
 	NoBrowser bool
 	// Paste, when set, changes what is pasted (to test wrong states).
 	Paste func(shown string) string
+	// Browse, when set, is what OpenBrowser does with the URL instead; its
+	// result is OpenBrowser's.
+	Browse func(url string) bool
+	// Answer, when set, is what Prompt answers instead, given the first
+	// URL the flow showed.
+	Answer func(authURL string) (string, error)
 
-	mu     sync.Mutex
-	lines  []string
-	shown  chan string
-	errs   []error
-	waited int
+	mu      sync.Mutex
+	lines   []string
+	infos   []string
+	prompts []string
+	opened  []string
+	authURL string
+	shown   chan string
+	errs    []error
+	waited  int
+	stops   int
 }
 
 func (p *Person) init() {
@@ -60,19 +74,27 @@ func (p *Person) init() {
 	}
 }
 
-// Info records a line.
+// Info records a line; the first that is a URL is the authorize URL.
 func (p *Person) Info(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lines = append(p.lines, msg)
+	p.infos = append(p.infos, msg)
+	if strings.HasPrefix(msg, "http") && p.authURL == "" {
+		p.authURL = msg
+	}
 }
 
-// OpenBrowser browses url in the background.
+// OpenBrowser records url and browses it in the background.
 func (p *Person) OpenBrowser(url string) bool {
 	p.mu.Lock()
 	p.init()
+	p.opened = append(p.opened, url)
 	ch := p.shown
 	p.mu.Unlock()
+	if p.Browse != nil {
+		return p.Browse(url)
+	}
 	if p.NoBrowser {
 		return false
 	}
@@ -93,11 +115,18 @@ func (p *Person) OpenBrowser(url string) bool {
 
 // Prompt returns the code the browsed page showed.
 func (p *Person) Prompt(ctx context.Context, msg string) (string, error) {
-	p.Info(msg)
 	p.mu.Lock()
+	p.lines = append(p.lines, msg)
+	p.prompts = append(p.prompts, msg)
 	p.init()
-	ch := p.shown
+	ch, authURL := p.shown, p.authURL
 	p.mu.Unlock()
+	switch {
+	case p.Answer != nil:
+		return p.Answer(authURL)
+	case p.NoBrowser:
+		return "", errors.New("test person: nothing to paste without a browser")
+	}
 	select {
 	case <-ctx.Done():
 		return "", ctx.Err()
@@ -109,13 +138,17 @@ func (p *Person) Prompt(ctx context.Context, msg string) (string, error) {
 	}
 }
 
-// Wait records that the flow waited.
+// Wait records that the flow waited; the returned stop is counted.
 func (p *Person) Wait(msg string) func() {
-	p.Info(msg)
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lines = append(p.lines, msg)
 	p.waited++
-	p.mu.Unlock()
-	return func() {}
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.stops++
+	}
 }
 
 // Lines returns everything shown, one entry per Info/Prompt/Wait.
@@ -123,4 +156,55 @@ func (p *Person) Lines() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.lines...)
+}
+
+// Infos returns the lines shown with Info.
+func (p *Person) Infos() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.infos...)
+}
+
+// Prompts returns the prompts shown.
+func (p *Person) Prompts() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.prompts...)
+}
+
+// Opened returns the URLs given to OpenBrowser.
+func (p *Person) Opened() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.opened...)
+}
+
+// AuthURL returns the first URL the flow showed with Info.
+func (p *Person) AuthURL() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.authURL
+}
+
+// Waits returns how often the flow waited, and Stops how often it
+// stopped a wait.
+func (p *Person) Waits() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waited
+}
+
+// Stops returns how often the flow stopped a wait.
+func (p *Person) Stops() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stops
+}
+
+// Text returns everything shown and every URL opened, one per line (for
+// the canary checks).
+func (p *Person) Text() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(append(append([]string(nil), p.lines...), p.opened...), "\n")
 }

@@ -7,7 +7,9 @@ package flowapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
@@ -44,10 +46,10 @@ type UI interface {
 	Wait(msg string) (stop func())
 }
 
-// LoginOptions are the user's choices for one login.
+// LoginOptions are the user's choices for one login. The account the
+// login is stored under is not among them: flows.Login stamps it.
 type LoginOptions struct {
-	Account string
-	Mode    Mode
+	Mode Mode
 	// Enterprise is a GitHub Enterprise host for github-copilot.
 	Enterprise string
 	// Display says a local browser can be expected; ModeAuto uses it to
@@ -94,15 +96,18 @@ const DefaultLifetime = time.Hour
 type Flow interface {
 	// Provider returns the canonical provider name.
 	Provider() string
-	// Login runs the provider's login and returns the new credential
-	// (Provider, Account, Type, tokens, expiry, issue time, extras;
-	// Source "login"). The expiry is never zero: without one in the
-	// answer it is DefaultLifetime from now. It stores nothing.
+	// Login runs the provider's login and returns the new tokens: Type,
+	// access and refresh tokens, expiry, issue time and extras. The
+	// expiry is never zero: without one in the answer it is
+	// DefaultLifetime from now. Provider, Account, Source and UpdatedAt
+	// are left for the caller (flows.Login) to stamp. It stores nothing.
 	Login(ctx context.Context, ui UI, opts LoginOptions) (cred.Credential, error)
 	// Refresh returns c with fresh tokens, a new issue time and an expiry
-	// as Login sets them. A rejected refresh token is an
-	// error wrapping ErrReloginRequired; other failures (network, 5xx)
-	// are returned as they are. It stores nothing.
+	// as Login sets them; c has a refresh token (the caller, flows.Fresh,
+	// checks). A rejected refresh token is an error wrapping
+	// ErrReloginRequired; other failures (network, 5xx) are returned as
+	// they are. It stores nothing and leaves c's identity and UpdatedAt
+	// for the caller to stamp.
 	Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error)
 }
 
@@ -125,3 +130,66 @@ var (
 	// the one sent: the callback did not come from this login.
 	ErrStateMismatch = errors.New("login callback state does not match")
 )
+
+// More errors flows wrap, so that a caller can tell what happened (and a
+// command line can say what to do) without reading messages.
+var (
+	// ErrNoDeviceCode is wrapped when the provider issued no device code:
+	// its device-code endpoint failed or could not be reached.
+	ErrNoDeviceCode = errors.New("no device code was issued")
+	// ErrLoopback is wrapped when the browser login on this machine could
+	// not finish: no loopback callback could be listened on, or the
+	// browser never came back to it. A login that needs no local browser
+	// may still work.
+	ErrLoopback = errors.New("the browser login on this machine could not finish")
+	// ErrBadPaste is wrapped when what was pasted holds no usable code.
+	ErrBadPaste = errors.New("the pasted text holds no usable code")
+	// ErrClientRejected is wrapped when the provider refused the OAuth
+	// client (client_id) for this login.
+	ErrClientRejected = errors.New("the provider refused the OAuth client")
+	// ErrRateLimited is wrapped when the provider asked to slow down for
+	// longer than a login waits.
+	ErrRateLimited = errors.New("the provider rate-limited the login")
+	// ErrNoEndpoint is wrapped when the configured host has no such
+	// endpoint (HTTP 404).
+	ErrNoEndpoint = errors.New("the host offers no such endpoint")
+)
+
+// Mark returns err, unchanged in its message, such that errors.Is(_, kind)
+// also holds: a sentinel the caller can test without its text being
+// repeated in the message.
+func Mark(err error, kind error) error {
+	if err == nil {
+		return nil
+	}
+	return &marked{err: err, kind: kind}
+}
+
+type marked struct{ err, kind error }
+
+func (m *marked) Error() string   { return m.err.Error() }
+func (m *marked) Unwrap() []error { return []error{m.err, m.kind} }
+
+// SettingError is a [providers.NAME] setting a flow cannot use: an unknown
+// key, or a value that does not parse. Its message names the provider and
+// the key; a command line can say where the table is with Detail.
+type SettingError struct {
+	Provider string
+	Key      string
+	// Problem is what is wrong with the value, as in `= "x" is not an
+	// http(s) URL`; empty for an unknown key.
+	Problem string
+	// Known are the keys there are, for an unknown key.
+	Known []string
+}
+
+func (e *SettingError) Error() string { return e.Provider + " setting " + e.Detail() }
+
+// Detail is the message without the provider: `has unknown key "k"
+// (known: …)` or `KEY = "v" is not …`.
+func (e *SettingError) Detail() string {
+	if e.Problem == "" {
+		return fmt.Sprintf("has unknown key %q (known: %s)", e.Key, strings.Join(e.Known, ", "))
+	}
+	return e.Key + e.Problem
+}

@@ -19,12 +19,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
@@ -298,4 +300,289 @@ func PlainText(s string, max int) bool {
 func IsWebURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+// Setting is one key of a flow's [providers.NAME] table and how its value
+// is parsed: Parse stores the value or returns the problem with it, as in
+// ` = "x" is not an http(s) URL`.
+type Setting struct {
+	Key   string
+	Parse func(v string) (problem string)
+}
+
+// ParseSettings parses a flow's settings by the table of known keys, in
+// the table's order. An unknown key or a value that does not parse is a
+// *flowapi.SettingError; keys are checked in sorted order, so that the
+// same table always gives the same error.
+func ParseSettings(provider string, settings map[string]string, known []Setting) error {
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	names := make([]string, len(known))
+	for i, s := range known {
+		names[i] = s.Key
+	}
+next:
+	for _, k := range keys {
+		for _, s := range known {
+			if s.Key == k {
+				if p := s.Parse(settings[k]); p != "" {
+					return &flowapi.SettingError{Provider: provider, Key: k, Problem: p}
+				}
+				continue next
+			}
+		}
+		return &flowapi.SettingError{Provider: provider, Key: k, Known: names}
+	}
+	return nil
+}
+
+// Text stores any value, even an empty one.
+func Text(dst *string) func(string) string {
+	return func(v string) string { *dst = v; return "" }
+}
+
+// NonEmpty stores a value that is not blank.
+func NonEmpty(dst *string, empty string) func(string) string {
+	return func(v string) string {
+		if strings.TrimSpace(v) == "" {
+			return " is empty: " + empty
+		}
+		*dst = v
+		return ""
+	}
+}
+
+// WebURL stores an absolute http(s) URL with a host, as it is.
+func WebURL(dst *string) func(string) string {
+	return func(v string) string {
+		if !IsWebURL(v) {
+			return fmt.Sprintf(" = %q is not an http(s) URL", v)
+		}
+		*dst = v
+		return ""
+	}
+}
+
+// BaseURL stores the base of a flow's endpoint URLs: an absolute http(s)
+// URL with a host and no query, fragment or user info, without a
+// trailing "/". example, when set, is named in the problem; set, when not
+// nil, records that the key was given.
+func BaseURL(dst *string, example string, set *bool) func(string) string {
+	return func(v string) string {
+		u, err := url.Parse(v)
+		if err != nil || !IsWebURL(v) || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			p := fmt.Sprintf(" = %q is not an http(s) URL", v)
+			if example != "" {
+				p += " such as " + example
+			}
+			return p
+		}
+		*dst = strings.TrimRight(v, "/")
+		if set != nil {
+			*set = true
+		}
+		return ""
+	}
+}
+
+// Duration stores a positive duration such as "15m".
+func Duration(dst *time.Duration) func(string) string {
+	return func(v string) string {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Sprintf(" = %q is not a positive duration such as \"15m\"", v)
+		}
+		*dst = d
+		return ""
+	}
+}
+
+// errDeviceExpired is the cause of a DeviceWait's deadline.
+var errDeviceExpired = errors.New("device login ran out of time")
+
+// DeviceWait is the time limit of one device-flow login (RFC 8628
+// section 3.5) that waits for the person to approve. Unit is the length
+// of one protocol second (interval, expires_in): time.Second except in
+// tests, which shrink it. Timeout is the flow's own limit
+// (device_timeout); Start lowers it to the server's expires_in when that
+// is shorter.
+type DeviceWait struct {
+	Unit    time.Duration
+	Timeout time.Duration
+}
+
+// Seconds converts a protocol number of seconds to a duration in w.Unit;
+// ok is false when n is absent or not a non-negative number.
+func (w *DeviceWait) Seconds(n json.Number) (time.Duration, bool) {
+	v, err := n.Float64()
+	if err != nil || v < 0 {
+		return 0, false
+	}
+	return time.Duration(v * float64(w.Unit)), true
+}
+
+// Start bounds ctx by w.Timeout, or by expiresIn when that is shorter.
+func (w *DeviceWait) Start(ctx context.Context, expiresIn json.Number) (context.Context, context.CancelFunc) {
+	if d, ok := w.Seconds(expiresIn); ok && d > 0 && d < w.Timeout {
+		w.Timeout = d
+	}
+	return context.WithTimeoutCause(ctx, w.Timeout, errDeviceExpired)
+}
+
+// Err tells a login that ran out of time (an error wrapping
+// flowapi.ErrExpired) from a cancelled one (Ctrl-C or the caller's
+// deadline: ctx.Err()). ctx is the one Start returned.
+func (w *DeviceWait) Err(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), errDeviceExpired) {
+		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, w.Timeout)
+	}
+	return ctx.Err()
+}
+
+// Base is what every provider flow embeds: its provider name, HTTP client
+// and clock, from the flowapi.Config it was built with.
+type Base struct {
+	name   string
+	client *http.Client
+	now    func() time.Time
+}
+
+// NewBase returns the Base of provider's flow built from cfg.
+func NewBase(provider string, cfg flowapi.Config) Base {
+	return Base{name: provider, client: cfg.Client(), now: cfg.Clock()}
+}
+
+// Provider returns the canonical provider name.
+func (b Base) Provider() string { return b.name }
+
+// HTTP returns the client every request of the flow is sent with.
+func (b Base) HTTP() *http.Client { return b.client }
+
+// Now returns the flow's current time.
+func (b Base) Now() time.Time { return b.now() }
+
+// Configured returns f, or the error of configuring it (and no flow).
+func Configured[F any](f *F, err error) (*F, error) {
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Apply copies a token answer obtained at now into c, keeping what the
+// answer omits (a refresh token that was not rotated, the token type).
+// The access token expires after expires_in, else at fallback
+// when that is not zero, else DefaultLifetime from now.
+func (t *TokenResponse) Apply(c *cred.Credential, now, fallback time.Time) {
+	c.AccessToken = t.AccessToken
+	c.IssuedAt = now.UTC().Truncate(time.Second)
+	c.Expiry = t.Expiry(now)
+	if c.Expiry.IsZero() {
+		c.Expiry = fallback
+	}
+	if c.Expiry.IsZero() {
+		c.Expiry = DefaultExpiry(now)
+	}
+	if t.RefreshToken != "" {
+		c.RefreshToken = t.RefreshToken
+	}
+	if t.TokenType != "" {
+		c.TokenType = t.TokenType
+	}
+}
+
+// RefreshJSON redeems refreshToken for clientID at tokenURL with a JSON
+// refresh_token grant. A rejected refresh token wraps
+// flowapi.ErrReloginRequired (see ClassifyRefresh); an answer without an
+// access token is an error.
+func RefreshJSON(ctx context.Context, client *http.Client, tokenURL, clientID, refreshToken string) (*TokenResponse, error) {
+	var t TokenResponse
+	err := PostJSON(ctx, client, tokenURL, "the token endpoint", map[string]string{
+		"grant_type":    "refresh_token",
+		"client_id":     clientID,
+		"refresh_token": refreshToken,
+	}, &t)
+	if err != nil {
+		return nil, ClassifyRefresh(err)
+	}
+	if t.AccessToken == "" {
+		return nil, errors.New("the token endpoint answered a refresh without an access token")
+	}
+	return &t, nil
+}
+
+// Begin shows the person that the flow waits for approval at url (which
+// it opens when it can) and bounds ctx as Start does; end stops both.
+func (w *DeviceWait) Begin(ctx context.Context, ui flowapi.UI, url string, expiresIn json.Number) (_ context.Context, end func()) {
+	ui.OpenBrowser(url)
+	stop := ui.Wait("waiting for you to approve the login")
+	ctx, cancel := w.Start(ctx, expiresIn)
+	return ctx, func() { cancel(); stop() }
+}
+
+// minInterval is the shortest poll interval a flow keeps to.
+const minInterval = 100 * time.Millisecond
+
+// Interval is the server's poll interval n, else def, and at least
+// 100ms.
+func (w *DeviceWait) Interval(n json.Number, def time.Duration) time.Duration {
+	if d, ok := w.Seconds(n); ok {
+		def = d
+	}
+	return max(def, minInterval)
+}
+
+// DeviceCodeResponse is a device authorization answer (RFC 8628 section
+// 3.2). Error is set by providers that answer a refusal with HTTP 200;
+// it may be shown only after SafeCode.
+type DeviceCodeResponse struct {
+	DeviceCode              string      `json:"device_code"`
+	UserCode                string      `json:"user_code"`
+	VerificationURI         string      `json:"verification_uri"`
+	VerificationURIComplete string      `json:"verification_uri_complete"`
+	ExpiresIn               json.Number `json:"expires_in"`
+	Interval                json.Number `json:"interval"`
+	Error                   string      `json:"error"`
+}
+
+// maxUserCode bounds the length of a user code shown to the person.
+const maxUserCode = 64
+
+// RequestDeviceCode asks for a device code (RFC 8628 section 3.1) with
+// post, which sends the request and decodes the answer into its argument,
+// and checks the answer before anything of it is shown. A failed request
+// wraps flowapi.ErrNoDeviceCode (or is ctx's error); a refusal in a 200
+// body is an *HTTPError wrapped with the words refused. verify is the URL
+// to show: verification_uri_complete when complete is set and the answer
+// has one, else verification_uri.
+func RequestDeviceCode(ctx context.Context, post func(out any) error, refused string, complete, userCodeRequired bool) (dc *DeviceCodeResponse, verify string, err error) {
+	dc = new(DeviceCodeResponse)
+	if err := post(dc); err != nil {
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		return nil, "", fmt.Errorf("requesting a device code: %w", flowapi.Mark(err, flowapi.ErrNoDeviceCode))
+	}
+	if dc.Error != "" {
+		return nil, "", fmt.Errorf("%s: %w", refused,
+			&HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: SafeCode(dc.Error)})
+	}
+	verify = dc.VerificationURI
+	if complete && dc.VerificationURIComplete != "" {
+		verify = dc.VerificationURIComplete
+	}
+	switch {
+	case userCodeRequired && (dc.DeviceCode == "" || dc.UserCode == "" || verify == ""):
+		return nil, "", errors.New("the device-code endpoint answered without a device code, user code or verification URL")
+	case dc.DeviceCode == "" || verify == "":
+		return nil, "", errors.New("the device-code endpoint answered without a device code or verification URL")
+	case !IsWebURL(verify):
+		return nil, "", errors.New("the device-code endpoint answered with a verification URL that is not http(s)")
+	case dc.UserCode != "" && !PlainText(dc.UserCode, maxUserCode):
+		return nil, "", errors.New("the device-code endpoint answered with a user code that is not plain text")
+	}
+	return dc, verify, nil
 }

@@ -63,3 +63,22 @@ func NeedSecretTool(t testing.TB) {
 	t.Helper()
 	need(t, SecretService() && SecretTool(), "secret-tool with a Secret Service")
 }
+
+// NeedKernelKeyring skips (or, when required, fails) t where the Linux
+// kernel keyring cannot be used.
+func NeedKernelKeyring(t testing.TB) {
+	t.Helper()
+	need(t, KernelKeyring(), "the Linux kernel keyring (keyctl)")
+}
+
+// Strace reports whether strace(1) is installed.
+func Strace() bool {
+	_, err := exec.LookPath("strace")
+	return err == nil
+}
+
+// NeedStrace skips (or fails) t without strace.
+func NeedStrace(t testing.TB) {
+	t.Helper()
+	need(t, Strace(), "strace")
+}

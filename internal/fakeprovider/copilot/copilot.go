@@ -9,10 +9,9 @@ package copilot
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/fakeprovider"
@@ -24,32 +23,16 @@ const ClientID = "Iv1.b507a08c87ecfe98"
 // DeviceGrant is the device-code grant type.
 const DeviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
 
-// Decision is what the simulated user does with a login.
-type Decision int
-
-const (
-	// Approve approves the login.
-	Approve Decision = iota
-	// Deny declines it (access_denied).
-	Deny
-	// Never leaves it pending forever.
-	Never
-	// Expire lets the device code expire (expired_token).
-	Expire
-)
-
 // Server is the fake. Change its exported fields with Set and read them
 // with Count while a test runs.
 type Server struct {
-	URL string
+	// Base: Decision applies after PendingPolls (authorization_pending)
+	// and SlowDownPolls (slow_down); RefreshDelay slows and FailRefresh
+	// fails (500) Copilot token exchanges; Hostile makes every exchange
+	// fail with fakeprovider.HostileBody echoing the GitHub token sent.
+	// The GitHub tokens are the fake's refresh tokens.
+	fakeprovider.Base[Server]
 
-	mu sync.Mutex
-	// Decision applies after PendingPolls and SlowDownPolls.
-	Decision Decision
-	// PendingPolls is how many polls answer authorization_pending first.
-	PendingPolls int
-	// SlowDownPolls is how many polls after those answer slow_down.
-	SlowDownPolls int
 	// Interval is the device code's interval (seconds; GitHub sends 5, the
 	// fake 0 unless told, so clients poll at their minimum).
 	Interval int
@@ -65,14 +48,6 @@ type Server struct {
 	// NoSubscription makes the exchange answer 403 as for an account
 	// without Copilot.
 	NoSubscription bool
-	// RefreshDelay slows exchange answers (for races).
-	RefreshDelay time.Duration
-	// FailRefresh makes exchanges answer 500.
-	FailRefresh bool
-	// Hostile, when 1..fakeprovider.HostileShapes, makes every Copilot
-	// token exchange fail with fakeprovider.HostileBody echoing the
-	// GitHub token sent.
-	Hostile int
 
 	// Counters.
 	DeviceCodeRequests, Polls, Exchanges int
@@ -81,11 +56,8 @@ type Server struct {
 	// LastAuthScheme is the Authorization scheme of the last exchange.
 	LastAuthScheme string
 
-	srv       *httptest.Server
 	devices   map[string]*device
-	github    map[string]bool // GitHub token -> still valid
 	pollTimes []time.Time
-	secrets   []string
 }
 
 type device struct {
@@ -93,77 +65,46 @@ type device struct {
 	interval int
 }
 
+var _ fakeprovider.Fake = (*Server)(nil)
+
 // New starts the fake on 127.0.0.1.
 func New() *Server {
 	s := &Server{SlowDownIncrement: 5, ExpiresIn: 900, CopilotTTL: 30 * time.Minute,
-		devices: map[string]*device{}, github: map[string]bool{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login/device/code", s.deviceCode)
-	mux.HandleFunc("POST /login/oauth/access_token", s.accessToken)
-	mux.HandleFunc("GET /copilot_internal/v2/token", s.exchange)
-	s.srv = httptest.NewServer(mux) // httptest listens on 127.0.0.1
-	s.URL = s.srv.URL
+		devices: map[string]*device{}}
+	s.Start(s, fakeprovider.Options{
+		Routes: map[string]http.HandlerFunc{
+			"POST /login/device/code":        s.deviceCode,
+			"POST /login/oauth/access_token": s.accessToken,
+			"GET /copilot_internal/v2/token": s.exchange,
+		},
+		Settings:      map[string]string{"github_url": "", "api_url": ""},
+		RefreshPrefix: "ghu_",
+		Knobs:         []string{"decision", "pending", "slowdown", "failrefresh", "hostile"},
+		Counters:      map[string]*int{"refresh": &s.Exchanges, "exchange": &s.Exchanges, "poll": &s.Polls}})
+	// The command's scripts slow down by a step of 1 s, not GitHub's 5.
+	s.AddKnob("slowdown", func(v string) { s.SlowDownPolls, _ = strconv.Atoi(v); s.SlowDownIncrement = 1 })
+	s.AddKnob("nosubscription", func(string) { s.NoSubscription = true })
 	return s
 }
 
-// Close stops the fake.
-func (s *Server) Close() { s.srv.Close() }
-
-// Set changes the fake's behaviour under its lock.
-func (s *Server) Set(fn func(s *Server)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fn(s)
-}
-
-// Count returns a counter under the lock.
-func (s *Server) Count(fn func(s *Server) int) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn(s)
-}
-
 // IssueGitHubToken registers a valid GitHub token (to seed a store).
-func (s *Server) IssueGitHubToken() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.newGitHubToken()
-}
-
-func (s *Server) newGitHubToken() string {
-	t := fakeprovider.Random("ghu_")
-	s.github[t] = true
-	s.secrets = append(s.secrets, t)
-	return t
-}
+func (s *Server) IssueGitHubToken() string { return s.IssueRefreshToken() }
 
 // GitHubTokenValid reports whether a GitHub token is still accepted.
-func (s *Server) GitHubTokenValid(t string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.github[t]
-}
+func (s *Server) GitHubTokenValid(t string) bool { return s.RefreshTokenValid(t) }
 
 // RevokeGitHubToken makes the exchange reject t with 401.
 func (s *Server) RevokeGitHubToken(t string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.github, t)
+	s.Lock()
+	defer s.Unlock()
+	s.DropRefreshToken(t)
 }
 
 // PollTimes returns when each device poll arrived, in order.
 func (s *Server) PollTimes() []time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	return append([]time.Time(nil), s.pollTimes...)
-}
-
-// Secrets returns every secret the fake issued: device codes, GitHub
-// tokens and Copilot tokens. None may leak into output.
-func (s *Server) Secrets() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.secrets...)
 }
 
 // reply answers with JSON when the client asked for it, else
@@ -189,8 +130,8 @@ func oauthError(code, desc string) map[string]any {
 
 func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	p, _, ok := fakeprovider.Params(r) // GitHub takes form and JSON bodies
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.DeviceCodeRequests++
 	if !ok || p["client_id"] != ClientID {
 		reply(w, r, oauthError("incorrect_client_credentials", "The client_id is not valid."))
@@ -199,15 +140,15 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	dc := fakeprovider.Random("ghdc_")
 	userCode := strings.ToUpper(dc[len(dc)-8:len(dc)-4] + "-" + dc[len(dc)-4:])
 	s.devices[dc] = &device{interval: s.Interval}
-	s.secrets = append(s.secrets, dc)
+	s.Record(dc)
 	reply(w, r, map[string]any{"device_code": dc, "user_code": userCode, "verification_uri": s.URL + "/login/device",
 		"expires_in": s.ExpiresIn, "interval": s.Interval})
 }
 
 func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	p, _, ok := fakeprovider.Params(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.Polls++
 	s.pollTimes = append(s.pollTimes, time.Now())
 	switch {
@@ -238,36 +179,31 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch s.Decision {
-	case Never:
+	case fakeprovider.Never:
 		reply(w, r, oauthError("authorization_pending", "The authorization request is still pending."))
-	case Deny:
+	case fakeprovider.Deny:
 		delete(s.devices, p["device_code"])
 		reply(w, r, oauthError("access_denied", "The authorization request was denied."))
-	case Expire:
+	case fakeprovider.Expire:
 		delete(s.devices, p["device_code"])
 		reply(w, r, oauthError("expired_token", "The device_code has expired."))
 	default:
 		delete(s.devices, p["device_code"])
-		reply(w, r, map[string]any{"access_token": s.newGitHubToken(), "token_type": "bearer", "scope": "read:user"})
+		reply(w, r, map[string]any{"access_token": s.NewRefreshToken(""), "token_type": "bearer", "scope": "read:user"})
 	}
 }
 
 func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.Exchanges++
-	delay := s.RefreshDelay
-	s.mu.Unlock()
-	time.Sleep(delay)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Refreshing(&s.Exchanges)
+	s.Lock()
+	defer s.Unlock()
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	s.LastAuthScheme = scheme
-	if s.Hostile != 0 {
-		fakeprovider.JSON(w, 400, fakeprovider.HostileBody(s.Hostile, tok))
+	if s.AnswerHostile(w, tok) {
 		return
 	}
 	switch {
-	case !strings.EqualFold(scheme, "token") && !strings.EqualFold(scheme, "bearer"), !s.github[tok]:
+	case !strings.EqualFold(scheme, "token") && !strings.EqualFold(scheme, "bearer"), !s.Valid(tok):
 		fakeprovider.JSON(w, 401, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
 		return
 	case r.Header.Get("Editor-Version") == "":
@@ -291,7 +227,7 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 	token := fmt.Sprintf("tid=%s;exp=%d;sku=copilot_for_individuals;proxy-ep=proxy.individual.githubcopilot.com;chat=1:%s",
 		fakeprovider.Random(""), exp, fakeprovider.Random(""))
 	s.LastCopilotToken = token
-	s.secrets = append(s.secrets, token)
+	s.Record(token)
 	refreshIn := int64(s.CopilotTTL.Seconds()) - 300
 	if refreshIn < 0 {
 		refreshIn = 0
@@ -309,16 +245,3 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 		},
 	})
 }
-
-// Settings returns the [providers.github-copilot] keys that point credmgr
-// at the fake.
-func (s *Server) Settings() map[string]string {
-	return map[string]string{"github_url": s.URL, "api_url": s.URL}
-}
-
-// IssueRefreshToken is IssueGitHubToken: the GitHub token is what credmgr
-// keeps as the refresh token.
-func (s *Server) IssueRefreshToken() string { return s.IssueGitHubToken() }
-
-// RefreshTokenValid is GitHubTokenValid.
-func (s *Server) RefreshTokenValid(t string) bool { return s.GitHubTokenValid(t) }

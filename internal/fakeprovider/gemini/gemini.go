@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"html"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/fakeprovider"
@@ -27,150 +25,66 @@ const (
 	DefaultCodeRedirectURI = "https://codeassist.google.com/authcode"
 )
 
-// Decision is what the simulated user does with a login.
-type Decision int
-
-const (
-	// Approve grants access.
-	Approve Decision = iota
-	// Deny declines (error=access_denied).
-	Deny
-	// Never leaves the consent page open: no redirect ever comes.
-	Never
-)
-
 // Server is the fake. Change its exported fields with Set and read them
 // with Count while requests may be running.
 type Server struct {
-	// URL is the base URL of every endpoint: URL+"/o/oauth2/v2/auth" and
-	// URL+"/token".
-	URL string
+	// Base: URL is the base URL of every endpoint (URL+"/o/oauth2/v2/auth"
+	// and URL+"/token"); Decision applies to every authorization request;
+	// AccessTTL (default 3599s), OmitExpiresIn, RefreshDelay, FailRefresh
+	// and Hostile to the token endpoint.
+	fakeprovider.Base[Server]
 
-	mu sync.Mutex
-	// Decision applies to every authorization request.
-	Decision Decision
-	// AccessTTL is the lifetime of issued access tokens (default 3599s).
-	AccessTTL time.Duration
-	// OmitExpiresIn leaves expires_in out of token answers.
-	OmitExpiresIn bool
 	// Email goes into id tokens, tokeninfo and userinfo.
 	Email string
 	// CodeRedirectURI is the redirect that gets the page showing the
 	// code instead of a 302.
 	CodeRedirectURI string
-	// RefreshDelay slows refresh answers (for races).
-	RefreshDelay time.Duration
-	// FailRefresh makes refreshes answer 500.
-	FailRefresh bool
-	// Hostile, when 1..fakeprovider.HostileShapes, makes every token
-	// grant (code exchange, refresh) fail with
-	// fakeprovider.HostileBody echoing what the request sent.
-	Hostile int
 
 	// Counters.
 	AuthorizeRequests, CodeExchanges, RefreshRequests, Revocations int
 	// LastAuthorize is the query of the last authorization request.
 	LastAuthorize url.Values
-	// LastAccessToken is the last access token issued.
-	LastAccessToken string
 
-	srv     *httptest.Server
-	codes   map[string]codeGrant
-	refresh map[string]string    // valid refresh token -> its scope
-	access  map[string]time.Time // access token -> expiry
-	secrets []string
+	access map[string]time.Time // access token -> expiry
 }
 
-type codeGrant struct{ challenge, redirect, scope string }
+var _ fakeprovider.Fake = (*Server)(nil)
 
 // New starts the fake on 127.0.0.1.
 func New() *Server {
-	s := &Server{AccessTTL: 3599 * time.Second, Email: "fake.user@example.com", CodeRedirectURI: DefaultCodeRedirectURI,
-		codes: map[string]codeGrant{}, refresh: map[string]string{}, access: map[string]time.Time{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /o/oauth2/v2/auth", s.authorize)
-	mux.HandleFunc("POST /token", s.token)
-	mux.HandleFunc("POST /tokeninfo", s.tokeninfo)
-	mux.HandleFunc("GET /oauth2/v2/userinfo", s.userinfo)
-	mux.HandleFunc("POST /revoke", s.revoke)
-	s.srv = httptest.NewServer(mux) // httptest listens on 127.0.0.1
-	s.URL = s.srv.URL
+	s := &Server{Email: "fake.user@example.com", CodeRedirectURI: DefaultCodeRedirectURI,
+		access: map[string]time.Time{}}
+	s.Start(s, fakeprovider.Options{
+		Routes: map[string]http.HandlerFunc{
+			"GET /o/oauth2/v2/auth":   s.authorize,
+			"POST /token":             s.token,
+			"POST /tokeninfo":         s.tokeninfo,
+			"GET /oauth2/v2/userinfo": s.userinfo,
+			"POST /revoke":            s.revoke,
+		},
+		// The paste flow keeps its default redirect, for which the fake
+		// shows the code page itself.
+		Settings:      map[string]string{"authorize_url": "/o/oauth2/v2/auth", "token_url": "/token"},
+		AccessTTL:     3599 * time.Second,
+		RefreshPrefix: "1//fake-rt-", RefreshScope: strings.Join(defaultScopes, " "),
+		Knobs:    []string{"decision", "failrefresh", "hostile", "noexpiresin"},
+		Counters: map[string]*int{"refresh": &s.RefreshRequests, "exchange": &s.CodeExchanges}})
 	return s
-}
-
-// Settings returns the [providers.gemini] keys that point credmgr at the
-// fake. The paste flow keeps its default redirect, for which the fake
-// shows the code page itself.
-func (s *Server) Settings() map[string]string {
-	return map[string]string{
-		"authorize_url": s.URL + "/o/oauth2/v2/auth",
-		"token_url":     s.URL + "/token",
-	}
-}
-
-// Close stops the fake.
-func (s *Server) Close() { s.srv.Close() }
-
-// Set changes the fake's behaviour under its lock.
-func (s *Server) Set(fn func(s *Server)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fn(s)
-}
-
-// Count returns a counter under the lock.
-func (s *Server) Count(fn func(s *Server) int) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn(s)
-}
-
-// IssueRefreshToken registers a valid refresh token (to seed a store).
-func (s *Server) IssueRefreshToken() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rt := s.secret("1//fake-rt-")
-	s.refresh[rt] = strings.Join(defaultScopes, " ")
-	return rt
-}
-
-// RefreshTokenValid reports whether rt can still be used.
-func (s *Server) RefreshTokenValid(rt string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.refresh[rt]
-	return ok
 }
 
 // Revoke invalidates a refresh or access token, as the person removing
 // the app's access in their Google account does.
 func (s *Server) Revoke(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.refresh, token)
+	s.Lock()
+	defer s.Unlock()
+	s.DropRefreshToken(token)
 	delete(s.access, token)
 }
 
-// Secrets returns every authorization code, access, refresh and id token
-// the fake issued and every PKCE verifier and client secret it received:
-// strings that must never show up in messages or errors.
-func (s *Server) Secrets() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.secrets...)
-}
-
-// secret returns a new random token and remembers it; s.mu is held.
-func (s *Server) secret(prefix string) string {
-	t := fakeprovider.Random(prefix)
-	s.secrets = append(s.secrets, t)
-	return t
-}
-
-// seen remembers a secret the fake received; s.mu is held.
+// seen remembers a secret the fake received; the lock is held.
 func (s *Server) seen(v string) {
 	if v != "" {
-		s.secrets = append(s.secrets, v)
+		s.Record(v)
 	}
 }
 
@@ -191,8 +105,8 @@ func googleError(w http.ResponseWriter, msg string) {
 
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.AuthorizeRequests++
 	s.LastAuthorize = q
 	redirect, err := url.Parse(q.Get("redirect_uri"))
@@ -228,11 +142,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	back := url.Values{"state": {q.Get("state")}}
 	switch s.Decision {
-	case Never:
+	case fakeprovider.Never:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, "<!doctype html><title>Sign in</title><p>Waiting for the user to choose an account.</p>")
 		return
-	case Deny:
+	case fakeprovider.Deny:
 		if codePage {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprint(w, "<!doctype html><title>Access denied</title><p>error: access_denied</p>")
@@ -240,8 +154,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		back.Set("error", "access_denied")
 	default:
-		code := s.secret("4/0fake-code-")
-		s.codes[code] = codeGrant{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri"), scope: q.Get("scope")}
+		code := s.NewCode("4/0fake-code-", fakeprovider.CodeGrant{Challenge: q.Get("code_challenge"), Redirect: q.Get("redirect_uri"), Scope: q.Get("scope")})
 		if codePage {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, "<!doctype html><title>Sign in</title><p>Copy this code, switch to your application and paste it there:</p>\n<pre>\nauthorization code: %s\n</pre>\n", html.EscapeString(code))
@@ -255,11 +168,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 }
 
 // tokens issues an access token (and an id token, and a refresh token
-// when rt is true); s.mu is held.
+// when rt is true); the lock is held.
 func (s *Server) tokens(scope string, rt bool) map[string]any {
 	now := time.Now()
 	exp := now.Add(s.AccessTTL)
-	at := s.secret("ya29.fake-")
+	at := s.Secret("ya29.fake-")
 	s.access[at] = exp
 	s.LastAccessToken = at
 	id := fakeprovider.JWT(map[string]any{
@@ -267,16 +180,14 @@ func (s *Server) tokens(scope string, rt bool) map[string]any {
 		"email": s.Email, "email_verified": true, "at_hash": fakeprovider.Random(""),
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
-	s.secrets = append(s.secrets, id)
+	s.Record(id)
 	out := map[string]any{"access_token": at, "expires_in": int(s.AccessTTL.Seconds()), "scope": scope,
 		"token_type": "Bearer", "id_token": id}
 	if s.OmitExpiresIn {
 		delete(out, "expires_in")
 	}
 	if rt {
-		r := s.secret("1//fake-rt-")
-		s.refresh[r] = scope
-		out["refresh_token"] = r
+		out["refresh_token"] = s.NewRefreshToken(scope)
 	}
 	return out
 }
@@ -288,14 +199,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p["grant_type"] == "refresh_token" {
-		s.mu.Lock()
-		s.RefreshRequests++
-		delay := s.RefreshDelay
-		s.mu.Unlock()
-		time.Sleep(delay)
+		s.Refreshing(&s.RefreshRequests)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.seen(p["code_verifier"])
 	if p["client_id"] != ClientID || p["client_secret"] != ClientSecret {
 		s.seen(p["client_secret"])
@@ -316,19 +223,18 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_request", "error_description": "Missing required parameter: code or redirect_uri"})
 			return
 		}
-		g, found := s.codes[p["code"]]
-		delete(s.codes, p["code"]) // single use
+		g, found := s.RedeemCode(p["code"]) // single use
 		switch {
 		case !found:
 			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Malformed auth code."})
-		case g.redirect != p["redirect_uri"]:
+		case g.Redirect != p["redirect_uri"]:
 			fakeprovider.JSON(w, 400, map[string]string{"error": "redirect_uri_mismatch", "error_description": "Bad Request"})
-		case g.challenge != "" && (p["code_verifier"] == "" || fakeprovider.S256(p["code_verifier"]) != g.challenge):
+		case g.Challenge != "" && (p["code_verifier"] == "" || fakeprovider.S256(p["code_verifier"]) != g.Challenge):
 			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Invalid code verifier."})
-		case g.challenge == "" && p["code_verifier"] != "":
+		case g.Challenge == "" && p["code_verifier"] != "":
 			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "code_verifier given but no code_challenge was sent."})
 		default:
-			fakeprovider.JSON(w, 200, s.tokens(g.scope, true))
+			fakeprovider.JSON(w, 200, s.tokens(g.Scope, true))
 		}
 	case "refresh_token":
 		rt := p["refresh_token"]
@@ -339,7 +245,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		case rt == "":
 			fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_request", "error_description": "Missing required parameter: refresh_token"})
 		default:
-			scope, valid := s.refresh[rt]
+			scope, valid := s.RefreshScope(rt)
 			if !valid {
 				fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
 				return
@@ -361,7 +267,7 @@ var defaultScopes = []string{
 }
 
 // bearer returns the still-valid access token of r's Authorization
-// header, or ""; s.mu is held.
+// header, or ""; the lock is held.
 func (s *Server) bearer(r *http.Request) (string, time.Time) {
 	at, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	exp, valid := s.access[at]
@@ -372,8 +278,8 @@ func (s *Server) bearer(r *http.Request) (string, time.Time) {
 }
 
 func (s *Server) tokeninfo(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	at, exp := s.bearer(r)
 	if at == "" {
 		fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_token", "error_description": "Invalid Value"})
@@ -385,8 +291,8 @@ func (s *Server) tokeninfo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	if at, _ := s.bearer(r); at == "" {
 		fakeprovider.JSON(w, 401, map[string]any{"error": map[string]any{"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}})
 		return
@@ -396,16 +302,16 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	p, isJSON, ok := fakeprovider.Params(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.Revocations++
 	t := p["token"]
-	_, isRefresh := s.refresh[t]
+	isRefresh := s.Valid(t)
 	if !ok || isJSON || (!isRefresh && s.access[t].IsZero()) {
 		fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_token", "error_description": "Token expired or revoked"})
 		return
 	}
-	delete(s.refresh, t)
+	s.DropRefreshToken(t)
 	delete(s.access, t)
 	w.WriteHeader(200)
 }

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// keyctlPerm is unused where there is no kernel keyring.
+const keyctlPerm = 0
