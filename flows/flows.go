@@ -79,22 +79,27 @@ const DefaultLifetime = flowapi.DefaultLifetime
 // even when the caller's context is cancelled.
 const refreshTimeout = time.Minute
 
-var registry = map[string]func(Config) (Flow, error){
-	"openai":         func(c Config) (Flow, error) { return openai.New(c) },
-	"anthropic":      func(c Config) (Flow, error) { return anthropic.New(c) },
-	"gemini":         func(c Config) (Flow, error) { return gemini.New(c) },
-	"qwen":           func(c Config) (Flow, error) { return qwen.New(c) },
-	"github-copilot": func(c Config) (Flow, error) { return copilot.New(c) },
+// registry returns the constructor of provider's flow (a switch, not a
+// map: nothing is built when the program starts).
+func registry(provider string) (func(Config) (Flow, error), bool) {
+	switch provider {
+	case "openai":
+		return func(c Config) (Flow, error) { return openai.New(c) }, true
+	case "anthropic":
+		return func(c Config) (Flow, error) { return anthropic.New(c) }, true
+	case "gemini":
+		return func(c Config) (Flow, error) { return gemini.New(c) }, true
+	case "qwen":
+		return func(c Config) (Flow, error) { return qwen.New(c) }, true
+	case "github-copilot":
+		return func(c Config) (Flow, error) { return copilot.New(c) }, true
+	}
+	return nil, false
 }
 
 // Providers lists the providers that have a login flow.
 func Providers() []string {
-	var p []string
-	for k := range registry {
-		p = append(p, k)
-	}
-	sort.Strings(p)
-	return p
+	return []string{"anthropic", "gemini", "github-copilot", "openai", "qwen"}
 }
 
 // ErrNoFlow is returned by New for providers credmgr cannot log in to.
@@ -104,7 +109,7 @@ var ErrNoFlow = errors.New("no login flow for this provider")
 // belong to Transport (SettingUpstream) are not passed to the flow.
 func New(provider string, cfg Config) (Flow, error) {
 	cfg.Settings = withoutTransportSettings(cfg.Settings)
-	f, ok := registry[provider]
+	f, ok := registry(provider)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNoFlow, provider)
 	}

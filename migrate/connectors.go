@@ -47,12 +47,20 @@ var piProviders = []struct {
 	{"gemini", backends.TypeAPIKey, "google", "/v1beta"},
 }
 
-// piEnvVars are the variables pi reads before models.json.
-var piEnvVars = map[string][]string{
-	"anthropic":      {"ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"},
-	"openai":         {"OPENAI_API_KEY"},
-	"google":         {"GEMINI_API_KEY"},
-	"github-copilot": {"COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"},
+// piEnvVars returns the variables pi reads before models.json for one of
+// its provider ids.
+func piEnvVars(pi string) []string {
+	switch pi {
+	case "anthropic":
+		return []string{"ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"}
+	case "openai":
+		return []string{"OPENAI_API_KEY"}
+	case "google":
+		return []string{"GEMINI_API_KEY"}
+	case "github-copilot":
+		return []string{"COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"}
+	}
+	return nil
 }
 
 var piConnector = &connector{
@@ -93,7 +101,7 @@ var piConnector = &connector{
 			if _, ok := docs[1].get([]string{m.pi}); ok {
 				p.notes = append(p.notes, fmt.Sprintf("pi's auth.json has a %q entry, which pi uses before models.json: run credmgr migrate --from pi to move it into credmgr", m.pi))
 			}
-			for _, v := range piEnvVars[m.pi] {
+			for _, v := range piEnvVars(m.pi) {
 				if o.getenv(v) != "" {
 					p.notes = append(p.notes, fmt.Sprintf("%s is set in your environment; pi uses it before models.json for %s", v, m.pi))
 				}

@@ -7,7 +7,6 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -218,11 +217,26 @@ func mapProvider(id string) (string, error) {
 	return p, nil
 }
 
-var invalidAccountChars = regexp.MustCompile(`[^a-z0-9_.-]+`)
+// replaceInvalidAccountChars replaces each run of characters other than
+// a-z, 0-9, '_', '.' and '-' with one '-'.
+func replaceInvalidAccountChars(s string) string {
+	var b strings.Builder
+	run := false
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-' {
+			b.WriteRune(r)
+			run = false
+		} else if !run {
+			b.WriteByte('-')
+			run = true
+		}
+	}
+	return b.String()
+}
 
 // accountName turns a bucket or e-mail into a valid account name.
 func accountName(s string) string {
-	a := invalidAccountChars.ReplaceAllString(strings.ToLower(s), "-")
+	a := replaceInvalidAccountChars(strings.ToLower(s))
 	a = strings.Trim(a, "-_.")
 	for strings.Contains(a, "..") {
 		a = strings.ReplaceAll(a, "..", ".")
@@ -261,7 +275,17 @@ func piFiles(home string, getenv func(string) string) []string {
 	}
 }
 
-var envVarName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+// isEnvVarName reports whether s looks like an environment variable name
+// (^[A-Z_][A-Z0-9_]*$).
+func isEnvVarName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // parsePi reads pi's auth.json (and the older oauth.json): a map from
 // provider id to {type:"oauth", refresh, access, expires(ms), …} or
@@ -295,7 +319,7 @@ func parsePi(path string, data []byte) ([]backends.Credential, []Skip, error) {
 				skips = append(skips, Skip{entry, "api_key entry without a key"})
 			case strings.HasPrefix(key, "!"):
 				skips = append(skips, Skip{entry, "the key is a shell command pi runs, not a key"})
-			case envVarName.MatchString(key):
+			case isEnvVarName(key):
 				skips = append(skips, Skip{entry, "the key names an environment variable pi reads, not a key"})
 			default:
 				out = append(out, backends.Credential{Provider: provider, Account: backends.DefaultAccount, Type: backends.TypeAPIKey, AccessToken: key})

@@ -11,8 +11,8 @@ func TestMain(m *testing.M) {
 	for _, v := range []string{"PI_CODING_AGENT_DIR", "CODEX_HOME", "CLAUDE_CONFIG_DIR"} {
 		os.Unsetenv(v)
 	}
-	for _, vars := range piEnvVars {
-		for _, v := range vars {
+	for _, pi := range []string{"anthropic", "openai", "google", "github-copilot"} {
+		for _, v := range piEnvVars(pi) {
 			os.Unsetenv(v)
 		}
 	}

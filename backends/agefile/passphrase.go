@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/credmgr/credmgr/internal/fsutil"
+	"github.com/credmgr/credmgr/internal/kdf"
 	"github.com/credmgr/credmgr/internal/unlock"
 )
 
@@ -68,28 +70,61 @@ func countScrypt() {
 	}
 }
 
-type countedScryptIdentity struct{ *age.ScryptIdentity }
+// The scrypt identity and recipient also prepare the process for each
+// derivation (package kdf): it waits for one of as many per-user slots as
+// there are CPUs, and its work space (256 MiB at age's default) goes on
+// huge pages where the kernel gives them on request.
+type countedScryptIdentity struct {
+	*age.ScryptIdentity
+	ctx context.Context
+}
 
 func (i countedScryptIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 	for _, s := range stanzas {
 		if s.Type == "scrypt" {
 			countScrypt()
+			if len(s.Args) == 2 {
+				done := kdf.Prepare(i.ctx, scryptMemory(s.Args[1]))
+				defer done()
+			}
 			break
 		}
 	}
 	return i.ScryptIdentity.Unwrap(stanzas)
 }
 
-type countedScryptRecipient struct{ *age.ScryptRecipient }
+type countedScryptRecipient struct {
+	*age.ScryptRecipient
+	ctx        context.Context
+	workFactor int
+}
 
 func (r countedScryptRecipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 	countScrypt()
+	done := kdf.Prepare(r.ctx, scryptMemory(strconv.Itoa(r.workFactor)))
+	defer done()
 	return r.ScryptRecipient.Wrap(fileKey)
 }
 
 func (r countedScryptRecipient) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []string, error) {
 	countScrypt()
+	done := kdf.Prepare(r.ctx, scryptMemory(strconv.Itoa(r.workFactor)))
+	defer done()
 	return r.ScryptRecipient.WrapWithLabels(fileKey)
+}
+
+// defaultWorkFactor is age's scrypt work factor (log2 N) when none is set.
+const defaultWorkFactor = 18
+
+// scryptMemory returns the work space of an age scrypt derivation with
+// work factor logN (a stanza's second argument): 128·r·N bytes, with
+// age's r = 8 and N = 2^logN; 0 for a work factor age does not accept.
+func scryptMemory(logN string) int {
+	n, err := strconv.Atoi(logN)
+	if err != nil || n < 1 || n > 22 {
+		return 0
+	}
+	return 128 * 8 << n
 }
 
 func (g *guard) scryptIdentity(ctx context.Context, confirm bool) (age.Identity, error) {
@@ -101,7 +136,7 @@ func (g *guard) scryptIdentity(ctx context.Context, confirm bool) (age.Identity,
 	if err != nil {
 		return nil, err
 	}
-	return countedScryptIdentity{id}, nil
+	return countedScryptIdentity{id, ctx}, nil
 }
 
 func (g *guard) scryptRecipient(ctx context.Context) (age.Recipient, error) {
@@ -113,10 +148,12 @@ func (g *guard) scryptRecipient(ctx context.Context) (age.Recipient, error) {
 	if err != nil {
 		return nil, err
 	}
+	wf := defaultWorkFactor
 	if g.opts.WorkFactor > 0 {
-		r.SetWorkFactor(g.opts.WorkFactor)
+		wf = g.opts.WorkFactor
+		r.SetWorkFactor(wf)
 	}
-	return countedScryptRecipient{r}, nil
+	return countedScryptRecipient{r, ctx, wf}, nil
 }
 
 // openPassphrase opens a passphrase vault: with the key already known to

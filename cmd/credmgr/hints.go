@@ -11,13 +11,14 @@ import (
 )
 
 // cobraSuggestions matches cobra's unknown-command error with its
-// "Did you mean this?" list.
-var cobraSuggestions = regexp.MustCompile(`(?s)^(unknown command "[^"]*" for "([^"]*)")\s*Did you mean this\?\s*(.*)$`)
+// "Did you mean this?" list. (A pattern, compiled on this error path
+// rather than when the program starts.)
+const cobraSuggestions = `(?s)^(unknown command "[^"]*" for "([^"]*)")\s*Did you mean this\?\s*(.*)$`
 
 // cutSuggestions turns cobra's multi-line "Did you mean this?" list into
 // one hint ("did you mean credmgr status?"), leaving the one-line error.
 func cutSuggestions(msg string) (string, string) {
-	m := cobraSuggestions.FindStringSubmatch(msg)
+	m := regexp.MustCompile(cobraSuggestions).FindStringSubmatch(msg)
 	if m == nil {
 		return msg, ""
 	}

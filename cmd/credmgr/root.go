@@ -72,6 +72,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// a sandbox that forbids them, and credmgr still works there.
 	_ = harden.Process()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	// What agents and scripts run most is served without building the
+	// command tree (see fast.go); everything else, and anything unusual,
+	// runs the full command line.
+	if code, ok := a.fastToken(args); ok {
+		return code
+	}
+	if code, ok := a.fastVersion(args); ok {
+		return code
+	}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -249,7 +258,13 @@ func (a *app) store(ctx context.Context) (*backends.Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	op, err := backends.Open(ctx, *o)
+	return a.open(ctx, *o)
+}
+
+// open opens the backend o selects, warns about the data directory, and
+// keeps the store for the rest of the command.
+func (a *app) open(ctx context.Context, o backends.Options) (*backends.Opened, error) {
+	op, err := backends.Open(ctx, o)
 	if err != nil {
 		return nil, a.storeError(err)
 	}

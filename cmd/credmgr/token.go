@@ -41,32 +41,38 @@ and you need to log in.`,
 			if err != nil {
 				return err
 			}
-			if !asJSON {
-				fmt.Fprintln(a.stdout, c.AccessToken)
-				return nil
-			}
-			out := tokenJSON{
-				Provider:    c.Provider,
-				Account:     c.Account,
-				Type:        string(c.Type),
-				AccessToken: c.AccessToken,
-				TokenType:   c.TokenType,
-				Expiry:      c.Expiry,
-				AccountID:   c.AccountID,
-				Extra:       c.Extra,
-			}
-			if out.TokenType == "" && c.Type == backends.TypeOAuth {
-				out.TokenType = "Bearer"
-			}
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			return a.printToken(c, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&account, "account", "", "account name (default \"default\")")
 	cmd.RegisterFlagCompletionFunc("account", a.accountCompletion)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON with the token, its type and expiry")
 	return cmd
+}
+
+// printToken prints what "credmgr token" prints for c: the access token
+// alone, or with --json the token and what describes it.
+func (a *app) printToken(c backends.Credential, asJSON bool) error {
+	if !asJSON {
+		fmt.Fprintln(a.stdout, c.AccessToken)
+		return nil
+	}
+	out := tokenJSON{
+		Provider:    c.Provider,
+		Account:     c.Account,
+		Type:        string(c.Type),
+		AccessToken: c.AccessToken,
+		TokenType:   c.TokenType,
+		Expiry:      c.Expiry,
+		AccountID:   c.AccountID,
+		Extra:       c.Extra,
+	}
+	if out.TokenType == "" && c.Type == backends.TypeOAuth {
+		out.TokenType = "Bearer"
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 type tokenJSON struct {
@@ -126,6 +132,19 @@ func (a *app) usableCredential(ctx context.Context, ref backends.Ref) (backends.
 		return c, err
 	}
 	return c, withHint(exitError, fmt.Errorf("refreshing the access token for %s: %w; the stored credential was left as it was", ref, err), "check the network connection and try again")
+}
+
+// storedCredential reads ref from the store, as it is, with the errors
+// "credmgr token" gives when that fails.
+func (a *app) storedCredential(ctx context.Context, op *backends.Opened, ref backends.Ref) (backends.Credential, error) {
+	c, err := op.Store.Get(ctx, ref)
+	if errors.Is(err, backends.ErrNotFound) {
+		return c, a.notLoggedIn(ref)
+	}
+	if err != nil {
+		return c, a.storeError(err)
+	}
+	return c, nil
 }
 
 // lazyFlow is the flow of provider for flows.Fresh, built (from

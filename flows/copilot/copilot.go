@@ -69,20 +69,24 @@ const (
 
 // The headers the Copilot plugins send; the token endpoint expects an
 // editor to be named.
-var copilotHeaders = map[string]string{
-	"User-Agent":             "GitHubCopilotChat/0.35.0",
-	"Editor-Version":         "vscode/1.107.0",
-	"Editor-Plugin-Version":  "copilot-chat/0.35.0",
-	"Copilot-Integration-Id": "vscode-chat",
+// (A table, not a map: nothing is built when the program starts.)
+var copilotHeaders = [...]struct{ name, value string }{
+	{"User-Agent", userAgent},
+	{"Editor-Version", "vscode/1.107.0"},
+	{"Editor-Plugin-Version", "copilot-chat/0.35.0"},
+	{"Copilot-Integration-Id", "vscode-chat"},
 }
+
+// userAgent is the User-Agent of the Copilot plugins.
+const userAgent = "GitHubCopilotChat/0.35.0"
 
 // EditorHeaders returns the editor headers the Copilot plugins send with
 // every request (User-Agent, Editor-Version, Editor-Plugin-Version,
 // Copilot-Integration-Id); the Copilot API expects an editor to be named.
 func EditorHeaders() map[string]string {
 	h := make(map[string]string, len(copilotHeaders))
-	for k, v := range copilotHeaders {
-		h[k] = v
+	for _, e := range copilotHeaders {
+		h[e.name] = e.value
 	}
 	return h
 }
@@ -220,7 +224,7 @@ func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.V
 		return fmt.Errorf("bad %s URL", endpoint)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", copilotHeaders["User-Agent"])
+	req.Header.Set("User-Agent", userAgent)
 	return oauthwire.Do(f.HTTP(), req, endpoint, out, oauthwire.FormSecrets(form)...)
 }
 
@@ -340,8 +344,8 @@ func (f *Flow) exchange(ctx context.Context, apiURL, ghToken string) (*envelope,
 	}
 	req.Header.Set("Authorization", "token "+ghToken)
 	req.Header.Set("Accept", "application/json")
-	for k, v := range copilotHeaders {
-		req.Header.Set(k, v)
+	for _, e := range copilotHeaders {
+		req.Header.Set(e.name, e.value)
 	}
 	resp, err := f.HTTP().Do(req)
 	if err != nil {

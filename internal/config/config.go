@@ -397,14 +397,15 @@ func showKey(k string) string {
 	return "(a key not shown)"
 }
 
-var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
-
 // describeTOMLError turns a TOML decoding error into a message without
 // input: the parser quotes what it found ("found \"AGE\" instead"), and that
 // may be part of a secret pasted into the file.
 func describeTOMLError(err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
+		// Compiled here, on this error path, rather than when the program
+		// starts.
+		quoted := regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
 		return fmt.Errorf("line %d: %s", pe.Position.Line, quoted.ReplaceAllString(pe.Message, "…"))
 	}
 	return err

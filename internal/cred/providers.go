@@ -3,22 +3,26 @@ package cred
 // Providers lists the providers credmgr logs in to, in display order.
 var Providers = []string{"openai", "anthropic", "gemini", "qwen", "github-copilot"}
 
-var aliases = map[string]string{
-	"codex":             "openai",
-	"openai-codex":      "openai",
-	"chatgpt":           "openai",
-	"claude":            "anthropic",
-	"google":            "gemini",
-	"google-gemini-cli": "gemini",
-	"copilot":           "github-copilot",
+// aliases pairs each alias with its provider (a table, not a map: nothing
+// is built when the program starts).
+var aliases = [...]struct{ alias, provider string }{
+	{"codex", "openai"},
+	{"openai-codex", "openai"},
+	{"chatgpt", "openai"},
+	{"claude", "anthropic"},
+	{"google", "gemini"},
+	{"google-gemini-cli", "gemini"},
+	{"copilot", "github-copilot"},
 }
 
 // CanonicalProvider maps an alias ("codex", "claude", …) to its provider
 // name and validates the result. Names of providers credmgr does not log in
 // to are accepted as they are, so API keys for any provider can be stored.
 func CanonicalProvider(name string) (string, error) {
-	if p, ok := aliases[name]; ok {
-		return p, nil
+	for _, a := range aliases {
+		if a.alias == name {
+			return a.provider, nil
+		}
 	}
 	if err := ValidateName("provider", name); err != nil {
 		return "", err

@@ -151,7 +151,30 @@ func ReadPrivate(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInsecure, path)
 	}
-	return io.ReadAll(f)
+	return readAll(f, fi.Size())
+}
+
+// readAll reads f to its end into a buffer of the size f had when it was
+// opened (one more byte, to see the end without growing), so that a large
+// vault is read without the copies of a growing buffer.
+func readAll(f io.Reader, size int64) ([]byte, error) {
+	if size < 0 || size > 1<<30 {
+		size = 0
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // OpenNoFollow opens path for reading without following a symlink where

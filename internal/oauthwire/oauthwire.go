@@ -247,23 +247,22 @@ func PostForm(ctx context.Context, client *http.Client, rawURL, endpoint string,
 	return Do(client, req, endpoint, out, FormSecrets(form)...)
 }
 
-// reloginCodes are the token-endpoint error codes that mean the refresh
-// token is dead.
-var reloginCodes = map[string]bool{
-	"invalid_grant":             true,
-	"refresh_token_reused":      true,
-	"refresh_token_expired":     true,
-	"refresh_token_invalidated": true,
-	"invalid_token":             true,
-	"unauthorized_client":       true,
-	"expired_token":             true,
+// reloginCode reports whether code is a token-endpoint error code that
+// means the refresh token is dead.
+func reloginCode(code string) bool {
+	switch code {
+	case "invalid_grant", "refresh_token_reused", "refresh_token_expired", "refresh_token_invalidated",
+		"invalid_token", "unauthorized_client", "expired_token":
+		return true
+	}
+	return false
 }
 
 // ClassifyRefresh wraps err with flowapi.ErrReloginRequired when it is the
 // provider rejecting the refresh token (a 401, or one of the known codes).
 func ClassifyRefresh(err error) error {
 	var he *HTTPError
-	if errors.As(err, &he) && (he.Status == http.StatusUnauthorized || reloginCodes[he.Code]) {
+	if errors.As(err, &he) && (he.Status == http.StatusUnauthorized || reloginCode(he.Code)) {
 		return fmt.Errorf("the provider rejected the refresh token, %w: %w", flowapi.ErrReloginRequired, err)
 	}
 	return err

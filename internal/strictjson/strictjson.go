@@ -93,11 +93,11 @@ const (
 	timeShape                    // a time.Time
 )
 
-var (
-	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
-	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
-	timeType            = reflect.TypeFor[time.Time]()
-)
+// The types shapeOf treats specially (functions rather than variables:
+// nothing runs when the program starts).
+func unmarshalerType() reflect.Type     { return reflect.TypeFor[json.Unmarshaler]() }
+func textUnmarshalerType() reflect.Type { return reflect.TypeFor[encoding.TextUnmarshaler]() }
+func timeType() reflect.Type            { return reflect.TypeFor[time.Time]() }
 
 func shapeOf(t reflect.Type) *shape {
 	return shapeOfSeen(t, map[reflect.Type]*shape{})
@@ -113,10 +113,10 @@ func shapeOfSeen(t reflect.Type, seen map[reflect.Type]*shape) *shape {
 	if s, ok := seen[t]; ok {
 		return s
 	}
-	if t == timeType {
+	if t == timeType() {
 		return &shape{kind: timeShape}
 	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
+	if reflect.PointerTo(t).Implements(unmarshalerType()) || reflect.PointerTo(t).Implements(textUnmarshalerType()) {
 		return &shape{kind: anyShape}
 	}
 	switch t.Kind() {

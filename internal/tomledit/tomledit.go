@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -371,7 +370,20 @@ func (s *scanner) multiline(delim string) error {
 	return s.errf("unterminated multi-line string")
 }
 
-var dateTimeSpace = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d`)
+// dateTimeSpace reports whether b starts like a date-time written with a
+// space between date and time (^\d{4}-\d{2}-\d{2} \d).
+func dateTimeSpace(b []byte) bool {
+	const shape = "dddd-dd-dd d"
+	if len(b) < len(shape) {
+		return false
+	}
+	for i := 0; i < len(shape); i++ {
+		if shape[i] == 'd' && (b[i] < '0' || b[i] > '9') || shape[i] != 'd' && b[i] != shape[i] {
+			return false
+		}
+	}
+	return true
+}
 
 func (s *scanner) value(depth int) error {
 	if depth > 256 {
@@ -440,7 +452,7 @@ func (s *scanner) value(depth int) error {
 		}
 	}
 	start := s.pos
-	if dateTimeSpace.Match(s.src[s.pos:]) {
+	if dateTimeSpace(s.src[s.pos:]) {
 		s.pos += 11
 	}
 	for !s.eof() {
@@ -458,10 +470,20 @@ func (s *scanner) value(depth int) error {
 
 // --- rendering ----------------------------------------------------------------
 
-var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// bareKey reports whether k can be written without quotes
+// (^[A-Za-z0-9_-]+$).
+func bareKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return k != ""
+}
 
 func renderKey(k string) string {
-	if bareKey.MatchString(k) {
+	if bareKey(k) {
 		return k
 	}
 	return renderString(k)

@@ -25,7 +25,16 @@ var ErrNoTerminal = errors.New("no terminal to prompt on")
 
 // ErrInterrupted is wrapped when a terminating signal ended a prompt. It
 // wraps context.Canceled, as a cancelled context does.
-var ErrInterrupted = fmt.Errorf("passphrase prompt interrupted: %w", context.Canceled)
+var ErrInterrupted error = interrupted{}
+
+// interrupted is ErrInterrupted's type: a constant value, so that nothing
+// runs when the program starts.
+type interrupted struct{}
+
+func (interrupted) Error() string {
+	return "passphrase prompt interrupted: " + context.Canceled.Error()
+}
+func (interrupted) Unwrap() error { return context.Canceled }
 
 // promptSignals end a prompt (see ReadSecret).
 var promptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}

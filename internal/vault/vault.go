@@ -59,7 +59,7 @@ func Decode(b []byte) (*Document, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, fmt.Errorf("%w: empty document", ErrCorrupt)
 	}
-	if err := strictjson.Check(b, documentType, strictjson.RejectUnknown|strictjson.RejectZeroTime); err != nil {
+	if err := strictjson.Check(b, reflect.TypeFor[Document](), strictjson.RejectUnknown|strictjson.RejectZeroTime); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	var probe struct {
@@ -101,8 +101,6 @@ func Decode(b []byte) (*Document, error) {
 	}
 	return &d, nil
 }
-
-var documentType = reflect.TypeFor[Document]()
 
 // DescribeJSONError turns a decoding error into a message that cannot carry
 // input bytes: encoding/json's syntax and type errors name offsets, fields

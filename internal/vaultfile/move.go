@@ -178,7 +178,7 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 	if err := fsutil.SyncDir(dirOf(dst.path)); err != nil {
 		return 0, err
 	}
-	dst.cacheSealed, dst.cacheDoc = sealed, copyDoc(back)
+	// readBack opened these bytes: dst's cache holds them already.
 	if dst.path != s.path {
 		if err := fsutil.RemoveDurable(s.path); err != nil {
 			return 0, fmt.Errorf("removing the old vault %s (every credential is in the new one; remove it by hand): %w", s.path, err)

@@ -1,6 +1,20 @@
 // Package vaultfile implements the storage contract once for every backend:
-// one vault document in one file, read and written under a cross-process
-// lock, replaced atomically, and sealed by a Guard that differs per backend.
+// one vault document in one file, sealed by a Guard that differs per
+// backend, written under a cross-process lock and replaced atomically.
+//
+// Because every write replaces the file by an atomic rename, a reader sees
+// the old or the new vault whole: reads (Get, List) take no lock and open
+// (decrypt) the vault outside any lock, so readers never wait for each
+// other or for a writer; only a write (Put, Delete, Update, Edit) takes the
+// lock, and reads the vault again under it. A read falls back to the
+// locked, checked path of a write (see State) only when a backend switch
+// may be under way: a pending switch file, or a vault that is missing or
+// does not open while the store's State has something to say.
+//
+// Costs do not grow with the vault where they need not: Get decodes only
+// the entry asked for (vault.DecodeEntry), and a write re-encodes only the
+// entries that changed since this process last read or wrote the file
+// (vault.EncodeReusing).
 //
 // It also holds the file side of a backend switch (MoveLocked): the new
 // vault is written beside its final path (path+".next") and put in place
@@ -16,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,9 +42,11 @@ import (
 	"github.com/credmgr/credmgr/internal/vault"
 )
 
-// Guard seals the encoded vault for storage and opens it again. Both
-// methods are called with the store's lock held, so a guard may create its
-// key on first use without racing other processes.
+// Guard seals the encoded vault for storage and opens it again. Seal is
+// called with the store's lock held, so a guard may create its key on first
+// use without racing other processes; Open is called without it (by
+// readers, possibly from several goroutines at once) and must not create
+// anything.
 type Guard interface {
 	// Seal returns the bytes to store for the encoded document plain.
 	Seal(ctx context.Context, plain []byte) ([]byte, error)
@@ -40,7 +57,7 @@ type Guard interface {
 
 // EmptyChecker is implemented by guards that must be reachable even when
 // there is no vault yet, so that an unusable guard is reported as such
-// rather than as an empty store.
+// rather than as an empty store. Like Open, it is called without the lock.
 type EmptyChecker interface {
 	CheckEmpty(ctx context.Context) error
 }
@@ -99,14 +116,39 @@ type Store struct {
 	path  string
 	guard Guard
 	opts  Options
-	mu    sync.Mutex // serialises this process; the file lock serialises processes
+	mu    sync.Mutex // serialises this process's writers; the file lock serialises processes
 
-	// The last vault bytes this process read or wrote, and their
-	// plaintext: while the file still holds exactly these bytes, it is not
-	// opened again. This is what makes a passphrase vault cost one scrypt
-	// per process however many operations follow.
-	cacheSealed []byte
-	cacheDoc    *vault.Document
+	// openMu lets one goroutine at a time open (decrypt) the vault, so
+	// that goroutines reading the same new file wait for one decryption
+	// instead of each doing their own.
+	openMu sync.Mutex
+
+	// The last vault this process read or wrote: while the file still
+	// holds exactly these bytes, it is not opened again. This is what makes
+	// a passphrase vault cost one scrypt per process however many
+	// operations follow.
+	cacheMu sync.Mutex
+	cache   *snapshot
+}
+
+// snapshot is one version of the vault file: its bytes, its plaintext, and
+// what has been decoded of it. It never changes once published, except
+// for what it decodes lazily (under mu).
+type snapshot struct {
+	sealed []byte
+	plain  []byte
+
+	mu      sync.Mutex
+	doc     *vault.Document // decoded whole, once a List or a write needed it; never changed
+	docErr  error
+	enc     *vault.Entries // the encodings of doc's entries, when known
+	entries map[string]entry
+}
+
+// entry is one credential decoded on its own (vault.DecodeEntry).
+type entry struct {
+	c     cred.Credential
+	found bool
 }
 
 // New returns a store for the vault at path. Nothing is read or created
@@ -237,9 +279,110 @@ func (s *Store) completePending(ctx context.Context, p Pending) error {
 	return CompletePending(s.path, p)
 }
 
-// load reads and decodes the vault; a missing vault is an empty document.
-// Called with the lock held, after prepare.
-func (s *Store) load(ctx context.Context) (*vault.Document, error) {
+// document returns the whole decoded document of sn (read-only).
+func (sn *snapshot) document() (*vault.Document, error) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	if sn.doc == nil && sn.docErr == nil {
+		sn.doc, sn.docErr = vault.Decode(sn.plain)
+	}
+	return sn.doc, sn.docErr
+}
+
+// get returns the credential stored under key, decoding only that entry
+// unless the whole document is decoded already.
+func (sn *snapshot) get(key string) (cred.Credential, bool, error) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	if sn.doc != nil {
+		c, ok := sn.doc.Credentials[key]
+		return c, ok, nil
+	}
+	if e, ok := sn.entries[key]; ok {
+		return e.c, e.found, nil
+	}
+	c, found, err := vault.DecodeEntry(sn.plain, key)
+	if err != nil {
+		return c, false, err
+	}
+	if sn.entries == nil {
+		sn.entries = map[string]entry{}
+	}
+	sn.entries[key] = entry{c: c, found: found}
+	return c, found, nil
+}
+
+// encodings returns the encodings of sn's entries, if known.
+func (sn *snapshot) encodings() *vault.Entries {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	return sn.enc
+}
+
+// cached returns the last snapshot this process read or wrote.
+func (s *Store) cached() *snapshot {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	return s.cache
+}
+
+func (s *Store) setCache(sn *snapshot) {
+	s.cacheMu.Lock()
+	s.cache = sn
+	s.cacheMu.Unlock()
+}
+
+// current returns the vault as the file holds it now, for a read. It
+// takes no lock: the file is only ever replaced whole, by rename. The
+// store's State is consulted first, as for a write (a retired store reads
+// nothing); the read goes the locked way of withReadLock only when a
+// backend switch is involved: a pending switch file the State says to
+// complete or discard, or a vault that is missing or does not open while
+// the State, asked again, has something to say (a switch retired the
+// store or left a pending file since).
+func (s *Store) current(ctx context.Context) (*snapshot, error) {
+	if err := checkDir(dirOf(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	pending := func(st State) bool {
+		if !st.Discard && st.Complete == nil {
+			return false
+		}
+		_, err := os.Lstat(s.path + PendingSuffix)
+		return err == nil
+	}
+	st, err := s.state(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if pending(st) {
+		return s.readChecked(ctx)
+	}
+	sn, err := s.read(ctx)
+	if err == nil && sn.sealed != nil {
+		return sn, nil
+	}
+	if st, serr := s.state(ctx); serr != nil || pending(st) {
+		return s.readChecked(ctx)
+	}
+	return sn, err
+}
+
+// readChecked reads the vault as withReadLock allows: under the lock when
+// there is a lock file, after the State was consulted.
+func (s *Store) readChecked(ctx context.Context) (*snapshot, error) {
+	var sn *snapshot
+	err := s.withReadLock(ctx, func() error {
+		var err error
+		sn, err = s.read(ctx)
+		return err
+	})
+	return sn, err
+}
+
+// read reads the vault file and opens it; a missing vault is an empty
+// document. It takes no lock.
+func (s *Store) read(ctx context.Context) (*snapshot, error) {
 	b, err := fsutil.ReadPrivate(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if c, ok := s.guard.(EmptyChecker); ok {
@@ -247,44 +390,93 @@ func (s *Store) load(ctx context.Context) (*vault.Document, error) {
 				return nil, err
 			}
 		}
-		return vault.New(), nil
+		return &snapshot{doc: vault.New()}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading vault: %w", err)
 	}
-	return s.decode(ctx, b)
+	return s.open(ctx, b)
 }
 
-func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, error) {
-	if s.cacheDoc != nil && bytes.Equal(sealed, s.cacheSealed) {
-		return copyDoc(s.cacheDoc), nil
+// open returns the snapshot of the vault bytes sealed, opening them with
+// the guard unless they are the bytes this process last read or wrote.
+func (s *Store) open(ctx context.Context, sealed []byte) (*snapshot, error) {
+	if c := s.cached(); c != nil && c.sealed != nil && bytes.Equal(sealed, c.sealed) {
+		return c, nil
+	}
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if c := s.cached(); c != nil && c.sealed != nil && bytes.Equal(sealed, c.sealed) {
+		return c, nil // another goroutine opened them meanwhile
 	}
 	plain, err := s.guard.Open(ctx, sealed)
 	if err != nil {
 		return nil, fmt.Errorf("opening vault %s: %w", s.path, err)
 	}
-	d, err := vault.Decode(plain)
+	sn := &snapshot{sealed: sealed, plain: plain}
+	s.setCache(sn)
+	return sn, nil
+}
+
+// loadSnapshot reads the vault and decodes all of it (a write must never
+// go over a vault that does not decode). Called with the lock held, after
+// prepare.
+func (s *Store) loadSnapshot(ctx context.Context) (*snapshot, error) {
+	sn, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sn.document(); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.path, err)
+	}
+	return sn, nil
+}
+
+// load returns a copy of the whole vault document, for the caller to
+// change. Called with the lock held.
+func (s *Store) load(ctx context.Context) (*vault.Document, error) {
+	sn, err := s.loadSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return copyDoc(sn.doc), nil
+}
+
+// decode opens and decodes the vault bytes sealed and returns a copy of
+// the document.
+func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, error) {
+	sn, err := s.open(ctx, sealed)
+	if err != nil {
+		return nil, err
+	}
+	d, err := sn.document()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
-	s.cacheSealed, s.cacheDoc = sealed, copyDoc(d)
-	return d, nil
+	return copyDoc(d), nil
 }
 
 // copyDoc copies the map of d. Credentials are values and are only ever
 // replaced in the map, never changed in place (Tx clones what it stores
 // and returns), so a shallow copy keeps the cached document intact.
 func copyDoc(d *vault.Document) *vault.Document {
-	c := &vault.Document{Version: d.Version, Credentials: make(map[string]cred.Credential, len(d.Credentials))}
-	for k, v := range d.Credentials {
-		c.Credentials[k] = v
+	c := &vault.Document{Version: d.Version, Credentials: maps.Clone(d.Credentials)}
+	if c.Credentials == nil {
+		c.Credentials = map[string]cred.Credential{}
 	}
 	return c
 }
 
-// save encodes, seals and atomically writes d. Called with the lock held.
-func (s *Store) save(ctx context.Context, d *vault.Document) error {
-	plain, err := vault.Encode(d)
+// save encodes, seals and atomically writes d, which is base's document
+// (nil: none) with the entries in changed replaced or removed. Entries
+// that did not change keep the encoding base knew for them. Called with
+// the lock held; d must not be changed afterwards.
+func (s *Store) save(ctx context.Context, d *vault.Document, base *snapshot, changed map[string]bool) error {
+	var prev *vault.Entries
+	if base != nil {
+		prev = base.encodings()
+	}
+	plain, enc, err := vault.EncodeReusing(d, prev, changed)
 	if err != nil {
 		return err
 	}
@@ -296,50 +488,50 @@ func (s *Store) save(ctx context.Context, d *vault.Document) error {
 	if err := fsutil.WriteFileAtomic(s.path, sealed); err != nil {
 		return err
 	}
-	s.cacheSealed, s.cacheDoc = sealed, copyDoc(d)
+	s.setCache(&snapshot{sealed: sealed, plain: plain, doc: d, enc: enc})
 	if s.opts.AfterWrite != nil {
 		s.opts.AfterWrite(s.path)
 	}
 	return nil
 }
 
-// Get returns the credential named by ref.
+// Get returns the credential named by ref. It takes no lock, and decodes
+// only that credential.
 func (s *Store) Get(ctx context.Context, ref cred.Ref) (cred.Credential, error) {
 	if err := ref.Validate(); err != nil {
 		return cred.Credential{}, err
 	}
-	var c cred.Credential
-	err := s.withReadLock(ctx, func() error {
-		d, err := s.load(ctx)
-		if err != nil {
-			return err
-		}
-		got, ok := d.Credentials[ref.String()]
-		if !ok {
-			return fmt.Errorf("%w: %s", cred.ErrNotFound, ref)
-		}
-		c = got
-		return nil
-	})
-	return c, err
+	sn, err := s.current(ctx)
+	if err != nil {
+		return cred.Credential{}, err
+	}
+	c, ok, err := sn.get(ref.String())
+	if err != nil {
+		return cred.Credential{}, fmt.Errorf("%s: %w", s.path, err)
+	}
+	if !ok {
+		return cred.Credential{}, fmt.Errorf("%w: %s", cred.ErrNotFound, ref)
+	}
+	return c.Clone(), nil
 }
 
-// List returns every credential, sorted by provider and account.
+// List returns every credential, sorted by provider and account. It takes
+// no lock.
 func (s *Store) List(ctx context.Context) ([]cred.Credential, error) {
-	var out []cred.Credential
-	err := s.withReadLock(ctx, func() error {
-		d, err := s.load(ctx)
-		if err != nil {
-			return err
-		}
-		out = make([]cred.Credential, 0, len(d.Credentials))
-		for _, c := range d.Credentials {
-			out = append(out, c)
-		}
-		return nil
-	})
+	sn, err := s.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := sn.document()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.path, err)
+	}
+	out := make([]cred.Credential, 0, len(d.Credentials))
+	for _, c := range d.Credentials {
+		out = append(out, c.Clone())
+	}
 	cred.SortCredentials(out)
-	return out, err
+	return out, nil
 }
 
 // Put stores c, replacing any credential with the same name.
@@ -407,6 +599,15 @@ func (s *Store) Update(ctx context.Context, ref cred.Ref, fn func(cur *cred.Cred
 type Tx struct {
 	doc     *vault.Document
 	changed bool
+	keys    map[string]bool // the entries put or deleted
+}
+
+func (tx *Tx) touch(k string) {
+	tx.changed = true
+	if tx.keys == nil {
+		tx.keys = map[string]bool{}
+	}
+	tx.keys[k] = true
 }
 
 // Get returns the credential named by ref, if present.
@@ -435,7 +636,7 @@ func (tx *Tx) Put(c cred.Credential) error {
 		return nil
 	}
 	tx.doc.Credentials[k] = c.Clone()
-	tx.changed = true
+	tx.touch(k)
 	return nil
 }
 
@@ -445,19 +646,21 @@ func (tx *Tx) Delete(ref cred.Ref) bool {
 		return false
 	}
 	delete(tx.doc.Credentials, ref.String())
-	tx.changed = true
+	tx.touch(ref.String())
 	return true
 }
 
-// Edit runs fn on the whole vault under the lock and writes the result once
-// if fn changed anything and returned no error. Many credentials can change
+// Edit runs fn on the whole vault under the lock (read again under it, and
+// decoded whole) and writes the result once if fn changed anything and
+// returned no error. Many credentials can change
 // in one write, with one key lookup.
 func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 	return s.withLock(ctx, func() error {
-		d, err := s.load(ctx)
+		sn, err := s.loadSnapshot(ctx)
 		if err != nil {
 			return err
 		}
+		d := copyDoc(sn.doc)
 		tx := &Tx{doc: d}
 		if err := fn(tx); err != nil {
 			return err
@@ -465,7 +668,7 @@ func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 		if !tx.changed {
 			return nil
 		}
-		return s.save(ctx, d)
+		return s.save(ctx, d, sn, tx.keys)
 	})
 }
 
@@ -477,11 +680,11 @@ func (s *Store) Rewrite(ctx context.Context) error {
 		if _, err := os.Lstat(s.path); errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		d, err := s.load(ctx)
+		sn, err := s.loadSnapshot(ctx)
 		if err != nil {
 			return err
 		}
-		return s.save(ctx, d)
+		return s.save(ctx, copyDoc(sn.doc), sn, nil)
 	})
 }
 
