@@ -215,6 +215,9 @@ func (a *app) backendSetRun(ctx context.Context, opts backendSetOptions) error {
 		}
 	}
 	so.NewKeyHolder = hold.NewKeyHolder
+	// On a fresh machine nothing was recorded yet: "already in use"
+	// would not be true.
+	recorded := a.cfg == nil || a.cfg.Backend == name
 	switchTo := opts.Switch
 	if switchTo == nil {
 		switchTo = backends.Switch
@@ -235,6 +238,8 @@ func (a *app) backendSetRun(ctx context.Context, opts backendSetOptions) error {
 	cfgPath := config.Path(o.DataDir)
 	if res.KeyMoved {
 		// Said in the notes.
+	} else if res.From.Name == res.To.Name && !recorded {
+		fmt.Fprintf(a.stderr, "credmgr: using the %s backend; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)
 	} else if res.From.Name == res.To.Name {
 		fmt.Fprintf(a.stderr, "credmgr: the %s backend is already in use; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)
 	} else {
