@@ -22,9 +22,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/credmgr/credmgr/internal/splice"
 )
 
 // Error is a syntax error in a document.
@@ -484,31 +485,6 @@ func (d *Doc) String(path ...string) (string, bool) {
 	return s, true
 }
 
-type edit struct {
-	start, end int
-	text       string
-}
-
-func apply(src []byte, edits []edit) []byte {
-	sort.SliceStable(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
-	var out []byte
-	last := 0
-	for _, e := range edits {
-		out = append(out, src[last:e.start]...)
-		out = append(out, e.text...)
-		last = e.end
-	}
-	return append(out, src[last:]...)
-}
-
-// newline returns the document's line ending.
-func (d *Doc) newline() string {
-	if bytes.Contains(d.src, []byte("\r\n")) {
-		return "\r\n"
-	}
-	return "\n"
-}
-
 // lineIndent returns the whitespace before pos on its line, and whether
 // only whitespace precedes pos there.
 func (d *Doc) lineIndent(pos int) (string, bool) {
@@ -619,7 +595,7 @@ func (d *Doc) Set(v any, path ...string) ([]byte, error) {
 }
 
 func (d *Doc) set(v any, path []string) ([]byte, error) {
-	nl := d.newline()
+	nl := splice.Newline(d.src)
 	unit := d.unit()
 	compact := d.compact()
 	if d.root == nil {
@@ -655,7 +631,7 @@ func (d *Doc) set(v any, path []string) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			return apply(d.src, []edit{{m.val.start, m.val.end, strings.ReplaceAll(text, "\n", nl)}}), nil
+			return splice.Apply(d.src, []splice.Edit{splice.Replace(m.val.start, m.val.end, strings.ReplaceAll(text, "\n", nl))}), nil
 		}
 		if m.val.kind != '{' {
 			return nil, fmt.Errorf("%s: %w", pathName(path[:i+1]), ErrNotObject)
@@ -676,7 +652,7 @@ func (d *Doc) insert(obj *node, key string, v any, nl, unit string, compact bool
 			if err != nil {
 				return nil, err
 			}
-			return apply(d.src, []edit{{obj.start + 1, obj.start + 1, k + ":" + text}}), nil
+			return splice.Apply(d.src, []splice.Edit{splice.Replace(obj.start+1, obj.start+1, k+":"+text)}), nil
 		}
 		text, err := marshal(v, objInd+unit, unit, false)
 		if err != nil {
@@ -685,9 +661,9 @@ func (d *Doc) insert(obj *node, key string, v any, nl, unit string, compact bool
 		text = strings.ReplaceAll(text, "\n", nl)
 		member := nl + objInd + unit + k + ": " + text
 		if len(bytes.Trim(inner, " \t\r\n")) == 0 {
-			return apply(d.src, []edit{{obj.start + 1, obj.end - 1, member + nl + objInd}}), nil
+			return splice.Apply(d.src, []splice.Edit{splice.Replace(obj.start+1, obj.end-1, member+nl+objInd)}), nil
 		}
-		return apply(d.src, []edit{{obj.start + 1, obj.start + 1, member}}), nil
+		return splice.Apply(d.src, []splice.Edit{splice.Replace(obj.start+1, obj.start+1, member)}), nil
 	}
 	last := obj.members[len(obj.members)-1]
 	ind, own := d.lineIndent(last.keyStart)
@@ -705,25 +681,25 @@ func (d *Doc) insert(obj *node, key string, v any, nl, unit string, compact bool
 		if colon == ": " {
 			text = spaced(text)
 		}
-		return apply(d.src, []edit{{last.val.end, last.val.end, sep + k + colon + text}}), nil
+		return splice.Apply(d.src, []splice.Edit{splice.Replace(last.val.end, last.val.end, sep+k+colon+text)}), nil
 	}
 	text, err := marshal(v, ind, unit, false)
 	if err != nil {
 		return nil, err
 	}
 	text = strings.ReplaceAll(text, "\n", nl)
-	var edits []edit
+	var edits []splice.Edit
 	p := last.val.end
 	if last.comma < 0 {
-		edits = append(edits, edit{p, p, ","})
+		edits = append(edits, splice.Replace(p, p, ","))
 	} else {
 		p = last.comma + 1
 	}
 	// Put the new member on a line of its own after the last member's
 	// line, past any comment that ends that line.
 	p = d.restOfLine(p)
-	edits = append(edits, edit{p, p, nl + ind + k + ": " + text})
-	return apply(d.src, edits), nil
+	edits = append(edits, splice.Replace(p, p, nl+ind+k+": "+text))
+	return splice.Apply(d.src, edits), nil
 }
 
 // restOfLine returns the position of the line ending after pos when only
@@ -778,7 +754,7 @@ func (d *Doc) Delete(path ...string) ([]byte, bool, error) {
 			idx = i
 		}
 	}
-	var edits []edit
+	var edits []splice.Edit
 	isLast := idx == len(obj.members)-1
 	end := m.val.end
 	if m.comma >= 0 {
@@ -799,28 +775,28 @@ func (d *Doc) Delete(path ...string) ([]byte, bool, error) {
 				start--
 			}
 		}
-		edits = append(edits, edit{start, eol, ""})
+		edits = append(edits, splice.Replace(start, eol, ""))
 		if isLast && m.comma < 0 && idx > 0 && obj.members[idx-1].comma >= 0 {
 			c := obj.members[idx-1].comma
-			edits = append(edits, edit{c, c + 1, ""})
+			edits = append(edits, splice.Replace(c, c+1, ""))
 		}
 	} else {
 		switch {
 		case !isLast:
-			edits = append(edits, edit{m.keyStart, obj.members[idx+1].keyStart, ""})
+			edits = append(edits, splice.Replace(m.keyStart, obj.members[idx+1].keyStart, ""))
 		case idx > 0:
-			edits = append(edits, edit{obj.members[idx-1].val.end, m.val.end, ""})
+			edits = append(edits, splice.Replace(obj.members[idx-1].val.end, m.val.end, ""))
 		default:
-			edits = append(edits, edit{m.keyStart, end, ""})
+			edits = append(edits, splice.Replace(m.keyStart, end, ""))
 		}
 	}
-	out := apply(d.src, edits)
+	out := splice.Apply(d.src, edits)
 	if len(obj.members) == 1 {
 		// An object left with only blanks inside becomes {}.
 		if nd, err := Parse(out); err == nil {
 			if n := nd.node(path[:len(path)-1]); n != nil && n.kind == '{' && len(n.members) == 0 &&
 				len(bytes.Trim(out[n.start+1:n.end-1], " \t\r\n")) == 0 {
-				out = apply(out, []edit{{n.start + 1, n.end - 1, ""}})
+				out = splice.Apply(out, []splice.Edit{splice.Replace(n.start+1, n.end-1, "")})
 			}
 		}
 	}

@@ -31,6 +31,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/credmgr/credmgr/internal/splice"
 )
 
 // ErrUnsupported is wrapped when a key is defined in a way this package
@@ -618,30 +620,6 @@ func normalize(v any) any {
 
 // --- editing -------------------------------------------------------------------
 
-type edit struct {
-	start, end int
-	text       string
-}
-
-func apply(src []byte, edits []edit) []byte {
-	sort.SliceStable(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
-	var out []byte
-	last := 0
-	for _, e := range edits {
-		out = append(out, src[last:e.start]...)
-		out = append(out, e.text...)
-		last = e.end
-	}
-	return append(out, src[last:]...)
-}
-
-func (d *Doc) newline() string {
-	if bytes.Contains(d.src, []byte("\r\n")) {
-		return "\r\n"
-	}
-	return "\n"
-}
-
 func equal(a, b []string) bool {
 	return len(a) == len(b) && hasPrefix(a, b)
 }
@@ -735,9 +713,9 @@ func (d *Doc) Set(v any, path ...string) ([]byte, error) {
 }
 
 func (d *Doc) set(text string, path []string) ([]byte, error) {
-	nl := d.newline()
+	nl := splice.Newline(d.src)
 	if e := d.findKV(path); e != nil {
-		return apply(d.src, []edit{{e.valStart, e.valEnd, text}}), nil
+		return splice.Apply(d.src, []splice.Edit{splice.Replace(e.valStart, e.valEnd, text)}), nil
 	}
 	if _, ok := d.Get(path...); ok {
 		return nil, fmt.Errorf("%s is %w", renderPath(path), ErrUnsupported)
@@ -758,17 +736,17 @@ func (d *Doc) set(text string, path []string) ([]byte, error) {
 		switch {
 		case last >= 0:
 			at, pre := d.lineAfter(last, nl)
-			return apply(d.src, []edit{{at, at, pre + line}}), nil
+			return splice.Apply(d.src, []splice.Edit{splice.Replace(at, at, pre+line)}), nil
 		case first >= 0:
 			at := d.commentBlockStart(first)
-			return apply(d.src, []edit{{at, at, line + nl}}), nil
+			return splice.Apply(d.src, []splice.Edit{splice.Replace(at, at, line+nl)}), nil
 		}
 		return d.appendText(line, nl), nil
 	}
 	if i := d.findTable(parent); i >= 0 {
 		end := d.sectionEnd(i)
 		at, pre := d.lineAfter(end-1, nl)
-		return apply(d.src, []edit{{at, at, pre + line}}), nil
+		return splice.Apply(d.src, []splice.Edit{splice.Replace(at, at, pre+line)}), nil
 	}
 	// The parent must not exist in another shape (a value, an inline
 	// table, dotted keys): a new [parent] table is then valid TOML.
@@ -824,9 +802,9 @@ func (d *Doc) Delete(path ...string) ([]byte, bool, error) {
 				}
 			}
 		}
-		out = apply(d.src, []edit{{e.start, end, ""}})
+		out = splice.Apply(d.src, []splice.Edit{splice.Replace(e.start, end, "")})
 	} else if d.findTable(path) >= 0 {
-		var edits []edit
+		var edits []splice.Edit
 		for j, e := range d.exprs {
 			if e.kind == kindKV || !hasPrefix(e.path, path) {
 				continue
@@ -844,9 +822,9 @@ func (d *Doc) Delete(path ...string) ([]byte, bool, error) {
 			} else if start >= 4 && string(d.src[start-4:start]) == "\r\n\r\n" {
 				start -= 2
 			}
-			edits = append(edits, edit{start, end, ""})
+			edits = append(edits, splice.Replace(start, end, ""))
 		}
-		out = apply(d.src, mergeEdits(edits))
+		out = splice.Apply(d.src, mergeEdits(edits))
 	} else {
 		return nil, false, fmt.Errorf("%s is %w", renderPath(path), ErrUnsupported)
 	}
@@ -857,13 +835,13 @@ func (d *Doc) Delete(path ...string) ([]byte, bool, error) {
 }
 
 // mergeEdits joins overlapping removals.
-func mergeEdits(edits []edit) []edit {
-	sort.Slice(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
-	var out []edit
+func mergeEdits(edits []splice.Edit) []splice.Edit {
+	sort.Slice(edits, func(i, j int) bool { return edits[i].Start < edits[j].Start })
+	var out []splice.Edit
 	for _, e := range edits {
-		if n := len(out); n > 0 && e.start <= out[n-1].end {
-			if e.end > out[n-1].end {
-				out[n-1].end = e.end
+		if n := len(out); n > 0 && e.Start <= out[n-1].End {
+			if e.End > out[n-1].End {
+				out[n-1].End = e.End
 			}
 			continue
 		}
