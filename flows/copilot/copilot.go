@@ -56,15 +56,8 @@ const (
 	// Enterprise host the login was made on.
 	ExtraEnterpriseURL = "enterprise_url"
 
-	scope       = "read:user"
-	deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
-	githubHost  = "github.com"
-)
-
-// Poll timing, in protocol seconds (see Flow.unit).
-const (
-	defaultInterval = 5 // when GitHub sends none
-	slowDownStep    = 5 // RFC 8628 3.5, when slow_down carries no interval
+	scope      = "read:user"
+	githubHost = "github.com"
 )
 
 // The headers the Copilot plugins send; the token endpoint expects an
@@ -107,17 +100,13 @@ type Flow struct {
 	// win over --enterprise.
 	githubSet, apiSet bool
 	deviceTimeout     time.Duration
-	// unit is the length of one second of GitHub's device-flow timing
-	// (interval, expires_in, the slow_down step). It is time.Second except
-	// in tests, which shrink it.
-	unit time.Duration
 }
 
 var _ flowapi.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout, unit: time.Second}
+	f := &Flow{Base: oauthwire.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout}
 	err := oauthwire.ParseSettings("github-copilot", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
 		{Key: "github_url", Parse: oauthwire.BaseURL(&f.githubURL, "https://ghe.example.com", &f.githubSet)},
@@ -206,16 +195,6 @@ func (f *Flow) refreshAPIURL(c cred.Credential) string {
 	return f.apiURL
 }
 
-// pollResp is an access-token answer: GitHub sends pending and errors as
-// HTTP 200 bodies.
-type pollResp struct {
-	AccessToken string      `json:"access_token"`
-	TokenType   string      `json:"token_type"`
-	Scope       string      `json:"scope"`
-	Error       string      `json:"error"` // shown only after oauthwire.SafeCode
-	Interval    json.Number `json:"interval"`
-}
-
 // postForm posts form to rawURL with the plugins' User-Agent; the answer
 // is asked for as JSON.
 func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.Values, out any) error {
@@ -267,51 +246,18 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 	}
 	ui.Info("To log in to GitHub Copilot, open " + dc.VerificationURI)
 	ui.Info("and enter the code: " + dc.UserCode)
-	wait := oauthwire.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
+	wait := oauthwire.DeviceWait{Timeout: f.deviceTimeout}
 	ctx, end := wait.Begin(ctx, ui, dc.VerificationURI, dc.ExpiresIn)
 	defer end()
-	interval := wait.Interval(dc.Interval, defaultInterval*f.unit)
-
-	form := url.Values{"client_id": {f.clientID}, "device_code": {dc.DeviceCode}, "grant_type": {deviceGrant}}
-	for {
-		if err := oauthwire.Sleep(ctx, interval); err != nil {
-			return "", nil, wait.Err(ctx)
-		}
-		var t pollResp
-		err := f.postForm(ctx, githubURL+"/login/oauth/access_token", "the access-token endpoint", form, &t)
-		if err == nil && t.AccessToken != "" {
-			return t.AccessToken, splitScopes(t.Scope), nil
-		}
-		code := oauthwire.SafeCode(t.Error, dc.DeviceCode)
-		var he *oauthwire.HTTPError
-		if errors.As(err, &he) {
-			code = he.Code
-		}
-		switch {
-		case ctx.Err() != nil:
-			return "", nil, wait.Err(ctx)
-		case err != nil && he == nil:
-			return "", nil, fmt.Errorf("device login failed: %w", err)
-		case code == "authorization_pending":
-		case code == "slow_down":
-			next := interval + slowDownStep*f.unit
-			if d, ok := wait.Seconds(t.Interval); ok && d > interval {
-				next = d
-			}
-			interval = next
-		case code == "access_denied":
-			return "", nil, fmt.Errorf("%w: GitHub answered access_denied", flowapi.ErrDenied)
-		case code == "expired_token":
-			return "", nil, fmt.Errorf("%w: GitHub answered expired_token", flowapi.ErrExpired)
-		case err != nil:
-			return "", nil, classify(fmt.Errorf("device login failed: %w", err), code)
-		case t.Error != "":
-			return "", nil, classify(fmt.Errorf("device login failed: %w",
-				&oauthwire.HTTPError{Endpoint: "the access-token endpoint", Status: http.StatusOK, Code: code}), code)
-		default:
-			return "", nil, errors.New("the access-token endpoint answered without a token")
-		}
+	t, err := oauthwire.DevicePoll{ClientID: f.clientID, TokenURL: githubURL + "/login/oauth/access_token",
+		Interval: 5, Header: http.Header{"User-Agent": {userAgent}},
+		Refused: func(he *oauthwire.HTTPError) error {
+			return classify(fmt.Errorf("device login failed: %w", he), he.Code)
+		}}.Poll(ctx, &wait, f.HTTP(), dc)
+	if err != nil {
+		return "", nil, err
 	}
+	return t.AccessToken, splitScopes(t.Scope), nil
 }
 
 // classify marks a GitHub device-flow error by its code: a refused

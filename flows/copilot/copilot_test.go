@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
@@ -15,10 +16,6 @@ import (
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
-
-// testUnit is one protocol second in tests: interval 2 = 100ms, the
-// 5-second slow_down step 250ms.
-const testUnit = 50 * time.Millisecond
 
 // noLeak fails t when a secret the fake issued or received appears in
 // what the UI showed or in an error.
@@ -29,15 +26,28 @@ func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error
 
 func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
 	t.Helper()
+	return newFlowClient(t, f, settings, nil)
+}
+
+// deviceFlow is newFlow talking to the fake in-process (f.Client), for
+// logins inside a synctest bubble: the device flow polls every few
+// seconds (x/oauth2 counts whole seconds), which pass at once on the
+// bubble's clock, and the fake records poll times on it.
+func deviceFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
+	t.Helper()
+	return newFlowClient(t, f, settings, f.Client())
+}
+
+func newFlowClient(t *testing.T, f *fake.Server, settings map[string]string, client *http.Client) *Flow {
+	t.Helper()
 	s := map[string]string{"github_url": f.URL, "api_url": f.URL}
 	for k, v := range settings {
 		s[k] = v
 	}
-	fl, err := New(flowapi.Config{Settings: s})
+	fl, err := New(flowapi.Config{Settings: s, HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fl.unit = testUnit
 	return fl
 }
 
@@ -81,22 +91,31 @@ func TestLogin(t *testing.T) {
 		opts     flowapi.LoginOptions
 		wantErr  error
 		wantMsg  string
+		took     time.Duration // on the bubble's clock
 	}{
-		{name: "approve at once"},
-		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser}},
-		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
-		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired},
-		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
+		{name: "approve at once", took: 2 * time.Second},
+		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser},
+			took: 6 * time.Second},
+		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied,
+			took: 4 * time.Second},
+		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired,
+			took: 4 * time.Second},
+		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired,
+			took: 5 * time.Second},
 		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never },
-			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flowapi.ErrExpired},
+			settings: map[string]string{"device_timeout": "9s"}, wantErr: flowapi.ErrExpired, took: 9 * time.Second},
+		// RFC 8628 section 3.2: without an interval, 5 seconds.
+		{name: "no interval", setup: func(s *fake.Server) { s.Interval = 0 }, took: 5 * time.Second},
 		{name: "no subscription", setup: func(s *fake.Server) { s.NoSubscription = true },
-			wantMsg: "no Copilot access: no active Copilot subscription"},
+			wantMsg: "no Copilot access: no active Copilot subscription", took: 2 * time.Second},
 		{name: "wrong client", settings: map[string]string{"client_id": "Iv1.nope"},
 			wantMsg: "(incorrect_client_credentials)", wantErr: flowapi.ErrClientRejected},
+		{name: "client refused while polling", setup: func(s *fake.Server) { s.PollClientID = "Iv1.other" },
+			wantMsg: "device login failed: the token endpoint answered HTTP 200 (incorrect_client_credentials)",
+			wantErr: flowapi.ErrClientRejected, took: 2 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			f := fake.New()
 			defer f.Close()
 			f.Set(func(s *fake.Server) {
@@ -105,96 +124,103 @@ func TestLogin(t *testing.T) {
 					tt.setup(s)
 				}
 			})
-			fl := newFlow(t, f, tt.settings)
-			ui := &fakeprovider.Person{NoBrowser: true}
-			start := time.Now()
-			c, err := fl.Login(context.Background(), ui, tt.opts)
-			noLeak(t, f, ui, err)
-			if time.Since(start) > 2*time.Second {
-				t.Errorf("login took %s", time.Since(start))
-			}
-			switch {
-			case tt.wantErr != nil:
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			synctest.Test(t, func(t *testing.T) {
+				fl := deviceFlow(t, f, tt.settings)
+				ui := &fakeprovider.Person{NoBrowser: true}
+				start := time.Now()
+				c, err := fl.Login(context.Background(), ui, tt.opts)
+				noLeak(t, f, ui, err)
+				if d := time.Since(start); d != tt.took {
+					t.Errorf("login took %s on the bubble's clock, want %s", d, tt.took)
 				}
-			case tt.wantMsg != "":
-				if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantMsg)
+				switch {
+				case tt.wantErr != nil:
+					if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
+						t.Fatalf("err = %v, want %v (%s)", err, tt.wantErr, tt.wantMsg)
+					}
+				case tt.wantMsg != "":
+					if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
+						t.Fatalf("err = %v, want it to contain %q", err, tt.wantMsg)
+					}
+					if errors.Is(err, flowapi.ErrReloginRequired) {
+						t.Errorf("a login error wraps ErrReloginRequired: %v", err)
+					}
+				case err != nil:
+					t.Fatal(err)
+				default:
+					checkCredential(t, f, c)
+					if n := len(f.Secrets()); n < 3 {
+						t.Errorf("the fake recorded %d secrets, want device code, GitHub and Copilot token", n)
+					}
+					if _, ok := c.Extra[ExtraEnterpriseURL]; ok {
+						t.Errorf("enterprise_url = %q for a github.com-style login", c.Extra[ExtraEnterpriseURL])
+					}
 				}
-				if errors.Is(err, flowapi.ErrReloginRequired) {
-					t.Errorf("a login error wraps ErrReloginRequired: %v", err)
+				if len(ui.Opened()) > 0 && (ui.Opened()[0] != f.URL+"/login/device" || ui.Stops() == 0) {
+					t.Errorf("opened %q, %d stops", ui.Opened(), ui.Stops())
 				}
-			case err != nil:
-				t.Fatal(err)
-			default:
-				checkCredential(t, f, c)
-				if n := len(f.Secrets()); n < 3 {
-					t.Errorf("the fake recorded %d secrets, want device code, GitHub and Copilot token", n)
-				}
-				if _, ok := c.Extra[ExtraEnterpriseURL]; ok {
-					t.Errorf("enterprise_url = %q for a github.com-style login", c.Extra[ExtraEnterpriseURL])
-				}
-			}
-			if len(ui.Opened()) > 0 && (ui.Opened()[0] != f.URL+"/login/device" || ui.Stops() == 0) {
-				t.Errorf("opened %q, %d stops", ui.Opened(), ui.Stops())
-			}
+			})
 		})
 	}
 }
 
-// TestSlowDown checks, from the fake's arrival times, that slow_down
-// lengthens the poll interval: to the interval GitHub returns, or by 5
-// seconds when it returns none.
+// TestSlowDown checks, from the fake's arrival times on the bubble's
+// clock, that each slow_down adds 5 seconds to the poll interval for that
+// and every later poll (RFC 8628 section 3.5, as x/oauth2 does), whether
+// or not GitHub returns the new interval. x/oauth2 does not read the
+// returned interval (GitHub's docs say it is the old one plus 5): with a
+// fake that returns a shorter one, the polls still come 5 seconds later
+// each time, never sooner than GitHub asked.
 func TestSlowDown(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(*fake.Server)
-		want  []time.Duration // minimum gaps between polls
+		want  []int // seconds between polls, the first from the start
 	}{
 		{name: "returned interval", setup: func(s *fake.Server) { s.SlowDownIncrement = 2; s.SlowDownPolls = 2 },
-			want: []time.Duration{2 * testUnit, 4 * testUnit, 6 * testUnit}},
+			want: []int{2, 2, 7, 12}},
+		{name: "GitHub's step", setup: func(s *fake.Server) { s.SlowDownPolls = 2 },
+			want: []int{2, 2, 7, 12}},
 		{name: "plus five seconds", setup: func(s *fake.Server) { s.SlowDownNoInterval = true; s.SlowDownPolls = 1 },
-			want: []time.Duration{2 * testUnit, 7 * testUnit}},
+			want: []int{2, 2, 7}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			f := fake.New()
 			defer f.Close()
 			f.Set(func(s *fake.Server) { s.Interval = 2; s.PendingPolls = 1; tt.setup(s) })
-			fl := newFlow(t, f, nil)
-			ui := &fakeprovider.Person{NoBrowser: true}
-			_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
-			noLeak(t, f, ui, err)
-			if err != nil {
-				t.Fatal(err)
-			}
-			times := f.PollTimes()
-			if len(times) != len(tt.want)+1 {
-				t.Fatalf("%d polls, want %d", len(times), len(tt.want)+1)
-			}
-			var gaps []time.Duration
-			for i := 1; i < len(times); i++ {
-				gaps = append(gaps, times[i].Sub(times[i-1]))
-			}
-			for i, g := range gaps {
-				if g < tt.want[i]-time.Millisecond {
-					t.Errorf("gap %d = %s, want at least %s (all gaps %v)", i+1, g, tt.want[i], gaps)
+			synctest.Test(t, func(t *testing.T) {
+				fl := deviceFlow(t, f, nil)
+				ui := &fakeprovider.Person{NoBrowser: true}
+				_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
+				noLeak(t, f, ui, err)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if gaps[len(gaps)-1] <= gaps[0] {
-				t.Errorf("the poll interval did not grow after slow_down: gaps %v", gaps)
-			}
+				var gaps []time.Duration
+				prev := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // synctest's epoch
+				for _, at := range f.PollTimes() {
+					gaps = append(gaps, at.Sub(prev))
+					prev = at
+				}
+				ok := len(gaps) == len(tt.want)
+				for i := 0; ok && i < len(gaps); i++ {
+					ok = gaps[i] == time.Duration(tt.want[i])*time.Second
+				}
+				if !ok {
+					t.Errorf("polls came after %v, want %v seconds", gaps, tt.want)
+				}
+			})
 		})
 	}
 }
 
 func TestLoginCancel(t *testing.T) {
-	t.Parallel()
 	f := fake.New()
 	defer f.Close()
-	fakeprovider.CancelDeviceLogin(t, newFlow(t, f, nil), f, 300*time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		fakeprovider.CancelDeviceLogin(t, deviceFlow(t, f, nil), f, time.Minute)
+	})
 	if f.Count(func(s *fake.Server) int { return s.Exchanges }) != 0 {
 		t.Error("a cancelled login exchanged a token")
 	}
@@ -279,10 +305,11 @@ func TestRefreshErrors(t *testing.T) {
 	}
 }
 
-// rewriteTransport sends every request to the fake and records the
-// scheme and host it was meant for.
+// rewriteTransport sends every request to the fake (through base) and
+// records the scheme and host it was meant for.
 type rewriteTransport struct {
 	target *url.URL
+	base   http.RoundTripper
 	mu     sync.Mutex
 	seen   []string
 }
@@ -293,7 +320,7 @@ func (rt *rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	rt.mu.Unlock()
 	r = r.Clone(r.Context())
 	r.URL.Scheme, r.URL.Host, r.Host = rt.target.Scheme, rt.target.Host, ""
-	return http.DefaultTransport.RoundTrip(r)
+	return rt.base.RoundTrip(r)
 }
 
 func (rt *rewriteTransport) take() []string {
@@ -310,15 +337,17 @@ func (rt *rewriteTransport) take() []string {
 func TestEnterprise(t *testing.T) {
 	f := fake.New()
 	defer f.Close()
+	synctest.Test(t, func(t *testing.T) { testEnterprise(t, f) })
+}
+
+func testEnterprise(t *testing.T, f *fake.Server) {
 	target, _ := url.Parse(f.URL)
-	rt := &rewriteTransport{target: target}
+	rt := &rewriteTransport{target: target, base: f.Client().Transport}
 	cfg := flowapi.Config{HTTPClient: &http.Client{Transport: rt}}
 	fl, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fl.unit = testUnit
-	f.Set(func(s *fake.Server) { s.Interval = 2 })
 	ui := &fakeprovider.Person{NoBrowser: true}
 	c, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{Enterprise: "https://GHE.Example.com/"})
 	noLeak(t, f, ui, err)
@@ -350,7 +379,6 @@ func TestEnterprise(t *testing.T) {
 
 	// Without --enterprise the requests go to github.com.
 	fl3, _ := New(cfg)
-	fl3.unit = testUnit
 	if _, err := fl3.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -366,8 +394,11 @@ func TestEnterprise(t *testing.T) {
 func TestEnterpriseSettings(t *testing.T) {
 	f := fake.New()
 	defer f.Close()
-	f.Set(func(s *fake.Server) { s.Interval = 2 })
-	fl := newFlow(t, f, nil)
+	synctest.Test(t, func(t *testing.T) { testEnterpriseSettings(t, f) })
+}
+
+func testEnterpriseSettings(t *testing.T, f *fake.Server) {
+	fl := deviceFlow(t, f, nil)
 	c, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com"})
 	if err != nil {
 		t.Fatal(err)

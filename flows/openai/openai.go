@@ -135,7 +135,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 	stop := ui.Wait("waiting for you to approve the login")
 	defer stop()
 
-	wait := oauthwire.DeviceWait{Unit: time.Second, Timeout: f.deviceTimeout}
+	wait := oauthwire.DeviceWait{Timeout: f.deviceTimeout}
 	ctx, cancel := wait.Start(ctx, "")
 	defer cancel()
 	interval := uc.interval()

@@ -42,7 +42,6 @@ const (
 	// has no resource_url.
 	DefaultDashScopeBaseURL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
 	scopes                  = "openid profile email model.completion"
-	deviceGrant             = "urn:ietf:params:oauth:grant-type:device_code"
 	// DeviceTimeout is how long the device flow waits for approval when
 	// the server gives no shorter expires_in.
 	DeviceTimeout = 15 * time.Minute
@@ -51,23 +50,15 @@ const (
 	ExtraResourceURL = "resource_url"
 )
 
-// Poll timing, in protocol seconds (see Flow.unit): qwen-code starts at 2 s
-// and multiplies by 1.5 on slow_down, up to 10 s.
-const (
-	defaultInterval = 2
-	maxInterval     = 10
-	slowDownFactor  = 1.5
-)
+// defaultInterval is the poll interval in seconds when the device code
+// gives none, as qwen-code's (RFC 8628 says 5).
+const defaultInterval = 2
 
 // Flow is the Qwen login.
 type Flow struct {
 	oauthwire.Base
 	baseURL, clientID string
 	deviceTimeout     time.Duration
-	// unit is the length of one second of server-given device-flow
-	// timing (interval, expires_in, the 2 s default and 10 s cap). It is
-	// time.Second except in tests, which shrink it.
-	unit time.Duration
 }
 
 var _ flowapi.Flow = (*Flow)(nil)
@@ -75,7 +66,7 @@ var _ flowapi.Flow = (*Flow)(nil)
 // New returns the flow configured by cfg.
 func New(cfg flowapi.Config) (*Flow, error) {
 	f := &Flow{Base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
-		deviceTimeout: DeviceTimeout, unit: time.Second}
+		deviceTimeout: DeviceTimeout}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("qwen", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
 		{Key: "base_url", Parse: oauthwire.BaseURL(&f.baseURL, DefaultBaseURL, nil)},
@@ -110,76 +101,39 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 			ui.Info("and enter the code: " + dc.UserCode)
 		}
 	}
-	wait := oauthwire.DeviceWait{Unit: f.unit, Timeout: f.deviceTimeout}
+	wait := oauthwire.DeviceWait{Timeout: f.deviceTimeout}
 	ctx, end := wait.Begin(ctx, ui, verify, dc.ExpiresIn)
 	defer end()
-	interval := wait.Interval(dc.Interval, defaultInterval*f.unit)
-
-	t, err := f.poll(ctx, &wait, dc.DeviceCode, verifier, interval)
+	t, err := oauthwire.DevicePoll{ClientID: f.clientID, TokenURL: f.tokenURL(), Verifier: verifier,
+		Interval: defaultInterval, Refused: refused}.Poll(ctx, &wait, f.HTTP(), dc)
 	if err != nil {
 		return cred.Credential{}, err
 	}
 	return f.credential(t), nil
 }
 
-// poll polls the token endpoint for the device code (RFC 8628 section
-// 3.4) until the person approves, starting at interval and growing it by
-// slowDownFactor up to maxInterval on slow_down.
-func (f *Flow) poll(ctx context.Context, wait *oauthwire.DeviceWait, deviceCode, verifier string, interval time.Duration) (*tokenResp, error) {
-	ceiling := max(time.Duration(maxInterval)*f.unit, interval)
-	form := url.Values{
-		"grant_type":    {deviceGrant},
-		"client_id":     {f.clientID},
-		"device_code":   {deviceCode},
-		"code_verifier": {verifier},
+// refused classifies a device poll's refusal as qwen-code does: a 401
+// means the device code expired, a 429 other than slow_down is a rate
+// limit.
+func refused(he *oauthwire.HTTPError) error {
+	switch he.Status {
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w: %w", flowapi.ErrExpired, he)
+	case http.StatusTooManyRequests:
+		return fmt.Errorf("device login was rate limited: %w", flowapi.Mark(he, flowapi.ErrRateLimited))
 	}
-	var he *oauthwire.HTTPError
-	for {
-		if err := oauthwire.Sleep(ctx, interval); err != nil {
-			return nil, wait.Err(ctx)
-		}
-		var t tokenResp
-		err := oauthwire.PostForm(ctx, f.HTTP(), f.tokenURL(), "the token endpoint", form, &t)
-		if err == nil && t.AccessToken != "" {
-			return &t, nil
-		}
-		if err == nil && t.Error != "" {
-			err = &oauthwire.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthwire.SafeCode(t.Error, oauthwire.FormSecrets(form)...)}
-		}
-		switch {
-		case ctx.Err() != nil:
-			return nil, wait.Err(ctx)
-		case err == nil:
-			return nil, errors.New("the token endpoint answered the device poll without an access token")
-		case !errors.As(err, &he):
-			return nil, fmt.Errorf("device login failed: %w", err)
-		case he.Code == "authorization_pending":
-			// The user has not approved yet.
-		case he.Code == "slow_down":
-			// Unlike qwen-code, which drops back to 2 s on the next
-			// pending answer, the longer interval is kept (RFC 8628 3.5).
-			interval = min(time.Duration(float64(interval)*slowDownFactor), ceiling)
-		case he.Code == "access_denied":
-			return nil, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
-		case he.Code == "expired_token" || he.Status == http.StatusUnauthorized:
-			return nil, fmt.Errorf("%w: %v", flowapi.ErrExpired, err)
-		case he.Status == http.StatusTooManyRequests:
-			return nil, fmt.Errorf("device login was rate limited: %w", flowapi.Mark(err, flowapi.ErrRateLimited))
-		default:
-			return nil, fmt.Errorf("device login failed: %w", err)
-		}
-	}
+	return nil
 }
 
-// tokenResp is a token answer; Qwen may put an error into a 200 body.
+// tokenResp is a refresh answer; Qwen may put an error into a 200 body.
 type tokenResp struct {
 	oauthwire.TokenResponse
 	Error string `json:"error"` // shown only after oauthwire.SafeCode
 }
 
-func (f *Flow) credential(t *tokenResp) cred.Credential {
+func (f *Flow) credential(t *oauthwire.TokenResponse) cred.Credential {
 	c := cred.Credential{Type: cred.TypeOAuth}
-	f.apply(&c, &t.TokenResponse)
+	f.apply(&c, t)
 	return c
 }
 

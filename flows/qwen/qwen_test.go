@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
@@ -14,10 +15,6 @@ import (
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
-
-// testUnit is one protocol second in tests: the default poll interval is
-// 2 units = 100ms, the slow_down cap 10 units = 500ms.
-const testUnit = 50 * time.Millisecond
 
 // noLeak fails t when a secret the fake issued or received appears in
 // what the UI showed or in an error.
@@ -28,15 +25,28 @@ func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error
 
 func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
 	t.Helper()
+	return newFlowClient(t, f, settings, nil)
+}
+
+// deviceFlow is newFlow talking to the fake in-process (f.Client), for
+// logins inside a synctest bubble: the device flow polls every 2 seconds
+// (qwen-code's interval; x/oauth2 counts whole seconds), which pass at
+// once on the bubble's clock, and the fake records poll times on it.
+func deviceFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
+	t.Helper()
+	return newFlowClient(t, f, settings, f.Client())
+}
+
+func newFlowClient(t *testing.T, f *fake.Server, settings map[string]string, client *http.Client) *Flow {
+	t.Helper()
 	s := map[string]string{"base_url": f.URL}
 	for k, v := range settings {
 		s[k] = v
 	}
-	fl, err := New(flowapi.Config{Settings: s})
+	fl, err := New(flowapi.Config{Settings: s, HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fl.unit = testUnit
 	return fl
 }
 
@@ -47,143 +57,154 @@ func TestLogin(t *testing.T) {
 		settings map[string]string
 		opts     flowapi.LoginOptions
 		wantErr  error
+		took     time.Duration // on the bubble's clock
 	}{
-		{name: "approve at once", setup: func(s *fake.Server) {}},
-		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser}},
-		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
-		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired},
-		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
+		{name: "approve at once", setup: func(s *fake.Server) {}, took: 2 * time.Second},
+		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser},
+			took: 6 * time.Second},
+		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied,
+			took: 4 * time.Second},
+		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired,
+			took: 4 * time.Second},
+		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired,
+			took: 5 * time.Second},
 		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never },
-			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flowapi.ErrExpired},
+			settings: map[string]string{"device_timeout": "9s"}, wantErr: flowapi.ErrExpired, took: 9 * time.Second},
+		{name: "interval from the device code", setup: func(s *fake.Server) { s.Interval = 3; s.PendingPolls = 1 }, took: 6 * time.Second},
+		// Beyond MaxLifetime an interval is no number of seconds (and would
+		// overflow x/oauth2's ticker): the default applies.
+		{name: "interval beyond every limit", setup: func(s *fake.Server) { s.Interval = 1 << 40; s.PendingPolls = 1 }, took: 4 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			f := fake.New()
 			defer f.Close()
 			f.Set(tt.setup)
-			fl := newFlow(t, f, tt.settings)
-			ui := &fakeprovider.Person{NoBrowser: true}
-			start := time.Now()
-			c, err := fl.Login(context.Background(), ui, tt.opts)
-			noLeak(t, f, ui, err)
-			if time.Since(start) > 2*time.Second {
-				t.Errorf("login took %s", time.Since(start))
-			}
-			if ui.Stops() == 0 {
-				t.Error("the wait indicator was never stopped")
-			}
-			if len(ui.Opened()) != 1 || !strings.HasPrefix(ui.Opened()[0], f.URL+"/authorize?user_code=QW") {
-				t.Errorf("opened %q, want the verification_uri_complete", ui.Opened())
-			}
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			// flows.Login stamps the identity; the flow returns tokens.
-			if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
-				t.Errorf("credential = %+v", c)
-			}
-			c.Provider, c.Account = "qwen", cred.DefaultAccount
-			if err := c.Validate(); err != nil {
-				t.Error(err)
-			}
-			f.Set(func(s *fake.Server) {
-				if c.AccessToken != s.LastAccessToken {
-					t.Errorf("access token %q is not the one issued", c.AccessToken)
-				}
-			})
-			if n := len(f.Secrets()); n < 4 {
-				t.Errorf("the fake recorded %d secrets, want device code, verifier, access and refresh token", n)
-			}
-			if !f.RefreshTokenValid(c.RefreshToken) {
-				t.Error("the refresh token is not one the fake issued")
-			}
-			if c.Extra[ExtraResourceURL] != "portal.qwen.ai" || BaseURL(c) != "https://portal.qwen.ai/v1" {
-				t.Errorf("resource_url = %q, BaseURL = %q", c.Extra[ExtraResourceURL], BaseURL(c))
-			}
-			if d := time.Until(c.Expiry); d < 5*time.Hour || d > 7*time.Hour {
-				t.Errorf("expiry %s is not about 6h away", c.Expiry)
-			}
-			if strings.Join(c.Scopes, " ") != scopes || c.TokenType != "Bearer" {
-				t.Errorf("scopes %q, token type %q", c.Scopes, c.TokenType)
-			}
-			if want := 1 + f.Count(func(s *fake.Server) int { return s.PendingPolls }); f.Count(func(s *fake.Server) int { return s.Polls }) != want {
-				t.Errorf("polls = %d, want %d", f.Count(func(s *fake.Server) int { return s.Polls }), want)
-			}
+			synctest.Test(t, func(t *testing.T) { testLogin(t, f, deviceFlow(t, f, tt.settings), tt.opts, tt.wantErr, tt.took) })
 		})
 	}
 }
 
-// TestSlowDown checks, from the fake's arrival times, that each slow_down
-// stretches the poll interval by 1.5 and that the longer interval is kept.
-func TestSlowDown(t *testing.T) {
-	t.Parallel()
-	f := fake.New()
-	defer f.Close()
-	f.Set(func(s *fake.Server) { s.PendingPolls = 2; s.SlowDownPolls = 3 })
-	fl := newFlow(t, f, nil)
+// testLogin runs one login of TestLogin in a synctest bubble.
+func testLogin(t *testing.T, f *fake.Server, fl *Flow, opts flowapi.LoginOptions, wantErr error, took time.Duration) {
 	ui := &fakeprovider.Person{NoBrowser: true}
-	_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
+	start := time.Now()
+	c, err := fl.Login(context.Background(), ui, opts)
 	noLeak(t, f, ui, err)
+	if d := time.Since(start); d != took {
+		t.Errorf("login took %s on the bubble's clock, want %s", d, took)
+	}
+	if ui.Stops() == 0 {
+		t.Error("the wait indicator was never stopped")
+	}
+	if len(ui.Opened()) != 1 || !strings.HasPrefix(ui.Opened()[0], f.URL+"/authorize?user_code=QW") {
+		t.Errorf("opened %q, want the verification_uri_complete", ui.Opened())
+	}
+	if wantErr != nil {
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("err = %v, want %v", err, wantErr)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	times := f.PollTimes()
-	if len(times) != 6 {
-		t.Fatalf("%d polls, want 2 pending + 3 slow_down + 1", len(times))
+	// flows.Login stamps the identity; the flow returns tokens.
+	if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
+		t.Errorf("credential = %+v", c)
 	}
-	base := 2 * testUnit
-	// The gap before poll i+1 follows the answer to poll i.
-	want := []time.Duration{base, base, base * 3 / 2, base * 9 / 4, base * 27 / 8}
-	var gaps []time.Duration
-	for i := 1; i < len(times); i++ {
-		gaps = append(gaps, times[i].Sub(times[i-1]))
+	c.Provider, c.Account = "qwen", cred.DefaultAccount
+	if err := c.Validate(); err != nil {
+		t.Error(err)
 	}
-	for i, g := range gaps {
-		if g < want[i]-time.Millisecond {
-			t.Errorf("gap %d = %s, want at least %s (all gaps %v)", i+1, g, want[i], gaps)
+	f.Set(func(s *fake.Server) {
+		if c.AccessToken != s.LastAccessToken {
+			t.Errorf("access token %q is not the one issued", c.AccessToken)
 		}
+	})
+	if n := len(f.Secrets()); n < 4 {
+		t.Errorf("the fake recorded %d secrets, want device code, verifier, access and refresh token", n)
 	}
-	if gaps[len(gaps)-1] <= gaps[0] {
-		t.Errorf("the poll interval did not grow after slow_down: gaps %v", gaps)
+	if !f.RefreshTokenValid(c.RefreshToken) {
+		t.Error("the refresh token is not one the fake issued")
+	}
+	if c.Extra[ExtraResourceURL] != "portal.qwen.ai" || BaseURL(c) != "https://portal.qwen.ai/v1" {
+		t.Errorf("resource_url = %q, BaseURL = %q", c.Extra[ExtraResourceURL], BaseURL(c))
+	}
+	if d := time.Until(c.Expiry); d < 5*time.Hour || d > 7*time.Hour {
+		t.Errorf("expiry %s is not about 6h away", c.Expiry)
+	}
+	if strings.Join(c.Scopes, " ") != scopes || c.TokenType != "Bearer" {
+		t.Errorf("scopes %q, token type %q", c.Scopes, c.TokenType)
+	}
+	if want := 1 + f.Count(func(s *fake.Server) int { return s.PendingPolls }); f.Count(func(s *fake.Server) int { return s.Polls }) != want {
+		t.Errorf("polls = %d, want %d", f.Count(func(s *fake.Server) int { return s.Polls }), want)
 	}
 }
 
-func TestSlowDownCapped(t *testing.T) {
-	t.Parallel()
-	fl, err := New(flowapi.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestSlowDown checks, from the fake's arrival times on the bubble's
+// clock, that polls come every 2 seconds (qwen-code's interval) and that
+// each slow_down adds 5 seconds for that and every later poll (RFC 8628
+// section 3.5, as x/oauth2 does; qwen-code multiplies by 1.5 up to 10 s
+// and drops back to 2 s, which the hand-written poll before x/oauth2
+// imitated in part).
+func TestSlowDown(t *testing.T) {
 	f := fake.New()
 	defer f.Close()
-	f.Set(func(s *fake.Server) { s.SlowDownPolls = 4 })
-	fl.baseURL = f.URL
-	fl.unit = 12 * time.Millisecond // default 24ms → min 100ms; cap 120ms
-	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{}); err != nil {
-		t.Fatal(err)
+	f.Set(func(s *fake.Server) { s.PendingPolls = 2; s.SlowDownPolls = 3 })
+	synctest.Test(t, func(t *testing.T) {
+		fl := deviceFlow(t, f, nil)
+		ui := &fakeprovider.Person{NoBrowser: true}
+		_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
+		noLeak(t, f, ui, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkGaps(t, f.PollTimes(), 2, 2, 2, 7, 12, 17)
+	})
+}
+
+// TestSlowDownThenPending checks that the longer interval is kept when
+// pending answers follow slow_down (qwen-code would drop back to 2 s).
+func TestSlowDownThenPending(t *testing.T) {
+	f := fake.New()
+	defer f.Close()
+	f.Set(func(s *fake.Server) { s.SlowDownPolls = 1; s.Decision = fakeprovider.Never })
+	synctest.Test(t, func(t *testing.T) {
+		fl := deviceFlow(t, f, map[string]string{"device_timeout": "29s"})
+		_, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{})
+		if !errors.Is(err, flowapi.ErrExpired) {
+			t.Fatalf("err = %v, want ErrExpired", err)
+		}
+		checkGaps(t, f.PollTimes(), 2, 7, 7, 7)
+	})
+}
+
+// checkGaps fails t unless the polls came want seconds apart, the first
+// want[0] seconds after the bubble started.
+func checkGaps(t *testing.T, times []time.Time, want ...int) {
+	t.Helper()
+	var gaps []time.Duration
+	prev := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // synctest's epoch
+	for _, at := range times {
+		gaps = append(gaps, at.Sub(prev))
+		prev = at
 	}
-	times := f.PollTimes()
-	last := times[len(times)-1].Sub(times[len(times)-2])
-	if last < 120*time.Millisecond {
-		t.Errorf("last gap %s, want at least the 120ms cap", last)
+	ok := len(gaps) == len(want)
+	for i := 0; ok && i < len(want); i++ {
+		ok = gaps[i] == time.Duration(want[i])*time.Second
 	}
-	if last > 400*time.Millisecond {
-		t.Errorf("last gap %s: the 1.5× growth was not capped", last)
+	if !ok {
+		t.Errorf("polls came after %v, want %v seconds", gaps, want)
 	}
 }
 
 func TestLoginCancel(t *testing.T) {
-	t.Parallel()
 	f := fake.New()
 	defer f.Close()
-	fakeprovider.CancelDeviceLogin(t, newFlow(t, f, nil), f, 3*testUnit)
+	synctest.Test(t, func(t *testing.T) {
+		fakeprovider.CancelDeviceLogin(t, deviceFlow(t, f, nil), f, time.Minute)
+	})
 }
 
 func TestDeviceCodeErrors(t *testing.T) {
@@ -340,7 +361,7 @@ func TestNew(t *testing.T) {
 		t.Errorf("endpoints %s, %s", fl.deviceCodeURL(), fl.tokenURL())
 	}
 	fl, _ = New(flowapi.Config{})
-	if fl.baseURL != DefaultBaseURL || fl.clientID != DefaultClientID || fl.deviceTimeout != DeviceTimeout || fl.unit != time.Second {
+	if fl.baseURL != DefaultBaseURL || fl.clientID != DefaultClientID || fl.deviceTimeout != DeviceTimeout {
 		t.Errorf("defaults %+v", fl)
 	}
 }

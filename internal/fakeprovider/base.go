@@ -147,6 +147,35 @@ func (b *Base[S]) AddKnob(name string, set func(v string)) { b.knobs[name] = set
 // Close stops the fake.
 func (b *Base[S]) Close() { b.srv.Close() }
 
+// Client returns an HTTP client that serves every request with the fake's
+// handlers in the calling goroutine, whatever host the request names: no
+// connection, no goroutine and no timer of its own, so a test can log in
+// inside a testing/synctest bubble, where the device flows' poll
+// intervals (whole seconds, from x/oauth2) pass at once on the bubble's
+// clock and the fake records poll times on that clock.
+func (b *Base[S]) Client() *http.Client {
+	return &http.Client{Transport: inProcess{b.srv.Config.Handler}}
+}
+
+// inProcess is the transport of Base.Client.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	in := r.Clone(r.Context())
+	if in.Body == nil {
+		in.Body = http.NoBody
+	}
+	in.RequestURI, in.RemoteAddr = in.URL.RequestURI(), "127.0.0.1:1"
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, in)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
 // Set changes the fake's behaviour under its lock.
 func (b *Base[S]) Set(fn func(s *S)) {
 	b.Lock()

@@ -34,8 +34,10 @@ func NoLeak(t testing.TB, secrets []string, ui *Person, errs ...error) {
 // CancelDeviceLogin checks that flow's device login against fake stops
 // when its context is cancelled: with the person never approving, the
 // login runs with a context cancelled once the fake counted 2 polls; it
-// must return context.Canceled (not flowapi.ErrExpired) within 2 seconds,
-// leak nothing, and the fake must count no more polls during settle.
+// must return context.Canceled (not flowapi.ErrExpired) within 2 seconds
+// of the cancellation, leak nothing, and the fake must count no more polls
+// during settle. In a synctest bubble all of these are times on the
+// bubble's clock.
 func CancelDeviceLogin(t testing.TB, flow flowapi.Flow, fake Fake, settle time.Duration) {
 	t.Helper()
 	polls := func() int { n, _ := fake.Counter("poll"); return n }
@@ -44,11 +46,13 @@ func CancelDeviceLogin(t testing.TB, flow flowapi.Flow, fake Fake, settle time.D
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	cancelled := make(chan struct{})
 	go func() {
 		for polls() < 2 {
 			time.Sleep(5 * time.Millisecond)
 		}
 		cancel()
+		close(cancelled)
 	}()
 	ui := &Person{NoBrowser: true}
 	done := make(chan error, 1)
@@ -59,8 +63,12 @@ func CancelDeviceLogin(t testing.TB, flow flowapi.Flow, fake Fake, settle time.D
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("login did not stop after the context was cancelled")
+	case <-cancelled:
+		select {
+		case err = <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatal("login did not stop after the context was cancelled")
+		}
 	}
 	if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
 		t.Fatalf("err = %v, want context.Canceled", err)

@@ -404,29 +404,26 @@ func Duration(dst *time.Duration) func(string) string {
 var errDeviceExpired = errors.New("device login ran out of time")
 
 // DeviceWait is the time limit of one device-flow login (RFC 8628
-// section 3.5) that waits for the person to approve. Unit is the length
-// of one protocol second (interval, expires_in): time.Second except in
-// tests, which shrink it. Timeout is the flow's own limit
-// (device_timeout); Start lowers it to the server's expires_in when that
-// is shorter.
+// section 3.5) that waits for the person to approve. Timeout is the
+// flow's own limit (device_timeout); Start lowers it to the server's
+// expires_in when that is shorter.
 type DeviceWait struct {
-	Unit    time.Duration
 	Timeout time.Duration
 }
 
-// Seconds converts a protocol number of seconds to a duration in w.Unit;
-// ok is false when n is absent or not a non-negative number.
-func (w *DeviceWait) Seconds(n json.Number) (time.Duration, bool) {
+// seconds converts a protocol number of seconds to a duration; ok is
+// false when n is absent or not a non-negative number.
+func seconds(n json.Number) (time.Duration, bool) {
 	v, err := n.Float64()
-	if err != nil || v < 0 {
+	if err != nil || v < 0 || v > MaxLifetime.Seconds() {
 		return 0, false
 	}
-	return time.Duration(v * float64(w.Unit)), true
+	return time.Duration(v * float64(time.Second)), true
 }
 
 // Start bounds ctx by w.Timeout, or by expiresIn when that is shorter.
 func (w *DeviceWait) Start(ctx context.Context, expiresIn json.Number) (context.Context, context.CancelFunc) {
-	if d, ok := w.Seconds(expiresIn); ok && d > 0 && d < w.Timeout {
+	if d, ok := seconds(expiresIn); ok && d > 0 && d < w.Timeout {
 		w.Timeout = d
 	}
 	return context.WithTimeoutCause(ctx, w.Timeout, errDeviceExpired)
@@ -521,18 +518,6 @@ func (w *DeviceWait) Begin(ctx context.Context, ui flowapi.UI, url string, expir
 	stop := ui.Wait("waiting for you to approve the login")
 	ctx, cancel := w.Start(ctx, expiresIn)
 	return ctx, func() { cancel(); stop() }
-}
-
-// minInterval is the shortest poll interval a flow keeps to.
-const minInterval = 100 * time.Millisecond
-
-// Interval is the server's poll interval n, else def, and at least
-// 100ms.
-func (w *DeviceWait) Interval(n json.Number, def time.Duration) time.Duration {
-	if d, ok := w.Seconds(n); ok {
-		def = d
-	}
-	return max(def, minInterval)
 }
 
 // DeviceCodeResponse is a device authorization answer (RFC 8628 section

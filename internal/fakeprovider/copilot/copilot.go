@@ -34,8 +34,13 @@ type Server struct {
 	fakeprovider.Base[Server]
 
 	// Interval is the device code's interval (seconds; GitHub sends 5, the
-	// fake 0 unless told, so clients poll at their minimum).
+	// fake 1 unless told, so clients poll at their minimum: x/oauth2
+	// counts whole seconds and takes 0 for 5).
 	Interval int
+	// PollClientID, when set, is the client the access-token endpoint
+	// expects instead of ClientID, so that polls are refused with
+	// incorrect_client_credentials after a device code was issued.
+	PollClientID string
 	// SlowDownIncrement is how much each slow_down adds to the interval
 	// (GitHub: 5 seconds).
 	SlowDownIncrement int
@@ -69,7 +74,7 @@ var _ fakeprovider.Fake = (*Server)(nil)
 
 // New starts the fake on 127.0.0.1.
 func New() *Server {
-	s := &Server{SlowDownIncrement: 5, ExpiresIn: 900, CopilotTTL: 30 * time.Minute,
+	s := &Server{Interval: 1, SlowDownIncrement: 5, ExpiresIn: 900, CopilotTTL: 30 * time.Minute,
 		devices: map[string]*device{}}
 	s.Start(s, fakeprovider.Options{
 		Routes: map[string]http.HandlerFunc{
@@ -81,7 +86,8 @@ func New() *Server {
 		RefreshPrefix: "ghu_",
 		Knobs:         []string{"decision", "pending", "slowdown", "failrefresh", "hostile"},
 		Counters:      map[string]*int{"refresh": &s.Exchanges, "exchange": &s.Exchanges, "poll": &s.Polls}})
-	// The command's scripts slow down by a step of 1 s, not GitHub's 5.
+	// The command's scripts return a slow_down interval 1 s longer, not
+	// GitHub's 5; credmgr waits 5 s longer all the same (x/oauth2).
 	s.AddKnob("slowdown", func(v string) { s.SlowDownPolls, _ = strconv.Atoi(v); s.SlowDownIncrement = 1 })
 	s.AddKnob("nosubscription", func(string) { s.NoSubscription = true })
 	return s
@@ -151,8 +157,12 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	defer s.Unlock()
 	s.Polls++
 	s.pollTimes = append(s.pollTimes, time.Now())
+	client := ClientID
+	if s.PollClientID != "" {
+		client = s.PollClientID
+	}
 	switch {
-	case !ok || p["client_id"] != ClientID:
+	case !ok || p["client_id"] != client:
 		reply(w, r, oauthError("incorrect_client_credentials", "The client_id is not valid."))
 		return
 	case p["grant_type"] != DeviceGrant:

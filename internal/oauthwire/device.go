@@ -1,0 +1,150 @@
+package oauthwire
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+
+	"golang.org/x/oauth2"
+
+	"github.com/credmgr/credmgr/internal/flowapi"
+)
+
+// DevicePoll is the token request of an RFC 8628 device login (section
+// 3.4), sent by x/oauth2's Config.DeviceAccessToken.
+type DevicePoll struct {
+	// ClientID and TokenURL name the client and the token endpoint.
+	ClientID, TokenURL string
+	// Verifier is the PKCE verifier whose S256 challenge went with the
+	// device-code request (RFC 7636), or "" for none.
+	Verifier string
+	// Interval is the poll interval in seconds when the device-code
+	// answer gives none (RFC 8628 says 5; qwen-code uses 2).
+	Interval int64
+	// Header is sent with every poll besides Accept: application/json.
+	Header http.Header
+	// Refused, when not nil, turns a refusal other than access_denied and
+	// expired_token (which wrap flowapi.ErrDenied and flowapi.ErrExpired)
+	// into the flow's error; nil, or a nil result, gives "device login
+	// failed: " and the *HTTPError.
+	Refused func(*HTTPError) error
+}
+
+// Poll polls for the device code of dc until the person approves, declines
+// or the time of w runs out, as x/oauth2's Config.DeviceAccessToken does:
+// every interval seconds, 5 seconds more for this and every later poll
+// after slow_down (RFC 8628 section 3.5), on after authorization_pending,
+// an error after any other answer, including an error code in an HTTP 200
+// body. ctx is one that w.Start (or Begin) returned.
+//
+// The errors are credmgr's secret-free ones: x/oauth2's RetrieveError
+// (whose message quotes the body or the error_description) becomes an
+// *HTTPError with the status and a code that passes SafeCode; a transport
+// error loses its URL; any other answer without an access token is said
+// to be one, without quoting it.
+func (p DevicePoll) Poll(ctx context.Context, w *DeviceWait, client *http.Client, dc *DeviceCodeResponse) (*TokenResponse, error) {
+	cfg := &oauth2.Config{
+		ClientID: p.ClientID,
+		Endpoint: oauth2.Endpoint{TokenURL: p.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
+	}
+	header := http.Header{"Accept": {"application/json"}}
+	for k, v := range p.Header {
+		header[k] = v
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{
+		Transport: headerTransport{base: client.Transport, header: header},
+		Timeout:   client.Timeout, CheckRedirect: client.CheckRedirect, Jar: client.Jar,
+	})
+	da := &oauth2.DeviceAuthResponse{DeviceCode: dc.DeviceCode, UserCode: dc.UserCode,
+		VerificationURI: dc.VerificationURI, Interval: p.interval(dc.Interval)}
+	// da.Expiry stays zero: w bounds ctx already, by expires_in or
+	// device_timeout, with a cause that Err tells from a cancellation.
+	var opts []oauth2.AuthCodeOption
+	if p.Verifier != "" {
+		opts = append(opts, oauth2.VerifierOption(p.Verifier))
+	}
+	tok, err := cfg.DeviceAccessToken(ctx, da, opts...)
+	switch {
+	case err == nil:
+		return fromToken(tok), nil
+	case ctx.Err() != nil:
+		return nil, w.Err(ctx)
+	}
+	return nil, p.err(err, dc.DeviceCode)
+}
+
+// interval is the device code's interval n in whole seconds (x/oauth2
+// counts no fractions; rounded up), else p.Interval, and at least 1.
+// seconds bounds n, so that x/oauth2's ticker cannot overflow.
+func (p DevicePoll) interval(n json.Number) int64 {
+	i := p.Interval
+	if d, ok := seconds(n); ok && d > 0 {
+		i = int64(math.Ceil(d.Seconds()))
+	}
+	return max(i, 1)
+}
+
+// err converts an error of DeviceAccessToken into a secret-free one.
+func (p DevicePoll) err(err error, deviceCode string) error {
+	var re *oauth2.RetrieveError
+	var ue *url.Error
+	switch {
+	case errors.As(err, &re):
+		he := &HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK,
+			Code: SafeCode(re.ErrorCode, deviceCode, p.Verifier)}
+		if re.Response != nil {
+			he.Status = re.Response.StatusCode
+		}
+		switch he.Code {
+		case "access_denied":
+			return fmt.Errorf("%w: %w", flowapi.ErrDenied, he)
+		case "expired_token":
+			return fmt.Errorf("%w: %w", flowapi.ErrExpired, he)
+		}
+		if p.Refused != nil {
+			if err := p.Refused(he); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("device login failed: %w", he)
+	case errors.As(err, &ue):
+		return fmt.Errorf("device login failed: contacting the token endpoint: %w", ue.Err)
+	}
+	// x/oauth2's other errors ("server response missing access_token",
+	// "cannot parse json: …") may quote a piece of the answer.
+	return errors.New("device login failed: the token endpoint answered without an access token")
+}
+
+// fromToken is the TokenResponse of an x/oauth2 token (a JSON or a
+// form-encoded answer).
+func fromToken(t *oauth2.Token) *TokenResponse {
+	str := func(k string) string { s, _ := t.Extra(k).(string); return s }
+	r := &TokenResponse{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType,
+		IDToken: str("id_token"), Scope: str("scope"), ResourceURL: str("resource_url")}
+	if v := t.Extra("expires_in"); v != nil && v != "" {
+		r.ExpiresIn, _ = json.Marshal(v) // a number, or a string Expiry parses
+	}
+	return r
+}
+
+// headerTransport adds headers to every request.
+type headerTransport struct {
+	base   http.RoundTripper
+	header http.Header
+}
+
+func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range t.header {
+		r.Header[k] = v
+	}
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
