@@ -13,6 +13,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
@@ -206,4 +208,65 @@ func TestDevicePollEnds(t *testing.T) {
 			t.Errorf("network down: err = %v", err)
 		}
 	})
+}
+
+// TestDeviceAuthLimits records why RequestDeviceCode is not x/oauth2's
+// Config.DeviceAuth: v0.37 loses a refusal in an HTTP 200 body, cannot
+// be cancelled while the endpoint does not answer, and rejects an
+// interval sent as a string. When this test fails, x/oauth2 has changed:
+// see whether DeviceAuth can replace RequestDeviceCode.
+func TestDeviceAuthLimits(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/refused":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"error":"incorrect_client_credentials"}`))
+		case "/hang":
+			<-release
+		case "/string":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"device_code":"dc","user_code":"U","verification_uri":"https://x.example/","interval":"5","expires_in":900}`))
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	cfg := func(path string) *oauth2.Config {
+		return &oauth2.Config{ClientID: "c", Endpoint: oauth2.Endpoint{DeviceAuthURL: srv.URL + path}}
+	}
+
+	da, err := cfg("/refused").DeviceAuth(context.Background())
+	if err != nil || da.DeviceCode != "" {
+		t.Errorf("refused in a 200 body: DeviceAuth = %+v, %v; x/oauth2 now reports it", da, err)
+	}
+	post := func(out any) error {
+		return PostForm(context.Background(), srv.Client(), srv.URL+"/refused", "the device-code endpoint", url.Values{}, out)
+	}
+	if _, _, err := RequestDeviceCode(context.Background(), post, "refused", false, true); err == nil ||
+		!strings.Contains(err.Error(), "HTTP 200 (incorrect_client_credentials)") {
+		t.Errorf("RequestDeviceCode: err = %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() {
+		_, err := cfg("/hang").DeviceAuth(ctx)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Errorf("DeviceAuth stopped after its context was cancelled (err = %v): x/oauth2 now binds the request to ctx", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	post = func(out any) error {
+		return PostForm(ctx, srv.Client(), srv.URL+"/hang", "the device-code endpoint", url.Values{}, out)
+	}
+	if _, _, err := RequestDeviceCode(ctx, post, "refused", false, true); !errors.Is(err, context.Canceled) {
+		t.Errorf("RequestDeviceCode after cancel: err = %v", err)
+	}
+
+	if _, err := cfg("/string").DeviceAuth(context.Background()); err == nil {
+		t.Error("DeviceAuth now takes an interval sent as a string")
+	}
 }

@@ -543,6 +543,18 @@ const maxUserCode = 64
 // body is an *HTTPError wrapped with the words refused. verify is the URL
 // to show: verification_uri_complete when complete is set and the answer
 // has one, else verification_uri.
+//
+// This request is not x/oauth2's Config.DeviceAuth (the polls are its
+// DeviceAccessToken, see DevicePoll), because as of v0.37 DeviceAuth
+// drops what credmgr must keep (TestDeviceAuthLimits shows each):
+//   - it ignores an "error" in an HTTP 200 answer, which Qwen and GitHub
+//     send for a refused client (incorrect_client_credentials, which the
+//     CLI answers with a hint on client_id), leaving only an empty device
+//     code;
+//   - it builds its request without ctx (http.NewRequest), so Ctrl-C
+//     cannot stop a device-code endpoint that does not answer;
+//   - it fails the whole answer when expires_in or interval is a string
+//     or a fraction, with an "unmarshal" error.
 func RequestDeviceCode(ctx context.Context, post func(out any) error, refused string, complete, userCodeRequired bool) (dc *DeviceCodeResponse, verify string, err error) {
 	dc = new(DeviceCodeResponse)
 	if err := post(dc); err != nil {
