@@ -2,7 +2,9 @@ package flows_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
@@ -147,32 +149,33 @@ func TestFreshUsesTokenStoredWhileWaiting(t *testing.T) {
 // lifetime.
 type lifetimeFake struct {
 	provider string
-	start    func(t *testing.T) (settings map[string]string, issueRT func() string, omit func())
-	// login is false for flows whose login cannot run here quickly (qwen
-	// polls at 2-second intervals); they share apply with Refresh.
+	// start starts the fake; client, when not nil, serves it in-process:
+	// the login is a device flow, which runs in a synctest bubble, where
+	// its poll intervals (whole seconds) pass at once.
+	start func(t *testing.T) (settings map[string]string, issueRT func() string, omit func(), client *http.Client)
 	login bool
 }
 
 var lifetimeFakes = []lifetimeFake{
-	{provider: "openai", login: true, start: func(t *testing.T) (map[string]string, func() string, func()) {
+	{provider: "openai", login: true, start: func(t *testing.T) (map[string]string, func() string, func(), *http.Client) {
 		s := fake.New()
 		t.Cleanup(s.Close)
-		return s.Settings(), s.IssueRefreshToken, func() { s.Set(func(s *fake.Server) { s.OmitExpiresIn = true }) }
+		return s.Settings(), s.IssueRefreshToken, func() { s.Set(func(s *fake.Server) { s.OmitExpiresIn = true }) }, nil
 	}},
-	{provider: "anthropic", login: true, start: func(t *testing.T) (map[string]string, func() string, func()) {
+	{provider: "anthropic", login: true, start: func(t *testing.T) (map[string]string, func() string, func(), *http.Client) {
 		s := fakeanthropic.New()
 		t.Cleanup(s.Close)
-		return s.Settings(), s.IssueRefreshToken, func() { s.Set(func(s *fakeanthropic.Server) { s.OmitExpiresIn = true }) }
+		return s.Settings(), s.IssueRefreshToken, func() { s.Set(func(s *fakeanthropic.Server) { s.OmitExpiresIn = true }) }, nil
 	}},
-	{provider: "gemini", login: true, start: func(t *testing.T) (map[string]string, func() string, func()) {
+	{provider: "gemini", login: true, start: func(t *testing.T) (map[string]string, func() string, func(), *http.Client) {
 		s := fakegemini.New()
 		t.Cleanup(s.Close)
-		return s.Settings(), s.IssueRefreshToken, func() { s.Set(func(s *fakegemini.Server) { s.OmitExpiresIn = true }) }
+		return s.Settings(), s.IssueRefreshToken, func() { s.Set(func(s *fakegemini.Server) { s.OmitExpiresIn = true }) }, nil
 	}},
-	{provider: "qwen", start: func(t *testing.T) (map[string]string, func() string, func()) {
+	{provider: "qwen", login: true, start: func(t *testing.T) (map[string]string, func() string, func(), *http.Client) {
 		s := fakeqwen.New()
 		t.Cleanup(s.Close)
-		return s.Settings(), s.IssueRefreshToken, func() { s.Set(func(s *fakeqwen.Server) { s.OmitExpiresIn = true }) }
+		return s.Settings(), s.IssueRefreshToken, func() { s.Set(func(s *fakeqwen.Server) { s.OmitExpiresIn = true }) }, s.Client()
 	}},
 }
 
@@ -184,9 +187,9 @@ func TestMissingLifetime(t *testing.T) {
 	ctx := context.Background()
 	for _, lf := range lifetimeFakes {
 		t.Run(lf.provider, func(t *testing.T) {
-			settings, issueRT, omit := lf.start(t)
+			settings, issueRT, omit, client := lf.start(t)
 			omit()
-			flow, err := flows.New(lf.provider, flows.Config{Settings: settings, Now: func() time.Time { return now0 }})
+			flow, err := flows.New(lf.provider, flows.Config{Settings: settings, HTTPClient: client, Now: func() time.Time { return now0 }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,14 +219,22 @@ func TestMissingLifetime(t *testing.T) {
 				t.Errorf("stored expiry %v, %v; want %v", stored.Expiry, err, got.Expiry)
 			}
 
-			if lf.login {
-				// Without a display: OpenAI's device flow, the others'
-				// paste flows (the person browses the URL and pastes).
-				c, err := flow.Login(ctx, &fakeprovider.Person{}, flows.LoginOptions{})
+			login := func(t *testing.T) {
+				// Without a display: OpenAI's and Qwen's device flows,
+				// the others' paste flows (the person browses the URL and
+				// pastes; not in a bubble, whose clock does not wait for
+				// the network).
+				c, err := flow.Login(ctx, &fakeprovider.Person{NoBrowser: client != nil}, flows.LoginOptions{})
 				if err != nil {
 					t.Fatalf("login: %v", err)
 				}
 				check("login", c)
+			}
+			switch {
+			case lf.login && client != nil:
+				synctest.Test(t, login)
+			case lf.login:
+				login(t)
 			}
 		})
 	}
