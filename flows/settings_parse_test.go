@@ -24,7 +24,7 @@ func TestSettingErrors(t *testing.T) {
 		{"github-copilot", map[string]string{"device_timeout": "0"}, `github-copilot setting device_timeout = "0" is not a positive duration such as "15m"`},
 		{"anthropic", map[string]string{"zzz": "1", "token_url": "ftp://x"}, `anthropic setting token_url = "ftp://x" is not an http(s) URL`},
 		{"anthropic", map[string]string{"zzz": "1"}, `anthropic setting has unknown key "zzz" (known: client_id, authorize_url, token_url, redirect_uri)`},
-		{"gemini", map[string]string{"client_id": " "}, `gemini setting client_id is empty: remove the key to use gemini-cli's client`},
+		{"gemini", map[string]string{"client_id": " "}, `gemini setting client_id = " " is blank, and only a missing key means the default`},
 		{"qwen", map[string]string{"base_url": "https://x/?a=b"}, `qwen setting base_url = "https://x/?a=b" is not an http(s) URL such as https://chat.qwen.ai`},
 		{"github-copilot", map[string]string{"api_url": "https://u@ghe.example.com"}, `github-copilot setting api_url = "https://u@ghe.example.com" is not an http(s) URL such as https://ghe.example.com`},
 		{"openai", map[string]string{"redirect_port": "70000"}, `openai setting redirect_port = "70000" is not a port`},

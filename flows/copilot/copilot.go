@@ -108,7 +108,7 @@ var _ flowapi.Flow = (*Flow)(nil)
 func New(cfg flowapi.Config) (*Flow, error) {
 	f := &Flow{Base: oauthwire.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout}
 	err := oauthwire.ParseSettings("github-copilot", cfg.Settings, []oauthwire.Setting{
-		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
+		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID)},
 		{Key: "github_url", Parse: oauthwire.BaseURL(&f.githubURL, "https://ghe.example.com", &f.githubSet)},
 		{Key: "api_url", Parse: oauthwire.BaseURL(&f.apiURL, "https://ghe.example.com", &f.apiSet)},
 		{Key: "device_timeout", Parse: oauthwire.Duration(&f.deviceTimeout)},

@@ -516,7 +516,7 @@ func TestNew(t *testing.T) {
 		{settings: map[string]string{"github_url": "github.com"}, wantErr: "github_url = \"github.com\" is not an http(s) URL"},
 		{settings: map[string]string{"api_url": "https://api.github.com?x=1"}, wantErr: "api_url"},
 		{settings: map[string]string{"device_timeout": "soon"}, wantErr: "not a positive duration"},
-		{settings: map[string]string{"client_id": ""}, wantErr: "client_id is empty"},
+		{settings: map[string]string{"client_id": ""}, wantErr: `client_id = "" is blank`},
 	}
 	for _, tt := range tests {
 		fl, err := New(flowapi.Config{Settings: tt.settings})

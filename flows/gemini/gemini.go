@@ -82,7 +82,7 @@ func New(cfg flowapi.Config) (*Flow, error) {
 	f := &Flow{Base: oauthwire.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
 		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI, loginTimeout: LoginTimeout}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("gemini", cfg.Settings, []oauthwire.Setting{
-		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use gemini-cli's client")},
+		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID)},
 		{Key: "client_secret", Parse: oauthwire.Text(&f.clientSecret)},
 		{Key: "authorize_url", Parse: oauthwire.WebURL(&f.authorizeURL)},
 		{Key: "token_url", Parse: oauthwire.WebURL(&f.tokenURL)},

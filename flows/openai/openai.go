@@ -60,14 +60,7 @@ func New(cfg flowapi.Config) (*Flow, error) {
 	return oauthwire.Configured(f, oauthwire.ParseSettings("openai", cfg.Settings, []oauthwire.Setting{
 		{Key: "issuer", Parse: oauthwire.BaseURL(&f.issuer, "", nil)},
 		{Key: "client_id", Parse: oauthwire.Text(&f.clientID)},
-		{Key: "redirect_port", Parse: func(v string) string {
-			p, err := strconv.Atoi(v)
-			if err != nil || p < 0 || p > 65535 {
-				return fmt.Sprintf(" = %q is not a port", v)
-			}
-			f.ports = []int{p}
-			return ""
-		}},
+		{Key: "redirect_port", Parse: oauthwire.Port(&f.ports)},
 		{Key: "device_timeout", Parse: oauthwire.Duration(&f.deviceTimeout)},
 	}))
 }

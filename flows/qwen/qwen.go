@@ -68,7 +68,7 @@ func New(cfg flowapi.Config) (*Flow, error) {
 	f := &Flow{Base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
 		deviceTimeout: DeviceTimeout}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("qwen", cfg.Settings, []oauthwire.Setting{
-		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
+		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID)},
 		{Key: "base_url", Parse: oauthwire.BaseURL(&f.baseURL, DefaultBaseURL, nil)},
 		{Key: "device_timeout", Parse: oauthwire.Duration(&f.deviceTimeout)},
 	}))

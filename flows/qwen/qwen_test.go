@@ -342,7 +342,7 @@ func TestNew(t *testing.T) {
 		{settings: map[string]string{"base_url": "ftp://chat.qwen.ai"}, wantErr: "not an http(s) URL"},
 		{settings: map[string]string{"device_timeout": "15"}, wantErr: "not a positive duration"},
 		{settings: map[string]string{"device_timeout": "-1m"}, wantErr: "not a positive duration"},
-		{settings: map[string]string{"client_id": " "}, wantErr: "client_id is empty"},
+		{settings: map[string]string{"client_id": " "}, wantErr: `client_id = " " is blank`},
 	}
 	for _, tt := range tests {
 		fl, err := New(flowapi.Config{Settings: tt.settings})

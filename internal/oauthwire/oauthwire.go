@@ -302,18 +302,26 @@ func IsWebURL(s string) bool {
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
-// Setting is one key of a flow's [providers.NAME] table and how its value
-// is parsed: Parse stores the value or returns the problem with it, as in
-// ` = "x" is not an http(s) URL`.
+// Setting is one key of a flow's [providers.NAME] table and its kind:
+// Parse stores the value or returns the problem with it, worded as the
+// rest of a SettingError message after the key, as in
+// ` = "x" is not an http(s) URL`. The kinds are Text, NonEmpty, WebURL,
+// BaseURL, Duration and Port; a flow's New declares its table with them:
+//
+//	ParseSettings("qwen", cfg.Settings, []Setting{
+//		{Key: "client_id", Parse: NonEmpty(&f.clientID)},
+//		{Key: "base_url", Parse: BaseURL(&f.baseURL, DefaultBaseURL, nil)},
+//		{Key: "device_timeout", Parse: Duration(&f.deviceTimeout)},
+//	})
 type Setting struct {
 	Key   string
 	Parse func(v string) (problem string)
 }
 
-// ParseSettings parses a flow's settings by the table of known keys, in
-// the table's order. An unknown key or a value that does not parse is a
-// *flowapi.SettingError; keys are checked in sorted order, so that the
-// same table always gives the same error.
+// ParseSettings parses a flow's settings by the table of known keys. An
+// unknown key or a value that does not parse is a *flowapi.SettingError
+// (which lists the known keys in the table's order); keys are checked in
+// sorted order, so that the same settings always give the same error.
 func ParseSettings(provider string, settings map[string]string, known []Setting) error {
 	keys := make([]string, 0, len(settings))
 	for k := range settings {
@@ -344,11 +352,12 @@ func Text(dst *string) func(string) string {
 	return func(v string) string { *dst = v; return "" }
 }
 
-// NonEmpty stores a value that is not blank.
-func NonEmpty(dst *string, empty string) func(string) string {
+// NonEmpty stores a value that is not blank (a key that is left out
+// keeps the default; an empty one is a mistake).
+func NonEmpty(dst *string) func(string) string {
 	return func(v string) string {
 		if strings.TrimSpace(v) == "" {
-			return " is empty: " + empty
+			return fmt.Sprintf(" = %q is blank, and only a missing key means the default", v)
 		}
 		*dst = v
 		return ""
@@ -396,6 +405,19 @@ func Duration(dst *time.Duration) func(string) string {
 			return fmt.Sprintf(" = %q is not a positive duration such as \"15m\"", v)
 		}
 		*dst = d
+		return ""
+	}
+}
+
+// Port stores a TCP port, 0 (any free port) to 65535, as the only port
+// of *dst.
+func Port(dst *[]int) func(string) string {
+	return func(v string) string {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			return fmt.Sprintf(" = %q is not a port", v)
+		}
+		*dst = []int{p}
 		return ""
 	}
 }
