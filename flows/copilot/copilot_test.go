@@ -17,50 +17,15 @@ import (
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
-// noLeak fails t when a secret the fake issued or received appears in
-// what the UI showed or in an error.
-func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error) {
-	t.Helper()
-	fakeprovider.NoLeak(t, f.Secrets(), ui, errs...)
-}
-
-func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
-	t.Helper()
-	return newFlowClient(t, f, settings, nil)
-}
-
-// deviceFlow is newFlow talking to the fake in-process (f.Client), for
-// logins inside a synctest bubble: the device flow polls every few
-// seconds (x/oauth2 counts whole seconds), which pass at once on the
-// bubble's clock, and the fake records poll times on it.
-func deviceFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
-	t.Helper()
-	return newFlowClient(t, f, settings, f.Client())
-}
-
-func newFlowClient(t *testing.T, f *fake.Server, settings map[string]string, client *http.Client) *Flow {
-	t.Helper()
-	s := map[string]string{"github_url": f.URL, "api_url": f.URL}
-	for k, v := range settings {
-		s[k] = v
-	}
-	fl, err := New(flowapi.Config{Settings: s, HTTPClient: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fl
+// newFlow returns a flow pointed at f, with client (nil: a real one);
+// f.Client() serves f in-process, for logins in a synctest bubble.
+func newFlow(t *testing.T, f *fake.Server, settings map[string]string, client *http.Client) *Flow {
+	return fakeprovider.NewFlow(t, New, f, settings, client)
 }
 
 func checkCredential(t *testing.T, f *fake.Server, c cred.Credential) {
 	t.Helper()
-	// flows.Login stamps the identity; the flow returns tokens.
-	if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
-		t.Errorf("credential = %+v", c)
-	}
-	c.Provider, c.Account = "github-copilot", cred.DefaultAccount
-	if err := c.Validate(); err != nil {
-		t.Error(err)
-	}
+	fakeprovider.CheckLoginTokens(t, "github-copilot", c)
 	if !f.GitHubTokenValid(c.RefreshToken) {
 		t.Error("RefreshToken is not the GitHub token the fake issued")
 	}
@@ -84,70 +49,43 @@ func checkCredential(t *testing.T, f *fake.Server, c cred.Credential) {
 }
 
 func TestLogin(t *testing.T) {
-	tests := []struct {
-		name     string
-		setup    func(*fake.Server)
-		settings map[string]string
-		opts     flowapi.LoginOptions
-		wantErr  error
-		wantMsg  string
-		took     time.Duration // on the bubble's clock
-	}{
-		{name: "approve at once", took: 2 * time.Second},
-		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser},
-			took: 6 * time.Second},
-		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied,
-			took: 4 * time.Second},
-		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired,
-			took: 4 * time.Second},
-		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired,
-			took: 5 * time.Second},
-		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never },
-			settings: map[string]string{"device_timeout": "9s"}, wantErr: flowapi.ErrExpired, took: 9 * time.Second},
-		// RFC 8628 section 3.2: without an interval, 5 seconds.
-		{name: "no interval", setup: func(s *fake.Server) { s.Interval = 0 }, took: 5 * time.Second},
-		{name: "no subscription", setup: func(s *fake.Server) { s.NoSubscription = true },
-			wantMsg: "no Copilot access: no active Copilot subscription", took: 2 * time.Second},
-		{name: "wrong client", settings: map[string]string{"client_id": "Iv1.nope"},
-			wantMsg: "(incorrect_client_credentials)", wantErr: flowapi.ErrClientRejected},
-		{name: "client refused while polling", setup: func(s *fake.Server) { s.PollClientID = "Iv1.other" },
-			wantMsg: "device login failed: the token endpoint answered HTTP 200 (incorrect_client_credentials)",
-			wantErr: flowapi.ErrClientRejected, took: 2 * time.Second},
+	set := func(fn func(*fake.Server)) func(fakeprovider.Fake) {
+		return func(f fakeprovider.Fake) { f.(*fake.Server).Set(fn) }
 	}
+	tests := append(fakeprovider.DeviceCases(),
+		// RFC 8628 section 3.2: without an interval, 5 seconds.
+		fakeprovider.DeviceCase{Name: "no interval", Knobs: []string{"interval", "0"}, Took: 5 * time.Second},
+		fakeprovider.DeviceCase{Name: "no subscription", Knobs: []string{"nosubscription", ""},
+			WantMsg: "no Copilot access: no active Copilot subscription", Took: 2 * time.Second},
+		fakeprovider.DeviceCase{Name: "wrong client", Settings: map[string]string{"client_id": "Iv1.nope"},
+			WantErr: flowapi.ErrClientRejected, WantMsg: "(incorrect_client_credentials)"},
+		fakeprovider.DeviceCase{Name: "client refused while polling", Setup: set(func(s *fake.Server) { s.PollClientID = "Iv1.other" }),
+			WantErr: flowapi.ErrClientRejected, WantMsg: "device login failed: the token endpoint answered HTTP 200 (incorrect_client_credentials)",
+			Took: 2 * time.Second},
+		// Each slow_down adds 5 seconds to the poll interval for that and
+		// every later poll (RFC 8628 section 3.5, as x/oauth2 does),
+		// whether or not GitHub returns the new interval: x/oauth2 does not
+		// read it (GitHub's docs say it is the old one plus 5); with a
+		// fake that returns a shorter one, the polls still come 5 seconds
+		// later each time, never sooner than GitHub asked.
+		fakeprovider.DeviceCase{Name: "slow_down with a returned interval", Setup: set(func(s *fake.Server) {
+			s.PendingPolls, s.SlowDownIncrement, s.SlowDownPolls = 1, 2, 2
+		}), Took: 23 * time.Second, Gaps: []int{2, 2, 7, 12}},
+		fakeprovider.DeviceCase{Name: "slow_down with GitHub's step", Knobs: []string{"pending", "1"},
+			Setup: set(func(s *fake.Server) { s.SlowDownPolls = 2 }), Took: 23 * time.Second, Gaps: []int{2, 2, 7, 12}},
+		fakeprovider.DeviceCase{Name: "slow_down without an interval", Setup: set(func(s *fake.Server) {
+			s.PendingPolls, s.SlowDownNoInterval, s.SlowDownPolls = 1, true, 1
+		}), Took: 11 * time.Second, Gaps: []int{2, 2, 7}},
+	)
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.Name, func(t *testing.T) {
 			f := fake.New()
 			defer f.Close()
-			f.Set(func(s *fake.Server) {
-				s.Interval = 2
-				if tt.setup != nil {
-					tt.setup(s)
-				}
-			})
+			f.Set(func(s *fake.Server) { s.Interval = 2 })
+			tt.Prepare(t, f)
 			synctest.Test(t, func(t *testing.T) {
-				fl := deviceFlow(t, f, tt.settings)
-				ui := &fakeprovider.Person{NoBrowser: true}
-				start := time.Now()
-				c, err := fl.Login(context.Background(), ui, tt.opts)
-				noLeak(t, f, ui, err)
-				if d := time.Since(start); d != tt.took {
-					t.Errorf("login took %s on the bubble's clock, want %s", d, tt.took)
-				}
-				switch {
-				case tt.wantErr != nil:
-					if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
-						t.Fatalf("err = %v, want %v (%s)", err, tt.wantErr, tt.wantMsg)
-					}
-				case tt.wantMsg != "":
-					if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
-						t.Fatalf("err = %v, want it to contain %q", err, tt.wantMsg)
-					}
-					if errors.Is(err, flowapi.ErrReloginRequired) {
-						t.Errorf("a login error wraps ErrReloginRequired: %v", err)
-					}
-				case err != nil:
-					t.Fatal(err)
-				default:
+				c, ui, ok := tt.Run(t, newFlow(t, f, tt.Settings, f.Client()), f)
+				if ok {
 					checkCredential(t, f, c)
 					if n := len(f.Secrets()); n < 3 {
 						t.Errorf("the fake recorded %d secrets, want device code, GitHub and Copilot token", n)
@@ -156,59 +94,8 @@ func TestLogin(t *testing.T) {
 						t.Errorf("enterprise_url = %q for a github.com-style login", c.Extra[ExtraEnterpriseURL])
 					}
 				}
-				if len(ui.Opened()) > 0 && (ui.Opened()[0] != f.URL+"/login/device" || ui.Stops() == 0) {
-					t.Errorf("opened %q, %d stops", ui.Opened(), ui.Stops())
-				}
-			})
-		})
-	}
-}
-
-// TestSlowDown checks, from the fake's arrival times on the bubble's
-// clock, that each slow_down adds 5 seconds to the poll interval for that
-// and every later poll (RFC 8628 section 3.5, as x/oauth2 does), whether
-// or not GitHub returns the new interval. x/oauth2 does not read the
-// returned interval (GitHub's docs say it is the old one plus 5): with a
-// fake that returns a shorter one, the polls still come 5 seconds later
-// each time, never sooner than GitHub asked.
-func TestSlowDown(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(*fake.Server)
-		want  []int // seconds between polls, the first from the start
-	}{
-		{name: "returned interval", setup: func(s *fake.Server) { s.SlowDownIncrement = 2; s.SlowDownPolls = 2 },
-			want: []int{2, 2, 7, 12}},
-		{name: "GitHub's step", setup: func(s *fake.Server) { s.SlowDownPolls = 2 },
-			want: []int{2, 2, 7, 12}},
-		{name: "plus five seconds", setup: func(s *fake.Server) { s.SlowDownNoInterval = true; s.SlowDownPolls = 1 },
-			want: []int{2, 2, 7}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := fake.New()
-			defer f.Close()
-			f.Set(func(s *fake.Server) { s.Interval = 2; s.PendingPolls = 1; tt.setup(s) })
-			synctest.Test(t, func(t *testing.T) {
-				fl := deviceFlow(t, f, nil)
-				ui := &fakeprovider.Person{NoBrowser: true}
-				_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
-				noLeak(t, f, ui, err)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var gaps []time.Duration
-				prev := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // synctest's epoch
-				for _, at := range f.PollTimes() {
-					gaps = append(gaps, at.Sub(prev))
-					prev = at
-				}
-				ok := len(gaps) == len(tt.want)
-				for i := 0; ok && i < len(gaps); i++ {
-					ok = gaps[i] == time.Duration(tt.want[i])*time.Second
-				}
-				if !ok {
-					t.Errorf("polls came after %v, want %v seconds", gaps, tt.want)
+				if len(ui.Opened()) > 0 && ui.Opened()[0] != f.URL+"/login/device" {
+					t.Errorf("opened %q", ui.Opened())
 				}
 			})
 		})
@@ -219,7 +106,7 @@ func TestLoginCancel(t *testing.T) {
 	f := fake.New()
 	defer f.Close()
 	synctest.Test(t, func(t *testing.T) {
-		fakeprovider.CancelDeviceLogin(t, deviceFlow(t, f, nil), f, time.Minute)
+		fakeprovider.CancelDeviceLogin(t, newFlow(t, f, nil, f.Client()), f, time.Minute)
 	})
 	if f.Count(func(s *fake.Server) int { return s.Exchanges }) != 0 {
 		t.Error("a cancelled login exchanged a token")
@@ -229,12 +116,12 @@ func TestLoginCancel(t *testing.T) {
 func TestRefresh(t *testing.T) {
 	f := fake.New()
 	defer f.Close()
-	fl := newFlow(t, f, nil)
+	fl := newFlow(t, f, nil, nil)
 	gh := f.IssueGitHubToken()
 	old := cred.Credential{Provider: "github-copilot", Account: "default", Type: cred.TypeOAuth, Source: "login",
 		RefreshToken: gh, AccessToken: "tid=old;exp=1", Extra: map[string]string{"note": "kept"}}
 	n, err := fl.Refresh(context.Background(), old)
-	noLeak(t, f, nil, err)
+	fakeprovider.NoLeak(t, f.Secrets(), nil, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +163,7 @@ func TestRefreshErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := fake.New()
 			defer f.Close()
-			fl := newFlow(t, f, nil)
+			fl := newFlow(t, f, nil, nil)
 			gh := f.IssueGitHubToken()
 			if tt.setup != nil {
 				tt.setup(f, gh)
@@ -297,7 +184,7 @@ func TestRefreshErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Errorf("err = %v, want it to contain %q", err, tt.wantMsg)
 			}
-			noLeak(t, f, nil, err)
+			fakeprovider.NoLeak(t, f.Secrets(), nil, err)
 			if gh != "" && strings.Contains(err.Error(), gh) {
 				t.Error("the GitHub token leaked into the error")
 			}
@@ -350,7 +237,7 @@ func testEnterprise(t *testing.T, f *fake.Server) {
 	}
 	ui := &fakeprovider.Person{NoBrowser: true}
 	c, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{Enterprise: "https://GHE.Example.com/"})
-	noLeak(t, f, ui, err)
+	fakeprovider.NoLeak(t, f.Secrets(), ui, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +285,7 @@ func TestEnterpriseSettings(t *testing.T) {
 }
 
 func testEnterpriseSettings(t *testing.T, f *fake.Server) {
-	fl := deviceFlow(t, f, nil)
+	fl := newFlow(t, f, nil, f.Client())
 	c, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com"})
 	if err != nil {
 		t.Fatal(err)

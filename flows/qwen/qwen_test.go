@@ -16,107 +16,50 @@ import (
 	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
-// noLeak fails t when a secret the fake issued or received appears in
-// what the UI showed or in an error.
-func noLeak(t *testing.T, f *fake.Server, ui *fakeprovider.Person, errs ...error) {
-	t.Helper()
-	fakeprovider.NoLeak(t, f.Secrets(), ui, errs...)
-}
-
-func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
-	t.Helper()
-	return newFlowClient(t, f, settings, nil)
-}
-
-// deviceFlow is newFlow talking to the fake in-process (f.Client), for
-// logins inside a synctest bubble: the device flow polls every 2 seconds
-// (qwen-code's interval; x/oauth2 counts whole seconds), which pass at
-// once on the bubble's clock, and the fake records poll times on it.
-func deviceFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
-	t.Helper()
-	return newFlowClient(t, f, settings, f.Client())
-}
-
-func newFlowClient(t *testing.T, f *fake.Server, settings map[string]string, client *http.Client) *Flow {
-	t.Helper()
-	s := map[string]string{"base_url": f.URL}
-	for k, v := range settings {
-		s[k] = v
-	}
-	fl, err := New(flowapi.Config{Settings: s, HTTPClient: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fl
+// newFlow returns a flow pointed at f, with client (nil: a real one);
+// f.Client() serves f in-process, for logins in a synctest bubble.
+func newFlow(t *testing.T, f *fake.Server, settings map[string]string, client *http.Client) *Flow {
+	return fakeprovider.NewFlow(t, New, f, settings, client)
 }
 
 func TestLogin(t *testing.T) {
-	tests := []struct {
-		name     string
-		setup    func(*fake.Server)
-		settings map[string]string
-		opts     flowapi.LoginOptions
-		wantErr  error
-		took     time.Duration // on the bubble's clock
-	}{
-		{name: "approve at once", setup: func(s *fake.Server) {}, took: 2 * time.Second},
-		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser},
-			took: 6 * time.Second},
-		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied,
-			took: 4 * time.Second},
-		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired,
-			took: 4 * time.Second},
-		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired,
-			took: 5 * time.Second},
-		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never },
-			settings: map[string]string{"device_timeout": "9s"}, wantErr: flowapi.ErrExpired, took: 9 * time.Second},
-		{name: "interval from the device code", setup: func(s *fake.Server) { s.Interval = 3; s.PendingPolls = 1 }, took: 6 * time.Second},
+	tests := append(fakeprovider.DeviceCases(),
 		// Beyond MaxLifetime an interval is no number of seconds (and would
-		// overflow x/oauth2's ticker): the default applies.
-		{name: "interval beyond every limit", setup: func(s *fake.Server) { s.Interval = 1 << 40; s.PendingPolls = 1 }, took: 4 * time.Second},
-	}
+		// overflow x/oauth2's ticker): the default, 2 s, applies.
+		fakeprovider.DeviceCase{Name: "interval beyond every limit", Knobs: []string{"interval", "1099511627776", "pending", "1"}, Took: 4 * time.Second},
+		// Polls every 2 seconds (qwen-code's interval); each slow_down adds
+		// 5 seconds for that and every later poll (RFC 8628 section 3.5, as
+		// x/oauth2 does; qwen-code multiplies by 1.5 up to 10 s and drops
+		// back to 2 s after a pending answer, which the hand-written poll
+		// before x/oauth2 imitated in part).
+		fakeprovider.DeviceCase{Name: "slow_down", Knobs: []string{"pending", "2", "slowdown", "3"}, Took: 42 * time.Second,
+			Gaps: []int{2, 2, 2, 7, 12, 17}},
+		fakeprovider.DeviceCase{Name: "slow_down then pending", Knobs: []string{"slowdown", "1", "decision", "never"},
+			Settings: map[string]string{"device_timeout": "29s"}, WantErr: flowapi.ErrExpired, Took: 29 * time.Second,
+			Gaps: []int{2, 7, 7, 7}},
+	)
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.Name, func(t *testing.T) {
 			f := fake.New()
 			defer f.Close()
-			f.Set(tt.setup)
-			synctest.Test(t, func(t *testing.T) { testLogin(t, f, deviceFlow(t, f, tt.settings), tt.opts, tt.wantErr, tt.took) })
+			tt.Prepare(t, f)
+			synctest.Test(t, func(t *testing.T) {
+				c, ui, ok := tt.Run(t, newFlow(t, f, tt.Settings, f.Client()), f)
+				if len(ui.Opened()) != 1 || !strings.HasPrefix(ui.Opened()[0], f.URL+"/authorize?user_code=QW") {
+					t.Errorf("opened %q, want the verification_uri_complete", ui.Opened())
+				}
+				if ok {
+					checkCredential(t, f, c)
+				}
+			})
 		})
 	}
 }
 
-// testLogin runs one login of TestLogin in a synctest bubble.
-func testLogin(t *testing.T, f *fake.Server, fl *Flow, opts flowapi.LoginOptions, wantErr error, took time.Duration) {
-	ui := &fakeprovider.Person{NoBrowser: true}
-	start := time.Now()
-	c, err := fl.Login(context.Background(), ui, opts)
-	noLeak(t, f, ui, err)
-	if d := time.Since(start); d != took {
-		t.Errorf("login took %s on the bubble's clock, want %s", d, took)
-	}
-	if ui.Stops() == 0 {
-		t.Error("the wait indicator was never stopped")
-	}
-	if len(ui.Opened()) != 1 || !strings.HasPrefix(ui.Opened()[0], f.URL+"/authorize?user_code=QW") {
-		t.Errorf("opened %q, want the verification_uri_complete", ui.Opened())
-	}
-	if wantErr != nil {
-		if !errors.Is(err, wantErr) {
-			t.Fatalf("err = %v, want %v", err, wantErr)
-		}
-		return
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	// flows.Login stamps the identity; the flow returns tokens.
-	if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
-		t.Errorf("credential = %+v", c)
-	}
-	c.Provider, c.Account = "qwen", cred.DefaultAccount
-	if err := c.Validate(); err != nil {
-		t.Error(err)
-	}
+// checkCredential checks the credential of a login that succeeded.
+func checkCredential(t *testing.T, f *fake.Server, c cred.Credential) {
+	t.Helper()
+	fakeprovider.CheckLoginTokens(t, "qwen", c)
 	f.Set(func(s *fake.Server) {
 		if c.AccessToken != s.LastAccessToken {
 			t.Errorf("access token %q is not the one issued", c.AccessToken)
@@ -137,65 +80,8 @@ func testLogin(t *testing.T, f *fake.Server, fl *Flow, opts flowapi.LoginOptions
 	if strings.Join(c.Scopes, " ") != scopes || c.TokenType != "Bearer" {
 		t.Errorf("scopes %q, token type %q", c.Scopes, c.TokenType)
 	}
-	if want := 1 + f.Count(func(s *fake.Server) int { return s.PendingPolls }); f.Count(func(s *fake.Server) int { return s.Polls }) != want {
+	if want := 1 + f.Count(func(s *fake.Server) int { return s.PendingPolls + s.SlowDownPolls }); f.Count(func(s *fake.Server) int { return s.Polls }) != want {
 		t.Errorf("polls = %d, want %d", f.Count(func(s *fake.Server) int { return s.Polls }), want)
-	}
-}
-
-// TestSlowDown checks, from the fake's arrival times on the bubble's
-// clock, that polls come every 2 seconds (qwen-code's interval) and that
-// each slow_down adds 5 seconds for that and every later poll (RFC 8628
-// section 3.5, as x/oauth2 does; qwen-code multiplies by 1.5 up to 10 s
-// and drops back to 2 s, which the hand-written poll before x/oauth2
-// imitated in part).
-func TestSlowDown(t *testing.T) {
-	f := fake.New()
-	defer f.Close()
-	f.Set(func(s *fake.Server) { s.PendingPolls = 2; s.SlowDownPolls = 3 })
-	synctest.Test(t, func(t *testing.T) {
-		fl := deviceFlow(t, f, nil)
-		ui := &fakeprovider.Person{NoBrowser: true}
-		_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
-		noLeak(t, f, ui, err)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkGaps(t, f.PollTimes(), 2, 2, 2, 7, 12, 17)
-	})
-}
-
-// TestSlowDownThenPending checks that the longer interval is kept when
-// pending answers follow slow_down (qwen-code would drop back to 2 s).
-func TestSlowDownThenPending(t *testing.T) {
-	f := fake.New()
-	defer f.Close()
-	f.Set(func(s *fake.Server) { s.SlowDownPolls = 1; s.Decision = fakeprovider.Never })
-	synctest.Test(t, func(t *testing.T) {
-		fl := deviceFlow(t, f, map[string]string{"device_timeout": "29s"})
-		_, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{})
-		if !errors.Is(err, flowapi.ErrExpired) {
-			t.Fatalf("err = %v, want ErrExpired", err)
-		}
-		checkGaps(t, f.PollTimes(), 2, 7, 7, 7)
-	})
-}
-
-// checkGaps fails t unless the polls came want seconds apart, the first
-// want[0] seconds after the bubble started.
-func checkGaps(t *testing.T, times []time.Time, want ...int) {
-	t.Helper()
-	var gaps []time.Duration
-	prev := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // synctest's epoch
-	for _, at := range times {
-		gaps = append(gaps, at.Sub(prev))
-		prev = at
-	}
-	ok := len(gaps) == len(want)
-	for i := 0; ok && i < len(want); i++ {
-		ok = gaps[i] == time.Duration(want[i])*time.Second
-	}
-	if !ok {
-		t.Errorf("polls came after %v, want %v seconds", gaps, want)
 	}
 }
 
@@ -203,7 +89,7 @@ func TestLoginCancel(t *testing.T) {
 	f := fake.New()
 	defer f.Close()
 	synctest.Test(t, func(t *testing.T) {
-		fakeprovider.CancelDeviceLogin(t, deviceFlow(t, f, nil), f, time.Minute)
+		fakeprovider.CancelDeviceLogin(t, newFlow(t, f, nil, f.Client()), f, time.Minute)
 	})
 }
 
@@ -244,7 +130,7 @@ func TestDeviceCodeErrors(t *testing.T) {
 func TestRefresh(t *testing.T) {
 	f := fake.New()
 	defer f.Close()
-	fl := newFlow(t, f, nil)
+	fl := newFlow(t, f, nil, nil)
 	ctx := context.Background()
 	rt := f.IssueRefreshToken()
 	old := cred.Credential{Provider: "qwen", Account: "default", Type: cred.TypeOAuth, RefreshToken: rt,
@@ -253,7 +139,7 @@ func TestRefresh(t *testing.T) {
 	// The refresh answer omits resource_url: the stored one is kept.
 	f.Set(func(s *fake.Server) { s.ResourceURL = "" })
 	n, err := fl.Refresh(ctx, old)
-	noLeak(t, f, nil, err)
+	fakeprovider.NoLeak(t, f.Secrets(), nil, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +158,7 @@ func TestRefresh(t *testing.T) {
 	if !errors.Is(err, flowapi.ErrReloginRequired) || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Fatalf("reuse: err = %v, want ErrReloginRequired (invalid_grant)", err)
 	}
-	noLeak(t, f, nil, err)
+	fakeprovider.NoLeak(t, f.Secrets(), nil, err)
 
 	// No rotation: the old refresh token is kept; a new resource_url wins.
 	f.Set(func(s *fake.Server) { s.NoRotate = true; s.ResourceURL = "https://other.example/v1" })
@@ -307,7 +193,7 @@ func TestRefreshErrors(t *testing.T) {
 			if tt.setup != nil {
 				f.Set(tt.setup)
 			}
-			fl := newFlow(t, f, nil)
+			fl := newFlow(t, f, nil, nil)
 			rt := f.IssueRefreshToken()
 			if tt.rt != nil {
 				rt = tt.rt(f)
@@ -322,7 +208,7 @@ func TestRefreshErrors(t *testing.T) {
 			if errors.Is(err, flowapi.ErrReloginRequired) != tt.wantRelogin {
 				t.Errorf("err = %v; ErrReloginRequired = %v, want %v", err, !tt.wantRelogin, tt.wantRelogin)
 			}
-			noLeak(t, f, nil, err)
+			fakeprovider.NoLeak(t, f.Secrets(), nil, err)
 			if !tt.wantRelogin && rt != "" && !f.RefreshTokenValid(rt) {
 				t.Error("a failed refresh used up the refresh token")
 			}

@@ -17,6 +17,19 @@ import (
 	"strings"
 )
 
+// With returns settings with extra laid over them (a fake's Settings and
+// a test's own keys).
+func With(settings, extra map[string]string) map[string]string {
+	m := make(map[string]string, len(settings)+len(extra))
+	for k, v := range settings {
+		m[k] = v
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
 // Random returns a random token with a prefix.
 func Random(prefix string) string {
 	b := make([]byte, 16)

@@ -86,6 +86,8 @@ func New() *Server {
 		RefreshPrefix: "ghu_",
 		Knobs:         []string{"decision", "pending", "slowdown", "failrefresh", "hostile"},
 		Counters:      map[string]*int{"refresh": &s.Exchanges, "exchange": &s.Exchanges, "poll": &s.Polls}})
+	s.AddKnob("interval", func(v string) { s.Interval, _ = strconv.Atoi(v) })
+	s.AddKnob("expiresin", func(v string) { s.ExpiresIn, _ = strconv.Atoi(v) })
 	// The command's scripts return a slow_down interval 1 s longer, not
 	// GitHub's 5; credmgr waits 5 s longer all the same (x/oauth2).
 	s.AddKnob("slowdown", func(v string) { s.SlowDownPolls, _ = strconv.Atoi(v); s.SlowDownIncrement = 1 })

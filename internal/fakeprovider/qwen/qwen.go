@@ -6,6 +6,7 @@ package qwen
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/fakeprovider"
@@ -65,6 +66,8 @@ func New() *Server {
 		RefreshPrefix: "qrt_",
 		Knobs:         []string{"decision", "pending", "slowdown", "failrefresh", "hostile", "noexpiresin"},
 		Counters:      map[string]*int{"refresh": &s.RefreshRequests, "poll": &s.Polls}})
+	s.AddKnob("interval", func(v string) { s.Interval, _ = strconv.Atoi(v) })
+	s.AddKnob("expiresin", func(v string) { s.ExpiresIn, _ = strconv.Atoi(v) })
 	return s
 }
 
