@@ -1,6 +1,9 @@
 // Package oauthwire holds the OAuth wire pieces the provider flows share:
 // random state, JSON and form requests to token endpoints with error
-// bodies classified, and token-response parsing.
+// bodies classified, token-response parsing, the settings table parser
+// (ParseSettings), and the RFC 8628 device flow: the device-code request
+// (RequestDeviceCode), the time limit (DeviceWait) and the polls, which
+// x/oauth2's Config.DeviceAccessToken sends (DevicePoll).
 //
 // What a provider answers is untrusted text: it may echo the request's
 // secrets or carry terminal control sequences. Errors built here name the
