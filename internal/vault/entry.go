@@ -3,9 +3,7 @@ package vault
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -409,110 +407,122 @@ func (s *scanner) asciiString() (string, bool) {
 	return "", false
 }
 
-// Entries holds the encoding of each entry of a document, as it appears
-// in what Encode returns, and the document's keys in order. EncodeReusing
-// returns it and reuses what it holds. It is never changed once returned.
+// Entries is an encoded document (what Encode returns) with the place of
+// each entry's value in it, so that a change to a few credentials can be
+// encoded by copying the others' bytes (Apply). It is never changed once
+// returned.
 type Entries struct {
-	enc  map[string][]byte
-	keys []string // sorted
+	plain []byte
+	keys  []string // sorted
+	spans []span   // spans[i] is where the value of keys[i] is in plain
 }
 
-// EncodeReusing returns what Encode returns for d, taking the encoding of
-// each entry whose key is not in changed from prev, which must hold the
-// encodings of the same credentials (as returned by the EncodeReusing that
-// wrote the document d was copied from; nil for none). It returns the
-// encodings of d's entries for the next call. A change to one credential
-// then costs the encoding of that credential and the copying of the
-// others, not the encoding of all of them.
-func EncodeReusing(d *Document, prev *Entries, changed map[string]bool) ([]byte, *Entries, error) {
-	if d.Credentials == nil {
-		d.Credentials = map[string]cred.Credential{}
+type span struct{ start, end int }
+
+// Bytes returns the encoded document. The caller must not change it.
+func (e *Entries) Bytes() []byte { return e.plain }
+
+// EncodeEntries returns what Encode returns for d, with the place of each
+// entry for later calls of Apply.
+func EncodeEntries(d *Document) (*Entries, error) {
+	keys := make([]string, 0, len(d.Credentials))
+	for k := range d.Credentials {
+		keys = append(keys, k)
 	}
-	d.Version = Version
-	next := &Entries{}
-	if prev != nil {
-		// Copy prev's encodings and replace what changed (cloning the
-		// map is much cheaper than filling a new one).
-		next.enc = maps.Clone(prev.enc)
-		for k := range changed {
-			delete(next.enc, k)
+	slices.Sort(keys)
+	return build(keys, 0, func(i int) ([]byte, error) {
+		return json.MarshalIndent(d.Credentials[keys[i]], "    ", "  ")
+	})
+}
+
+// Apply returns the encoding of e's document with changes made: each
+// credential in changes replaces the entry under its key, and a nil one
+// removes it. Only the changed credentials are encoded; the others' bytes
+// are copied from e. The result is exactly what Encode returns for the
+// changed document.
+func (e *Entries) Apply(changes map[string]*cred.Credential) (*Entries, error) {
+	keys := e.keys
+	for k, c := range changes {
+		_, found := slices.BinarySearch(e.keys, k)
+		if found != (c != nil) {
+			keys = nil // a key comes or goes
+			break
 		}
-	} else {
-		next.enc = make(map[string][]byte, len(d.Credentials))
 	}
-	// The keys stay those of prev when no key came or went.
-	sameKeys := prev != nil && len(prev.keys) == len(d.Credentials)
-	for k := range changed {
-		_, now := d.Credentials[k]
-		_, before := prev.lookup(k)
-		if now != before {
-			sameKeys = false
+	if keys == nil {
+		keys = make([]string, 0, len(e.keys)+len(changes))
+		for _, k := range e.keys {
+			if c, ok := changes[k]; !ok || c != nil {
+				keys = append(keys, k)
+			}
+		}
+		for k, c := range changes {
+			if _, found := slices.BinarySearch(e.keys, k); !found && c != nil {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+	}
+	size := len(e.plain)
+	for _, c := range changes {
+		if c != nil {
+			size += 1024
 		}
 	}
-	for k, c := range d.Credentials {
-		if _, ok := next.enc[k]; ok {
-			continue
+	j := 0 // walks e.keys alongside keys
+	return build(keys, size, func(i int) ([]byte, error) {
+		k := keys[i]
+		if c, ok := changes[k]; ok {
+			return json.MarshalIndent(c, "    ", "  ")
 		}
-		e, err := json.MarshalIndent(c, "    ", "  ")
-		if err != nil {
-			return nil, nil, fmt.Errorf("encoding vault: %w", err)
+		for e.keys[j] != k {
+			j++
 		}
-		next.enc[k] = e
+		sp := e.spans[j]
+		return e.plain[sp.start:sp.end], nil
+	})
+}
+
+// build writes the document whose entries, in the order of keys, have the
+// values value(i) returns, sized for about size bytes.
+func build(keys []string, size int, value func(i int) ([]byte, error)) (*Entries, error) {
+	if size == 0 {
+		size = 64 + 512*len(keys)
 	}
-	if len(next.enc) != len(d.Credentials) {
-		return nil, nil, errors.New("encoding vault: the earlier encodings do not match the document")
-	}
-	size := 64
-	for k, e := range next.enc {
-		size += len(k) + len(e) + 16
-	}
-	if sameKeys {
-		next.keys = prev.keys
-	} else {
-		next.keys = make([]string, 0, len(d.Credentials))
-		for k := range d.Credentials {
-			next.keys = append(next.keys, k)
-		}
-		slices.Sort(next.keys)
-	}
-	var buf bytes.Buffer
-	buf.Grow(size)
-	buf.WriteString("{\n  \"version\": ")
-	buf.WriteString(strconv.Itoa(Version))
-	buf.WriteString(",\n  \"credentials\": {")
-	for i, k := range next.keys {
+	b := make([]byte, 0, size)
+	b = append(b, "{\n  \"version\": "...)
+	b = strconv.AppendInt(b, Version, 10)
+	b = append(b, ",\n  \"credentials\": {"...)
+	spans := make([]span, len(keys))
+	for i, k := range keys {
 		if i > 0 {
-			buf.WriteByte(',')
+			b = append(b, ',')
 		}
-		buf.WriteString("\n    ")
+		b = append(b, "\n    "...)
 		if plainKey(k) {
-			buf.WriteByte('"')
-			buf.WriteString(k)
-			buf.WriteByte('"')
+			b = append(b, '"')
+			b = append(b, k...)
+			b = append(b, '"')
 		} else {
 			kb, err := json.Marshal(k)
 			if err != nil {
-				return nil, nil, fmt.Errorf("encoding vault: %w", err)
+				return nil, fmt.Errorf("encoding vault: %w", err)
 			}
-			buf.Write(kb)
+			b = append(b, kb...)
 		}
-		buf.WriteString(": ")
-		buf.Write(next.enc[k])
+		b = append(b, ": "...)
+		v, err := value(i)
+		if err != nil {
+			return nil, fmt.Errorf("encoding vault: %w", err)
+		}
+		spans[i] = span{len(b), len(b) + len(v)}
+		b = append(b, v...)
 	}
-	if len(next.keys) > 0 {
-		buf.WriteString("\n  ")
+	if len(keys) > 0 {
+		b = append(b, "\n  "...)
 	}
-	buf.WriteString("}\n}\n")
-	return buf.Bytes(), next, nil
-}
-
-// lookup returns the encoding of the entry under k, if e holds it.
-func (e *Entries) lookup(k string) ([]byte, bool) {
-	if e == nil {
-		return nil, false
-	}
-	b, ok := e.enc[k]
-	return b, ok
+	b = append(b, "}\n}\n"...)
+	return &Entries{plain: b, keys: keys, spans: spans}, nil
 }
 
 // plainKey reports whether json.Marshal writes k as it is between quotes:

@@ -207,28 +207,33 @@ func FuzzDecodeEntry(f *testing.F) {
 	})
 }
 
-// TestEncodeReusing checks that EncodeReusing gives exactly Encode's bytes
-// through a random sequence of changes, reusing earlier encodings.
-func TestEncodeReusing(t *testing.T) {
+// TestApply checks that Entries.Apply gives exactly Encode's bytes through
+// a random sequence of changes, starting from EncodeEntries.
+func TestApply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	d := New()
-	var prev *Entries
+	prev, err := EncodeEntries(d)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for step := range 300 {
-		changed := map[string]bool{}
+		changes := map[string]*cred.Credential{}
 		for range rng.IntN(4) {
 			k := fmt.Sprintf("p%02d/default", rng.IntN(40))
 			if rng.IntN(10) == 0 {
 				k = fmt.Sprintf("p%02d/a<b", rng.IntN(40)) // not a plain key: json.Marshal writes it
 			}
-			changed[k] = true
 			if rng.IntN(4) == 0 {
 				delete(d.Credentials, k)
+				changes[k] = nil
 				continue
 			}
 			p, a, _ := strings.Cut(k, "/")
-			d.Credentials[k] = sampleCred(p, a, step)
+			c := sampleCred(p, a, step)
+			d.Credentials[k] = c
+			changes[k] = &c
 		}
-		got, next, err := EncodeReusing(d, prev, changed)
+		next, err := prev.Apply(changes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,31 +241,47 @@ func TestEncodeReusing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("step %d: EncodeReusing differs from Encode:\n%s\nwant:\n%s", step, got, want)
+		if !bytes.Equal(next.Bytes(), want) {
+			t.Fatalf("step %d: Apply differs from Encode:\n%s\nwant:\n%s", step, next.Bytes(), want)
 		}
-		if len(next.enc) != len(d.Credentials) || len(next.keys) != len(d.Credentials) {
-			t.Fatalf("step %d: %d encodings and %d keys for %d entries", step, len(next.enc), len(next.keys), len(d.Credentials))
+		whole, err := EncodeEntries(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(whole.Bytes(), want) || !reflect.DeepEqual(whole.keys, next.keys) || !reflect.DeepEqual(whole.spans, next.spans) {
+			t.Fatalf("step %d: EncodeEntries and Apply disagree", step)
+		}
+		for i, k := range next.keys {
+			sp := next.spans[i]
+			v, err := json.MarshalIndent(d.Credentials[k], "    ", "  ")
+			if err != nil || !bytes.Equal(next.plain[sp.start:sp.end], v) {
+				t.Fatalf("step %d: the span of %s does not hold its credential (%v)", step, k, err)
+			}
 		}
 		prev = next
 	}
 }
 
-// TestEncodeReusingReuses checks that an entry not marked changed is taken
-// from prev, not encoded again.
-func TestEncodeReusingReuses(t *testing.T) {
+// TestApplyReuses checks that an entry not changed is copied from the
+// earlier encoding, not encoded again.
+func TestApplyReuses(t *testing.T) {
 	d := sampleDoc(2)
-	_, prev, err := EncodeReusing(d, nil, nil)
+	prev, err := EncodeEntries(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev.enc["p001/default"] = []byte(`"reused"`)
-	got, _, err := EncodeReusing(d, prev, map[string]bool{"p000/default": true})
+	// Replace the bytes of p001's value with a marker of the same length.
+	sp := prev.spans[1]
+	marked := bytes.Clone(prev.plain)
+	copy(marked[sp.start:sp.end], bytes.Repeat([]byte("x"), sp.end-sp.start))
+	prev.plain = marked
+	c := d.Credentials["p000/default"]
+	next, err := prev.Apply(map[string]*cred.Credential{"p000/default": &c})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(got, []byte(`"p001/default": "reused"`)) {
-		t.Fatalf("the unchanged entry was encoded again:\n%s", got)
+	if !bytes.Contains(next.Bytes(), bytes.Repeat([]byte("x"), sp.end-sp.start)) {
+		t.Fatalf("the unchanged entry was encoded again:\n%s", next.Bytes())
 	}
 }
 
