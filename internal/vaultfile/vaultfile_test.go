@@ -518,6 +518,12 @@ func TestWritesMatchAModel(t *testing.T) {
 			}
 		}
 		for i, s := range stores {
+			// Get first: List builds the whole document.
+			ref := cred.Ref{Provider: "openai", Account: account}
+			c, err := s.Get(ctx, ref)
+			if want, ok := model[ref.String()]; ok != (err == nil) || ok && !reflect.DeepEqual(c, want) {
+				t.Fatalf("step %d: store %d Get(%s) = %+v, %v; the model has %+v", step, i, ref, c, err, want)
+			}
 			l, err := s.List(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -529,11 +535,6 @@ func TestWritesMatchAModel(t *testing.T) {
 				if want, ok := model[c.Ref().String()]; !ok || !reflect.DeepEqual(c, want) {
 					t.Fatalf("step %d: store %d lists %s as %+v, the model has %+v", step, i, c.Ref(), c, want)
 				}
-			}
-			ref := cred.Ref{Provider: "openai", Account: account}
-			c, err := s.Get(ctx, ref)
-			if want, ok := model[ref.String()]; ok != (err == nil) || ok && !reflect.DeepEqual(c, want) {
-				t.Fatalf("step %d: store %d Get(%s) = %+v, %v; the model has %+v", step, i, ref, c, err, want)
 			}
 		}
 		sealed, err := os.ReadFile(path)
