@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
@@ -30,17 +31,8 @@ func DecodeEntry(b []byte, key string) (cred.Credential, bool, error) {
 		if c, ok := decodePlainEntry(raw); ok && c.Ref().String() == key && c.Validate() == nil {
 			return c, true, nil
 		}
-		mini := make([]byte, 0, len(raw)+len(key)+48)
-		mini = append(mini, `{"version":`...)
-		mini = strconv.AppendInt(mini, int64(version), 10)
-		mini = append(mini, `,"credentials":{"`...)
-		mini = append(mini, key...)
-		mini = append(mini, `":`...)
-		mini = append(mini, raw...)
-		mini = append(mini, "}}"...)
-		if d, err := Decode(mini); err == nil {
-			c, ok := d.Credentials[key]
-			return c, ok, nil
+		if c, ok := decodeAlone(raw, key); ok && version == Version {
+			return c, true, nil
 		}
 		// The entry is bad: decode the whole document so that the error
 		// (and any byte offset in it) is about the file itself.
@@ -53,6 +45,25 @@ func DecodeEntry(b []byte, key string) (cred.Credential, bool, error) {
 	}
 	c, found := d.Credentials[key]
 	return c, found, nil
+}
+
+// decodeAlone decodes the entry raw under key (a plain key) with Decode,
+// as a document of its own, and reports whether Decode accepted it.
+func decodeAlone(raw []byte, key string) (cred.Credential, bool) {
+	mini := make([]byte, 0, len(raw)+len(key)+48)
+	mini = append(mini, `{"version":`...)
+	mini = strconv.AppendInt(mini, Version, 10)
+	mini = append(mini, `,"credentials":{"`...)
+	mini = append(mini, key...)
+	mini = append(mini, `":`...)
+	mini = append(mini, raw...)
+	mini = append(mini, "}}"...)
+	d, err := Decode(mini)
+	if err != nil {
+		return cred.Credential{}, false
+	}
+	c, ok := d.Credentials[key]
+	return c, ok
 }
 
 // findEntry follows the outer structure of a document,
@@ -481,6 +492,118 @@ func (e *Entries) Apply(changes map[string]*cred.Credential) (*Entries, error) {
 		sp := e.spans[j]
 		return e.plain[sp.start:sp.end], nil
 	})
+}
+
+// Parse decodes a document as Decode does and returns, when the document
+// is in the plain form credmgr writes (see decodePlainEntry; keys without
+// escapes, each once, and nothing but version and credentials at the top),
+// also the place of each entry in b, so that a later Apply copies the
+// entries it does not change from b. A plain document is decoded without
+// reflection, about ten times faster than Decode; anything else is left to
+// Decode, and its Entries are nil. What Parse returns, or its error, is
+// what Decode returns.
+func Parse(b []byte) (*Document, *Entries, error) {
+	if d, e, ok := parsePlain(b); ok {
+		return d, e, nil
+	}
+	d, err := Decode(b)
+	return d, nil, err
+}
+
+// parsePlain is Parse's fast path; ok is false when b is not plain.
+func parsePlain(b []byte) (*Document, *Entries, bool) {
+	s := scanner{b: b}
+	if !s.consume('{') {
+		return nil, nil, false
+	}
+	d := &Document{Credentials: map[string]cred.Credential{}}
+	e := &Entries{plain: b}
+	haveVersion, haveCreds := false, false
+	for first := true; ; first = false {
+		if s.consume('}') {
+			break
+		}
+		if !first && !s.consume(',') {
+			return nil, nil, false
+		}
+		name, ok := s.plainString()
+		if !ok || !s.consume(':') {
+			return nil, nil, false
+		}
+		switch name {
+		case "version":
+			if haveVersion {
+				return nil, nil, false
+			}
+			haveVersion = true
+			s.space()
+			start := s.i
+			for s.i < len(b) && b[s.i] >= '0' && b[s.i] <= '9' {
+				s.i++
+			}
+			n, err := strconv.Atoi(string(b[start:s.i]))
+			if err != nil || s.i-start > 1 && b[start] == '0' || n != Version {
+				return nil, nil, false
+			}
+			d.Version = n
+		case "credentials":
+			if haveCreds || !s.consume('{') {
+				return nil, nil, false
+			}
+			haveCreds = true
+			for firstEntry := true; ; firstEntry = false {
+				if s.consume('}') {
+					break
+				}
+				if !firstEntry && !s.consume(',') {
+					return nil, nil, false
+				}
+				k, ok := s.plainString()
+				if !ok || !s.consume(':') {
+					return nil, nil, false
+				}
+				s.space()
+				start := s.i
+				if !s.skipValue() {
+					return nil, nil, false
+				}
+				raw := b[start:s.i]
+				c, ok := decodePlainEntry(raw)
+				if !ok {
+					// Not plain (an escape, non-ASCII text): Decode
+					// reads this entry alone, as DecodeEntry does.
+					if c, ok = decodeAlone(raw, k); !ok {
+						return nil, nil, false
+					}
+				}
+				if _, twice := d.Credentials[k]; twice || c.Ref().String() != k || c.Validate() != nil {
+					return nil, nil, false
+				}
+				d.Credentials[k] = c
+				e.keys = append(e.keys, k)
+				e.spans = append(e.spans, span{start, s.i})
+			}
+		default:
+			return nil, nil, false
+		}
+	}
+	s.space()
+	if s.i != len(b) || !haveVersion || !haveCreds {
+		return nil, nil, false
+	}
+	if !slices.IsSorted(e.keys) {
+		idx := make([]int, len(e.keys))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(i, j int) int { return strings.Compare(e.keys[i], e.keys[j]) })
+		keys, spans := make([]string, len(idx)), make([]span, len(idx))
+		for n, i := range idx {
+			keys[n], spans[n] = e.keys[i], e.spans[i]
+		}
+		e.keys, e.spans = keys, spans
+	}
+	return d, e, true
 }
 
 // build writes the document whose entries, in the order of keys, have the

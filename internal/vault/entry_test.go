@@ -307,3 +307,137 @@ func BenchmarkDecodeEntry(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParse checks that Parse returns what Decode returns, document or
+// error, and that Entries from a parsed document encode it again: Apply
+// with no changes gives a document that decodes to the same credentials.
+func FuzzParse(f *testing.F) {
+	enc, _ := Encode(sampleDoc(3))
+	f.Add(enc)
+	f.Add([]byte(`{"version":1,"credentials":{}}`))
+	f.Add([]byte(`{"credentials":{"b/c":{"provider":"b","account":"c","type":"api_key","access_token":"k"},"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"k"}},"version":1}`))
+	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"k"},"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"j"}}}`))
+	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"x","type":"api_key","access_token":"k"}}}`))
+	f.Add([]byte(`{"version":2,"credentials":{}}`))
+	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"oauth","access_token":"k","expiry":"2030-01-01T00:00:00Z","scopes":["x"],"extra":{"k":"v"}}}} x`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, e, err := Parse(b)
+		want, werr := Decode(b)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("Parse error %v, Decode error %v", err, werr)
+		}
+		if err != nil {
+			if err.Error() != werr.Error() {
+				t.Fatalf("Parse error %q, Decode error %q", err, werr)
+			}
+			return
+		}
+		if !reflect.DeepEqual(d, want) {
+			t.Fatalf("Parse = %+v\nDecode = %+v", d, want)
+		}
+		if e == nil {
+			return
+		}
+		again, err := e.Apply(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Decode(again.Bytes())
+		if err != nil || !reflect.DeepEqual(back.Credentials, want.Credentials) {
+			t.Fatalf("the entries of a parsed document encode something else (%v):\n%s", err, again.Bytes())
+		}
+	})
+}
+
+// TestParse checks that the plain form credmgr writes, indented or
+// compact, in key order or not, is parsed without reflection with the
+// place of every entry, and that Apply over a parsed document gives what
+// Encode gives for the changed document.
+func TestParse(t *testing.T) {
+	d := sampleDoc(20)
+	enc, err := Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact := new(bytes.Buffer)
+	if err := json.Compact(compact, enc); err != nil {
+		t.Fatal(err)
+	}
+	// The same credentials, the keys in reverse order.
+	var rev bytes.Buffer
+	rev.WriteString(`{"version":1,"credentials":{`)
+	for i := 19; i >= 0; i-- {
+		k := fmt.Sprintf("p%03d/default", i)
+		v, _ := json.Marshal(d.Credentials[k])
+		if i < 19 {
+			rev.WriteByte(',')
+		}
+		fmt.Fprintf(&rev, "%q:%s", k, v)
+	}
+	rev.WriteString("}}")
+	for name, b := range map[string][]byte{"encoded": enc, "compact": compact.Bytes(), "reversed": rev.Bytes()} {
+		got, e, err := Parse(b)
+		if err != nil || !reflect.DeepEqual(got, d) {
+			t.Fatalf("%s: Parse = %v", name, err)
+		}
+		if e == nil {
+			t.Fatalf("%s: the plain document was left to Decode", name)
+		}
+		c := sampleCred("p005", "default", 99)
+		next, err := e.Apply(map[string]*cred.Credential{"p005/default": &c, "p007/default": nil})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sampleDoc(20)
+		want.Credentials["p005/default"] = c
+		delete(want.Credentials, "p007/default")
+		back, err := Decode(next.Bytes())
+		if err != nil || !reflect.DeepEqual(back, want) {
+			t.Fatalf("%s: Apply over the parsed document: %v", name, err)
+		}
+		if name == "encoded" {
+			wantEnc, _ := Encode(want)
+			if !bytes.Equal(next.Bytes(), wantEnc) {
+				t.Fatalf("Apply over a document Encode wrote differs from Encode:\n%s", next.Bytes())
+			}
+		}
+	}
+	// Not plain: an escaped key goes to Decode.
+	esc := bytes.Replace(enc, []byte(`"p000/default": {`), []byte(`"p000\/default": {`), 1)
+	if got, e, err := Parse(esc); err != nil || e != nil || !reflect.DeepEqual(got, d) {
+		t.Fatalf("escaped key: Parse = %v, entries %v", err, e != nil)
+	}
+}
+
+// BenchmarkParse parses vaults of logins in the plain form (printable
+// ASCII, no character that JSON escapes), against Decode.
+func BenchmarkParse(b *testing.B) {
+	for _, n := range []int{1, 1000, 10000} {
+		d := New()
+		for i := range n {
+			c := cred.Credential{Provider: fmt.Sprintf("p%05d", i), Account: "default", Type: cred.TypeOAuth,
+				AccessToken: strings.Repeat("a", 200), RefreshToken: "r", IDToken: "id", TokenType: "Bearer",
+				Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"openid", "offline_access"},
+				Extra: map[string]string{"email": "a@example.com"}, UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			d.Credentials[c.Ref().String()] = c
+		}
+		enc, err := Encode(d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprint("Parse/", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, e, err := Parse(enc); err != nil || e == nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprint("Decode/", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Decode(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

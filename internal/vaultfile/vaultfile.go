@@ -298,7 +298,9 @@ func (sn *snapshot) document() (*vault.Document, error) {
 	case sn.base != nil:
 		sn.doc = &vault.Document{Version: vault.Version, Credentials: applied(sn.base, sn.over)}
 	default:
-		sn.doc, sn.docErr = vault.Decode(sn.plain)
+		// The places of the entries come with a plain document, so that
+		// a write copies the entries it does not change.
+		sn.doc, sn.enc, sn.docErr = vault.Parse(sn.plain)
 	}
 	return sn.doc, sn.docErr
 }
