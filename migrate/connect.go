@@ -540,12 +540,7 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 	if plan.mode == ModeProxy {
 		res.ProxyURL = strings.TrimSuffix(o.proxyBase(""), "/")
 	}
-	needsKey := false
-	for _, e := range plan.entries {
-		if _, ok := e.value.(proxyKeyValue); ok {
-			needsKey = true
-		}
-	}
+	needsKey := plan.needsKey()
 	key := ""
 	if needsKey {
 		if o.ProxyKeys == nil {
@@ -555,81 +550,124 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 			return nil, fmt.Errorf("%s: %w", c.name, ErrProxyAddress)
 		}
 		res.ProxyKey = proxyKeyName(c.tool)
-		// Keep the key the files hold when it is the stored key of that
-		// name.
-		for _, e := range plan.entries {
-			if pk, ok := e.value.(proxyKeyValue); ok {
-				v, _ := docs[e.file].get(e.path)
-				if k, ok := pk.keyIn(v); ok {
-					if holds, err := o.ProxyKeys.Holds(ctx, res.ProxyKey, k); err != nil {
-						return nil, fmt.Errorf("reading proxy key %s: %w", res.ProxyKey, err)
-					} else if holds {
-						key = k
-					}
-				}
-				break
-			}
+		if key, err = plan.heldKey(ctx, &o, docs, res.ProxyKey); err != nil {
+			return nil, err
 		}
 	}
-	placeholder := "cmp_" + strings.Repeat("0", 43)
-	compute := func(key string) ([][]byte, error) {
-		owned, _, _ := c.owned(&o, docs)
-		out := make([][]byte, len(states))
-		for i, st := range states {
-			d := st.doc
-			var err error
-			// Take out what an earlier connect wrote that this one does
-			// not (another mode or provider).
-			for j := len(owned) - 1; j >= 0; j-- {
-				e := owned[j]
-				if e.file != i || plan.has(e) || e.provider != "" && !o.wants(e.provider) {
-					continue
-				}
-				if d, err = takeOut(st, d, e.path); err != nil {
-					return nil, err
-				}
-			}
-			for _, e := range plan.entries {
-				if e.file != i {
-					continue
-				}
-				v := e.value
-				if pk, ok := v.(proxyKeyValue); ok {
-					v = pk.prefix + key
-				}
-				if cur, ok := d.get(e.path); ok && reflect.DeepEqual(cur, plain(v)) {
-					continue
-				}
-				if d, err = edit(st, d, func(d doc) ([]byte, error) { return d.set(v, e.path) }); err != nil {
-					return nil, err
-				}
-			}
-			out[i] = d.bytes()
-		}
-		return out, nil
-	}
+	// The files are edited in memory with a placeholder until every one
+	// of them has been: only then is a new key created, and the edit
+	// done again with it.
+	const placeholder = "cmp_" + "0000000000000000000000000000000000000000000"
 	if key == "" {
 		key = placeholder
 	}
-	outs, err := compute(key)
+	owned, _, _ := c.owned(&o, docs)
+	outs, err := plan.render(&o, states, owned, key)
 	if err != nil {
 		return nil, err
 	}
 	if needsKey && key == placeholder && !o.DryRun {
-		// Only now, with every file parsed and edited in memory, create
-		// the key.
 		if key, err = o.ProxyKeys.Add(ctx, res.ProxyKey, plan.providers, o.account()); err != nil {
 			return nil, fmt.Errorf("creating proxy key %s: %w", res.ProxyKey, err)
 		}
-		if outs, err = compute(key); err != nil {
+		if outs, err = plan.render(&o, states, owned, key); err != nil {
 			return nil, err
 		}
 	}
+	if res.Files, err = describeChanges(states, outs, o.Creds, key); err != nil {
+		return nil, err
+	}
+	if o.BeforeWrite != nil {
+		o.BeforeWrite(res)
+	}
+	if o.DryRun {
+		return res, nil
+	}
+	return res, writeChanges(res.Files, states, owned, plan, outs)
+}
+
+// needsKey reports whether the plan writes a proxy key.
+func (p *toolPlan) needsKey() bool {
+	for _, e := range p.entries {
+		if _, ok := e.value.(proxyKeyValue); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// heldKey returns the proxy key the files hold where the plan writes one,
+// if it is the stored key called name; "" otherwise.
+func (p *toolPlan) heldKey(ctx context.Context, o *ConnectOptions, docs []doc, name string) (string, error) {
+	for _, e := range p.entries {
+		pk, ok := e.value.(proxyKeyValue)
+		if !ok {
+			continue
+		}
+		v, _ := docs[e.file].get(e.path)
+		k, ok := pk.keyIn(v)
+		if !ok {
+			return "", nil
+		}
+		holds, err := o.ProxyKeys.Holds(ctx, name, k)
+		if err != nil {
+			return "", fmt.Errorf("reading proxy key %s: %w", name, err)
+		}
+		if holds {
+			return k, nil
+		}
+		return "", nil
+	}
+	return "", nil
+}
+
+// render returns the new content of each file: what an earlier connect
+// wrote that this plan does not (another mode or provider) taken out, and
+// the plan's entries set, with key where a proxy key goes.
+func (p *toolPlan) render(o *ConnectOptions, states []*toolState, owned []entry, key string) ([][]byte, error) {
+	out := make([][]byte, len(states))
+	for i, st := range states {
+		d := st.doc
+		var err error
+		for j := len(owned) - 1; j >= 0; j-- {
+			e := owned[j]
+			if e.file != i || p.has(e) || e.provider != "" && !o.wants(e.provider) {
+				continue
+			}
+			if d, err = takeOut(st, d, e.path); err != nil {
+				return nil, err
+			}
+		}
+		for _, e := range p.entries {
+			if e.file != i {
+				continue
+			}
+			v := e.value
+			if pk, ok := v.(proxyKeyValue); ok {
+				v = pk.prefix + key
+			}
+			if cur, ok := d.get(e.path); ok && reflect.DeepEqual(cur, plain(v)) {
+				continue
+			}
+			if d, err = edit(st, d, func(d doc) ([]byte, error) { return d.set(v, e.path) }); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = d.bytes()
+	}
+	return out, nil
+}
+
+// describeChanges returns what writing outs would do to each file that is
+// not read-only, with a diff in which key is masked, after checking that
+// no output holds a stored secret.
+func describeChanges(states []*toolState, outs [][]byte, creds []backends.Credential, key string) ([]FileResult, error) {
+	var files []FileResult
 	for i, st := range states {
 		if st.readOnly {
 			continue
 		}
-		if err := noSecrets(outs[i], o.Creds); err != nil {
+		if err := noSecrets(outs[i], creds); err != nil {
 			return nil, fmt.Errorf("%s: %w; nothing was written", st.path, err)
 		}
 		fr := FileResult{Path: st.path, Action: FileUnchanged}
@@ -641,17 +679,18 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 			}
 			fr.Diff = maskKeys(string(diff.Diff(st.path+" (before)", old, st.path+" (after)", outs[i])), key)
 		}
-		res.Files = append(res.Files, fr)
+		files = append(files, fr)
 	}
-	if o.BeforeWrite != nil {
-		o.BeforeWrite(res)
-	}
-	if o.DryRun {
-		return res, nil
-	}
-	owned, _, _ := c.owned(&o, docs)
-	for n := range res.Files {
-		fr := &res.Files[n]
+	return files, nil
+}
+
+// writeChanges writes the files that change, each after a backup of it as
+// it was before credmgr first touched it (a file credmgr has not connected
+// yet gets a new backup; a connected one keeps the backup it has), and
+// notes the backups in files.
+func writeChanges(files []FileResult, states []*toolState, owned []entry, plan *toolPlan, outs [][]byte) error {
+	for n := range files {
+		fr := &files[n]
 		i := indexOf(states, fr.Path)
 		st := states[i]
 		if fr.Action == FileUnchanged {
@@ -660,16 +699,13 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 			}
 			continue
 		}
-		// Keep a copy of the file as it was before credmgr first touched
-		// it: a file credmgr has not connected yet gets a (new) backup;
-		// a connected one keeps the backup it has.
 		connected := false
 		for _, e := range owned {
 			connected = connected || e.file == i
 		}
 		if st.exists && !connected {
 			if err := fsutil.WriteFileAtomicMode(st.bakPath, st.doc.bytes(), st.perm); err != nil {
-				return res, fmt.Errorf("saving a backup of %s: %w; the file was not changed", st.path, err)
+				return fmt.Errorf("saving a backup of %s: %w; the file was not changed", st.path, err)
 			}
 			fr.Backup = st.bakPath
 		} else if st.backup != nil {
@@ -682,14 +718,14 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 				perm = 0o600
 			}
 			if err := os.MkdirAll(filepath.Dir(st.real), st.dirPerm); err != nil {
-				return res, fmt.Errorf("creating %s: %w", filepath.Dir(st.real), err)
+				return fmt.Errorf("creating %s: %w", filepath.Dir(st.real), err)
 			}
 		}
 		if err := fsutil.WriteFileAtomicMode(st.real, outs[i], perm); err != nil {
-			return res, err
+			return err
 		}
 	}
-	return res, nil
+	return nil
 }
 
 func indexOf(states []*toolState, path string) int {
