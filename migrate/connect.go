@@ -794,66 +794,29 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 	}
 	owned, mode, _ := c.owned(&o, docs)
 	res := &ConnectResult{Tool: c.tool, Name: c.name, DryRun: o.DryRun}
-	type change struct {
-		action string
-		data   []byte
-	}
-	changes := make([]change, len(states))
+	changes := make([]undoChange, len(states))
 	for i, st := range states {
+		if st.readOnly {
+			continue
+		}
 		var mine []entry
 		for _, e := range owned {
 			if e.file == i {
 				mine = append(mine, e)
 			}
 		}
-		if st.readOnly {
-			continue
-		}
 		fr := FileResult{Path: st.path, Action: FileUnchanged}
 		if len(mine) == 0 {
 			res.Files = append(res.Files, fr)
 			continue
 		}
-		cur := st.doc.bytes()
-		// What connect would have written over the backup (or over
-		// nothing): if that is the file, the backup is the file as it
-		// was.
-		var d doc
-		if d, err = parseDoc(st.format, st.bakData); err != nil {
-			d = nil
-		}
-		replayed := d != nil
-		for _, e := range mine {
-			if !replayed {
-				break
-			}
-			v, _ := st.doc.get(e.path)
-			nd, err := edit(st, d, func(d doc) ([]byte, error) { return d.set(v, e.path) })
-			if err != nil {
-				replayed = false
-				break
-			}
-			d = nd
-		}
-		var ch change
-		if replayed && bytes.Equal(d.bytes(), cur) {
-			if st.bakData != nil {
-				ch = change{FileRestore, st.bakData}
-			} else {
-				ch = change{FileRemove, nil}
-			}
-		} else {
-			d = st.doc
-			for j := len(mine) - 1; j >= 0; j-- {
-				if d, err = takeOut(st, d, mine[j].path); err != nil {
-					return nil, err
-				}
-			}
-			ch = change{FileUndo, d.bytes()}
+		ch, err := undoFile(st, mine)
+		if err != nil {
+			return nil, err
 		}
 		changes[i] = ch
 		fr.Action = ch.action
-		fr.Diff = maskProxyKeys(string(diff.Diff(st.path+" (before)", cur, st.path+" (after)", ch.data)))
+		fr.Diff = maskProxyKeys(string(diff.Diff(st.path+" (before)", st.doc.bytes(), st.path+" (after)", ch.data)))
 		if st.bakData != nil {
 			fr.Backup = st.bakPath
 		}
@@ -870,24 +833,12 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 	}
 	for n := range res.Files {
 		i := indexOf(states, res.Files[n].Path)
-		st := states[i]
-		switch changes[i].action {
-		case FileRestore:
-			// The backup has the original mode; renaming it over the
-			// file restores content and mode at once.
-			if err := os.Rename(st.bakPath, st.real); err != nil {
-				return res, fmt.Errorf("restoring %s: %w", st.path, err)
-			}
-			fsutil.SyncDir(filepath.Dir(st.real))
+		restored, err := changes[i].apply(states[i])
+		if err != nil {
+			return res, err
+		}
+		if restored {
 			res.Files[n].Backup = ""
-		case FileRemove:
-			if err := fsutil.RemoveDurable(st.real); err != nil {
-				return res, fmt.Errorf("removing %s: %w", st.path, err)
-			}
-		case FileUndo:
-			if err := fsutil.WriteFileAtomicMode(st.real, changes[i].data, st.perm); err != nil {
-				return res, err
-			}
 		}
 	}
 	if res.ProxyKey != "" {
@@ -896,6 +847,71 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 		}
 	}
 	return res, nil
+}
+
+// undoChange is what undo does to one file: restore its backup, remove
+// it (connect created it), or write data (connect's entries taken out).
+type undoChange struct {
+	action string // FileRestore, FileRemove, FileUndo or "" (nothing)
+	data   []byte
+}
+
+// undoFile decides what undoing the entries mine does to st. If what
+// connect would have written over the backup (or over nothing) is the file
+// as it is, the backup is the file as it was, and is restored (or the file
+// removed); otherwise only credmgr's entries are taken out.
+func undoFile(st *toolState, mine []entry) (undoChange, error) {
+	d, err := parseDoc(st.format, st.bakData)
+	replayed := err == nil && d != nil
+	for _, e := range mine {
+		if !replayed {
+			break
+		}
+		v, _ := st.doc.get(e.path)
+		nd, err := edit(st, d, func(d doc) ([]byte, error) { return d.set(v, e.path) })
+		if err != nil {
+			replayed = false
+			break
+		}
+		d = nd
+	}
+	if replayed && bytes.Equal(d.bytes(), st.doc.bytes()) {
+		if st.bakData != nil {
+			return undoChange{FileRestore, st.bakData}, nil
+		}
+		return undoChange{FileRemove, nil}, nil
+	}
+	d = st.doc
+	for j := len(mine) - 1; j >= 0; j-- {
+		if d, err = takeOut(st, d, mine[j].path); err != nil {
+			return undoChange{}, err
+		}
+	}
+	return undoChange{FileUndo, d.bytes()}, nil
+}
+
+// apply carries out ch on st's file and reports whether the backup was
+// restored (and so is gone).
+func (ch undoChange) apply(st *toolState) (restored bool, err error) {
+	switch ch.action {
+	case FileRestore:
+		// The backup has the original mode; renaming it over the file
+		// restores content and mode at once.
+		if err := os.Rename(st.bakPath, st.real); err != nil {
+			return false, fmt.Errorf("restoring %s: %w", st.path, err)
+		}
+		fsutil.SyncDir(filepath.Dir(st.real))
+		return true, nil
+	case FileRemove:
+		if err := fsutil.RemoveDurable(st.real); err != nil {
+			return false, fmt.Errorf("removing %s: %w", st.path, err)
+		}
+	case FileUndo:
+		if err := fsutil.WriteFileAtomicMode(st.real, ch.data, st.perm); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // maskProxyKeys hides every proxy key in text.
