@@ -250,7 +250,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 	ctx, end := wait.Begin(ctx, ui, dc.VerificationURI, dc.ExpiresIn)
 	defer end()
 	t, err := oauthwire.DevicePoll{ClientID: f.clientID, TokenURL: githubURL + "/login/oauth/access_token",
-		Interval: 5, Header: http.Header{"User-Agent": {userAgent}},
+		Interval: 5 /* RFC 8628 section 3.2 */, Header: http.Header{"User-Agent": {userAgent}},
 		Refused: func(he *oauthwire.HTTPError) error {
 			return classify(fmt.Errorf("device login failed: %w", he), he.Code)
 		}}.Poll(ctx, &wait, f.HTTP(), dc)
