@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
-	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // stubFlow is a flow whose login returns what it is given.
