@@ -29,8 +29,8 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/cred"
-	"github.com/credmgr/credmgr/internal/flowapi"
 	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
@@ -62,6 +62,7 @@ const (
 // Flow is the Qwen login.
 type Flow struct {
 	oauthwire.Base
+	API
 	baseURL, clientID string
 	deviceTimeout     time.Duration
 	// unit is the length of one second of server-given device-flow
@@ -70,10 +71,10 @@ type Flow struct {
 	unit time.Duration
 }
 
-var _ flowapi.Flow = (*Flow)(nil)
+var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
-func New(cfg flowapi.Config) (*Flow, error) {
+func New(cfg flows.Config) (*Flow, error) {
 	f := &Flow{Base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
 		deviceTimeout: DeviceTimeout, unit: time.Second}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("qwen", cfg.Settings, []oauthwire.Setting{
@@ -88,7 +89,7 @@ func (f *Flow) tokenURL() string      { return f.baseURL + "/api/v1/oauth2/token
 
 // Login runs the device flow whatever opts.Mode says: Qwen offers no
 // other. The flow opens the verification page when it can.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (cred.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	post := func(out any) error {
 		return oauthwire.PostForm(ctx, f.HTTP(), f.deviceCodeURL(), "the device-code endpoint", url.Values{
@@ -160,11 +161,11 @@ func (f *Flow) poll(ctx context.Context, wait *oauthwire.DeviceWait, deviceCode,
 			// pending answer, the longer interval is kept (RFC 8628 3.5).
 			interval = min(time.Duration(float64(interval)*slowDownFactor), ceiling)
 		case he.Code == "access_denied":
-			return nil, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
+			return nil, fmt.Errorf("%w: %v", flows.ErrDenied, err)
 		case he.Code == "expired_token" || he.Status == http.StatusUnauthorized:
-			return nil, fmt.Errorf("%w: %v", flowapi.ErrExpired, err)
+			return nil, fmt.Errorf("%w: %v", flows.ErrExpired, err)
 		case he.Status == http.StatusTooManyRequests:
-			return nil, fmt.Errorf("device login was rate limited: %w", flowapi.Mark(err, flowapi.ErrRateLimited))
+			return nil, fmt.Errorf("device login was rate limited: %w", flows.Mark(err, flows.ErrRateLimited))
 		default:
 			return nil, fmt.Errorf("device login failed: %w", err)
 		}
@@ -185,7 +186,7 @@ func (f *Flow) credential(t *tokenResp) cred.Credential {
 
 // apply copies a token response into c, keeping what the response omits
 // (refresh token, resource_url, scopes). Without expires_in the access
-// token is taken to live flowapi.DefaultLifetime.
+// token is taken to live flows.DefaultLifetime.
 func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
 	t.Apply(c, f.Now(), time.Time{})
 	if s := strings.Fields(t.Scope); len(s) > 0 {
@@ -216,7 +217,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 		var he *oauthwire.HTTPError
 		// qwen-code treats any 400 from a refresh as a dead login.
 		if errors.As(err, &he) && he.Status == http.StatusBadRequest {
-			return cred.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w", flowapi.ErrReloginRequired, err)
+			return cred.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w", flows.ErrReloginRequired, err)
 		}
 		return cred.Credential{}, oauthwire.ClassifyRefresh(err)
 	}

@@ -50,6 +50,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 )
 
 // Options configure a Server.
@@ -57,7 +58,7 @@ type Options struct {
 	// Store holds the credentials and the proxy keys.
 	Store backends.Store
 	// Settings returns a provider's [providers.NAME] settings (see
-	// flows.Settings); nil means none.
+	// providers.Settings); nil means none.
 	Settings func(provider string) map[string]string
 	// VaultPath is the file the store keeps everything in
 	// (backends.Opened.Path), if known: stored keys are then read again
@@ -398,7 +399,8 @@ func (s *Server) transport(ref backends.Ref) *flows.ProviderTransport {
 		if s.opts.Settings != nil {
 			settings = s.opts.Settings(ref.Provider)
 		}
-		t = flows.Transport(s.opts.Store, ref, flows.Config{Settings: settings, HTTPClient: s.opts.HTTPClient, Now: s.opts.Now})
+		cfg := flows.Config{Settings: settings, HTTPClient: s.opts.HTTPClient, Now: s.opts.Now}
+		t = flows.Transport(s.opts.Store, ref, providers.Lazy(ref.Provider, cfg), cfg)
 		t.Base = s.base
 		s.transports[ref] = t
 	}

@@ -1,0 +1,43 @@
+package gemini
+
+import (
+	"net/http"
+
+	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/internal/cred"
+)
+
+// Upstream base URLs, by kind of credential.
+const (
+	// APIURL is the Gemini API, for API keys (requests such as
+	// /v1beta/models/…).
+	APIURL = "https://generativelanguage.googleapis.com"
+	// CodeAssistURL is Google's Code Assist API, for Google logins
+	// (requests such as /v1internal:generateContent).
+	CodeAssistURL = "https://cloudcode-pa.googleapis.com"
+)
+
+// API is how requests made with a Gemini credential reach Google (see
+// [flows.API]); Flow embeds it.
+type API struct{}
+
+var _ flows.API = API{}
+
+// DefaultUpstream returns CodeAssistURL for a Google login and APIURL for
+// an API key.
+func (API) DefaultUpstream(c cred.Credential) (url, from string) {
+	if c.Type == cred.TypeOAuth {
+		return CodeAssistURL, ""
+	}
+	return APIURL, ""
+}
+
+// Authorize sends an API key as x-goog-api-key and an OAuth token as
+// "Authorization: Bearer".
+func (API) Authorize(h http.Header, c cred.Credential) {
+	if c.Type != cred.TypeOAuth {
+		h.Set("X-Goog-Api-Key", c.AccessToken)
+		return
+	}
+	h.Set("Authorization", "Bearer "+c.AccessToken)
+}
