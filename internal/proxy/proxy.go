@@ -263,7 +263,7 @@ func (h *handler) check(r *http.Request, info *reqLog) (rt *route, status int, c
 	if !ok {
 		return nil, http.StatusBadRequest, "bad_path", "credmgr proxy: the path is not /PROVIDER/PATH without \".\", \"..\", encoded slashes or control characters"
 	}
-	p, err := backends.CanonicalProvider(provider)
+	p, err := providers.Canonical(provider)
 	if err != nil || p == KeyProvider {
 		return nil, http.StatusNotFound, "unknown_provider", "credmgr proxy: the path must start with a provider name, such as /anthropic/ or /openai/"
 	}
@@ -440,7 +440,7 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 
 func loginCommand(ref backends.Ref) string {
 	c := "credmgr login " + ref.Provider
-	if !backends.KnownProvider(ref.Provider) {
+	if !providers.Known(ref.Provider) {
 		c = "credmgr import " + ref.Provider + " --api-key"
 	}
 	if ref.Account != backends.DefaultAccount {
