@@ -38,7 +38,7 @@ const (
 
 // Flow is the Anthropic login.
 type Flow struct {
-	oauthwire.Base
+	base
 	API
 	clientID, authorizeURL, tokenURL, redirectURI string
 }
@@ -47,7 +47,7 @@ var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flows.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("anthropic", cfg), clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
+	f := &Flow{base: oauthwire.NewBase("anthropic", cfg), clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
 		redirectURI: DefaultRedirectURI}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("anthropic", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.Text(&f.clientID)},

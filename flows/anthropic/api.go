@@ -4,8 +4,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
-	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
 // APIURL is the Anthropic API's base URL, for API keys and OAuth tokens
@@ -23,12 +24,12 @@ type API struct{}
 var _ flows.API = API{}
 
 // DefaultUpstream returns APIURL.
-func (API) DefaultUpstream(cred.Credential) (url, from string) { return APIURL, "" }
+func (API) DefaultUpstream(backends.Credential) (url, from string) { return APIURL, "" }
 
 // Authorize sends an API key as x-api-key, and an OAuth token as
 // "Authorization: Bearer" with OAuthBeta added to the anthropic-beta list.
-func (API) Authorize(h http.Header, c cred.Credential) {
-	if c.Type != cred.TypeOAuth {
+func (API) Authorize(h http.Header, c backends.Credential) {
+	if c.Type != backends.TypeOAuth {
 		h.Set("X-Api-Key", c.AccessToken)
 		return
 	}
@@ -54,3 +55,8 @@ func mergeBeta(h http.Header, beta string) {
 	}
 	h.Set("Anthropic-Beta", strings.Join(list, ","))
 }
+
+// base is embedded in Flow under an unexported name: its methods
+// (Provider, HTTP, Now) are the flow's, its type stays out of the
+// package's documentation.
+type base = oauthwire.Base

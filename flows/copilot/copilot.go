@@ -101,7 +101,7 @@ var ErrNoCopilotAccess = errors.New("no Copilot access")
 
 // Flow is the GitHub Copilot login.
 type Flow struct {
-	oauthwire.Base
+	base
 	API
 	clientID, githubURL, apiURL string
 	// githubSet and apiSet say that the URLs come from settings, which
@@ -118,7 +118,7 @@ var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flows.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout, unit: time.Second}
+	f := &Flow{base: oauthwire.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout, unit: time.Second}
 	err := oauthwire.ParseSettings("github-copilot", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
 		{Key: "github_url", Parse: oauthwire.BaseURL(&f.githubURL, "https://ghe.example.com", &f.githubSet)},

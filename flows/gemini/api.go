@@ -3,8 +3,9 @@ package gemini
 import (
 	"net/http"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
-	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
 // Upstream base URLs, by kind of credential.
@@ -25,8 +26,8 @@ var _ flows.API = API{}
 
 // DefaultUpstream returns CodeAssistURL for a Google login and APIURL for
 // an API key.
-func (API) DefaultUpstream(c cred.Credential) (url, from string) {
-	if c.Type == cred.TypeOAuth {
+func (API) DefaultUpstream(c backends.Credential) (url, from string) {
+	if c.Type == backends.TypeOAuth {
 		return CodeAssistURL, ""
 	}
 	return APIURL, ""
@@ -34,10 +35,15 @@ func (API) DefaultUpstream(c cred.Credential) (url, from string) {
 
 // Authorize sends an API key as x-goog-api-key and an OAuth token as
 // "Authorization: Bearer".
-func (API) Authorize(h http.Header, c cred.Credential) {
-	if c.Type != cred.TypeOAuth {
+func (API) Authorize(h http.Header, c backends.Credential) {
+	if c.Type != backends.TypeOAuth {
 		h.Set("X-Goog-Api-Key", c.AccessToken)
 		return
 	}
 	h.Set("Authorization", "Bearer "+c.AccessToken)
 }
+
+// base is embedded in Flow under an unexported name: its methods
+// (Provider, HTTP, Now) are the flow's, its type stays out of the
+// package's documentation.
+type base = oauthwire.Base

@@ -68,7 +68,7 @@ const tokenEndpoint = "the token endpoint"
 
 // Flow is the Google Gemini login.
 type Flow struct {
-	oauthwire.Base
+	base
 	API
 	clientID, clientSecret string
 	authorizeURL, tokenURL string
@@ -80,7 +80,7 @@ var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flows.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
+	f := &Flow{base: oauthwire.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
 		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI, loginTimeout: LoginTimeout}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("gemini", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use gemini-cli's client")},

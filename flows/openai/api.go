@@ -3,9 +3,10 @@ package openai
 import (
 	"net/http"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
+	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
 // Upstream base URLs, by kind of credential.
@@ -26,8 +27,8 @@ var _ flows.API = API{}
 
 // DefaultUpstream returns ChatGPTCodexURL for a ChatGPT login and APIURL
 // for an API key.
-func (API) DefaultUpstream(c cred.Credential) (url, from string) {
-	if c.Type == cred.TypeOAuth {
+func (API) DefaultUpstream(c backends.Credential) (url, from string) {
+	if c.Type == backends.TypeOAuth {
 		return ChatGPTCodexURL, ""
 	}
 	return APIURL, ""
@@ -35,9 +36,9 @@ func (API) DefaultUpstream(c cred.Credential) (url, from string) {
 
 // Authorize sends the credential as "Authorization: Bearer", and with a
 // ChatGPT login its account as chatgpt-account-id.
-func (API) Authorize(h http.Header, c cred.Credential) {
+func (API) Authorize(h http.Header, c backends.Credential) {
 	h.Set("Authorization", "Bearer "+c.AccessToken)
-	if c.Type != cred.TypeOAuth {
+	if c.Type != backends.TypeOAuth {
 		return
 	}
 	if id := chatGPTAccountID(c); id != "" {
@@ -47,7 +48,7 @@ func (API) Authorize(h http.Header, c cred.Credential) {
 
 // chatGPTAccountID is the stored account id, else the one in the access
 // token's claims.
-func chatGPTAccountID(c cred.Credential) string {
+func chatGPTAccountID(c backends.Credential) string {
 	if c.AccountID != "" {
 		return c.AccountID
 	}
@@ -56,3 +57,8 @@ func chatGPTAccountID(c cred.Credential) string {
 	}
 	return ""
 }
+
+// base is embedded in Flow under an unexported name: its methods
+// (Provider, HTTP, Now) are the flow's, its type stays out of the
+// package's documentation.
+type base = oauthwire.Base

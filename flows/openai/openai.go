@@ -45,7 +45,7 @@ const (
 
 // Flow is the OpenAI login.
 type Flow struct {
-	oauthwire.Base
+	base
 	API
 	issuer, clientID string
 	ports            []int
@@ -57,7 +57,7 @@ var _ flows.Revoker = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flows.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
+	f := &Flow{base: oauthwire.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("openai", cfg.Settings, []oauthwire.Setting{
 		{Key: "issuer", Parse: oauthwire.BaseURL(&f.issuer, "", nil)},
 		{Key: "client_id", Parse: oauthwire.Text(&f.clientID)},

@@ -61,7 +61,7 @@ const (
 
 // Flow is the Qwen login.
 type Flow struct {
-	oauthwire.Base
+	base
 	API
 	baseURL, clientID string
 	deviceTimeout     time.Duration
@@ -75,7 +75,7 @@ var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
 func New(cfg flows.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
+	f := &Flow{base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
 		deviceTimeout: DeviceTimeout, unit: time.Second}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("qwen", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
