@@ -1,17 +1,21 @@
 // Package flows logs in to the LLM providers and keeps their tokens fresh.
 //
-// Each provider has a [Flow] (package flows/<provider>, which imports this
-// one for the contract: [Flow], [UI], [Config], [LoginOptions], [API] and
-// the errors) that runs its login and refresh protocol, returns tokens and
-// stores nothing; package flows/providers is the table of those packages,
-// by name and alias. This package names no provider. It adds what ties a
-// flow to a store: [Login] stamps a new login's identity
-// (provider, account, source, times), and [Fresh] and [TokenSource]
-// refresh a stored token when it expires within [RefreshMargin] (5
-// minutes, or half the lifetime of a shorter-lived token), inside the
-// store's Update, so that many processes asking at once cause one refresh
-// and all get its result, stamped the same way. [Fresh] alone decides
-// whether a stored token is still usable.
+// Each provider has a [Flow] that runs its login and refresh protocol,
+// returns tokens and stores nothing: package flows/<provider>, which
+// imports this one for the contract ([Flow], [APIFlow] and [API], [UI],
+// [Config], [LoginOptions] and the errors), as x/oauth2's provider
+// packages import oauth2. Package flows/providers is the table of those
+// packages, by name and alias; this package names no provider.
+//
+// This package ties a flow to a store: [Login] stamps a new login's
+// identity (provider, account, source, times), and [Fresh] and
+// [TokenSource] refresh a stored token when it expires within
+// [RefreshMargin] (5 minutes, or half the lifetime of a shorter-lived
+// token), inside the store's Update, so that many processes asking at
+// once cause one refresh and all get its result, stamped the same way.
+// [Fresh] alone decides whether a stored token is still usable.
+// [Transport] sends requests to a provider's API with a stored credential,
+// as the flow's [API] says.
 //
 // Errors state what happened and wrap the sentinels below (ErrDenied,
 // ErrExpired, ErrReloginRequired, ErrNoDeviceCode, …) or a

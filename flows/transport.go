@@ -49,29 +49,40 @@ func (e *CredentialError) Error() string {
 }
 func (e *CredentialError) Unwrap() error { return e.Err }
 
-// API is implemented by flows that know how requests made with a stored
-// credential reach their provider's API (each provider package's Flow
-// does, through the API value it embeds): Transport and Upstream ask it
-// for the base URL and for the headers that carry the credential. Its
-// answers depend on the credential alone, never on the settings a flow
-// was built from.
-type API interface {
-	// DefaultUpstream returns the base URL requests with c go to when no
+// API says how requests made with a provider's stored credentials reach
+// its API; Transport and Upstream use it. Its answers depend on the
+// credential alone, never on the settings a flow was built from. The zero
+// API knows no upstream and sends every credential as "Authorization:
+// Bearer".
+type API struct {
+	// Upstream returns the base URL requests with c go to when no
 	// upstream setting replaces it ("" when there is none), and what that
 	// URL is, for an error about it: "" for the provider's default, or
-	// where it was found, such as "the stored resource_url".
-	DefaultUpstream(c backends.Credential) (url, from string)
-	// Authorize sets on h the headers that carry c (Transport has removed
-	// Authorization, X-Api-Key and X-Goog-Api-Key), and those the API
-	// expects with it, keeping what the request carries where it can.
-	Authorize(h http.Header, c backends.Credential)
+	// where it was found, such as "the stored resource_url". Nil means
+	// there is none.
+	Upstream func(c backends.Credential) (url, from string)
+	// KeyHeader is the header an API key goes in, such as X-Api-Key; ""
+	// means "Authorization: Bearer". OAuth tokens always go as
+	// "Authorization: Bearer".
+	KeyHeader string
+	// OAuthHeaders, when set, adds to h what the API expects with the
+	// OAuth token of c besides the token, keeping what the request
+	// carries where it can.
+	OAuthHeaders func(h http.Header, c backends.Credential)
+}
+
+// APIFlow is implemented by flows that know how requests with their
+// credentials reach their provider's API, as each provider package's Flow
+// does; Transport asks the flow it is given.
+type APIFlow interface {
+	Flow
+	API() API
 }
 
 // Upstream returns the base URL requests with credential c go to: the
 // upstream setting if there is one, else api's default for c (see
-// API.DefaultUpstream); api may be nil, for a provider credmgr knows
-// nothing of, which then needs the setting. The URL must be https, or
-// http to a loopback address.
+// API.Upstream); a provider whose API has none needs the setting. The URL
+// must be https, or http to a loopback address.
 func Upstream(c backends.Credential, api API, settings map[string]string) (string, error) {
 	u, err := upstreamURL(c, api, settings)
 	if err != nil {
@@ -82,8 +93,8 @@ func Upstream(c backends.Credential, api API, settings map[string]string) (strin
 
 func upstreamURL(c backends.Credential, api API, settings map[string]string) (*url.URL, error) {
 	raw, what := settings[SettingUpstream], ""
-	if raw == "" && api != nil {
-		raw, what = api.DefaultUpstream(c)
+	if raw == "" && api.Upstream != nil {
+		raw, what = api.Upstream(c)
 		if what == "" {
 			what = "the default upstream"
 		}
@@ -128,9 +139,9 @@ func isLoopbackHost(host string) bool {
 // scheme and host are replaced by the upstream's, so the credential never
 // goes anywhere else. The headers the request carries are sent, except
 // Authorization, X-Api-Key and X-Goog-Api-Key, which are replaced by what
-// flow's API (see API) sets for the credential, such as an anthropic-beta
-// entry for an Anthropic OAuth token or x-goog-api-key for a Gemini API
-// key; without an API (flow is nil, or does not implement it) the
+// flow's API (see APIFlow) says for the credential, such as an
+// anthropic-beta entry for an Anthropic OAuth token or x-goog-api-key for
+// a Gemini API key; without one (flow is nil, or not an APIFlow) the
 // credential goes as "Authorization: Bearer" and the upstream setting is
 // needed.
 //
@@ -151,7 +162,10 @@ func Transport(store backends.Store, ref backends.Ref, flow Flow, cfg Config) *P
 	for k, v := range cfg.Settings {
 		settings[k] = v
 	}
-	api, _ := flow.(API)
+	var api API
+	if f, ok := flow.(APIFlow); ok {
+		api = f.API()
+	}
 	t := &ProviderTransport{store: store, ref: ref, settings: settings, flow: flow, api: api, now: cfg.Clock()}
 	if cfg.HTTPClient != nil {
 		t.Base = cfg.HTTPClient.Transport
@@ -332,11 +346,15 @@ func (t *ProviderTransport) setAuth(h http.Header, c backends.Credential) {
 	h.Del("Authorization")
 	h.Del("X-Api-Key")
 	h.Del("X-Goog-Api-Key")
-	if t.api == nil {
-		h.Set("Authorization", "Bearer "+c.AccessToken)
+	oauth := c.Type == backends.TypeOAuth
+	if !oauth && t.api.KeyHeader != "" {
+		h.Set(t.api.KeyHeader, c.AccessToken)
 		return
 	}
-	t.api.Authorize(h, c)
+	h.Set("Authorization", "Bearer "+c.AccessToken)
+	if oauth && t.api.OAuthHeaders != nil {
+		t.api.OAuthHeaders(h, c)
+	}
 }
 
 // replayableBody returns how to get req's body for each send, and whether

@@ -39,7 +39,6 @@ const (
 // Flow is the Anthropic login.
 type Flow struct {
 	base
-	API
 	clientID, authorizeURL, tokenURL, redirectURI string
 }
 

@@ -17,25 +17,21 @@ const APIURL = "https://api.anthropic.com"
 // access token.
 const OAuthBeta = "oauth-2025-04-20"
 
-// API is how requests made with an Anthropic credential reach the
-// Anthropic API (see [flows.API]); Flow embeds it.
-type API struct{}
-
-var _ flows.API = API{}
-
-// DefaultUpstream returns APIURL.
-func (API) DefaultUpstream(backends.Credential) (url, from string) { return APIURL, "" }
-
-// Authorize sends an API key as x-api-key, and an OAuth token as
-// "Authorization: Bearer" with OAuthBeta added to the anthropic-beta list.
-func (API) Authorize(h http.Header, c backends.Credential) {
-	if c.Type != backends.TypeOAuth {
-		h.Set("X-Api-Key", c.AccessToken)
-		return
+// API returns how requests with an Anthropic credential reach the
+// Anthropic API: at APIURL, an API key as x-api-key, an OAuth token with
+// OAuthBeta added to the anthropic-beta list.
+func API() flows.API {
+	return flows.API{
+		Upstream:     func(backends.Credential) (string, string) { return APIURL, "" },
+		KeyHeader:    "X-Api-Key",
+		OAuthHeaders: func(h http.Header, _ backends.Credential) { mergeBeta(h, OAuthBeta) },
 	}
-	h.Set("Authorization", "Bearer "+c.AccessToken)
-	mergeBeta(h, OAuthBeta)
 }
+
+var _ flows.APIFlow = (*Flow)(nil)
+
+// API returns the package's API.
+func (*Flow) API() flows.API { return API() }
 
 // mergeBeta adds beta to the comma-separated anthropic-beta list, keeping
 // the client's entries and their order, without duplicates.

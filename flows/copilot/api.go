@@ -9,29 +9,22 @@ import (
 	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
-// API is how requests made with a Copilot credential reach the Copilot
-// API (see [flows.API]); Flow embeds it.
-type API struct{}
+// API returns how requests with a Copilot credential reach the Copilot
+// API: at the base the Copilot token names (Extra[ExtraAPIBaseURL]), else
+// DefaultCopilotAPIURL, with the editor headers (see EditorHeaders) the
+// request lacks; a User-Agent that is not a Copilot plugin's is replaced.
+func API() flows.API {
+	return flows.API{Upstream: apiUpstream, OAuthHeaders: editorHeaders}
+}
 
-var _ flows.API = API{}
-
-// DefaultUpstream returns the API base the Copilot token names
-// (Extra[ExtraAPIBaseURL]), else DefaultCopilotAPIURL.
-func (API) DefaultUpstream(c backends.Credential) (url, from string) {
+func apiUpstream(c backends.Credential) (string, string) {
 	if b := c.Extra[ExtraAPIBaseURL]; b != "" {
 		return b, "the API base named by the Copilot token"
 	}
 	return DefaultCopilotAPIURL, ""
 }
 
-// Authorize sends the credential as "Authorization: Bearer", and with a
-// Copilot token the editor headers (see EditorHeaders) the request lacks;
-// a User-Agent that is not a Copilot plugin's is replaced.
-func (API) Authorize(h http.Header, c backends.Credential) {
-	h.Set("Authorization", "Bearer "+c.AccessToken)
-	if c.Type != backends.TypeOAuth {
-		return
-	}
+func editorHeaders(h http.Header, _ backends.Credential) {
 	for k, v := range EditorHeaders() {
 		cur := h.Get(k)
 		if cur == "" || (k == "User-Agent" && !strings.HasPrefix(cur, "GitHubCopilot")) {
@@ -39,6 +32,11 @@ func (API) Authorize(h http.Header, c backends.Credential) {
 		}
 	}
 }
+
+var _ flows.APIFlow = (*Flow)(nil)
+
+// API returns the package's API.
+func (*Flow) API() flows.API { return API() }
 
 // base is embedded in Flow under an unexported name: its methods
 // (Provider, HTTP, Now) are the flow's, its type stays out of the

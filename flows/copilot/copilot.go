@@ -102,7 +102,6 @@ var ErrNoCopilotAccess = errors.New("no Copilot access")
 // Flow is the GitHub Copilot login.
 type Flow struct {
 	base
-	API
 	clientID, githubURL, apiURL string
 	// githubSet and apiSet say that the URLs come from settings, which
 	// win over --enterprise.

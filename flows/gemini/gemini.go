@@ -69,7 +69,6 @@ const tokenEndpoint = "the token endpoint"
 // Flow is the Google Gemini login.
 type Flow struct {
 	base
-	API
 	clientID, clientSecret string
 	authorizeURL, tokenURL string
 	codeRedirectURI        string

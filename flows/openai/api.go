@@ -9,42 +9,37 @@ import (
 	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
-// Upstream base URLs, by kind of credential.
-const (
-	// ChatGPTCodexURL is the ChatGPT Codex backend, for ChatGPT logins
-	// (requests such as /responses).
-	ChatGPTCodexURL = "https://chatgpt.com/backend-api/codex"
-	// APIURL is the OpenAI API, for API keys (requests such as
-	// /responses and /chat/completions).
-	APIURL = "https://api.openai.com/v1"
-)
+// ChatGPTCodexURL is the ChatGPT Codex backend, the upstream of ChatGPT
+// logins (requests such as /responses).
+const ChatGPTCodexURL = "https://chatgpt.com/backend-api/codex"
 
-// API is how requests made with an OpenAI credential reach OpenAI (see
-// [flows.API]); Flow embeds it.
-type API struct{}
+// APIURL is the OpenAI API, the upstream of API keys (requests such as
+// /responses and /chat/completions).
+const APIURL = "https://api.openai.com/v1"
 
-var _ flows.API = API{}
-
-// DefaultUpstream returns ChatGPTCodexURL for a ChatGPT login and APIURL
-// for an API key.
-func (API) DefaultUpstream(c backends.Credential) (url, from string) {
-	if c.Type == backends.TypeOAuth {
-		return ChatGPTCodexURL, ""
-	}
-	return APIURL, ""
-}
-
-// Authorize sends the credential as "Authorization: Bearer", and with a
-// ChatGPT login its account as chatgpt-account-id.
-func (API) Authorize(h http.Header, c backends.Credential) {
-	h.Set("Authorization", "Bearer "+c.AccessToken)
-	if c.Type != backends.TypeOAuth {
-		return
-	}
-	if id := chatGPTAccountID(c); id != "" {
-		h.Set("Chatgpt-Account-Id", id)
+// API returns how requests with an OpenAI credential reach OpenAI: a
+// ChatGPT login at ChatGPTCodexURL with its account as
+// chatgpt-account-id, an API key at APIURL.
+func API() flows.API {
+	return flows.API{
+		Upstream: func(c backends.Credential) (string, string) {
+			if c.Type == backends.TypeOAuth {
+				return ChatGPTCodexURL, ""
+			}
+			return APIURL, ""
+		},
+		OAuthHeaders: func(h http.Header, c backends.Credential) {
+			if id := chatGPTAccountID(c); id != "" {
+				h.Set("Chatgpt-Account-Id", id)
+			}
+		},
 	}
 }
+
+var _ flows.APIFlow = (*Flow)(nil)
+
+// API returns the package's API.
+func (*Flow) API() flows.API { return API() }
 
 // chatGPTAccountID is the stored account id, else the one in the access
 // token's claims.

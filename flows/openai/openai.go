@@ -46,7 +46,6 @@ const (
 // Flow is the OpenAI login.
 type Flow struct {
 	base
-	API
 	issuer, clientID string
 	ports            []int
 	deviceTimeout    time.Duration

@@ -40,8 +40,8 @@ type Provider struct {
 	New func(cfg flows.Config) (flows.Flow, error)
 	// API says how requests with the provider's credentials reach its
 	// API. It needs no settings, so a broken [providers.NAME] table does
-	// not stand in the way of a stored token; every flow New builds
-	// implements it too.
+	// not stand in the way of a stored token; every flow New builds is a
+	// flows.APIFlow that returns it.
 	API flows.API
 }
 
@@ -51,15 +51,15 @@ type Provider struct {
 func All() []Provider {
 	return []Provider{
 		{Name: "openai", Aliases: []string{"codex", "openai-codex", "chatgpt"},
-			New: func(c flows.Config) (flows.Flow, error) { return openai.New(c) }, API: openai.API{}},
+			New: func(c flows.Config) (flows.Flow, error) { return openai.New(c) }, API: openai.API()},
 		{Name: "anthropic", Aliases: []string{"claude"},
-			New: func(c flows.Config) (flows.Flow, error) { return anthropic.New(c) }, API: anthropic.API{}},
+			New: func(c flows.Config) (flows.Flow, error) { return anthropic.New(c) }, API: anthropic.API()},
 		{Name: "gemini", Aliases: []string{"google", "google-gemini-cli"},
-			New: func(c flows.Config) (flows.Flow, error) { return gemini.New(c) }, API: gemini.API{}},
+			New: func(c flows.Config) (flows.Flow, error) { return gemini.New(c) }, API: gemini.API()},
 		{Name: "qwen",
-			New: func(c flows.Config) (flows.Flow, error) { return qwen.New(c) }, API: qwen.API{}},
+			New: func(c flows.Config) (flows.Flow, error) { return qwen.New(c) }, API: qwen.API()},
 		{Name: "github-copilot", Aliases: []string{"copilot"},
-			New: func(c flows.Config) (flows.Flow, error) { return copilot.New(c) }, API: copilot.API{}},
+			New: func(c flows.Config) (flows.Flow, error) { return copilot.New(c) }, API: copilot.API()},
 	}
 }
 
@@ -108,13 +108,12 @@ func Canonical(name string) (string, error) {
 	return name, nil
 }
 
-// API returns the API of the provider named name or an alias, or nil for a
-// provider that is not in the table.
+// API returns the API of the provider named name or an alias; for a
+// provider that is not in the table it is the zero flows.API, which knows
+// no upstream.
 func API(name string) flows.API {
-	if p, ok := Lookup(name); ok {
-		return p.API
-	}
-	return nil
+	p, _ := Lookup(name)
+	return p.API
 }
 
 // ErrNoFlow is returned by New for providers credmgr cannot log in to.
@@ -152,19 +151,19 @@ func withoutTransportSettings(settings map[string]string) map[string]string {
 // from cfg as New does when it is first asked to log in or refresh, so
 // that a broken [providers.NAME] table stands in the way of a login or a
 // refresh (which return New's error) but not of a stored token that is
-// still valid: the flow's API (see Provider.API) works either way. It is
-// nil for a provider that is not in the table. The flow is safe for
-// concurrent use.
+// still valid: it is a flows.APIFlow whose API (Provider.API) needs no
+// settings. It is nil for a provider that is not in the table. The flow
+// is safe for concurrent use.
 func Lazy(name string, cfg flows.Config) flows.Flow {
 	p, ok := Lookup(name)
 	if !ok {
 		return nil
 	}
-	return &lazy{API: p.API, name: p.Name, cfg: cfg}
+	return &lazy{api: p.API, name: p.Name, cfg: cfg}
 }
 
 type lazy struct {
-	flows.API
+	api  flows.API
 	name string
 	cfg  flows.Config
 
@@ -173,7 +172,9 @@ type lazy struct {
 	err  error
 }
 
-var _ flows.API = (*lazy)(nil)
+var _ flows.APIFlow = (*lazy)(nil)
+
+func (l *lazy) API() flows.API { return l.api }
 
 func (l *lazy) get() (flows.Flow, error) {
 	l.once.Do(func() { l.flow, l.err = New(l.name, l.cfg) })

@@ -3,7 +3,6 @@ package providers_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +15,7 @@ import (
 // TestTable checks the table itself: canonical names are unique, no alias
 // is also a name or another provider's alias, every name is a valid
 // provider name, and each row's New builds the flow of that provider
-// (whose Provider is the row's name and which implements flows.API).
+// (whose Provider is the row's name and which is a flows.APIFlow).
 func TestTable(t *testing.T) {
 	want := []string{"openai", "anthropic", "gemini", "qwen", "github-copilot"}
 	if got := providers.Names(); !slices.Equal(got, want) {
@@ -41,7 +40,8 @@ func TestTable(t *testing.T) {
 		if f.Provider() != p.Name {
 			t.Errorf("%s: New().Provider() = %q", p.Name, f.Provider())
 		}
-		if _, ok := f.(flows.API); !ok || p.API == nil {
+		af, ok := f.(flows.APIFlow)
+		if !ok || p.API.Upstream == nil || af.API().Upstream == nil {
 			t.Errorf("%s: the flow or the row has no API", p.Name)
 		}
 	}
@@ -129,18 +129,16 @@ func TestLazy(t *testing.T) {
 	if f.Provider() != "anthropic" {
 		t.Errorf("Provider() = %q", f.Provider())
 	}
-	api, ok := f.(flows.API)
+	af, ok := f.(flows.APIFlow)
 	if !ok {
 		t.Fatal("the lazy flow has no API")
 	}
 	c := backends.Credential{Provider: "anthropic", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk-ant-canary"}
-	h := http.Header{}
-	api.Authorize(h, c)
-	if h.Get("X-Api-Key") != "sk-ant-canary" {
-		t.Errorf("Authorize set %v", h)
+	if api := af.API(); api.KeyHeader != "X-Api-Key" {
+		t.Errorf("KeyHeader = %q", api.KeyHeader)
 	}
-	if u, _ := api.DefaultUpstream(c); u != "https://api.anthropic.com" {
-		t.Errorf("DefaultUpstream = %q", u)
+	if u, err := flows.Upstream(c, af.API(), nil); err != nil || u != "https://api.anthropic.com" {
+		t.Errorf("Upstream = %q, %v", u, err)
 	}
 	var se *flows.SettingError
 	if _, err := f.Refresh(context.Background(), c); !errors.As(err, &se) {

@@ -62,7 +62,6 @@ const (
 // Flow is the Qwen login.
 type Flow struct {
 	base
-	API
 	baseURL, clientID string
 	deviceTimeout     time.Duration
 	// unit is the length of one second of server-given device-flow
