@@ -587,3 +587,47 @@ func TestNewIgnoresUpstream(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportBrokenSettings: with a [providers.NAME] table the flow
+// cannot be built from, a stored token that is still valid goes out with
+// the provider's headers as usual (the flow's API needs no settings), and
+// only a refresh fails, with the settings error as a CredentialError;
+// nothing reaches the upstream then and the store is left as it was.
+func TestTransportBrokenSettings(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	store, path := newStore(t)
+	ref := backends.Ref{Provider: "anthropic", Account: "default"}
+	c := oauthCred("sk-ant-oat01-canary", "sk-ant-ort01-canary", time.Now().Add(time.Hour))
+	c.Provider = "anthropic"
+	store.Put(ctx, c)
+	settings := map[string]string{"upstream": up.URL, "token_url": "ftp://x"}
+	if _, err := providers.New("anthropic", flows.Config{Settings: settings}); err == nil {
+		t.Fatal("the settings are not broken")
+	}
+	rt := transport(store, ref, flows.Config{Settings: settings})
+	if code, _, err := post(t, rt, "/v1/messages", nil); err != nil || code != 200 {
+		t.Fatalf("valid token: %d %v", code, err)
+	}
+	if h := up.Last().Header; h.Get("Authorization") != "Bearer sk-ant-oat01-canary" || h.Get("Anthropic-Beta") != anthropic.OAuthBeta {
+		t.Errorf("headers %v", h)
+	}
+
+	c.Expiry = time.Now().Add(-time.Hour)
+	store.Put(ctx, c)
+	before := readFile(t, path)
+	rt = transport(store, ref, flows.Config{Settings: settings})
+	_, _, err := post(t, rt, "/v1/messages", nil)
+	var ce *flows.CredentialError
+	var se *flows.SettingError
+	if !errors.As(err, &ce) || !errors.As(err, &se) || se.Key != "token_url" {
+		t.Fatalf("expired token: err = %v, want a CredentialError wrapping the token_url SettingError", err)
+	}
+	noSecrets(t, err, "sk-ant-oat01-canary", "sk-ant-ort01-canary")
+	if up.Count() != 1 {
+		t.Errorf("upstream got %d requests, want 1 (none after the failed refresh)", up.Count())
+	}
+	if !bytes.Equal(before, readFile(t, path)) {
+		t.Error("the store changed")
+	}
+}
