@@ -72,28 +72,49 @@ func decodeAlone(raw []byte, key string) (cred.Credential, bool) {
 // that plain shape (then only Decode can say what it holds); found is
 // false when it is, but has no such entry.
 func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
-	s := scanner{b: b}
-	if !s.consume('{') {
+	version, ok = eachEntry(b, func(k string, start, end int) bool {
+		if k != key {
+			return true
+		}
+		if found {
+			return false // twice: Decode refuses it
+		}
+		raw, found = b[start:end], true
+		return true
+	})
+	if !ok {
 		return nil, 0, false, false
 	}
+	return raw, version, found, true
+}
+
+// eachEntry follows the outer structure of a document,
+// {"version": N, "credentials": {KEY: {...}, ...}}, calling fn with each
+// entry's key and the place of its value in b, in the order of the
+// document, and returns the version. ok is false when the document is not
+// in that plain shape (keys without escapes, nothing else at the top, no
+// trailing data, a version this package reads) or fn returned false.
+func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int, ok bool) {
+	s := scanner{b: b}
+	if !s.consume('{') {
+		return 0, false
+	}
 	haveVersion, haveCreds := false, false
-	first := true
-	for {
+	for first := true; ; first = false {
 		if s.consume('}') {
 			break
 		}
 		if !first && !s.consume(',') {
-			return nil, 0, false, false
+			return 0, false
 		}
-		first = false
 		name, ok := s.plainString()
 		if !ok || !s.consume(':') {
-			return nil, 0, false, false
+			return 0, false
 		}
 		switch name {
 		case "version":
 			if haveVersion {
-				return nil, 0, false, false
+				return 0, false
 			}
 			haveVersion = true
 			s.space()
@@ -103,48 +124,40 @@ func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 			}
 			n, err := strconv.Atoi(string(b[start:s.i]))
 			if err != nil || s.i-start > 1 && b[start] == '0' {
-				return nil, 0, false, false
+				return 0, false
 			}
 			version = n
 		case "credentials":
 			if haveCreds || !s.consume('{') {
-				return nil, 0, false, false
+				return 0, false
 			}
 			haveCreds = true
-			firstEntry := true
-			for {
+			for firstEntry := true; ; firstEntry = false {
 				if s.consume('}') {
 					break
 				}
 				if !firstEntry && !s.consume(',') {
-					return nil, 0, false, false
+					return 0, false
 				}
-				firstEntry = false
 				k, ok := s.plainString()
 				if !ok || !s.consume(':') {
-					return nil, 0, false, false
+					return 0, false
 				}
 				s.space()
 				start := s.i
-				if !s.skipValue() {
-					return nil, 0, false, false
-				}
-				if k == key {
-					if found {
-						return nil, 0, false, false // twice: Decode refuses it
-					}
-					raw, found = b[start:s.i], true
+				if !s.skipValue() || !fn(k, start, s.i) {
+					return 0, false
 				}
 			}
 		default:
-			return nil, 0, false, false
+			return 0, false
 		}
 	}
 	s.space()
 	if s.i != len(b) || !haveVersion || !haveCreds || version < 1 || version > Version {
-		return nil, 0, false, false
+		return 0, false
 	}
-	return raw, version, found, true
+	return version, true
 }
 
 // scanner follows JSON structure without decoding values.
@@ -512,83 +525,27 @@ func Parse(b []byte) (*Document, *Entries, error) {
 
 // parsePlain is Parse's fast path; ok is false when b is not plain.
 func parsePlain(b []byte) (*Document, *Entries, bool) {
-	s := scanner{b: b}
-	if !s.consume('{') {
-		return nil, nil, false
-	}
-	d := &Document{Credentials: map[string]cred.Credential{}}
+	d := &Document{Version: Version, Credentials: map[string]cred.Credential{}}
 	e := &Entries{plain: b}
-	haveVersion, haveCreds := false, false
-	for first := true; ; first = false {
-		if s.consume('}') {
-			break
+	version, ok := eachEntry(b, func(k string, start, end int) bool {
+		raw := b[start:end]
+		c, ok := decodePlainEntry(raw)
+		if !ok {
+			// Not plain (an escape, non-ASCII text): Decode reads this
+			// entry alone, as DecodeEntry does.
+			if c, ok = decodeAlone(raw, k); !ok {
+				return false
+			}
 		}
-		if !first && !s.consume(',') {
-			return nil, nil, false
+		if _, twice := d.Credentials[k]; twice || c.Ref().String() != k || c.Validate() != nil {
+			return false
 		}
-		name, ok := s.plainString()
-		if !ok || !s.consume(':') {
-			return nil, nil, false
-		}
-		switch name {
-		case "version":
-			if haveVersion {
-				return nil, nil, false
-			}
-			haveVersion = true
-			s.space()
-			start := s.i
-			for s.i < len(b) && b[s.i] >= '0' && b[s.i] <= '9' {
-				s.i++
-			}
-			n, err := strconv.Atoi(string(b[start:s.i]))
-			if err != nil || s.i-start > 1 && b[start] == '0' || n != Version {
-				return nil, nil, false
-			}
-			d.Version = n
-		case "credentials":
-			if haveCreds || !s.consume('{') {
-				return nil, nil, false
-			}
-			haveCreds = true
-			for firstEntry := true; ; firstEntry = false {
-				if s.consume('}') {
-					break
-				}
-				if !firstEntry && !s.consume(',') {
-					return nil, nil, false
-				}
-				k, ok := s.plainString()
-				if !ok || !s.consume(':') {
-					return nil, nil, false
-				}
-				s.space()
-				start := s.i
-				if !s.skipValue() {
-					return nil, nil, false
-				}
-				raw := b[start:s.i]
-				c, ok := decodePlainEntry(raw)
-				if !ok {
-					// Not plain (an escape, non-ASCII text): Decode
-					// reads this entry alone, as DecodeEntry does.
-					if c, ok = decodeAlone(raw, k); !ok {
-						return nil, nil, false
-					}
-				}
-				if _, twice := d.Credentials[k]; twice || c.Ref().String() != k || c.Validate() != nil {
-					return nil, nil, false
-				}
-				d.Credentials[k] = c
-				e.keys = append(e.keys, k)
-				e.spans = append(e.spans, span{start, s.i})
-			}
-		default:
-			return nil, nil, false
-		}
-	}
-	s.space()
-	if s.i != len(b) || !haveVersion || !haveCreds {
+		d.Credentials[k] = c
+		e.keys = append(e.keys, k)
+		e.spans = append(e.spans, span{start, end})
+		return true
+	})
+	if !ok || version != Version {
 		return nil, nil, false
 	}
 	if !slices.IsSorted(e.keys) {
