@@ -11,6 +11,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/ui"
 )
 
@@ -213,7 +214,7 @@ func (a *app) revoke(ctx context.Context, store backends.Store, ref backends.Ref
 	if err != nil || c.Type != backends.TypeOAuth {
 		return false, nil
 	}
-	if !slices.Contains(flows.Providers(), ref.Provider) {
+	if !slices.Contains(providers.Names(), ref.Provider) {
 		return false, nil
 	}
 	flow, err := a.flow(ref.Provider)
