@@ -17,6 +17,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/fsutil"
 )
 
@@ -355,10 +356,10 @@ func (o *ConnectOptions) proxyBase(provider string) string {
 
 // DefaultUpstream is the API base URL a tool uses for c's provider and
 // kind of credential when config.toml sets no upstream: the base credmgr
-// proxy forwards to (flows.Upstream), to which a tool appends its API path
+// proxy forwards to (flows.Upstream with providers.API), to which a tool appends its API path
 // (/v1/messages, /responses, …). It is "" for a provider without one.
 func DefaultUpstream(c backends.Credential) string {
-	u, err := flows.Upstream(c, nil)
+	u, err := flows.Upstream(c, providers.API(c.Provider), nil)
 	if err != nil {
 		return ""
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/proxy"
 	"github.com/credmgr/credmgr/migrate"
 )
@@ -250,7 +251,7 @@ func directVars(c backends.Credential, settings map[string]string) ([]envVar, er
 		}
 		return v("GEMINI_API_KEY", tok), nil
 	case "qwen":
-		base, err := flows.Upstream(c, settings)
+		base, err := flows.Upstream(c, providers.API(c.Provider), settings)
 		if err != nil {
 			return nil, err
 		}
@@ -303,7 +304,7 @@ func (a *app) settings(provider string) map[string]string {
 	if a.cfg != nil {
 		tables = a.cfg.Providers
 	}
-	return flows.Settings(tables, provider)
+	return providers.Settings(tables, provider)
 }
 
 // runExec fetches the credentials (refreshing them), starts the proxy if

@@ -11,10 +11,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
-	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
 // newFlow returns a flow pointed at f, with client (nil: a real one);
@@ -58,9 +58,9 @@ func TestLogin(t *testing.T) {
 		fakeprovider.DeviceCase{Name: "no subscription", Knobs: []string{"nosubscription", ""},
 			WantMsg: "no Copilot access: no active Copilot subscription", Took: 2 * time.Second},
 		fakeprovider.DeviceCase{Name: "wrong client", Settings: map[string]string{"client_id": "Iv1.nope"},
-			WantErr: flowapi.ErrClientRejected, WantMsg: "(incorrect_client_credentials)"},
+			WantErr: flows.ErrClientRejected, WantMsg: "(incorrect_client_credentials)"},
 		fakeprovider.DeviceCase{Name: "client refused while polling", Setup: set(func(s *fake.Server) { s.PollClientID = "Iv1.other" }),
-			WantErr: flowapi.ErrClientRejected, WantMsg: "device login failed: the token endpoint answered HTTP 200 (incorrect_client_credentials)",
+			WantErr: flows.ErrClientRejected, WantMsg: "device login failed: the token endpoint answered HTTP 200 (incorrect_client_credentials)",
 			Took: 2 * time.Second},
 		// Each slow_down adds 5 seconds to the poll interval for that and
 		// every later poll (RFC 8628 section 3.5, as x/oauth2 does),
@@ -178,7 +178,7 @@ func TestRefreshErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("refresh succeeded")
 			}
-			if errors.Is(err, flowapi.ErrReloginRequired) != tt.wantRelogin {
+			if errors.Is(err, flows.ErrReloginRequired) != tt.wantRelogin {
 				t.Errorf("err = %v; want ErrReloginRequired = %v", err, tt.wantRelogin)
 			}
 			if !strings.Contains(err.Error(), tt.wantMsg) {
@@ -230,13 +230,13 @@ func TestEnterprise(t *testing.T) {
 func testEnterprise(t *testing.T, f *fake.Server) {
 	target, _ := url.Parse(f.URL)
 	rt := &rewriteTransport{target: target, base: f.Client().Transport}
-	cfg := flowapi.Config{HTTPClient: &http.Client{Transport: rt}}
+	cfg := flows.Config{HTTPClient: &http.Client{Transport: rt}}
 	fl, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ui := &fakeprovider.Person{NoBrowser: true}
-	c, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{Enterprise: "https://GHE.Example.com/"})
+	c, err := fl.Login(context.Background(), ui, flows.LoginOptions{Enterprise: "https://GHE.Example.com/"})
 	fakeprovider.NoLeak(t, f.Secrets(), ui, err)
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +266,7 @@ func testEnterprise(t *testing.T, f *fake.Server) {
 
 	// Without --enterprise the requests go to github.com.
 	fl3, _ := New(cfg)
-	if _, err := fl3.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{}); err != nil {
+	if _, err := fl3.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flows.LoginOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want = []string{"https://github.com/login/device/code", "https://github.com/login/oauth/access_token",
@@ -286,7 +286,7 @@ func TestEnterpriseSettings(t *testing.T) {
 
 func testEnterpriseSettings(t *testing.T, f *fake.Server) {
 	fl := newFlow(t, f, nil, f.Client())
-	c, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com"})
+	c, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flows.LoginOptions{Enterprise: "ghe.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func testEnterpriseSettings(t *testing.T, f *fake.Server) {
 	if _, err := fl.Refresh(context.Background(), c); err != nil {
 		t.Fatalf("refresh against the api_url setting: %v", err)
 	}
-	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com/path"}); !errors.Is(err, ErrEnterpriseHost) || !strings.Contains(err.Error(), "is not a host name") {
+	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flows.LoginOptions{Enterprise: "ghe.example.com/path"}); !errors.Is(err, ErrEnterpriseHost) || !strings.Contains(err.Error(), "is not a host name") {
 		t.Errorf("bad enterprise host: err = %v", err)
 	}
 }
@@ -328,7 +328,7 @@ func TestEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fl, err := New(flowapi.Config{Settings: tt.settings})
+			fl, err := New(flows.Config{Settings: tt.settings})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -347,8 +347,8 @@ func TestEndpoints(t *testing.T) {
 }
 
 func TestRefreshAPIURL(t *testing.T) {
-	plain, _ := New(flowapi.Config{})
-	set, _ := New(flowapi.Config{Settings: map[string]string{"api_url": "http://127.0.0.1:7"}})
+	plain, _ := New(flows.Config{})
+	set, _ := New(flows.Config{Settings: map[string]string{"api_url": "http://127.0.0.1:7"}})
 	ent := cred.Credential{Extra: map[string]string{ExtraEnterpriseURL: "ghe.example.com"}}
 	for _, tt := range []struct {
 		f    *Flow
@@ -406,7 +406,7 @@ func TestNew(t *testing.T) {
 		{settings: map[string]string{"client_id": ""}, wantErr: `client_id = "" is blank`},
 	}
 	for _, tt := range tests {
-		fl, err := New(flowapi.Config{Settings: tt.settings})
+		fl, err := New(flows.Config{Settings: tt.settings})
 		if tt.wantErr == "" {
 			if err != nil || fl.Provider() != "github-copilot" {
 				t.Errorf("New(%v) = %v", tt.settings, err)

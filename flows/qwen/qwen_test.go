@@ -10,10 +10,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
-	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
 // newFlow returns a flow pointed at f, with client (nil: a real one);
@@ -35,7 +35,7 @@ func TestLogin(t *testing.T) {
 		fakeprovider.DeviceCase{Name: "slow_down", Knobs: []string{"pending", "2", "slowdown", "3"}, Took: 42 * time.Second,
 			Gaps: []int{2, 2, 2, 7, 12, 17}},
 		fakeprovider.DeviceCase{Name: "slow_down then pending", Knobs: []string{"slowdown", "1", "decision", "never"},
-			Settings: map[string]string{"device_timeout": "29s"}, WantErr: flowapi.ErrExpired, Took: 29 * time.Second,
+			Settings: map[string]string{"device_timeout": "29s"}, WantErr: flows.ErrExpired, Took: 29 * time.Second,
 			Gaps: []int{2, 7, 7, 7}},
 	)
 	for _, tt := range tests {
@@ -111,12 +111,12 @@ func TestDeviceCodeErrors(t *testing.T) {
 				w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			fl, err := New(flowapi.Config{Settings: map[string]string{"base_url": srv.URL}})
+			fl, err := New(flows.Config{Settings: map[string]string{"base_url": srv.URL}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ui := &fakeprovider.Person{NoBrowser: true}
-			_, err = fl.Login(context.Background(), ui, flowapi.LoginOptions{})
+			_, err = fl.Login(context.Background(), ui, flows.LoginOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
@@ -155,7 +155,7 @@ func TestRefresh(t *testing.T) {
 
 	// Reusing the rotated-out token is invalid_grant.
 	_, err = fl.Refresh(ctx, old)
-	if !errors.Is(err, flowapi.ErrReloginRequired) || !strings.Contains(err.Error(), "invalid_grant") {
+	if !errors.Is(err, flows.ErrReloginRequired) || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Fatalf("reuse: err = %v, want ErrReloginRequired (invalid_grant)", err)
 	}
 	fakeprovider.NoLeak(t, f.Secrets(), nil, err)
@@ -205,7 +205,7 @@ func TestRefreshErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("refresh succeeded")
 			}
-			if errors.Is(err, flowapi.ErrReloginRequired) != tt.wantRelogin {
+			if errors.Is(err, flows.ErrReloginRequired) != tt.wantRelogin {
 				t.Errorf("err = %v; ErrReloginRequired = %v, want %v", err, !tt.wantRelogin, tt.wantRelogin)
 			}
 			fakeprovider.NoLeak(t, f.Secrets(), nil, err)
@@ -231,7 +231,7 @@ func TestNew(t *testing.T) {
 		{settings: map[string]string{"client_id": " "}, wantErr: `client_id = " " is blank`},
 	}
 	for _, tt := range tests {
-		fl, err := New(flowapi.Config{Settings: tt.settings})
+		fl, err := New(flows.Config{Settings: tt.settings})
 		if tt.wantErr == "" {
 			if err != nil || fl.Provider() != "qwen" {
 				t.Errorf("New(%v) = %v", tt.settings, err)
@@ -242,11 +242,11 @@ func TestNew(t *testing.T) {
 			t.Errorf("New(%v) err = %v, want %q", tt.settings, err, tt.wantErr)
 		}
 	}
-	fl, _ := New(flowapi.Config{Settings: map[string]string{"base_url": "https://pre4-chat.qwen.ai/"}})
+	fl, _ := New(flows.Config{Settings: map[string]string{"base_url": "https://pre4-chat.qwen.ai/"}})
 	if fl.tokenURL() != "https://pre4-chat.qwen.ai/api/v1/oauth2/token" || fl.deviceCodeURL() != "https://pre4-chat.qwen.ai/api/v1/oauth2/device/code" {
 		t.Errorf("endpoints %s, %s", fl.deviceCodeURL(), fl.tokenURL())
 	}
-	fl, _ = New(flowapi.Config{})
+	fl, _ = New(flows.Config{})
 	if fl.baseURL != DefaultBaseURL || fl.clientID != DefaultClientID || fl.deviceTimeout != DeviceTimeout {
 		t.Errorf("defaults %+v", fl)
 	}

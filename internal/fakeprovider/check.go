@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/cred"
-	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
 // NoLeak fails t when any of secrets (what a fake issued or received)
@@ -36,11 +36,11 @@ func NoLeak(t testing.TB, secrets []string, ui *Person, errs ...error) {
 // CancelDeviceLogin checks that flow's device login against fake stops
 // when its context is cancelled: with the person never approving, the
 // login runs with a context cancelled once the fake counted 2 polls; it
-// must return context.Canceled (not flowapi.ErrExpired) within 2 seconds
+// must return context.Canceled (not flows.ErrExpired) within 2 seconds
 // of the cancellation, leak nothing, and the fake must count no more polls
 // during settle. In a synctest bubble all of these are times on the
 // bubble's clock.
-func CancelDeviceLogin(t testing.TB, flow flowapi.Flow, fake Fake, settle time.Duration) {
+func CancelDeviceLogin(t testing.TB, flow flows.Flow, fake Fake, settle time.Duration) {
 	t.Helper()
 	polls := func() int { n, _ := fake.Counter("poll"); return n }
 	if !fake.Knob("decision", "never") {
@@ -59,7 +59,7 @@ func CancelDeviceLogin(t testing.TB, flow flowapi.Flow, fake Fake, settle time.D
 	ui := &Person{NoBrowser: true}
 	done := make(chan error, 1)
 	go func() {
-		_, err := flow.Login(ctx, ui, flowapi.LoginOptions{})
+		_, err := flow.Login(ctx, ui, flows.LoginOptions{})
 		done <- err
 	}()
 	var err error
@@ -72,7 +72,7 @@ func CancelDeviceLogin(t testing.TB, flow flowapi.Flow, fake Fake, settle time.D
 			t.Fatal("login did not stop after the context was cancelled")
 		}
 	}
-	if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
+	if !errors.Is(err, context.Canceled) || errors.Is(err, flows.ErrExpired) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	NoLeak(t, fake.Secrets(), ui, err)
@@ -92,7 +92,7 @@ type DeviceCase struct {
 	// Setup, when not nil, sets up the fake further.
 	Setup    func(Fake)
 	Settings map[string]string
-	Opts     flowapi.LoginOptions
+	Opts     flows.LoginOptions
 	// WantErr, when not nil, is the error the login must wrap; WantMsg,
 	// when not empty, must be in its message. Without either the login
 	// must succeed.
@@ -110,13 +110,13 @@ type DeviceCase struct {
 func DeviceCases() []DeviceCase {
 	return []DeviceCase{
 		{Name: "approve at once", Took: 2 * time.Second},
-		{Name: "approve after pending", Knobs: []string{"pending", "2"}, Opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser}, Took: 6 * time.Second},
-		{Name: "denied", Knobs: []string{"pending", "1", "decision", "deny"}, WantErr: flowapi.ErrDenied, WantMsg: "(access_denied)", Took: 4 * time.Second},
-		{Name: "expired_token", Knobs: []string{"pending", "1", "decision", "expire"}, WantErr: flowapi.ErrExpired, WantMsg: "(expired_token)", Took: 4 * time.Second},
-		{Name: "expires_in elapsed", Knobs: []string{"decision", "never", "expiresin", "5"}, WantErr: flowapi.ErrExpired,
+		{Name: "approve after pending", Knobs: []string{"pending", "2"}, Opts: flows.LoginOptions{Mode: flows.ModeBrowser}, Took: 6 * time.Second},
+		{Name: "denied", Knobs: []string{"pending", "1", "decision", "deny"}, WantErr: flows.ErrDenied, WantMsg: "(access_denied)", Took: 4 * time.Second},
+		{Name: "expired_token", Knobs: []string{"pending", "1", "decision", "expire"}, WantErr: flows.ErrExpired, WantMsg: "(expired_token)", Took: 4 * time.Second},
+		{Name: "expires_in elapsed", Knobs: []string{"decision", "never", "expiresin", "5"}, WantErr: flows.ErrExpired,
 			WantMsg: "no approval within 5s", Took: 5 * time.Second},
 		{Name: "device_timeout elapsed", Knobs: []string{"decision", "never"}, Settings: map[string]string{"device_timeout": "9s"},
-			WantErr: flowapi.ErrExpired, WantMsg: "no approval within 9s", Took: 9 * time.Second},
+			WantErr: flows.ErrExpired, WantMsg: "no approval within 9s", Took: 9 * time.Second},
 		{Name: "interval from the device code", Knobs: []string{"interval", "3", "pending", "1"}, Took: 6 * time.Second},
 	}
 }
@@ -139,7 +139,7 @@ func (c DeviceCase) Prepare(t testing.TB, fake Fake) {
 // must: the time it took on the bubble's clock, the outcome c wants, no
 // secret in what was shown or in the error, the wait indicator stopped.
 // ok is whether the login succeeded, as c wanted.
-func (c DeviceCase) Run(t *testing.T, flow flowapi.Flow, fake Fake) (_ cred.Credential, ui *Person, ok bool) {
+func (c DeviceCase) Run(t *testing.T, flow flows.Flow, fake Fake) (_ cred.Credential, ui *Person, ok bool) {
 	t.Helper()
 	ui = &Person{NoBrowser: true}
 	start := time.Now()
@@ -164,7 +164,7 @@ func (c DeviceCase) Run(t *testing.T, flow flowapi.Flow, fake Fake) (_ cred.Cred
 		t.Fatalf("login succeeded, want %v (%s)", c.WantErr, c.WantMsg)
 	case c.WantErr != nil && !errors.Is(err, c.WantErr), !strings.Contains(err.Error(), c.WantMsg):
 		t.Fatalf("err = %v, want %v (%s)", err, c.WantErr, c.WantMsg)
-	case errors.Is(err, flowapi.ErrReloginRequired):
+	case errors.Is(err, flows.ErrReloginRequired):
 		t.Errorf("a login error wraps ErrReloginRequired: %v", err)
 	}
 	return cr, ui, false
@@ -194,9 +194,9 @@ func CheckPollGaps(t testing.TB, times []time.Time, want ...int) {
 // for fake's settings with extra laid over them, sending its requests
 // with client (nil: a real one). fake's Client serves it in-process, for
 // logins inside a synctest bubble.
-func NewFlow[F any](t testing.TB, newFlow func(flowapi.Config) (F, error), fake Fake, extra map[string]string, client *http.Client) F {
+func NewFlow[F any](t testing.TB, newFlow func(flows.Config) (F, error), fake Fake, extra map[string]string, client *http.Client) F {
 	t.Helper()
-	fl, err := newFlow(flowapi.Config{Settings: With(fake.Settings(), extra), HTTPClient: client})
+	fl, err := newFlow(flows.Config{Settings: With(fake.Settings(), extra), HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}

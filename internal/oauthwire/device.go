@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 )
 
 // DevicePoll is the token request of an RFC 8628 device login (section
@@ -28,7 +28,7 @@ type DevicePoll struct {
 	// Header is sent with every poll besides Accept: application/json.
 	Header http.Header
 	// Refused, when not nil, turns a refusal other than access_denied and
-	// expired_token (which wrap flowapi.ErrDenied and flowapi.ErrExpired)
+	// expired_token (which wrap flows.ErrDenied and flows.ErrExpired)
 	// into the flow's error; nil, or a nil result, gives "device login
 	// failed: " and the *HTTPError.
 	Refused func(*HTTPError) error
@@ -101,9 +101,9 @@ func (p DevicePoll) err(err error, deviceCode string) error {
 		}
 		switch he.Code {
 		case "access_denied":
-			return fmt.Errorf("%w: %w", flowapi.ErrDenied, he)
+			return fmt.Errorf("%w: %w", flows.ErrDenied, he)
 		case "expired_token":
-			return fmt.Errorf("%w: %w", flowapi.ErrExpired, he)
+			return fmt.Errorf("%w: %w", flows.ErrExpired, he)
 		}
 		if p.Refused != nil {
 			if err := p.Refused(he); err != nil {

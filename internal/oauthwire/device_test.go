@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 )
 
 // roundTripFunc is a transport served by a function, in the caller's
@@ -64,9 +64,9 @@ func TestDevicePoll(t *testing.T) {
 		{name: "slow_down adds 5 s", answers: []answer{{429, jsonType, `{"error":"slow_down"}`}, {200, jsonType, `{"access_token":"at"}`}},
 			want: &TokenResponse{AccessToken: "at"}, took: 11 * time.Second},
 		{name: "denied", answers: []answer{{400, jsonType, `{"error":"access_denied","error_description":"` + verifier + `"}`}},
-			wantErr: flowapi.ErrDenied, wantMsg: "login was denied: the token endpoint answered HTTP 400 (access_denied)", took: 3 * time.Second},
+			wantErr: flows.ErrDenied, wantMsg: "login was denied: the token endpoint answered HTTP 400 (access_denied)", took: 3 * time.Second},
 		{name: "expired in a 200 body", answers: []answer{{200, jsonType, `{"error":"expired_token","error_uri":"https://evil.example/` + deviceCode + `"}`}},
-			wantErr: flowapi.ErrExpired, wantMsg: "login expired before it was approved: the token endpoint answered HTTP 200 (expired_token)", took: 3 * time.Second},
+			wantErr: flows.ErrExpired, wantMsg: "login expired before it was approved: the token endpoint answered HTTP 200 (expired_token)", took: 3 * time.Second},
 		{name: "echoed secret as the code", answers: []answer{{400, jsonType, `{"error":"x` + strings.ToLower(deviceCode) + `"}`}},
 			wantMsg: "device login failed: the token endpoint answered HTTP 400", took: 3 * time.Second},
 		{name: "code that is not a code", answers: []answer{{400, "text/plain", "error=bad%0Acode%1B%5B31m&error_description=evil"}},
@@ -80,11 +80,11 @@ func TestDevicePoll(t *testing.T) {
 		{name: "refused by the flow's rule", answers: []answer{{401, jsonType, `{"error":"invalid_client"}`}},
 			refused: func(he *HTTPError) error {
 				if he.Status == http.StatusUnauthorized {
-					return flowapi.Mark(he, flowapi.ErrClientRejected)
+					return flows.Mark(he, flows.ErrClientRejected)
 				}
 				return nil
 			},
-			wantErr: flowapi.ErrClientRejected, wantMsg: "the token endpoint answered HTTP 401 (invalid_client)", took: 3 * time.Second},
+			wantErr: flows.ErrClientRejected, wantMsg: "the token endpoint answered HTTP 401 (invalid_client)", took: 3 * time.Second},
 		{name: "other refusal", answers: []answer{{400, jsonType, `{"error":"invalid_grant"}`}},
 			refused: func(*HTTPError) error { return nil },
 			wantMsg: "device login failed: the token endpoint answered HTTP 400 (invalid_grant)", took: 3 * time.Second},
@@ -145,7 +145,7 @@ func TestDevicePoll(t *testing.T) {
 	}
 }
 
-// TestDevicePollEnds checks that a poll ends with flowapi.ErrExpired when
+// TestDevicePollEnds checks that a poll ends with flows.ErrExpired when
 // the wait's time runs out, with the context's error when the context is
 // cancelled (also in the middle of a request), and that a transport error
 // loses its URL.
@@ -174,7 +174,7 @@ func TestDevicePollEnds(t *testing.T) {
 		ctx, cancel := w.Start(context.Background(), dc.ExpiresIn)
 		defer cancel()
 		_, err := p.Poll(ctx, &w, pendingClient(nil), dc)
-		if !errors.Is(err, flowapi.ErrExpired) || err.Error() != "login expired before it was approved: no approval within 30s" {
+		if !errors.Is(err, flows.ErrExpired) || err.Error() != "login expired before it was approved: no approval within 30s" {
 			t.Errorf("expired: err = %v", err)
 		}
 	})
@@ -183,7 +183,7 @@ func TestDevicePollEnds(t *testing.T) {
 		ctx, cancel := w.Start(context.Background(), "")
 		time.AfterFunc(5*time.Second, cancel) // during the wait for the third poll
 		_, err := p.Poll(ctx, &w, pendingClient(nil), dc)
-		if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
+		if !errors.Is(err, context.Canceled) || errors.Is(err, flows.ErrExpired) {
 			t.Errorf("cancelled: err = %v", err)
 		}
 	})
@@ -192,7 +192,7 @@ func TestDevicePollEnds(t *testing.T) {
 		ctx, cancel := w.Start(context.Background(), "")
 		time.AfterFunc(3*time.Second, cancel) // during the first request, which hangs
 		_, err := p.Poll(ctx, &w, pendingClient(make(chan struct{})), dc)
-		if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
+		if !errors.Is(err, context.Canceled) || errors.Is(err, flows.ErrExpired) {
 			t.Errorf("cancelled in a request: err = %v", err)
 		}
 	})

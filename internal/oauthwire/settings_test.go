@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 )
 
 // parsed is where the table of TestParseSettings stores values.
@@ -34,7 +34,7 @@ func (p *parsed) table() []Setting {
 }
 
 // TestParseSettings checks every kind of setting, accepted and refused,
-// and that an error is a *flowapi.SettingError worded the same way for
+// and that an error is a *flows.SettingError worded the same way for
 // every kind: PROVIDER setting KEY = "VALUE" is not …
 func TestParseSettings(t *testing.T) {
 	tests := []struct {
@@ -75,7 +75,7 @@ func TestParseSettings(t *testing.T) {
 				got := defaults()
 				err := ParseSettings("p", tt.settings, got.table())
 				if tt.wantErr != "" {
-					var se *flowapi.SettingError
+					var se *flows.SettingError
 					if !errors.As(err, &se) || se.Provider != "p" || err.Error() != tt.wantErr {
 						t.Fatalf("err = %v, want %s", err, tt.wantErr)
 					}
