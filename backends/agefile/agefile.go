@@ -1,4 +1,4 @@
-// Package agefile is the age backend: the vault lives in vault.age, sealed
+// Package agefile is the age backend's guard: the vault lives in vault.age, sealed
 // with filippo.io/age either to a passphrase or to the recipients of one or
 // more age identity files (X25519 or plugin identities such as
 // age-plugin-yubikey).
@@ -33,7 +33,6 @@ import (
 
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/unlock"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // FileName is the vault's file name inside the data directory.
@@ -72,25 +71,17 @@ type Options struct {
 	// WorkFactor is the scrypt work factor (log2 N) used when sealing in
 	// passphrase mode; zero means age's default (18, about a second).
 	WorkFactor int
-	// Vault options (lock timeout).
-	Vault vaultfile.Options
 }
 
-// Store is the age-sealed vault.
-type Store struct {
-	*vaultfile.Store
-	guard *guard
-}
-
-// New returns the age backend for the vault at path.
-func New(path string, opts Options) (*Store, error) {
+// NewGuard returns the guard of the age-sealed vault at path.
+func NewGuard(path string, opts Options) (*Guard, error) {
 	if (opts.Passphrase == nil) == (len(opts.Identities) == 0) {
 		return nil, errors.New("age backend needs either a passphrase or identities")
 	}
 	if opts.Passphrase != nil && len(opts.Recipients) > 0 {
 		return nil, errors.New("age backend: a passphrase-sealed vault cannot have extra recipients")
 	}
-	g := &guard{opts: opts, path: path, keyPath: KeyFilePath(path)}
+	g := &Guard{opts: opts, path: path, keyPath: KeyFilePath(path)}
 	if len(opts.Identities) > 0 {
 		for _, id := range opts.Identities {
 			r, err := RecipientOf(id)
@@ -101,19 +92,22 @@ func New(path string, opts Options) (*Store, error) {
 		}
 		g.recipients = append(g.recipients, opts.Recipients...)
 	}
-	return &Store{Store: vaultfile.New(path, g, opts.Vault), guard: g}, nil
+	return g, nil
 }
 
 // Mode describes the guard for "credmgr backend": "passphrase" or
 // "identity".
-func (s *Store) Mode() string {
-	if s.guard.opts.Passphrase != nil {
+func (g *Guard) Mode() string {
+	if g.opts.Passphrase != nil {
 		return "passphrase"
 	}
 	return "identity"
 }
 
-type guard struct {
+// Guard seals the vault with age, to a passphrase or to identities, and
+// opens it again (it implements backends.Guard). It is safe for concurrent
+// use; the passphrase is asked for at most once.
+type Guard struct {
 	opts       Options
 	path       string // the vault
 	keyPath    string // its key file, in passphrase mode
@@ -130,7 +124,7 @@ type guard struct {
 	legacy bool
 }
 
-func (g *guard) passphrase(ctx context.Context, confirm bool) (string, error) {
+func (g *Guard) passphrase(ctx context.Context, confirm bool) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pass != "" {
@@ -147,26 +141,31 @@ func (g *guard) passphrase(ctx context.Context, confirm bool) (string, error) {
 	return p, nil
 }
 
-func (g *guard) forgetPassphrase() {
+func (g *Guard) forgetPassphrase() {
 	g.mu.Lock()
 	g.pass = ""
 	g.mu.Unlock()
 }
 
-func (g *guard) notice(format string, args ...any) {
+func (g *Guard) notice(format string, args ...any) {
 	if g.opts.Notice != nil {
 		g.opts.Notice(fmt.Sprintf(format, args...))
 	}
 }
 
-func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
+// Open returns the vault document sealed holds. Its errors wrap
+// [ErrWrongKey] when the key does not open it, and never hold any of its
+// contents.
+func (g *Guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 	if g.opts.Passphrase != nil {
 		return g.openPassphrase(ctx, sealed)
 	}
 	return Open(sealed, g.opts.Identities...)
 }
 
-func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
+// Seal encrypts the vault document plain. In passphrase mode it creates the
+// vault's key file on first use; the vault calls it holding its lock.
+func (g *Guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 	if g.opts.Passphrase != nil {
 		return g.sealPassphrase(ctx, plain)
 	}

@@ -21,12 +21,9 @@ import (
 	"github.com/credmgr/credmgr/internal/testenv"
 )
 
-var _ backends.Store = (*agefile.Store)(nil)
-var _ backends.Editor = (*agefile.Store)(nil)
-
 // identityStore returns the identity-mode store in dir, creating its
 // identity file on first use.
-func identityStore(t testing.TB, dir string) *agefile.Store {
+func identityStore(t testing.TB, dir string) store {
 	keyFile := filepath.Join(dir, "key.txt")
 	if _, err := os.Stat(keyFile); err != nil {
 		id, err := age.GenerateX25519Identity()
@@ -41,7 +38,7 @@ func identityStore(t testing.TB, dir string) *agefile.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{Identities: ids})
+	s, err := newStore(filepath.Join(dir, agefile.FileName), agefile.Options{Identities: ids})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +47,8 @@ func identityStore(t testing.TB, dir string) *agefile.Store {
 
 const testPassphrase = "correct horse battery staple"
 
-func passphraseStore(t testing.TB, dir string, pass string) *agefile.Store {
-	s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
+func passphraseStore(t testing.TB, dir string, pass string) store {
+	s, err := newStore(filepath.Join(dir, agefile.FileName), agefile.Options{
 		Passphrase: func(context.Context, bool) (string, error) { return pass, nil },
 		WorkFactor: 10, // age's default (18) costs a second per seal
 	})
@@ -144,7 +141,7 @@ func TestPassphraseAskedOnce(t *testing.T) {
 	}
 	asked := 0
 	confirmAsked := false
-	s, _ := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
+	s, _ := newStore(filepath.Join(dir, agefile.FileName), agefile.Options{
 		Passphrase: func(_ context.Context, confirm bool) (string, error) {
 			asked++
 			confirmAsked = confirmAsked || confirm
@@ -171,7 +168,7 @@ func TestPassphraseAskedOnce(t *testing.T) {
 // confirmation.
 func TestNewVaultConfirmsPassphrase(t *testing.T) {
 	var confirms []bool
-	s, _ := agefile.New(filepath.Join(t.TempDir(), agefile.FileName), agefile.Options{
+	s, _ := newStore(filepath.Join(t.TempDir(), agefile.FileName), agefile.Options{
 		Passphrase: func(_ context.Context, confirm bool) (string, error) {
 			confirms = append(confirms, confirm)
 			return "p", nil
@@ -275,7 +272,7 @@ func BenchmarkIdentity(b *testing.B) {
 // vault would.
 func BenchmarkPassphrase(b *testing.B) {
 	storetest.Bench(b, func(t testing.TB, dir string) backends.Store {
-		s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
+		s, err := newStore(filepath.Join(dir, agefile.FileName), agefile.Options{
 			Passphrase: func(context.Context, bool) (string, error) { return testPassphrase, nil },
 		})
 		if err != nil {

@@ -45,9 +45,9 @@ type unlockFixture struct {
 	pass string
 }
 
-func (f *unlockFixture) store(t *testing.T) *agefile.Store {
+func (f *unlockFixture) store(t *testing.T) store {
 	t.Helper()
-	s, err := agefile.New(filepath.Join(f.dir, agefile.FileName), agefile.Options{
+	s, err := newStore(filepath.Join(f.dir, agefile.FileName), agefile.Options{
 		Passphrase: func(context.Context, bool) (string, error) {
 			f.asked++
 			if f.pass == "" {

@@ -7,20 +7,20 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/backends/storetest"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
-var _ backends.Store = (*jsonfile.Store)(nil)
-var _ backends.Editor = (*jsonfile.Store)(nil)
+// The guard implements the vault's interface structurally: this package
+// does not import backends.
+var _ backends.Guard = jsonfile.Guard{}
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t testing.TB, dir string) backends.Store {
-		return jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
+		return backends.NewVault(filepath.Join(dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 	}, storetest.Options{VaultFile: jsonfile.FileName})
 }
 
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(t testing.TB, dir string) backends.Store {
-		return jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
+		return backends.NewVault(filepath.Join(dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 	})
 }

@@ -42,8 +42,8 @@ func holderEnv(t *testing.T, holder string) {
 	}
 }
 
-func holderStore(t testing.TB, dir, holder string) *keychain.Store {
-	s, err := keychain.New(filepath.Join(dir, keychain.FileName), keychain.Options{Holder: holder})
+func holderStore(t testing.TB, dir, holder string) store {
+	s, err := newStore(filepath.Join(dir, keychain.FileName), keychain.Options{Holder: holder})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // stubFlow is a flow whose login returns what it is given.
@@ -44,7 +43,7 @@ func TestLoginRun(t *testing.T) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	store := jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
+	store := backends.NewVault(filepath.Join(dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 	var errb strings.Builder
 	a := &app{stdout: &strings.Builder{}, stderr: &errb,
 		opts:   &backends.Options{DataDir: dir, Getenv: func(string) string { return "" }},

@@ -32,7 +32,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/flowapi"
 	"github.com/credmgr/credmgr/internal/oauthwire"
 )
@@ -196,7 +196,7 @@ func (f *Flow) endpoints(enterprise string) (githubURL, apiURL, host string, err
 // refreshAPIURL is the token-exchange base URL for a stored credential:
 // the api_url setting, else the credential's enterprise host, else the
 // default.
-func (f *Flow) refreshAPIURL(c cred.Credential) string {
+func (f *Flow) refreshAPIURL(c backends.Credential) string {
 	if f.apiSet {
 		return f.apiURL
 	}
@@ -231,20 +231,20 @@ func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.V
 // Login runs the GitHub device flow whatever opts.Mode says (GitHub
 // offers no other for this client) and exchanges the GitHub token for a
 // Copilot token. opts.Enterprise names a GitHub Enterprise host.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (backends.Credential, error) {
 	githubURL, apiURL, host, err := f.endpoints(opts.Enterprise)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	ghToken, scopes, err := f.device(ctx, ui, githubURL)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	env, err := f.exchange(ctx, apiURL, ghToken)
 	if err != nil {
-		return cred.Credential{}, classifyExchange(err, false)
+		return backends.Credential{}, classifyExchange(err, false)
 	}
-	c := cred.Credential{Type: cred.TypeOAuth, RefreshToken: ghToken, Scopes: scopes}
+	c := backends.Credential{Type: backends.TypeOAuth, RefreshToken: ghToken, Scopes: scopes}
 	if host != "" {
 		c.Extra = map[string]string{ExtraEnterpriseURL: host}
 	}
@@ -400,7 +400,7 @@ func classifyExchange(err error, refresh bool) error {
 }
 
 // apply copies a Copilot token answer into c.
-func (f *Flow) apply(c *cred.Credential, env *envelope) {
+func (f *Flow) apply(c *backends.Credential, env *envelope) {
 	now := f.Now()
 	c.AccessToken = env.Token
 	c.IssuedAt = now.UTC().Truncate(time.Second)
@@ -462,10 +462,10 @@ func apiBaseURL(env *envelope, enterprise string) string {
 
 // Refresh exchanges the stored GitHub token (RefreshToken) for a new
 // Copilot token. The GitHub token is kept as it is.
-func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+func (f *Flow) Refresh(ctx context.Context, c backends.Credential) (backends.Credential, error) {
 	env, err := f.exchange(ctx, f.refreshAPIURL(c), c.RefreshToken)
 	if err != nil {
-		return cred.Credential{}, classifyExchange(err, true)
+		return backends.Credential{}, classifyExchange(err, true)
 	}
 	n := c.Clone()
 	f.apply(&n, env)

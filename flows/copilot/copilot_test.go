@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
 	"github.com/credmgr/credmgr/internal/flowapi"
@@ -41,13 +41,13 @@ func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
 	return fl
 }
 
-func checkCredential(t *testing.T, f *fake.Server, c cred.Credential) {
+func checkCredential(t *testing.T, f *fake.Server, c backends.Credential) {
 	t.Helper()
 	// flows.Login stamps the identity; the flow returns tokens.
-	if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
+	if c.Type != backends.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
 		t.Errorf("credential = %+v", c)
 	}
-	c.Provider, c.Account = "github-copilot", cred.DefaultAccount
+	c.Provider, c.Account = "github-copilot", backends.DefaultAccount
 	if err := c.Validate(); err != nil {
 		t.Error(err)
 	}
@@ -205,7 +205,7 @@ func TestRefresh(t *testing.T) {
 	defer f.Close()
 	fl := newFlow(t, f, nil)
 	gh := f.IssueGitHubToken()
-	old := cred.Credential{Provider: "github-copilot", Account: "default", Type: cred.TypeOAuth, Source: "login",
+	old := backends.Credential{Provider: "github-copilot", Account: "default", Type: backends.TypeOAuth, Source: "login",
 		RefreshToken: gh, AccessToken: "tid=old;exp=1", Extra: map[string]string{"note": "kept"}}
 	n, err := fl.Refresh(context.Background(), old)
 	noLeak(t, f, nil, err)
@@ -261,7 +261,7 @@ func TestRefreshErrors(t *testing.T) {
 			if tt.closed {
 				f.Close()
 			}
-			_, err := fl.Refresh(context.Background(), cred.Credential{Provider: "github-copilot", Account: "default", Type: cred.TypeOAuth, RefreshToken: gh})
+			_, err := fl.Refresh(context.Background(), backends.Credential{Provider: "github-copilot", Account: "default", Type: backends.TypeOAuth, RefreshToken: gh})
 			if err == nil {
 				t.Fatal("refresh succeeded")
 			}
@@ -431,16 +431,16 @@ func TestEndpoints(t *testing.T) {
 func TestRefreshAPIURL(t *testing.T) {
 	plain, _ := New(flowapi.Config{})
 	set, _ := New(flowapi.Config{Settings: map[string]string{"api_url": "http://127.0.0.1:7"}})
-	ent := cred.Credential{Extra: map[string]string{ExtraEnterpriseURL: "ghe.example.com"}}
+	ent := backends.Credential{Extra: map[string]string{ExtraEnterpriseURL: "ghe.example.com"}}
 	for _, tt := range []struct {
 		f    *Flow
-		c    cred.Credential
+		c    backends.Credential
 		want string
 	}{
-		{plain, cred.Credential{}, DefaultAPIURL},
+		{plain, backends.Credential{}, DefaultAPIURL},
 		{plain, ent, "https://api.ghe.example.com"},
 		{set, ent, "http://127.0.0.1:7"},
-		{plain, cred.Credential{Extra: map[string]string{ExtraEnterpriseURL: "bad host/x"}}, DefaultAPIURL},
+		{plain, backends.Credential{Extra: map[string]string{ExtraEnterpriseURL: "bad host/x"}}, DefaultAPIURL},
 	} {
 		if got := tt.f.refreshAPIURL(tt.c); got != tt.want {
 			t.Errorf("refreshAPIURL(%v) = %q, want %q", tt.c.Extra, got, tt.want)

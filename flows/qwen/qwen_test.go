@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
 	"github.com/credmgr/credmgr/internal/flowapi"
@@ -86,10 +86,10 @@ func TestLogin(t *testing.T) {
 				t.Fatal(err)
 			}
 			// flows.Login stamps the identity; the flow returns tokens.
-			if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
+			if c.Type != backends.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
 				t.Errorf("credential = %+v", c)
 			}
-			c.Provider, c.Account = "qwen", cred.DefaultAccount
+			c.Provider, c.Account = "qwen", backends.DefaultAccount
 			if err := c.Validate(); err != nil {
 				t.Error(err)
 			}
@@ -226,7 +226,7 @@ func TestRefresh(t *testing.T) {
 	fl := newFlow(t, f, nil)
 	ctx := context.Background()
 	rt := f.IssueRefreshToken()
-	old := cred.Credential{Provider: "qwen", Account: "default", Type: cred.TypeOAuth, RefreshToken: rt,
+	old := backends.Credential{Provider: "qwen", Account: "default", Type: backends.TypeOAuth, RefreshToken: rt,
 		AccessToken: "stale", Extra: map[string]string{ExtraResourceURL: "portal.qwen.ai", "email": "a@example.com"}}
 
 	// The refresh answer omits resource_url: the stored one is kept.
@@ -294,7 +294,7 @@ func TestRefreshErrors(t *testing.T) {
 			if tt.closed {
 				f.Close()
 			}
-			_, err := fl.Refresh(context.Background(), cred.Credential{Provider: "qwen", Account: "default", Type: cred.TypeOAuth, RefreshToken: rt})
+			_, err := fl.Refresh(context.Background(), backends.Credential{Provider: "qwen", Account: "default", Type: backends.TypeOAuth, RefreshToken: rt})
 			if err == nil {
 				t.Fatal("refresh succeeded")
 			}
@@ -353,7 +353,7 @@ func TestBaseURL(t *testing.T) {
 		"https://new-endpoint.com/": "https://new-endpoint.com/v1",
 		"http://127.0.0.1:8/v1":     "http://127.0.0.1:8/v1",
 	} {
-		c := cred.Credential{Extra: map[string]string{ExtraResourceURL: in}}
+		c := backends.Credential{Extra: map[string]string{ExtraResourceURL: in}}
 		if got := BaseURL(c); got != want {
 			t.Errorf("BaseURL(%q) = %q, want %q", in, got, want)
 		}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/backends"
 )
 
 // Mode selects how a login reaches the person logging in.
@@ -101,19 +101,19 @@ type Flow interface {
 	// expiry is never zero: without one in the answer it is
 	// DefaultLifetime from now. Provider, Account, Source and UpdatedAt
 	// are left for the caller (flows.Login) to stamp. It stores nothing.
-	Login(ctx context.Context, ui UI, opts LoginOptions) (cred.Credential, error)
+	Login(ctx context.Context, ui UI, opts LoginOptions) (backends.Credential, error)
 	// Refresh returns c with fresh tokens, a new issue time and an expiry
 	// as Login sets them; c has a refresh token (the caller, flows.Fresh,
 	// checks). A rejected refresh token is an error wrapping
 	// ErrReloginRequired; other failures (network, 5xx) are returned as
 	// they are. It stores nothing and leaves c's identity and UpdatedAt
 	// for the caller to stamp.
-	Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error)
+	Refresh(ctx context.Context, c backends.Credential) (backends.Credential, error)
 }
 
 // Revoker is implemented by flows whose provider can revoke tokens.
 type Revoker interface {
-	Revoke(ctx context.Context, c cred.Credential) error
+	Revoke(ctx context.Context, c backends.Credential) error
 }
 
 var (

@@ -1,4 +1,4 @@
-package vaultfile
+package backends
 
 import (
 	"bytes"
@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vault"
 )
 
 // countingGuard is a reversible "seal" that counts opens.
@@ -33,8 +31,8 @@ func (g *countingGuard) Open(_ context.Context, b []byte) ([]byte, error) {
 	return rest, nil
 }
 
-func testCred(account, access string) cred.Credential {
-	return cred.Credential{Provider: "openai", Account: account, Type: cred.TypeOAuth, AccessToken: access}
+func vaultCred(account, access string) Credential {
+	return Credential{Provider: "openai", Account: account, Type: TypeOAuth, AccessToken: access}
 }
 
 // TestOpenOncePerProcess checks that a store opens (decrypts) the vault
@@ -44,9 +42,9 @@ func TestOpenOncePerProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vault")
 	ctx := context.Background()
 	g := &countingGuard{}
-	s := New(path, g, Options{})
+	s := NewVault(path, g, VaultOptions{})
 	for i := range 10 {
-		if err := s.Put(ctx, testCred("a"+string(rune('a'+i)), "t")); err != nil {
+		if err := s.Put(ctx, vaultCred("a"+string(rune('a'+i)), "t")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -59,8 +57,8 @@ func TestOpenOncePerProcess(t *testing.T) {
 		t.Fatalf("%d opens and %d seals; want 0 opens (everything read was written here) and 10 seals", g.opens, g.seals)
 	}
 	// Another process (a second store) writes: the first must re-open.
-	other := New(path, &countingGuard{}, Options{})
-	if err := other.Put(ctx, testCred("zz", "t")); err != nil {
+	other := NewVault(path, &countingGuard{}, VaultOptions{})
+	if err := other.Put(ctx, vaultCred("zz", "t")); err != nil {
 		t.Fatal(err)
 	}
 	l, err := s.List(ctx)
@@ -93,11 +91,11 @@ func TestCorruptVaultNeverOverwritten(t *testing.T) {
 			if err := os.WriteFile(path, content, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s := New(path, &countingGuard{}, Options{})
-			if err := s.Put(ctx, testCred("default", "new")); err == nil {
+			s := NewVault(path, &countingGuard{}, VaultOptions{})
+			if err := s.Put(ctx, vaultCred("default", "new")); err == nil {
 				t.Fatal("Put into a corrupt vault succeeded")
 			}
-			if err := s.Delete(ctx, cred.Ref{Provider: "openai", Account: "x"}); err == nil {
+			if err := s.Delete(ctx, Ref{Provider: "openai", Account: "x"}); err == nil {
 				t.Fatal("Delete in a corrupt vault succeeded")
 			}
 			if _, err := s.List(ctx); err == nil {
@@ -116,24 +114,24 @@ func TestRefusesInsecureFiles(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vault")
-	s := New(path, &countingGuard{}, Options{})
-	if err := s.Put(ctx, testCred("default", "a")); err != nil {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if err := s.Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(path, &countingGuard{}, Options{}).List(ctx); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := NewVault(path, &countingGuard{}, VaultOptions{}).List(ctx); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("group-readable vault: %v, want a refusal with a chmod hint", err)
 	}
 	os.Chmod(path, 0o600)
 	real := filepath.Join(dir, "real")
 	os.Rename(path, real)
 	os.Symlink(real, path)
-	if _, err := New(path, &countingGuard{}, Options{}).List(ctx); err == nil || !strings.Contains(err.Error(), "symlink") {
+	if _, err := NewVault(path, &countingGuard{}, VaultOptions{}).List(ctx); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("symlinked vault: %v, want a refusal", err)
 	}
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("b", "b")); err == nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("b", "b")); err == nil {
 		t.Fatal("Put through a symlink succeeded")
 	}
 	if fi, _ := os.Lstat(path); fi.Mode()&os.ModeSymlink == 0 {
@@ -145,7 +143,7 @@ func TestRefusesInsecureFiles(t *testing.T) {
 func TestFilesArePrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new", "data")
 	path := filepath.Join(dir, "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(context.Background(), testCred("default", "a")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(context.Background(), vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	for p, want := range map[string]os.FileMode{dir: 0o700, path: 0o600, path + ".lock": 0o600} {
@@ -173,22 +171,22 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"version":2}`))
 	f.Add([]byte(`[`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := vault.Decode(b)
+		d, err := decodeDocument(b)
 		if err != nil {
 			if bytes.Contains(b, []byte("SECRETVALUE")) && strings.Contains(err.Error(), "SECRETVALUE") {
 				t.Fatalf("error quotes a value: %v", err)
 			}
 			return
 		}
-		enc, err := vault.Encode(d)
+		enc, err := encodeDocument(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d2, err := vault.Decode(enc)
+		d2, err := decodeDocument(enc)
 		if err != nil {
 			t.Fatalf("re-decoding an encoded document: %v", err)
 		}
-		enc2, _ := vault.Encode(d2)
+		enc2, _ := encodeDocument(d2)
 		if !bytes.Equal(enc, enc2) {
 			t.Fatal("encode/decode is not stable")
 		}
@@ -216,12 +214,12 @@ func TestReadsCreateNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(path + ".lock")
-	s := New(path, &countingGuard{}, Options{})
-	if _, err := s.Get(ctx, cred.Ref{Provider: "openai", Account: "default"}); err != nil {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if _, err := s.Get(ctx, Ref{Provider: "openai", Account: "default"}); err != nil {
 		t.Fatal(err)
 	}
 	if l, err := s.List(ctx); err != nil || len(l) != 1 {
@@ -231,7 +229,7 @@ func TestReadsCreateNothing(t *testing.T) {
 		t.Fatalf("after reads the directory holds %v, want only the vault", got)
 	}
 	missing := filepath.Join(t.TempDir(), "none", "data")
-	if l, err := New(filepath.Join(missing, "vault"), &countingGuard{}, Options{}).List(ctx); err != nil || len(l) != 0 {
+	if l, err := NewVault(filepath.Join(missing, "vault"), &countingGuard{}, VaultOptions{}).List(ctx); err != nil || len(l) != 0 {
 		t.Fatalf("List of a missing data directory = %v, %v", l, err)
 	}
 	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
@@ -245,21 +243,21 @@ func TestReadOnlyDir(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
 	path := filepath.Join(dir, "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(path + ".lock")
 	if !testReadOnly(t, dir) {
 		t.Skip("cannot make a directory read-only here")
 	}
-	s := New(path, &countingGuard{}, Options{})
-	if c, err := s.Get(ctx, cred.Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "a" {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if c, err := s.Get(ctx, Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "a" {
 		t.Fatalf("Get in a read-only directory: %v", err)
 	}
 	if _, err := s.List(ctx); err != nil {
 		t.Fatalf("List in a read-only directory: %v", err)
 	}
-	if err := s.Put(ctx, testCred("b", "b")); err == nil {
+	if err := s.Put(ctx, vaultCred("b", "b")); err == nil {
 		t.Fatal("Put succeeded in a read-only directory")
 	}
 }
@@ -271,20 +269,20 @@ func TestOpenDirRefused(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
 	path := filepath.Join(dir, "vault")
-	s := New(path, &countingGuard{}, Options{})
-	if err := s.Put(ctx, testCred("default", "a")); err != nil {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if err := s.Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(dir, 0o777)
 	defer os.Chmod(dir, 0o700)
-	if err := s.Put(ctx, testCred("b", "b")); !errors.Is(err, fsutil.ErrInsecure) {
+	if err := s.Put(ctx, vaultCred("b", "b")); !errors.Is(err, fsutil.ErrInsecure) {
 		t.Fatalf("Put in a 0777 directory: %v", err)
 	}
 	if _, err := s.List(ctx); !errors.Is(err, fsutil.ErrInsecure) {
 		t.Fatalf("List in a 0777 directory: %v", err)
 	}
 	os.Chmod(dir, 0o755)
-	if err := s.Put(ctx, testCred("b", "b")); err != nil {
+	if err := s.Put(ctx, vaultCred("b", "b")); err != nil {
 		t.Fatalf("Put in a 0755 directory: %v", err)
 	}
 }
@@ -294,15 +292,15 @@ func TestOpenDirRefused(t *testing.T) {
 func TestStateStopsOperation(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(path)
 	retired := errors.New("retired")
 	g := &countingGuard{}
-	s := New(path, g, Options{State: func(context.Context) (State, error) { return State{}, retired }})
+	s := NewVault(path, g, VaultOptions{State: func(context.Context) (State, error) { return State{}, retired }})
 	called := false
-	_, err := s.Update(ctx, cred.Ref{Provider: "openai", Account: "default"}, func(c *cred.Credential) (*cred.Credential, error) {
+	_, err := s.Update(ctx, Ref{Provider: "openai", Account: "default"}, func(c *Credential) (*Credential, error) {
 		called = true
 		return c, nil
 	})
@@ -330,7 +328,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 		os.WriteFile(path+PendingSuffix, next, 0o600)
 		return path, live, next
 	}
-	accounts := func(t *testing.T, s *Store) string {
+	accounts := func(t *testing.T, s *Vault) string {
 		l, err := s.List(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -341,13 +339,13 @@ func TestPendingNeedsRecord(t *testing.T) {
 		}
 		return strings.Join(a, ",")
 	}
-	state := func(st State) Options {
-		return Options{State: func(context.Context) (State, error) { return st, nil }}
+	state := func(st State) VaultOptions {
+		return VaultOptions{State: func(context.Context) (State, error) { return st, nil }}
 	}
 	t.Run("no record", func(t *testing.T) {
 		path, _, _ := setup(t)
-		s := New(path, &countingGuard{}, Options{})
-		if err := s.Put(ctx, testCred("new", "x")); err != nil {
+		s := NewVault(path, &countingGuard{}, VaultOptions{})
+		if err := s.Put(ctx, vaultCred("new", "x")); err != nil {
 			t.Fatal(err)
 		}
 		if got := accounts(t, s); got != "live,new" {
@@ -359,7 +357,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 	})
 	t.Run("committed", func(t *testing.T) {
 		path, live, next := setup(t)
-		s := New(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
+		s := NewVault(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
 		if got := accounts(t, s); got != "next" {
 			t.Fatalf("holds %s, want the pending vault", got)
 		}
@@ -368,11 +366,11 @@ func TestPendingNeedsRecord(t *testing.T) {
 		path, live, next := setup(t)
 		changed := append([]byte(nil), live...)
 		os.WriteFile(path, bytes.Replace(changed, []byte(`"l"`), []byte(`"L"`), 1), 0o600)
-		s := New(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
+		s := NewVault(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
 		if _, err := s.List(ctx); !errors.Is(err, ErrPendingConflict) {
 			t.Fatalf("List: %v, want ErrPendingConflict", err)
 		}
-		if err := s.Put(ctx, testCred("new", "x")); !errors.Is(err, ErrPendingConflict) {
+		if err := s.Put(ctx, vaultCred("new", "x")); !errors.Is(err, ErrPendingConflict) {
 			t.Fatalf("Put: %v, want ErrPendingConflict", err)
 		}
 		if b, _ := os.ReadFile(path + PendingSuffix); !bytes.Equal(b, next) {
@@ -381,7 +379,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 	})
 	t.Run("not the file recorded", func(t *testing.T) {
 		path, live, _ := setup(t)
-		s := New(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes([]byte("other"))}}))
+		s := NewVault(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes([]byte("other"))}}))
 		if _, err := s.List(ctx); !errors.Is(err, ErrPendingConflict) {
 			t.Fatalf("List: %v, want ErrPendingConflict", err)
 		}
@@ -391,7 +389,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 	})
 	t.Run("uncommitted", func(t *testing.T) {
 		path, _, _ := setup(t)
-		s := New(path, &countingGuard{}, state(State{Discard: true}))
+		s := NewVault(path, &countingGuard{}, state(State{Discard: true}))
 		if got := accounts(t, s); got != "live" {
 			t.Fatalf("holds %s", got)
 		}
@@ -407,14 +405,14 @@ func TestPendingNeedsRecord(t *testing.T) {
 func TestMoveNeverMerges(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	src := New(filepath.Join(dir, "a"), &countingGuard{}, Options{})
-	dst := New(filepath.Join(dir, "b"), &countingGuard{}, Options{})
+	src := NewVault(filepath.Join(dir, "a"), &countingGuard{}, VaultOptions{})
+	dst := NewVault(filepath.Join(dir, "b"), &countingGuard{}, VaultOptions{})
 	for _, a := range []string{"one", "two"} {
-		if err := src.Put(ctx, testCred(a, a)); err != nil {
+		if err := src.Put(ctx, vaultCred(a, a)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := dst.Put(ctx, testCred("gone", "logged out since")); err != nil {
+	if err := dst.Put(ctx, vaultCred("gone", "logged out since")); err != nil {
 		t.Fatal(err)
 	}
 	var steps []string
@@ -439,10 +437,10 @@ func TestMoveNeverMerges(t *testing.T) {
 	if len(steps) != 0 {
 		t.Fatalf("steps %v before the refusal", steps)
 	}
-	if err := dst.Delete(ctx, cred.Ref{Provider: "openai", Account: "gone"}); err != nil {
+	if err := dst.Delete(ctx, Ref{Provider: "openai", Account: "gone"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.Put(ctx, testCred("one", "stale copy")); err != nil {
+	if err := dst.Put(ctx, vaultCred("one", "stale copy")); err != nil {
 		t.Fatal(err)
 	}
 	n, err := move()

@@ -1,28 +1,4 @@
-// Package vaultfile implements the storage contract once for every backend:
-// one vault document in one file, sealed by a Guard that differs per
-// backend, written under a cross-process lock and replaced atomically.
-//
-// Because every write replaces the file by an atomic rename, a reader sees
-// the old or the new vault whole: reads (Get, List) take no lock and open
-// (decrypt) the vault outside any lock, so readers never wait for each
-// other or for a writer; only a write (Put, Delete, Update, Edit) takes the
-// lock, and reads the vault again under it. A read falls back to the
-// locked, checked path of a write (see State) only when a backend switch
-// may be under way: a pending switch file, or a vault that is missing or
-// does not open while the store's State has something to say.
-//
-// Costs do not grow with the vault where they need not: Get decodes only
-// the entry asked for (vault.DecodeEntry), and a write re-encodes only the
-// entries that changed since this process last read or wrote the file
-// (vault.EncodeReusing).
-//
-// It also holds the file side of a backend switch (MoveLocked): the new
-// vault is written beside its final path (path+".next") and put in place
-// only when the owner of the store, asked under the lock before every
-// operation (Options.State), says that a committed switch wrote it; the
-// owner can also stop every operation on a store a switch retired. Reads
-// never create a file, so they work in a read-only directory.
-package vaultfile
+package backends
 
 import (
 	"bytes"
@@ -37,9 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vault"
 )
 
 // Guard seals the encoded vault for storage and opens it again. Seal is
@@ -67,8 +41,8 @@ type EmptyChecker interface {
 // longest time a lock is held.
 const DefaultLockTimeout = 2 * time.Minute
 
-// Options configures a Store.
-type Options struct {
+// VaultOptions configures a Vault.
+type VaultOptions struct {
 	// LockTimeout bounds the wait for the lock; zero means DefaultLockTimeout.
 	LockTimeout time.Duration
 	// AfterWrite, if set, is called after each successful write (the
@@ -110,12 +84,13 @@ type Pending struct {
 // or it is not the file the switch wrote. Neither file is changed.
 var ErrPendingConflict = errors.New("an interrupted backend switch cannot be completed")
 
-// Store is a vault file guarded by a Guard. It is safe for concurrent use
-// by goroutines and processes.
-type Store struct {
+// Vault is a vault file guarded by a Guard: the store every backend is.
+// It implements Store and Editor, and is safe for concurrent use by
+// goroutines and processes.
+type Vault struct {
 	path  string
 	guard Guard
-	opts  Options
+	opts  VaultOptions
 	mu    sync.Mutex // serialises this process's writers; the file lock serialises processes
 
 	// openMu lets one goroutine at a time open (decrypt) the vault, so
@@ -139,29 +114,29 @@ type snapshot struct {
 	plain  []byte
 
 	mu      sync.Mutex
-	doc     *vault.Document // decoded whole, once a List or a write needed it; never changed
+	doc     *document // decoded whole, once a List or a write needed it; never changed
 	docErr  error
-	enc     *vault.Entries // the encodings of doc's entries, when known
+	enc     *encodedEntries // the encodings of doc's entries, when known
 	entries map[string]entry
 }
 
-// entry is one credential decoded on its own (vault.DecodeEntry).
+// entry is one credential decoded on its own (decodeEntry).
 type entry struct {
-	c     cred.Credential
+	c     Credential
 	found bool
 }
 
 // New returns a store for the vault at path. Nothing is read or created
 // until the first operation.
-func New(path string, g Guard, opts Options) *Store {
+func NewVault(path string, g Guard, opts VaultOptions) *Vault {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
 	}
-	return &Store{path: path, guard: g, opts: opts}
+	return &Vault{path: path, guard: g, opts: opts}
 }
 
 // Path returns the vault file's path.
-func (s *Store) Path() string { return s.path }
+func (s *Vault) Path() string { return s.path }
 
 // PendingSuffix names the file a backend switch writes before it takes the
 // vault's place (see MoveLocked and State).
@@ -170,18 +145,18 @@ const PendingSuffix = ".next"
 // withLock runs fn holding both the in-process mutex and the file lock,
 // creating the directory and the lock file if needed, after the store's
 // State has been consulted (see prepare).
-func (s *Store) withLock(ctx context.Context, fn func() error) error {
+func (s *Vault) withLock(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lockAndRun(ctx, fn)
 }
 
 // lockAndRun is withLock with the mutex held.
-func (s *Store) lockAndRun(ctx context.Context, fn func() error) error {
-	if err := fsutil.EnsureDir(dirOf(s.path)); err != nil {
+func (s *Vault) lockAndRun(ctx context.Context, fn func() error) error {
+	if err := fsutil.EnsureDir(filepath.Dir(s.path)); err != nil {
 		return err
 	}
-	if err := checkDir(dirOf(s.path)); err != nil {
+	if err := checkDir(filepath.Dir(s.path)); err != nil {
 		return err
 	}
 	unlock, err := fsutil.Lock(ctx, s.path, s.opts.LockTimeout)
@@ -199,10 +174,10 @@ func (s *Store) lockAndRun(ctx context.Context, fn func() error) error {
 // nothing. Without a lock file (no writer ever locked here: a fresh or
 // read-only data directory) it reads without the lock, which is safe
 // because every write replaces the vault by an atomic rename.
-func (s *Store) withReadLock(ctx context.Context, fn func() error) error {
+func (s *Vault) withReadLock(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := checkDir(dirOf(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := checkDir(filepath.Dir(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	unlock, locked, err := fsutil.LockExisting(ctx, s.path, s.opts.LockTimeout)
@@ -239,7 +214,7 @@ func checkDir(dir string) error {
 }
 
 // state returns the store's State (none if it has no State function).
-func (s *Store) state(ctx context.Context) (State, error) {
+func (s *Vault) state(ctx context.Context) (State, error) {
 	if s.opts.State == nil {
 		return State{}, nil
 	}
@@ -248,7 +223,7 @@ func (s *Store) state(ctx context.Context) (State, error) {
 
 // prepare asks the store's owner for its State before an operation, with
 // the lock held, and completes or discards a pending switch file as told.
-func (s *Store) prepare(ctx context.Context) error {
+func (s *Vault) prepare(ctx context.Context) error {
 	st, err := s.state(ctx)
 	if err != nil {
 		return err
@@ -264,7 +239,7 @@ func (s *Store) prepare(ctx context.Context) error {
 
 // completePending puts the pending file of a committed switch in place,
 // after checking that it opens with this store's guard.
-func (s *Store) completePending(ctx context.Context, p Pending) error {
+func (s *Vault) completePending(ctx context.Context, p Pending) error {
 	next := s.path + PendingSuffix
 	b, err := fsutil.ReadPrivate(next)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -280,18 +255,18 @@ func (s *Store) completePending(ctx context.Context, p Pending) error {
 }
 
 // document returns the whole decoded document of sn (read-only).
-func (sn *snapshot) document() (*vault.Document, error) {
+func (sn *snapshot) document() (*document, error) {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	if sn.doc == nil && sn.docErr == nil {
-		sn.doc, sn.docErr = vault.Decode(sn.plain)
+		sn.doc, sn.docErr = decodeDocument(sn.plain)
 	}
 	return sn.doc, sn.docErr
 }
 
 // get returns the credential stored under key, decoding only that entry
 // unless the whole document is decoded already.
-func (sn *snapshot) get(key string) (cred.Credential, bool, error) {
+func (sn *snapshot) get(key string) (Credential, bool, error) {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	if sn.doc != nil {
@@ -301,7 +276,7 @@ func (sn *snapshot) get(key string) (cred.Credential, bool, error) {
 	if e, ok := sn.entries[key]; ok {
 		return e.c, e.found, nil
 	}
-	c, found, err := vault.DecodeEntry(sn.plain, key)
+	c, found, err := decodeEntry(sn.plain, key)
 	if err != nil {
 		return c, false, err
 	}
@@ -313,20 +288,20 @@ func (sn *snapshot) get(key string) (cred.Credential, bool, error) {
 }
 
 // encodings returns the encodings of sn's entries, if known.
-func (sn *snapshot) encodings() *vault.Entries {
+func (sn *snapshot) encodings() *encodedEntries {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	return sn.enc
 }
 
 // cached returns the last snapshot this process read or wrote.
-func (s *Store) cached() *snapshot {
+func (s *Vault) cached() *snapshot {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	return s.cache
 }
 
-func (s *Store) setCache(sn *snapshot) {
+func (s *Vault) setCache(sn *snapshot) {
 	s.cacheMu.Lock()
 	s.cache = sn
 	s.cacheMu.Unlock()
@@ -340,8 +315,8 @@ func (s *Store) setCache(sn *snapshot) {
 // complete or discard, or a vault that is missing or does not open while
 // the State, asked again, has something to say (a switch retired the
 // store or left a pending file since).
-func (s *Store) current(ctx context.Context) (*snapshot, error) {
-	if err := checkDir(dirOf(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+func (s *Vault) current(ctx context.Context) (*snapshot, error) {
+	if err := checkDir(filepath.Dir(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	pending := func(st State) bool {
@@ -370,7 +345,7 @@ func (s *Store) current(ctx context.Context) (*snapshot, error) {
 
 // readChecked reads the vault as withReadLock allows: under the lock when
 // there is a lock file, after the State was consulted.
-func (s *Store) readChecked(ctx context.Context) (*snapshot, error) {
+func (s *Vault) readChecked(ctx context.Context) (*snapshot, error) {
 	var sn *snapshot
 	err := s.withReadLock(ctx, func() error {
 		var err error
@@ -382,7 +357,7 @@ func (s *Store) readChecked(ctx context.Context) (*snapshot, error) {
 
 // read reads the vault file and opens it; a missing vault is an empty
 // document. It takes no lock.
-func (s *Store) read(ctx context.Context) (*snapshot, error) {
+func (s *Vault) read(ctx context.Context) (*snapshot, error) {
 	b, err := fsutil.ReadPrivate(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if c, ok := s.guard.(EmptyChecker); ok {
@@ -390,7 +365,7 @@ func (s *Store) read(ctx context.Context) (*snapshot, error) {
 				return nil, err
 			}
 		}
-		return &snapshot{doc: vault.New()}, nil
+		return &snapshot{doc: newDocument()}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading vault: %w", err)
@@ -400,7 +375,7 @@ func (s *Store) read(ctx context.Context) (*snapshot, error) {
 
 // open returns the snapshot of the vault bytes sealed, opening them with
 // the guard unless they are the bytes this process last read or wrote.
-func (s *Store) open(ctx context.Context, sealed []byte) (*snapshot, error) {
+func (s *Vault) open(ctx context.Context, sealed []byte) (*snapshot, error) {
 	if c := s.cached(); c != nil && c.sealed != nil && bytes.Equal(sealed, c.sealed) {
 		return c, nil
 	}
@@ -421,7 +396,7 @@ func (s *Store) open(ctx context.Context, sealed []byte) (*snapshot, error) {
 // loadSnapshot reads the vault and decodes all of it (a write must never
 // go over a vault that does not decode). Called with the lock held, after
 // prepare.
-func (s *Store) loadSnapshot(ctx context.Context) (*snapshot, error) {
+func (s *Vault) loadSnapshot(ctx context.Context) (*snapshot, error) {
 	sn, err := s.read(ctx)
 	if err != nil {
 		return nil, err
@@ -434,7 +409,7 @@ func (s *Store) loadSnapshot(ctx context.Context) (*snapshot, error) {
 
 // load returns a copy of the whole vault document, for the caller to
 // change. Called with the lock held.
-func (s *Store) load(ctx context.Context) (*vault.Document, error) {
+func (s *Vault) load(ctx context.Context) (*document, error) {
 	sn, err := s.loadSnapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -444,7 +419,7 @@ func (s *Store) load(ctx context.Context) (*vault.Document, error) {
 
 // decode opens and decodes the vault bytes sealed and returns a copy of
 // the document.
-func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, error) {
+func (s *Vault) decode(ctx context.Context, sealed []byte) (*document, error) {
 	sn, err := s.open(ctx, sealed)
 	if err != nil {
 		return nil, err
@@ -459,10 +434,10 @@ func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, err
 // copyDoc copies the map of d. Credentials are values and are only ever
 // replaced in the map, never changed in place (Tx clones what it stores
 // and returns), so a shallow copy keeps the cached document intact.
-func copyDoc(d *vault.Document) *vault.Document {
-	c := &vault.Document{Version: d.Version, Credentials: maps.Clone(d.Credentials)}
+func copyDoc(d *document) *document {
+	c := &document{Version: d.Version, Credentials: maps.Clone(d.Credentials)}
 	if c.Credentials == nil {
-		c.Credentials = map[string]cred.Credential{}
+		c.Credentials = map[string]Credential{}
 	}
 	return c
 }
@@ -471,12 +446,12 @@ func copyDoc(d *vault.Document) *vault.Document {
 // (nil: none) with the entries in changed replaced or removed. Entries
 // that did not change keep the encoding base knew for them. Called with
 // the lock held; d must not be changed afterwards.
-func (s *Store) save(ctx context.Context, d *vault.Document, base *snapshot, changed map[string]bool) error {
-	var prev *vault.Entries
+func (s *Vault) save(ctx context.Context, d *document, base *snapshot, changed map[string]bool) error {
+	var prev *encodedEntries
 	if base != nil {
 		prev = base.encodings()
 	}
-	plain, enc, err := vault.EncodeReusing(d, prev, changed)
+	plain, enc, err := encodeReusing(d, prev, changed)
 	if err != nil {
 		return err
 	}
@@ -497,27 +472,27 @@ func (s *Store) save(ctx context.Context, d *vault.Document, base *snapshot, cha
 
 // Get returns the credential named by ref. It takes no lock, and decodes
 // only that credential.
-func (s *Store) Get(ctx context.Context, ref cred.Ref) (cred.Credential, error) {
+func (s *Vault) Get(ctx context.Context, ref Ref) (Credential, error) {
 	if err := ref.Validate(); err != nil {
-		return cred.Credential{}, err
+		return Credential{}, err
 	}
 	sn, err := s.current(ctx)
 	if err != nil {
-		return cred.Credential{}, err
+		return Credential{}, err
 	}
 	c, ok, err := sn.get(ref.String())
 	if err != nil {
-		return cred.Credential{}, fmt.Errorf("%s: %w", s.path, err)
+		return Credential{}, fmt.Errorf("%s: %w", s.path, err)
 	}
 	if !ok {
-		return cred.Credential{}, fmt.Errorf("%w: %s", cred.ErrNotFound, ref)
+		return Credential{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
 	return c.Clone(), nil
 }
 
 // List returns every credential, sorted by provider and account. It takes
 // no lock.
-func (s *Store) List(ctx context.Context) ([]cred.Credential, error) {
+func (s *Vault) List(ctx context.Context) ([]Credential, error) {
 	sn, err := s.current(ctx)
 	if err != nil {
 		return nil, err
@@ -526,17 +501,17 @@ func (s *Store) List(ctx context.Context) ([]cred.Credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
-	out := make([]cred.Credential, 0, len(d.Credentials))
+	out := make([]Credential, 0, len(d.Credentials))
 	for _, c := range d.Credentials {
 		out = append(out, c.Clone())
 	}
-	cred.SortCredentials(out)
+	SortCredentials(out)
 	return out, nil
 }
 
 // Put stores c, replacing any credential with the same name.
-func (s *Store) Put(ctx context.Context, c cred.Credential) error {
-	_, err := s.Update(ctx, c.Ref(), func(*cred.Credential) (*cred.Credential, error) {
+func (s *Vault) Put(ctx context.Context, c Credential) error {
+	_, err := s.Update(ctx, c.Ref(), func(*Credential) (*Credential, error) {
 		return &c, nil
 	})
 	return err
@@ -544,10 +519,10 @@ func (s *Store) Put(ctx context.Context, c cred.Credential) error {
 
 // Delete removes the credential named by ref; it wraps ErrNotFound if there
 // is none.
-func (s *Store) Delete(ctx context.Context, ref cred.Ref) error {
-	_, err := s.Update(ctx, ref, func(cur *cred.Credential) (*cred.Credential, error) {
+func (s *Vault) Delete(ctx context.Context, ref Ref) error {
+	_, err := s.Update(ctx, ref, func(cur *Credential) (*Credential, error) {
 		if cur == nil {
-			return nil, fmt.Errorf("%w: %s", cred.ErrNotFound, ref)
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 		}
 		return nil, nil
 	})
@@ -560,13 +535,13 @@ func (s *Store) Delete(ctx context.Context, ref cred.Ref) error {
 // credential is deleted; otherwise the returned credential is validated and
 // stored under ref. Nothing is written when nothing changed. Update returns
 // what is stored afterwards (nil after a delete).
-func (s *Store) Update(ctx context.Context, ref cred.Ref, fn func(cur *cred.Credential) (*cred.Credential, error)) (*cred.Credential, error) {
+func (s *Vault) Update(ctx context.Context, ref Ref, fn func(cur *Credential) (*Credential, error)) (*Credential, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
-	var result *cred.Credential
+	var result *Credential
 	err := s.Edit(ctx, func(tx *Tx) error {
-		var cur *cred.Credential
+		var cur *Credential
 		if c, ok := tx.Get(ref); ok {
 			cur = &c
 		}
@@ -597,7 +572,7 @@ func (s *Store) Update(ctx context.Context, ref cred.Ref, fn func(cur *cred.Cred
 // Tx is the view of the vault inside Edit. It is not safe for use after
 // Edit returns.
 type Tx struct {
-	doc     *vault.Document
+	doc     *document
 	changed bool
 	keys    map[string]bool // the entries put or deleted
 }
@@ -611,23 +586,23 @@ func (tx *Tx) touch(k string) {
 }
 
 // Get returns the credential named by ref, if present.
-func (tx *Tx) Get(ref cred.Ref) (cred.Credential, bool) {
+func (tx *Tx) Get(ref Ref) (Credential, bool) {
 	c, ok := tx.doc.Credentials[ref.String()]
 	return c.Clone(), ok
 }
 
 // List returns every credential, sorted.
-func (tx *Tx) List() []cred.Credential {
-	out := make([]cred.Credential, 0, len(tx.doc.Credentials))
+func (tx *Tx) List() []Credential {
+	out := make([]Credential, 0, len(tx.doc.Credentials))
 	for _, c := range tx.doc.Credentials {
 		out = append(out, c.Clone())
 	}
-	cred.SortCredentials(out)
+	SortCredentials(out)
 	return out
 }
 
 // Put validates and stores c.
-func (tx *Tx) Put(c cred.Credential) error {
+func (tx *Tx) Put(c Credential) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -641,7 +616,7 @@ func (tx *Tx) Put(c cred.Credential) error {
 }
 
 // Delete removes ref and reports whether it was present.
-func (tx *Tx) Delete(ref cred.Ref) bool {
+func (tx *Tx) Delete(ref Ref) bool {
 	if _, ok := tx.doc.Credentials[ref.String()]; !ok {
 		return false
 	}
@@ -654,7 +629,7 @@ func (tx *Tx) Delete(ref cred.Ref) bool {
 // decoded whole) and writes the result once if fn changed anything and
 // returned no error. Many credentials can change
 // in one write, with one key lookup.
-func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
+func (s *Vault) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 	return s.withLock(ctx, func() error {
 		sn, err := s.loadSnapshot(ctx)
 		if err != nil {
@@ -675,7 +650,7 @@ func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 // Rewrite reads the vault and writes it again, sealed afresh by the guard,
 // even if nothing changed: a guard whose layout changed converts the vault
 // this way. A missing vault is left missing.
-func (s *Store) Rewrite(ctx context.Context) error {
+func (s *Vault) Rewrite(ctx context.Context) error {
 	return s.withLock(ctx, func() error {
 		if _, err := os.Lstat(s.path); errors.Is(err, fs.ErrNotExist) {
 			return nil
@@ -687,9 +662,6 @@ func (s *Store) Rewrite(ctx context.Context) error {
 		return s.save(ctx, copyDoc(sn.doc), sn, nil)
 	})
 }
-
-// Vault returns s itself; backends that embed *Store expose it this way.
-func (s *Store) Vault() *Store { return s }
 
 // removeStaleTemps deletes temp files that a writer killed mid-write left
 // beside path (or beside its pending switch file). Every writer holds the

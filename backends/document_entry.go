@@ -1,4 +1,4 @@
-package vault
+package backends
 
 import (
 	"bytes"
@@ -9,24 +9,22 @@ import (
 	"slices"
 	"strconv"
 	"time"
-
-	"github.com/credmgr/credmgr/internal/cred"
 )
 
-// DecodeEntry returns the credential stored under key ("provider/account")
+// decodeEntry returns the credential stored under key ("provider/account")
 // in the encoded document b, and whether there is one, without decoding
 // the other entries, so that reading one credential costs about the same
 // in a vault of ten thousand as in a vault of one.
 //
 // The document's version and the entry itself pass exactly the checks
-// Decode makes (the entry is decoded by Decode, as a document of its
+// decodeDocument makes (the entry is decoded by decodeDocument, as a document of its
 // own). Of the other entries only their nesting is followed, to find the
-// one asked for: an error inside another entry is not seen here (Decode,
+// one asked for: an error inside another entry is not seen here (decodeDocument,
 // which every write runs first, reports it). Anything unusual at the
 // outer levels (an escaped key, a key twice, unknown or repeated fields,
-// trailing data) makes DecodeEntry decode the whole document, so that the
-// answer, or the error, is what Decode gives.
-func DecodeEntry(b []byte, key string) (cred.Credential, bool, error) {
+// trailing data) makes decodeEntry decode the whole document, so that the
+// answer, or the error, is what decodeDocument gives.
+func decodeEntry(b []byte, key string) (Credential, bool, error) {
 	raw, version, found, ok := findEntry(b, key)
 	if ok && found {
 		if c, ok := decodePlainEntry(raw); ok && c.Ref().String() == key && c.Validate() == nil {
@@ -40,18 +38,18 @@ func DecodeEntry(b []byte, key string) (cred.Credential, bool, error) {
 		mini = append(mini, `":`...)
 		mini = append(mini, raw...)
 		mini = append(mini, "}}"...)
-		if d, err := Decode(mini); err == nil {
+		if d, err := decodeDocument(mini); err == nil {
 			c, ok := d.Credentials[key]
 			return c, ok, nil
 		}
 		// The entry is bad: decode the whole document so that the error
 		// (and any byte offset in it) is about the file itself.
 	} else if ok {
-		return cred.Credential{}, false, nil
+		return Credential{}, false, nil
 	}
-	d, err := Decode(b)
+	d, err := decodeDocument(b)
 	if err != nil {
-		return cred.Credential{}, false, err
+		return Credential{}, false, err
 	}
 	c, found := d.Credentials[key]
 	return c, found, nil
@@ -60,7 +58,7 @@ func DecodeEntry(b []byte, key string) (cred.Credential, bool, error) {
 // findEntry follows the outer structure of a document,
 // {"version": N, "credentials": {KEY: {...}, ...}}, and returns the raw
 // bytes of the entry under key. ok is false when the document is not in
-// that plain shape (then only Decode can say what it holds); found is
+// that plain shape (then only decodeDocument can say what it holds); found is
 // false when it is, but has no such entry.
 func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 	s := scanner{b: b}
@@ -122,7 +120,7 @@ func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 				}
 				if k == key {
 					if found {
-						return nil, 0, false, false // twice: Decode refuses it
+						return nil, 0, false, false // twice: decodeDocument refuses it
 					}
 					raw, found = b[start:s.i], true
 				}
@@ -132,7 +130,7 @@ func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 		}
 	}
 	s.space()
-	if s.i != len(b) || !haveVersion || !haveCreds || version < 1 || version > Version {
+	if s.i != len(b) || !haveVersion || !haveCreds || version < 1 || version > documentVersion {
 		return nil, 0, false, false
 	}
 	return raw, version, found, true
@@ -268,10 +266,10 @@ func (s *scanner) skipString() bool {
 // encoding/json does), none of them Go's zero time; scopes as an array and
 // extra as an object of such strings, extra's keys each once. For anything
 // else (null, another type, an escape, a byte outside printable ASCII, an
-// unknown or repeated key) it returns false and Decode reads the entry.
-// What it returns is what Decode returns for the same entry; the caller
+// unknown or repeated key) it returns false and decodeDocument reads the entry.
+// What it returns is what decodeDocument returns for the same entry; the caller
 // still checks the key and Validate.
-func decodePlainEntry(raw []byte) (c cred.Credential, ok bool) {
+func decodePlainEntry(raw []byte) (c Credential, ok bool) {
 	s := scanner{b: raw}
 	if !s.consume('{') {
 		return c, false
@@ -304,7 +302,7 @@ func decodePlainEntry(raw []byte) (c cred.Credential, ok bool) {
 			if !ok {
 				return c, false
 			}
-			c.Type = cred.Type(v)
+			c.Type = Type(v)
 		case "access_token":
 			bit, str = 1<<3, &c.AccessToken
 		case "token_type":
@@ -409,27 +407,27 @@ func (s *scanner) asciiString() (string, bool) {
 	return "", false
 }
 
-// Entries holds the encoding of each entry of a document, as it appears
-// in what Encode returns, and the document's keys in order. EncodeReusing
+// encodedEntries holds the encoding of each entry of a document, as it appears
+// in what encodeDocument returns, and the document's keys in order. encodeReusing
 // returns it and reuses what it holds. It is never changed once returned.
-type Entries struct {
+type encodedEntries struct {
 	enc  map[string][]byte
 	keys []string // sorted
 }
 
-// EncodeReusing returns what Encode returns for d, taking the encoding of
+// encodeReusing returns what encodeDocument returns for d, taking the encoding of
 // each entry whose key is not in changed from prev, which must hold the
-// encodings of the same credentials (as returned by the EncodeReusing that
+// encodings of the same credentials (as returned by the encodeReusing that
 // wrote the document d was copied from; nil for none). It returns the
 // encodings of d's entries for the next call. A change to one credential
 // then costs the encoding of that credential and the copying of the
 // others, not the encoding of all of them.
-func EncodeReusing(d *Document, prev *Entries, changed map[string]bool) ([]byte, *Entries, error) {
+func encodeReusing(d *document, prev *encodedEntries, changed map[string]bool) ([]byte, *encodedEntries, error) {
 	if d.Credentials == nil {
-		d.Credentials = map[string]cred.Credential{}
+		d.Credentials = map[string]Credential{}
 	}
-	d.Version = Version
-	next := &Entries{}
+	d.Version = documentVersion
+	next := &encodedEntries{}
 	if prev != nil {
 		// Copy prev's encodings and replace what changed (cloning the
 		// map is much cheaper than filling a new one).
@@ -478,7 +476,7 @@ func EncodeReusing(d *Document, prev *Entries, changed map[string]bool) ([]byte,
 	var buf bytes.Buffer
 	buf.Grow(size)
 	buf.WriteString("{\n  \"version\": ")
-	buf.WriteString(strconv.Itoa(Version))
+	buf.WriteString(strconv.Itoa(documentVersion))
 	buf.WriteString(",\n  \"credentials\": {")
 	for i, k := range next.keys {
 		if i > 0 {
@@ -507,7 +505,7 @@ func EncodeReusing(d *Document, prev *Entries, changed map[string]bool) ([]byte,
 }
 
 // lookup returns the encoding of the entry under k, if e holds it.
-func (e *Entries) lookup(k string) ([]byte, bool) {
+func (e *encodedEntries) lookup(k string) ([]byte, bool) {
 	if e == nil {
 		return nil, false
 	}

@@ -1,4 +1,4 @@
-package vaultfile
+package backends
 
 import (
 	"context"
@@ -14,9 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vault"
 )
 
 // LockAll runs fn holding the locks of the vaults at paths, taken in
@@ -34,10 +32,10 @@ func LockAll(ctx context.Context, timeout time.Duration, paths []string, fn func
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
 	for _, p := range sorted {
-		if err := fsutil.EnsureDir(dirOf(p)); err != nil {
+		if err := fsutil.EnsureDir(filepath.Dir(p)); err != nil {
 			return err
 		}
-		if err := checkDir(dirOf(p)); err != nil {
+		if err := checkDir(filepath.Dir(p)); err != nil {
 			return err
 		}
 		unlock, err := fsutil.Lock(ctx, p, timeout)
@@ -51,18 +49,18 @@ func LockAll(ctx context.Context, timeout time.Duration, paths []string, fn func
 
 // ReadLocked returns every credential in the vault, without consulting
 // the store's State. The caller holds the lock (LockAll).
-func (s *Store) ReadLocked(ctx context.Context) ([]cred.Credential, error) {
+func (s *Vault) ReadLocked(ctx context.Context) ([]Credential, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]cred.Credential, 0, len(d.Credentials))
+	out := make([]Credential, 0, len(d.Credentials))
 	for _, c := range d.Credentials {
 		out = append(out, c)
 	}
-	cred.SortCredentials(out)
+	SortCredentials(out)
 	return out, nil
 }
 
@@ -110,7 +108,7 @@ var ErrStaleVault = errors.New("the destination holds credentials the backend in
 // pending file is completed by dst's next operation, which is allowed
 // only while the file it replaces is the one recorded at Begin. It
 // returns the number of credentials the new vault holds, as read back.
-func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, error) {
+func (s *Vault) MoveLocked(ctx context.Context, dst *Vault, h MoveHooks) (int, error) {
 	if s == dst {
 		return 0, errors.New("source and destination are the same store")
 	}
@@ -153,7 +151,7 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 		h.Abort()
 		return 0, err
 	}
-	plain, err := vault.Encode(src)
+	plain, err := encodeDocument(src)
 	if err != nil {
 		return fail(err)
 	}
@@ -175,7 +173,7 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 	if err := fsutil.Rename(next, dst.path); err != nil {
 		return 0, fmt.Errorf("putting the new vault in place (it will be completed on next use): %w", err)
 	}
-	if err := fsutil.SyncDir(dirOf(dst.path)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(dst.path)); err != nil {
 		return 0, err
 	}
 	// readBack opened these bytes: dst's cache holds them already.
@@ -193,7 +191,7 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 
 // checkStale refuses a destination vault that holds a credential the
 // source does not, or that cannot be read.
-func checkStale(ctx context.Context, dst *Store, src *vault.Document) error {
+func checkStale(ctx context.Context, dst *Vault, src *document) error {
 	existing, err := dst.load(ctx)
 	if err != nil {
 		return fmt.Errorf("%s already exists and cannot be read by the new backend, so it was not overwritten: %w", dst.path, err)
@@ -213,7 +211,7 @@ func checkStale(ctx context.Context, dst *Store, src *vault.Document) error {
 }
 
 // readBack reads the pending file and checks that it holds exactly want.
-func readBack(ctx context.Context, dst *Store, path string, want *vault.Document) (*vault.Document, error) {
+func readBack(ctx context.Context, dst *Vault, path string, want *document) (*document, error) {
 	b, err := fsutil.ReadPrivate(path)
 	if err != nil {
 		return nil, err
@@ -274,7 +272,7 @@ func CompletePending(path string, p Pending) error {
 	if err := fsutil.Rename(next, path); err != nil {
 		return fmt.Errorf("completing the interrupted backend switch: %w", err)
 	}
-	return fsutil.SyncDir(dirOf(path))
+	return fsutil.SyncDir(filepath.Dir(path))
 }
 
 // DiscardPending removes path+".next" (and temp files left beside it),

@@ -1,4 +1,4 @@
-package vault
+package backends
 
 import (
 	"bytes"
@@ -10,24 +10,22 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/credmgr/credmgr/internal/cred"
 )
 
-func sampleCred(provider, account string, n int) cred.Credential {
-	c := cred.Credential{Provider: provider, Account: account, Type: cred.TypeOAuth,
+func sampleCred(provider, account string, n int) Credential {
+	c := Credential{Provider: provider, Account: account, Type: TypeOAuth,
 		AccessToken: fmt.Sprintf("access-%d-<&>", n), RefreshToken: "refresh", IDToken: "id",
 		Expiry:    time.Date(2030, 1, 1, 0, 0, n%60, 0, time.UTC),
 		UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		Scopes:    []string{"openid"}, Extra: map[string]string{"email": "a@example.com", "\u00e9": "x"}}
 	if n%3 == 0 {
-		c = cred.Credential{Provider: provider, Account: account, Type: cred.TypeAPIKey, AccessToken: "sk-" + fmt.Sprint(n)}
+		c = Credential{Provider: provider, Account: account, Type: TypeAPIKey, AccessToken: "sk-" + fmt.Sprint(n)}
 	}
 	return c
 }
 
-func sampleDoc(n int) *Document {
-	d := New()
+func sampleDoc(n int) *document {
+	d := newDocument()
 	for i := range n {
 		c := sampleCred(fmt.Sprintf("p%03d", i), "default", i)
 		d.Credentials[c.Ref().String()] = c
@@ -35,13 +33,13 @@ func sampleDoc(n int) *Document {
 	return d
 }
 
-// TestDecodeEntry checks that DecodeEntry returns what Decode returns for
+// TestDecodeEntry checks that decodeEntry returns what decodeDocument returns for
 // the entry asked for, present or not, in documents of several sizes and
 // layouts.
 func TestDecodeEntry(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 50} {
 		d := sampleDoc(n)
-		enc, err := Encode(d)
+		enc, err := encodeDocument(d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +50,7 @@ func TestDecodeEntry(t *testing.T) {
 		for name, b := range map[string][]byte{"encoded": enc, "compact": compact.Bytes()} {
 			keys := []string{"p000/default", "p001/default", "missing/default", "p049/default"}
 			for _, k := range keys {
-				c, found, err := DecodeEntry(b, k)
+				c, found, err := decodeEntry(b, k)
 				want, wantFound := d.Credentials[k]
 				if err != nil || found != wantFound || !reflect.DeepEqual(c, want) {
 					t.Errorf("%d credentials, %s, %s: got %v %v, want %v (found %v)", n, name, k, found, err, wantFound, wantFound)
@@ -68,16 +66,16 @@ func TestDecodeEntry(t *testing.T) {
 
 // TestDecodePlainEntry checks that an entry as credmgr writes it for a
 // typical login (printable ASCII, every field) is decoded without
-// reflection, to what Decode gives.
+// reflection, to what decodeDocument gives.
 func TestDecodePlainEntry(t *testing.T) {
-	c := cred.Credential{Provider: "openai", Account: "default", Type: cred.TypeOAuth,
+	c := Credential{Provider: "openai", Account: "default", Type: TypeOAuth,
 		AccessToken: "eyJhbGciOi.abc_-", TokenType: "Bearer", RefreshToken: "rt", IDToken: "id",
 		Expiry: time.Date(2030, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)), Scopes: []string{"openid", "email"},
 		AccountID: "acct", Extra: map[string]string{"email": "a@example.com", "resource_url": "portal.qwen.ai"},
 		Source: "login", UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), IssuedAt: time.Date(2029, 12, 31, 0, 0, 0, 0, time.UTC)}
-	for _, c := range []cred.Credential{c, {Provider: "x", Account: "y", Type: cred.TypeAPIKey, AccessToken: "k", Scopes: []string{}, Extra: map[string]string{}}} {
-		d := &Document{Version: Version, Credentials: map[string]cred.Credential{c.Ref().String(): c}}
-		enc, err := Encode(d)
+	for _, c := range []Credential{c, {Provider: "x", Account: "y", Type: TypeAPIKey, AccessToken: "k", Scopes: []string{}, Extra: map[string]string{}}} {
+		d := &document{Version: documentVersion, Credentials: map[string]Credential{c.Ref().String(): c}}
+		enc, err := encodeDocument(d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +87,7 @@ func TestDecodePlainEntry(t *testing.T) {
 		if !ok {
 			t.Fatalf("not decoded without reflection:\n%s", raw)
 		}
-		want, err := Decode(enc)
+		want, err := decodeDocument(enc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,13 +110,13 @@ func TestDecodePlainEntry(t *testing.T) {
 		"scopes value": `{"scopes":"a"}`,
 	} {
 		if _, ok := decodePlainEntry([]byte(raw)); ok {
-			t.Errorf("%s: decoded without reflection, want it left to Decode", name)
+			t.Errorf("%s: decoded without reflection, want it left to decodeDocument", name)
 		}
 	}
 }
 
-// TestDecodeEntryUnusual checks documents DecodeEntry must hand to Decode:
-// its answer, and its error, are then Decode's.
+// TestDecodeEntryUnusual checks documents decodeEntry must hand to decodeDocument:
+// its answer, and its error, are then decodeDocument's.
 func TestDecodeEntryUnusual(t *testing.T) {
 	good := `{"provider":"openai","account":"default","type":"api_key","access_token":"k"}`
 	for name, doc := range map[string]string{
@@ -139,80 +137,80 @@ func TestDecodeEntryUnusual(t *testing.T) {
 		"Version capitalised": `{"Version":1,"credentials":{"openai/default":` + good + `}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, found, err := DecodeEntry([]byte(doc), "openai/default")
-			d, derr := Decode([]byte(doc))
+			c, found, err := decodeEntry([]byte(doc), "openai/default")
+			d, derr := decodeDocument([]byte(doc))
 			if derr != nil {
 				if err == nil || err.Error() != derr.Error() {
-					t.Fatalf("DecodeEntry error %v, want Decode's %v", err, derr)
+					t.Fatalf("decodeEntry error %v, want decodeDocument's %v", err, derr)
 				}
 				return
 			}
 			want, wantFound := d.Credentials["openai/default"]
 			if err != nil || found != wantFound || !reflect.DeepEqual(c, want) {
-				t.Fatalf("DecodeEntry = %v %v, want %v", found, err, wantFound)
+				t.Fatalf("decodeEntry = %v %v, want %v", found, err, wantFound)
 			}
 		})
 	}
 }
 
-// TestDecodeEntryOtherEntryBroken shows the one difference from Decode:
+// TestDecodeEntryOtherEntryBroken shows the one difference from decodeDocument:
 // a damaged entry other than the one asked for is not seen (every write
 // decodes the whole document first and refuses to go on).
 func TestDecodeEntryOtherEntryBroken(t *testing.T) {
 	doc := `{"version":1,"credentials":{"gemini/default":{"provider":"gemini","account":"default","type":"nope"},` +
 		`"openai/default":{"provider":"openai","account":"default","type":"api_key","access_token":"k"}}}`
-	if _, err := Decode([]byte(doc)); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("Decode = %v, want ErrCorrupt", err)
+	if _, err := decodeDocument([]byte(doc)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("decodeDocument = %v, want ErrCorrupt", err)
 	}
-	c, found, err := DecodeEntry([]byte(doc), "openai/default")
+	c, found, err := decodeEntry([]byte(doc), "openai/default")
 	if err != nil || !found || c.AccessToken != "k" {
-		t.Fatalf("DecodeEntry = %+v %v %v", c, found, err)
+		t.Fatalf("decodeEntry = %+v %v %v", c, found, err)
 	}
-	if _, _, err := DecodeEntry([]byte(doc), "gemini/default"); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("DecodeEntry of the damaged entry = %v, want ErrCorrupt", err)
+	if _, _, err := decodeEntry([]byte(doc), "gemini/default"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("decodeEntry of the damaged entry = %v, want ErrCorrupt", err)
 	}
 }
 
-// FuzzDecodeEntry checks DecodeEntry against Decode on any input: when
-// Decode accepts a document, DecodeEntry gives the same answer for every
-// key; when Decode refuses it, DecodeEntry either refuses too or returns
-// a credential that Decode accepts on its own.
+// FuzzDecodeEntry checks decodeEntry against decodeDocument on any input: when
+// decodeDocument accepts a document, decodeEntry gives the same answer for every
+// key; when decodeDocument refuses it, decodeEntry either refuses too or returns
+// a credential that decodeDocument accepts on its own.
 func FuzzDecodeEntry(f *testing.F) {
-	enc, _ := Encode(sampleDoc(3))
+	enc, _ := encodeDocument(sampleDoc(3))
 	f.Add(enc, "p001/default")
 	f.Add([]byte(`{"version":1,"credentials":{}}`), "openai/default")
 	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"k"}}}`), "a/b")
 	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"oauth","access_token":"k","expiry":"2030-01-01T00:00:00Z","scopes":["x"],"extra":{"k":"v"},"issued_at":"2029-01-01T00:00:00+01:00"}}}`), "a/b")
 	f.Fuzz(func(t *testing.T, b []byte, key string) {
-		c, found, err := DecodeEntry(b, key)
-		d, derr := Decode(b)
+		c, found, err := decodeEntry(b, key)
+		d, derr := decodeDocument(b)
 		if derr == nil {
 			want, wantFound := d.Credentials[key]
 			if err != nil || found != wantFound || !reflect.DeepEqual(c, want) {
-				t.Fatalf("DecodeEntry = %v %v; Decode found %v", found, err, wantFound)
+				t.Fatalf("decodeEntry = %v %v; decodeDocument found %v", found, err, wantFound)
 			}
 			return
 		}
 		if err == nil && found {
-			one := &Document{Version: Version, Credentials: map[string]cred.Credential{key: c}}
-			e, eerr := Encode(one)
+			one := &document{Version: documentVersion, Credentials: map[string]Credential{key: c}}
+			e, eerr := encodeDocument(one)
 			if eerr != nil {
 				t.Fatal(eerr)
 			}
-			back, berr := Decode(e)
+			back, berr := decodeDocument(e)
 			if berr != nil || !reflect.DeepEqual(back.Credentials[key], c) {
-				t.Fatalf("DecodeEntry returned a credential Decode does not accept: %v", berr)
+				t.Fatalf("decodeEntry returned a credential decodeDocument does not accept: %v", berr)
 			}
 		}
 	})
 }
 
-// TestEncodeReusing checks that EncodeReusing gives exactly Encode's bytes
+// TestEncodeReusing checks that encodeReusing gives exactly encodeDocument's bytes
 // through a random sequence of changes, reusing earlier encodings.
 func TestEncodeReusing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	d := New()
-	var prev *Entries
+	d := newDocument()
+	var prev *encodedEntries
 	for step := range 300 {
 		changed := map[string]bool{}
 		for range rng.IntN(4) {
@@ -228,16 +226,16 @@ func TestEncodeReusing(t *testing.T) {
 			p, a, _ := strings.Cut(k, "/")
 			d.Credentials[k] = sampleCred(p, a, step)
 		}
-		got, next, err := EncodeReusing(d, prev, changed)
+		got, next, err := encodeReusing(d, prev, changed)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := Encode(d)
+		want, err := encodeDocument(d)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Fatalf("step %d: EncodeReusing differs from Encode:\n%s\nwant:\n%s", step, got, want)
+			t.Fatalf("step %d: encodeReusing differs from encodeDocument:\n%s\nwant:\n%s", step, got, want)
 		}
 		if len(next.enc) != len(d.Credentials) || len(next.keys) != len(d.Credentials) {
 			t.Fatalf("step %d: %d encodings and %d keys for %d entries", step, len(next.enc), len(next.keys), len(d.Credentials))
@@ -250,12 +248,12 @@ func TestEncodeReusing(t *testing.T) {
 // from prev, not encoded again.
 func TestEncodeReusingReuses(t *testing.T) {
 	d := sampleDoc(2)
-	_, prev, err := EncodeReusing(d, nil, nil)
+	_, prev, err := encodeReusing(d, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	prev.enc["p001/default"] = []byte(`"reused"`)
-	got, _, err := EncodeReusing(d, prev, map[string]bool{"p000/default": true})
+	got, _, err := encodeReusing(d, prev, map[string]bool{"p000/default": true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,20 +264,20 @@ func TestEncodeReusingReuses(t *testing.T) {
 
 func BenchmarkDecodeEntry(b *testing.B) {
 	for _, n := range []int{1, 1000, 10000} {
-		enc, err := Encode(sampleDoc(n))
+		enc, err := encodeDocument(sampleDoc(n))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Run(fmt.Sprintf("Entry/%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, ok, err := DecodeEntry(enc, "p000/default"); err != nil || !ok {
+				if _, ok, err := decodeEntry(enc, "p000/default"); err != nil || !ok {
 					b.Fatal(ok, err)
 				}
 			}
 		})
 		b.Run(fmt.Sprintf("Whole/%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := Decode(enc); err != nil {
+				if _, err := decodeDocument(enc); err != nil {
 					b.Fatal(err)
 				}
 			}
