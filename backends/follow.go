@@ -55,18 +55,18 @@ func vaultPath(dir, name string) string {
 	return filepath.Join(dir, agefile.FileName)
 }
 
-// state returns the State function of the store of backend name:
+// state returns the vaultState function of the store of backend name:
 // read under the vault lock before every operation, it stops a store
 // that a switch retired (when checked), and says what to do with the
 // pending file that an interrupted switch into this store's path left.
-func (o *Options) state(name string, checked bool) func(context.Context) (State, error) {
+func (o *Options) state(name string, checked bool) func(context.Context) (vaultState, error) {
 	dir := o.DataDir
 	cfgPath := config.Path(dir)
 	base := config.NormalBackend(o.ConfigBackend)
 	holder := o.KeyHolder
 	path := vaultPath(dir, name)
-	return func(context.Context) (State, error) {
-		var st State
+	return func(context.Context) (vaultState, error) {
+		var st vaultState
 		cfg, err := config.Load(cfgPath)
 		if err != nil {
 			return st, fmt.Errorf("checking which backend is in use: %w", err)
@@ -88,7 +88,7 @@ func (o *Options) state(name string, checked bool) func(context.Context) (State,
 		if !sw.Committed() {
 			st.Discard = true
 		} else if sw.To == name {
-			st.Complete = &Pending{Target: sw.Target, Next: sw.Next}
+			st.Complete = &pendingSwitch{Target: sw.Target, Next: sw.Next}
 		}
 		return st, nil
 	}

@@ -374,7 +374,7 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 	if o.DataDir == "" {
 		return nil, errors.New("no data directory")
 	}
-	vopts := VaultOptions{LockTimeout: o.LockTimeout, State: o.state(name, checked)}
+	vopts := VaultOptions{LockTimeout: o.LockTimeout, state: o.state(name, checked)}
 	switch name {
 	case File:
 		path := filepath.Join(o.DataDir, jsonfile.FileName)

@@ -72,7 +72,7 @@ func Switch(ctx context.Context, o Options, name string) (*SwitchResult, error) 
 	res := &SwitchResult{}
 	jsonPath := filepath.Join(o.DataDir, jsonfile.FileName)
 	agePath := filepath.Join(o.DataDir, agefile.FileName)
-	err := LockAll(ctx, o.LockTimeout, []string{jsonPath, agePath}, func() error {
+	err := lockAll(ctx, o.LockTimeout, []string{jsonPath, agePath}, func() error {
 		return switchLocked(ctx, o, name, res)
 	})
 	return res, err
@@ -89,7 +89,7 @@ func settle(ctx context.Context, o *Options) {
 		return
 	}
 	res := &SwitchResult{}
-	err := LockAll(ctx, o.LockTimeout, []string{vaultPath(o.DataDir, File), vaultPath(o.DataDir, Age)}, func() error {
+	err := lockAll(ctx, o.LockTimeout, []string{vaultPath(o.DataDir, File), vaultPath(o.DataDir, Age)}, func() error {
 		_, err := settleLocked(*o, res)
 		return err
 	})
@@ -150,7 +150,7 @@ func settleLocked(o Options, res *SwitchResult) (*config.Config, error) {
 		}
 	}
 	for _, n := range []string{File, Age} {
-		if err := DiscardPending(vaultPath(o.DataDir, n)); err != nil {
+		if err := discardPending(vaultPath(o.DataDir, n)); err != nil {
 			return nil, err
 		}
 	}
@@ -171,7 +171,7 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 	}
 	from, err := open(ctx, o)
 	if err == nil && noVault(o.DataDir) {
-		if _, rerr := from.Vault.ReadLocked(ctx); rerr != nil {
+		if _, rerr := from.Vault.readLocked(ctx); rerr != nil {
 			err = rerr // a configured keychain that does not answer
 		}
 	}
@@ -186,7 +186,7 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		// backend opens it (backend set age with the identity that
 		// sealed it), it is that backend's vault: nothing to move.
 		if own, oerr := open(ctx, t); oerr == nil && own.Path == vaultPath(o.DataDir, Age) {
-			if _, rerr := own.Vault.ReadLocked(ctx); rerr == nil {
+			if _, rerr := own.Vault.readLocked(ctx); rerr == nil {
 				from, err = own, nil
 			}
 		}
@@ -224,7 +224,7 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		return removePlaintext(ctx, o, to, res)
 	}
 	sw := &config.Switch{From: from.Name, To: to.Name, Previous: cfg.Backend, Backend: name}
-	n, err := from.Vault.MoveLocked(ctx, to.Vault, MoveHooks{
+	n, err := from.Vault.moveLocked(ctx, to.Vault, moveHooks{
 		Begin: func(source, target string) error {
 			sw.Source, sw.Target = source, target
 			if err := config.WriteState(cfgPath, "", sw); err != nil {
@@ -309,7 +309,7 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 	what := fmt.Sprintf("an interrupted switch from the %s backend to the %s backend", sw.From, sw.To)
 	committed := sw.Committed()
 	if committed {
-		err := CompletePending(toPath, Pending{Target: sw.Target, Next: sw.Next})
+		err := completePendingFile(toPath, pendingSwitch{Target: sw.Target, Next: sw.Next})
 		switch {
 		case errors.Is(err, ErrPendingConflict):
 			// The file the new vault would replace changed after the
@@ -330,7 +330,7 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 			return err
 		default:
 			if fromPath != toPath {
-				gone, err := RemoveIfUnchanged(fromPath, sw.Source)
+				gone, err := removeIfUnchanged(fromPath, sw.Source)
 				if err != nil {
 					return err
 				}
@@ -345,7 +345,7 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 		res.Notes = append(res.Notes, fmt.Sprintf("undid %s: it had not committed, and the %s backend kept every credential", what, sw.From))
 	}
 	if !committed {
-		if err := DiscardPending(toPath); err != nil {
+		if err := discardPending(toPath); err != nil {
 			return err
 		}
 	}
@@ -388,16 +388,16 @@ func removePlaintext(ctx context.Context, o Options, cur *Opened, res *SwitchRes
 		return nil
 	}
 	path := vaultPath(o.DataDir, File)
-	h, err := HashFile(path)
+	h, err := hashFile(path)
 	if err != nil || h == "" {
 		return err
 	}
-	old, err := NewVault(path, jsonfile.Guard{}, VaultOptions{}).ReadLocked(ctx)
+	old, err := NewVault(path, jsonfile.Guard{}, VaultOptions{}).readLocked(ctx)
 	if err != nil {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is left from the file backend and cannot be read (%v); it was kept", path, err))
 		return nil
 	}
-	have, err := cur.Vault.ReadLocked(ctx)
+	have, err := cur.Vault.readLocked(ctx)
 	if err != nil {
 		return err
 	}
@@ -415,7 +415,7 @@ func removePlaintext(ctx context.Context, o Options, cur *Opened, res *SwitchRes
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is left from the file backend and holds %s, which the %s backend does not; it was kept", path, strings.Join(missing, ", "), cur.Name))
 		return nil
 	}
-	if _, err := RemoveIfUnchanged(path, h); err != nil {
+	if _, err := removeIfUnchanged(path, h); err != nil {
 		return fmt.Errorf("removing the plaintext leftover %s: %w", path, err)
 	}
 	res.Notes = append(res.Notes, fmt.Sprintf("removed %s, left from the file backend (every credential in it is in the %s backend)", path, cur.Name))
@@ -445,7 +445,7 @@ func moveKey(ctx context.Context, o Options, name string, cfg *config.Config, fr
 		if err := from.KeychainGuard.CopyKeyTo(newH); err != nil {
 			return fmt.Errorf("copying the vault key to the %s key holder (nothing was changed): %w", newH, err)
 		}
-		if _, err := to.Vault.ReadLocked(ctx); err != nil {
+		if _, err := to.Vault.readLocked(ctx); err != nil {
 			return fmt.Errorf("the vault does not open with the key in the %s key holder, so the %s holder keeps it and config.toml was not changed: %w", newH, oldH, err)
 		}
 	}

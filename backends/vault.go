@@ -48,29 +48,31 @@ type VaultOptions struct {
 	// AfterWrite, if set, is called after each successful write (the
 	// file backend warns on stderr here).
 	AfterWrite func(path string)
-	// State, if set, is called with the lock held before each operation
-	// reads anything. An error stops the operation before anything is
-	// read or written: this is how a store that a backend switch retired
-	// while the caller waited for the lock refuses to be written. The
-	// State returned says what to do with a pending switch file.
-	State func(ctx context.Context) (State, error)
+
+	// state, if set (by Open), is called with the lock held before each
+	// operation reads anything. An error stops the operation before
+	// anything is read or written: this is how a store that a backend
+	// switch retired while the caller waited for the lock refuses to be
+	// written. The vaultState returned says what to do with a pending
+	// switch file.
+	state func(ctx context.Context) (vaultState, error)
 }
 
-// State is what the owner of a store knows about it that the vault file
+// vaultState is what the owner of a store knows about it that the vault file
 // does not say: whether a backend switch left a pending file
 // (path+".next") and what to do with it.
-type State struct {
+type vaultState struct {
 	// Complete, if set, allows putting the pending file in place: a
 	// switch into this store committed before it could do so.
-	Complete *Pending
+	Complete *pendingSwitch
 	// Discard says the pending file belongs to a switch that never
 	// committed: it is a copy and may be removed.
 	Discard bool
 }
 
-// Pending identifies the new vault of a committed switch and what it
-// replaces, by hex SHA-256 hashes (see HashFile).
-type Pending struct {
+// pendingSwitch identifies the new vault of a committed switch and what it
+// replaces, by hex SHA-256 hashes (see hashFile).
+type pendingSwitch struct {
 	// Target is the hash of the file at the vault's path when the switch
 	// began ("" if there was none). The pending file replaces it only if
 	// it is still that file.
@@ -139,12 +141,12 @@ func NewVault(path string, g Guard, opts VaultOptions) *Vault {
 func (s *Vault) Path() string { return s.path }
 
 // PendingSuffix names the file a backend switch writes before it takes the
-// vault's place (see MoveLocked and State).
+// vault's place (see moveLocked and vaultState).
 const PendingSuffix = ".next"
 
 // withLock runs fn holding both the in-process mutex and the file lock,
 // creating the directory and the lock file if needed, after the store's
-// State has been consulted (see prepare).
+// vaultState has been consulted (see prepare).
 func (s *Vault) withLock(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -213,15 +215,15 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// state returns the store's State (none if it has no State function).
-func (s *Vault) state(ctx context.Context) (State, error) {
-	if s.opts.State == nil {
-		return State{}, nil
+// state returns the store's vaultState (none if it has no vaultState function).
+func (s *Vault) state(ctx context.Context) (vaultState, error) {
+	if s.opts.state == nil {
+		return vaultState{}, nil
 	}
-	return s.opts.State(ctx)
+	return s.opts.state(ctx)
 }
 
-// prepare asks the store's owner for its State before an operation, with
+// prepare asks the store's owner for its vaultState before an operation, with
 // the lock held, and completes or discards a pending switch file as told.
 func (s *Vault) prepare(ctx context.Context) error {
 	st, err := s.state(ctx)
@@ -230,7 +232,7 @@ func (s *Vault) prepare(ctx context.Context) error {
 	}
 	switch {
 	case st.Discard:
-		return DiscardPending(s.path)
+		return discardPending(s.path)
 	case st.Complete != nil:
 		return s.completePending(ctx, *st.Complete)
 	}
@@ -239,7 +241,7 @@ func (s *Vault) prepare(ctx context.Context) error {
 
 // completePending puts the pending file of a committed switch in place,
 // after checking that it opens with this store's guard.
-func (s *Vault) completePending(ctx context.Context, p Pending) error {
+func (s *Vault) completePending(ctx context.Context, p pendingSwitch) error {
 	next := s.path + PendingSuffix
 	b, err := fsutil.ReadPrivate(next)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -251,7 +253,7 @@ func (s *Vault) completePending(ctx context.Context, p Pending) error {
 	if _, err := s.decode(ctx, b); err != nil {
 		return fmt.Errorf("%w: %s does not open with this backend's key: %v", ErrPendingConflict, next, err)
 	}
-	return CompletePending(s.path, p)
+	return completePendingFile(s.path, p)
 }
 
 // document returns the whole decoded document of sn (read-only).
@@ -309,17 +311,17 @@ func (s *Vault) setCache(sn *snapshot) {
 
 // current returns the vault as the file holds it now, for a read. It
 // takes no lock: the file is only ever replaced whole, by rename. The
-// store's State is consulted first, as for a write (a retired store reads
+// store's vaultState is consulted first, as for a write (a retired store reads
 // nothing); the read goes the locked way of withReadLock only when a
-// backend switch is involved: a pending switch file the State says to
+// backend switch is involved: a pending switch file the vaultState says to
 // complete or discard, or a vault that is missing or does not open while
-// the State, asked again, has something to say (a switch retired the
+// the vaultState, asked again, has something to say (a switch retired the
 // store or left a pending file since).
 func (s *Vault) current(ctx context.Context) (*snapshot, error) {
 	if err := checkDir(filepath.Dir(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	pending := func(st State) bool {
+	pending := func(st vaultState) bool {
 		if !st.Discard && st.Complete == nil {
 			return false
 		}
@@ -344,7 +346,7 @@ func (s *Vault) current(ctx context.Context) (*snapshot, error) {
 }
 
 // readChecked reads the vault as withReadLock allows: under the lock when
-// there is a lock file, after the State was consulted.
+// there is a lock file, after the vaultState was consulted.
 func (s *Vault) readChecked(ctx context.Context) (*snapshot, error) {
 	var sn *snapshot
 	err := s.withReadLock(ctx, func() error {

@@ -287,7 +287,7 @@ func TestOpenDirRefused(t *testing.T) {
 	}
 }
 
-// TestStateStopsOperation checks that an error from State stops an
+// TestStateStopsOperation checks that an error from vaultState stops an
 // operation before anything is read, written or passed to fn.
 func TestStateStopsOperation(t *testing.T) {
 	ctx := context.Background()
@@ -298,7 +298,7 @@ func TestStateStopsOperation(t *testing.T) {
 	before, _ := os.ReadFile(path)
 	retired := errors.New("retired")
 	g := &countingGuard{}
-	s := NewVault(path, g, VaultOptions{State: func(context.Context) (State, error) { return State{}, retired }})
+	s := NewVault(path, g, VaultOptions{state: func(context.Context) (vaultState, error) { return vaultState{}, retired }})
 	called := false
 	_, err := s.Update(ctx, Ref{Provider: "openai", Account: "default"}, func(c *Credential) (*Credential, error) {
 		called = true
@@ -316,7 +316,7 @@ func TestStateStopsOperation(t *testing.T) {
 }
 
 // TestPendingNeedsRecord checks that a pending switch file is put in
-// place only when the store's State says a committed switch wrote it,
+// place only when the store's vaultState says a committed switch wrote it,
 // and only over the file the switch began from.
 func TestPendingNeedsRecord(t *testing.T) {
 	ctx := context.Background()
@@ -339,8 +339,8 @@ func TestPendingNeedsRecord(t *testing.T) {
 		}
 		return strings.Join(a, ",")
 	}
-	state := func(st State) VaultOptions {
-		return VaultOptions{State: func(context.Context) (State, error) { return st, nil }}
+	state := func(st vaultState) VaultOptions {
+		return VaultOptions{state: func(context.Context) (vaultState, error) { return st, nil }}
 	}
 	t.Run("no record", func(t *testing.T) {
 		path, _, _ := setup(t)
@@ -357,7 +357,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 	})
 	t.Run("committed", func(t *testing.T) {
 		path, live, next := setup(t)
-		s := NewVault(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
+		s := NewVault(path, &countingGuard{}, state(vaultState{Complete: &pendingSwitch{Target: hashBytes(live), Next: hashBytes(next)}}))
 		if got := accounts(t, s); got != "next" {
 			t.Fatalf("holds %s, want the pending vault", got)
 		}
@@ -366,7 +366,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 		path, live, next := setup(t)
 		changed := append([]byte(nil), live...)
 		os.WriteFile(path, bytes.Replace(changed, []byte(`"l"`), []byte(`"L"`), 1), 0o600)
-		s := NewVault(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
+		s := NewVault(path, &countingGuard{}, state(vaultState{Complete: &pendingSwitch{Target: hashBytes(live), Next: hashBytes(next)}}))
 		if _, err := s.List(ctx); !errors.Is(err, ErrPendingConflict) {
 			t.Fatalf("List: %v, want ErrPendingConflict", err)
 		}
@@ -379,7 +379,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 	})
 	t.Run("not the file recorded", func(t *testing.T) {
 		path, live, _ := setup(t)
-		s := NewVault(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes([]byte("other"))}}))
+		s := NewVault(path, &countingGuard{}, state(vaultState{Complete: &pendingSwitch{Target: hashBytes(live), Next: hashBytes([]byte("other"))}}))
 		if _, err := s.List(ctx); !errors.Is(err, ErrPendingConflict) {
 			t.Fatalf("List: %v, want ErrPendingConflict", err)
 		}
@@ -389,7 +389,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 	})
 	t.Run("uncommitted", func(t *testing.T) {
 		path, _, _ := setup(t)
-		s := NewVault(path, &countingGuard{}, state(State{Discard: true}))
+		s := NewVault(path, &countingGuard{}, state(vaultState{Discard: true}))
 		if got := accounts(t, s); got != "live" {
 			t.Fatalf("holds %s", got)
 		}
@@ -416,7 +416,7 @@ func TestMoveNeverMerges(t *testing.T) {
 		t.Fatal(err)
 	}
 	var steps []string
-	hooks := MoveHooks{
+	hooks := moveHooks{
 		Begin:  func(s, t string) error { steps = append(steps, "begin"); return nil },
 		Abort:  func() { steps = append(steps, "abort") },
 		Commit: func(string) error { steps = append(steps, "commit"); return nil },
@@ -424,9 +424,9 @@ func TestMoveNeverMerges(t *testing.T) {
 	}
 	move := func() (int, error) {
 		var n int
-		err := LockAll(ctx, time.Second, []string{src.path, dst.path}, func() error {
+		err := lockAll(ctx, time.Second, []string{src.path, dst.path}, func() error {
 			var err error
-			n, err = src.MoveLocked(ctx, dst, hooks)
+			n, err = src.moveLocked(ctx, dst, hooks)
 			return err
 		})
 		return n, err
