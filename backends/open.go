@@ -16,21 +16,21 @@ import (
 	"filippo.io/age/plugin"
 
 	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/tty"
-	"github.com/credmgr/credmgr/internal/unlock"
 )
 
-// Backend names (the list is config.Backends).
+// Backend names, as config.toml's backend key and --backend take them.
 const (
-	Auto     = config.BackendAuto
-	Keychain = config.BackendKeychain
-	Age      = config.BackendAge
-	File     = config.BackendFile
+	Auto     = "auto"
+	Keychain = "keychain"
+	Age      = "age"
+	File     = "file"
 )
 
 // Options says which backend to open and how. LoadOptions fills it from
@@ -59,6 +59,9 @@ type Options struct {
 	// KeyHolder keeps the keychain backend's key: "" or "os" for the OS
 	// keychain (go-keyring), else a holder age-plugin-credmgr serves.
 	KeyHolder string
+	// Providers holds config.toml's [providers.NAME] tables, for
+	// flows.Settings; opening a backend does not use them.
+	Providers map[string]map[string]string
 	// NewKeyHolder, for Switch to the keychain backend, is the holder
 	// that is to keep its key from then on ("" keeps KeyHolder); Switch
 	// moves the key there and records key_holder in config.toml.
@@ -81,22 +84,18 @@ type Options struct {
 	Unlocked *unlock.Keyrings
 }
 
-// LoadOptions returns the Options for this process: the data directory
-// from CREDMGR_HOME or the platform default, and config.toml from there.
-func LoadOptions() (Options, *config.Config, error) {
+// LoadOptions returns the Options for this process, as the credmgr CLI
+// finds them: the data directory from CREDMGR_HOME or the platform
+// default, and config.toml from there.
+func LoadOptions() (Options, error) {
 	dir, err := config.DataDir()
 	if err != nil {
-		return Options{}, nil, err
+		return Options{}, err
 	}
 	cfg, err := config.Load(config.Path(dir))
 	if err != nil {
-		return Options{}, nil, err
+		return Options{}, err
 	}
-	return OptionsFromConfig(dir, cfg), cfg, nil
-}
-
-// OptionsFromConfig turns a parsed config.toml into Options.
-func OptionsFromConfig(dir string, cfg *config.Config) Options {
 	return Options{
 		DataDir:            dir,
 		ConfigBackend:      cfg.Backend,
@@ -106,7 +105,8 @@ func OptionsFromConfig(dir string, cfg *config.Config) Options {
 		AgeIdentities:      cfg.AgeIdentity,
 		RecoveryRecipients: cfg.RecoveryRecipients,
 		KeyHolder:          cfg.KeyHolder,
-	}
+		Providers:          cfg.Providers,
+	}, nil
 }
 
 func (o *Options) getenv(k string) string {

@@ -292,12 +292,12 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 	return &oauth2.Token{AccessToken: c.AccessToken, TokenType: tt, Expiry: c.Expiry}, nil
 }
 
-// Settings merges the [providers.NAME] tables of config.toml (as
-// backends.LoadOptions returns them) that name provider, under its
-// canonical name or an alias, into one Config.Settings map. config.toml
-// allows one table per provider; should tables hold several, the result is
-// still the same on every call: alias tables in name order, then the table
-// under the canonical name, later ones winning.
+// Settings merges the [providers.NAME] tables of config.toml (which
+// backends.LoadOptions puts in Options.Providers) that name provider,
+// under its canonical name or an alias, into one Config.Settings map.
+// config.toml allows one table per provider; should tables hold several,
+// the result is still the same on every call: alias tables in name order,
+// then the table under the canonical name, later ones winning.
 func Settings(tables map[string]map[string]string, provider string) map[string]string {
 	var names []string
 	for name := range tables {

@@ -114,4 +114,3 @@ func TestKilled(t *testing.T) {
 	}
 	t.Logf("one run of %d files takes about %s", files, window)
 }
-

@@ -8,7 +8,7 @@
 // vault-key.age; a marker stanza in vault.age's header names that file. So
 // the passphrase costs one scrypt derivation to read the key, writes cost
 // none, and the key can be kept for a while in the Linux kernel keyring
-// ("credmgr unlock", package internal/unlock) so that later processes
+// ("credmgr unlock", package [unlock]) so that later processes
 // open the vault without scrypt or a prompt. Vaults of the older layout,
 // sealed to the passphrase directly, are still read, and are converted on
 // their next write. The stock age CLI opens either layout: "age -d -i
@@ -31,8 +31,8 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/plugin"
 
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/unlock"
 )
 
 // FileName is the vault's file name inside the data directory.

@@ -16,9 +16,9 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/kdf"
-	"github.com/credmgr/credmgr/internal/unlock"
 )
 
 // KeyStanza is the type of the marker stanza in the header of a

@@ -6,7 +6,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
-	"github.com/credmgr/credmgr/internal/unlock"
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 )
 
 // The guard implements the vault's interface structurally: this package

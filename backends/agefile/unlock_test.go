@@ -15,8 +15,8 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/internal/testenv"
-	"github.com/credmgr/credmgr/internal/unlock"
 )
 
 // scratchKeyrings returns keyrings standing in for the session and user

@@ -230,7 +230,7 @@ func (a *app) options() (*backends.Options, error) {
 	if a.opts != nil {
 		return a.opts, nil
 	}
-	o, cfg, err := backends.LoadOptions()
+	o, cfg, err := loadOptions()
 	if errors.Is(err, config.ErrSecretKeyAsPath) {
 		return nil, secretKeyAsPathError(err)
 	}

@@ -80,7 +80,7 @@ func TestBackendSetInterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: config: %v", when, err)
 		}
-		o := backends.OptionsFromConfig(dir, cfg)
+		o := optionsFromConfig(dir, cfg)
 		o.Warn = io.Discard // Open reports settling what a kill left
 		op, err := backends.Open(ctx, o)
 		if err != nil {

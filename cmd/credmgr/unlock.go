@@ -11,7 +11,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
-	"github.com/credmgr/credmgr/internal/unlock"
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 )
 
 // defaultUnlockFor is how long "credmgr unlock" keeps the key by default.
