@@ -198,17 +198,44 @@ func firstLines(b []byte) []byte {
 }
 
 // describeDecryptError words an age error without passing on anything from
-// the file's contents.
-func describeDecryptError(err error) error {
+// the file's contents: age's header parse errors may quote a line of the
+// file (which, in a damaged or misplaced file, may be a secret), so a
+// header that does not parse is reported without them, and stanza types
+// are shown only when they look like one.
+func describeDecryptError(sealed []byte, err error) error {
 	var nm *age.NoIdentityMatchError
 	if errors.As(err, &nm) {
-		types := strings.Join(nm.StanzaTypes, ", ")
+		var types []string
+		for _, t := range nm.StanzaTypes {
+			types = append(types, shownStanzaType(t))
+		}
 		if IsPassphraseSealed(nm.StanzaTypes) {
 			return fmt.Errorf("%w: it is sealed with a passphrase, not with these identities (set CREDMGR_PASSPHRASE or unset CREDMGR_AGE_IDENTITY)", ErrWrongKey)
 		}
-		return fmt.Errorf("%w: none of the identities matches its recipients (%s); the vault was not changed", ErrWrongKey, types)
+		return fmt.Errorf("%w: none of the identities matches its recipients (%s); the vault was not changed", ErrWrongKey, strings.Join(types, ", "))
+	}
+	if _, herr := age.ExtractHeader(bytes.NewReader(sealed)); herr != nil {
+		return errors.New("vault is not a valid age file (its header does not parse); it was left as it is")
 	}
 	return fmt.Errorf("vault is not a valid age file (%v); it was left as it is", err)
+}
+
+// shownStanzaType returns t if it looks like a stanza type (1 to 32
+// characters from letters, digits, '-', '_', '.', '+' and '/'), and
+// otherwise "(not shown)".
+func shownStanzaType(t string) string {
+	if t == "" || len(t) > 32 {
+		return "(not shown)"
+	}
+	for _, c := range []byte(t) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-' || c == '_' || c == '.' || c == '+' || c == '/':
+		default:
+			return "(not shown)"
+		}
+	}
+	return t
 }
 
 // ParseIdentityFile reads an age identity file: one identity per line,
@@ -282,7 +309,7 @@ func RecipientOf(id age.Identity) (age.Recipient, error) {
 func Open(sealed []byte, ids ...age.Identity) ([]byte, error) {
 	r, err := age.Decrypt(bytes.NewReader(sealed), ids...)
 	if err != nil {
-		return nil, describeDecryptError(err)
+		return nil, describeDecryptError(sealed, err)
 	}
 	plain, err := io.ReadAll(r)
 	if err != nil {

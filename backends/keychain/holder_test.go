@@ -69,7 +69,7 @@ func storeHolder(t *testing.T, holder string) {
 			t.Cleanup(func() { s.DeleteKey() })
 		}
 		return s
-	}, storetest.Options{VaultFile: keychain.FileName, Processes: 4, CrashIterations: 10})
+	}, storetest.Options{VaultFile: keychain.FileName, Processes: 4, CrashIterations: -1})
 }
 
 // TestHolderKeyMissing: a vault whose key its holder no longer keeps is an

@@ -26,7 +26,9 @@ func cred(access string) backends.Credential {
 	return backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: access, RefreshToken: "r"}
 }
 
-// TestStore runs the shared suite against the real Secret Service.
+// TestStore runs the shared suite against the real Secret Service. The
+// crash test, which checks the vault rather than its guard, runs in
+// backends (TestVault).
 func TestStore(t *testing.T) {
 	testenv.NeedSecretService(t)
 	storetest.Run(t, func(t testing.TB, dir string) backends.Store {
@@ -38,7 +40,35 @@ func TestStore(t *testing.T) {
 			t.Cleanup(func() { s.DeleteKey() })
 		}
 		return s
-	}, storetest.Options{VaultFile: keychain.FileName})
+	}, storetest.Options{VaultFile: keychain.FileName, CrashIterations: -1})
+}
+
+// TestGuard checks the guard on its own, with an in-memory keychain: it
+// round-trips, the key of another keychain does not open what it sealed,
+// and damaged input is refused without being quoted.
+func TestGuard(t *testing.T) {
+	kr := fakekeyring.New()
+	storetest.Guard(t, storetest.GuardCase{
+		New: func(t testing.TB, path string) backends.Guard {
+			g, err := keychain.NewGuard(path, keychain.Options{Keyring: kr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return g
+		},
+		Other: func(t testing.TB, path string) backends.Guard {
+			// Another keychain, holding its own key for the same path.
+			g, err := keychain.NewGuard(path, keychain.Options{Keyring: fakekeyring.New()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := g.Seal(context.Background(), []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+			return g
+		},
+		WrongKey: agefile.ErrWrongKey,
+	})
 }
 
 // TestKeyReadOncePerProcess checks that a store reads its key from the
