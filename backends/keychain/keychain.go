@@ -82,7 +82,7 @@ type Options struct {
 	Keyring Keyring
 	// Holder names what keeps the key: "" or HolderOS for Keyring (the OS
 	// keychain through go-keyring), or a holder age-plugin-credmgr serves
-	// ("pass", "kwallet", "keyctl", "file", "macos"; see config.KeyHolders).
+	// ("pass", "kwallet", "keyctl", "file", "macos").
 	Holder string
 	// Timeout bounds each exchange with age-plugin-credmgr (default
 	// DefaultTimeout).
