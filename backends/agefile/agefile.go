@@ -1,6 +1,6 @@
-// Package agefile is the age backend's guard: the vault lives in vault.age, sealed
-// with filippo.io/age either to a passphrase or to the recipients of one or
-// more age identity files (X25519 or plugin identities such as
+// Package agefile is the age backend's guard: the vault lives in vault.age,
+// sealed with filippo.io/age either to a passphrase or to the recipients of
+// one or more age identity files (X25519 or plugin identities such as
 // age-plugin-yubikey).
 //
 // A passphrase vault is sealed to an age X25519 key that is itself sealed
@@ -15,6 +15,16 @@
 // vault-key.age vault.age" (it asks for the passphrase of the key file),
 // "age -d vault.age" for the older layout, and "age -d -i KEYFILE
 // vault.age" in identity mode.
+//
+// [Guard] implements backends.Guard (this package does not import
+// backends); backends.NewVault builds the store:
+//
+//	g, err := agefile.NewGuard(path, agefile.Options{Identities: ids})
+//	s := backends.NewVault(path, g, backends.VaultOptions{})
+//
+// The guard's errors never hold any of the vault's contents; a key that
+// does not open the vault is an error wrapping [ErrWrongKey], and the
+// vault is then never written.
 package agefile
 
 import (

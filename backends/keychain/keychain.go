@@ -1,9 +1,19 @@
-// Package keychain is the keychain backend's guard: the vault lives in vault.age,
-// sealed to an age X25519 identity that is created on first use and kept
-// as one OS-keychain item (service "credmgr", account "vault-key:" plus the
-// vault's absolute path). Only the 74-byte key goes into the keychain, so
-// platform size limits never matter, the keychain is read once per process,
-// and many credentials change in one atomic write.
+// Package keychain is the keychain backend's guard: the vault lives in
+// vault.age, sealed to an age X25519 identity that is created on first use
+// and kept as one OS-keychain item (service "credmgr", account "vault-key:"
+// plus the vault's absolute path). Only the 74-byte key goes into the
+// keychain, so platform size limits never matter, the keychain is read once
+// per process, and many credentials change in one atomic write.
+//
+// [Guard] implements backends.Guard and backends.EmptyChecker (this
+// package does not import backends); backends.NewVault builds the store:
+//
+//	g, err := keychain.NewGuard(path, keychain.Options{})
+//	s := backends.NewVault(path, g, backends.VaultOptions{})
+//
+// A vault whose key is not in its holder is an error wrapping
+// [ErrKeyMissing], and is never written; a keychain that does not answer
+// is an error wrapping [ErrUnavailable], never an empty store.
 package keychain
 
 import (
