@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 
 	"github.com/credmgr/credmgr/internal/strictjson"
 )
@@ -87,8 +89,10 @@ func decodeDocument(b []byte) (*document, error) {
 		d.Credentials = map[string]Credential{}
 	}
 	// The messages below name no field values: in a damaged file any
-	// field may hold secret bytes.
-	for k, c := range d.Credentials {
+	// field may hold secret bytes. encodedEntries are checked in key order, so
+	// that of several bad entries the same one is reported every time.
+	for _, k := range slices.Sorted(maps.Keys(d.Credentials)) {
+		c := d.Credentials[k]
 		if k != c.Ref().String() {
 			return nil, fmt.Errorf("%w: an entry's key does not match its credential's provider and account", ErrCorrupt)
 		}
