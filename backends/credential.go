@@ -188,8 +188,8 @@ func (c *Credential) Secrets() []string {
 	return s
 }
 
-// SortCredentials orders credentials by provider, then account.
-func SortCredentials(cs []Credential) {
+// sortCredentials orders credentials by provider, then account.
+func sortCredentials(cs []Credential) {
 	sort.Slice(cs, func(i, j int) bool {
 		if cs[i].Provider != cs[j].Provider {
 			return cs[i].Provider < cs[j].Provider

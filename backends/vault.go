@@ -617,7 +617,7 @@ func (s *Vault) List(ctx context.Context) ([]Credential, error) {
 	for _, c := range d.Credentials {
 		out = append(out, c.Clone())
 	}
-	SortCredentials(out)
+	sortCredentials(out)
 	return out, nil
 }
 
@@ -719,7 +719,7 @@ func (tx *Tx) List() []Credential {
 			out = append(out, c.Clone())
 		}
 	}
-	SortCredentials(out)
+	sortCredentials(out)
 	return out
 }
 

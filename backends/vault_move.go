@@ -60,7 +60,7 @@ func (s *Vault) readLocked(ctx context.Context) ([]Credential, error) {
 	for _, c := range d.Credentials {
 		out = append(out, c)
 	}
-	SortCredentials(out)
+	sortCredentials(out)
 	return out, nil
 }
 
