@@ -31,7 +31,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/credmgr/credmgr/backends"
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
 	"github.com/credmgr/credmgr/internal/loopback"
 	"github.com/credmgr/credmgr/internal/oauthwire"
@@ -68,18 +68,18 @@ const tokenEndpoint = "the token endpoint"
 
 // Flow is the Google Gemini login.
 type Flow struct {
-	oauthwire.Base
+	base
 	clientID, clientSecret string
 	authorizeURL, tokenURL string
 	codeRedirectURI        string
 	loginTimeout           time.Duration
 }
 
-var _ flowapi.Flow = (*Flow)(nil)
+var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
-func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
+func New(cfg flows.Config) (*Flow, error) {
+	f := &Flow{base: oauthwire.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
 		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI, loginTimeout: LoginTimeout}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("gemini", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use gemini-cli's client")},
@@ -109,13 +109,13 @@ func (f *Flow) clientContext(ctx context.Context) context.Context {
 // Login runs the browser (loopback) flow for ModeBrowser, and for
 // ModeAuto when a local browser can be expected (opts.Display); otherwise
 // (ModeNoBrowser, ModeDevice, ModeAuto without a display) the paste flow.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (backends.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	switch opts.Mode {
-	case flowapi.ModeNoBrowser, flowapi.ModeDevice:
+	case flows.ModeNoBrowser, flows.ModeDevice:
 		return f.paste(ctx, ui, opts)
-	case flowapi.ModeBrowser:
+	case flows.ModeBrowser:
 		return f.browser(ctx, ui, opts)
-	case flowapi.ModeAuto:
+	case flows.ModeAuto:
 		if opts.Display {
 			return f.browser(ctx, ui, opts)
 		}
@@ -132,12 +132,12 @@ var ErrNoRefreshToken = errors.New("the token endpoint answered without a refres
 // errLoginTimeout is the cause of the browser flow's own deadline.
 var errLoginTimeout = errors.New("browser login timed out")
 
-func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (backends.Credential, error) {
+func (f *Flow) browser(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	state := oauthwire.RandomState()
 	srv, err := loopback.Listen(CallbackPath, state, 0)
 	if err != nil {
-		return backends.Credential{}, flowapi.Mark(err, flowapi.ErrLoopback)
+		return backends.Credential{}, flows.Mark(err, flows.ErrLoopback)
 	}
 	defer srv.Close()
 	conf := f.config(fmt.Sprintf("http://127.0.0.1:%d%s", srv.Port, CallbackPath))
@@ -157,10 +157,10 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 	case ctx.Err() != nil:
 		return backends.Credential{}, ctx.Err() // Ctrl-C or the caller's deadline
 	case context.Cause(wctx) == errLoginTimeout:
-		return backends.Credential{}, flowapi.Mark(fmt.Errorf("%w: the browser did not come back within %s", flowapi.ErrExpired, f.loginTimeout), flowapi.ErrLoopback)
-	case errors.Is(err, flowapi.ErrStateMismatch):
+		return backends.Credential{}, flows.Mark(fmt.Errorf("%w: the browser did not come back within %s", flows.ErrExpired, f.loginTimeout), flows.ErrLoopback)
+	case errors.Is(err, flows.ErrStateMismatch):
 		return backends.Credential{}, err
-	case errors.Is(err, flowapi.ErrDenied):
+	case errors.Is(err, flows.ErrDenied):
 		return backends.Credential{}, err
 	default:
 		return backends.Credential{}, fmt.Errorf("the login callback failed: %w", err)
@@ -170,13 +170,13 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 
 // paste is gemini-cli's user-code flow: Google shows the code on its own
 // page and the person pastes it here.
-func (f *Flow) paste(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (backends.Credential, error) {
+func (f *Flow) paste(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	conf := f.config(f.codeRedirectURI)
 	authURL := conf.AuthCodeURL(oauthwire.RandomState(), oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier))
 	ui.Info("To log in to Google for Gemini, open this URL on any device and approve:")
 	ui.Info(authURL)
-	if opts.Mode != flowapi.ModeNoBrowser && !ui.OpenBrowser(authURL) {
+	if opts.Mode != flows.ModeNoBrowser && !ui.OpenBrowser(authURL) {
 		ui.Info("(no browser could be opened here: open the URL on any device)")
 	}
 	pasted, err := ui.Prompt(ctx, "Enter the authorization code: ")
@@ -195,7 +195,7 @@ func (f *Flow) paste(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 func parsePasted(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", flowapi.Mark(errors.New("nothing was pasted"), flowapi.ErrBadPaste)
+		return "", flows.Mark(errors.New("nothing was pasted"), flows.ErrBadPaste)
 	}
 	var q url.Values
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.RawQuery != "" {
@@ -207,22 +207,22 @@ func parsePasted(s string) (string, error) {
 		return s, nil
 	}
 	if e := q.Get("error"); e == "access_denied" {
-		return "", fmt.Errorf("%w (access_denied)", flowapi.ErrDenied)
+		return "", fmt.Errorf("%w (access_denied)", flows.ErrDenied)
 	} else if e != "" {
 		what := "an error"
 		if c := oauthwire.SafeCode(e); c != "" {
 			what = "the error " + c
 		}
-		return "", flowapi.Mark(fmt.Errorf("the pasted text carries %s", what), flowapi.ErrBadPaste)
+		return "", flows.Mark(fmt.Errorf("the pasted text carries %s", what), flows.ErrBadPaste)
 	}
 	if c := q.Get("code"); c != "" {
 		return c, nil
 	}
-	return "", flowapi.Mark(errors.New("the pasted text holds no authorization code"), flowapi.ErrBadPaste)
+	return "", flows.Mark(errors.New("the pasted text holds no authorization code"), flows.ErrBadPaste)
 }
 
 // exchange redeems an authorization code.
-func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier string, opts flowapi.LoginOptions) (backends.Credential, error) {
+func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier string, opts flows.LoginOptions) (backends.Credential, error) {
 	tok, err := conf.Exchange(f.clientContext(ctx), code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		err = scrubTokenError(err, code, verifier, f.clientSecret)
@@ -242,7 +242,7 @@ func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier
 
 // apply copies a token response into c, keeping what the response omits
 // (Google sends no refresh token on refresh). Without expires_in the
-// access token is taken to live flowapi.DefaultLifetime.
+// access token is taken to live flows.DefaultLifetime.
 func (f *Flow) apply(c *backends.Credential, tok *oauth2.Token) {
 	now := f.Now()
 	c.AccessToken = tok.AccessToken

@@ -28,7 +28,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/credmgr/credmgr/backends"
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
 	"github.com/credmgr/credmgr/internal/loopback"
 	"github.com/credmgr/credmgr/internal/oauthwire"
@@ -45,18 +45,18 @@ const (
 
 // Flow is the OpenAI login.
 type Flow struct {
-	oauthwire.Base
+	base
 	issuer, clientID string
 	ports            []int
 	deviceTimeout    time.Duration
 }
 
-var _ flowapi.Flow = (*Flow)(nil)
-var _ flowapi.Revoker = (*Flow)(nil)
+var _ flows.Flow = (*Flow)(nil)
+var _ flows.Revoker = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
-func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
+func New(cfg flows.Config) (*Flow, error) {
+	f := &Flow{base: oauthwire.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("openai", cfg.Settings, []oauthwire.Setting{
 		{Key: "issuer", Parse: oauthwire.BaseURL(&f.issuer, "", nil)},
 		{Key: "client_id", Parse: oauthwire.Text(&f.clientID)},
@@ -74,11 +74,11 @@ func New(cfg flowapi.Config) (*Flow, error) {
 
 // Login runs the device flow (ModeDevice, and ModeAuto without a display)
 // or the browser flow.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (backends.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	switch opts.Mode {
-	case flowapi.ModeDevice, flowapi.ModeNoBrowser:
+	case flows.ModeDevice, flows.ModeNoBrowser:
 		return f.device(ctx, ui, opts)
-	case flowapi.ModeBrowser:
+	case flows.ModeBrowser:
 		return f.browser(ctx, ui, opts)
 	}
 	if opts.Display {
@@ -108,7 +108,7 @@ func (r *userCodeResp) interval() time.Duration {
 	return d
 }
 
-func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (backends.Credential, error) {
+func (f *Flow) device(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	var uc userCodeResp
 	err := oauthwire.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/usercode", "the device-code endpoint",
 		map[string]string{"client_id": f.clientID}, &uc)
@@ -154,7 +154,7 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 		case errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Status == http.StatusNotFound):
 			// Pending: the user has not approved yet.
 		case errors.As(err, &he) && (he.Code == "authorization_declined" || he.Code == "access_denied"):
-			return backends.Credential{}, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
+			return backends.Credential{}, fmt.Errorf("%w: %v", flows.ErrDenied, err)
 		case ctx.Err() != nil:
 			return backends.Credential{}, wait.Err(ctx)
 		default:
@@ -178,12 +178,12 @@ const maxUserCode = 64
 // turned off (an OpenAI account setting).
 var ErrDeviceDisabled = errors.New("device code login is not enabled for this account")
 
-func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (backends.Credential, error) {
+func (f *Flow) browser(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	state := oauthwire.RandomState()
 	srv, err := loopback.Listen("/auth/callback", state, f.ports...)
 	if err != nil {
-		return backends.Credential{}, flowapi.Mark(err, flowapi.ErrLoopback)
+		return backends.Credential{}, flows.Mark(err, flows.ErrLoopback)
 	}
 	defer srv.Close()
 	redirect := fmt.Sprintf("http://localhost:%d/auth/callback", srv.Port)
@@ -215,7 +215,7 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 }
 
 // exchange redeems an authorization code.
-func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, opts flowapi.LoginOptions) (backends.Credential, error) {
+func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, opts flows.LoginOptions) (backends.Credential, error) {
 	var t oauthwire.TokenResponse
 	err := oauthwire.PostForm(ctx, f.HTTP(), f.issuer+"/oauth/token", "the token endpoint", url.Values{
 		"grant_type":    {"authorization_code"},
@@ -237,7 +237,7 @@ func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, op
 
 // apply copies a token response into c, keeping what the response omits.
 // The access token's expiry is expires_in, else its JWT exp claim, else
-// flowapi.DefaultLifetime from now.
+// flows.DefaultLifetime from now.
 func (f *Flow) apply(c *backends.Credential, t *oauthwire.TokenResponse) {
 	now := f.Now()
 	var exp time.Time // the access token's exp claim, if it is a JWT

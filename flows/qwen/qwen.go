@@ -30,7 +30,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/credmgr/credmgr/backends"
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
@@ -61,7 +61,7 @@ const (
 
 // Flow is the Qwen login.
 type Flow struct {
-	oauthwire.Base
+	base
 	baseURL, clientID string
 	deviceTimeout     time.Duration
 	// unit is the length of one second of server-given device-flow
@@ -70,11 +70,11 @@ type Flow struct {
 	unit time.Duration
 }
 
-var _ flowapi.Flow = (*Flow)(nil)
+var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
-func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
+func New(cfg flows.Config) (*Flow, error) {
+	f := &Flow{base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
 		deviceTimeout: DeviceTimeout, unit: time.Second}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("qwen", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
@@ -88,7 +88,7 @@ func (f *Flow) tokenURL() string      { return f.baseURL + "/api/v1/oauth2/token
 
 // Login runs the device flow whatever opts.Mode says: Qwen offers no
 // other. The flow opens the verification page when it can.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (backends.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	post := func(out any) error {
 		return oauthwire.PostForm(ctx, f.HTTP(), f.deviceCodeURL(), "the device-code endpoint", url.Values{
@@ -160,11 +160,11 @@ func (f *Flow) poll(ctx context.Context, wait *oauthwire.DeviceWait, deviceCode,
 			// pending answer, the longer interval is kept (RFC 8628 3.5).
 			interval = min(time.Duration(float64(interval)*slowDownFactor), ceiling)
 		case he.Code == "access_denied":
-			return nil, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
+			return nil, fmt.Errorf("%w: %v", flows.ErrDenied, err)
 		case he.Code == "expired_token" || he.Status == http.StatusUnauthorized:
-			return nil, fmt.Errorf("%w: %v", flowapi.ErrExpired, err)
+			return nil, fmt.Errorf("%w: %v", flows.ErrExpired, err)
 		case he.Status == http.StatusTooManyRequests:
-			return nil, fmt.Errorf("device login was rate limited: %w", flowapi.Mark(err, flowapi.ErrRateLimited))
+			return nil, fmt.Errorf("device login was rate limited: %w", flows.Mark(err, flows.ErrRateLimited))
 		default:
 			return nil, fmt.Errorf("device login failed: %w", err)
 		}
@@ -185,7 +185,7 @@ func (f *Flow) credential(t *tokenResp) backends.Credential {
 
 // apply copies a token response into c, keeping what the response omits
 // (refresh token, resource_url, scopes). Without expires_in the access
-// token is taken to live flowapi.DefaultLifetime.
+// token is taken to live flows.DefaultLifetime.
 func (f *Flow) apply(c *backends.Credential, t *oauthwire.TokenResponse) {
 	t.Apply(c, f.Now(), time.Time{})
 	if s := strings.Fields(t.Scope); len(s) > 0 {
@@ -216,7 +216,7 @@ func (f *Flow) Refresh(ctx context.Context, c backends.Credential) (backends.Cre
 		var he *oauthwire.HTTPError
 		// qwen-code treats any 400 from a refresh as a dead login.
 		if errors.As(err, &he) && he.Status == http.StatusBadRequest {
-			return backends.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w", flowapi.ErrReloginRequired, err)
+			return backends.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w", flows.ErrReloginRequired, err)
 		}
 		return backends.Credential{}, oauthwire.ClassifyRefresh(err)
 	}

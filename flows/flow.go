@@ -1,8 +1,8 @@
-// Package flowapi holds the login/refresh contract shared by package flows
-// and the provider packages under flows/. Package flows re-exports every
-// name here; provider packages import this package directly so that flows
-// can import them for its registry without an import cycle.
-package flowapi
+package flows
+
+// The contract between package flows and the provider packages under
+// flows/ (flows/openai, …), which import this package as x/oauth2's
+// provider packages import oauth2.
 
 import (
 	"context"
@@ -118,8 +118,8 @@ type Revoker interface {
 
 var (
 	// ErrReloginRequired is wrapped when the stored credential cannot be
-	// refreshed: the provider rejected the refresh token, or there is none (invalid_grant, refresh_token_reused, …): only a new login
-	// helps.
+	// refreshed: the provider rejected the refresh token (invalid_grant,
+	// refresh_token_reused, …), or there is none: only a new login helps.
 	ErrReloginRequired = errors.New("a new login is required")
 	// ErrDenied is wrapped when the person declined the login.
 	ErrDenied = errors.New("login was denied")
