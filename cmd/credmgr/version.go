@@ -66,3 +66,29 @@ func describeBuild(bi *debug.BuildInfo, platform string) string {
 	parts = append(parts, strings.TrimSpace(bi.GoVersion+" "+platform))
 	return version + " (" + strings.Join(parts, ", ") + ")"
 }
+
+// versionFlag gives root the -v/--version flag that cobra adds to a
+// command with a Version, and prints what "credmgr version" prints. Cobra
+// would print it through a text/template (SetVersionTemplate), and a
+// binary that can execute a template keeps every exported method of every
+// type it links (the template may call any of them by name): that made
+// the binary 2 MB larger and slower to start. So the flag is declared here
+// as cobra declares it (same name, shorthand, usage and annotation, so
+// help and completion list it alike) and Version stays unset; root, which
+// has no Run of its own, then ends in its help function, which prints the
+// version when the flag is set, as cobra did: after parsing, and only
+// when --help is not given too.
+func (a *app) versionFlag(root *cobra.Command) {
+	root.Flags().BoolP("version", "v", false, "version for "+root.Name())
+	_ = root.Flags().SetAnnotation("version", cobra.FlagSetByCobraAnnotation, []string{"true"})
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if c == root && !c.Flags().Changed("help") {
+			if v, err := c.Flags().GetBool("version"); err == nil && v {
+				fmt.Fprintln(c.OutOrStdout(), "credmgr "+buildVersion())
+				return
+			}
+		}
+		help(c, args)
+	})
+}
