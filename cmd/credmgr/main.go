@@ -4,7 +4,13 @@
 // files. Run "credmgr --help" for the commands.
 package main
 
-import "os"
+import (
+	"os"
+
+	// Imported for its initialisation: "credmgr --help" is printed
+	// there, before the packages the commands need are initialised.
+	_ "github.com/credmgr/credmgr/cmd/credmgr/internal/roothelp"
+)
 
 func main() {
 	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
