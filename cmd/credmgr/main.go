@@ -7,9 +7,11 @@ package main
 import (
 	"os"
 
-	// Imported for its initialisation: "credmgr --help" is printed
-	// there, before the packages the commands need are initialised.
+	// Imported for their initialisation: "credmgr --help" and "credmgr
+	// version" are printed there, before the packages the commands need
+	// are initialised.
 	_ "github.com/credmgr/credmgr/cmd/credmgr/internal/roothelp"
+	_ "github.com/credmgr/credmgr/cmd/credmgr/internal/version"
 )
 
 func main() {

@@ -78,9 +78,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := a.fastToken(args); ok {
 		return code
 	}
-	if code, ok := a.fastVersion(args); ok {
-		return code
-	}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
