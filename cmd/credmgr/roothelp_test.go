@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,5 +58,24 @@ func TestRootHelpText(t *testing.T) {
 		if roothelp.Requested(args) {
 			t.Errorf("roothelp.Requested(%q) = true, want it left to the command tree", args)
 		}
+	}
+}
+
+// TestHelpNotInTestBinary checks that cmd/credmgr's test binary, run with
+// no arguments or -h, is not taken for "credmgr --help": it runs its tests
+// or prints its own flags.
+func TestHelpNotInTestBinary(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	if !strings.HasSuffix(exe, ".test") {
+		t.Skipf("the test binary is %s, not *.test", exe)
+	}
+	cmd := exec.Command(exe, "-h")
+	cmd.Env = append(os.Environ(), "CREDMGR_TEST_RUN_MAIN=")
+	out, _ := cmd.CombinedOutput()
+	if strings.Contains(string(out), roothelp.Text) || !strings.Contains(string(out), "-test.run") {
+		t.Errorf("%s -h printed:\n%s", exe, out)
 	}
 }

@@ -19,7 +19,7 @@ package roothelp
 import "os"
 
 func init() {
-	if !Requested(os.Args[1:]) {
+	if testBinary(os.Args[0]) || !Requested(os.Args[1:]) {
 		return
 	}
 	// As cobra does, a failed write is not an error.
@@ -37,4 +37,12 @@ func Requested(args []string) bool {
 		return args[0] == "--help" || args[0] == "-h" || args[0] == "help"
 	}
 	return false
+}
+
+// testBinary reports whether the program, named name, is cmd/credmgr's
+// Go test binary ("credmgr.test"), whose own flags ("-h", none at all)
+// are not credmgr's. (Without package strings: see the package comment.)
+func testBinary(name string) bool {
+	const suffix = ".test"
+	return len(name) >= len(suffix) && name[len(name)-len(suffix):] == suffix
 }

@@ -17,7 +17,9 @@ import (
 )
 
 func init() {
-	if !Requested(os.Args[1:]) {
+	// Not in cmd/credmgr's Go test binary (credmgr.test), whose command
+	// line is its own.
+	if strings.HasSuffix(os.Args[0], ".test") || !Requested(os.Args[1:]) {
 		return
 	}
 	// As the command does, a failed write is not an error.
