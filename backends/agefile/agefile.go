@@ -176,6 +176,10 @@ func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 // Seal encrypts plain to the recipients in the binary age format.
 func Seal(plain []byte, rs ...age.Recipient) ([]byte, error) {
 	var buf bytes.Buffer
+	// The output is the header, the 16-byte nonce, and the payload with a
+	// 16-byte tag per 64 KiB chunk: sized once, a large vault is not
+	// copied while the buffer grows.
+	buf.Grow(sealedSize(len(plain), len(rs)))
 	w, err := age.Encrypt(&buf, rs...)
 	if err != nil {
 		return nil, fmt.Errorf("encrypting: %w", err)
@@ -285,11 +289,23 @@ func Open(sealed []byte, ids ...age.Identity) ([]byte, error) {
 	if err != nil {
 		return nil, describeDecryptError(err)
 	}
-	plain, err := io.ReadAll(r)
-	if err != nil {
+	// The payload is at most the file's size: read into one buffer of
+	// that size rather than a growing one.
+	plain := bytes.NewBuffer(make([]byte, 0, len(sealed)+bytes.MinRead))
+	if _, err := plain.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("vault payload is damaged (%v); nothing was changed", err)
 	}
-	return plain, nil
+	return plain.Bytes(), nil
+}
+
+// sealedSize is an upper bound on the size of an age file holding n bytes
+// for the given number of recipients: a header of at most 1 KiB per
+// recipient (X25519 and scrypt stanzas are under 200 bytes; plugin stanzas
+// may be larger, in which case the buffer grows once), the payload nonce,
+// and a tag per chunk.
+func sealedSize(n, recipients int) int {
+	const chunk, tag = 64 << 10, 16
+	return 1024*(recipients+1) + 16 + n + (n/chunk+1)*tag
 }
 
 // StanzaTypes returns the recipient stanza types ("X25519", "scrypt",

@@ -22,7 +22,9 @@ var BenchSizes = []int{1, 100, 1000, 10000}
 //     credmgr process does it (the file is read and opened, the key is
 //     looked up again: for a passphrase vault that is a scrypt);
 //   - Put: a whole locked read-modify-write of one credential with an
-//     atomic write, by a store that has the key loaded.
+//     atomic write, by a store that has the key loaded;
+//   - PutCold: the same by a new store over the same directory, as a new
+//     credmgr process does it ("credmgr import", a refresh).
 //
 // The growth from 1 to 10,000 credentials is what the numbers are for.
 func Bench(b *testing.B, newStore Factory) {
@@ -69,6 +71,19 @@ func Bench(b *testing.B, newStore Factory) {
 			b.ResetTimer()
 			for b.Loop() {
 				if _, err := newStore(b, dir).Get(ctx, ref); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("PutCold/%d", n), func(b *testing.B) {
+			_, dir := fill(b)
+			c := sample("p00000", "default", "x")
+			i := 0
+			b.ResetTimer()
+			for b.Loop() {
+				i++
+				c.AccessToken = fmt.Sprint("access-", i)
+				if err := newStore(b, dir).Put(ctx, c); err != nil {
 					b.Fatal(err)
 				}
 			}

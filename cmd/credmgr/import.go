@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +22,7 @@ import (
 )
 
 func (a *app) importCmd() *cobra.Command {
-	var account string
-	var apiKey, force bool
+	var opts importOptions
 	cmd := &cobra.Command{
 		Use:   "import PROVIDER",
 		Short: "Store a credential read from stdin",
@@ -53,62 +53,76 @@ keep both.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := refArg(args[0], account)
-			if err != nil {
-				return err
-			}
-			var in []byte
-			if apiKey && a.stdinIsTerminal() {
-				// Typed or pasted at a terminal: prompt there, and do not
-				// echo.
-				var key string
-				key, err = tty.ReadSecret(cmd.Context(), "API key for "+ref.String()+": ", false)
-				in = []byte(key)
-			} else {
-				in, err = io.ReadAll(io.LimitReader(a.stdin, 1<<20+1))
-			}
-			if err != nil {
-				return fmt.Errorf("reading stdin: %w", err)
-			}
-			if len(in) > 1<<20 {
-				return errors.New("input is larger than 1 MiB")
-			}
-			var c backends.Credential
-			if apiKey {
-				c, err = parseAPIKey(in)
-				if errors.Is(err, errJSONAsAPIKey) {
-					return withHint(exitError, err, "nothing was stored; to import a credential given as JSON, run credmgr import "+args[0]+" without --api-key")
-				}
-			} else {
-				c, err = parseCredentialJSON(in, ref)
-			}
-			if err != nil {
-				return withHint(exitError, err, "nothing was stored; see credmgr import --help for the format")
-			}
-			c.Provider, c.Account = ref.Provider, ref.Account
-			if c.Source == "" {
-				c.Source = "import"
-			}
-			c.UpdatedAt = time.Now().UTC().Truncate(time.Second)
-			if err := c.Validate(); err != nil {
-				return withHint(exitError, err, "nothing was stored")
-			}
-			op, err := a.store(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := a.putImported(cmd.Context(), op, c, force); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stderr, "credmgr: stored %s (%s) in the %s backend\n", ref, c.Type, op.Name)
-			return nil
+			opts.Provider = args[0]
+			return a.importRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&account, "account", "", "account name (default \"default\")")
+	cmd.Flags().StringVar(&opts.Account, "account", "", "account name (default \"default\")")
 	cmd.RegisterFlagCompletionFunc("account", a.accountCompletion)
-	cmd.Flags().BoolVar(&apiKey, "api-key", false, "read a bare API key instead of JSON (asked for without echo on a terminal)")
-	cmd.Flags().BoolVar(&force, "force", false, "replace a stored credential of another type (an OAuth login by an API key, or the reverse)")
+	cmd.Flags().BoolVar(&opts.APIKey, "api-key", false, "read a bare API key instead of JSON (asked for without echo on a terminal)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace a stored credential of another type (an OAuth login by an API key, or the reverse)")
 	return cmd
+}
+
+// importOptions are what import runs with.
+type importOptions struct {
+	Provider string // as given: an alias is mapped
+	Account  string
+	APIKey   bool // --api-key: stdin holds a bare key
+	Force    bool // --force: replace a stored credential of another type
+}
+
+// importRun reads one credential from a's stdin and stores it.
+func (a *app) importRun(ctx context.Context, opts importOptions) error {
+	ref, err := refArg(opts.Provider, opts.Account)
+	if err != nil {
+		return err
+	}
+	var in []byte
+	if opts.APIKey && a.stdinIsTerminal() {
+		// Typed or pasted at a terminal: prompt there, and do not
+		// echo.
+		var key string
+		key, err = tty.ReadSecret(ctx, "API key for "+ref.String()+": ", false)
+		in = []byte(key)
+	} else {
+		in, err = io.ReadAll(io.LimitReader(a.stdin, 1<<20+1))
+	}
+	if err != nil {
+		return fmt.Errorf("reading stdin: %w", err)
+	}
+	if len(in) > 1<<20 {
+		return errors.New("input is larger than 1 MiB")
+	}
+	var c backends.Credential
+	if opts.APIKey {
+		c, err = parseAPIKey(in)
+		if errors.Is(err, errJSONAsAPIKey) {
+			return withHint(exitError, err, "nothing was stored; to import a credential given as JSON, run credmgr import "+opts.Provider+" without --api-key")
+		}
+	} else {
+		c, err = parseCredentialJSON(in, ref)
+	}
+	if err != nil {
+		return withHint(exitError, err, "nothing was stored; see credmgr import --help for the format")
+	}
+	c.Provider, c.Account = ref.Provider, ref.Account
+	if c.Source == "" {
+		c.Source = "import"
+	}
+	c.UpdatedAt = time.Now().UTC().Truncate(time.Second)
+	if err := c.Validate(); err != nil {
+		return withHint(exitError, err, "nothing was stored")
+	}
+	op, err := a.store(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.putImported(ctx, op, c, opts.Force); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "credmgr: stored %s (%s) in the %s backend\n", ref, c.Type, op.Name)
+	return nil
 }
 
 // errJSONAsAPIKey is returned by parseAPIKey for input that is JSON.

@@ -4,6 +4,7 @@
 package fsutil
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,6 +153,61 @@ func ReadPrivate(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInsecure, path)
 	}
 	return readAll(f, fi.Size())
+}
+
+// ReadPrivateUnless is ReadPrivate for a caller that holds an earlier
+// read of the file: if the file still holds exactly the bytes known, it
+// returns known itself and true, having compared the file chunk by chunk
+// rather than reading it into a new buffer, so that checking a large vault
+// for changes allocates nothing.
+func ReadPrivateUnless(path string, known []byte) (b []byte, same bool, err error) {
+	if known == nil {
+		b, err = ReadPrivate(path)
+		return b, false, err
+	}
+	if _, err := CheckPrivate(path); err != nil {
+		return nil, false, err
+	}
+	f, err := openNoFollow(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, false, fmt.Errorf("%w: %s is not a regular file", ErrInsecure, path)
+	}
+	if fi.Size() != int64(len(known)) {
+		b, err = readAll(f, fi.Size())
+		return b, false, err
+	}
+	var chunk [32 << 10]byte
+	off := 0
+	for {
+		n, err := f.Read(chunk[:])
+		if n > 0 && (off+n > len(known) || !bytes.Equal(chunk[:n], known[off:off+n])) {
+			// Changed: keep what was read and read the rest.
+			prefix := append(append(make([]byte, 0, fi.Size()+int64(n)+1), known[:off]...), chunk[:n]...)
+			rest, err := readAll(f, fi.Size()-int64(off+n))
+			if err != nil {
+				return nil, false, err
+			}
+			return append(prefix, rest...), false, nil
+		}
+		off += n
+		if err == io.EOF {
+			if off != len(known) {
+				return known[:off:off], false, nil
+			}
+			return known, true, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
 }
 
 // readAll reads f to its end into a buffer of the size f had when it was

@@ -207,28 +207,33 @@ func FuzzDecodeEntry(f *testing.F) {
 	})
 }
 
-// TestEncodeReusing checks that EncodeReusing gives exactly Encode's bytes
-// through a random sequence of changes, reusing earlier encodings.
-func TestEncodeReusing(t *testing.T) {
+// TestApply checks that Entries.Apply gives exactly Encode's bytes through
+// a random sequence of changes, starting from EncodeEntries.
+func TestApply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	d := New()
-	var prev *Entries
+	prev, err := EncodeEntries(d)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for step := range 300 {
-		changed := map[string]bool{}
+		changes := map[string]*cred.Credential{}
 		for range rng.IntN(4) {
 			k := fmt.Sprintf("p%02d/default", rng.IntN(40))
 			if rng.IntN(10) == 0 {
 				k = fmt.Sprintf("p%02d/a<b", rng.IntN(40)) // not a plain key: json.Marshal writes it
 			}
-			changed[k] = true
 			if rng.IntN(4) == 0 {
 				delete(d.Credentials, k)
+				changes[k] = nil
 				continue
 			}
 			p, a, _ := strings.Cut(k, "/")
-			d.Credentials[k] = sampleCred(p, a, step)
+			c := sampleCred(p, a, step)
+			d.Credentials[k] = c
+			changes[k] = &c
 		}
-		got, next, err := EncodeReusing(d, prev, changed)
+		next, err := prev.Apply(changes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,31 +241,47 @@ func TestEncodeReusing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("step %d: EncodeReusing differs from Encode:\n%s\nwant:\n%s", step, got, want)
+		if !bytes.Equal(next.Bytes(), want) {
+			t.Fatalf("step %d: Apply differs from Encode:\n%s\nwant:\n%s", step, next.Bytes(), want)
 		}
-		if len(next.enc) != len(d.Credentials) || len(next.keys) != len(d.Credentials) {
-			t.Fatalf("step %d: %d encodings and %d keys for %d entries", step, len(next.enc), len(next.keys), len(d.Credentials))
+		whole, err := EncodeEntries(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(whole.Bytes(), want) || !reflect.DeepEqual(whole.keys, next.keys) || !reflect.DeepEqual(whole.spans, next.spans) {
+			t.Fatalf("step %d: EncodeEntries and Apply disagree", step)
+		}
+		for i, k := range next.keys {
+			sp := next.spans[i]
+			v, err := json.MarshalIndent(d.Credentials[k], "    ", "  ")
+			if err != nil || !bytes.Equal(next.plain[sp.start:sp.end], v) {
+				t.Fatalf("step %d: the span of %s does not hold its credential (%v)", step, k, err)
+			}
 		}
 		prev = next
 	}
 }
 
-// TestEncodeReusingReuses checks that an entry not marked changed is taken
-// from prev, not encoded again.
-func TestEncodeReusingReuses(t *testing.T) {
+// TestApplyReuses checks that an entry not changed is copied from the
+// earlier encoding, not encoded again.
+func TestApplyReuses(t *testing.T) {
 	d := sampleDoc(2)
-	_, prev, err := EncodeReusing(d, nil, nil)
+	prev, err := EncodeEntries(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev.enc["p001/default"] = []byte(`"reused"`)
-	got, _, err := EncodeReusing(d, prev, map[string]bool{"p000/default": true})
+	// Replace the bytes of p001's value with a marker of the same length.
+	sp := prev.spans[1]
+	marked := bytes.Clone(prev.plain)
+	copy(marked[sp.start:sp.end], bytes.Repeat([]byte("x"), sp.end-sp.start))
+	prev.plain = marked
+	c := d.Credentials["p000/default"]
+	next, err := prev.Apply(map[string]*cred.Credential{"p000/default": &c})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(got, []byte(`"p001/default": "reused"`)) {
-		t.Fatalf("the unchanged entry was encoded again:\n%s", got)
+	if !bytes.Contains(next.Bytes(), bytes.Repeat([]byte("x"), sp.end-sp.start)) {
+		t.Fatalf("the unchanged entry was encoded again:\n%s", next.Bytes())
 	}
 }
 
@@ -278,6 +299,140 @@ func BenchmarkDecodeEntry(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("Whole/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Decode(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzParse checks that Parse returns what Decode returns, document or
+// error, and that Entries from a parsed document encode it again: Apply
+// with no changes gives a document that decodes to the same credentials.
+func FuzzParse(f *testing.F) {
+	enc, _ := Encode(sampleDoc(3))
+	f.Add(enc)
+	f.Add([]byte(`{"version":1,"credentials":{}}`))
+	f.Add([]byte(`{"credentials":{"b/c":{"provider":"b","account":"c","type":"api_key","access_token":"k"},"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"k"}},"version":1}`))
+	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"k"},"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"j"}}}`))
+	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"x","type":"api_key","access_token":"k"}}}`))
+	f.Add([]byte(`{"version":2,"credentials":{}}`))
+	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"oauth","access_token":"k","expiry":"2030-01-01T00:00:00Z","scopes":["x"],"extra":{"k":"v"}}}} x`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, e, err := Parse(b)
+		want, werr := Decode(b)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("Parse error %v, Decode error %v", err, werr)
+		}
+		if err != nil {
+			if err.Error() != werr.Error() {
+				t.Fatalf("Parse error %q, Decode error %q", err, werr)
+			}
+			return
+		}
+		if !reflect.DeepEqual(d, want) {
+			t.Fatalf("Parse = %+v\nDecode = %+v", d, want)
+		}
+		if e == nil {
+			return
+		}
+		again, err := e.Apply(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Decode(again.Bytes())
+		if err != nil || !reflect.DeepEqual(back.Credentials, want.Credentials) {
+			t.Fatalf("the entries of a parsed document encode something else (%v):\n%s", err, again.Bytes())
+		}
+	})
+}
+
+// TestParse checks that the plain form credmgr writes, indented or
+// compact, in key order or not, is parsed without reflection with the
+// place of every entry, and that Apply over a parsed document gives what
+// Encode gives for the changed document.
+func TestParse(t *testing.T) {
+	d := sampleDoc(20)
+	enc, err := Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact := new(bytes.Buffer)
+	if err := json.Compact(compact, enc); err != nil {
+		t.Fatal(err)
+	}
+	// The same credentials, the keys in reverse order.
+	var rev bytes.Buffer
+	rev.WriteString(`{"version":1,"credentials":{`)
+	for i := 19; i >= 0; i-- {
+		k := fmt.Sprintf("p%03d/default", i)
+		v, _ := json.Marshal(d.Credentials[k])
+		if i < 19 {
+			rev.WriteByte(',')
+		}
+		fmt.Fprintf(&rev, "%q:%s", k, v)
+	}
+	rev.WriteString("}}")
+	for name, b := range map[string][]byte{"encoded": enc, "compact": compact.Bytes(), "reversed": rev.Bytes()} {
+		got, e, err := Parse(b)
+		if err != nil || !reflect.DeepEqual(got, d) {
+			t.Fatalf("%s: Parse = %v", name, err)
+		}
+		if e == nil {
+			t.Fatalf("%s: the plain document was left to Decode", name)
+		}
+		c := sampleCred("p005", "default", 99)
+		next, err := e.Apply(map[string]*cred.Credential{"p005/default": &c, "p007/default": nil})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sampleDoc(20)
+		want.Credentials["p005/default"] = c
+		delete(want.Credentials, "p007/default")
+		back, err := Decode(next.Bytes())
+		if err != nil || !reflect.DeepEqual(back, want) {
+			t.Fatalf("%s: Apply over the parsed document: %v", name, err)
+		}
+		if name == "encoded" {
+			wantEnc, _ := Encode(want)
+			if !bytes.Equal(next.Bytes(), wantEnc) {
+				t.Fatalf("Apply over a document Encode wrote differs from Encode:\n%s", next.Bytes())
+			}
+		}
+	}
+	// Not plain: an escaped key goes to Decode.
+	esc := bytes.Replace(enc, []byte(`"p000/default": {`), []byte(`"p000\/default": {`), 1)
+	if got, e, err := Parse(esc); err != nil || e != nil || !reflect.DeepEqual(got, d) {
+		t.Fatalf("escaped key: Parse = %v, entries %v", err, e != nil)
+	}
+}
+
+// BenchmarkParse parses vaults of logins in the plain form (printable
+// ASCII, no character that JSON escapes), against Decode.
+func BenchmarkParse(b *testing.B) {
+	for _, n := range []int{1, 1000, 10000} {
+		d := New()
+		for i := range n {
+			c := cred.Credential{Provider: fmt.Sprintf("p%05d", i), Account: "default", Type: cred.TypeOAuth,
+				AccessToken: strings.Repeat("a", 200), RefreshToken: "r", IDToken: "id", TokenType: "Bearer",
+				Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"openid", "offline_access"},
+				Extra: map[string]string{"email": "a@example.com"}, UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			d.Credentials[c.Ref().String()] = c
+		}
+		enc, err := Encode(d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprint("Parse/", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, e, err := Parse(enc); err != nil || e == nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprint("Decode/", n), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := Decode(enc); err != nil {
 					b.Fatal(err)

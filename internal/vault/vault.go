@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,8 +92,10 @@ func Decode(b []byte) (*Document, error) {
 		d.Credentials = map[string]cred.Credential{}
 	}
 	// The messages below name no field values: in a damaged file any
-	// field may hold secret bytes.
-	for k, c := range d.Credentials {
+	// field may hold secret bytes. Entries are checked in key order, so
+	// that of several bad entries the same one is reported every time.
+	for _, k := range slices.Sorted(maps.Keys(d.Credentials)) {
+		c := d.Credentials[k]
 		if k != c.Ref().String() {
 			return nil, fmt.Errorf("%w: an entry's key does not match its credential's provider and account", ErrCorrupt)
 		}

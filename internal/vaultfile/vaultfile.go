@@ -138,12 +138,22 @@ type snapshot struct {
 	sealed []byte
 	plain  []byte
 
-	mu      sync.Mutex
-	doc     *vault.Document // decoded whole, once a List or a write needed it; never changed
-	docErr  error
-	enc     *vault.Entries // the encodings of doc's entries, when known
+	mu     sync.Mutex
+	doc    *vault.Document // decoded whole, once a List or a write needed it; never changed
+	docErr error
+	// A snapshot this process wrote may hold its document as base with
+	// the changes in over made (nil: deleted) instead of doc, so that a
+	// write does not copy every credential: doc is built from them when
+	// it is needed whole. Neither is changed once published.
+	base    map[string]cred.Credential
+	over    map[string]*cred.Credential
+	enc     *vault.Entries // the encoding of the document with its entries' places, when known
 	entries map[string]entry
 }
+
+// maxOver bounds the changes a snapshot holds over its base: past it, a
+// write copies the base with the changes made.
+const maxOver = 64
 
 // entry is one credential decoded on its own (vault.DecodeEntry).
 type entry struct {
@@ -283,10 +293,73 @@ func (s *Store) completePending(ctx context.Context, p Pending) error {
 func (sn *snapshot) document() (*vault.Document, error) {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
-	if sn.doc == nil && sn.docErr == nil {
-		sn.doc, sn.docErr = vault.Decode(sn.plain)
+	switch {
+	case sn.doc != nil || sn.docErr != nil:
+	case sn.base != nil:
+		sn.doc = &vault.Document{Version: vault.Version, Credentials: applied(sn.base, sn.over)}
+	default:
+		// The places of the entries come with a plain document, so that
+		// a write copies the entries it does not change.
+		sn.doc, sn.enc, sn.docErr = vault.Parse(sn.plain)
 	}
 	return sn.doc, sn.docErr
+}
+
+// applied returns a copy of base with the changes in each of overs made,
+// in order.
+func applied(base map[string]cred.Credential, overs ...map[string]*cred.Credential) map[string]cred.Credential {
+	m := maps.Clone(base)
+	if m == nil {
+		m = map[string]cred.Credential{}
+	}
+	for _, over := range overs {
+		for k, c := range over {
+			if c == nil {
+				delete(m, k)
+			} else {
+				m[k] = *c
+			}
+		}
+	}
+	return m
+}
+
+// decoded reports whether sn's document is known whole (decoded, or
+// written by this process) and decodes it if not; a write must never go
+// over a vault that does not decode.
+func (sn *snapshot) decoded() error {
+	sn.mu.Lock()
+	layered := sn.base != nil
+	sn.mu.Unlock()
+	if layered {
+		return nil
+	}
+	_, err := sn.document()
+	return err
+}
+
+// lookup returns the credential under key in a snapshot whose document is
+// known whole (see decoded).
+func (sn *snapshot) lookup(key string) (cred.Credential, bool) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	return sn.lookupLocked(key)
+}
+
+// lookupLocked is lookup with sn.mu held.
+func (sn *snapshot) lookupLocked(key string) (cred.Credential, bool) {
+	if sn.doc != nil {
+		c, ok := sn.doc.Credentials[key]
+		return c, ok
+	}
+	if c, ok := sn.over[key]; ok {
+		if c == nil {
+			return cred.Credential{}, false
+		}
+		return *c, true
+	}
+	c, ok := sn.base[key]
+	return c, ok
 }
 
 // get returns the credential stored under key, decoding only that entry
@@ -294,8 +367,8 @@ func (sn *snapshot) document() (*vault.Document, error) {
 func (sn *snapshot) get(key string) (cred.Credential, bool, error) {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
-	if sn.doc != nil {
-		c, ok := sn.doc.Credentials[key]
+	if sn.doc != nil || sn.base != nil {
+		c, ok := sn.lookupLocked(key)
 		return c, ok, nil
 	}
 	if e, ok := sn.entries[key]; ok {
@@ -383,7 +456,18 @@ func (s *Store) readChecked(ctx context.Context) (*snapshot, error) {
 // read reads the vault file and opens it; a missing vault is an empty
 // document. It takes no lock.
 func (s *Store) read(ctx context.Context) (*snapshot, error) {
-	b, err := fsutil.ReadPrivate(s.path)
+	// The file is compared with the last vault this process read or
+	// wrote without reading it into a new buffer: unchanged, it is not
+	// opened again.
+	var known []byte
+	c := s.cached()
+	if c != nil {
+		known = c.sealed
+	}
+	b, same, err := fsutil.ReadPrivateUnless(s.path, known)
+	if same {
+		return c, nil
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		if c, ok := s.guard.(EmptyChecker); ok {
 			if err := c.CheckEmpty(ctx); err != nil {
@@ -426,7 +510,7 @@ func (s *Store) loadSnapshot(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := sn.document(); err != nil {
+	if err := sn.decoded(); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
 	return sn, nil
@@ -439,7 +523,11 @@ func (s *Store) load(ctx context.Context) (*vault.Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	return copyDoc(sn.doc), nil
+	d, err := sn.document()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.path, err)
+	}
+	return copyDoc(d), nil
 }
 
 // decode opens and decodes the vault bytes sealed and returns a copy of
@@ -467,28 +555,50 @@ func copyDoc(d *vault.Document) *vault.Document {
 	return c
 }
 
-// save encodes, seals and atomically writes d, which is base's document
-// (nil: none) with the entries in changed replaced or removed. Entries
-// that did not change keep the encoding base knew for them. Called with
-// the lock held; d must not be changed afterwards.
-func (s *Store) save(ctx context.Context, d *vault.Document, base *snapshot, changed map[string]bool) error {
-	var prev *vault.Entries
-	if base != nil {
-		prev = base.encodings()
+// save encodes, seals and atomically writes base's document with the
+// changes in over made (nil: deleted); base must be known whole (see
+// decoded). Only the changed credentials are encoded when base's encoding
+// is known, and the credentials are copied only when the snapshot would
+// hold too many changes over its base. Called with the lock held.
+func (s *Store) save(ctx context.Context, base *snapshot, over map[string]*cred.Credential) error {
+	next := &snapshot{}
+	base.mu.Lock()
+	enc := base.enc
+	creds, prior := base.base, base.over // the base's document, as base and changes
+	if creds == nil {
+		creds, prior = base.doc.Credentials, nil
 	}
-	plain, enc, err := vault.EncodeReusing(d, prev, changed)
+	base.mu.Unlock()
+	if len(prior)+len(over) <= maxOver {
+		next.base = creds
+		next.over = make(map[string]*cred.Credential, len(prior)+len(over))
+		maps.Copy(next.over, prior)
+		maps.Copy(next.over, over)
+	} else {
+		next.doc = &vault.Document{Version: vault.Version, Credentials: applied(creds, prior, over)}
+	}
+	var err error
+	if enc != nil {
+		next.enc, err = enc.Apply(over)
+	} else {
+		var d *vault.Document
+		if d, err = next.document(); err == nil {
+			next.enc, err = vault.EncodeEntries(d)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	sealed, err := s.guard.Seal(ctx, plain)
+	next.plain = next.enc.Bytes()
+	next.sealed, err = s.guard.Seal(ctx, next.plain)
 	if err != nil {
 		return fmt.Errorf("sealing vault %s: %w", s.path, err)
 	}
 	removeStaleTemps(s.path)
-	if err := fsutil.WriteFileAtomic(s.path, sealed); err != nil {
+	if err := fsutil.WriteFileAtomic(s.path, next.sealed); err != nil {
 		return err
 	}
-	s.setCache(&snapshot{sealed: sealed, plain: plain, doc: d, enc: enc})
+	s.setCache(next)
 	if s.opts.AfterWrite != nil {
 		s.opts.AfterWrite(s.path)
 	}
@@ -597,30 +707,40 @@ func (s *Store) Update(ctx context.Context, ref cred.Ref, fn func(cur *cred.Cred
 // Tx is the view of the vault inside Edit. It is not safe for use after
 // Edit returns.
 type Tx struct {
-	doc     *vault.Document
-	changed bool
-	keys    map[string]bool // the entries put or deleted
+	base *snapshot                   // the vault as read under the lock, known whole
+	over map[string]*cred.Credential // what was put (clones) or deleted (nil)
 }
 
-func (tx *Tx) touch(k string) {
-	tx.changed = true
-	if tx.keys == nil {
-		tx.keys = map[string]bool{}
+// get returns the credential under key as the transaction sees it.
+func (tx *Tx) get(key string) (cred.Credential, bool) {
+	if c, ok := tx.over[key]; ok {
+		if c == nil {
+			return cred.Credential{}, false
+		}
+		return *c, true
 	}
-	tx.keys[k] = true
+	return tx.base.lookup(key)
 }
 
 // Get returns the credential named by ref, if present.
 func (tx *Tx) Get(ref cred.Ref) (cred.Credential, bool) {
-	c, ok := tx.doc.Credentials[ref.String()]
+	c, ok := tx.get(ref.String())
 	return c.Clone(), ok
 }
 
 // List returns every credential, sorted.
 func (tx *Tx) List() []cred.Credential {
-	out := make([]cred.Credential, 0, len(tx.doc.Credentials))
-	for _, c := range tx.doc.Credentials {
-		out = append(out, c.Clone())
+	d, _ := tx.base.document() // known whole: it decoded before
+	out := make([]cred.Credential, 0, len(d.Credentials)+len(tx.over))
+	for k, c := range d.Credentials {
+		if _, ok := tx.over[k]; !ok {
+			out = append(out, c.Clone())
+		}
+	}
+	for _, c := range tx.over {
+		if c != nil {
+			out = append(out, c.Clone())
+		}
 	}
 	cred.SortCredentials(out)
 	return out
@@ -632,43 +752,49 @@ func (tx *Tx) Put(c cred.Credential) error {
 		return err
 	}
 	k := c.Ref().String()
-	if old, ok := tx.doc.Credentials[k]; ok && reflect.DeepEqual(old, c) {
+	if old, ok := tx.get(k); ok && reflect.DeepEqual(old, c) {
 		return nil
 	}
-	tx.doc.Credentials[k] = c.Clone()
-	tx.touch(k)
+	c = c.Clone()
+	tx.set(k, &c)
 	return nil
 }
 
 // Delete removes ref and reports whether it was present.
 func (tx *Tx) Delete(ref cred.Ref) bool {
-	if _, ok := tx.doc.Credentials[ref.String()]; !ok {
+	k := ref.String()
+	if _, ok := tx.get(k); !ok {
 		return false
 	}
-	delete(tx.doc.Credentials, ref.String())
-	tx.touch(ref.String())
+	tx.set(k, nil)
 	return true
+}
+
+func (tx *Tx) set(k string, c *cred.Credential) {
+	if tx.over == nil {
+		tx.over = map[string]*cred.Credential{}
+	}
+	tx.over[k] = c
 }
 
 // Edit runs fn on the whole vault under the lock (read again under it, and
 // decoded whole) and writes the result once if fn changed anything and
-// returned no error. Many credentials can change
-// in one write, with one key lookup.
+// returned no error. Many credentials can change in one write, with one
+// key lookup.
 func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 	return s.withLock(ctx, func() error {
 		sn, err := s.loadSnapshot(ctx)
 		if err != nil {
 			return err
 		}
-		d := copyDoc(sn.doc)
-		tx := &Tx{doc: d}
+		tx := &Tx{base: sn}
 		if err := fn(tx); err != nil {
 			return err
 		}
-		if !tx.changed {
+		if len(tx.over) == 0 {
 			return nil
 		}
-		return s.save(ctx, d, sn, tx.keys)
+		return s.save(ctx, sn, tx.over)
 	})
 }
 
@@ -684,7 +810,7 @@ func (s *Store) Rewrite(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return s.save(ctx, copyDoc(sn.doc), sn, nil)
+		return s.save(ctx, sn, nil)
 	})
 }
 

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -461,5 +464,94 @@ func TestMoveNeverMerges(t *testing.T) {
 	}
 	if got := listDir(t, dir); strings.Join(got, " ") != "a.lock b b.lock" {
 		t.Fatalf("the directory holds %v", got)
+	}
+}
+
+// TestWritesMatchAModel drives two stores over one vault (as two processes)
+// through random puts, deletes and multi-entry edits, past the number of
+// changes a snapshot keeps over its base, and checks after each step that
+// both read exactly what a plain map says, and that the file decodes to it.
+func TestWritesMatchAModel(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "vault")
+	stores := []*Store{New(path, &countingGuard{}, Options{}), New(path, &countingGuard{}, Options{})}
+	model := map[string]cred.Credential{}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for step := range 400 {
+		s := stores[rng.IntN(len(stores))]
+		account := fmt.Sprintf("a%02d", rng.IntN(30))
+		switch op := rng.IntN(10); {
+		case op < 5:
+			c := testCred(account, fmt.Sprint("tok-", step))
+			if err := s.Put(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			model[c.Ref().String()] = c
+		case op < 7:
+			ref := cred.Ref{Provider: "openai", Account: account}
+			err := s.Delete(ctx, ref)
+			if _, ok := model[ref.String()]; ok != (err == nil) {
+				t.Fatalf("step %d: Delete of %s: %v (in the model: %v)", step, ref, err, ok)
+			}
+			delete(model, ref.String())
+		default:
+			n := rng.IntN(3 * maxOver)
+			if err := s.Edit(ctx, func(tx *Tx) error {
+				for i := range n {
+					c := testCred(fmt.Sprintf("b%03d", rng.IntN(200)), fmt.Sprint("bulk-", step, "-", i))
+					if rng.IntN(5) == 0 {
+						tx.Delete(c.Ref())
+						delete(model, c.Ref().String())
+						continue
+					}
+					if err := tx.Put(c); err != nil {
+						return err
+					}
+					model[c.Ref().String()] = c
+				}
+				if got := len(tx.List()); got != len(model) {
+					return fmt.Errorf("Tx.List has %d credentials, the model %d", got, len(model))
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+		}
+		for i, s := range stores {
+			// Get first: List builds the whole document.
+			ref := cred.Ref{Provider: "openai", Account: account}
+			c, err := s.Get(ctx, ref)
+			if want, ok := model[ref.String()]; ok != (err == nil) || ok && !reflect.DeepEqual(c, want) {
+				t.Fatalf("step %d: store %d Get(%s) = %+v, %v; the model has %+v", step, i, ref, c, err, want)
+			}
+			l, err := s.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l) != len(model) {
+				t.Fatalf("step %d: store %d lists %d credentials, the model has %d", step, i, len(l), len(model))
+			}
+			for _, c := range l {
+				if want, ok := model[c.Ref().String()]; !ok || !reflect.DeepEqual(c, want) {
+					t.Fatalf("step %d: store %d lists %s as %+v, the model has %+v", step, i, c.Ref(), c, want)
+				}
+			}
+		}
+		sealed, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := bytes.CutPrefix(sealed, []byte("SEALED:"))
+		d, err := vault.Decode(b)
+		if err != nil {
+			t.Fatalf("step %d: the file does not decode: %v", step, err)
+		}
+		if !reflect.DeepEqual(d.Credentials, model) && !(len(d.Credentials) == 0 && len(model) == 0) {
+			t.Fatalf("step %d: the file holds %d credentials that differ from the model's %d", step, len(d.Credentials), len(model))
+		}
+		want, err := vault.Encode(d)
+		if err != nil || !bytes.Equal(b, want) {
+			t.Fatalf("step %d: the file is not what Encode writes (%v)", step, err)
+		}
 	}
 }
