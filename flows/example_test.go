@@ -11,6 +11,7 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	fakeopenai "github.com/credmgr/credmgr/internal/fakeprovider/openai"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
@@ -22,7 +23,8 @@ import (
 //
 // Here a fake auth.openai.com stands in for the real one, and a plain-file
 // store in a temporary directory for the user's vault; a real program
-// would open its store with backends.Open and pass a zero flows.Config.
+// would open its store with backends.Open and build the flow with a zero
+// flows.Config.
 func ExampleTokenSource() {
 	ctx := context.Background()
 
@@ -51,10 +53,11 @@ func ExampleTokenSource() {
 		log.Fatal(err)
 	}
 
-	ts, err := flows.TokenSource(ctx, store, ref, flows.Config{Settings: provider.Settings()})
+	flow, err := providers.New(ref.Provider, flows.Config{Settings: provider.Settings()})
 	if err != nil {
 		log.Fatal(err)
 	}
+	ts := flows.TokenSource(ctx, store, ref, flow, nil)
 	tok, err := ts.Token()
 	if err != nil {
 		log.Fatal(err)

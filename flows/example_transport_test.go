@@ -14,6 +14,7 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/fakeupstream"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
@@ -29,7 +30,7 @@ import (
 // (the upstream setting points there) and a plain-file store in a
 // temporary directory for the user's vault; a real program would open its
 // store with backends.Open and pass the provider's settings from
-// config.toml (flows.Settings).
+// config.toml (providers.Settings).
 func ExampleTransport() {
 	ctx := context.Background()
 	api := fakeupstream.New()
@@ -48,9 +49,12 @@ func ExampleTransport() {
 		log.Fatal(err)
 	}
 
-	client := &http.Client{Transport: flows.Transport(store, ref, flows.Config{
-		Settings: map[string]string{flows.SettingUpstream: api.URL},
-	})}
+	cfg := flows.Config{Settings: map[string]string{flows.SettingUpstream: api.URL}}
+	flow, err := providers.New(ref.Provider, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := &http.Client{Transport: flows.Transport(store, ref, flow, cfg)}
 	req, _ := http.NewRequest("POST", "https://api.anthropic.com/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":16}`))
 	req.Header.Set("anthropic-version", "2023-06-01")
 	req.Header.Set("anthropic-beta", "claude-code-20250219")

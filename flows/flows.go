@@ -1,14 +1,21 @@
 // Package flows logs in to the LLM providers and keeps their tokens fresh.
 //
-// Each provider has a [Flow] (package flows/<provider>) that runs its login
-// and refresh protocol, returns tokens and stores nothing. This package
-// adds what ties a flow to a store: [Login] stamps a new login's identity
-// (provider, account, source, times), and [Fresh] and [TokenSource]
-// refresh a stored token when it expires within [RefreshMargin] (5
-// minutes, or half the lifetime of a shorter-lived token), inside the
-// store's Update, so that many processes asking at once cause one refresh
-// and all get its result, stamped the same way. [Fresh] alone decides
-// whether a stored token is still usable.
+// Each provider has a [Flow] that runs its login and refresh protocol,
+// returns tokens and stores nothing: package flows/<provider>, which
+// imports this one for the contract ([Flow], [APIFlow] and [API], [UI],
+// [Config], [LoginOptions] and the errors), as x/oauth2's provider
+// packages import oauth2. Package flows/providers is the table of those
+// packages, by name and alias; this package names no provider.
+//
+// This package ties a flow to a store: [Login] stamps a new login's
+// identity (provider, account, source, times), and [Fresh] and
+// [TokenSource] refresh a stored token when it expires within
+// [RefreshMargin] (5 minutes, or half the lifetime of a shorter-lived
+// token), inside the store's Update, so that many processes asking at
+// once cause one refresh and all get its result, stamped the same way.
+// [Fresh] alone decides whether a stored token is still usable.
+// [Transport] sends requests to a provider's API with a stored credential,
+// as the flow's [API] says.
 //
 // Errors state what happened and wrap the sentinels below (ErrDenied,
 // ErrExpired, ErrReloginRequired, ErrNoDeviceCode, …) or a
@@ -17,104 +24,22 @@ package flows
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/credmgr/credmgr/backends"
-	"github.com/credmgr/credmgr/flows/anthropic"
-	"github.com/credmgr/credmgr/flows/copilot"
-	"github.com/credmgr/credmgr/flows/gemini"
-	"github.com/credmgr/credmgr/flows/openai"
-	"github.com/credmgr/credmgr/flows/qwen"
-	"github.com/credmgr/credmgr/internal/flowapi"
-)
-
-// The contract, from internal/flowapi.
-type (
-	Flow         = flowapi.Flow
-	Revoker      = flowapi.Revoker
-	UI           = flowapi.UI
-	LoginOptions = flowapi.LoginOptions
-	Mode         = flowapi.Mode
-	Config       = flowapi.Config
-	SettingError = flowapi.SettingError
-)
-
-// Login modes.
-const (
-	ModeAuto      = flowapi.ModeAuto
-	ModeDevice    = flowapi.ModeDevice
-	ModeBrowser   = flowapi.ModeBrowser
-	ModeNoBrowser = flowapi.ModeNoBrowser
-)
-
-// Errors flows return.
-var (
-	ErrReloginRequired = flowapi.ErrReloginRequired
-	ErrDenied          = flowapi.ErrDenied
-	ErrExpired         = flowapi.ErrExpired
-	ErrStateMismatch   = flowapi.ErrStateMismatch
-	ErrNoDeviceCode    = flowapi.ErrNoDeviceCode
-	ErrLoopback        = flowapi.ErrLoopback
-	ErrBadPaste        = flowapi.ErrBadPaste
-	ErrClientRejected  = flowapi.ErrClientRejected
-	ErrRateLimited     = flowapi.ErrRateLimited
-	ErrNoEndpoint      = flowapi.ErrNoEndpoint
 )
 
 // RefreshSkew is how long before its expiry a token is refreshed at most
 // (see RefreshMargin).
 const RefreshSkew = 5 * time.Minute
 
-// DefaultLifetime is the lifetime assumed for an access token whose
-// provider gave none (see flowapi.DefaultLifetime).
-const DefaultLifetime = flowapi.DefaultLifetime
-
 // refreshTimeout bounds one refresh request, which runs to completion
 // even when the caller's context is cancelled.
 const refreshTimeout = time.Minute
-
-// registry returns the constructor of provider's flow (a switch, not a
-// map: nothing is built when the program starts).
-func registry(provider string) (func(Config) (Flow, error), bool) {
-	switch provider {
-	case "openai":
-		return func(c Config) (Flow, error) { return openai.New(c) }, true
-	case "anthropic":
-		return func(c Config) (Flow, error) { return anthropic.New(c) }, true
-	case "gemini":
-		return func(c Config) (Flow, error) { return gemini.New(c) }, true
-	case "qwen":
-		return func(c Config) (Flow, error) { return qwen.New(c) }, true
-	case "github-copilot":
-		return func(c Config) (Flow, error) { return copilot.New(c) }, true
-	}
-	return nil, false
-}
-
-// Providers lists the providers that have a login flow.
-func Providers() []string {
-	return []string{"anthropic", "gemini", "github-copilot", "openai", "qwen"}
-}
-
-// ErrNoFlow is returned by New for providers credmgr cannot log in to.
-var ErrNoFlow = errors.New("no login flow for this provider")
-
-// New returns the flow for a canonical provider name. Settings that
-// belong to Transport (SettingUpstream) are not passed to the flow.
-func New(provider string, cfg Config) (Flow, error) {
-	cfg.Settings = withoutTransportSettings(cfg.Settings)
-	f, ok := registry(provider)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNoFlow, provider)
-	}
-	return f(cfg)
-}
 
 // RefreshMargin is how long before its expiry c's access token is
 // refreshed: RefreshSkew, or half the token's lifetime when that is
@@ -253,14 +178,15 @@ func refreshLocked(ctx context.Context, flow Flow, ref backends.Ref, cur *backen
 }
 
 // TokenSource returns an oauth2.TokenSource for the stored credential ref
-// that refreshes and persists as Fresh does. It is safe for concurrent use;
-// a token is reused until NeedsRefresh says otherwise.
-func TokenSource(ctx context.Context, store backends.Store, ref backends.Ref, cfg Config) (oauth2.TokenSource, error) {
-	flow, err := New(ref.Provider, cfg)
-	if err != nil && !errors.Is(err, ErrNoFlow) {
-		return nil, err
+// that refreshes with flow and persists as Fresh does (flow nil: ref's
+// provider has no flow, and an expired token is an error). now is the
+// clock; nil means time.Now. It is safe for concurrent use; a token is
+// reused until NeedsRefresh says otherwise.
+func TokenSource(ctx context.Context, store backends.Store, ref backends.Ref, flow Flow, now func() time.Time) oauth2.TokenSource {
+	if now == nil {
+		now = time.Now
 	}
-	return &tokenSource{ctx: ctx, store: store, ref: ref, flow: flow, now: cfg.Clock()}, nil
+	return &tokenSource{ctx: ctx, store: store, ref: ref, flow: flow, now: now}
 }
 
 type tokenSource struct {
@@ -290,30 +216,4 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 		tt = "Bearer"
 	}
 	return &oauth2.Token{AccessToken: c.AccessToken, TokenType: tt, Expiry: c.Expiry}, nil
-}
-
-// Settings merges the [providers.NAME] tables of config.toml (as
-// backends.LoadOptions returns them) that name provider, under its
-// canonical name or an alias, into one Config.Settings map. config.toml
-// allows one table per provider; should tables hold several, the result is
-// still the same on every call: alias tables in name order, then the table
-// under the canonical name, later ones winning.
-func Settings(tables map[string]map[string]string, provider string) map[string]string {
-	var names []string
-	for name := range tables {
-		if p, err := backends.CanonicalProvider(name); err == nil && p == provider && name != provider {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	if _, ok := tables[provider]; ok {
-		names = append(names, provider)
-	}
-	settings := map[string]string{}
-	for _, name := range names {
-		for k, v := range tables[name] {
-			settings[k] = v
-		}
-	}
-	return settings
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/openai"
 	"github.com/credmgr/credmgr/internal/vaultfile"
 )
@@ -146,38 +146,6 @@ func TestNeedsRefresh(t *testing.T) {
 	}
 }
 
-func TestProvidersAndNew(t *testing.T) {
-	p := flows.Providers()
-	if !slices.IsSorted(p) {
-		t.Errorf("Providers() = %v, not sorted", p)
-	}
-	for _, want := range backends.Providers {
-		if !slices.Contains(p, want) {
-			t.Errorf("Providers() = %v, missing %s", p, want)
-		}
-		f, err := flows.New(want, flows.Config{})
-		if err != nil {
-			t.Errorf("New(%q): %v", want, err)
-			continue
-		}
-		if f.Provider() != want {
-			t.Errorf("New(%q).Provider() = %q", want, f.Provider())
-		}
-	}
-	if _, err := flows.New("mistral", flows.Config{}); !errors.Is(err, flows.ErrNoFlow) {
-		t.Errorf("New(mistral) = %v, want ErrNoFlow", err)
-	}
-	if _, err := flows.New("openai", flows.Config{Settings: map[string]string{"issuer": "ftp://x"}}); err == nil || errors.Is(err, flows.ErrNoFlow) {
-		t.Errorf("New(openai) with a bad issuer = %v, want a config error", err)
-	}
-	// upstream is accepted for every provider (tools and the proxy use it).
-	for _, p := range backends.Providers {
-		if _, err := flows.New(p, flows.Config{Settings: map[string]string{"upstream": "http://127.0.0.1:1"}}); err != nil {
-			t.Errorf("New(%s) with upstream: %v", p, err)
-		}
-	}
-}
-
 // result is what a Fresh case expects.
 type result int
 
@@ -296,7 +264,7 @@ func TestFresh(t *testing.T) {
 			name: "refresh token already used",
 			seed: func(t *testing.T, srv *fake.Server) *backends.Credential {
 				rt := srv.IssueRefreshToken()
-				f, err := flows.New("openai", flows.Config{Settings: srv.Settings()})
+				f, err := providers.New("openai", flows.Config{Settings: srv.Settings()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -382,7 +350,7 @@ func TestFresh(t *testing.T) {
 			var flow flows.Flow
 			if !tt.noFlow {
 				var err error
-				flow, err = flows.New("openai", flows.Config{Settings: srv.Settings(), Now: func() time.Time { return now0 }})
+				flow, err = providers.New("openai", flows.Config{Settings: srv.Settings(), Now: func() time.Time { return now0 }})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -491,7 +459,7 @@ func TestFreshRefreshedElsewhere(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	flow, err := flows.New("openai", flows.Config{Settings: srv.Settings()})
+	flow, err := providers.New("openai", flows.Config{Settings: srv.Settings()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +489,7 @@ func TestFreshDeletedElsewhere(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	flow, err := flows.New("openai", flows.Config{Settings: srv.Settings()})
+	flow, err := providers.New("openai", flows.Config{Settings: srv.Settings()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,7 +553,7 @@ func TestConcurrentRefresh(t *testing.T) {
 			start := make(chan struct{})
 			tokens := make([]string, n)
 			errs := make([]error, n)
-			shared, err := flows.TokenSource(ctx, store, defaultRef, flows.Config{Settings: srv.Settings()})
+			shared, err := tokenSource(ctx, store, defaultRef, flows.Config{Settings: srv.Settings()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -597,7 +565,7 @@ func TestConcurrentRefresh(t *testing.T) {
 				if tc.readFirst {
 					st = &readFirstStore{Store: st, reads: &reads}
 				}
-				ts, err := flows.TokenSource(ctx, st, defaultRef, flows.Config{Settings: srv.Settings()})
+				ts, err := tokenSource(ctx, st, defaultRef, flows.Config{Settings: srv.Settings()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -705,7 +673,7 @@ func TestTokenSourceReuse(t *testing.T) {
 	if err := file.Put(ctx, oauthCred("at-expired", srv.IssueRefreshToken(), now0.Add(-time.Hour))); err != nil {
 		t.Fatal(err)
 	}
-	ts, err := flows.TokenSource(ctx, store, defaultRef, flows.Config{Settings: srv.Settings(), Now: clk.Now})
+	ts, err := tokenSource(ctx, store, defaultRef, flows.Config{Settings: srv.Settings(), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -762,7 +730,7 @@ func TestTokenSourceErrors(t *testing.T) {
 
 	t.Run("bad config", func(t *testing.T) {
 		store, _ := newStore(t)
-		_, err := flows.TokenSource(ctx, store, defaultRef, flows.Config{Settings: map[string]string{"bogus": "1"}})
+		_, err := tokenSource(ctx, store, defaultRef, flows.Config{Settings: map[string]string{"bogus": "1"}})
 		if err == nil {
 			t.Error("TokenSource accepted an unknown openai setting")
 		}
@@ -774,7 +742,7 @@ func TestTokenSourceErrors(t *testing.T) {
 		if err := store.Put(ctx, backends.Credential{Provider: "mistral", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk-mistral"}); err != nil {
 			t.Fatal(err)
 		}
-		ts, err := flows.TokenSource(ctx, store, ref, flows.Config{})
+		ts, err := tokenSource(ctx, store, ref, flows.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -795,7 +763,7 @@ func TestTokenSourceErrors(t *testing.T) {
 		if err := store.Put(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		ts, err := flows.TokenSource(ctx, store, ref, flows.Config{})
+		ts, err := tokenSource(ctx, store, ref, flows.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -809,7 +777,7 @@ func TestTokenSourceErrors(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
 		store, _ := newStore(t)
 		srv := newFake(t)
-		ts, err := flows.TokenSource(ctx, store, defaultRef, flows.Config{Settings: srv.Settings()})
+		ts, err := tokenSource(ctx, store, defaultRef, flows.Config{Settings: srv.Settings()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -826,7 +794,7 @@ func TestTokenSourceErrors(t *testing.T) {
 		if err := store.Put(ctx, oauthCred("at-canary-retry", rt, time.Now().Add(-time.Hour))); err != nil {
 			t.Fatal(err)
 		}
-		ts, err := flows.TokenSource(ctx, store, defaultRef, flows.Config{Settings: srv.Settings()})
+		ts, err := tokenSource(ctx, store, defaultRef, flows.Config{Settings: srv.Settings()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -861,7 +829,7 @@ func TestFreshCancelledMidRefresh(t *testing.T) {
 	if err := store.Put(context.Background(), oauthCred("old", rt, now0.Add(-time.Hour))); err != nil {
 		t.Fatal(err)
 	}
-	flow, err := flows.New("openai", flows.Config{Settings: srv.Settings()})
+	flow, err := providers.New("openai", flows.Config{Settings: srv.Settings()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -887,7 +855,7 @@ func TestFreshCancelledMidRefresh(t *testing.T) {
 func BenchmarkFresh(b *testing.B) {
 	srv := fake.New()
 	defer srv.Close()
-	flow, err := flows.New("openai", flows.Config{Settings: srv.Settings()})
+	flow, err := providers.New("openai", flows.Config{Settings: srv.Settings()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -999,7 +967,7 @@ func (c countingFlow) Refresh(ctx context.Context, cur backends.Credential) (bac
 // credential without a refresh token: Fresh, for every provider's flow,
 // without asking the flow (moved here from the five providers' tests).
 func TestFreshNoRefreshToken(t *testing.T) {
-	for _, p := range flows.Providers() {
+	for _, p := range providers.Names() {
 		t.Run(p, func(t *testing.T) {
 			store, _ := newStore(t)
 			ctx := context.Background()
@@ -1009,7 +977,7 @@ func TestFreshNoRefreshToken(t *testing.T) {
 			if err := store.Put(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			real, err := flows.New(p, flows.Config{})
+			real, err := providers.New(p, flows.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fakeanthropic "github.com/credmgr/credmgr/internal/fakeprovider/anthropic"
 	fakecopilot "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
@@ -86,10 +87,10 @@ func checkHostileError(t *testing.T, what string, err error, secrets []string) {
 // forge output, returns errors that carry none of it (issue 12 item 7).
 func TestHostileAnswers(t *testing.T) {
 	ctx := context.Background()
-	for _, provider := range flows.Providers() {
+	for _, provider := range providers.Names() {
 		for shape := 1; shape <= fakeprovider.HostileShapes; shape++ {
 			hf := hostileFakes[provider](t)
-			flow, err := flows.New(provider, flows.Config{Settings: hf.settings})
+			flow, err := providers.New(provider, flows.Config{Settings: hf.settings})
 			if err != nil {
 				t.Fatal(err)
 			}

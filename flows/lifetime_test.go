@@ -7,6 +7,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fakeanthropic "github.com/credmgr/credmgr/internal/fakeprovider/anthropic"
 	fakegemini "github.com/credmgr/credmgr/internal/fakeprovider/gemini"
@@ -57,7 +58,7 @@ func TestFreshShortLived(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &clock{t: now0}
-	flow, err := flows.New("openai", flows.Config{Settings: srv.Settings(), Now: clk.Now})
+	flow, err := providers.New("openai", flows.Config{Settings: srv.Settings(), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestFreshUsesTokenStoredWhileWaiting(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	flow, err := flows.New("openai", flows.Config{Settings: srv.Settings()})
+	flow, err := providers.New("openai", flows.Config{Settings: srv.Settings()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestFreshUsesTokenStoredWhileWaiting(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	flow2, err := flows.New("openai", flows.Config{Settings: srv2.Settings()})
+	flow2, err := providers.New("openai", flows.Config{Settings: srv2.Settings()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestMissingLifetime(t *testing.T) {
 		t.Run(lf.provider, func(t *testing.T) {
 			settings, issueRT, omit := lf.start(t)
 			omit()
-			flow, err := flows.New(lf.provider, flows.Config{Settings: settings, Now: func() time.Time { return now0 }})
+			flow, err := providers.New(lf.provider, flows.Config{Settings: settings, Now: func() time.Time { return now0 }})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 )
 
 // TestSettingErrors checks that every provider's settings are parsed by
@@ -31,7 +32,7 @@ func TestSettingErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for range 3 { // map order must not matter
-			_, err := flows.New(tt.provider, flows.Config{Settings: tt.settings})
+			_, err := providers.New(tt.provider, flows.Config{Settings: tt.settings})
 			var se *flows.SettingError
 			if !errors.As(err, &se) || se.Provider != tt.provider || err.Error() != tt.want {
 				t.Errorf("%s %v: err = %v, want %s", tt.provider, tt.settings, err, tt.want)
@@ -46,13 +47,13 @@ func TestSettingErrors(t *testing.T) {
 // it is set), and that a bad URL from elsewhere is not.
 func TestUpstreamSettingError(t *testing.T) {
 	c := backends.Credential{Provider: "openai", Type: backends.TypeAPIKey}
-	_, err := flows.Upstream(c, map[string]string{"upstream": "http://api.example.com"})
+	_, err := upstream(c, map[string]string{"upstream": "http://api.example.com"})
 	var se *flows.SettingError
 	if !errors.As(err, &se) || se.Provider != "openai" || se.Key != "upstream" || strings.Contains(err.Error(), "[providers.") {
 		t.Errorf("err = %v, want a SettingError for openai upstream", err)
 	}
 	c = backends.Credential{Provider: "github-copilot", Type: backends.TypeOAuth, Extra: map[string]string{"api_base_url": "http://evil.example.com"}}
-	if _, err := flows.Upstream(c, nil); err == nil || errors.As(err, &se) {
+	if _, err := upstream(c, nil); err == nil || errors.As(err, &se) {
 		t.Errorf("err = %v, want an error that is not a SettingError", err)
 	}
 }

@@ -14,40 +14,12 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
-	"github.com/credmgr/credmgr/flows/copilot"
-	"github.com/credmgr/credmgr/flows/qwen"
-	"github.com/credmgr/credmgr/internal/jwtclaims"
-)
-
-// Default upstream base URLs, by provider and credential type (see
-// Upstream). A request's path is appended to them, as agents append
-// theirs to a base URL setting.
-const (
-	// AnthropicAPIURL serves Anthropic API keys and OAuth tokens
-	// (requests such as /v1/messages).
-	AnthropicAPIURL = "https://api.anthropic.com"
-	// ChatGPTCodexURL is the ChatGPT Codex backend, for ChatGPT logins
-	// (requests such as /responses).
-	ChatGPTCodexURL = "https://chatgpt.com/backend-api/codex"
-	// OpenAIAPIURL is the OpenAI API, for API keys (requests such as
-	// /responses and /chat/completions).
-	OpenAIAPIURL = "https://api.openai.com/v1"
-	// GeminiAPIURL is the Gemini API, for API keys (requests such as
-	// /v1beta/models/…).
-	GeminiAPIURL = "https://generativelanguage.googleapis.com"
-	// CodeAssistURL is Google's Code Assist API, for Google logins
-	// (requests such as /v1internal:generateContent).
-	CodeAssistURL = "https://cloudcode-pa.googleapis.com"
 )
 
 // SettingUpstream is the [providers.NAME] key that replaces a provider's
 // default upstream base URL. It is read by Transport and ignored by the
 // login flows.
 const SettingUpstream = "upstream"
-
-// AnthropicOAuthBeta is the anthropic-beta value Anthropic requires with
-// an OAuth access token.
-const AnthropicOAuthBeta = "oauth-2025-04-20"
 
 // MaxRetryBody is the largest request body Transport keeps in memory so
 // that it can send the request again after a refresh.
@@ -77,53 +49,58 @@ func (e *CredentialError) Error() string {
 }
 func (e *CredentialError) Unwrap() error { return e.Err }
 
+// API says how requests made with a provider's stored credentials reach
+// its API; Transport and Upstream use it. Its answers depend on the
+// credential alone, never on the settings a flow was built from. The zero
+// API knows no upstream and sends every credential as "Authorization:
+// Bearer".
+type API struct {
+	// Upstream returns the base URL requests with c go to when no
+	// upstream setting replaces it ("" when there is none), and what that
+	// URL is, for an error about it: "" for the provider's default, or
+	// where it was found, such as "the stored resource_url". Nil means
+	// there is none.
+	Upstream func(c backends.Credential) (url, from string)
+	// KeyHeader is the header an API key goes in, such as X-Api-Key; ""
+	// means "Authorization: Bearer". OAuth tokens always go as
+	// "Authorization: Bearer".
+	KeyHeader string
+	// OAuthHeaders, when set, adds to h what the API expects with the
+	// OAuth token of c besides the token, keeping what the request
+	// carries where it can.
+	OAuthHeaders func(h http.Header, c backends.Credential)
+}
+
+// APIFlow is implemented by flows that know how requests with their
+// credentials reach their provider's API, as each provider package's Flow
+// does; Transport asks the flow it is given.
+type APIFlow interface {
+	Flow
+	API() API
+}
+
 // Upstream returns the base URL requests with credential c go to: the
-// upstream setting if there is one, else the default for c's provider and
-// type: AnthropicAPIURL; ChatGPTCodexURL for a ChatGPT login and
-// OpenAIAPIURL for an API key; CodeAssistURL for a Google login and
-// GeminiAPIURL for an API key; the API base named by a Qwen login's
-// resource_url (qwen's DashScope URL for an API key); the API base a
-// Copilot token names. Other providers need the setting. The URL must be
-// https, or http to a loopback address.
-func Upstream(c backends.Credential, settings map[string]string) (string, error) {
-	u, err := upstreamURL(c, settings)
+// upstream setting if there is one, else api's default for c (see
+// API.Upstream); a provider whose API has none needs the setting. The URL
+// must be https, or http to a loopback address.
+func Upstream(c backends.Credential, api API, settings map[string]string) (string, error) {
+	u, err := upstreamURL(c, api, settings)
 	if err != nil {
 		return "", err
 	}
 	return u.String(), nil
 }
 
-func upstreamURL(c backends.Credential, settings map[string]string) (*url.URL, error) {
+func upstreamURL(c backends.Credential, api API, settings map[string]string) (*url.URL, error) {
 	raw, what := settings[SettingUpstream], ""
-	if raw == "" {
-		what = "the default upstream"
-		oauth := c.Type == backends.TypeOAuth
-		switch c.Provider {
-		case "anthropic":
-			raw = AnthropicAPIURL
-		case "openai":
-			raw = OpenAIAPIURL
-			if oauth {
-				raw = ChatGPTCodexURL
-			}
-		case "gemini":
-			raw = GeminiAPIURL
-			if oauth {
-				raw = CodeAssistURL
-			}
-		case "qwen":
-			raw = qwen.DefaultDashScopeBaseURL
-			if oauth {
-				raw, what = qwen.BaseURL(c), "the stored resource_url"
-			}
-		case "github-copilot":
-			raw = copilot.DefaultCopilotAPIURL
-			if b := c.Extra[copilot.ExtraAPIBaseURL]; b != "" {
-				raw, what = b, "the API base named by the Copilot token"
-			}
-		default:
-			return nil, fmt.Errorf("%w for provider %s: it has no default and no upstream setting", ErrNoUpstream, c.Provider)
+	if raw == "" && api.Upstream != nil {
+		raw, what = api.Upstream(c)
+		if what == "" {
+			what = "the default upstream"
 		}
+	}
+	if raw == "" {
+		return nil, fmt.Errorf("%w for provider %s: it has no default and no upstream setting", ErrNoUpstream, c.Provider)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
@@ -148,64 +125,48 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// withoutTransportSettings returns settings without the keys that belong
-// to Transport rather than to a login flow.
-func withoutTransportSettings(settings map[string]string) map[string]string {
-	if _, ok := settings[SettingUpstream]; !ok {
-		return settings
-	}
-	out := make(map[string]string, len(settings))
-	for k, v := range settings {
-		if k != SettingUpstream {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // Transport returns an http.RoundTripper that sends requests to the
 // upstream of ref's provider (see Upstream) with the credential stored
 // under ref, so that a Go program gets an http.Client that talks to the
 // provider as credmgr's login:
 //
-//	client := &http.Client{Transport: flows.Transport(store, ref, cfg)}
+//	flow, err := providers.New("anthropic", cfg)
+//	…
+//	client := &http.Client{Transport: flows.Transport(store, ref, flow, cfg)}
 //	resp, err := client.Post("https://api.anthropic.com/v1/messages", "application/json", body)
 //
 // A request's path and query are appended to the upstream base URL; its
 // scheme and host are replaced by the upstream's, so the credential never
 // goes anywhere else. The headers the request carries are sent, except
 // Authorization, X-Api-Key and X-Goog-Api-Key, which are replaced by what
-// the provider needs for the credential:
+// flow's API (see APIFlow) says for the credential, such as an
+// anthropic-beta entry for an Anthropic OAuth token or x-goog-api-key for
+// a Gemini API key; without one (flow is nil, or not an APIFlow) the
+// credential goes as "Authorization: Bearer" and the upstream setting is
+// needed.
 //
-//   - an OAuth token as "Authorization: Bearer"; for Anthropic with
-//     AnthropicOAuthBeta added to the anthropic-beta list, for a ChatGPT
-//     login with chatgpt-account-id, for GitHub Copilot with the editor
-//     headers the Copilot API expects (those the request lacks);
-//   - an API key as x-api-key (Anthropic), x-goog-api-key (Gemini) or
-//     "Authorization: Bearer" (every other provider).
+// Tokens are refreshed with flow as Fresh does: when NeedsRefresh says
+// so (within RefreshMargin of their expiry), once across all requests and
+// processes, under the store's lock. When the upstream answers 401 to an
+// OAuth token, the token is refreshed (unless another request already
+// did) and the request is sent once more, if its body was at most
+// MaxRetryBody bytes; otherwise the 401 is returned. Errors about the
+// credential are *CredentialError.
 //
-// Tokens are refreshed as Fresh does: when NeedsRefresh says so (within
-// RefreshMargin of their expiry), once across all requests and processes,
-// under the store's lock. When the
-// upstream answers 401 to an OAuth token, the token is refreshed (unless
-// another request already did) and the request is sent once more, if its
-// body was at most MaxRetryBody bytes; otherwise the 401 is returned.
-// Errors about the credential are *CredentialError.
-//
-// cfg.Settings are the provider's [providers.NAME] keys (see Settings),
-// including SettingUpstream; cfg.HTTPClient is used for refreshes, and its
-// Transport (when set) for the requests, which otherwise go out on
-// http.DefaultTransport. The result is safe for concurrent use.
-func Transport(store backends.Store, ref backends.Ref, cfg Config) *ProviderTransport {
+// cfg.Settings are the provider's [providers.NAME] keys, of which
+// Transport reads SettingUpstream; cfg.HTTPClient's Transport (when set)
+// sends the requests, which otherwise go out on http.DefaultTransport;
+// cfg.Now is the clock. The result is safe for concurrent use.
+func Transport(store backends.Store, ref backends.Ref, flow Flow, cfg Config) *ProviderTransport {
 	settings := make(map[string]string, len(cfg.Settings))
 	for k, v := range cfg.Settings {
 		settings[k] = v
 	}
-	flow, err := New(ref.Provider, cfg)
-	if errors.Is(err, ErrNoFlow) {
-		flow, err = nil, nil
+	var api API
+	if f, ok := flow.(APIFlow); ok {
+		api = f.API()
 	}
-	t := &ProviderTransport{store: store, ref: ref, settings: settings, flow: flow, flowErr: err, now: cfg.Clock()}
+	t := &ProviderTransport{store: store, ref: ref, settings: settings, flow: flow, api: api, now: cfg.Clock()}
 	if cfg.HTTPClient != nil {
 		t.Base = cfg.HTTPClient.Transport
 	}
@@ -222,7 +183,7 @@ type ProviderTransport struct {
 	ref      backends.Ref
 	settings map[string]string
 	flow     Flow
-	flowErr  error
+	api      API
 	now      func() time.Time
 
 	mu  sync.Mutex // held while the credential is read or refreshed
@@ -268,7 +229,7 @@ func (t *ProviderTransport) keep(c backends.Credential, now time.Time) *usable {
 	u := &usable{hasRefresh: c.RefreshToken != "", readAt: now}
 	c.RefreshToken, c.IDToken = "", ""
 	u.c = c
-	u.up, u.upErr = upstreamURL(c, t.settings)
+	u.up, u.upErr = upstreamURL(c, t.api, t.settings)
 	t.cur = u
 	return u
 }
@@ -286,9 +247,6 @@ func (t *ProviderTransport) credential(ctx context.Context) (*usable, error) {
 	c, err := Fresh(ctx, t.store, t.ref, t.flow, t.now)
 	if err != nil {
 		t.cur = nil
-		if t.flowErr != nil && errors.Is(err, ErrReloginRequired) {
-			err = t.flowErr // the flow could not be built from the settings
-		}
 		return nil, t.credErr(err)
 	}
 	return t.keep(c, now), nil
@@ -305,9 +263,6 @@ func (t *ProviderTransport) refreshRejected(ctx context.Context, rejected string
 		return u, nil // refreshed by a request running beside this one
 	}
 	if t.flow == nil {
-		if t.flowErr != nil {
-			return nil, t.credErr(t.flowErr)
-		}
 		return nil, t.credErr(fmt.Errorf("%w: the provider rejected the access token and it cannot be refreshed here", ErrReloginRequired))
 	}
 	updated, err := t.store.Update(ctx, t.ref, func(cur *backends.Credential) (*backends.Credential, error) {
@@ -382,73 +337,24 @@ func (t *ProviderTransport) outgoing(req *http.Request, u *usable, body io.ReadC
 		out.URL.RawPath = up.EscapedPath() + ep
 	}
 	out.Host = ""
-	setAuth(out.Header, u.c)
+	t.setAuth(out.Header, u.c)
 	return out
 }
 
 // setAuth replaces the request's credential headers with c's.
-func setAuth(h http.Header, c backends.Credential) {
+func (t *ProviderTransport) setAuth(h http.Header, c backends.Credential) {
 	h.Del("Authorization")
 	h.Del("X-Api-Key")
 	h.Del("X-Goog-Api-Key")
 	oauth := c.Type == backends.TypeOAuth
-	switch {
-	case c.Provider == "anthropic" && !oauth:
-		h.Set("X-Api-Key", c.AccessToken)
-	case c.Provider == "gemini" && !oauth:
-		h.Set("X-Goog-Api-Key", c.AccessToken)
-	default:
-		h.Set("Authorization", "Bearer "+c.AccessToken)
-	}
-	if !oauth {
+	if !oauth && t.api.KeyHeader != "" {
+		h.Set(t.api.KeyHeader, c.AccessToken)
 		return
 	}
-	switch c.Provider {
-	case "anthropic":
-		mergeBeta(h, AnthropicOAuthBeta)
-	case "openai":
-		if id := chatGPTAccountID(c); id != "" {
-			h.Set("Chatgpt-Account-Id", id)
-		}
-	case "github-copilot":
-		for k, v := range copilot.EditorHeaders() {
-			cur := h.Get(k)
-			if cur == "" || (k == "User-Agent" && !strings.HasPrefix(cur, "GitHubCopilot")) {
-				h.Set(k, v)
-			}
-		}
+	h.Set("Authorization", "Bearer "+c.AccessToken)
+	if oauth && t.api.OAuthHeaders != nil {
+		t.api.OAuthHeaders(h, c)
 	}
-}
-
-// mergeBeta adds beta to the comma-separated anthropic-beta list, keeping
-// the client's entries and their order, without duplicates.
-func mergeBeta(h http.Header, beta string) {
-	var list []string
-	seen := map[string]bool{}
-	for _, v := range h.Values("Anthropic-Beta") {
-		for _, b := range strings.Split(v, ",") {
-			if b = strings.TrimSpace(b); b != "" && !seen[b] {
-				seen[b] = true
-				list = append(list, b)
-			}
-		}
-	}
-	if !seen[beta] {
-		list = append(list, beta)
-	}
-	h.Set("Anthropic-Beta", strings.Join(list, ","))
-}
-
-// chatGPTAccountID is the stored account id, else the one in the access
-// token's claims.
-func chatGPTAccountID(c backends.Credential) string {
-	if c.AccountID != "" {
-		return c.AccountID
-	}
-	if cl, err := jwtclaims.Parse(c.AccessToken); err == nil {
-		return cl.OpenAIAccountID()
-	}
-	return ""
 }
 
 // replayableBody returns how to get req's body for each send, and whether

@@ -13,7 +13,11 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/anthropic"
 	"github.com/credmgr/credmgr/flows/copilot"
+	"github.com/credmgr/credmgr/flows/gemini"
+	"github.com/credmgr/credmgr/flows/openai"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/flows/qwen"
 	fakeanthropic "github.com/credmgr/credmgr/internal/fakeprovider/anthropic"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/openai"
@@ -158,7 +162,7 @@ func TestTransportHeaders(t *testing.T) {
 			if tt.useSetting {
 				cfg.Settings = map[string]string{"upstream": up.URL}
 			}
-			rt := flows.Transport(store, c.Ref(), cfg)
+			rt := transport(store, c.Ref(), cfg)
 			code, _, err := post(t, rt, "/v1/x", clientAuth)
 			if err != nil || code != 200 {
 				t.Fatalf("request: %d %v", code, err)
@@ -202,12 +206,12 @@ func TestUpstream(t *testing.T) {
 		want     string
 		wantErr  string
 	}{
-		{"anthropic oauth", backends.Credential{Provider: "anthropic", Type: backends.TypeOAuth}, nil, flows.AnthropicAPIURL, ""},
-		{"anthropic key", backends.Credential{Provider: "anthropic", Type: backends.TypeAPIKey}, nil, flows.AnthropicAPIURL, ""},
-		{"chatgpt", backends.Credential{Provider: "openai", Type: backends.TypeOAuth}, nil, flows.ChatGPTCodexURL, ""},
-		{"openai key", backends.Credential{Provider: "openai", Type: backends.TypeAPIKey}, nil, flows.OpenAIAPIURL, ""},
-		{"gemini oauth", backends.Credential{Provider: "gemini", Type: backends.TypeOAuth}, nil, flows.CodeAssistURL, ""},
-		{"gemini key", backends.Credential{Provider: "gemini", Type: backends.TypeAPIKey}, nil, flows.GeminiAPIURL, ""},
+		{"anthropic oauth", backends.Credential{Provider: "anthropic", Type: backends.TypeOAuth}, nil, anthropic.APIURL, ""},
+		{"anthropic key", backends.Credential{Provider: "anthropic", Type: backends.TypeAPIKey}, nil, anthropic.APIURL, ""},
+		{"chatgpt", backends.Credential{Provider: "openai", Type: backends.TypeOAuth}, nil, openai.ChatGPTCodexURL, ""},
+		{"openai key", backends.Credential{Provider: "openai", Type: backends.TypeAPIKey}, nil, openai.APIURL, ""},
+		{"gemini oauth", backends.Credential{Provider: "gemini", Type: backends.TypeOAuth}, nil, gemini.CodeAssistURL, ""},
+		{"gemini key", backends.Credential{Provider: "gemini", Type: backends.TypeAPIKey}, nil, gemini.APIURL, ""},
 		{"qwen oauth", backends.Credential{Provider: "qwen", Type: backends.TypeOAuth, Extra: map[string]string{"resource_url": "portal.qwen.ai"}}, nil, "https://portal.qwen.ai/v1", ""},
 		{"qwen oauth without resource_url", backends.Credential{Provider: "qwen", Type: backends.TypeOAuth}, nil, qwen.DefaultDashScopeBaseURL, ""},
 		{"qwen key", backends.Credential{Provider: "qwen", Type: backends.TypeAPIKey}, nil, qwen.DefaultDashScopeBaseURL, ""},
@@ -225,7 +229,7 @@ func TestUpstream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := flows.Upstream(tt.c, tt.settings)
+			got, err := upstream(tt.c, tt.settings)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
@@ -246,7 +250,7 @@ func TestTransportPath(t *testing.T) {
 	store, _ := newStore(t)
 	c := backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk-1"}
 	store.Put(ctx, c)
-	rt := flows.Transport(store, c.Ref(), flows.Config{Settings: map[string]string{"upstream": up.URL + "/v1/"}})
+	rt := transport(store, c.Ref(), flows.Config{Settings: map[string]string{"upstream": up.URL + "/v1/"}})
 	for _, tt := range []struct{ url, path, query string }{
 		{"http://x/responses", "/v1/responses", ""},
 		{"http://x/models/a:b?alt=sse", "/v1/models/a:b", "alt=sse"},
@@ -276,7 +280,7 @@ func TestTransportConcurrentRefresh(t *testing.T) {
 	store.Put(ctx, oauthCred("expired-at", provider.IssueRefreshToken(), time.Now().Add(-time.Hour)))
 	settings := provider.Settings()
 	settings["upstream"] = up.URL
-	rt := flows.Transport(store, defaultRef, flows.Config{Settings: settings})
+	rt := transport(store, defaultRef, flows.Config{Settings: settings})
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	for range 32 {
@@ -324,7 +328,7 @@ func TestTransportRetryOn401(t *testing.T) {
 		up.Reject("revoked-at")
 		settings := provider.Settings()
 		settings["upstream"] = up.URL
-		rt := flows.Transport(store, defaultRef, flows.Config{Settings: settings})
+		rt := transport(store, defaultRef, flows.Config{Settings: settings})
 		var wg sync.WaitGroup
 		codes := make(chan int, n)
 		for range n {
@@ -386,7 +390,7 @@ func TestTransport401Twice(t *testing.T) {
 	up.Reject("revoked-at")
 	settings := provider.Settings()
 	settings["upstream"] = up.URL
-	rt := flows.Transport(store, defaultRef, flows.Config{Settings: settings})
+	rt := transport(store, defaultRef, flows.Config{Settings: settings})
 	// The upstream rejects every token, the refreshed one too.
 	rt.Base = rejectAll{up}
 	code, body, err := post(t, rt, "/responses", nil)
@@ -420,7 +424,7 @@ func TestTransportNoRetryLargeBody(t *testing.T) {
 	up.Reject("revoked-at")
 	settings := provider.Settings()
 	settings["upstream"] = up.URL
-	rt := flows.Transport(store, defaultRef, flows.Config{Settings: settings})
+	rt := transport(store, defaultRef, flows.Config{Settings: settings})
 	for _, known := range []bool{true, false} {
 		big := bytes.Repeat([]byte("a"), flows.MaxRetryBody+1)
 		req, _ := http.NewRequest("POST", "http://x/responses", io.NopCloser(bytes.NewReader(big)))
@@ -457,7 +461,7 @@ func TestTransportCredentialErrors(t *testing.T) {
 	t.Run("not stored", func(t *testing.T) {
 		up := newUpstream(t)
 		store, _ := newStore(t)
-		rt := flows.Transport(store, defaultRef, flows.Config{Settings: map[string]string{"upstream": up.URL}})
+		rt := transport(store, defaultRef, flows.Config{Settings: map[string]string{"upstream": up.URL}})
 		_, _, err := post(t, rt, "/x", nil)
 		var ce *flows.CredentialError
 		if !errors.As(err, &ce) || !errors.Is(err, backends.ErrNotFound) {
@@ -481,7 +485,7 @@ func TestTransportCredentialErrors(t *testing.T) {
 			before := readFile(t, path)
 			settings := provider.Settings()
 			settings["upstream"] = up.URL
-			rt := flows.Transport(store, defaultRef, flows.Config{Settings: settings})
+			rt := transport(store, defaultRef, flows.Config{Settings: settings})
 			_, _, err := post(t, rt, "/x", nil)
 			var ce *flows.CredentialError
 			if !errors.As(err, &ce) {
@@ -508,7 +512,7 @@ func TestTransportCredentialErrors(t *testing.T) {
 		before := readFile(t, path)
 		settings := provider.Settings()
 		settings["upstream"] = up.URL
-		rt := flows.Transport(store, defaultRef, flows.Config{Settings: settings})
+		rt := transport(store, defaultRef, flows.Config{Settings: settings})
 		_, _, err := post(t, rt, "/x", nil)
 		if !errors.Is(err, flows.ErrReloginRequired) {
 			t.Fatalf("err = %v, want ErrReloginRequired", err)
@@ -524,7 +528,7 @@ func TestTransportCredentialErrors(t *testing.T) {
 	t.Run("no upstream", func(t *testing.T) {
 		store, _ := newStore(t)
 		store.Put(ctx, backends.Credential{Provider: "openrouter", Account: "default", Type: backends.TypeAPIKey, AccessToken: "canary-key"})
-		rt := flows.Transport(store, backends.Ref{Provider: "openrouter", Account: "default"}, flows.Config{})
+		rt := transport(store, backends.Ref{Provider: "openrouter", Account: "default"}, flows.Config{})
 		_, _, err := post(t, rt, "/x", nil)
 		if !errors.Is(err, flows.ErrNoUpstream) {
 			t.Fatalf("err = %v, want ErrNoUpstream", err)
@@ -542,7 +546,7 @@ func TestTransportAPIKey401(t *testing.T) {
 	c := backends.Credential{Provider: "anthropic", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk-ant-api03-x"}
 	store.Put(ctx, c)
 	up.Reject("sk-ant-api03-x")
-	rt := flows.Transport(store, c.Ref(), flows.Config{Settings: map[string]string{"upstream": up.URL}})
+	rt := transport(store, c.Ref(), flows.Config{Settings: map[string]string{"upstream": up.URL}})
 	code, _, err := post(t, rt, "/v1/messages", nil)
 	if err != nil || code != 401 || up.Count() != 1 {
 		t.Fatalf("got %d %v with %d upstream requests, want the 401 once", code, err, up.Count())
@@ -562,14 +566,14 @@ func TestTransportAnthropicRefresh(t *testing.T) {
 		AccessToken: "sk-ant-oat01-old", RefreshToken: provider.IssueRefreshToken(), Expiry: time.Now().Add(-time.Minute)})
 	settings := provider.Settings()
 	settings["upstream"] = up.URL
-	rt := flows.Transport(store, ref, flows.Config{Settings: settings})
+	rt := transport(store, ref, flows.Config{Settings: settings})
 	if code, _, err := post(t, rt, "/v1/messages", nil); err != nil || code != 200 {
 		t.Fatalf("%d %v", code, err)
 	}
 	var issued string
 	provider.Set(func(s *fakeanthropic.Server) { issued = s.LastAccessToken })
 	got := up.Last()
-	if got.Header.Get("Authorization") != "Bearer "+issued || got.Header.Get("Anthropic-Beta") != flows.AnthropicOAuthBeta {
+	if got.Header.Get("Authorization") != "Bearer "+issued || got.Header.Get("Anthropic-Beta") != anthropic.OAuthBeta {
 		t.Errorf("headers %v", got.Header)
 	}
 }
@@ -577,9 +581,53 @@ func TestTransportAnthropicRefresh(t *testing.T) {
 // TestNewIgnoresUpstream: a [providers.NAME] table with upstream still
 // builds the login flow.
 func TestNewIgnoresUpstream(t *testing.T) {
-	for _, p := range flows.Providers() {
-		if _, err := flows.New(p, flows.Config{Settings: map[string]string{"upstream": "https://example.com"}}); err != nil {
+	for _, p := range providers.Names() {
+		if _, err := providers.New(p, flows.Config{Settings: map[string]string{"upstream": "https://example.com"}}); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
+	}
+}
+
+// TestTransportBrokenSettings: with a [providers.NAME] table the flow
+// cannot be built from, a stored token that is still valid goes out with
+// the provider's headers as usual (the flow's API needs no settings), and
+// only a refresh fails, with the settings error as a CredentialError;
+// nothing reaches the upstream then and the store is left as it was.
+func TestTransportBrokenSettings(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	store, path := newStore(t)
+	ref := backends.Ref{Provider: "anthropic", Account: "default"}
+	c := oauthCred("sk-ant-oat01-canary", "sk-ant-ort01-canary", time.Now().Add(time.Hour))
+	c.Provider = "anthropic"
+	store.Put(ctx, c)
+	settings := map[string]string{"upstream": up.URL, "token_url": "ftp://x"}
+	if _, err := providers.New("anthropic", flows.Config{Settings: settings}); err == nil {
+		t.Fatal("the settings are not broken")
+	}
+	rt := transport(store, ref, flows.Config{Settings: settings})
+	if code, _, err := post(t, rt, "/v1/messages", nil); err != nil || code != 200 {
+		t.Fatalf("valid token: %d %v", code, err)
+	}
+	if h := up.Last().Header; h.Get("Authorization") != "Bearer sk-ant-oat01-canary" || h.Get("Anthropic-Beta") != anthropic.OAuthBeta {
+		t.Errorf("headers %v", h)
+	}
+
+	c.Expiry = time.Now().Add(-time.Hour)
+	store.Put(ctx, c)
+	before := readFile(t, path)
+	rt = transport(store, ref, flows.Config{Settings: settings})
+	_, _, err := post(t, rt, "/v1/messages", nil)
+	var ce *flows.CredentialError
+	var se *flows.SettingError
+	if !errors.As(err, &ce) || !errors.As(err, &se) || se.Key != "token_url" {
+		t.Fatalf("expired token: err = %v, want a CredentialError wrapping the token_url SettingError", err)
+	}
+	noSecrets(t, err, "sk-ant-oat01-canary", "sk-ant-ort01-canary")
+	if up.Count() != 1 {
+		t.Errorf("upstream got %d requests, want 1 (none after the failed refresh)", up.Count())
+	}
+	if !bytes.Equal(before, readFile(t, path)) {
+		t.Error("the store changed")
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/fsutil"
 )
 
@@ -355,10 +356,10 @@ func (o *ConnectOptions) proxyBase(provider string) string {
 
 // DefaultUpstream is the API base URL a tool uses for c's provider and
 // kind of credential when config.toml sets no upstream: the base credmgr
-// proxy forwards to (flows.Upstream), to which a tool appends its API path
+// proxy forwards to (flows.Upstream with providers.API), to which a tool appends its API path
 // (/v1/messages, /responses, …). It is "" for a provider without one.
 func DefaultUpstream(c backends.Credential) string {
-	u, err := flows.Upstream(c, nil)
+	u, err := flows.Upstream(c, providers.API(c.Provider), nil)
 	if err != nil {
 		return ""
 	}
@@ -540,12 +541,7 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 	if plan.mode == ModeProxy {
 		res.ProxyURL = strings.TrimSuffix(o.proxyBase(""), "/")
 	}
-	needsKey := false
-	for _, e := range plan.entries {
-		if _, ok := e.value.(proxyKeyValue); ok {
-			needsKey = true
-		}
-	}
+	needsKey := plan.needsKey()
 	key := ""
 	if needsKey {
 		if o.ProxyKeys == nil {
@@ -555,81 +551,124 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 			return nil, fmt.Errorf("%s: %w", c.name, ErrProxyAddress)
 		}
 		res.ProxyKey = proxyKeyName(c.tool)
-		// Keep the key the files hold when it is the stored key of that
-		// name.
-		for _, e := range plan.entries {
-			if pk, ok := e.value.(proxyKeyValue); ok {
-				v, _ := docs[e.file].get(e.path)
-				if k, ok := pk.keyIn(v); ok {
-					if holds, err := o.ProxyKeys.Holds(ctx, res.ProxyKey, k); err != nil {
-						return nil, fmt.Errorf("reading proxy key %s: %w", res.ProxyKey, err)
-					} else if holds {
-						key = k
-					}
-				}
-				break
-			}
+		if key, err = plan.heldKey(ctx, &o, docs, res.ProxyKey); err != nil {
+			return nil, err
 		}
 	}
-	placeholder := "cmp_" + strings.Repeat("0", 43)
-	compute := func(key string) ([][]byte, error) {
-		owned, _, _ := c.owned(&o, docs)
-		out := make([][]byte, len(states))
-		for i, st := range states {
-			d := st.doc
-			var err error
-			// Take out what an earlier connect wrote that this one does
-			// not (another mode or provider).
-			for j := len(owned) - 1; j >= 0; j-- {
-				e := owned[j]
-				if e.file != i || plan.has(e) || e.provider != "" && !o.wants(e.provider) {
-					continue
-				}
-				if d, err = takeOut(st, d, e.path); err != nil {
-					return nil, err
-				}
-			}
-			for _, e := range plan.entries {
-				if e.file != i {
-					continue
-				}
-				v := e.value
-				if pk, ok := v.(proxyKeyValue); ok {
-					v = pk.prefix + key
-				}
-				if cur, ok := d.get(e.path); ok && reflect.DeepEqual(cur, plain(v)) {
-					continue
-				}
-				if d, err = edit(st, d, func(d doc) ([]byte, error) { return d.set(v, e.path) }); err != nil {
-					return nil, err
-				}
-			}
-			out[i] = d.bytes()
-		}
-		return out, nil
-	}
+	// The files are edited in memory with a placeholder until every one
+	// of them has been: only then is a new key created, and the edit
+	// done again with it.
+	const placeholder = "cmp_" + "0000000000000000000000000000000000000000000"
 	if key == "" {
 		key = placeholder
 	}
-	outs, err := compute(key)
+	owned, _, _ := c.owned(&o, docs)
+	outs, err := plan.render(&o, states, owned, key)
 	if err != nil {
 		return nil, err
 	}
 	if needsKey && key == placeholder && !o.DryRun {
-		// Only now, with every file parsed and edited in memory, create
-		// the key.
 		if key, err = o.ProxyKeys.Add(ctx, res.ProxyKey, plan.providers, o.account()); err != nil {
 			return nil, fmt.Errorf("creating proxy key %s: %w", res.ProxyKey, err)
 		}
-		if outs, err = compute(key); err != nil {
+		if outs, err = plan.render(&o, states, owned, key); err != nil {
 			return nil, err
 		}
 	}
+	if res.Files, err = describeChanges(states, outs, o.Creds, key); err != nil {
+		return nil, err
+	}
+	if o.BeforeWrite != nil {
+		o.BeforeWrite(res)
+	}
+	if o.DryRun {
+		return res, nil
+	}
+	return res, writeChanges(res.Files, states, owned, plan, outs)
+}
+
+// needsKey reports whether the plan writes a proxy key.
+func (p *toolPlan) needsKey() bool {
+	for _, e := range p.entries {
+		if _, ok := e.value.(proxyKeyValue); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// heldKey returns the proxy key the files hold where the plan writes one,
+// if it is the stored key called name; "" otherwise.
+func (p *toolPlan) heldKey(ctx context.Context, o *ConnectOptions, docs []doc, name string) (string, error) {
+	for _, e := range p.entries {
+		pk, ok := e.value.(proxyKeyValue)
+		if !ok {
+			continue
+		}
+		v, _ := docs[e.file].get(e.path)
+		k, ok := pk.keyIn(v)
+		if !ok {
+			return "", nil
+		}
+		holds, err := o.ProxyKeys.Holds(ctx, name, k)
+		if err != nil {
+			return "", fmt.Errorf("reading proxy key %s: %w", name, err)
+		}
+		if holds {
+			return k, nil
+		}
+		return "", nil
+	}
+	return "", nil
+}
+
+// render returns the new content of each file: what an earlier connect
+// wrote that this plan does not (another mode or provider) taken out, and
+// the plan's entries set, with key where a proxy key goes.
+func (p *toolPlan) render(o *ConnectOptions, states []*toolState, owned []entry, key string) ([][]byte, error) {
+	out := make([][]byte, len(states))
+	for i, st := range states {
+		d := st.doc
+		var err error
+		for j := len(owned) - 1; j >= 0; j-- {
+			e := owned[j]
+			if e.file != i || p.has(e) || e.provider != "" && !o.wants(e.provider) {
+				continue
+			}
+			if d, err = takeOut(st, d, e.path); err != nil {
+				return nil, err
+			}
+		}
+		for _, e := range p.entries {
+			if e.file != i {
+				continue
+			}
+			v := e.value
+			if pk, ok := v.(proxyKeyValue); ok {
+				v = pk.prefix + key
+			}
+			if cur, ok := d.get(e.path); ok && reflect.DeepEqual(cur, plain(v)) {
+				continue
+			}
+			if d, err = edit(st, d, func(d doc) ([]byte, error) { return d.set(v, e.path) }); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = d.bytes()
+	}
+	return out, nil
+}
+
+// describeChanges returns what writing outs would do to each file that is
+// not read-only, with a diff in which key is masked, after checking that
+// no output holds a stored secret.
+func describeChanges(states []*toolState, outs [][]byte, creds []backends.Credential, key string) ([]FileResult, error) {
+	var files []FileResult
 	for i, st := range states {
 		if st.readOnly {
 			continue
 		}
-		if err := noSecrets(outs[i], o.Creds); err != nil {
+		if err := noSecrets(outs[i], creds); err != nil {
 			return nil, fmt.Errorf("%s: %w; nothing was written", st.path, err)
 		}
 		fr := FileResult{Path: st.path, Action: FileUnchanged}
@@ -641,17 +680,18 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 			}
 			fr.Diff = maskKeys(string(diff.Diff(st.path+" (before)", old, st.path+" (after)", outs[i])), key)
 		}
-		res.Files = append(res.Files, fr)
+		files = append(files, fr)
 	}
-	if o.BeforeWrite != nil {
-		o.BeforeWrite(res)
-	}
-	if o.DryRun {
-		return res, nil
-	}
-	owned, _, _ := c.owned(&o, docs)
-	for n := range res.Files {
-		fr := &res.Files[n]
+	return files, nil
+}
+
+// writeChanges writes the files that change, each after a backup of it as
+// it was before credmgr first touched it (a file credmgr has not connected
+// yet gets a new backup; a connected one keeps the backup it has), and
+// notes the backups in files.
+func writeChanges(files []FileResult, states []*toolState, owned []entry, plan *toolPlan, outs [][]byte) error {
+	for n := range files {
+		fr := &files[n]
 		i := indexOf(states, fr.Path)
 		st := states[i]
 		if fr.Action == FileUnchanged {
@@ -660,16 +700,13 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 			}
 			continue
 		}
-		// Keep a copy of the file as it was before credmgr first touched
-		// it: a file credmgr has not connected yet gets a (new) backup;
-		// a connected one keeps the backup it has.
 		connected := false
 		for _, e := range owned {
 			connected = connected || e.file == i
 		}
 		if st.exists && !connected {
 			if err := fsutil.WriteFileAtomicMode(st.bakPath, st.doc.bytes(), st.perm); err != nil {
-				return res, fmt.Errorf("saving a backup of %s: %w; the file was not changed", st.path, err)
+				return fmt.Errorf("saving a backup of %s: %w; the file was not changed", st.path, err)
 			}
 			fr.Backup = st.bakPath
 		} else if st.backup != nil {
@@ -682,14 +719,14 @@ func Connect(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult
 				perm = 0o600
 			}
 			if err := os.MkdirAll(filepath.Dir(st.real), st.dirPerm); err != nil {
-				return res, fmt.Errorf("creating %s: %w", filepath.Dir(st.real), err)
+				return fmt.Errorf("creating %s: %w", filepath.Dir(st.real), err)
 			}
 		}
 		if err := fsutil.WriteFileAtomicMode(st.real, outs[i], perm); err != nil {
-			return res, err
+			return err
 		}
 	}
-	return res, nil
+	return nil
 }
 
 func indexOf(states []*toolState, path string) int {
@@ -758,66 +795,29 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 	}
 	owned, mode, _ := c.owned(&o, docs)
 	res := &ConnectResult{Tool: c.tool, Name: c.name, DryRun: o.DryRun}
-	type change struct {
-		action string
-		data   []byte
-	}
-	changes := make([]change, len(states))
+	changes := make([]undoChange, len(states))
 	for i, st := range states {
+		if st.readOnly {
+			continue
+		}
 		var mine []entry
 		for _, e := range owned {
 			if e.file == i {
 				mine = append(mine, e)
 			}
 		}
-		if st.readOnly {
-			continue
-		}
 		fr := FileResult{Path: st.path, Action: FileUnchanged}
 		if len(mine) == 0 {
 			res.Files = append(res.Files, fr)
 			continue
 		}
-		cur := st.doc.bytes()
-		// What connect would have written over the backup (or over
-		// nothing): if that is the file, the backup is the file as it
-		// was.
-		var d doc
-		if d, err = parseDoc(st.format, st.bakData); err != nil {
-			d = nil
-		}
-		replayed := d != nil
-		for _, e := range mine {
-			if !replayed {
-				break
-			}
-			v, _ := st.doc.get(e.path)
-			nd, err := edit(st, d, func(d doc) ([]byte, error) { return d.set(v, e.path) })
-			if err != nil {
-				replayed = false
-				break
-			}
-			d = nd
-		}
-		var ch change
-		if replayed && bytes.Equal(d.bytes(), cur) {
-			if st.bakData != nil {
-				ch = change{FileRestore, st.bakData}
-			} else {
-				ch = change{FileRemove, nil}
-			}
-		} else {
-			d = st.doc
-			for j := len(mine) - 1; j >= 0; j-- {
-				if d, err = takeOut(st, d, mine[j].path); err != nil {
-					return nil, err
-				}
-			}
-			ch = change{FileUndo, d.bytes()}
+		ch, err := undoFile(st, mine)
+		if err != nil {
+			return nil, err
 		}
 		changes[i] = ch
 		fr.Action = ch.action
-		fr.Diff = maskProxyKeys(string(diff.Diff(st.path+" (before)", cur, st.path+" (after)", ch.data)))
+		fr.Diff = maskProxyKeys(string(diff.Diff(st.path+" (before)", st.doc.bytes(), st.path+" (after)", ch.data)))
 		if st.bakData != nil {
 			fr.Backup = st.bakPath
 		}
@@ -834,24 +834,12 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 	}
 	for n := range res.Files {
 		i := indexOf(states, res.Files[n].Path)
-		st := states[i]
-		switch changes[i].action {
-		case FileRestore:
-			// The backup has the original mode; renaming it over the
-			// file restores content and mode at once.
-			if err := os.Rename(st.bakPath, st.real); err != nil {
-				return res, fmt.Errorf("restoring %s: %w", st.path, err)
-			}
-			fsutil.SyncDir(filepath.Dir(st.real))
+		restored, err := changes[i].apply(states[i])
+		if err != nil {
+			return res, err
+		}
+		if restored {
 			res.Files[n].Backup = ""
-		case FileRemove:
-			if err := fsutil.RemoveDurable(st.real); err != nil {
-				return res, fmt.Errorf("removing %s: %w", st.path, err)
-			}
-		case FileUndo:
-			if err := fsutil.WriteFileAtomicMode(st.real, changes[i].data, st.perm); err != nil {
-				return res, err
-			}
 		}
 	}
 	if res.ProxyKey != "" {
@@ -860,6 +848,71 @@ func Undo(ctx context.Context, tool string, o ConnectOptions) (*ConnectResult, e
 		}
 	}
 	return res, nil
+}
+
+// undoChange is what undo does to one file: restore its backup, remove
+// it (connect created it), or write data (connect's entries taken out).
+type undoChange struct {
+	action string // FileRestore, FileRemove, FileUndo or "" (nothing)
+	data   []byte
+}
+
+// undoFile decides what undoing the entries mine does to st. If what
+// connect would have written over the backup (or over nothing) is the file
+// as it is, the backup is the file as it was, and is restored (or the file
+// removed); otherwise only credmgr's entries are taken out.
+func undoFile(st *toolState, mine []entry) (undoChange, error) {
+	d, err := parseDoc(st.format, st.bakData)
+	replayed := err == nil && d != nil
+	for _, e := range mine {
+		if !replayed {
+			break
+		}
+		v, _ := st.doc.get(e.path)
+		nd, err := edit(st, d, func(d doc) ([]byte, error) { return d.set(v, e.path) })
+		if err != nil {
+			replayed = false
+			break
+		}
+		d = nd
+	}
+	if replayed && bytes.Equal(d.bytes(), st.doc.bytes()) {
+		if st.bakData != nil {
+			return undoChange{FileRestore, st.bakData}, nil
+		}
+		return undoChange{FileRemove, nil}, nil
+	}
+	d = st.doc
+	for j := len(mine) - 1; j >= 0; j-- {
+		if d, err = takeOut(st, d, mine[j].path); err != nil {
+			return undoChange{}, err
+		}
+	}
+	return undoChange{FileUndo, d.bytes()}, nil
+}
+
+// apply carries out ch on st's file and reports whether the backup was
+// restored (and so is gone).
+func (ch undoChange) apply(st *toolState) (restored bool, err error) {
+	switch ch.action {
+	case FileRestore:
+		// The backup has the original mode; renaming it over the file
+		// restores content and mode at once.
+		if err := os.Rename(st.bakPath, st.real); err != nil {
+			return false, fmt.Errorf("restoring %s: %w", st.path, err)
+		}
+		fsutil.SyncDir(filepath.Dir(st.real))
+		return true, nil
+	case FileRemove:
+		if err := fsutil.RemoveDurable(st.real); err != nil {
+			return false, fmt.Errorf("removing %s: %w", st.path, err)
+		}
+	case FileUndo:
+		if err := fsutil.WriteFileAtomicMode(st.real, ch.data, st.perm); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // maskProxyKeys hides every proxy key in text.

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/flows/qwen"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
+	"github.com/credmgr/credmgr/internal/proxy"
 	"github.com/credmgr/credmgr/internal/strictjson"
 )
 
@@ -195,7 +197,7 @@ func splitScopes(s string) []string { return strings.Fields(s) }
 // provider name or a known alias; anything else may be a secret pasted in
 // the wrong place, and is not shown.
 func entryName(id string) string {
-	if _, err := backends.CanonicalProvider(id); err == nil {
+	if _, err := providers.Canonical(id); err == nil {
 		return id
 	}
 	return "(an entry whose name is not shown)"
@@ -206,11 +208,11 @@ func entryName(id string) string {
 // "google-gemini-cli" and "copilot" are among them); ids credmgr does not
 // know are kept as they are when they are valid names.
 func mapProvider(id string) (string, error) {
-	p, err := backends.CanonicalProvider(id)
+	p, err := providers.Canonical(id)
 	if err != nil {
 		return "", errors.New("the provider id is not a valid credmgr provider name (lowercase letters, digits, '-', '_', '.')")
 	}
-	if p == backends.ProxyKeyProvider {
+	if p == proxy.KeyProvider {
 		// Another program's file must not plant a proxy key.
 		return "", errors.New("the provider id is the name credmgr keeps proxy keys under, which a token file cannot set")
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/proxy"
 )
 
 var (
@@ -278,7 +279,7 @@ func TestMapProvider(t *testing.T) {
 			t.Errorf("entryName(%q) = %q, want it shown", id, entryName(id))
 		}
 	}
-	for _, id := range []string{"Bad Name", backends.ProxyKeyProvider} {
+	for _, id := range []string{"Bad Name", proxy.KeyProvider} {
 		if _, err := mapProvider(id); err == nil {
 			t.Errorf("mapProvider(%q) succeeded", id)
 		}

@@ -62,8 +62,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	p, err := plugin.New(keychain.PluginName)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: error: %v\n", keychain.PluginBinary, err)
-		return exitError
+		return fail(stderr, exitError, err)
 	}
 	fs := flag.NewFlagSet(keychain.PluginBinary, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -79,120 +78,129 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if fs.Lookup("age-plugin").Value.String() != "" {
-		var pl *protocolPrompt
-		p.HandleIdentity(func(data []byte) (age.Identity, error) {
-			h, err := fromData(data, &pl, p)
-			if err != nil {
-				return nil, err
-			}
-			return &holderIdentity{h}, nil
-		})
-		p.HandleRecipient(func(data []byte) (age.Recipient, error) {
-			h, err := fromData(data, &pl, p)
-			if err != nil {
-				return nil, err
-			}
-			return &holderRecipient{h}, nil
-		})
-		p.HandleIdentityAsRecipient(func(data []byte) (age.Recipient, error) {
-			h, err := fromData(data, &pl, p)
-			if err != nil {
-				return nil, err
-			}
-			return &holderRecipient{h}, nil
-		})
-		return p.Main()
+		return servePlugin(p)
 	}
-
-	fail := func(code int, err error) int {
-		fmt.Fprintf(stderr, "%s: error: %v\n", keychain.PluginBinary, err)
-		return code
-	}
-	rest := fs.Args()
-	if len(rest) == 0 {
+	if len(fs.Args()) == 0 {
 		fs.Usage()
 		return exitUsage
 	}
 	holderName, account, err := defaults(*holderFlag, *accountFlag)
 	if err != nil {
-		return fail(exitError, err)
+		return fail(stderr, exitError, err)
 	}
+	code, err := command(fs.Args(), holderName, account, stdout)
+	switch {
+	case err != nil:
+		return fail(stderr, code, err)
+	case code == exitUsage:
+		fs.Usage()
+	}
+	return code
+}
+
+// fail prints err as the plugin's error and returns code.
+func fail(stderr io.Writer, code int, err error) int {
+	fmt.Fprintf(stderr, "%s: error: %v\n", keychain.PluginBinary, err)
+	return code
+}
+
+// servePlugin speaks the age plugin protocol on stdin and stdout: age
+// asks it to unwrap or wrap file keys with the key in a holder.
+func servePlugin(p *plugin.Plugin) int {
+	var pl *protocolPrompt
+	p.HandleIdentity(func(data []byte) (age.Identity, error) {
+		h, err := fromData(data, &pl, p)
+		if err != nil {
+			return nil, err
+		}
+		return &holderIdentity{h}, nil
+	})
+	recipient := func(data []byte) (age.Recipient, error) {
+		h, err := fromData(data, &pl, p)
+		if err != nil {
+			return nil, err
+		}
+		return &holderRecipient{h}, nil
+	}
+	p.HandleRecipient(recipient)
+	p.HandleIdentityAsRecipient(recipient)
+	return p.Main()
+}
+
+// command runs one of the plugin's own commands (args: the command and
+// its arguments) on the key of holderName under account. It returns the
+// exit code, with an error to print, or exitUsage and no error when the
+// usage should be shown.
+func command(args []string, holderName, account string, stdout io.Writer) (int, error) {
 	prompt := terminalPrompt
-	switch cmd := rest[0]; cmd {
+	// missing gives not-found errors their own exit code.
+	missing := func(err error) (int, error) {
+		if errors.Is(err, errNotFound) {
+			return exitMissing, err
+		}
+		return exitError, err
+	}
+	switch cmd := args[0]; cmd {
 	case "identity", "recipient":
-		if len(rest) != 1 {
-			fs.Usage()
-			return exitUsage
+		if len(args) != 1 {
+			return exitUsage, nil
 		}
 		if holderName == keychain.HolderOS {
-			return fail(exitUsage, errors.New(`the "os" holder needs no plugin: credmgr reads it itself`))
+			return exitUsage, errors.New(`the "os" holder needs no plugin: credmgr reads it itself`)
 		}
 		if cmd == "identity" {
 			fmt.Fprintf(stdout, "# credmgr vault key in the %s key holder, %s\n%s\n", holderName, account, keychain.PluginIdentity(holderName, account))
 		} else {
 			fmt.Fprintln(stdout, keychain.PluginRecipient(holderName, account))
 		}
-		return exitOK
+		return exitOK, nil
 	case "check", "generate", "delete":
-		if len(rest) != 1 {
-			fs.Usage()
-			return exitUsage
+		if len(args) != 1 {
+			return exitUsage, nil
 		}
 		h, err := openHolder(holderName, account, prompt)
 		if err != nil {
-			return fail(exitError, err)
+			return exitError, err
 		}
 		switch cmd {
 		case "check":
 			id, err := h.key()
-			if errors.Is(err, errNotFound) {
-				return fail(exitMissing, err)
-			}
 			if err != nil {
-				return fail(exitError, err)
+				return missing(err)
 			}
 			fmt.Fprintln(stdout, id.Recipient())
 		case "generate":
 			id, err := h.generate()
 			if err != nil {
-				return fail(exitError, err)
+				return exitError, err
 			}
 			fmt.Fprintln(stdout, id.Recipient())
 		case "delete":
-			err := h.remove()
-			if errors.Is(err, errNotFound) {
-				return fail(exitMissing, err)
-			}
-			if err != nil {
-				return fail(exitError, err)
+			if err := h.remove(); err != nil {
+				return missing(err)
 			}
 		}
-		return exitOK
+		return exitOK, nil
 	case "copy":
-		if len(rest) != 3 {
-			fs.Usage()
-			return exitUsage
+		if len(args) != 3 {
+			return exitUsage, nil
 		}
-		from, err := openHolder(rest[1], account, prompt)
+		from, err := openHolder(args[1], account, prompt)
 		if err != nil {
-			return fail(exitError, err)
+			return exitError, err
 		}
-		to, err := openHolder(rest[2], account, prompt)
+		to, err := openHolder(args[2], account, prompt)
 		if err != nil {
-			return fail(exitError, err)
+			return exitError, err
 		}
 		id, err := copyKey(from, to)
-		if errors.Is(err, errNotFound) {
-			return fail(exitMissing, err)
-		}
 		if err != nil {
-			return fail(exitError, err)
+			return missing(err)
 		}
 		fmt.Fprintln(stdout, id.Recipient())
-		return exitOK
+		return exitOK, nil
 	}
-	fs.Usage()
-	return exitUsage
+	return exitUsage, nil
 }
 
 // defaults fills the holder and account from config.toml and the data

@@ -11,6 +11,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/migrate"
 )
@@ -63,7 +64,7 @@ func (a *app) providerCompletion(cmd *cobra.Command, args []string, toComplete s
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	names := slices.Clone(backends.Providers)
+	names := providers.Names()
 	for _, c := range a.storedForCompletion(completionContext(cmd)) {
 		if !slices.Contains(names, c.Provider) {
 			names = append(names, c.Provider)
@@ -78,7 +79,7 @@ func (a *app) accountCompletion(cmd *cobra.Command, args []string, toComplete st
 	if len(args) == 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	p, err := backends.CanonicalProvider(strings.ToLower(args[0]))
+	p, err := providers.Canonical(strings.ToLower(args[0]))
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/proxy"
 	"github.com/credmgr/credmgr/migrate"
 )
@@ -141,7 +142,7 @@ func (a *app) connectOptions(account string) (migrate.ConnectOptions, error) {
 			listen = a.cfg.ProxyListen
 		}
 	}
-	o.Upstream = func(provider string) string { return flows.Settings(tables, provider)[flows.SettingUpstream] }
+	o.Upstream = func(provider string) string { return providers.Settings(tables, provider)[flows.SettingUpstream] }
 	if strings.HasPrefix(listen, "unix:") {
 		o.ProxyURL = "" // tools need a TCP address; Connect refuses proxy modes
 	} else {

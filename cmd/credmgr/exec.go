@@ -16,6 +16,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/proxy"
 	"github.com/credmgr/credmgr/migrate"
 )
@@ -250,7 +251,7 @@ func directVars(c backends.Credential, settings map[string]string) ([]envVar, er
 		}
 		return v("GEMINI_API_KEY", tok), nil
 	case "qwen":
-		base, err := flows.Upstream(c, settings)
+		base, err := flows.Upstream(c, providers.API(c.Provider), settings)
 		if err != nil {
 			return nil, err
 		}
@@ -303,7 +304,7 @@ func (a *app) settings(provider string) map[string]string {
 	if a.cfg != nil {
 		tables = a.cfg.Providers
 	}
-	return flows.Settings(tables, provider)
+	return providers.Settings(tables, provider)
 }
 
 // runExec fetches the credentials (refreshing them), starts the proxy if
@@ -317,76 +318,115 @@ func (a *app) runExec(ctx context.Context, p *execPlan, name string, args []stri
 		}
 		creds[ref] = c
 	}
-	path, err := exec.LookPath(name)
+	path, err := lookPath(name)
 	if err != nil {
-		cause := err
-		if ee := (*exec.Error)(nil); errors.As(err, &ee) {
-			cause = ee.Err
-		}
-		code := 126
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-			code = 127
-		}
-		return withHint(code, fmt.Errorf("cannot run %s: %w", name, cause), "check the command name and PATH")
+		return err
 	}
-
 	var vars []envVar
-	remove := map[string]bool{"CREDMGR_PASSPHRASE": true}
-	var stopProxy func()
 	if p.proxy {
-		op, err := a.store(ctx)
-		if err != nil {
+		var stop func()
+		if vars, stop, err = a.startExecProxy(ctx, p, creds); err != nil {
 			return err
 		}
-		srv := proxy.New(proxy.Options{Store: op.Store, Settings: a.settings, SessionKeysOnly: true})
-		// One key per account, each allowed the providers of its account.
-		byAccount := map[string]map[string]string{}
-		for _, ref := range p.refs {
-			if byAccount[ref.Account] == nil {
-				byAccount[ref.Account] = map[string]string{}
-			}
-			byAccount[ref.Account][ref.Provider] = ref.Account
+		defer stop()
+	} else if vars, err = a.tokenVars(p, creds); err != nil {
+		return err
+	}
+	env, err := childEnv(os.Environ(), p, vars)
+	if err != nil {
+		return err
+	}
+	return a.runChild(path, name, args, env)
+}
+
+// lookPath finds the program name as exec would, and words a failure with
+// the shell's exit codes: 127 for a program not found, 126 for one that
+// cannot run.
+func lookPath(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path, nil
+	}
+	cause := err
+	if ee := (*exec.Error)(nil); errors.As(err, &ee) {
+		cause = ee.Err
+	}
+	code := 126
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		code = 127
+	}
+	return "", withHint(code, fmt.Errorf("cannot run %s: %w", name, cause), "check the command name and PATH")
+}
+
+// startExecProxy starts a proxy on a loopback port for the child, with a
+// session key per account allowed that account's providers, and returns
+// the variables that point the child at it and a function that stops it.
+func (a *app) startExecProxy(ctx context.Context, p *execPlan, creds map[backends.Ref]backends.Credential) ([]envVar, func(), error) {
+	op, err := a.store(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := proxy.New(proxy.Options{Store: op.Store, Settings: a.settings, SessionKeysOnly: true})
+	byAccount := map[string]map[string]string{}
+	for _, ref := range p.refs {
+		if byAccount[ref.Account] == nil {
+			byAccount[ref.Account] = map[string]string{}
 		}
-		keys := map[string]string{}
-		for acct, m := range byAccount {
-			if keys[acct], err = srv.AddSessionKey("exec", m); err != nil {
-				return err
-			}
-		}
-		ln, err := proxy.Listen("127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("starting the proxy: %w", err)
-		}
-		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() { srv.Serve(pctx, ln); close(done) }()
-		stopProxy = func() { cancel(); <-done }
-		defer stopProxy()
-		base := "http://" + ln.Addr().String()
-		vars = append(vars, envVar{name: "CREDMGR_PROXY_URL", value: base})
-		for _, ref := range p.refs {
-			if p.byProvider[ref.Provider] == ref {
-				vars = append(vars, proxyVars(creds[ref], base, keys[ref.Account])...)
-			}
-		}
-		for v, ref := range p.extra {
-			vars = append(vars, envVar{v, keys[ref.Account], ref})
-		}
-	} else {
-		for _, ref := range p.refs {
-			if p.byProvider[ref.Provider] != ref {
-				continue
-			}
-			vs, err := directVars(creds[ref], a.settings(ref.Provider))
-			if err != nil {
-				return withHint(exitError, err, "fix the [providers."+ref.Provider+"] table in config.toml")
-			}
-			vars = append(vars, vs...)
-		}
-		for v, ref := range p.extra {
-			vars = append(vars, envVar{v, creds[ref].AccessToken, ref})
+		byAccount[ref.Account][ref.Provider] = ref.Account
+	}
+	keys := map[string]string{}
+	for acct, m := range byAccount {
+		if keys[acct], err = srv.AddSessionKey("exec", m); err != nil {
+			return nil, nil, err
 		}
 	}
+	ln, err := proxy.Listen("127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the proxy: %w", err)
+	}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { srv.Serve(pctx, ln); close(done) }()
+	stop := func() { cancel(); <-done }
+	base := "http://" + ln.Addr().String()
+	vars := []envVar{{name: "CREDMGR_PROXY_URL", value: base}}
+	for _, ref := range p.refs {
+		if p.byProvider[ref.Provider] == ref {
+			vars = append(vars, proxyVars(creds[ref], base, keys[ref.Account])...)
+		}
+	}
+	for v, ref := range p.extra {
+		vars = append(vars, envVar{v, keys[ref.Account], ref})
+	}
+	return vars, stop, nil
+}
+
+// tokenVars returns the variables that hand the child each credential's
+// token (exec without --proxy).
+func (a *app) tokenVars(p *execPlan, creds map[backends.Ref]backends.Credential) ([]envVar, error) {
+	var vars []envVar
+	for _, ref := range p.refs {
+		if p.byProvider[ref.Provider] != ref {
+			continue
+		}
+		vs, err := directVars(creds[ref], a.settings(ref.Provider))
+		if err != nil {
+			return nil, withHint(exitError, err, "fix the [providers."+ref.Provider+"] table in config.toml")
+		}
+		vars = append(vars, vs...)
+	}
+	for v, ref := range p.extra {
+		vars = append(vars, envVar{v, creds[ref].AccessToken, ref})
+	}
+	return vars, nil
+}
+
+// childEnv returns the child's environment: environ without
+// CREDMGR_PASSPHRASE and without any variable of the providers in p, then
+// vars in name order. Two credentials that would set one variable to
+// different values are a usage error.
+func childEnv(environ []string, p *execPlan, vars []envVar) ([]string, error) {
+	remove := map[string]bool{"CREDMGR_PASSPHRASE": true}
 	for prov := range p.byProvider {
 		for _, v := range providerVars(prov) {
 			remove[v] = true
@@ -395,13 +435,13 @@ func (a *app) runExec(ctx context.Context, p *execPlan, name string, args []stri
 	set := map[string]envVar{}
 	for _, v := range vars {
 		if prev, ok := set[v.name]; ok && prev.value != v.value {
-			return usageError(fmt.Errorf("%s would be set for both %s and %s; use --env to choose", v.name, prev.from, v.from))
+			return nil, usageError(fmt.Errorf("%s would be set for both %s and %s; use --env to choose", v.name, prev.from, v.from))
 		}
 		set[v.name] = v
 		remove[v.name] = true
 	}
-	env := make([]string, 0, len(os.Environ())+len(set))
-	for _, kv := range os.Environ() {
+	env := make([]string, 0, len(environ)+len(set))
+	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		if !remove[k] {
 			env = append(env, kv)
@@ -415,7 +455,13 @@ func (a *app) runExec(ctx context.Context, p *execPlan, name string, args []stri
 	for _, n := range names {
 		env = append(env, n+"="+set[n].value)
 	}
+	return env, nil
+}
 
+// runChild runs the program at path as name with env, on a's streams,
+// passing on the signals credmgr gets, and returns its exit status (128+n
+// when signal n killed it).
+func (a *app) runChild(path, name string, args, env []string) error {
 	child := exec.Command(path, args...)
 	child.Args[0] = name
 	child.Env = env
@@ -439,7 +485,7 @@ func (a *app) runExec(ctx context.Context, p *execPlan, name string, args []stri
 			}
 		}
 	}()
-	err = child.Wait()
+	err := child.Wait()
 	close(waited)
 	if err == nil {
 		return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/strictjson"
 	"github.com/credmgr/credmgr/internal/tty"
@@ -196,7 +197,7 @@ func parseCredentialJSON(in []byte, ref backends.Ref) (backends.Credential, erro
 		c.Type = backends.TypeOAuth
 	}
 	if c.Provider != "" {
-		p, err := backends.CanonicalProvider(c.Provider)
+		p, err := providers.Canonical(c.Provider)
 		if err != nil || p != ref.Provider {
 			return c, fmt.Errorf("the JSON names provider %s but the argument is %q", cred.QuoteName(c.Provider), ref.Provider)
 		}

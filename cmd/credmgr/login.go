@@ -13,6 +13,7 @@ import (
 	"github.com/credmgr/credmgr/flows/copilot"
 	"github.com/credmgr/credmgr/flows/gemini"
 	"github.com/credmgr/credmgr/flows/openai"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/ui"
 )
 
@@ -228,8 +229,8 @@ func (a *app) flow(provider string) (flows.Flow, error) {
 	if a.cfg != nil {
 		tables = a.cfg.Providers
 	}
-	f, err := flows.New(provider, flows.Config{Settings: flows.Settings(tables, provider)})
-	if errors.Is(err, flows.ErrNoFlow) {
+	f, err := providers.New(provider, flows.Config{Settings: providers.Settings(tables, provider)})
+	if errors.Is(err, providers.ErrNoFlow) {
 		return nil, withHint(exitError, fmt.Errorf("credmgr has no login for %s", provider), "store an API key: credmgr import "+provider+" --api-key < key.txt")
 	}
 	if err != nil {

@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
-	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // stubFlow is a flow whose login returns what it is given.
@@ -40,15 +36,7 @@ func (f *stubFlow) Refresh(context.Context, backends.Credential) (backends.Crede
 // nothing and comes with a hint.
 func TestLoginRun(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "data")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	store := jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
-	var errb strings.Builder
-	a := &app{stdout: &strings.Builder{}, stderr: &errb,
-		opts:   &backends.Options{DataDir: dir, Getenv: func(string) string { return "" }},
-		opened: &backends.Opened{Store: store, Name: "file"}}
+	a, store, _, errb := fileApp(t, "")
 	ref := backends.Ref{Provider: "openai", Account: "work"}
 	flow := &stubFlow{c: backends.Credential{Type: backends.TypeOAuth, AccessToken: "at", RefreshToken: "rt",
 		Expiry: time.Now().Add(time.Hour), Extra: map[string]string{backends.ExtraEmail: "a@example.com"}}}

@@ -11,12 +11,12 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/ui"
 )
 
 func (a *app) logoutCmd() *cobra.Command {
-	var account string
-	var revoke, all, yes bool
+	var opts logoutOptions
 	cmd := &cobra.Command{
 		Use:   "logout PROVIDER | --all",
 		Short: "Remove a stored credential",
@@ -35,7 +35,7 @@ from here: revoke them in the provider's console.`,
   credmgr logout --all
   credmgr logout anthropic --all --yes`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if all {
+			if opts.All {
 				return cobra.MaximumNArgs(1)(cmd, args)
 			}
 			if len(args) == 0 {
@@ -45,54 +45,71 @@ from here: revoke them in the provider's console.`,
 		},
 		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if all {
-				if account != "" {
-					return usageError(errors.New("--all removes every account: it cannot go with --account"))
-				}
-				return a.logoutAll(cmd.Context(), args, revoke, yes)
+			if len(args) > 0 {
+				opts.Provider = args[0]
 			}
-			ref, err := refArg(args[0], account)
-			if err != nil {
-				return err
-			}
-			if o, err := a.options(); err == nil {
-				// A logout only removes: nothing new is written in plain
-				// text, so the file backend's warning would be noise.
-				o.PlaintextOK = true
-			}
-			op, err := a.store(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var revokeErr error
-			revoked := false
-			typ := backends.TypeOAuth
-			if revoke {
-				if c, err := op.Store.Get(cmd.Context(), ref); err == nil {
-					typ = c.Type
-				}
-				revoked, revokeErr = a.revoke(cmd.Context(), op.Store, ref)
-			}
-			err = op.Store.Delete(cmd.Context(), ref)
-			if errors.Is(err, backends.ErrNotFound) {
-				return withHint(exitNoCreds, fmt.Errorf("no credential for %s; nothing was removed", ref), append(a.otherAccountsHint(ref, "logout"), "credmgr status lists what is stored")...)
-			}
-			if err != nil {
-				return a.storeError(err)
-			}
-			fmt.Fprintf(a.stderr, "credmgr: removed %s from the %s backend\n", ref, op.Name)
-			if revoke {
-				a.reportRevoke(ref, typ, revoked, revokeErr)
-			}
-			return nil
+			return a.logoutRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&account, "account", "", "account name (default \"default\")")
-	cmd.Flags().BoolVar(&revoke, "revoke", false, "revoke the tokens at the provider first (openai)")
-	cmd.Flags().BoolVar(&all, "all", false, "remove every stored credential (with PROVIDER: every account of it)")
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (needed for --all without a terminal)")
+	cmd.Flags().StringVar(&opts.Account, "account", "", "account name (default \"default\")")
+	cmd.Flags().BoolVar(&opts.Revoke, "revoke", false, "revoke the tokens at the provider first (openai)")
+	cmd.Flags().BoolVar(&opts.All, "all", false, "remove every stored credential (with PROVIDER: every account of it)")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (needed for --all without a terminal)")
 	cmd.RegisterFlagCompletionFunc("account", a.accountCompletion)
 	return cmd
+}
+
+// logoutOptions are what logout runs with.
+type logoutOptions struct {
+	Provider string // "" only with All
+	Account  string
+	Revoke   bool // --revoke: ask the provider to revoke the tokens first
+	All      bool // --all: every credential (of Provider, if given)
+	Yes      bool // --yes: do not ask for confirmation
+}
+
+// logoutRun removes the credentials opts names.
+func (a *app) logoutRun(ctx context.Context, opts logoutOptions) error {
+	if opts.All {
+		if opts.Account != "" {
+			return usageError(errors.New("--all removes every account: it cannot go with --account"))
+		}
+		return a.logoutAll(ctx, opts)
+	}
+	ref, err := refArg(opts.Provider, opts.Account)
+	if err != nil {
+		return err
+	}
+	if o, err := a.options(); err == nil {
+		// A logout only removes: nothing new is written in plain
+		// text, so the file backend's warning would be noise.
+		o.PlaintextOK = true
+	}
+	op, err := a.store(ctx)
+	if err != nil {
+		return err
+	}
+	var revokeErr error
+	revoked := false
+	typ := backends.TypeOAuth
+	if opts.Revoke {
+		if c, err := op.Store.Get(ctx, ref); err == nil {
+			typ = c.Type
+		}
+		revoked, revokeErr = a.revoke(ctx, op.Store, ref)
+	}
+	err = op.Store.Delete(ctx, ref)
+	if errors.Is(err, backends.ErrNotFound) {
+		return withHint(exitNoCreds, fmt.Errorf("no credential for %s; nothing was removed", ref), append(a.otherAccountsHint(ref, "logout"), "credmgr status lists what is stored")...)
+	}
+	if err != nil {
+		return a.storeError(err)
+	}
+	fmt.Fprintf(a.stderr, "credmgr: removed %s from the %s backend\n", ref, op.Name)
+	if opts.Revoke {
+		a.reportRevoke(ref, typ, revoked, revokeErr)
+	}
+	return nil
 }
 
 // reportRevoke says what became of a --revoke request for ref.
@@ -110,20 +127,20 @@ func (a *app) reportRevoke(ref backends.Ref, typ backends.Type, revoked bool, re
 	}
 }
 
-// logoutAll removes every credential (of the provider in args, if one is
-// given) after a confirmation, in one write. Only the credentials that were
-// listed and confirmed are removed.
-func (a *app) logoutAll(ctx context.Context, args []string, revoke, yes bool) error {
+// logoutAll removes every credential (of opts.Provider, if given) after a
+// confirmation, in one write. Only the credentials that were listed and
+// confirmed are removed.
+func (a *app) logoutAll(ctx context.Context, opts logoutOptions) error {
 	provider := ""
-	if len(args) == 1 {
-		p, err := canonicalProvider(args[0])
+	if opts.Provider != "" {
+		p, err := canonicalProvider(opts.Provider)
 		if err != nil {
 			return err
 		}
 		provider = p
 	}
 	onTerminal := a.stdinIsTerminal()
-	if !yes && !onTerminal {
+	if !opts.Yes && !onTerminal {
 		return withHint(exitUsage, errors.New("logout --all needs confirmation, and stdin is not a terminal to ask on; nothing was removed"), "add --yes to remove them without asking")
 	}
 	if o, err := a.options(); err == nil {
@@ -152,7 +169,7 @@ func (a *app) logoutAll(ctx context.Context, args []string, revoke, yes bool) er
 	if len(refs) == 0 {
 		return withHint(exitNoCreds, fmt.Errorf("no %s stored; nothing was removed", what), "credmgr status lists what is stored")
 	}
-	if !yes {
+	if !opts.Yes {
 		names := make([]string, len(refs))
 		for i, r := range refs {
 			names[i] = r.String()
@@ -167,7 +184,7 @@ func (a *app) logoutAll(ctx context.Context, args []string, revoke, yes bool) er
 	}
 	revoked := make([]bool, len(refs))
 	revokeErrs := make([]error, len(refs))
-	if revoke {
+	if opts.Revoke {
 		for i, r := range refs {
 			revoked[i], revokeErrs[i] = a.revoke(ctx, op.Store, r)
 		}
@@ -183,7 +200,7 @@ func (a *app) logoutAll(ctx context.Context, args []string, revoke, yes bool) er
 	}
 	for i, r := range refs {
 		fmt.Fprintf(a.stderr, "credmgr: removed %s from the %s backend\n", r, op.Name)
-		if revoke {
+		if opts.Revoke {
 			a.reportRevoke(r, typs[i], revoked[i], revokeErrs[i])
 		}
 	}
@@ -197,7 +214,7 @@ func (a *app) revoke(ctx context.Context, store backends.Store, ref backends.Ref
 	if err != nil || c.Type != backends.TypeOAuth {
 		return false, nil
 	}
-	if !slices.Contains(flows.Providers(), ref.Provider) {
+	if !slices.Contains(providers.Names(), ref.Provider) {
 		return false, nil
 	}
 	flow, err := a.flow(ref.Provider)

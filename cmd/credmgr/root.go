@@ -14,9 +14,11 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/harden"
+	"github.com/credmgr/credmgr/internal/proxy"
 	"github.com/credmgr/credmgr/internal/ui"
 )
 
@@ -235,6 +237,9 @@ func (a *app) options() (*backends.Options, error) {
 			"remove it from config.toml and list its recipient instead: age-keygen -y KEYFILE prints it",
 			"if config.toml was shared or backed up, treat that key as exposed: make a new one and re-seal")
 	}
+	if err == nil {
+		err = cfg.CheckProviders(providerOf, providers.Names())
+	}
 	if err != nil {
 		return nil, withHint(exitError, err, "fix or remove config.toml")
 	}
@@ -279,9 +284,19 @@ func (a *app) warnDataDir(dir string) {
 	}
 }
 
+// providerOf is what config.toml's [providers.NAME] tables are checked
+// against (see config.CheckProviders): the provider name names, through
+// the table of package flows/providers, and whether credmgr logs in to it.
+func providerOf(name string) (provider string, login bool) {
+	if p, ok := providers.Lookup(name); ok {
+		return p.Name, true
+	}
+	return name, false
+}
+
 // canonicalProvider maps aliases and validates a provider argument.
 func canonicalProvider(name string) (string, error) {
-	p, err := backends.CanonicalProvider(strings.ToLower(name))
+	p, err := providers.Canonical(strings.ToLower(name))
 	if err != nil {
 		return "", usageError(err)
 	}
@@ -294,7 +309,7 @@ func refArg(provider, account string) (backends.Ref, error) {
 	if err != nil {
 		return backends.Ref{}, err
 	}
-	if p == backends.ProxyKeyProvider {
+	if p == proxy.KeyProvider {
 		// Only the proxy key commands read or write these records.
 		return backends.Ref{}, withHint(exitUsage, fmt.Errorf("%s is reserved for proxy keys, not a provider", p),
 			"credmgr proxy key add, list and revoke manage them")

@@ -103,3 +103,43 @@ func exitCode(err error) int {
 	}
 	return exitError
 }
+
+// TestChildEnv checks the child's environment: the passphrase and the
+// variables of the providers used are taken out, the new ones added in name
+// order, and one variable set two ways is a usage error.
+func TestChildEnv(t *testing.T) {
+	anth := backends.Ref{Provider: "anthropic", Account: "default"}
+	work := backends.Ref{Provider: "anthropic", Account: "work"}
+	plan := &execPlan{refs: []backends.Ref{anth}, byProvider: map[string]backends.Ref{"anthropic": anth}}
+	for _, tc := range []struct {
+		name    string
+		environ []string
+		vars    []envVar
+		want    []string
+		usage   bool
+	}{
+		{"cleaned and added",
+			[]string{"PATH=/bin", "CREDMGR_PASSPHRASE=canary", "ANTHROPIC_API_KEY=old", "CLAUDE_CODE_OAUTH_TOKEN=old", "OPENAI_API_KEY=kept"},
+			[]envVar{{"ZED", "z", anth}, {"ANTHROPIC_AUTH_TOKEN", "new", anth}},
+			[]string{"PATH=/bin", "OPENAI_API_KEY=kept", "ANTHROPIC_AUTH_TOKEN=new", "ZED=z"}, false},
+		{"same value twice", []string{"HOME=/h"},
+			[]envVar{{"X", "1", anth}, {"X", "1", work}},
+			[]string{"HOME=/h", "X=1"}, false},
+		{"two values", []string{"HOME=/h"},
+			[]envVar{{"X", "1", anth}, {"X", "2", work}},
+			nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := childEnv(tc.environ, plan, tc.vars)
+			if tc.usage {
+				if exitCode(err) != exitUsage {
+					t.Fatalf("got %v (exit %d), want a usage error", err, exitCode(err))
+				}
+				return
+			}
+			if err != nil || strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("got %q, %v\nwant %q", got, err, tc.want)
+			}
+		})
+	}
+}

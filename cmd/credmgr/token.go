@@ -14,6 +14,7 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/flows/copilot"
+	"github.com/credmgr/credmgr/flows/providers"
 )
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -208,7 +209,7 @@ func (a *app) otherAccountsHint(ref backends.Ref, command string) []string {
 
 // hasLogin reports whether credmgr can log in to (and refresh tokens of)
 // provider.
-func hasLogin(provider string) bool { return slices.Contains(flows.Providers(), provider) }
+func hasLogin(provider string) bool { return slices.Contains(providers.Names(), provider) }
 
 // loginHint is the command that gets a new credential for ref: a login,
 // or for a provider credmgr cannot log in to, an import.

@@ -22,8 +22,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/credmgr/credmgr/internal/cred"
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
@@ -38,15 +38,15 @@ const (
 
 // Flow is the Anthropic login.
 type Flow struct {
-	oauthwire.Base
+	base
 	clientID, authorizeURL, tokenURL, redirectURI string
 }
 
-var _ flowapi.Flow = (*Flow)(nil)
+var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
-func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("anthropic", cfg), clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
+func New(cfg flows.Config) (*Flow, error) {
+	f := &Flow{base: oauthwire.NewBase("anthropic", cfg), clientID: DefaultClientID, authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL,
 		redirectURI: DefaultRedirectURI}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("anthropic", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.Text(&f.clientID)},
@@ -57,7 +57,7 @@ func New(cfg flowapi.Config) (*Flow, error) {
 }
 
 // Login shows (and opens) the authorize URL and asks for the pasted code.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	state := oauthwire.RandomState()
 	q := url.Values{
@@ -73,22 +73,22 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	authURL := f.authorizeURL + "?" + q.Encode()
 	ui.Info("To log in to Claude, open this URL and approve:")
 	ui.Info(authURL)
-	if opts.Mode != flowapi.ModeNoBrowser && !ui.OpenBrowser(authURL) {
+	if opts.Mode != flows.ModeNoBrowser && !ui.OpenBrowser(authURL) {
 		ui.Info("(no browser could be opened here: open the URL on any device)")
 	}
 	pasted, err := ui.Prompt(ctx, "Paste the code shown after approving (code#state): ")
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	code, gotState, err := ParsePasted(pasted)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	if gotState == "" {
-		return cred.Credential{}, fmt.Errorf("%w: the pasted code has no #state part; paste the whole code#state the page shows", flowapi.ErrStateMismatch)
+		return backends.Credential{}, fmt.Errorf("%w: the pasted code has no #state part; paste the whole code#state the page shows", flows.ErrStateMismatch)
 	}
 	if subtle.ConstantTimeCompare([]byte(gotState), []byte(state)) != 1 {
-		return cred.Credential{}, fmt.Errorf("%w: the pasted code belongs to another login; start again and paste the code this login shows", flowapi.ErrStateMismatch)
+		return backends.Credential{}, fmt.Errorf("%w: the pasted code belongs to another login; start again and paste the code this login shows", flows.ErrStateMismatch)
 	}
 	var t oauthwire.TokenResponse
 	err = oauthwire.PostJSON(ctx, f.HTTP(), f.tokenURL, "the token endpoint", map[string]string{
@@ -102,14 +102,14 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	if err != nil {
 		var he *oauthwire.HTTPError
 		if errors.As(err, &he) && he.Code == "invalid_grant" {
-			return cred.Credential{}, fmt.Errorf("the code was not accepted (expired or already used; start again): %w", err)
+			return backends.Credential{}, fmt.Errorf("the code was not accepted (expired or already used; start again): %w", err)
 		}
-		return cred.Credential{}, fmt.Errorf("redeeming the login code: %w", err)
+		return backends.Credential{}, fmt.Errorf("redeeming the login code: %w", err)
 	}
 	if t.AccessToken == "" {
-		return cred.Credential{}, errors.New("the token endpoint answered without an access token")
+		return backends.Credential{}, errors.New("the token endpoint answered without an access token")
 	}
-	c := cred.Credential{Type: cred.TypeOAuth}
+	c := backends.Credential{Type: backends.TypeOAuth}
 	f.apply(&c, &t)
 	return c, nil
 }
@@ -119,12 +119,12 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 func ParsePasted(s string) (code, state string, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", "", flowapi.Mark(errors.New("nothing was pasted"), flowapi.ErrBadPaste)
+		return "", "", flows.Mark(errors.New("nothing was pasted"), flows.ErrBadPaste)
 	}
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.RawQuery != "" {
 		q := u.Query()
 		if q.Get("error") == "access_denied" {
-			return "", "", fmt.Errorf("%w (access_denied)", flowapi.ErrDenied)
+			return "", "", fmt.Errorf("%w (access_denied)", flows.ErrDenied)
 		}
 		return q.Get("code"), q.Get("state"), nil
 	}
@@ -136,12 +136,12 @@ func ParsePasted(s string) (code, state string, err error) {
 	}
 	code, state, _ = strings.Cut(s, "#")
 	if code == "" {
-		return "", "", flowapi.Mark(errors.New("the pasted text holds no code"), flowapi.ErrBadPaste)
+		return "", "", flows.Mark(errors.New("the pasted text holds no code"), flows.ErrBadPaste)
 	}
 	return code, state, nil
 }
 
-func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
+func (f *Flow) apply(c *backends.Credential, t *oauthwire.TokenResponse) {
 	t.Apply(c, f.Now(), time.Time{}) // Anthropic may rotate the refresh token
 	if t.Scope != "" {
 		c.Scopes = strings.Fields(t.Scope)
@@ -150,10 +150,10 @@ func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
 
 // Refresh exchanges the refresh token at the JSON token endpoint, without
 // a scope (Anthropic rejects one).
-func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+func (f *Flow) Refresh(ctx context.Context, c backends.Credential) (backends.Credential, error) {
 	t, err := oauthwire.RefreshJSON(ctx, f.HTTP(), f.tokenURL, f.clientID, c.RefreshToken)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	n := c.Clone()
 	f.apply(&n, t)

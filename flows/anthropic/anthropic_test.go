@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/flows/anthropic"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/anthropic"
-	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
 func newFlow(t *testing.T, srv *fake.Server) *anthropic.Flow {
 	t.Helper()
-	f, err := anthropic.New(flowapi.Config{Settings: srv.Settings()})
+	f, err := anthropic.New(flows.Config{Settings: srv.Settings()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,11 +40,11 @@ func TestLogin(t *testing.T) {
 		{name: "wrong state", paste: func(s string) string {
 			code, _, _ := strings.Cut(s, "#")
 			return code + "#not-this-login"
-		}, wantErr: flowapi.ErrStateMismatch},
+		}, wantErr: flows.ErrStateMismatch},
 		{name: "missing state", paste: func(s string) string {
 			code, _, _ := strings.Cut(s, "#")
 			return code
-		}, wantErr: flowapi.ErrStateMismatch},
+		}, wantErr: flows.ErrStateMismatch},
 		{name: "wrong code", paste: func(s string) string {
 			_, state, _ := strings.Cut(s, "#")
 			return "ac_guessed#" + state
@@ -52,7 +52,7 @@ func TestLogin(t *testing.T) {
 		{name: "nothing pasted", paste: func(string) string { return "  " }, errText: "nothing was pasted"},
 		{name: "denied, callback URL pasted", deny: true, paste: func(string) string {
 			return "https://console.anthropic.com/oauth/code/callback?error=access_denied&state=x"
-		}, wantErr: flowapi.ErrDenied},
+		}, wantErr: flows.ErrDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +70,7 @@ func TestLogin(t *testing.T) {
 				}
 				return s
 			}}
-			c, err := f.Login(context.Background(), person, flowapi.LoginOptions{})
+			c, err := f.Login(context.Background(), person, flows.LoginOptions{})
 			if tt.wantErr != nil || tt.errText != "" {
 				if err == nil {
 					t.Fatal("login succeeded, want an error")
@@ -122,7 +122,7 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("refresh did not rotate: %+v", c)
 	}
 	_, err = f.Refresh(context.Background(), old)
-	if !errors.Is(err, flowapi.ErrReloginRequired) {
+	if !errors.Is(err, flows.ErrReloginRequired) {
 		t.Errorf("used refresh token: err = %v, want ErrReloginRequired", err)
 	}
 	if strings.Contains(err.Error(), rt) {
@@ -140,11 +140,11 @@ func TestRefresh(t *testing.T) {
 	}
 
 	srv.Set(func(s *fake.Server) { s.FailRefresh = true })
-	if _, err := f.Refresh(context.Background(), c2); err == nil || errors.Is(err, flowapi.ErrReloginRequired) {
+	if _, err := f.Refresh(context.Background(), c2); err == nil || errors.Is(err, flows.ErrReloginRequired) {
 		t.Errorf("server error: err = %v, want a plain error", err)
 	}
 	srv.Close()
-	if _, err := f.Refresh(context.Background(), c2); err == nil || errors.Is(err, flowapi.ErrReloginRequired) {
+	if _, err := f.Refresh(context.Background(), c2); err == nil || errors.Is(err, flows.ErrReloginRequired) {
 		t.Errorf("network down: err = %v, want a plain error", err)
 	}
 }
@@ -162,7 +162,7 @@ func TestParsePasted(t *testing.T) {
 			t.Errorf("ParsePasted(%q) = %q, %q, %v", tt.in, code, state, err)
 		}
 	}
-	if _, _, err := anthropic.ParsePasted("https://x/cb?error=access_denied&state=s"); !errors.Is(err, flowapi.ErrDenied) {
+	if _, _, err := anthropic.ParsePasted("https://x/cb?error=access_denied&state=s"); !errors.Is(err, flows.ErrDenied) {
 		t.Errorf("denied callback URL: err = %v", err)
 	}
 }

@@ -32,8 +32,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
@@ -101,7 +101,7 @@ var ErrNoCopilotAccess = errors.New("no Copilot access")
 
 // Flow is the GitHub Copilot login.
 type Flow struct {
-	oauthwire.Base
+	base
 	clientID, githubURL, apiURL string
 	// githubSet and apiSet say that the URLs come from settings, which
 	// win over --enterprise.
@@ -113,11 +113,11 @@ type Flow struct {
 	unit time.Duration
 }
 
-var _ flowapi.Flow = (*Flow)(nil)
+var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
-func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout, unit: time.Second}
+func New(cfg flows.Config) (*Flow, error) {
+	f := &Flow{base: oauthwire.NewBase("github-copilot", cfg), clientID: DefaultClientID, githubURL: DefaultGitHubURL, apiURL: DefaultAPIURL, deviceTimeout: DeviceTimeout, unit: time.Second}
 	err := oauthwire.ParseSettings("github-copilot", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
 		{Key: "github_url", Parse: oauthwire.BaseURL(&f.githubURL, "https://ghe.example.com", &f.githubSet)},
@@ -179,7 +179,7 @@ func EnterpriseHost(s string) (string, error) {
 func (f *Flow) endpoints(enterprise string) (githubURL, apiURL, host string, err error) {
 	host, err = EnterpriseHost(enterprise)
 	if err != nil {
-		return "", "", "", flowapi.Mark(err, ErrEnterpriseHost)
+		return "", "", "", flows.Mark(err, ErrEnterpriseHost)
 	}
 	githubURL, apiURL = f.githubURL, f.apiURL
 	if host != "" {
@@ -196,7 +196,7 @@ func (f *Flow) endpoints(enterprise string) (githubURL, apiURL, host string, err
 // refreshAPIURL is the token-exchange base URL for a stored credential:
 // the api_url setting, else the credential's enterprise host, else the
 // default.
-func (f *Flow) refreshAPIURL(c cred.Credential) string {
+func (f *Flow) refreshAPIURL(c backends.Credential) string {
 	if f.apiSet {
 		return f.apiURL
 	}
@@ -231,20 +231,20 @@ func (f *Flow) postForm(ctx context.Context, rawURL, endpoint string, form url.V
 // Login runs the GitHub device flow whatever opts.Mode says (GitHub
 // offers no other for this client) and exchanges the GitHub token for a
 // Copilot token. opts.Enterprise names a GitHub Enterprise host.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	githubURL, apiURL, host, err := f.endpoints(opts.Enterprise)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	ghToken, scopes, err := f.device(ctx, ui, githubURL)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	env, err := f.exchange(ctx, apiURL, ghToken)
 	if err != nil {
-		return cred.Credential{}, classifyExchange(err, false)
+		return backends.Credential{}, classifyExchange(err, false)
 	}
-	c := cred.Credential{Type: cred.TypeOAuth, RefreshToken: ghToken, Scopes: scopes}
+	c := backends.Credential{Type: backends.TypeOAuth, RefreshToken: ghToken, Scopes: scopes}
 	if host != "" {
 		c.Extra = map[string]string{ExtraEnterpriseURL: host}
 	}
@@ -253,7 +253,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 }
 
 // device runs the GitHub device flow and returns the GitHub token.
-func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (token string, scopes []string, err error) {
+func (f *Flow) device(ctx context.Context, ui flows.UI, githubURL string) (token string, scopes []string, err error) {
 	post := func(out any) error {
 		return f.postForm(ctx, githubURL+"/login/device/code", "the device-code endpoint",
 			url.Values{"client_id": {f.clientID}, "scope": {scope}}, out)
@@ -300,9 +300,9 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 			}
 			interval = next
 		case code == "access_denied":
-			return "", nil, fmt.Errorf("%w: GitHub answered access_denied", flowapi.ErrDenied)
+			return "", nil, fmt.Errorf("%w: GitHub answered access_denied", flows.ErrDenied)
 		case code == "expired_token":
-			return "", nil, fmt.Errorf("%w: GitHub answered expired_token", flowapi.ErrExpired)
+			return "", nil, fmt.Errorf("%w: GitHub answered expired_token", flows.ErrExpired)
 		case err != nil:
 			return "", nil, classify(fmt.Errorf("device login failed: %w", err), code)
 		case t.Error != "":
@@ -315,11 +315,11 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, githubURL string) (tok
 }
 
 // classify marks a GitHub device-flow error by its code: a refused
-// client is flowapi.ErrClientRejected.
+// client is flows.ErrClientRejected.
 func classify(err error, code string) error {
 	switch code {
 	case "device_flow_disabled", "incorrect_client_credentials", "unauthorized_client":
-		return flowapi.Mark(err, flowapi.ErrClientRejected)
+		return flows.Mark(err, flows.ErrClientRejected)
 	}
 	return err
 }
@@ -376,7 +376,7 @@ func (f *Flow) exchange(ctx context.Context, apiURL, ghToken string) (*envelope,
 
 // classifyExchange explains a failed token exchange. In a refresh a 401
 // (the GitHub token was revoked) or 403 (no Copilot access) wraps
-// flowapi.ErrReloginRequired.
+// flows.ErrReloginRequired.
 func classifyExchange(err error, refresh bool) error {
 	var he *oauthwire.HTTPError
 	if !errors.As(err, &he) {
@@ -384,7 +384,7 @@ func classifyExchange(err error, refresh bool) error {
 	}
 	wrap := func(msg string) error {
 		if refresh {
-			return fmt.Errorf("%w: %s: %w", flowapi.ErrReloginRequired, msg, err)
+			return fmt.Errorf("%w: %s: %w", flows.ErrReloginRequired, msg, err)
 		}
 		return fmt.Errorf("%s: %w", msg, err)
 	}
@@ -392,15 +392,15 @@ func classifyExchange(err error, refresh bool) error {
 	case http.StatusUnauthorized:
 		return wrap("GitHub rejected the GitHub token")
 	case http.StatusForbidden:
-		return flowapi.Mark(wrap("this GitHub account has no Copilot access: no active Copilot subscription, or an organization policy blocks it"), ErrNoCopilotAccess)
+		return flows.Mark(wrap("this GitHub account has no Copilot access: no active Copilot subscription, or an organization policy blocks it"), ErrNoCopilotAccess)
 	case http.StatusNotFound:
-		return fmt.Errorf("%w: %w", flowapi.ErrNoEndpoint, err)
+		return fmt.Errorf("%w: %w", flows.ErrNoEndpoint, err)
 	}
 	return err
 }
 
 // apply copies a Copilot token answer into c.
-func (f *Flow) apply(c *cred.Credential, env *envelope) {
+func (f *Flow) apply(c *backends.Credential, env *envelope) {
 	now := f.Now()
 	c.AccessToken = env.Token
 	c.IssuedAt = now.UTC().Truncate(time.Second)
@@ -462,10 +462,10 @@ func apiBaseURL(env *envelope, enterprise string) string {
 
 // Refresh exchanges the stored GitHub token (RefreshToken) for a new
 // Copilot token. The GitHub token is kept as it is.
-func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+func (f *Flow) Refresh(ctx context.Context, c backends.Credential) (backends.Credential, error) {
 	env, err := f.exchange(ctx, f.refreshAPIURL(c), c.RefreshToken)
 	if err != nil {
-		return cred.Credential{}, classifyExchange(err, true)
+		return backends.Credential{}, classifyExchange(err, true)
 	}
 	n := c.Clone()
 	f.apply(&n, env)

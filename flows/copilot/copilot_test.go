@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
-	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
 // testUnit is one protocol second in tests: interval 2 = 100ms, the
@@ -33,7 +33,7 @@ func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
 	for k, v := range settings {
 		s[k] = v
 	}
-	fl, err := New(flowapi.Config{Settings: s})
+	fl, err := New(flows.Config{Settings: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,21 +78,21 @@ func TestLogin(t *testing.T) {
 		name     string
 		setup    func(*fake.Server)
 		settings map[string]string
-		opts     flowapi.LoginOptions
+		opts     flows.LoginOptions
 		wantErr  error
 		wantMsg  string
 	}{
 		{name: "approve at once"},
-		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser}},
-		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
-		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired},
-		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
+		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flows.LoginOptions{Mode: flows.ModeBrowser}},
+		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flows.ErrDenied},
+		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flows.ErrExpired},
+		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flows.ErrExpired},
 		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never },
-			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flowapi.ErrExpired},
+			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flows.ErrExpired},
 		{name: "no subscription", setup: func(s *fake.Server) { s.NoSubscription = true },
 			wantMsg: "no Copilot access: no active Copilot subscription"},
 		{name: "wrong client", settings: map[string]string{"client_id": "Iv1.nope"},
-			wantMsg: "(incorrect_client_credentials)", wantErr: flowapi.ErrClientRejected},
+			wantMsg: "(incorrect_client_credentials)", wantErr: flows.ErrClientRejected},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,7 +122,7 @@ func TestLogin(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
 					t.Fatalf("err = %v, want it to contain %q", err, tt.wantMsg)
 				}
-				if errors.Is(err, flowapi.ErrReloginRequired) {
+				if errors.Is(err, flows.ErrReloginRequired) {
 					t.Errorf("a login error wraps ErrReloginRequired: %v", err)
 				}
 			case err != nil:
@@ -165,7 +165,7 @@ func TestSlowDown(t *testing.T) {
 			f.Set(func(s *fake.Server) { s.Interval = 2; s.PendingPolls = 1; tt.setup(s) })
 			fl := newFlow(t, f, nil)
 			ui := &fakeprovider.Person{NoBrowser: true}
-			_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
+			_, err := fl.Login(context.Background(), ui, flows.LoginOptions{})
 			noLeak(t, f, ui, err)
 			if err != nil {
 				t.Fatal(err)
@@ -265,7 +265,7 @@ func TestRefreshErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("refresh succeeded")
 			}
-			if errors.Is(err, flowapi.ErrReloginRequired) != tt.wantRelogin {
+			if errors.Is(err, flows.ErrReloginRequired) != tt.wantRelogin {
 				t.Errorf("err = %v; want ErrReloginRequired = %v", err, tt.wantRelogin)
 			}
 			if !strings.Contains(err.Error(), tt.wantMsg) {
@@ -312,7 +312,7 @@ func TestEnterprise(t *testing.T) {
 	defer f.Close()
 	target, _ := url.Parse(f.URL)
 	rt := &rewriteTransport{target: target}
-	cfg := flowapi.Config{HTTPClient: &http.Client{Transport: rt}}
+	cfg := flows.Config{HTTPClient: &http.Client{Transport: rt}}
 	fl, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func TestEnterprise(t *testing.T) {
 	fl.unit = testUnit
 	f.Set(func(s *fake.Server) { s.Interval = 2 })
 	ui := &fakeprovider.Person{NoBrowser: true}
-	c, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{Enterprise: "https://GHE.Example.com/"})
+	c, err := fl.Login(context.Background(), ui, flows.LoginOptions{Enterprise: "https://GHE.Example.com/"})
 	noLeak(t, f, ui, err)
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +351,7 @@ func TestEnterprise(t *testing.T) {
 	// Without --enterprise the requests go to github.com.
 	fl3, _ := New(cfg)
 	fl3.unit = testUnit
-	if _, err := fl3.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{}); err != nil {
+	if _, err := fl3.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flows.LoginOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want = []string{"https://github.com/login/device/code", "https://github.com/login/oauth/access_token",
@@ -368,7 +368,7 @@ func TestEnterpriseSettings(t *testing.T) {
 	defer f.Close()
 	f.Set(func(s *fake.Server) { s.Interval = 2 })
 	fl := newFlow(t, f, nil)
-	c, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com"})
+	c, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flows.LoginOptions{Enterprise: "ghe.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func TestEnterpriseSettings(t *testing.T) {
 	if _, err := fl.Refresh(context.Background(), c); err != nil {
 		t.Fatalf("refresh against the api_url setting: %v", err)
 	}
-	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Enterprise: "ghe.example.com/path"}); !errors.Is(err, ErrEnterpriseHost) || !strings.Contains(err.Error(), "is not a host name") {
+	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flows.LoginOptions{Enterprise: "ghe.example.com/path"}); !errors.Is(err, ErrEnterpriseHost) || !strings.Contains(err.Error(), "is not a host name") {
 		t.Errorf("bad enterprise host: err = %v", err)
 	}
 }
@@ -410,7 +410,7 @@ func TestEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fl, err := New(flowapi.Config{Settings: tt.settings})
+			fl, err := New(flows.Config{Settings: tt.settings})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -429,8 +429,8 @@ func TestEndpoints(t *testing.T) {
 }
 
 func TestRefreshAPIURL(t *testing.T) {
-	plain, _ := New(flowapi.Config{})
-	set, _ := New(flowapi.Config{Settings: map[string]string{"api_url": "http://127.0.0.1:7"}})
+	plain, _ := New(flows.Config{})
+	set, _ := New(flows.Config{Settings: map[string]string{"api_url": "http://127.0.0.1:7"}})
 	ent := cred.Credential{Extra: map[string]string{ExtraEnterpriseURL: "ghe.example.com"}}
 	for _, tt := range []struct {
 		f    *Flow
@@ -488,7 +488,7 @@ func TestNew(t *testing.T) {
 		{settings: map[string]string{"client_id": ""}, wantErr: "client_id is empty"},
 	}
 	for _, tt := range tests {
-		fl, err := New(flowapi.Config{Settings: tt.settings})
+		fl, err := New(flows.Config{Settings: tt.settings})
 		if tt.wantErr == "" {
 			if err != nil || fl.Provider() != "github-copilot" {
 				t.Errorf("New(%v) = %v", tt.settings, err)

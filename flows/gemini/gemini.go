@@ -30,8 +30,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/credmgr/credmgr/internal/cred"
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
 	"github.com/credmgr/credmgr/internal/loopback"
 	"github.com/credmgr/credmgr/internal/oauthwire"
@@ -68,18 +68,18 @@ const tokenEndpoint = "the token endpoint"
 
 // Flow is the Google Gemini login.
 type Flow struct {
-	oauthwire.Base
+	base
 	clientID, clientSecret string
 	authorizeURL, tokenURL string
 	codeRedirectURI        string
 	loginTimeout           time.Duration
 }
 
-var _ flowapi.Flow = (*Flow)(nil)
+var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
-func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
+func New(cfg flows.Config) (*Flow, error) {
+	f := &Flow{base: oauthwire.NewBase("gemini", cfg), clientID: DefaultClientID, clientSecret: DefaultClientSecret,
 		authorizeURL: DefaultAuthorizeURL, tokenURL: DefaultTokenURL, codeRedirectURI: DefaultCodeRedirectURI, loginTimeout: LoginTimeout}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("gemini", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use gemini-cli's client")},
@@ -109,19 +109,19 @@ func (f *Flow) clientContext(ctx context.Context) context.Context {
 // Login runs the browser (loopback) flow for ModeBrowser, and for
 // ModeAuto when a local browser can be expected (opts.Display); otherwise
 // (ModeNoBrowser, ModeDevice, ModeAuto without a display) the paste flow.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	switch opts.Mode {
-	case flowapi.ModeNoBrowser, flowapi.ModeDevice:
+	case flows.ModeNoBrowser, flows.ModeDevice:
 		return f.paste(ctx, ui, opts)
-	case flowapi.ModeBrowser:
+	case flows.ModeBrowser:
 		return f.browser(ctx, ui, opts)
-	case flowapi.ModeAuto:
+	case flows.ModeAuto:
 		if opts.Display {
 			return f.browser(ctx, ui, opts)
 		}
 		return f.paste(ctx, ui, opts)
 	}
-	return cred.Credential{}, fmt.Errorf("unknown login mode %q", opts.Mode)
+	return backends.Credential{}, fmt.Errorf("unknown login mode %q", opts.Mode)
 }
 
 // ErrNoRefreshToken is returned when Google answered a login without a
@@ -132,12 +132,12 @@ var ErrNoRefreshToken = errors.New("the token endpoint answered without a refres
 // errLoginTimeout is the cause of the browser flow's own deadline.
 var errLoginTimeout = errors.New("browser login timed out")
 
-func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) browser(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	state := oauthwire.RandomState()
 	srv, err := loopback.Listen(CallbackPath, state, 0)
 	if err != nil {
-		return cred.Credential{}, flowapi.Mark(err, flowapi.ErrLoopback)
+		return backends.Credential{}, flows.Mark(err, flows.ErrLoopback)
 	}
 	defer srv.Close()
 	conf := f.config(fmt.Sprintf("http://127.0.0.1:%d%s", srv.Port, CallbackPath))
@@ -155,37 +155,37 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return cred.Credential{}, ctx.Err() // Ctrl-C or the caller's deadline
+		return backends.Credential{}, ctx.Err() // Ctrl-C or the caller's deadline
 	case context.Cause(wctx) == errLoginTimeout:
-		return cred.Credential{}, flowapi.Mark(fmt.Errorf("%w: the browser did not come back within %s", flowapi.ErrExpired, f.loginTimeout), flowapi.ErrLoopback)
-	case errors.Is(err, flowapi.ErrStateMismatch):
-		return cred.Credential{}, err
-	case errors.Is(err, flowapi.ErrDenied):
-		return cred.Credential{}, err
+		return backends.Credential{}, flows.Mark(fmt.Errorf("%w: the browser did not come back within %s", flows.ErrExpired, f.loginTimeout), flows.ErrLoopback)
+	case errors.Is(err, flows.ErrStateMismatch):
+		return backends.Credential{}, err
+	case errors.Is(err, flows.ErrDenied):
+		return backends.Credential{}, err
 	default:
-		return cred.Credential{}, fmt.Errorf("the login callback failed: %w", err)
+		return backends.Credential{}, fmt.Errorf("the login callback failed: %w", err)
 	}
 	return f.exchange(ctx, conf, code, verifier, opts)
 }
 
 // paste is gemini-cli's user-code flow: Google shows the code on its own
 // page and the person pastes it here.
-func (f *Flow) paste(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) paste(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	conf := f.config(f.codeRedirectURI)
 	authURL := conf.AuthCodeURL(oauthwire.RandomState(), oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier))
 	ui.Info("To log in to Google for Gemini, open this URL on any device and approve:")
 	ui.Info(authURL)
-	if opts.Mode != flowapi.ModeNoBrowser && !ui.OpenBrowser(authURL) {
+	if opts.Mode != flows.ModeNoBrowser && !ui.OpenBrowser(authURL) {
 		ui.Info("(no browser could be opened here: open the URL on any device)")
 	}
 	pasted, err := ui.Prompt(ctx, "Enter the authorization code: ")
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	code, err := parsePasted(pasted)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	return f.exchange(ctx, conf, code, verifier, opts)
 }
@@ -195,7 +195,7 @@ func (f *Flow) paste(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 func parsePasted(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", flowapi.Mark(errors.New("nothing was pasted"), flowapi.ErrBadPaste)
+		return "", flows.Mark(errors.New("nothing was pasted"), flows.ErrBadPaste)
 	}
 	var q url.Values
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.RawQuery != "" {
@@ -207,43 +207,43 @@ func parsePasted(s string) (string, error) {
 		return s, nil
 	}
 	if e := q.Get("error"); e == "access_denied" {
-		return "", fmt.Errorf("%w (access_denied)", flowapi.ErrDenied)
+		return "", fmt.Errorf("%w (access_denied)", flows.ErrDenied)
 	} else if e != "" {
 		what := "an error"
 		if c := oauthwire.SafeCode(e); c != "" {
 			what = "the error " + c
 		}
-		return "", flowapi.Mark(fmt.Errorf("the pasted text carries %s", what), flowapi.ErrBadPaste)
+		return "", flows.Mark(fmt.Errorf("the pasted text carries %s", what), flows.ErrBadPaste)
 	}
 	if c := q.Get("code"); c != "" {
 		return c, nil
 	}
-	return "", flowapi.Mark(errors.New("the pasted text holds no authorization code"), flowapi.ErrBadPaste)
+	return "", flows.Mark(errors.New("the pasted text holds no authorization code"), flows.ErrBadPaste)
 }
 
 // exchange redeems an authorization code.
-func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier string, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) exchange(ctx context.Context, conf *oauth2.Config, code, verifier string, opts flows.LoginOptions) (backends.Credential, error) {
 	tok, err := conf.Exchange(f.clientContext(ctx), code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		err = scrubTokenError(err, code, verifier, f.clientSecret)
 		var he *oauthwire.HTTPError
 		if errors.As(err, &he) && he.Code == "invalid_grant" {
-			return cred.Credential{}, fmt.Errorf("the authorization code was not accepted (mistyped, expired or already used): %w", err)
+			return backends.Credential{}, fmt.Errorf("the authorization code was not accepted (mistyped, expired or already used): %w", err)
 		}
-		return cred.Credential{}, fmt.Errorf("redeeming the login code: %w", err)
+		return backends.Credential{}, fmt.Errorf("redeeming the login code: %w", err)
 	}
 	if tok.RefreshToken == "" {
-		return cred.Credential{}, ErrNoRefreshToken
+		return backends.Credential{}, ErrNoRefreshToken
 	}
-	c := cred.Credential{Type: cred.TypeOAuth}
+	c := backends.Credential{Type: backends.TypeOAuth}
 	f.apply(&c, tok)
 	return c, nil
 }
 
 // apply copies a token response into c, keeping what the response omits
 // (Google sends no refresh token on refresh). Without expires_in the
-// access token is taken to live flowapi.DefaultLifetime.
-func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
+// access token is taken to live flows.DefaultLifetime.
+func (f *Flow) apply(c *backends.Credential, tok *oauth2.Token) {
 	now := f.Now()
 	c.AccessToken = tok.AccessToken
 	c.IssuedAt = now.UTC().Truncate(time.Second)
@@ -271,7 +271,7 @@ func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
 				if c.Extra == nil {
 					c.Extra = map[string]string{}
 				}
-				c.Extra[cred.ExtraEmail] = e
+				c.Extra[backends.ExtraEmail] = e
 			}
 		}
 	}
@@ -279,12 +279,12 @@ func (f *Flow) apply(c *cred.Credential, tok *oauth2.Token) {
 
 // Refresh exchanges the refresh token (a form POST with the client id and
 // secret). Google does not rotate refresh tokens, so the old one is kept.
-func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+func (f *Flow) Refresh(ctx context.Context, c backends.Credential) (backends.Credential, error) {
 	src := f.config("").TokenSource(f.clientContext(ctx), &oauth2.Token{RefreshToken: c.RefreshToken})
 	tok, err := src.Token()
 	if err != nil {
 		err = oauthwire.ClassifyRefresh(scrubTokenError(err, c.RefreshToken, f.clientSecret))
-		return cred.Credential{}, fmt.Errorf("refreshing the Gemini token: %w", err)
+		return backends.Credential{}, fmt.Errorf("refreshing the Gemini token: %w", err)
 	}
 	n := c.Clone()
 	f.apply(&n, tok)

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/gemini"
-	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
 var testNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -112,7 +112,7 @@ func newFlow(t *testing.T, fk *fake.Server, extra map[string]string) *Flow {
 	for k, v := range extra {
 		settings[k] = v
 	}
-	f, err := New(flowapi.Config{Settings: settings, HTTPClient: &http.Client{Timeout: 5 * time.Second},
+	f, err := New(flows.Config{Settings: settings, HTTPClient: &http.Client{Timeout: 5 * time.Second},
 		Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -178,7 +178,7 @@ func checkCred(t *testing.T, fk *fake.Server, c cred.Credential) {
 func TestLogin(t *testing.T) {
 	tests := []struct {
 		name     string
-		mode     flowapi.Mode
+		mode     flows.Mode
 		display  bool // a local browser can be expected (for ModeAuto)
 		account  string
 		decision fakeprovider.Decision
@@ -193,31 +193,31 @@ func TestLogin(t *testing.T) {
 		noAuthorize bool
 	}{
 		{name: "loopback auto with display", display: true},
-		{name: "loopback browser with account", mode: flowapi.ModeBrowser, account: "work"},
-		{name: "loopback no browser opened", mode: flowapi.ModeBrowser, browse: func(t *testing.T, authURL string) bool {
+		{name: "loopback browser with account", mode: flows.ModeBrowser, account: "work"},
+		{name: "loopback no browser opened", mode: flows.ModeBrowser, browse: func(t *testing.T, authURL string) bool {
 			followBrowser(t, authURL) // the person opened the printed URL by hand
 			return false
 		}},
-		{name: "loopback denied", mode: flowapi.ModeBrowser, decision: fakeprovider.Deny, wantErr: flowapi.ErrDenied, wantText: "access_denied"},
-		{name: "loopback wrong state", mode: flowapi.ModeBrowser, browse: callback("state=forged&code=4/0forged-code-0123456789"),
-			wantErr: flowapi.ErrStateMismatch, wantText: "did not come from this login", pasted: "4/0forged-code-0123456789",
+		{name: "loopback denied", mode: flows.ModeBrowser, decision: fakeprovider.Deny, wantErr: flows.ErrDenied, wantText: "access_denied"},
+		{name: "loopback wrong state", mode: flows.ModeBrowser, browse: callback("state=forged&code=4/0forged-code-0123456789"),
+			wantErr: flows.ErrStateMismatch, wantText: "did not come from this login", pasted: "4/0forged-code-0123456789",
 			noAuthorize: true},
-		{name: "loopback missing state", mode: flowapi.ModeBrowser, browse: callback("code=4/0forged-code-0123456789"),
-			wantErr: flowapi.ErrStateMismatch, pasted: "4/0forged-code-0123456789", noAuthorize: true},
-		{name: "loopback never approved", mode: flowapi.ModeBrowser, decision: fakeprovider.Never, wantErr: flowapi.ErrExpired, wantText: "did not come back within", wantErr2: flowapi.ErrLoopback},
-		{name: "paste no-browser", mode: flowapi.ModeNoBrowser, paste: readCode},
-		{name: "paste device", mode: flowapi.ModeDevice, account: "ci", paste: readCode},
+		{name: "loopback missing state", mode: flows.ModeBrowser, browse: callback("code=4/0forged-code-0123456789"),
+			wantErr: flows.ErrStateMismatch, pasted: "4/0forged-code-0123456789", noAuthorize: true},
+		{name: "loopback never approved", mode: flows.ModeBrowser, decision: fakeprovider.Never, wantErr: flows.ErrExpired, wantText: "did not come back within", wantErr2: flows.ErrLoopback},
+		{name: "paste no-browser", mode: flows.ModeNoBrowser, paste: readCode},
+		{name: "paste device", mode: flows.ModeDevice, account: "ci", paste: readCode},
 		{name: "paste auto without display", paste: readCode, browse: func(*testing.T, string) bool { return false }},
-		{name: "paste whole URL", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
+		{name: "paste whole URL", mode: flows.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
 			return "  " + DefaultCodeRedirectURI + "?code=" + url.QueryEscape(readCode(t, authURL)) + "&scope=x\n"
 		}},
-		{name: "paste custom redirect", mode: flowapi.ModeNoBrowser, paste: readCode,
+		{name: "paste custom redirect", mode: flows.ModeNoBrowser, paste: readCode,
 			settings: map[string]string{"code_redirect_uri": "https://codeassist.example.test/authcode"}},
-		{name: "paste garbage", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
+		{name: "paste garbage", mode: flows.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
 			readCode(t, authURL)
 			return "4/0garbage-pasted-code-0123456789"
 		}, wantText: "not accepted", pasted: "4/0garbage-pasted-code-0123456789"},
-		{name: "paste code already used", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
+		{name: "paste code already used", mode: flows.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
 			code := readCode(t, authURL)
 			// Someone else redeems it first (without the verifier).
 			u, _ := url.Parse(authURL)
@@ -230,11 +230,11 @@ func TestLogin(t *testing.T) {
 			resp.Body.Close()
 			return code
 		}, wantText: "already used"},
-		{name: "paste nothing", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string { return " \n" },
+		{name: "paste nothing", mode: flows.ModeNoBrowser, paste: func(t *testing.T, authURL string) string { return " \n" },
 			wantText: "nothing was pasted", noAuthorize: true},
-		{name: "paste denied URL", mode: flowapi.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
+		{name: "paste denied URL", mode: flows.ModeNoBrowser, paste: func(t *testing.T, authURL string) string {
 			return DefaultCodeRedirectURI + "?error=access_denied"
-		}, wantErr: flowapi.ErrDenied, noAuthorize: true},
+		}, wantErr: flows.ErrDenied, noAuthorize: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,7 +250,7 @@ func TestLogin(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 
-			c, err := f.Login(ctx, ui, flowapi.LoginOptions{Mode: tt.mode, Display: tt.display})
+			c, err := f.Login(ctx, ui, flows.LoginOptions{Mode: tt.mode, Display: tt.display})
 
 			noSecrets(t, fk, ui, err, tt.pasted)
 			if ui.AuthURL() == "" {
@@ -264,8 +264,8 @@ func TestLogin(t *testing.T) {
 			case q != nil && (q.Get("access_type") != "offline" || q.Get("prompt") != "consent" || q.Get("code_challenge_method") != "S256"):
 				t.Errorf("authorize query lacks offline access, consent or S256: %v", q)
 			}
-			paste := tt.mode == flowapi.ModeNoBrowser || tt.mode == flowapi.ModeDevice || tt.mode == flowapi.ModeAuto && !tt.display
-			if tt.mode == flowapi.ModeNoBrowser && len(ui.Opened()) != 0 {
+			paste := tt.mode == flows.ModeNoBrowser || tt.mode == flows.ModeDevice || tt.mode == flows.ModeAuto && !tt.display
+			if tt.mode == flows.ModeNoBrowser && len(ui.Opened()) != 0 {
 				t.Errorf("--no-browser opened a browser")
 			}
 			if paste && len(ui.Prompts()) != 1 {
@@ -305,7 +305,7 @@ func TestLogin(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantText) {
 				t.Errorf("error %q does not mention %q", err, tt.wantText)
 			}
-			if errors.Is(err, flowapi.ErrReloginRequired) {
+			if errors.Is(err, flows.ErrReloginRequired) {
 				t.Errorf("login error %q wraps ErrReloginRequired", err)
 			}
 			if c.AccessToken != "" || c.RefreshToken != "" {
@@ -318,11 +318,11 @@ func TestLogin(t *testing.T) {
 // TestLoginWithPerson logs in with the shared test person, as the
 // command's tests do.
 func TestLoginWithPerson(t *testing.T) {
-	for _, opts := range []flowapi.LoginOptions{
+	for _, opts := range []flows.LoginOptions{
 		{Display: true},
-		{Mode: flowapi.ModeBrowser},
+		{Mode: flows.ModeBrowser},
 		{},
-		{Mode: flowapi.ModeDevice},
+		{Mode: flows.ModeDevice},
 	} {
 		t.Run(fmt.Sprintf("%q display %v", opts.Mode, opts.Display), func(t *testing.T) {
 			fk := fake.New()
@@ -375,7 +375,7 @@ func TestLoopbackListensOn127001(t *testing.T) {
 		}
 		return followBrowser(t, authURL)
 	}, nil)
-	if _, err := f.Login(context.Background(), ui, flowapi.LoginOptions{Mode: flowapi.ModeBrowser}); err != nil {
+	if _, err := f.Login(context.Background(), ui, flows.LoginOptions{Mode: flows.ModeBrowser}); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
 }
@@ -426,7 +426,7 @@ func TestRefresh(t *testing.T) {
 				if err == nil {
 					t.Fatal("Refresh succeeded, want an error")
 				}
-				if errors.Is(err, flowapi.ErrReloginRequired) != tt.relogin {
+				if errors.Is(err, flows.ErrReloginRequired) != tt.relogin {
 					t.Errorf("error %q: wraps ErrReloginRequired = %v, want %v", err, !tt.relogin, tt.relogin)
 				}
 				if !strings.Contains(err.Error(), tt.wantText) {
@@ -479,7 +479,7 @@ func TestNewSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := New(flowapi.Config{Settings: tt.settings})
+			f, err := New(flows.Config{Settings: tt.settings})
 			if tt.wantText == "" {
 				if err != nil || f.Provider() != "gemini" {
 					t.Fatalf("New: %v", err)
@@ -494,7 +494,7 @@ func TestNewSettings(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	f, err := New(flowapi.Config{})
+	f, err := New(flows.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,8 +507,8 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestUnknownMode(t *testing.T) {
-	f, _ := New(flowapi.Config{})
-	_, err := f.Login(context.Background(), newUI(t, nil, nil), flowapi.LoginOptions{Mode: "carrier-pigeon"})
+	f, _ := New(flows.Config{})
+	_, err := f.Login(context.Background(), newUI(t, nil, nil), flows.LoginOptions{Mode: "carrier-pigeon"})
 	if err == nil {
 		t.Fatal("Login with an unknown mode succeeded")
 	}
@@ -531,7 +531,7 @@ func TestParsePasted(t *testing.T) {
 			t.Errorf("parsePasted(%q) succeeded", in)
 		}
 	}
-	if _, err := parsePasted("https://x.test/a?error=access_denied"); !errors.Is(err, flowapi.ErrDenied) {
+	if _, err := parsePasted("https://x.test/a?error=access_denied"); !errors.Is(err, flows.ErrDenied) {
 		t.Errorf("access_denied: %v", err)
 	}
 }
@@ -563,7 +563,7 @@ func TestTokenErrorsCarryNoBody(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	for _, shape := range []string{"json", "code", "text"} {
-		f, err := New(flowapi.Config{Settings: map[string]string{"token_url": "http://" + ln.Addr().String() + "/token?shape=" + shape}})
+		f, err := New(flows.Config{Settings: map[string]string{"token_url": "http://" + ln.Addr().String() + "/token?shape=" + shape}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -571,7 +571,7 @@ func TestTokenErrorsCarryNoBody(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), leak) || strings.Contains(err.Error(), "1//rt-0123456789") {
 			t.Errorf("%s: error = %v", shape, err)
 		}
-		if (shape == "json") != errors.Is(err, flowapi.ErrReloginRequired) {
+		if (shape == "json") != errors.Is(err, flows.ErrReloginRequired) {
 			t.Errorf("%s: relogin classification wrong: %v", shape, err)
 		}
 	}

@@ -27,8 +27,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/credmgr/credmgr/internal/cred"
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/jwtclaims"
 	"github.com/credmgr/credmgr/internal/loopback"
 	"github.com/credmgr/credmgr/internal/oauthwire"
@@ -45,18 +45,18 @@ const (
 
 // Flow is the OpenAI login.
 type Flow struct {
-	oauthwire.Base
+	base
 	issuer, clientID string
 	ports            []int
 	deviceTimeout    time.Duration
 }
 
-var _ flowapi.Flow = (*Flow)(nil)
-var _ flowapi.Revoker = (*Flow)(nil)
+var _ flows.Flow = (*Flow)(nil)
+var _ flows.Revoker = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
-func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
+func New(cfg flows.Config) (*Flow, error) {
+	f := &Flow{base: oauthwire.NewBase("openai", cfg), issuer: DefaultIssuer, clientID: DefaultClientID, ports: []int{1455, 1457}, deviceTimeout: DeviceTimeout}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("openai", cfg.Settings, []oauthwire.Setting{
 		{Key: "issuer", Parse: oauthwire.BaseURL(&f.issuer, "", nil)},
 		{Key: "client_id", Parse: oauthwire.Text(&f.clientID)},
@@ -74,11 +74,11 @@ func New(cfg flowapi.Config) (*Flow, error) {
 
 // Login runs the device flow (ModeDevice, and ModeAuto without a display)
 // or the browser flow.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	switch opts.Mode {
-	case flowapi.ModeDevice, flowapi.ModeNoBrowser:
+	case flows.ModeDevice, flows.ModeNoBrowser:
 		return f.device(ctx, ui, opts)
-	case flowapi.ModeBrowser:
+	case flows.ModeBrowser:
 		return f.browser(ctx, ui, opts)
 	}
 	if opts.Display {
@@ -108,25 +108,25 @@ func (r *userCodeResp) interval() time.Duration {
 	return d
 }
 
-func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) device(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	var uc userCodeResp
 	err := oauthwire.PostJSON(ctx, f.HTTP(), f.issuer+"/api/accounts/deviceauth/usercode", "the device-code endpoint",
 		map[string]string{"client_id": f.clientID}, &uc)
 	var he *oauthwire.HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {
-		return cred.Credential{}, ErrDeviceDisabled
+		return backends.Credential{}, ErrDeviceDisabled
 	}
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	if uc.UserCode == "" {
 		uc.UserCode = uc.UserCodeAlt
 	}
 	if uc.DeviceAuthID == "" || uc.UserCode == "" {
-		return cred.Credential{}, errors.New("the device-code endpoint answered without a device code")
+		return backends.Credential{}, errors.New("the device-code endpoint answered without a device code")
 	}
 	if !oauthwire.PlainText(uc.UserCode, maxUserCode) {
-		return cred.Credential{}, errors.New("the device-code endpoint answered with a user code that is not plain text")
+		return backends.Credential{}, errors.New("the device-code endpoint answered with a user code that is not plain text")
 	}
 	verify := f.issuer + "/codex/device"
 	ui.Info("To log in to OpenAI, open " + verify)
@@ -154,18 +154,18 @@ func (f *Flow) device(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpti
 		case errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Status == http.StatusNotFound):
 			// Pending: the user has not approved yet.
 		case errors.As(err, &he) && (he.Code == "authorization_declined" || he.Code == "access_denied"):
-			return cred.Credential{}, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
+			return backends.Credential{}, fmt.Errorf("%w: %v", flows.ErrDenied, err)
 		case ctx.Err() != nil:
-			return cred.Credential{}, wait.Err(ctx)
+			return backends.Credential{}, wait.Err(ctx)
 		default:
-			return cred.Credential{}, fmt.Errorf("device login failed: %w", err)
+			return backends.Credential{}, fmt.Errorf("device login failed: %w", err)
 		}
 		if err := oauthwire.Sleep(ctx, interval); err != nil {
-			return cred.Credential{}, wait.Err(ctx)
+			return backends.Credential{}, wait.Err(ctx)
 		}
 	}
 	if code.AuthorizationCode == "" || code.CodeVerifier == "" {
-		return cred.Credential{}, errors.New("the device-token endpoint answered without an authorization code")
+		return backends.Credential{}, errors.New("the device-token endpoint answered without an authorization code")
 	}
 	stop()
 	return f.exchange(ctx, code.AuthorizationCode, code.CodeVerifier, f.issuer+"/deviceauth/callback", opts)
@@ -178,12 +178,12 @@ const maxUserCode = 64
 // turned off (an OpenAI account setting).
 var ErrDeviceDisabled = errors.New("device code login is not enabled for this account")
 
-func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) browser(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	state := oauthwire.RandomState()
 	srv, err := loopback.Listen("/auth/callback", state, f.ports...)
 	if err != nil {
-		return cred.Credential{}, flowapi.Mark(err, flowapi.ErrLoopback)
+		return backends.Credential{}, flows.Mark(err, flows.ErrLoopback)
 	}
 	defer srv.Close()
 	redirect := fmt.Sprintf("http://localhost:%d/auth/callback", srv.Port)
@@ -209,13 +209,13 @@ func (f *Flow) browser(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOpt
 	code, err := srv.Wait(ctx)
 	stop()
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	return f.exchange(ctx, code, verifier, redirect, opts)
 }
 
 // exchange redeems an authorization code.
-func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, opts flows.LoginOptions) (backends.Credential, error) {
 	var t oauthwire.TokenResponse
 	err := oauthwire.PostForm(ctx, f.HTTP(), f.issuer+"/oauth/token", "the token endpoint", url.Values{
 		"grant_type":    {"authorization_code"},
@@ -225,20 +225,20 @@ func (f *Flow) exchange(ctx context.Context, code, verifier, redirect string, op
 		"code_verifier": {verifier},
 	}, &t)
 	if err != nil {
-		return cred.Credential{}, fmt.Errorf("redeeming the login code: %w", err)
+		return backends.Credential{}, fmt.Errorf("redeeming the login code: %w", err)
 	}
 	if t.AccessToken == "" || t.RefreshToken == "" {
-		return cred.Credential{}, errors.New("the token endpoint answered without access and refresh tokens")
+		return backends.Credential{}, errors.New("the token endpoint answered without access and refresh tokens")
 	}
-	c := cred.Credential{Type: cred.TypeOAuth}
+	c := backends.Credential{Type: backends.TypeOAuth}
 	f.apply(&c, &t)
 	return c, nil
 }
 
 // apply copies a token response into c, keeping what the response omits.
 // The access token's expiry is expires_in, else its JWT exp claim, else
-// flowapi.DefaultLifetime from now.
-func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
+// flows.DefaultLifetime from now.
+func (f *Flow) apply(c *backends.Credential, t *oauthwire.TokenResponse) {
 	now := f.Now()
 	var exp time.Time // the access token's exp claim, if it is a JWT
 	if e := jwtclaims.Expiry(t.AccessToken); !e.After(now.Add(oauthwire.MaxLifetime)) {
@@ -260,8 +260,8 @@ func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
 			if c.Extra == nil {
 				c.Extra = map[string]string{}
 			}
-			if c.Extra[cred.ExtraEmail] == "" {
-				c.Extra[cred.ExtraEmail] = e
+			if c.Extra[backends.ExtraEmail] == "" {
+				c.Extra[backends.ExtraEmail] = e
 			}
 		}
 	}
@@ -269,10 +269,10 @@ func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
 
 // Refresh exchanges the refresh token (JSON, as the Codex CLI does).
 // OpenAI rotates refresh tokens: the new one replaces the old.
-func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+func (f *Flow) Refresh(ctx context.Context, c backends.Credential) (backends.Credential, error) {
 	t, err := oauthwire.RefreshJSON(ctx, f.HTTP(), f.issuer+"/oauth/token", f.clientID, c.RefreshToken)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	n := c.Clone()
 	f.apply(&n, t)
@@ -280,7 +280,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 }
 
 // Revoke revokes the refresh token (and with it the login).
-func (f *Flow) Revoke(ctx context.Context, c cred.Credential) error {
+func (f *Flow) Revoke(ctx context.Context, c backends.Credential) error {
 	body := map[string]string{"token": c.RefreshToken, "token_type_hint": "refresh_token", "client_id": f.clientID}
 	if c.RefreshToken == "" {
 		body = map[string]string{"token": c.AccessToken, "token_type_hint": "access_token"}

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/flows/openai"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/openai"
-	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
 func newFlow(t *testing.T, srv *fake.Server, extra map[string]string) *openai.Flow {
@@ -23,7 +23,7 @@ func newFlow(t *testing.T, srv *fake.Server, extra map[string]string) *openai.Fl
 	for k, v := range extra {
 		settings[k] = v
 	}
-	f, err := openai.New(flowapi.Config{Settings: settings})
+	f, err := openai.New(flows.Config{Settings: settings})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,21 +43,21 @@ func noSecrets(t *testing.T, s string, secrets ...string) {
 func TestLogin(t *testing.T) {
 	tests := []struct {
 		name    string
-		mode    flowapi.Mode
+		mode    flows.Mode
 		display bool
 		setup   func(s *fake.Server)
 		wantErr error  // errors.Is target
 		errText string // substring of the error
 	}{
-		{name: "device", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.PendingPolls = 2 }},
-		{name: "device pending as 404", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.PendingPolls = 2; s.Pending404 = true }},
+		{name: "device", mode: flows.ModeDevice, setup: func(s *fake.Server) { s.PendingPolls = 2 }},
+		{name: "device pending as 404", mode: flows.ModeDevice, setup: func(s *fake.Server) { s.PendingPolls = 2; s.Pending404 = true }},
 		{name: "auto without display is device", setup: func(s *fake.Server) {}},
-		{name: "device denied", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
-		{name: "device expired", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.Decision = fakeprovider.Never }, wantErr: flowapi.ErrExpired},
-		{name: "device login disabled", mode: flowapi.ModeDevice, setup: func(s *fake.Server) { s.DeviceDisabled = true }, wantErr: openai.ErrDeviceDisabled, errText: "not enabled"},
-		{name: "browser", mode: flowapi.ModeBrowser, setup: func(s *fake.Server) {}},
+		{name: "device denied", mode: flows.ModeDevice, setup: func(s *fake.Server) { s.Decision = fakeprovider.Deny }, wantErr: flows.ErrDenied},
+		{name: "device expired", mode: flows.ModeDevice, setup: func(s *fake.Server) { s.Decision = fakeprovider.Never }, wantErr: flows.ErrExpired},
+		{name: "device login disabled", mode: flows.ModeDevice, setup: func(s *fake.Server) { s.DeviceDisabled = true }, wantErr: openai.ErrDeviceDisabled, errText: "not enabled"},
+		{name: "browser", mode: flows.ModeBrowser, setup: func(s *fake.Server) {}},
 		{name: "auto with display is browser", display: true, setup: func(s *fake.Server) {}},
-		{name: "browser denied", mode: flowapi.ModeBrowser, setup: func(s *fake.Server) { s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
+		{name: "browser denied", mode: flows.ModeBrowser, setup: func(s *fake.Server) { s.Decision = fakeprovider.Deny }, wantErr: flows.ErrDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +66,7 @@ func TestLogin(t *testing.T) {
 			srv.Set(tt.setup)
 			f := newFlow(t, srv, nil)
 			person := &fakeprovider.Person{}
-			c, err := f.Login(context.Background(), person, flowapi.LoginOptions{Mode: tt.mode, Display: tt.display})
+			c, err := f.Login(context.Background(), person, flows.LoginOptions{Mode: tt.mode, Display: tt.display})
 			for _, l := range person.Lines() {
 				noSecrets(t, l, srv.LastAccessToken)
 			}
@@ -111,7 +111,7 @@ func TestDeviceIntervalIsAString(t *testing.T) {
 	srv.Set(func(s *fake.Server) { s.PendingPolls = 3 })
 	f := newFlow(t, srv, nil)
 	start := time.Now()
-	if _, err := f.Login(context.Background(), &fakeprovider.Person{}, flowapi.LoginOptions{Mode: flowapi.ModeDevice}); err != nil {
+	if _, err := f.Login(context.Background(), &fakeprovider.Person{}, flows.LoginOptions{Mode: flows.ModeDevice}); err != nil {
 		t.Fatal(err)
 	}
 	// The fake answers interval "0"; the flow must parse it and still
@@ -129,11 +129,11 @@ func TestLoginCancelled(t *testing.T) {
 	defer srv.Close()
 	srv.Set(func(s *fake.Server) { s.Decision = fakeprovider.Never })
 	f := newFlow(t, srv, map[string]string{"device_timeout": "1m"})
-	for _, mode := range []flowapi.Mode{flowapi.ModeDevice, flowapi.ModeBrowser} {
+	for _, mode := range []flows.Mode{flows.ModeDevice, flows.ModeBrowser} {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		_, err := f.Login(ctx, &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{Mode: mode})
+		_, err := f.Login(ctx, &fakeprovider.Person{NoBrowser: true}, flows.LoginOptions{Mode: mode})
 		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, flowapi.ErrExpired) {
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, flows.ErrExpired) {
 			t.Errorf("%s: err = %v, want the context's error", mode, err)
 		}
 	}
@@ -144,8 +144,8 @@ func TestBrowserWrongState(t *testing.T) {
 	defer srv.Close()
 	f := newFlow(t, srv, nil)
 	ui := &stateForger{Person: &fakeprovider.Person{NoBrowser: true}}
-	_, err := f.Login(context.Background(), ui, flowapi.LoginOptions{Mode: flowapi.ModeBrowser})
-	if !errors.Is(err, flowapi.ErrStateMismatch) {
+	_, err := f.Login(context.Background(), ui, flows.LoginOptions{Mode: flows.ModeBrowser})
+	if !errors.Is(err, flows.ErrStateMismatch) {
 		t.Fatalf("err = %v, want a state mismatch", err)
 	}
 	if ui.status != http.StatusBadRequest {
@@ -201,20 +201,20 @@ func TestRefresh(t *testing.T) {
 	// The old refresh token is single-use: a second use is rejected and
 	// only a new login helps.
 	_, err = f.Refresh(context.Background(), old)
-	if !errors.Is(err, flowapi.ErrReloginRequired) {
+	if !errors.Is(err, flows.ErrReloginRequired) {
 		t.Errorf("reused refresh token: err = %v, want ErrReloginRequired", err)
 	}
 	noSecrets(t, err.Error(), rt, c.RefreshToken, c.AccessToken)
 
 	srv.Set(func(s *fake.Server) { s.FailRefresh = true })
 	_, err = f.Refresh(context.Background(), c)
-	if err == nil || errors.Is(err, flowapi.ErrReloginRequired) {
+	if err == nil || errors.Is(err, flows.ErrReloginRequired) {
 		t.Errorf("server error: err = %v, want a plain error", err)
 	}
 
 	srv.Close()
 	_, err = f.Refresh(context.Background(), c)
-	if err == nil || errors.Is(err, flowapi.ErrReloginRequired) {
+	if err == nil || errors.Is(err, flows.ErrReloginRequired) {
 		t.Errorf("network down: err = %v, want a plain error", err)
 	}
 	noSecrets(t, err.Error(), c.RefreshToken)
@@ -237,7 +237,7 @@ func TestSettings(t *testing.T) {
 	for _, s := range []map[string]string{
 		{"issuer": "ftp://x"}, {"issuer": "not a url"}, {"redirect_port": "x"}, {"device_timeout": "-1s"}, {"colour": "blue"},
 	} {
-		if _, err := openai.New(flowapi.Config{Settings: s}); err == nil {
+		if _, err := openai.New(flows.Config{Settings: s}); err == nil {
 			t.Errorf("settings %v accepted", s)
 		}
 	}

@@ -29,8 +29,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/credmgr/credmgr/internal/cred"
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
@@ -61,7 +61,7 @@ const (
 
 // Flow is the Qwen login.
 type Flow struct {
-	oauthwire.Base
+	base
 	baseURL, clientID string
 	deviceTimeout     time.Duration
 	// unit is the length of one second of server-given device-flow
@@ -70,11 +70,11 @@ type Flow struct {
 	unit time.Duration
 }
 
-var _ flowapi.Flow = (*Flow)(nil)
+var _ flows.Flow = (*Flow)(nil)
 
 // New returns the flow configured by cfg.
-func New(cfg flowapi.Config) (*Flow, error) {
-	f := &Flow{Base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
+func New(cfg flows.Config) (*Flow, error) {
+	f := &Flow{base: oauthwire.NewBase("qwen", cfg), baseURL: DefaultBaseURL, clientID: DefaultClientID,
 		deviceTimeout: DeviceTimeout, unit: time.Second}
 	return oauthwire.Configured(f, oauthwire.ParseSettings("qwen", cfg.Settings, []oauthwire.Setting{
 		{Key: "client_id", Parse: oauthwire.NonEmpty(&f.clientID, "remove the key to use the default")},
@@ -88,7 +88,7 @@ func (f *Flow) tokenURL() string      { return f.baseURL + "/api/v1/oauth2/token
 
 // Login runs the device flow whatever opts.Mode says: Qwen offers no
 // other. The flow opens the verification page when it can.
-func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptions) (cred.Credential, error) {
+func (f *Flow) Login(ctx context.Context, ui flows.UI, opts flows.LoginOptions) (backends.Credential, error) {
 	verifier := oauth2.GenerateVerifier()
 	post := func(out any) error {
 		return oauthwire.PostForm(ctx, f.HTTP(), f.deviceCodeURL(), "the device-code endpoint", url.Values{
@@ -100,7 +100,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 	}
 	dc, verify, err := oauthwire.RequestDeviceCode(ctx, post, "the device-code endpoint refused the login", true, false)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	ui.Info("To log in to Qwen, open " + verify)
 	if dc.UserCode != "" {
@@ -117,7 +117,7 @@ func (f *Flow) Login(ctx context.Context, ui flowapi.UI, opts flowapi.LoginOptio
 
 	t, err := f.poll(ctx, &wait, dc.DeviceCode, verifier, interval)
 	if err != nil {
-		return cred.Credential{}, err
+		return backends.Credential{}, err
 	}
 	return f.credential(t), nil
 }
@@ -160,11 +160,11 @@ func (f *Flow) poll(ctx context.Context, wait *oauthwire.DeviceWait, deviceCode,
 			// pending answer, the longer interval is kept (RFC 8628 3.5).
 			interval = min(time.Duration(float64(interval)*slowDownFactor), ceiling)
 		case he.Code == "access_denied":
-			return nil, fmt.Errorf("%w: %v", flowapi.ErrDenied, err)
+			return nil, fmt.Errorf("%w: %v", flows.ErrDenied, err)
 		case he.Code == "expired_token" || he.Status == http.StatusUnauthorized:
-			return nil, fmt.Errorf("%w: %v", flowapi.ErrExpired, err)
+			return nil, fmt.Errorf("%w: %v", flows.ErrExpired, err)
 		case he.Status == http.StatusTooManyRequests:
-			return nil, fmt.Errorf("device login was rate limited: %w", flowapi.Mark(err, flowapi.ErrRateLimited))
+			return nil, fmt.Errorf("device login was rate limited: %w", flows.Mark(err, flows.ErrRateLimited))
 		default:
 			return nil, fmt.Errorf("device login failed: %w", err)
 		}
@@ -177,16 +177,16 @@ type tokenResp struct {
 	Error string `json:"error"` // shown only after oauthwire.SafeCode
 }
 
-func (f *Flow) credential(t *tokenResp) cred.Credential {
-	c := cred.Credential{Type: cred.TypeOAuth}
+func (f *Flow) credential(t *tokenResp) backends.Credential {
+	c := backends.Credential{Type: backends.TypeOAuth}
 	f.apply(&c, &t.TokenResponse)
 	return c
 }
 
 // apply copies a token response into c, keeping what the response omits
 // (refresh token, resource_url, scopes). Without expires_in the access
-// token is taken to live flowapi.DefaultLifetime.
-func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
+// token is taken to live flows.DefaultLifetime.
+func (f *Flow) apply(c *backends.Credential, t *oauthwire.TokenResponse) {
 	t.Apply(c, f.Now(), time.Time{})
 	if s := strings.Fields(t.Scope); len(s) > 0 {
 		c.Scopes = s
@@ -202,7 +202,7 @@ func (f *Flow) apply(c *cred.Credential, t *oauthwire.TokenResponse) {
 // Refresh exchanges the refresh token (a form POST, as qwen-code does).
 // Qwen may rotate it: a returned refresh token replaces the old one, which
 // is kept otherwise; so is resource_url.
-func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error) {
+func (f *Flow) Refresh(ctx context.Context, c backends.Credential) (backends.Credential, error) {
 	var t tokenResp
 	err := oauthwire.PostForm(ctx, f.HTTP(), f.tokenURL(), "the token endpoint", url.Values{
 		"grant_type":    {"refresh_token"},
@@ -216,12 +216,12 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 		var he *oauthwire.HTTPError
 		// qwen-code treats any 400 from a refresh as a dead login.
 		if errors.As(err, &he) && he.Status == http.StatusBadRequest {
-			return cred.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w", flowapi.ErrReloginRequired, err)
+			return backends.Credential{}, fmt.Errorf("the provider rejected the refresh token, %w: %w", flows.ErrReloginRequired, err)
 		}
-		return cred.Credential{}, oauthwire.ClassifyRefresh(err)
+		return backends.Credential{}, oauthwire.ClassifyRefresh(err)
 	}
 	if t.AccessToken == "" {
-		return cred.Credential{}, errors.New("the token endpoint answered a refresh without an access token")
+		return backends.Credential{}, errors.New("the token endpoint answered a refresh without an access token")
 	}
 	n := c.Clone()
 	f.apply(&n, &t.TokenResponse)
@@ -232,7 +232,7 @@ func (f *Flow) Refresh(ctx context.Context, c cred.Credential) (cred.Credential,
 // its resource_url as qwen-code does: "https://" is added when there is no
 // scheme and "/v1" when the path does not end in it. Without a
 // resource_url it is DefaultDashScopeBaseURL.
-func BaseURL(c cred.Credential) string {
+func BaseURL(c backends.Credential) string {
 	r := strings.TrimSpace(c.Extra[ExtraResourceURL])
 	if r == "" {
 		return DefaultDashScopeBaseURL

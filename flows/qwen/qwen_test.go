@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
-	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
 // testUnit is one protocol second in tests: the default poll interval is
@@ -32,7 +32,7 @@ func newFlow(t *testing.T, f *fake.Server, settings map[string]string) *Flow {
 	for k, v := range settings {
 		s[k] = v
 	}
-	fl, err := New(flowapi.Config{Settings: s})
+	fl, err := New(flows.Config{Settings: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,16 +45,16 @@ func TestLogin(t *testing.T) {
 		name     string
 		setup    func(*fake.Server)
 		settings map[string]string
-		opts     flowapi.LoginOptions
+		opts     flows.LoginOptions
 		wantErr  error
 	}{
 		{name: "approve at once", setup: func(s *fake.Server) {}},
-		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flowapi.LoginOptions{Mode: flowapi.ModeBrowser}},
-		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flowapi.ErrDenied},
-		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flowapi.ErrExpired},
-		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flowapi.ErrExpired},
+		{name: "approve after pending", setup: func(s *fake.Server) { s.PendingPolls = 2 }, opts: flows.LoginOptions{Mode: flows.ModeBrowser}},
+		{name: "denied", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Deny }, wantErr: flows.ErrDenied},
+		{name: "expired_token", setup: func(s *fake.Server) { s.PendingPolls = 1; s.Decision = fakeprovider.Expire }, wantErr: flows.ErrExpired},
+		{name: "expires_in elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never; s.ExpiresIn = 5 }, wantErr: flows.ErrExpired},
 		{name: "device_timeout elapsed", setup: func(s *fake.Server) { s.Decision = fakeprovider.Never },
-			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flowapi.ErrExpired},
+			settings: map[string]string{"device_timeout": "250ms"}, wantErr: flows.ErrExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,7 +129,7 @@ func TestSlowDown(t *testing.T) {
 	f.Set(func(s *fake.Server) { s.PendingPolls = 2; s.SlowDownPolls = 3 })
 	fl := newFlow(t, f, nil)
 	ui := &fakeprovider.Person{NoBrowser: true}
-	_, err := fl.Login(context.Background(), ui, flowapi.LoginOptions{})
+	_, err := fl.Login(context.Background(), ui, flows.LoginOptions{})
 	noLeak(t, f, ui, err)
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestSlowDown(t *testing.T) {
 
 func TestSlowDownCapped(t *testing.T) {
 	t.Parallel()
-	fl, err := New(flowapi.Config{})
+	fl, err := New(flows.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestSlowDownCapped(t *testing.T) {
 	f.Set(func(s *fake.Server) { s.SlowDownPolls = 4 })
 	fl.baseURL = f.URL
 	fl.unit = 12 * time.Millisecond // default 24ms → min 100ms; cap 120ms
-	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flowapi.LoginOptions{}); err != nil {
+	if _, err := fl.Login(context.Background(), &fakeprovider.Person{NoBrowser: true}, flows.LoginOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	times := f.PollTimes()
@@ -204,12 +204,12 @@ func TestDeviceCodeErrors(t *testing.T) {
 				w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			fl, err := New(flowapi.Config{Settings: map[string]string{"base_url": srv.URL}})
+			fl, err := New(flows.Config{Settings: map[string]string{"base_url": srv.URL}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ui := &fakeprovider.Person{NoBrowser: true}
-			_, err = fl.Login(context.Background(), ui, flowapi.LoginOptions{})
+			_, err = fl.Login(context.Background(), ui, flows.LoginOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
@@ -248,7 +248,7 @@ func TestRefresh(t *testing.T) {
 
 	// Reusing the rotated-out token is invalid_grant.
 	_, err = fl.Refresh(ctx, old)
-	if !errors.Is(err, flowapi.ErrReloginRequired) || !strings.Contains(err.Error(), "invalid_grant") {
+	if !errors.Is(err, flows.ErrReloginRequired) || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Fatalf("reuse: err = %v, want ErrReloginRequired (invalid_grant)", err)
 	}
 	noLeak(t, f, nil, err)
@@ -298,7 +298,7 @@ func TestRefreshErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("refresh succeeded")
 			}
-			if errors.Is(err, flowapi.ErrReloginRequired) != tt.wantRelogin {
+			if errors.Is(err, flows.ErrReloginRequired) != tt.wantRelogin {
 				t.Errorf("err = %v; ErrReloginRequired = %v, want %v", err, !tt.wantRelogin, tt.wantRelogin)
 			}
 			noLeak(t, f, nil, err)
@@ -324,7 +324,7 @@ func TestNew(t *testing.T) {
 		{settings: map[string]string{"client_id": " "}, wantErr: "client_id is empty"},
 	}
 	for _, tt := range tests {
-		fl, err := New(flowapi.Config{Settings: tt.settings})
+		fl, err := New(flows.Config{Settings: tt.settings})
 		if tt.wantErr == "" {
 			if err != nil || fl.Provider() != "qwen" {
 				t.Errorf("New(%v) = %v", tt.settings, err)
@@ -335,11 +335,11 @@ func TestNew(t *testing.T) {
 			t.Errorf("New(%v) err = %v, want %q", tt.settings, err, tt.wantErr)
 		}
 	}
-	fl, _ := New(flowapi.Config{Settings: map[string]string{"base_url": "https://pre4-chat.qwen.ai/"}})
+	fl, _ := New(flows.Config{Settings: map[string]string{"base_url": "https://pre4-chat.qwen.ai/"}})
 	if fl.tokenURL() != "https://pre4-chat.qwen.ai/api/v1/oauth2/token" || fl.deviceCodeURL() != "https://pre4-chat.qwen.ai/api/v1/oauth2/device/code" {
 		t.Errorf("endpoints %s, %s", fl.deviceCodeURL(), fl.tokenURL())
 	}
-	fl, _ = New(flowapi.Config{})
+	fl, _ = New(flows.Config{})
 	if fl.baseURL != DefaultBaseURL || fl.clientID != DefaultClientID || fl.deviceTimeout != DeviceTimeout || fl.unit != time.Second {
 		t.Errorf("defaults %+v", fl)
 	}

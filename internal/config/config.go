@@ -233,9 +233,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse parses config.toml content. Unknown keys are errors, so that a
-// misspelt security setting is not silently ignored; so are [providers.NAME]
-// tables of providers credmgr has no login for that set anything but
-// upstream, and two tables (a name and an alias) for one provider. Errors never quote values: a secret
+// misspelt security setting is not silently ignored; [providers.NAME]
+// tables are checked for their form here and against the providers
+// credmgr knows by CheckProviders. Errors never quote values: a secret
 // pasted into the wrong line must not be printed.
 func Parse(b []byte) (*Config, error) {
 	var c Config
@@ -326,10 +326,9 @@ func looksLikeAgeSecret(s string) bool {
 	return strings.HasPrefix(s, "AGE-SECRET-KEY-") || strings.HasPrefix(s, "AGE-PLUGIN-")
 }
 
-// providerTables checks the [providers] section: at most one table per
-// provider, named by its name or an alias, holding strings (or integers,
-// kept as their decimal form). A provider credmgr has no login for may
-// only set upstream.
+// providerTables checks the [providers] section: tables named by valid
+// provider names, holding strings (or integers, kept as their decimal
+// form). Which names are providers or aliases is for CheckProviders.
 func providerTables(v any) (map[string]map[string]string, error) {
 	if v == nil {
 		return nil, nil
@@ -344,21 +343,15 @@ func providerTables(v any) (map[string]map[string]string, error) {
 	}
 	sort.Strings(names)
 	out := map[string]map[string]string{}
-	byProvider := map[string]string{}
 	for _, name := range names {
 		shown := "[providers." + showKey(name) + "]"
 		t, ok := tables[name].(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("providers.%s must be a table such as %s, not a value", showKey(name), shown)
 		}
-		p, err := cred.CanonicalProvider(name)
-		if err != nil {
+		if err := cred.ValidateName("provider", name); err != nil {
 			return nil, fmt.Errorf("%s: not a provider name (lowercase letters, digits, '-', '_' and '.')", shown)
 		}
-		if other, dup := byProvider[p]; dup {
-			return nil, fmt.Errorf("[providers.%s] and %s both configure %s: keep one table", other, shown, p)
-		}
-		byProvider[p] = name
 		m := map[string]string{}
 		for k, val := range t {
 			switch val := val.(type) {
@@ -370,22 +363,64 @@ func providerTables(v any) (map[string]map[string]string, error) {
 				return nil, fmt.Errorf("%s %s must be a string", shown, showKey(k))
 			}
 		}
-		// A provider credmgr has no login for (an API-key provider such
-		// as openrouter) has one setting, upstream; anything else in its
-		// table, or an empty table, is a misspelt provider name.
-		if !cred.KnownProvider(p) {
-			for k := range m {
-				if k != "upstream" {
-					return nil, fmt.Errorf("%s: credmgr has no login for a provider of that name, so only upstream may be set, not %s (providers with a login: %s, or an alias of one)", shown, showKey(k), strings.Join(cred.Providers, ", "))
-				}
-			}
-			if len(m) == 0 {
-				return nil, fmt.Errorf("%s: credmgr has no login for a provider of that name, and the table sets no upstream (providers with a login: %s, or an alias of one)", shown, strings.Join(cred.Providers, ", "))
-			}
-		}
 		out[name] = m
 	}
 	return out, nil
+}
+
+// CheckProviders checks the [providers.NAME] tables against the providers
+// credmgr knows, which the caller gives (package flows/providers has the
+// table; this package cannot import it, as the flows import backends,
+// which imports this package): canonical maps a table's name to the
+// provider it names (a name or an alias of one) and reports whether
+// credmgr logs in to it; logins lists those providers, for the message.
+// At most one table may name a provider; the table of a provider credmgr
+// has no login for (an API-key provider such as openrouter) may set
+// upstream only, and anything else there, or an empty table, is a
+// misspelt provider name. Errors start with the file's path, as Load's
+// do.
+func (c *Config) CheckProviders(canonical func(name string) (provider string, login bool), logins []string) error {
+	if err := checkProviders(c.Providers, canonical, logins); err != nil {
+		if c.Path != "" {
+			return fmt.Errorf("%s: %w", c.Path, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func checkProviders(tables map[string]map[string]string, canonical func(string) (string, bool), logins []string) error {
+	names := make([]string, 0, len(tables))
+	for name := range tables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	byProvider := map[string]string{}
+	for _, name := range names {
+		shown := "[providers." + showKey(name) + "]"
+		p, login := canonical(name)
+		if other, dup := byProvider[p]; dup {
+			return fmt.Errorf("[providers.%s] and %s both configure %s: keep one table", other, shown, p)
+		}
+		byProvider[p] = name
+		if login {
+			continue
+		}
+		keys := make([]string, 0, len(tables[name]))
+		for k := range tables[name] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k != "upstream" {
+				return fmt.Errorf("%s: credmgr has no login for a provider of that name, so only upstream may be set, not %s (providers with a login: %s, or an alias of one)", shown, showKey(k), strings.Join(logins, ", "))
+			}
+		}
+		if len(keys) == 0 {
+			return fmt.Errorf("%s: credmgr has no login for a provider of that name, and the table sets no upstream (providers with a login: %s, or an alias of one)", shown, strings.Join(logins, ", "))
+		}
+	}
+	return nil
 }
 
 // showKey shows a key of config.toml in a message when it looks like a

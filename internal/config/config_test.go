@@ -3,12 +3,30 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/credmgr/credmgr/internal/cred"
 )
+
+// testLogins and testCanonical stand in for the table of package
+// flows/providers, which this package cannot import (cmd/credmgr passes
+// the real one to CheckProviders; its testscripts check that).
+var testLogins = []string{"openai", "anthropic", "gemini", "qwen", "github-copilot"}
+
+func testCanonical(name string) (provider string, login bool) {
+	switch name {
+	case "codex":
+		return "openai", true
+	case "claude":
+		return "anthropic", true
+	case "copilot":
+		return "github-copilot", true
+	}
+	return name, slices.Contains(testLogins, name)
+}
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -105,6 +123,9 @@ upstream = "https://openrouter.ai/api"
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Parse([]byte(tt.in))
+			if err == nil {
+				err = c.CheckProviders(testCanonical, testLogins)
+			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
@@ -333,15 +354,23 @@ func FuzzParse(f *testing.F) {
 		if c.KeychainTimeout.Duration < 0 || c.LockTimeout.Duration < 0 {
 			t.Fatal("accepted a negative duration")
 		}
+		for name := range c.Providers {
+			if cred.ValidateName("provider", name) != nil {
+				t.Fatalf("accepted [providers.%s] in %v", name, c.Providers)
+			}
+		}
+		if c.CheckProviders(testCanonical, testLogins) != nil {
+			return
+		}
 		seen := map[string]bool{}
 		for name, table := range c.Providers {
-			p, err := cred.CanonicalProvider(name)
-			if err != nil || seen[p] {
+			p, login := testCanonical(name)
+			if seen[p] {
 				t.Fatalf("accepted [providers.%s] in %v", name, c.Providers)
 			}
 			seen[p] = true
 			_, hasUpstream := table["upstream"]
-			if !cred.KnownProvider(p) && (len(table) != 1 || !hasUpstream) {
+			if !login && (len(table) != 1 || !hasUpstream) {
 				t.Fatalf("accepted [providers.%s] = %v for a provider without a login", name, table)
 			}
 		}

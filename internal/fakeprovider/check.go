@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 )
 
 // NoLeak fails t when any of secrets (what a fake issued or received)
@@ -34,9 +34,9 @@ func NoLeak(t testing.TB, secrets []string, ui *Person, errs ...error) {
 // CancelDeviceLogin checks that flow's device login against fake stops
 // when its context is cancelled: with the person never approving, the
 // login runs with a context cancelled once the fake counted 2 polls; it
-// must return context.Canceled (not flowapi.ErrExpired) within 2 seconds,
+// must return context.Canceled (not flows.ErrExpired) within 2 seconds,
 // leak nothing, and the fake must count no more polls during settle.
-func CancelDeviceLogin(t testing.TB, flow flowapi.Flow, fake Fake, settle time.Duration) {
+func CancelDeviceLogin(t testing.TB, flow flows.Flow, fake Fake, settle time.Duration) {
 	t.Helper()
 	polls := func() int { n, _ := fake.Counter("poll"); return n }
 	if !fake.Knob("decision", "never") {
@@ -53,7 +53,7 @@ func CancelDeviceLogin(t testing.TB, flow flowapi.Flow, fake Fake, settle time.D
 	ui := &Person{NoBrowser: true}
 	done := make(chan error, 1)
 	go func() {
-		_, err := flow.Login(ctx, ui, flowapi.LoginOptions{})
+		_, err := flow.Login(ctx, ui, flows.LoginOptions{})
 		done <- err
 	}()
 	var err error
@@ -62,7 +62,7 @@ func CancelDeviceLogin(t testing.TB, flow flowapi.Flow, fake Fake, settle time.D
 	case <-time.After(2 * time.Second):
 		t.Fatal("login did not stop after the context was cancelled")
 	}
-	if !errors.Is(err, context.Canceled) || errors.Is(err, flowapi.ErrExpired) {
+	if !errors.Is(err, context.Canceled) || errors.Is(err, flows.ErrExpired) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	NoLeak(t, fake.Secrets(), ui, err)

@@ -38,7 +38,7 @@ func Browse(url string) (pasteable string, err error) {
 	return "", nil
 }
 
-// Person is the one flowapi.UI for tests: it stands in for the person
+// Person is the one flows.UI for tests: it stands in for the person
 // logging in and records everything the flow shows. By default
 // OpenBrowser browses the URL (see Browse) and Prompt answers with the
 // code the page showed, passed through Paste when it is set.

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/oauthwire"
 )
 
@@ -56,14 +56,14 @@ func Listen(path, state string, ports ...int) (*Server, error) {
 		var res result
 		switch {
 		case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1:
-			res.err = fmt.Errorf("%w: the callback did not come from this login", flowapi.ErrStateMismatch)
+			res.err = fmt.Errorf("%w: the callback did not come from this login", flows.ErrStateMismatch)
 			http.Error(w, "State mismatch: this is not the login credmgr started.", http.StatusBadRequest)
 		case q.Get("error") != "":
 			// Only a plain error code is repeated, never free text.
 			code := oauthwire.SafeCode(q.Get("error"), state)
 			switch code {
 			case "access_denied":
-				res.err = fmt.Errorf("%w (access_denied)", flowapi.ErrDenied)
+				res.err = fmt.Errorf("%w (access_denied)", flows.ErrDenied)
 			case "":
 				res.err = errors.New("the provider returned an error")
 			default:

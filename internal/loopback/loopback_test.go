@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/loopback"
 )
 
@@ -24,10 +24,10 @@ func TestCallback(t *testing.T) {
 		errText    string
 	}{
 		{name: "ok", query: "code=the-code&state=S", wantStatus: 200, wantCode: "the-code"},
-		{name: "wrong state", query: "code=planted&state=T", wantStatus: 400, wantErr: flowapi.ErrStateMismatch},
-		{name: "missing state", query: "code=planted", wantStatus: 400, wantErr: flowapi.ErrStateMismatch},
-		{name: "state prefix", query: "code=planted&state=", wantStatus: 400, wantErr: flowapi.ErrStateMismatch},
-		{name: "denied", query: "error=access_denied&state=S", wantStatus: 200, wantErr: flowapi.ErrDenied},
+		{name: "wrong state", query: "code=planted&state=T", wantStatus: 400, wantErr: flows.ErrStateMismatch},
+		{name: "missing state", query: "code=planted", wantStatus: 400, wantErr: flows.ErrStateMismatch},
+		{name: "state prefix", query: "code=planted&state=", wantStatus: 400, wantErr: flows.ErrStateMismatch},
+		{name: "denied", query: "error=access_denied&state=S", wantStatus: 200, wantErr: flows.ErrDenied},
 		{name: "other error", query: "error=server_error&state=S", wantStatus: 200, errText: "server_error"},
 		{name: "no code", query: "state=S", wantStatus: 400, errText: "no authorization code"},
 		// An error that is not a plain code is not repeated.

@@ -26,8 +26,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/internal/cred"
-	"github.com/credmgr/credmgr/internal/flowapi"
 )
 
 // RandomState returns 32 random bytes, base64url.
@@ -65,9 +65,9 @@ func (t *TokenResponse) Expiry(now time.Time) time.Time {
 }
 
 // DefaultExpiry is the expiry of an access token obtained at now whose
-// answer gave no lifetime: flowapi.DefaultLifetime later, never "never".
+// answer gave no lifetime: flows.DefaultLifetime later, never "never".
 func DefaultExpiry(now time.Time) time.Time {
-	return now.Add(flowapi.DefaultLifetime).UTC().Truncate(time.Second)
+	return now.Add(flows.DefaultLifetime).UTC().Truncate(time.Second)
 }
 
 // HTTPError is a non-2xx answer from a provider endpoint (or an error in a
@@ -258,12 +258,12 @@ func reloginCode(code string) bool {
 	return false
 }
 
-// ClassifyRefresh wraps err with flowapi.ErrReloginRequired when it is the
+// ClassifyRefresh wraps err with flows.ErrReloginRequired when it is the
 // provider rejecting the refresh token (a 401, or one of the known codes).
 func ClassifyRefresh(err error) error {
 	var he *HTTPError
 	if errors.As(err, &he) && (he.Status == http.StatusUnauthorized || reloginCode(he.Code)) {
-		return fmt.Errorf("the provider rejected the refresh token, %w: %w", flowapi.ErrReloginRequired, err)
+		return fmt.Errorf("the provider rejected the refresh token, %w: %w", flows.ErrReloginRequired, err)
 	}
 	return err
 }
@@ -312,7 +312,7 @@ type Setting struct {
 
 // ParseSettings parses a flow's settings by the table of known keys, in
 // the table's order. An unknown key or a value that does not parse is a
-// *flowapi.SettingError; keys are checked in sorted order, so that the
+// *flows.SettingError; keys are checked in sorted order, so that the
 // same table always gives the same error.
 func ParseSettings(provider string, settings map[string]string, known []Setting) error {
 	keys := make([]string, 0, len(settings))
@@ -329,12 +329,12 @@ next:
 		for _, s := range known {
 			if s.Key == k {
 				if p := s.Parse(settings[k]); p != "" {
-					return &flowapi.SettingError{Provider: provider, Key: k, Problem: p}
+					return &flows.SettingError{Provider: provider, Key: k, Problem: p}
 				}
 				continue next
 			}
 		}
-		return &flowapi.SettingError{Provider: provider, Key: k, Known: names}
+		return &flows.SettingError{Provider: provider, Key: k, Known: names}
 	}
 	return nil
 }
@@ -433,17 +433,17 @@ func (w *DeviceWait) Start(ctx context.Context, expiresIn json.Number) (context.
 }
 
 // Err tells a login that ran out of time (an error wrapping
-// flowapi.ErrExpired) from a cancelled one (Ctrl-C or the caller's
+// flows.ErrExpired) from a cancelled one (Ctrl-C or the caller's
 // deadline: ctx.Err()). ctx is the one Start returned.
 func (w *DeviceWait) Err(ctx context.Context) error {
 	if errors.Is(context.Cause(ctx), errDeviceExpired) {
-		return fmt.Errorf("%w: no approval within %s", flowapi.ErrExpired, w.Timeout)
+		return fmt.Errorf("%w: no approval within %s", flows.ErrExpired, w.Timeout)
 	}
 	return ctx.Err()
 }
 
 // Base is what every provider flow embeds: its provider name, HTTP client
-// and clock, from the flowapi.Config it was built with.
+// and clock, from the flows.Config it was built with.
 type Base struct {
 	name   string
 	client *http.Client
@@ -451,7 +451,7 @@ type Base struct {
 }
 
 // NewBase returns the Base of provider's flow built from cfg.
-func NewBase(provider string, cfg flowapi.Config) Base {
+func NewBase(provider string, cfg flows.Config) Base {
 	return Base{name: provider, client: cfg.Client(), now: cfg.Clock()}
 }
 
@@ -496,7 +496,7 @@ func (t *TokenResponse) Apply(c *cred.Credential, now, fallback time.Time) {
 
 // RefreshJSON redeems refreshToken for clientID at tokenURL with a JSON
 // refresh_token grant. A rejected refresh token wraps
-// flowapi.ErrReloginRequired (see ClassifyRefresh); an answer without an
+// flows.ErrReloginRequired (see ClassifyRefresh); an answer without an
 // access token is an error.
 func RefreshJSON(ctx context.Context, client *http.Client, tokenURL, clientID, refreshToken string) (*TokenResponse, error) {
 	var t TokenResponse
@@ -516,7 +516,7 @@ func RefreshJSON(ctx context.Context, client *http.Client, tokenURL, clientID, r
 
 // Begin shows the person that the flow waits for approval at url (which
 // it opens when it can) and bounds ctx as Start does; end stops both.
-func (w *DeviceWait) Begin(ctx context.Context, ui flowapi.UI, url string, expiresIn json.Number) (_ context.Context, end func()) {
+func (w *DeviceWait) Begin(ctx context.Context, ui flows.UI, url string, expiresIn json.Number) (_ context.Context, end func()) {
 	ui.OpenBrowser(url)
 	stop := ui.Wait("waiting for you to approve the login")
 	ctx, cancel := w.Start(ctx, expiresIn)
@@ -554,7 +554,7 @@ const maxUserCode = 64
 // RequestDeviceCode asks for a device code (RFC 8628 section 3.1) with
 // post, which sends the request and decodes the answer into its argument,
 // and checks the answer before anything of it is shown. A failed request
-// wraps flowapi.ErrNoDeviceCode (or is ctx's error); a refusal in a 200
+// wraps flows.ErrNoDeviceCode (or is ctx's error); a refusal in a 200
 // body is an *HTTPError wrapped with the words refused. verify is the URL
 // to show: verification_uri_complete when complete is set and the answer
 // has one, else verification_uri.
@@ -564,7 +564,7 @@ func RequestDeviceCode(ctx context.Context, post func(out any) error, refused st
 		if ctx.Err() != nil {
 			return nil, "", ctx.Err()
 		}
-		return nil, "", fmt.Errorf("requesting a device code: %w", flowapi.Mark(err, flowapi.ErrNoDeviceCode))
+		return nil, "", fmt.Errorf("requesting a device code: %w", flows.Mark(err, flows.ErrNoDeviceCode))
 	}
 	if dc.Error != "" {
 		return nil, "", fmt.Errorf("%s: %w", refused,

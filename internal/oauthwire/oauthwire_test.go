@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/flowapi"
+	"github.com/credmgr/credmgr/flows"
 )
 
 func TestErrorCode(t *testing.T) {
@@ -136,7 +136,7 @@ func TestClassifyRefresh(t *testing.T) {
 	}
 	for _, tt := range tests {
 		err := ClassifyRefresh(tt.err)
-		if errors.Is(err, flowapi.ErrReloginRequired) != tt.relogin {
+		if errors.Is(err, flows.ErrReloginRequired) != tt.relogin {
 			t.Errorf("ClassifyRefresh(%v) = %v, relogin want %v", tt.err, err, tt.relogin)
 		}
 		if !errors.Is(err, tt.err) {

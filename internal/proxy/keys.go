@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/cred"
 )
 
@@ -22,8 +23,11 @@ import (
 // kept in the store: one record per key, named by the key's name, holding
 // only the key's SHA-256 hash ("sha256:<hex>") as its secret, the allowed
 // providers as scopes, the account in Extra["account"] and the key's
-// expiry.
-const KeyProvider = backends.ProxyKeyProvider
+// expiry. It is not a provider (package flows/providers does not list
+// it), but a name this package reserves: only AddKey writes records of
+// that name, and the command line and migrate's importers refuse it, so
+// that no argument or token file can plant a proxy key.
+const KeyProvider = "credmgr-proxy-key"
 
 // keyPrefix starts every proxy key.
 const keyPrefix = "cmp_"
@@ -99,7 +103,7 @@ func canonicalProviders(in []string) ([]string, error) {
 			if q == "" {
 				continue
 			}
-			c, err := backends.CanonicalProvider(q)
+			c, err := providers.Canonical(q)
 			if err != nil {
 				return nil, err
 			}
@@ -126,7 +130,7 @@ func AddKey(ctx context.Context, s backends.Store, k KeySpec) (secret string, er
 	if err := cred.ValidateName("key", k.Name); err != nil {
 		return "", err
 	}
-	providers, err := canonicalProviders(k.Providers)
+	allowed, err := canonicalProviders(k.Providers)
 	if err != nil {
 		return "", err
 	}
@@ -153,7 +157,7 @@ func AddKey(ctx context.Context, s backends.Store, k KeySpec) (secret string, er
 			Account:     k.Name,
 			Type:        backends.TypeAPIKey,
 			AccessToken: hashPrefix + hex.EncodeToString(h[:]),
-			Scopes:      providers,
+			Scopes:      allowed,
 			Expiry:      k.Expires.UTC().Truncate(time.Second),
 			Extra:       map[string]string{"account": account},
 			Source:      "proxy key",

@@ -50,6 +50,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 )
 
 // Options configure a Server.
@@ -57,7 +58,7 @@ type Options struct {
 	// Store holds the credentials and the proxy keys.
 	Store backends.Store
 	// Settings returns a provider's [providers.NAME] settings (see
-	// flows.Settings); nil means none.
+	// providers.Settings); nil means none.
 	Settings func(provider string) map[string]string
 	// VaultPath is the file the store keeps everything in
 	// (backends.Opened.Path), if known: stored keys are then read again
@@ -262,7 +263,7 @@ func (h *handler) check(r *http.Request, info *reqLog) (rt *route, status int, c
 	if !ok {
 		return nil, http.StatusBadRequest, "bad_path", "credmgr proxy: the path is not /PROVIDER/PATH without \".\", \"..\", encoded slashes or control characters"
 	}
-	p, err := backends.CanonicalProvider(provider)
+	p, err := providers.Canonical(provider)
 	if err != nil || p == KeyProvider {
 		return nil, http.StatusNotFound, "unknown_provider", "credmgr proxy: the path must start with a provider name, such as /anthropic/ or /openai/"
 	}
@@ -398,7 +399,8 @@ func (s *Server) transport(ref backends.Ref) *flows.ProviderTransport {
 		if s.opts.Settings != nil {
 			settings = s.opts.Settings(ref.Provider)
 		}
-		t = flows.Transport(s.opts.Store, ref, flows.Config{Settings: settings, HTTPClient: s.opts.HTTPClient, Now: s.opts.Now})
+		cfg := flows.Config{Settings: settings, HTTPClient: s.opts.HTTPClient, Now: s.opts.Now}
+		t = flows.Transport(s.opts.Store, ref, providers.Lazy(ref.Provider, cfg), cfg)
 		t.Base = s.base
 		s.transports[ref] = t
 	}
@@ -438,7 +440,7 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 
 func loginCommand(ref backends.Ref) string {
 	c := "credmgr login " + ref.Provider
-	if !backends.KnownProvider(ref.Provider) {
+	if !providers.Known(ref.Provider) {
 		c = "credmgr import " + ref.Provider + " --api-key"
 	}
 	if ref.Account != backends.DefaultAccount {

@@ -22,7 +22,7 @@ import (
 	"golang.org/x/term"
 )
 
-// Terminal implements flowapi.UI on a pair of streams.
+// Terminal implements flows.UI on a pair of streams.
 type Terminal struct {
 	// Out receives everything shown (normally os.Stderr).
 	Out io.Writer

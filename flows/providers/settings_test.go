@@ -1,9 +1,9 @@
-package flows_test
+package providers_test
 
 import (
 	"testing"
 
-	"github.com/credmgr/credmgr/flows"
+	"github.com/credmgr/credmgr/flows/providers"
 )
 
 // TestSettingsOrder checks that Settings merges the tables of one provider
@@ -20,7 +20,7 @@ func TestSettingsOrder(t *testing.T) {
 		"openai-codex": {"device_timeout": "1m"},
 	}
 	for range 50 {
-		got := flows.Settings(tables, "openai")
+		got := providers.Settings(tables, "openai")
 		want := map[string]string{"issuer": "http://127.0.0.1:1", "client_id": "canonical", "redirect_port": "0", "device_timeout": "1m"}
 		if len(got) != len(want) {
 			t.Fatalf("Settings = %v, want %v", got, want)
@@ -31,7 +31,7 @@ func TestSettingsOrder(t *testing.T) {
 			}
 		}
 	}
-	if got := flows.Settings(map[string]map[string]string{"codex": {"issuer": "x"}}, "openai"); got["issuer"] != "x" {
+	if got := providers.Settings(map[string]map[string]string{"codex": {"issuer": "x"}}, "openai"); got["issuer"] != "x" {
 		t.Fatalf("an alias table alone is not used: %v", got)
 	}
 }

@@ -1,8 +1,8 @@
-// Package flowapi holds the login/refresh contract shared by package flows
-// and the provider packages under flows/. Package flows re-exports every
-// name here; provider packages import this package directly so that flows
-// can import them for its registry without an import cycle.
-package flowapi
+package flows
+
+// The contract between package flows and the provider packages under
+// flows/ (flows/openai, …), which import this package as x/oauth2's
+// provider packages import oauth2.
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
+	"github.com/credmgr/credmgr/backends"
 )
 
 // Mode selects how a login reaches the person logging in.
@@ -101,25 +101,25 @@ type Flow interface {
 	// expiry is never zero: without one in the answer it is
 	// DefaultLifetime from now. Provider, Account, Source and UpdatedAt
 	// are left for the caller (flows.Login) to stamp. It stores nothing.
-	Login(ctx context.Context, ui UI, opts LoginOptions) (cred.Credential, error)
+	Login(ctx context.Context, ui UI, opts LoginOptions) (backends.Credential, error)
 	// Refresh returns c with fresh tokens, a new issue time and an expiry
 	// as Login sets them; c has a refresh token (the caller, flows.Fresh,
 	// checks). A rejected refresh token is an error wrapping
 	// ErrReloginRequired; other failures (network, 5xx) are returned as
 	// they are. It stores nothing and leaves c's identity and UpdatedAt
 	// for the caller to stamp.
-	Refresh(ctx context.Context, c cred.Credential) (cred.Credential, error)
+	Refresh(ctx context.Context, c backends.Credential) (backends.Credential, error)
 }
 
 // Revoker is implemented by flows whose provider can revoke tokens.
 type Revoker interface {
-	Revoke(ctx context.Context, c cred.Credential) error
+	Revoke(ctx context.Context, c backends.Credential) error
 }
 
 var (
 	// ErrReloginRequired is wrapped when the stored credential cannot be
-	// refreshed: the provider rejected the refresh token, or there is none (invalid_grant, refresh_token_reused, …): only a new login
-	// helps.
+	// refreshed: the provider rejected the refresh token (invalid_grant,
+	// refresh_token_reused, …), or there is none: only a new login helps.
 	ErrReloginRequired = errors.New("a new login is required")
 	// ErrDenied is wrapped when the person declined the login.
 	ErrDenied = errors.New("login was denied")
