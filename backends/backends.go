@@ -1,12 +1,14 @@
-// Package backends is credmgr's storage contract: the Credential record,
-// the Ref that names it, the Store interface every backend implements, and
-// Open, which picks and opens the configured backend.
+// Package backends is credmgr's credential store: the [Credential] record,
+// the [Ref] that names it, the [Store] interface, the [Vault] that
+// implements it for every backend, and [Open], which picks and opens the
+// configured backend.
 //
-// # Storage backends
+// # The vault and its guards
 //
-// All three backends store one versioned vault document (a JSON map from
-// "provider/account" to Credential) in one file in the data directory, and
-// differ only in what guards it:
+// Every backend stores one versioned vault document (a JSON map from
+// "provider/account" to Credential) in one file, and differs from the
+// others only in the [Guard] that seals the document for storage and opens
+// it again:
 //
 //   - keychain (package [keychain]): vault.age, sealed to an age identity
 //     kept in the OS keychain.
@@ -14,70 +16,51 @@
 //     identity files.
 //   - file (package [jsonfile]): credentials.json in plain text, mode 0600.
 //
-// Every change is a read-modify-write under a lock file beside the vault
-// and replaces the file atomically, so stores are safe for concurrent use
-// by goroutines and processes, and a crash leaves the old or the new vault.
+// [NewVault] builds a store from a path and a guard; the guard packages do
+// not import this one, so any type with Seal and Open methods is a guard.
+//
+// A Vault is safe for concurrent use by goroutines and processes. Every
+// write (Put, Delete, Update, Edit) is a read-modify-write under a lock
+// file beside the vault, and replaces the file by an atomic rename, so a
+// crash leaves the old or the new vault, never a mix. Reads (Get, List)
+// take no lock and open (decrypt) the vault outside any lock, so readers
+// never wait for each other or for a writer. A vault that does not decode
+// is reported (wrapping [ErrCorrupt]) and never overwritten; a vault file
+// or directory open to other users is refused ([ErrInsecure]); a lock not
+// had within [VaultOptions].LockTimeout is [ErrLockTimeout]. Reads never
+// create a file, so they work in a read-only directory.
+//
+// Costs do not grow with the vault where they need not: Get decodes only
+// the entry asked for, and a write re-encodes only the entries that
+// changed since this process last read or wrote the file.
+//
+// # Backend switches
 //
 // Switch moves every credential to another backend and records it in
 // config.toml; a switch interrupted at any point is completed or undone by
-// the next one. Stores returned by Open check under the lock that their
-// backend is still the one in use, and follow a switch that happened while
-// they waited.
+// the next one. The new vault is written beside its final path
+// (path+".next") and put in place only once the switch has committed.
+// Stores returned by Open check under the lock that their backend is still
+// the one in use, and follow a switch that happened while they waited.
 package backends
 
 import (
 	"context"
 
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vault"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
-
-// Credential is one stored secret; see the field comments in the
-// definition for the JSON names.
-type Credential = cred.Credential
-
-// Ref names a credential by provider and account.
-type Ref = cred.Ref
-
-// Type is the kind of a credential.
-type Type = cred.Type
-
-// Credential types.
-const (
-	TypeOAuth  = cred.TypeOAuth
-	TypeAPIKey = cred.TypeAPIKey
-)
-
-// DefaultAccount is the account used when none is given.
-const DefaultAccount = cred.DefaultAccount
-
-// ExtraEmail is the Credential.Extra key of the account's e-mail address.
-const ExtraEmail = cred.ExtraEmail
-
-// ErrNotFound is wrapped by every error that reports a missing credential.
-var ErrNotFound = cred.ErrNotFound
 
 // Errors every backend wraps, so that a caller can tell them apart with
-// errors.Is.
+// errors.Is. (ErrCorrupt, which a vault that does not decode wraps, is
+// defined with the document.)
 var (
-	// ErrCorrupt is wrapped when the vault does not decode. A corrupt
-	// vault is never overwritten.
-	ErrCorrupt = vault.ErrCorrupt
 	// ErrInsecure is wrapped when a vault file (or its directory) is a
 	// symlink or open to other users.
 	ErrInsecure = fsutil.ErrInsecure
 	// ErrLockTimeout is wrapped when the vault's lock was not taken within
-	// Options.LockTimeout.
+	// VaultOptions.LockTimeout.
 	ErrLockTimeout = fsutil.ErrLockTimeout
 )
-
-// ParseRef parses "provider" or "provider/account".
-func ParseRef(s string) (Ref, error) { return cred.ParseRef(s) }
-
-// Tx is the view of the whole vault inside Editor.Edit.
-type Tx = vaultfile.Tx
 
 // Store keeps credentials. Implementations are safe for concurrent use by
 // goroutines and by processes.
@@ -102,8 +85,9 @@ type Store interface {
 }
 
 // Editor is implemented by stores that can change many credentials in one
-// locked, atomic write (all of credmgr's backends). Migration and backend
-// switches use it so that a thousand credentials cost one write.
+// locked, atomic write ([Vault], and so all of credmgr's backends).
+// Migration and backend switches use it so that a thousand credentials
+// cost one write.
 type Editor interface {
 	Edit(ctx context.Context, fn func(tx *Tx) error) error
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // TestPublicErrors checks that a library user can tell a corrupt vault, an
@@ -25,7 +24,7 @@ func TestPublicErrors(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := jsonfile.New(path, vaultfile.Options{}).Get(ctx, ref); !errors.Is(err, backends.ErrCorrupt) {
+	if _, err := backends.NewVault(path, jsonfile.Guard{}, backends.VaultOptions{}).Get(ctx, ref); !errors.Is(err, backends.ErrCorrupt) {
 		t.Errorf("Get of a corrupt vault: %v, want ErrCorrupt", err)
 	}
 
@@ -33,15 +32,15 @@ func TestPublicErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(path, 0o644)
-	if _, err := jsonfile.New(path, vaultfile.Options{}).Get(ctx, ref); !errors.Is(err, backends.ErrInsecure) {
+	if _, err := backends.NewVault(path, jsonfile.Guard{}, backends.VaultOptions{}).Get(ctx, ref); !errors.Is(err, backends.ErrInsecure) {
 		t.Errorf("Get of a vault others can read: %v, want ErrInsecure", err)
 	}
 
 	os.Chmod(path, 0o600)
-	held := jsonfile.New(path, vaultfile.Options{})
+	held := backends.NewVault(path, jsonfile.Guard{}, backends.VaultOptions{})
 	_, err := held.Update(ctx, ref, func(*backends.Credential) (*backends.Credential, error) {
 		// Another store over the same file waits for the lock held here.
-		waiting := jsonfile.New(path, vaultfile.Options{LockTimeout: 50 * time.Millisecond})
+		waiting := backends.NewVault(path, jsonfile.Guard{}, backends.VaultOptions{LockTimeout: 50 * time.Millisecond})
 		_, err := waiting.Update(ctx, ref, func(c *backends.Credential) (*backends.Credential, error) { return c, nil })
 		if !errors.Is(err, backends.ErrLockTimeout) {
 			t.Errorf("Update while the lock is held: %v, want ErrLockTimeout", err)

@@ -1,6 +1,11 @@
 package backends_test
 
 import (
+	"fmt"
+	"go/ast"
+	"go/doc"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,47 +15,12 @@ import (
 	"testing"
 )
 
-// userProgram is ExampleOpen as another module's program: it may use only
-// the public packages.
-const userProgram = `package main
-
-import (
-	"context"
-	"fmt"
-	"log"
-	"os"
-
-	"github.com/credmgr/credmgr/backends"
-)
-
-func main() {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "credmgr-user")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	op, err := backends.Open(ctx, backends.Options{DataDir: dir, Backend: backends.File, PlaintextOK: true,
-		Getenv: func(string) string { return "" }})
-	if err != nil {
-		log.Fatal(err)
-	}
-	key := backends.Credential{Provider: "openrouter", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk-or-example"}
-	if err := op.Store.Put(ctx, key); err != nil {
-		log.Fatal(err)
-	}
-	c, err := op.Store.Get(ctx, backends.Ref{Provider: "openrouter", Account: backends.DefaultAccount})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(op.Name, c.Provider, c.Type)
-}
-`
-
-// TestExampleFromAnotherModule builds and runs ExampleOpen's code as a
-// separate module that requires this one through a replace directive:
-// the public API alone opens a store and calls Get. It runs offline
-// (GOPROXY=off), from the module cache this module's build filled.
+// TestExampleFromAnotherModule builds this package's examples
+// (example_test.go, as they are) into a program of a separate module that
+// requires this one through a replace directive, runs it, and checks
+// that each example prints its "Output:": the public API alone opens a
+// store and calls Get. It runs offline (GOPROXY=off), from the module
+// cache this module's build filled.
 func TestExampleFromAnotherModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds another module")
@@ -68,11 +38,36 @@ func TestExampleFromAnotherModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "example_test.go", src, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := doc.Examples(f)
+	if len(examples) < 2 {
+		t.Fatalf("example_test.go has %d examples", len(examples))
+	}
+	// main runs every example, each followed by a marker line.
+	var mainGo, want strings.Builder
+	mainGo.WriteString("package main\n\nimport \"fmt\"\n\nfunc main() {\n")
+	for _, ex := range examples {
+		name := "Example" + ex.Name
+		if ex.Name == "" || !ast.IsExported(name) || ex.Output == "" {
+			t.Fatalf("example %q has no output to check", name)
+		}
+		fmt.Fprintf(&mainGo, "\t%s()\n\tfmt.Println(%q)\n", name, "--- "+name)
+		fmt.Fprintf(&want, "%s--- %s\n", ex.Output, name)
+	}
+	mainGo.WriteString("}\n")
 	dir := t.TempDir()
 	files := map[string]string{
-		"go.mod":  "module example.com/credmgruser\n\n" + string(goLine) + "\n\nrequire github.com/credmgr/credmgr v0.0.0\n\nreplace github.com/credmgr/credmgr => " + root + "\n",
-		"go.sum":  string(sum),
-		"main.go": userProgram,
+		"go.mod":     "module example.com/credmgruser\n\n" + string(goLine) + "\n\nrequire github.com/credmgr/credmgr v0.0.0\n\nreplace github.com/credmgr/credmgr => " + root + "\n",
+		"go.sum":     string(sum),
+		"main.go":    mainGo.String(),
+		"example.go": strings.Replace(string(src), "package backends_test", "package main", 1),
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
@@ -88,7 +83,7 @@ func TestExampleFromAnotherModule(t *testing.T) {
 		t.Fatalf("building a module that uses backends: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "file openrouter api_key" {
-		t.Fatalf("running it: %v\n%s", err, out)
+	if err != nil || string(out) != want.String() {
+		t.Fatalf("running it: %v\ngot:\n%s\nwant:\n%s", err, out, want.String())
 	}
 }

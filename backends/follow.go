@@ -10,7 +10,6 @@ import (
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/config"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // ErrBackendChanged is wrapped when a backend switch moved the credentials
@@ -56,18 +55,18 @@ func vaultPath(dir, name string) string {
 	return filepath.Join(dir, agefile.FileName)
 }
 
-// state returns the vaultfile.State function of the store of backend name:
+// state returns the vaultState function of the store of backend name:
 // read under the vault lock before every operation, it stops a store
 // that a switch retired (when checked), and says what to do with the
 // pending file that an interrupted switch into this store's path left.
-func (o *Options) state(name string, checked bool) func(context.Context) (vaultfile.State, error) {
+func (o *Options) state(name string, checked bool) func(context.Context) (vaultState, error) {
 	dir := o.DataDir
 	cfgPath := config.Path(dir)
 	base := config.NormalBackend(o.ConfigBackend)
 	holder := o.KeyHolder
 	path := vaultPath(dir, name)
-	return func(context.Context) (vaultfile.State, error) {
-		var st vaultfile.State
+	return func(context.Context) (vaultState, error) {
+		var st vaultState
 		cfg, err := config.Load(cfgPath)
 		if err != nil {
 			return st, fmt.Errorf("checking which backend is in use: %w", err)
@@ -89,7 +88,7 @@ func (o *Options) state(name string, checked bool) func(context.Context) (vaultf
 		if !sw.Committed() {
 			st.Discard = true
 		} else if sw.To == name {
-			st.Complete = &vaultfile.Pending{Target: sw.Target, Next: sw.Next}
+			st.Complete = &pendingSwitch{Target: sw.Target, Next: sw.Next}
 		}
 		return st, nil
 	}
@@ -162,7 +161,7 @@ func (f *following) reopen(ctx context.Context, failed storeEditor) error {
 	f.o, f.cur = o, op
 	// Store stays this wrapper; the rest describes the backend now used.
 	f.pub.Name, f.pub.Source, f.pub.Reason = op.Name, op.Source, op.Reason
-	f.pub.Path, f.pub.Guard, f.pub.Keychain, f.pub.Age = op.Path, op.Guard, op.Keychain, op.Age
+	f.pub.Path, f.pub.Guard, f.pub.Vault, f.pub.KeychainGuard, f.pub.AgeGuard = op.Path, op.Guard, op.Vault, op.KeychainGuard, op.AgeGuard
 	return nil
 }
 

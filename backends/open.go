@@ -16,22 +16,21 @@ import (
 	"filippo.io/age/plugin"
 
 	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/tty"
-	"github.com/credmgr/credmgr/internal/unlock"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
-// Backend names (the list is config.Backends).
+// Backend names, as config.toml's backend key and --backend take them.
 const (
-	Auto     = config.BackendAuto
-	Keychain = config.BackendKeychain
-	Age      = config.BackendAge
-	File     = config.BackendFile
+	Auto     = "auto"
+	Keychain = "keychain"
+	Age      = "age"
+	File     = "file"
 )
 
 // Options says which backend to open and how. LoadOptions fills it from
@@ -60,6 +59,9 @@ type Options struct {
 	// KeyHolder keeps the keychain backend's key: "" or "os" for the OS
 	// keychain (go-keyring), else a holder age-plugin-credmgr serves.
 	KeyHolder string
+	// Providers holds config.toml's [providers.NAME] tables, for
+	// flows.Settings; opening a backend does not use them.
+	Providers map[string]map[string]string
 	// NewKeyHolder, for Switch to the keychain backend, is the holder
 	// that is to keep its key from then on ("" keeps KeyHolder); Switch
 	// moves the key there and records key_holder in config.toml.
@@ -82,22 +84,18 @@ type Options struct {
 	Unlocked *unlock.Keyrings
 }
 
-// LoadOptions returns the Options for this process: the data directory
-// from CREDMGR_HOME or the platform default, and config.toml from there.
-func LoadOptions() (Options, *config.Config, error) {
+// LoadOptions returns the Options for this process, as the credmgr CLI
+// finds them: the data directory from CREDMGR_HOME or the platform
+// default, and config.toml from there.
+func LoadOptions() (Options, error) {
 	dir, err := config.DataDir()
 	if err != nil {
-		return Options{}, nil, err
+		return Options{}, err
 	}
 	cfg, err := config.Load(config.Path(dir))
 	if err != nil {
-		return Options{}, nil, err
+		return Options{}, err
 	}
-	return OptionsFromConfig(dir, cfg), cfg, nil
-}
-
-// OptionsFromConfig turns a parsed config.toml into Options.
-func OptionsFromConfig(dir string, cfg *config.Config) Options {
 	return Options{
 		DataDir:            dir,
 		ConfigBackend:      cfg.Backend,
@@ -107,7 +105,8 @@ func OptionsFromConfig(dir string, cfg *config.Config) Options {
 		AgeIdentities:      cfg.AgeIdentity,
 		RecoveryRecipients: cfg.RecoveryRecipients,
 		KeyHolder:          cfg.KeyHolder,
-	}
+		Providers:          cfg.Providers,
+	}, nil
 }
 
 func (o *Options) getenv(k string) string {
@@ -141,10 +140,15 @@ type Opened struct {
 	Path string
 	// Guard describes what protects the vault.
 	Guard string
-	// Keychain is set for the keychain backend.
-	Keychain *keychain.Store
-	// Age is set for the age backend.
-	Age *agefile.Store
+	// Vault is the backend's vault, as opened: unlike Store, it does not
+	// follow a backend switch.
+	Vault *Vault
+	// KeychainGuard is the vault's guard for the keychain backend (nil
+	// for the others).
+	KeychainGuard *keychain.Guard
+	// AgeGuard is the vault's guard for the age backend (nil for the
+	// others).
+	AgeGuard *agefile.Guard
 }
 
 // ErrNoBackend is returned by Open in auto mode when no secure backend is
@@ -263,7 +267,7 @@ func openAuto(ctx context.Context, o Options) (*Opened, error) {
 		}
 		return nil, fmt.Errorf("%w: vault.age is sealed with a passphrase, and no passphrase source is set: set CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked", ErrNoBackend)
 	}
-	present, probeErr := kc.Keychain.Probe()
+	present, probeErr := kc.KeychainGuard.Probe()
 	if probeErr == nil && (present || len(sealedTo) == 0) {
 		kc.Source, kc.Reason = "auto", "auto: the OS keychain answered"
 		return kc, nil
@@ -281,7 +285,7 @@ func openAuto(ctx context.Context, o Options) (*Opened, error) {
 		if probeErr == nil {
 			// The keychain answers but has no item for this path: the
 			// data directory may have moved.
-			if other, err := kc.Keychain.FindKeyElsewhere(); err == nil && other != "" {
+			if other, err := kc.KeychainGuard.FindKeyElsewhere(); err == nil && other != "" {
 				return nil, &keychain.KeyElsewhereError{Vault: kc.Path, Account: other}
 			}
 		}
@@ -370,7 +374,7 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 	if o.DataDir == "" {
 		return nil, errors.New("no data directory")
 	}
-	vopts := vaultfile.Options{LockTimeout: o.LockTimeout, State: o.state(name, checked)}
+	vopts := VaultOptions{LockTimeout: o.LockTimeout, state: o.state(name, checked)}
 	switch name {
 	case File:
 		path := filepath.Join(o.DataDir, jsonfile.FileName)
@@ -380,7 +384,8 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 				fmt.Fprintf(w, "credmgr: warning: credentials were written in plain text to %s (set plaintext_ok = true in config.toml to silence this)\n", p)
 			}
 		}
-		return &Opened{Store: jsonfile.New(path, vopts), Name: File, Path: path,
+		v := NewVault(path, jsonfile.Guard{}, vopts)
+		return &Opened{Store: v, Vault: v, Name: File, Path: path,
 			Guard: "none: plain JSON, file mode 0600 in a 0700 directory"}, nil
 	case Keychain:
 		path := filepath.Join(o.DataDir, agefile.FileName)
@@ -388,7 +393,7 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 		if err != nil {
 			return nil, err
 		}
-		kopts := keychain.Options{Holder: o.KeyHolder, Timeout: o.KeychainTimeout, Recipients: rs, Vault: vopts}
+		kopts := keychain.Options{Holder: o.KeyHolder, Timeout: o.KeychainTimeout, Recipients: rs}
 		if o.KeyHolder == "" || o.KeyHolder == keychain.HolderOS {
 			kopts.Keyring = o.Keyring
 			if kopts.Keyring == nil {
@@ -399,18 +404,19 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 			kopts.UI = plugin.NewTerminalUI(func(f string, v ...any) { fmt.Fprintf(w, "credmgr: "+f+"\n", v...) },
 				func(f string, v ...any) { fmt.Fprintf(w, "credmgr: warning: "+f+"\n", v...) })
 		}
-		s, err := keychain.New(path, kopts)
+		g, err := keychain.NewGuard(path, kopts)
 		if err != nil {
 			return nil, err
 		}
-		guard := fmt.Sprintf("age X25519 key in the OS keychain (service %q, account %q)", keychain.Service, s.ItemAccount())
-		if h := s.Holder(); h != keychain.HolderOS {
-			guard = fmt.Sprintf("age X25519 key in the %s key holder through %s (item %q)", h, keychain.PluginBinary, s.ItemAccount())
+		guard := fmt.Sprintf("age X25519 key in the OS keychain (service %q, account %q)", keychain.Service, g.ItemAccount())
+		if h := g.Holder(); h != keychain.HolderOS {
+			guard = fmt.Sprintf("age X25519 key in the %s key holder through %s (item %q)", h, keychain.PluginBinary, g.ItemAccount())
 		}
 		if len(rs) > 0 {
 			guard += fmt.Sprintf(", plus %d recovery recipient(s)", len(rs))
 		}
-		return &Opened{Store: s, Name: Keychain, Path: path, Guard: guard, Keychain: s}, nil
+		v := NewVault(path, g, vopts)
+		return &Opened{Store: v, Vault: v, Name: Keychain, Path: path, Guard: guard, KeychainGuard: g}, nil
 	case Age:
 		path := filepath.Join(o.DataDir, agefile.FileName)
 		if env := envIdentities(&o); len(env) > 0 && len(o.AgeIdentities) == 0 {
@@ -420,7 +426,7 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 				vopts.AfterWrite = recordOnCreate(&o, env)
 			}
 		}
-		aopts := agefile.Options{Vault: vopts, WorkFactor: o.ScryptWorkFactor}
+		aopts := agefile.Options{WorkFactor: o.ScryptWorkFactor}
 		var guard string
 		if v := o.getenv("CREDMGR_AGE_IDENTITY"); v != "" {
 			if err := config.CheckIdentityPaths("CREDMGR_AGE_IDENTITY", filepath.SplitList(v)); err != nil {
@@ -460,11 +466,12 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 			aopts.Notice = func(m string) { fmt.Fprintf(w, "credmgr: %s\n", m) }
 			guard = "age passphrase (scrypt) from " + desc
 		}
-		s, err := agefile.New(path, aopts)
+		g, err := agefile.NewGuard(path, aopts)
 		if err != nil {
 			return nil, err
 		}
-		return &Opened{Store: s, Name: Age, Path: path, Guard: guard, Age: s}, nil
+		v := NewVault(path, g, vopts)
+		return &Opened{Store: v, Vault: v, Name: Age, Path: path, Guard: guard, AgeGuard: g}, nil
 	}
 	return nil, fmt.Errorf("unknown backend %q: choose one of keychain, age, file", name)
 }

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/keychain"
+	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/fakekeyring"
 )
 
@@ -154,4 +157,32 @@ func failingKeyring() fakekeyring.Listing {
 	kr := fakekeyring.NewListing()
 	kr.Fail(keychain.ErrUnavailable)
 	return kr
+}
+
+// TestBackendNames checks that the backend names are config.toml's.
+func TestBackendNames(t *testing.T) {
+	if got, want := []string{backends.Auto, backends.Keychain, backends.Age, backends.File}, []string{config.BackendAuto, config.BackendKeychain, config.BackendAge, config.BackendFile}; !slices.Equal(got, want) {
+		t.Fatalf("backend names %q, config.toml's %q", got, want)
+	}
+}
+
+// TestLoadOptions checks that LoadOptions reads the data directory and
+// config.toml as the CLI does, provider tables included.
+func TestLoadOptions(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CREDMGR_HOME", dir)
+	toml := "backend = \"file\"\nkey_holder = \"keyctl\"\nplaintext_ok = true\nlock_timeout = \"1m\"\n[providers.openai]\nissuer = \"http://127.0.0.1:1234\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := backends.LoadOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.DataDir != dir || o.ConfigBackend != backends.File || o.KeyHolder != "keyctl" || !o.PlaintextOK || o.LockTimeout != time.Minute {
+		t.Errorf("LoadOptions = %+v", o)
+	}
+	if got := o.Providers["openai"]["issuer"]; got != "http://127.0.0.1:1234" {
+		t.Errorf("Providers[openai][issuer] = %q", got)
+	}
 }

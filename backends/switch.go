@@ -14,7 +14,6 @@ import (
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // crashAt, when set (by tests), is called at each step of a switch and of
@@ -73,7 +72,7 @@ func Switch(ctx context.Context, o Options, name string) (*SwitchResult, error) 
 	res := &SwitchResult{}
 	jsonPath := filepath.Join(o.DataDir, jsonfile.FileName)
 	agePath := filepath.Join(o.DataDir, agefile.FileName)
-	err := vaultfile.LockAll(ctx, o.LockTimeout, []string{jsonPath, agePath}, func() error {
+	err := lockAll(ctx, o.LockTimeout, []string{jsonPath, agePath}, func() error {
 		return switchLocked(ctx, o, name, res)
 	})
 	return res, err
@@ -90,7 +89,7 @@ func settle(ctx context.Context, o *Options) {
 		return
 	}
 	res := &SwitchResult{}
-	err := vaultfile.LockAll(ctx, o.LockTimeout, []string{vaultPath(o.DataDir, File), vaultPath(o.DataDir, Age)}, func() error {
+	err := lockAll(ctx, o.LockTimeout, []string{vaultPath(o.DataDir, File), vaultPath(o.DataDir, Age)}, func() error {
 		_, err := settleLocked(*o, res)
 		return err
 	})
@@ -121,7 +120,7 @@ func leftBehind(dir string) bool {
 		return true
 	}
 	for _, n := range []string{File, Age} {
-		if _, err := os.Lstat(vaultPath(dir, n) + vaultfile.PendingSuffix); err == nil {
+		if _, err := os.Lstat(vaultPath(dir, n) + PendingSuffix); err == nil {
 			return true
 		}
 	}
@@ -151,7 +150,7 @@ func settleLocked(o Options, res *SwitchResult) (*config.Config, error) {
 		}
 	}
 	for _, n := range []string{File, Age} {
-		if err := vaultfile.DiscardPending(vaultPath(o.DataDir, n)); err != nil {
+		if err := discardPending(vaultPath(o.DataDir, n)); err != nil {
 			return nil, err
 		}
 	}
@@ -172,7 +171,7 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 	}
 	from, err := open(ctx, o)
 	if err == nil && noVault(o.DataDir) {
-		if _, rerr := vaultOf(from).ReadLocked(ctx); rerr != nil {
+		if _, rerr := from.Vault.readLocked(ctx); rerr != nil {
 			err = rerr // a configured keychain that does not answer
 		}
 	}
@@ -187,7 +186,7 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		// backend opens it (backend set age with the identity that
 		// sealed it), it is that backend's vault: nothing to move.
 		if own, oerr := open(ctx, t); oerr == nil && own.Path == vaultPath(o.DataDir, Age) {
-			if _, rerr := vaultOf(own).ReadLocked(ctx); rerr == nil {
+			if _, rerr := own.Vault.readLocked(ctx); rerr == nil {
 				from, err = own, nil
 			}
 		}
@@ -200,18 +199,18 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		return fmt.Errorf("opening the %s backend: %w", name, err)
 	}
 	res.From, res.To = from, to
-	if from.Keychain != nil && to.Keychain != nil && from.Keychain.Holder() != to.Keychain.Holder() {
+	if from.KeychainGuard != nil && to.KeychainGuard != nil && from.KeychainGuard.Holder() != to.KeychainGuard.Holder() {
 		if err := moveKey(ctx, o, name, cfg, from, to, res); err != nil {
 			return err
 		}
 		return removePlaintext(ctx, o, to, res)
 	}
-	if to.Keychain != nil && normalHolder(cfg.KeyHolder) != to.Keychain.Holder() {
+	if to.KeychainGuard != nil && normalHolder(cfg.KeyHolder) != to.KeychainGuard.Holder() {
 		// Recorded before anything is written: from the commit on, the
 		// keychain backend must find its key in this holder. Should the
 		// switch be undone, key_holder only names where a keychain
 		// backend would keep its key.
-		if err := config.SetTopLevel(cfgPath, "key_holder", to.Keychain.Holder()); err != nil {
+		if err := config.SetTopLevel(cfgPath, "key_holder", to.KeychainGuard.Holder()); err != nil {
 			return fmt.Errorf("recording the key holder in %s: %w", cfgPath, err)
 		}
 	}
@@ -225,7 +224,7 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		return removePlaintext(ctx, o, to, res)
 	}
 	sw := &config.Switch{From: from.Name, To: to.Name, Previous: cfg.Backend, Backend: name}
-	n, err := vaultOf(from).MoveLocked(ctx, vaultOf(to), vaultfile.MoveHooks{
+	n, err := from.Vault.moveLocked(ctx, to.Vault, moveHooks{
 		Begin: func(source, target string) error {
 			sw.Source, sw.Target = source, target
 			if err := config.WriteState(cfgPath, "", sw); err != nil {
@@ -255,10 +254,10 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		Finish: func() {
 			step("moved")
 			if from.Name == Keychain {
-				removeKey(from.Keychain, res)
+				removeKey(from.KeychainGuard, res)
 				step("key removed")
 			}
-			if from.Age != nil && from.Age.Mode() == "passphrase" {
+			if from.AgeGuard != nil && from.AgeGuard.Mode() == "passphrase" {
 				removeKeyFile(o, res)
 			}
 			if err := config.WriteState(cfgPath, "", nil); err != nil {
@@ -301,10 +300,6 @@ func noVault(dir string) bool {
 	return true
 }
 
-func vaultOf(op *Opened) *vaultfile.Store {
-	return op.Store.(interface{ Vault() *vaultfile.Store }).Vault()
-}
-
 // recoverSwitch completes or undoes the switch cfg records, which is not
 // running (the caller holds every vault lock), and clears the record.
 func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
@@ -314,9 +309,9 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 	what := fmt.Sprintf("an interrupted switch from the %s backend to the %s backend", sw.From, sw.To)
 	committed := sw.Committed()
 	if committed {
-		err := vaultfile.CompletePending(toPath, vaultfile.Pending{Target: sw.Target, Next: sw.Next})
+		err := completePendingFile(toPath, pendingSwitch{Target: sw.Target, Next: sw.Next})
 		switch {
-		case errors.Is(err, vaultfile.ErrPendingConflict):
+		case errors.Is(err, ErrPendingConflict):
 			// The file the new vault would replace changed after the
 			// switch committed (a command that named the old backend
 			// explicitly wrote to it), so the old vault is still whole
@@ -335,7 +330,7 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 			return err
 		default:
 			if fromPath != toPath {
-				gone, err := vaultfile.RemoveIfUnchanged(fromPath, sw.Source)
+				gone, err := removeIfUnchanged(fromPath, sw.Source)
 				if err != nil {
 					return err
 				}
@@ -350,14 +345,14 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 		res.Notes = append(res.Notes, fmt.Sprintf("undid %s: it had not committed, and the %s backend kept every credential", what, sw.From))
 	}
 	if !committed {
-		if err := vaultfile.DiscardPending(toPath); err != nil {
+		if err := discardPending(toPath); err != nil {
 			return err
 		}
 	}
 	if sw.From == Keychain || sw.To == Keychain {
 		// A key the switch made obsolete (or created for a new vault
 		// that was discarded) opens nothing now.
-		kc, err := keychain.New(vaultPath(o.DataDir, Keychain), keychain.Options{Keyring: o.keyring(), Holder: cfg.KeyHolder, Timeout: o.KeychainTimeout})
+		kc, err := keychain.NewGuard(vaultPath(o.DataDir, Keychain), keychain.Options{Keyring: o.keyring(), Holder: cfg.KeyHolder, Timeout: o.KeychainTimeout})
 		if err != nil {
 			return err
 		}
@@ -373,9 +368,9 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 
 // removeKey removes the keychain key of vault.age unless it opens
 // vault.age (or a pending vault.age.next).
-func removeKey(kc *keychain.Store, res *SwitchResult) {
+func removeKey(kc *keychain.Guard, res *SwitchResult) {
 	p := kc.Path()
-	gone, err := kc.DeleteKeyIfUnused(p, p+vaultfile.PendingSuffix)
+	gone, err := kc.DeleteKeyIfUnused(p, p+PendingSuffix)
 	switch {
 	case err != nil:
 		res.Warnings = append(res.Warnings, fmt.Sprintf("the old vault key (keychain service %q, account %q) could not be checked or removed: %v", keychain.Service, kc.ItemAccount(), err))
@@ -393,16 +388,16 @@ func removePlaintext(ctx context.Context, o Options, cur *Opened, res *SwitchRes
 		return nil
 	}
 	path := vaultPath(o.DataDir, File)
-	h, err := vaultfile.HashFile(path)
+	h, err := hashFile(path)
 	if err != nil || h == "" {
 		return err
 	}
-	old, err := jsonfile.New(path, vaultfile.Options{}).ReadLocked(ctx)
+	old, err := NewVault(path, jsonfile.Guard{}, VaultOptions{}).readLocked(ctx)
 	if err != nil {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is left from the file backend and cannot be read (%v); it was kept", path, err))
 		return nil
 	}
-	have, err := vaultOf(cur).ReadLocked(ctx)
+	have, err := cur.Vault.readLocked(ctx)
 	if err != nil {
 		return err
 	}
@@ -420,7 +415,7 @@ func removePlaintext(ctx context.Context, o Options, cur *Opened, res *SwitchRes
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is left from the file backend and holds %s, which the %s backend does not; it was kept", path, strings.Join(missing, ", "), cur.Name))
 		return nil
 	}
-	if _, err := vaultfile.RemoveIfUnchanged(path, h); err != nil {
+	if _, err := removeIfUnchanged(path, h); err != nil {
 		return fmt.Errorf("removing the plaintext leftover %s: %w", path, err)
 	}
 	res.Notes = append(res.Notes, fmt.Sprintf("removed %s, left from the file backend (every credential in it is in the %s backend)", path, cur.Name))
@@ -441,16 +436,16 @@ func (o *Options) keyring() keychain.Keyring {
 // lock is held; stores that waited follow the new holder (see state).
 func moveKey(ctx context.Context, o Options, name string, cfg *config.Config, from, to *Opened, res *SwitchResult) error {
 	cfgPath := config.Path(o.DataDir)
-	oldH, newH := from.Keychain.Holder(), to.Keychain.Holder()
-	present, err := from.Keychain.Probe()
+	oldH, newH := from.KeychainGuard.Holder(), to.KeychainGuard.Holder()
+	present, err := from.KeychainGuard.Probe()
 	if err != nil {
 		return fmt.Errorf("reading the vault key from the %s key holder: %w", oldH, err)
 	}
 	if present {
-		if err := from.Keychain.CopyKeyTo(newH); err != nil {
+		if err := from.KeychainGuard.CopyKeyTo(newH); err != nil {
 			return fmt.Errorf("copying the vault key to the %s key holder (nothing was changed): %w", newH, err)
 		}
-		if _, err := vaultOf(to).ReadLocked(ctx); err != nil {
+		if _, err := to.Vault.readLocked(ctx); err != nil {
 			return fmt.Errorf("the vault does not open with the key in the %s key holder, so the %s holder keeps it and config.toml was not changed: %w", newH, oldH, err)
 		}
 	}
@@ -467,7 +462,7 @@ func moveKey(ctx context.Context, o Options, name string, cfg *config.Config, fr
 		res.Notes = append(res.Notes, fmt.Sprintf("the %s key holder will keep the vault key (there was none yet)", newH))
 		return nil
 	}
-	if err := from.Keychain.DeleteKey(); err != nil {
+	if err := from.KeychainGuard.DeleteKey(); err != nil {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("the vault key is in the %s key holder now, but could not be removed from %s: %v", newH, oldH, err))
 		return nil
 	}
@@ -484,7 +479,7 @@ func removeKeyFile(o Options, res *SwitchResult) {
 	if _, err := os.Lstat(kp); err != nil {
 		return
 	}
-	if agefile.IsPassphraseSealed(agefile.StanzaTypes(vp)) || agefile.IsPassphraseSealed(agefile.StanzaTypes(vp+vaultfile.PendingSuffix)) {
+	if agefile.IsPassphraseSealed(agefile.StanzaTypes(vp)) || agefile.IsPassphraseSealed(agefile.StanzaTypes(vp+PendingSuffix)) {
 		return
 	}
 	o.unlockKeyrings().Drop(vp)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/fakekeyring"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // switchEnv is a data directory with the three backends usable.
@@ -341,7 +340,7 @@ func TestSwitchConflict(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := age.Store.List(ctx); !errors.Is(err, vaultfile.ErrPendingConflict) {
+		if _, err := age.Store.List(ctx); !errors.Is(err, ErrPendingConflict) {
 			t.Fatalf("listing the age backend: %v, want a pending conflict", err)
 		}
 		// The next command goes back to the changed vault.

@@ -32,7 +32,6 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/fakellm"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 var (
@@ -399,8 +398,8 @@ func (w *world) agent(name string, args ...string) string {
 var agentTimeout = 3 * time.Minute
 
 // store opens credmgr's file vault.
-func (w *world) store() *jsonfile.Store {
-	return jsonfile.New(filepath.Join(w.data, jsonfile.FileName), vaultfile.Options{})
+func (w *world) store() *backends.Vault {
+	return backends.NewVault(filepath.Join(w.data, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 }
 
 // expire makes the stored access token for provider look expired.

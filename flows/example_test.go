@@ -13,7 +13,6 @@ import (
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/flows/providers"
 	fakeopenai "github.com/credmgr/credmgr/internal/fakeprovider/openai"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // A Go program that needs an OpenAI access token asks for an
@@ -36,7 +35,7 @@ func ExampleTokenSource() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	store := jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
+	store := backends.NewVault(filepath.Join(dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 
 	// Seed the store with a login whose access token expired an hour ago.
 	ref := backends.Ref{Provider: "openai", Account: "default"}

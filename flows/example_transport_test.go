@@ -16,7 +16,6 @@ import (
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/flows/providers"
 	"github.com/credmgr/credmgr/internal/fakeupstream"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // A Go program that talks to a provider's API with credmgr's credential
@@ -41,7 +40,7 @@ func ExampleTransport() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	store := jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
+	store := backends.NewVault(filepath.Join(dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 	ref := backends.Ref{Provider: "anthropic", Account: "default"}
 	err = store.Put(ctx, backends.Credential{Provider: "anthropic", Account: "default", Type: backends.TypeOAuth,
 		AccessToken: "sk-ant-oat01-example", Expiry: time.Now().Add(8 * time.Hour)})

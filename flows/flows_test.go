@@ -18,7 +18,6 @@ import (
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/flows/providers"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/openai"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 var defaultRef = backends.Ref{Provider: "openai", Account: "default"}
@@ -28,10 +27,10 @@ var now0 = time.Date(2031, 3, 14, 15, 9, 26, 0, time.UTC)
 
 // newStore returns a file store in a fresh temporary directory and the
 // path of its vault file.
-func newStore(t *testing.T) (*jsonfile.Store, string) {
+func newStore(t *testing.T) (*backends.Vault, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), jsonfile.FileName)
-	return jsonfile.New(path, vaultfile.Options{}), path
+	return backends.NewVault(path, jsonfile.Guard{}, backends.VaultOptions{}), path
 }
 
 func newFake(t *testing.T) *fake.Server {
@@ -560,7 +559,7 @@ func TestConcurrentRefresh(t *testing.T) {
 			for i := range n {
 				var st backends.Store = store
 				if tc.perGoroutine {
-					st = jsonfile.New(path, vaultfile.Options{})
+					st = backends.NewVault(path, jsonfile.Guard{}, backends.VaultOptions{})
 				}
 				if tc.readFirst {
 					st = &readFirstStore{Store: st, reads: &reads}
@@ -863,7 +862,7 @@ func BenchmarkFresh(b *testing.B) {
 	for _, expired := range []bool{false, true} {
 		name := map[bool]string{false: "valid", true: "refresh"}[expired]
 		b.Run(name, func(b *testing.B) {
-			store := jsonfile.New(filepath.Join(b.TempDir(), jsonfile.FileName), vaultfile.Options{})
+			store := backends.NewVault(filepath.Join(b.TempDir(), jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 			ctx := context.Background()
 			if err := store.Put(ctx, oauthCred("a", srv.IssueRefreshToken(), time.Now().Add(time.Hour))); err != nil {
 				b.Fatal(err)

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -10,24 +11,25 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
-	"github.com/credmgr/credmgr/internal/vault"
+	"github.com/credmgr/credmgr/backends/jsonfile"
 )
 
 // checkRoundTrip checks that c, which storable accepted, is written and
-// read back by the vault codec as the same JSON.
+// read back by the vault codec as the same JSON: it is put in a vault
+// that stores the document as it is, and read back by List, which
+// decodes the whole document.
 func checkRoundTrip(t testing.TB, c backends.Credential) {
 	t.Helper()
-	d := vault.New()
-	d.Credentials[c.Ref().String()] = c
-	b, err := vault.Encode(d)
-	if err != nil {
+	ctx := context.Background()
+	v := backends.NewVault(filepath.Join(t.TempDir(), jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
+	if err := v.Put(ctx, c); err != nil {
 		t.Fatalf("%s: encode: %v", c.Ref(), err)
 	}
-	back, err := vault.Decode(b)
+	back, err := v.List(ctx)
 	if err != nil {
 		t.Fatalf("%s: decode: %v", c.Ref(), err)
 	}
-	if !sameStored(back.Credentials[c.Ref().String()], c) {
+	if len(back) != 1 || !sameStored(back[0], c) {
 		t.Fatalf("%s: read back differently", c.Ref())
 	}
 }

@@ -15,7 +15,7 @@ func keychainStore(t testing.TB, kr keychain.Keyring) backends.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ks := op.Keychain; kr != nil {
+	if ks := op.KeychainGuard; kr != nil {
 		t.Cleanup(func() { ks.DeleteKey() })
 	}
 	return op.Store

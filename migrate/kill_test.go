@@ -12,7 +12,6 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // manyFiles writes n llxprt-style token files (one bucket each) under
@@ -40,7 +39,7 @@ func manyFiles(t testing.TB, home string, n int) map[string]string {
 // that a re-run completes the job.
 func TestKilled(t *testing.T) {
 	if home := os.Getenv("MIGRATE_KILL_HOME"); home != "" {
-		s := jsonfile.New(os.Getenv("MIGRATE_KILL_STORE"), vaultfile.Options{})
+		s := backends.NewVault(os.Getenv("MIGRATE_KILL_STORE"), jsonfile.Guard{}, backends.VaultOptions{})
 		os.WriteFile(os.Getenv("MIGRATE_KILL_READY"), []byte("ready"), 0o600)
 		if _, err := Run(ctx, s, Options{Home: home}); err != nil {
 			t.Fatal(err)
@@ -80,7 +79,7 @@ func TestKilled(t *testing.T) {
 			cmd.Process.Kill()
 			cmd.Wait()
 		}
-		s := jsonfile.New(storePath, vaultfile.Options{})
+		s := backends.NewVault(storePath, jsonfile.Guard{}, backends.VaultOptions{})
 		check := func(when string) int {
 			list, err := s.List(ctx)
 			if err != nil {
@@ -115,5 +114,3 @@ func TestKilled(t *testing.T) {
 	}
 	t.Logf("one run of %d files takes about %s", files, window)
 }
-
-var _ backends.Store = (*jsonfile.Store)(nil)

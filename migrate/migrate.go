@@ -330,8 +330,8 @@ func discover(importers []Importer, opts Options) []*source {
 // storable reports whether c can be stored and read back exactly, so that
 // one bad entry never fails the write of all the others. Validate refuses
 // what the vault encoding cannot hold (text that is not UTF-8, times
-// outside the years 0000 to 9999); what it accepts, vault.Encode writes and
-// vault.Decode reads back to the same JSON (TestStorableRoundTrip).
+// outside the years 0000 to 9999); what it accepts, the vault encodes and
+// decodes back to the same JSON (TestStorableRoundTrip).
 func storable(c backends.Credential) error {
 	if err := c.Validate(); err != nil {
 		return err

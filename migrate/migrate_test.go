@@ -12,7 +12,6 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // homeFrom copies testdata/home (or the files named) into a new home
@@ -54,8 +53,8 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-func fileStore(t testing.TB) *jsonfile.Store {
-	return jsonfile.New(filepath.Join(t.TempDir(), jsonfile.FileName), vaultfile.Options{})
+func fileStore(t testing.TB) *backends.Vault {
+	return backends.NewVault(filepath.Join(t.TempDir(), jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 }
 
 // files lists the regular files under home, relative, with contents.

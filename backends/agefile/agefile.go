@@ -1,6 +1,6 @@
-// Package agefile is the age backend: the vault lives in vault.age, sealed
-// with filippo.io/age either to a passphrase or to the recipients of one or
-// more age identity files (X25519 or plugin identities such as
+// Package agefile is the age backend's guard: the vault lives in vault.age,
+// sealed with filippo.io/age either to a passphrase or to the recipients of
+// one or more age identity files (X25519 or plugin identities such as
 // age-plugin-yubikey).
 //
 // A passphrase vault is sealed to an age X25519 key that is itself sealed
@@ -8,13 +8,23 @@
 // vault-key.age; a marker stanza in vault.age's header names that file. So
 // the passphrase costs one scrypt derivation to read the key, writes cost
 // none, and the key can be kept for a while in the Linux kernel keyring
-// ("credmgr unlock", package internal/unlock) so that later processes
+// ("credmgr unlock", package [unlock]) so that later processes
 // open the vault without scrypt or a prompt. Vaults of the older layout,
 // sealed to the passphrase directly, are still read, and are converted on
 // their next write. The stock age CLI opens either layout: "age -d -i
 // vault-key.age vault.age" (it asks for the passphrase of the key file),
 // "age -d vault.age" for the older layout, and "age -d -i KEYFILE
 // vault.age" in identity mode.
+//
+// [Guard] implements backends.Guard (this package does not import
+// backends); backends.NewVault builds the store:
+//
+//	g, err := agefile.NewGuard(path, agefile.Options{Identities: ids})
+//	s := backends.NewVault(path, g, backends.VaultOptions{})
+//
+// The guard's errors never hold any of the vault's contents; a key that
+// does not open the vault is an error wrapping [ErrWrongKey], and the
+// vault is then never written.
 package agefile
 
 import (
@@ -31,9 +41,8 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/plugin"
 
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/unlock"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // FileName is the vault's file name inside the data directory.
@@ -72,25 +81,17 @@ type Options struct {
 	// WorkFactor is the scrypt work factor (log2 N) used when sealing in
 	// passphrase mode; zero means age's default (18, about a second).
 	WorkFactor int
-	// Vault options (lock timeout).
-	Vault vaultfile.Options
 }
 
-// Store is the age-sealed vault.
-type Store struct {
-	*vaultfile.Store
-	guard *guard
-}
-
-// New returns the age backend for the vault at path.
-func New(path string, opts Options) (*Store, error) {
+// NewGuard returns the guard of the age-sealed vault at path.
+func NewGuard(path string, opts Options) (*Guard, error) {
 	if (opts.Passphrase == nil) == (len(opts.Identities) == 0) {
 		return nil, errors.New("age backend needs either a passphrase or identities")
 	}
 	if opts.Passphrase != nil && len(opts.Recipients) > 0 {
 		return nil, errors.New("age backend: a passphrase-sealed vault cannot have extra recipients")
 	}
-	g := &guard{opts: opts, path: path, keyPath: KeyFilePath(path)}
+	g := &Guard{opts: opts, path: path, keyPath: KeyFilePath(path)}
 	if len(opts.Identities) > 0 {
 		for _, id := range opts.Identities {
 			r, err := RecipientOf(id)
@@ -101,19 +102,22 @@ func New(path string, opts Options) (*Store, error) {
 		}
 		g.recipients = append(g.recipients, opts.Recipients...)
 	}
-	return &Store{Store: vaultfile.New(path, g, opts.Vault), guard: g}, nil
+	return g, nil
 }
 
 // Mode describes the guard for "credmgr backend": "passphrase" or
 // "identity".
-func (s *Store) Mode() string {
-	if s.guard.opts.Passphrase != nil {
+func (g *Guard) Mode() string {
+	if g.opts.Passphrase != nil {
 		return "passphrase"
 	}
 	return "identity"
 }
 
-type guard struct {
+// Guard seals the vault with age, to a passphrase or to identities, and
+// opens it again (it implements backends.Guard). It is safe for concurrent
+// use; the passphrase is asked for at most once.
+type Guard struct {
 	opts       Options
 	path       string // the vault
 	keyPath    string // its key file, in passphrase mode
@@ -130,7 +134,7 @@ type guard struct {
 	legacy bool
 }
 
-func (g *guard) passphrase(ctx context.Context, confirm bool) (string, error) {
+func (g *Guard) passphrase(ctx context.Context, confirm bool) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pass != "" {
@@ -147,26 +151,31 @@ func (g *guard) passphrase(ctx context.Context, confirm bool) (string, error) {
 	return p, nil
 }
 
-func (g *guard) forgetPassphrase() {
+func (g *Guard) forgetPassphrase() {
 	g.mu.Lock()
 	g.pass = ""
 	g.mu.Unlock()
 }
 
-func (g *guard) notice(format string, args ...any) {
+func (g *Guard) notice(format string, args ...any) {
 	if g.opts.Notice != nil {
 		g.opts.Notice(fmt.Sprintf(format, args...))
 	}
 }
 
-func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
+// Open returns the vault document sealed holds. Its errors wrap
+// [ErrWrongKey] when the key does not open it, and never hold any of its
+// contents.
+func (g *Guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 	if g.opts.Passphrase != nil {
 		return g.openPassphrase(ctx, sealed)
 	}
 	return Open(sealed, g.opts.Identities...)
 }
 
-func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
+// Seal encrypts the vault document plain. In passphrase mode it creates the
+// vault's key file on first use; the vault calls it holding its lock.
+func (g *Guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 	if g.opts.Passphrase != nil {
 		return g.sealPassphrase(ctx, plain)
 	}
@@ -203,17 +212,44 @@ func firstLines(b []byte) []byte {
 }
 
 // describeDecryptError words an age error without passing on anything from
-// the file's contents.
-func describeDecryptError(err error) error {
+// the file's contents: age's header parse errors may quote a line of the
+// file (which, in a damaged or misplaced file, may be a secret), so a
+// header that does not parse is reported without them, and stanza types
+// are shown only when they look like one.
+func describeDecryptError(sealed []byte, err error) error {
 	var nm *age.NoIdentityMatchError
 	if errors.As(err, &nm) {
-		types := strings.Join(nm.StanzaTypes, ", ")
+		var types []string
+		for _, t := range nm.StanzaTypes {
+			types = append(types, shownStanzaType(t))
+		}
 		if IsPassphraseSealed(nm.StanzaTypes) {
 			return fmt.Errorf("%w: it is sealed with a passphrase, not with these identities (set CREDMGR_PASSPHRASE or unset CREDMGR_AGE_IDENTITY)", ErrWrongKey)
 		}
-		return fmt.Errorf("%w: none of the identities matches its recipients (%s); the vault was not changed", ErrWrongKey, types)
+		return fmt.Errorf("%w: none of the identities matches its recipients (%s); the vault was not changed", ErrWrongKey, strings.Join(types, ", "))
+	}
+	if _, herr := age.ExtractHeader(bytes.NewReader(sealed)); herr != nil {
+		return errors.New("vault is not a valid age file (its header does not parse); it was left as it is")
 	}
 	return fmt.Errorf("vault is not a valid age file (%v); it was left as it is", err)
+}
+
+// shownStanzaType returns t if it looks like a stanza type (1 to 32
+// characters from letters, digits, '-', '_', '.', '+' and '/'), and
+// otherwise "(not shown)".
+func shownStanzaType(t string) string {
+	if t == "" || len(t) > 32 {
+		return "(not shown)"
+	}
+	for _, c := range []byte(t) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-' || c == '_' || c == '.' || c == '+' || c == '/':
+		default:
+			return "(not shown)"
+		}
+	}
+	return t
 }
 
 // ParseIdentityFile reads an age identity file: one identity per line,
@@ -287,7 +323,7 @@ func RecipientOf(id age.Identity) (age.Recipient, error) {
 func Open(sealed []byte, ids ...age.Identity) ([]byte, error) {
 	r, err := age.Decrypt(bytes.NewReader(sealed), ids...)
 	if err != nil {
-		return nil, describeDecryptError(err)
+		return nil, describeDecryptError(sealed, err)
 	}
 	// The payload is at most the file's size: read into one buffer of
 	// that size rather than a growing one.

@@ -21,12 +21,9 @@ import (
 	"github.com/credmgr/credmgr/internal/testenv"
 )
 
-var _ backends.Store = (*agefile.Store)(nil)
-var _ backends.Editor = (*agefile.Store)(nil)
-
 // identityStore returns the identity-mode store in dir, creating its
 // identity file on first use.
-func identityStore(t testing.TB, dir string) *agefile.Store {
+func identityStore(t testing.TB, dir string) store {
 	keyFile := filepath.Join(dir, "key.txt")
 	if _, err := os.Stat(keyFile); err != nil {
 		id, err := age.GenerateX25519Identity()
@@ -41,7 +38,7 @@ func identityStore(t testing.TB, dir string) *agefile.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{Identities: ids})
+	s, err := newStore(filepath.Join(dir, agefile.FileName), agefile.Options{Identities: ids})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +47,8 @@ func identityStore(t testing.TB, dir string) *agefile.Store {
 
 const testPassphrase = "correct horse battery staple"
 
-func passphraseStore(t testing.TB, dir string, pass string) *agefile.Store {
-	s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
+func passphraseStore(t testing.TB, dir string, pass string) store {
+	s, err := newStore(filepath.Join(dir, agefile.FileName), agefile.Options{
 		Passphrase: func(context.Context, bool) (string, error) { return pass, nil },
 		WorkFactor: 10, // age's default (18) costs a second per seal
 	})
@@ -61,16 +58,58 @@ func passphraseStore(t testing.TB, dir string, pass string) *agefile.Store {
 	return s
 }
 
+// TestStoreIdentity and TestStorePassphrase run the shared suite against
+// the age backend. The crash test, which checks the vault rather than its
+// guard, runs in backends (TestVault).
 func TestStoreIdentity(t *testing.T) {
 	storetest.Run(t, func(t testing.TB, dir string) backends.Store {
 		return identityStore(t, dir)
-	}, storetest.Options{VaultFile: agefile.FileName})
+	}, storetest.Options{VaultFile: agefile.FileName, CrashIterations: -1})
 }
 
 func TestStorePassphrase(t *testing.T) {
 	storetest.Run(t, func(t testing.TB, dir string) backends.Store {
 		return passphraseStore(t, dir, testPassphrase)
-	}, storetest.Options{VaultFile: agefile.FileName, CrashIterations: 30})
+	}, storetest.Options{VaultFile: agefile.FileName, CrashIterations: -1})
+}
+
+// TestGuardIdentity and TestGuardPassphrase check the guard on its own:
+// it round-trips, another identity or passphrase does not open what it
+// sealed, and damaged input is refused without being quoted.
+func TestGuardIdentity(t *testing.T) {
+	storetest.Guard(t, storetest.GuardCase{
+		New: func(t testing.TB, path string) backends.Guard {
+			return identityStore(t, filepath.Dir(path)).Guard
+		},
+		Other: func(t testing.TB, path string) backends.Guard {
+			return identityStore(t, t.TempDir()).Guard
+		},
+		WrongKey: agefile.ErrWrongKey,
+	})
+}
+
+func TestGuardPassphrase(t *testing.T) {
+	storetest.Guard(t, storetest.GuardCase{
+		New: func(t testing.TB, path string) backends.Guard {
+			return passphraseGuard(t, path, testPassphrase)
+		},
+		Other: func(t testing.TB, path string) backends.Guard {
+			return passphraseGuard(t, path, "wrong")
+		},
+		WrongKey: agefile.ErrWrongKey,
+	})
+}
+
+// passphraseGuard returns the guard of a passphrase vault at path.
+func passphraseGuard(t testing.TB, path, pass string) *agefile.Guard {
+	g, err := agefile.NewGuard(path, agefile.Options{
+		Passphrase: func(context.Context, bool) (string, error) { return pass, nil },
+		WorkFactor: 10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 func testCred(access string) backends.Credential {
@@ -144,7 +183,7 @@ func TestPassphraseAskedOnce(t *testing.T) {
 	}
 	asked := 0
 	confirmAsked := false
-	s, _ := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
+	s, _ := newStore(filepath.Join(dir, agefile.FileName), agefile.Options{
 		Passphrase: func(_ context.Context, confirm bool) (string, error) {
 			asked++
 			confirmAsked = confirmAsked || confirm
@@ -171,7 +210,7 @@ func TestPassphraseAskedOnce(t *testing.T) {
 // confirmation.
 func TestNewVaultConfirmsPassphrase(t *testing.T) {
 	var confirms []bool
-	s, _ := agefile.New(filepath.Join(t.TempDir(), agefile.FileName), agefile.Options{
+	s, _ := newStore(filepath.Join(t.TempDir(), agefile.FileName), agefile.Options{
 		Passphrase: func(_ context.Context, confirm bool) (string, error) {
 			confirms = append(confirms, confirm)
 			return "p", nil
@@ -275,7 +314,7 @@ func BenchmarkIdentity(b *testing.B) {
 // vault would.
 func BenchmarkPassphrase(b *testing.B) {
 	storetest.Bench(b, func(t testing.TB, dir string) backends.Store {
-		s, err := agefile.New(filepath.Join(dir, agefile.FileName), agefile.Options{
+		s, err := newStore(filepath.Join(dir, agefile.FileName), agefile.Options{
 			Passphrase: func(context.Context, bool) (string, error) { return testPassphrase, nil },
 		})
 		if err != nil {
@@ -333,5 +372,30 @@ func TestParseIdentityFileMode(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// canaryRecipient seals to a stanza whose type is a secret, as a damaged
+// or planted file might hold.
+type canaryRecipient struct{}
+
+func (canaryRecipient) Wrap([]byte) ([]*age.Stanza, error) {
+	return []*age.Stanza{{Type: "sk-canary-stanza-0123456789abcdef0123", Body: []byte("x")}}, nil
+}
+
+// TestWrongKeyHidesStanzaTypes checks that the error for a vault no
+// identity opens names its stanza types only when they look like one.
+func TestWrongKeyHidesStanzaTypes(t *testing.T) {
+	sealed, err := agefile.Seal([]byte("{}"), canaryRecipient{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = agefile.Open(sealed, id)
+	if !errors.Is(err, agefile.ErrWrongKey) || strings.Contains(err.Error(), "canary") || !strings.Contains(err.Error(), "(not shown)") {
+		t.Fatalf("Open = %v; want ErrWrongKey naming no stanza type", err)
 	}
 }

@@ -14,21 +14,27 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
-	"github.com/credmgr/credmgr/internal/vault"
+	"github.com/credmgr/credmgr/backends/jsonfile"
 )
 
 // writeLegacyVault writes a vault of the older passphrase layout (sealed
 // to the passphrase itself), as credmgr did before vault-key.age.
 func writeLegacyVault(t *testing.T, dir, pass string, creds ...backends.Credential) {
 	t.Helper()
-	d := vault.New()
-	for _, c := range creds {
-		d.Credentials[c.Ref().String()] = c
-	}
-	plain, err := vault.Encode(d)
-	if err != nil {
+	// The plain document, as a vault with the file backend's guard
+	// stores it.
+	plainPath := filepath.Join(t.TempDir(), jsonfile.FileName)
+	if err := backends.NewVault(plainPath, jsonfile.Guard{}, backends.VaultOptions{}).Edit(context.Background(), func(tx *backends.Tx) error {
+		for _, c := range creds {
+			if err := tx.Put(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
+	plain := readFile(t, plainPath)
 	r, err := age.NewScryptRecipient(pass)
 	if err != nil {
 		t.Fatal(err)
@@ -123,8 +129,8 @@ func TestLegacyVaultConverted(t *testing.T) {
 	legacy := readFile(t, vaultPath)
 
 	var notices []string
-	open := func() *agefile.Store {
-		s, err := agefile.New(vaultPath, agefile.Options{
+	open := func() store {
+		s, err := newStore(vaultPath, agefile.Options{
 			Passphrase: func(context.Context, bool) (string, error) { return testPassphrase, nil },
 			WorkFactor: 10,
 			Notice:     func(m string) { notices = append(notices, m) },
@@ -153,7 +159,7 @@ func TestLegacyVaultConverted(t *testing.T) {
 		t.Fatalf("after the first write the header is %v", types)
 	}
 	key := readFile(t, agefile.KeyFilePath(vaultPath))
-	for _, s := range []*agefile.Store{s, open()} {
+	for _, s := range []store{s, open()} {
 		c.AccessToken += "x"
 		if err := s.Put(ctx, c); err != nil {
 			t.Fatal(err)

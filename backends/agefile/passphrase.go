@@ -16,9 +16,9 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/internal/fsutil"
 	"github.com/credmgr/credmgr/internal/kdf"
-	"github.com/credmgr/credmgr/internal/unlock"
 )
 
 // KeyStanza is the type of the marker stanza in the header of a
@@ -127,7 +127,7 @@ func scryptMemory(logN string) int {
 	return 128 * 8 << n
 }
 
-func (g *guard) scryptIdentity(ctx context.Context, confirm bool) (age.Identity, error) {
+func (g *Guard) scryptIdentity(ctx context.Context, confirm bool) (age.Identity, error) {
 	p, err := g.passphrase(ctx, confirm)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (g *guard) scryptIdentity(ctx context.Context, confirm bool) (age.Identity,
 	return countedScryptIdentity{id, ctx}, nil
 }
 
-func (g *guard) scryptRecipient(ctx context.Context) (age.Recipient, error) {
+func (g *Guard) scryptRecipient(ctx context.Context) (age.Recipient, error) {
 	p, err := g.passphrase(ctx, true)
 	if err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func (g *guard) scryptRecipient(ctx context.Context) (age.Recipient, error) {
 // this process, else with the key "credmgr unlock" left in the kernel
 // keyring, else with the key file and the passphrase. The older layout is
 // opened with the passphrase directly.
-func (g *guard) openPassphrase(ctx context.Context, sealed []byte) ([]byte, error) {
+func (g *Guard) openPassphrase(ctx context.Context, sealed []byte) ([]byte, error) {
 	types := headerTypes(sealed)
 	switch {
 	case slices.Contains(types, "scrypt"):
@@ -204,13 +204,13 @@ func (g *guard) openPassphrase(ctx context.Context, sealed []byte) ([]byte, erro
 	return plain, nil
 }
 
-func (g *guard) setKey(id *age.X25519Identity, sum string) {
+func (g *Guard) setKey(id *age.X25519Identity, sum string) {
 	g.mu.Lock()
 	g.id, g.keySum, g.legacy = id, sum, false
 	g.mu.Unlock()
 }
 
-func (g *guard) wrongPassphrase(err error) error {
+func (g *Guard) wrongPassphrase(err error) error {
 	g.forgetPassphrase()
 	if errors.Is(err, ErrWrongKey) {
 		return fmt.Errorf("%w: wrong passphrase (the vault was not changed)", ErrWrongKey)
@@ -221,7 +221,7 @@ func (g *guard) wrongPassphrase(err error) error {
 // openCached tries the key kept by "credmgr unlock". A key made from
 // another key file, or one that does not open the vault, is dropped; it
 // is never used to write.
-func (g *guard) openCached(sealed []byte) (plain []byte, id *age.X25519Identity, sum string, ok bool) {
+func (g *Guard) openCached(sealed []byte) (plain []byte, id *age.X25519Identity, sum string, ok bool) {
 	if g.opts.Unlocked == nil {
 		return nil, nil, "", false
 	}
@@ -252,7 +252,7 @@ func (g *guard) openCached(sealed []byte) (plain []byte, id *age.X25519Identity,
 }
 
 // readKeyFile opens the key file with the passphrase.
-func (g *guard) readKeyFile(ctx context.Context) (*age.X25519Identity, []byte, error) {
+func (g *Guard) readKeyFile(ctx context.Context) (*age.X25519Identity, []byte, error) {
 	keyFile, err := fsutil.ReadPrivate(g.keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%w: the vault is sealed to the key in %s, which does not exist; nothing was changed (restore it from where you keep vault.age's backups)", ErrKeyFileMissing, g.keyPath)
@@ -293,7 +293,7 @@ func parseKeyFile(plain []byte) (*age.X25519Identity, error) {
 // file: a new key sealed with the passphrase, written atomically and read
 // back; the vault is then checked to open with the key read back before
 // it is handed over to be written.
-func (g *guard) sealPassphrase(ctx context.Context, plain []byte) ([]byte, error) {
+func (g *Guard) sealPassphrase(ctx context.Context, plain []byte) ([]byte, error) {
 	g.mu.Lock()
 	id, legacy := g.id, g.legacy
 	g.mu.Unlock()
@@ -326,7 +326,7 @@ func (g *guard) sealPassphrase(ctx context.Context, plain []byte) ([]byte, error
 // vault moved aside, an interrupted conversion or switch) is reused if the
 // passphrase opens it, and never overwritten: it may be the only key of a
 // vault kept elsewhere.
-func (g *guard) newKeyFile(ctx context.Context) (*age.X25519Identity, string, error) {
+func (g *Guard) newKeyFile(ctx context.Context) (*age.X25519Identity, string, error) {
 	if _, err := os.Lstat(g.keyPath); err == nil {
 		id, keyFile, err := g.readKeyFile(ctx)
 		if err != nil {
@@ -369,6 +369,12 @@ func headerTypes(b []byte) []string {
 	return stanzaTypes(firstLines(b))
 }
 
+// Rewriter writes the vault again, sealed afresh by its guard
+// (backends.Vault does).
+type Rewriter interface {
+	Rewrite(ctx context.Context) error
+}
+
 // ErrNoVault is returned by Unlock when there is no vault yet.
 var ErrNoVault = errors.New("there is no vault yet")
 
@@ -376,10 +382,9 @@ var ErrNoVault = errors.New("there is no vault yet")
 // vault's key in the kernel keyring of scope until until (zero: for as long
 // as that keyring lasts), so that later processes open the vault without
 // the passphrase. A key already kept is not used for this. A vault of the
-// older layout is converted first (one write, verified before it replaces
-// the vault). It returns the entry kept.
-func (s *Store) Unlock(ctx context.Context, until time.Time, scope unlock.Scope) (unlock.Entry, error) {
-	g := s.guard
+// older layout is converted first by v, the vault g guards (one write,
+// verified before it replaces the vault). It returns the entry kept.
+func (g *Guard) Unlock(ctx context.Context, v Rewriter, until time.Time, scope unlock.Scope) (unlock.Entry, error) {
 	if g.opts.Passphrase == nil {
 		return unlock.Entry{}, errors.New("only a passphrase vault can be unlocked")
 	}
@@ -389,11 +394,11 @@ func (s *Store) Unlock(ctx context.Context, until time.Time, scope unlock.Scope)
 	if err := g.opts.Unlocked.Available(); err != nil {
 		return unlock.Entry{}, err
 	}
-	if _, err := os.Lstat(s.Path()); errors.Is(err, fs.ErrNotExist) {
-		return unlock.Entry{}, fmt.Errorf("%w at %s: nothing to unlock", ErrNoVault, s.Path())
+	if _, err := os.Lstat(g.path); errors.Is(err, fs.ErrNotExist) {
+		return unlock.Entry{}, fmt.Errorf("%w at %s: nothing to unlock", ErrNoVault, g.path)
 	}
-	if slices.Contains(StanzaTypes(s.Path()), "scrypt") {
-		if err := s.Vault().Rewrite(ctx); err != nil {
+	if slices.Contains(StanzaTypes(g.path), "scrypt") {
+		if err := v.Rewrite(ctx); err != nil {
 			return unlock.Entry{}, err
 		}
 	}
@@ -401,15 +406,15 @@ func (s *Store) Unlock(ctx context.Context, until time.Time, scope unlock.Scope)
 	if err != nil {
 		return unlock.Entry{}, err
 	}
-	sealed, err := fsutil.ReadPrivate(s.Path())
+	sealed, err := fsutil.ReadPrivate(g.path)
 	if err != nil {
 		return unlock.Entry{}, fmt.Errorf("reading vault: %w", err)
 	}
 	if _, err := Open(sealed, id); err != nil {
-		return unlock.Entry{}, fmt.Errorf("%w: the key in %s does not open %s (do the two files belong together?)", ErrWrongKey, g.keyPath, s.Path())
+		return unlock.Entry{}, fmt.Errorf("%w: the key in %s does not open %s (do the two files belong together?)", ErrWrongKey, g.keyPath, g.path)
 	}
 	e := unlock.Entry{Identity: id.String(), KeyFileSum: unlock.Sum(keyFile), Until: until, Scope: scope}
-	if err := g.opts.Unlocked.Store(s.Path(), e, scope); err != nil {
+	if err := g.opts.Unlocked.Store(g.path, e, scope); err != nil {
 		return unlock.Entry{}, err
 	}
 	e.Identity = ""
@@ -418,22 +423,22 @@ func (s *Store) Unlock(ctx context.Context, until time.Time, scope unlock.Scope)
 
 // Lock drops the key kept by Unlock from the kernel keyring and reports
 // whether there was one.
-func (s *Store) Lock() (bool, error) {
-	if s.guard.opts.Unlocked == nil {
+func (g *Guard) Lock() (bool, error) {
+	if g.opts.Unlocked == nil {
 		return false, nil
 	}
-	n, err := s.guard.opts.Unlocked.Drop(s.Path())
+	n, err := g.opts.Unlocked.Drop(g.path)
 	return n > 0, err
 }
 
 // Unlocked returns the entry (without its key) that Unlock kept for this
 // vault, if there is one. It does not check that the key opens the vault;
 // a read of the vault does, and drops it if not.
-func (s *Store) Unlocked() (unlock.Entry, bool) {
-	if s.guard.opts.Unlocked == nil || s.guard.opts.Passphrase == nil {
+func (g *Guard) Unlocked() (unlock.Entry, bool) {
+	if g.opts.Unlocked == nil || g.opts.Passphrase == nil {
 		return unlock.Entry{}, false
 	}
-	e, ok, err := s.guard.opts.Unlocked.Load(s.Path())
+	e, ok, err := g.opts.Unlocked.Load(g.path)
 	if err != nil || !ok {
 		return unlock.Entry{}, false
 	}

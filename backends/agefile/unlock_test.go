@@ -15,8 +15,8 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/internal/testenv"
-	"github.com/credmgr/credmgr/internal/unlock"
 )
 
 // scratchKeyrings returns keyrings standing in for the session and user
@@ -45,9 +45,9 @@ type unlockFixture struct {
 	pass string
 }
 
-func (f *unlockFixture) store(t *testing.T) *agefile.Store {
+func (f *unlockFixture) store(t *testing.T) store {
 	t.Helper()
-	s, err := agefile.New(filepath.Join(f.dir, agefile.FileName), agefile.Options{
+	s, err := newStore(filepath.Join(f.dir, agefile.FileName), agefile.Options{
 		Passphrase: func(context.Context, bool) (string, error) {
 			f.asked++
 			if f.pass == "" {

@@ -1,29 +1,24 @@
-// Package jsonfile is the plain-file backend: the vault document as plain
-// JSON in credentials.json, mode 0600 in a 0700 directory, guarded by
-// nothing else. It is used only when chosen explicitly.
+// Package jsonfile is the plain-file backend's guard: the vault document is
+// stored as plain JSON in credentials.json, mode 0600 in a 0700 directory,
+// guarded by nothing else. It is used only when chosen explicitly.
+//
+// [Guard] implements backends.Guard; backends.NewVault builds the store:
+//
+//	s := backends.NewVault(filepath.Join(dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 package jsonfile
 
-import (
-	"context"
-
-	"github.com/credmgr/credmgr/internal/vaultfile"
-)
+import "context"
 
 // FileName is the credentials file's name inside the data directory.
 const FileName = "credentials.json"
 
-// Store is the plain JSON file.
-type Store struct {
-	*vaultfile.Store
-}
+// Guard stores the vault document as it is: Seal and Open return their
+// input unchanged and never fail. Anything that is not a valid document is
+// refused by the vault when it decodes what Open returned.
+type Guard struct{}
 
-// New returns the file backend for path. opts.AfterWrite is where callers
-// warn that secrets were written in plain text.
-func New(path string, opts vaultfile.Options) *Store {
-	return &Store{vaultfile.New(path, plain{}, opts)}
-}
+// Seal returns plain unchanged.
+func (Guard) Seal(_ context.Context, plain []byte) ([]byte, error) { return plain, nil }
 
-type plain struct{}
-
-func (plain) Seal(_ context.Context, b []byte) ([]byte, error) { return b, nil }
-func (plain) Open(_ context.Context, b []byte) ([]byte, error) { return b, nil }
+// Open returns sealed unchanged.
+func (Guard) Open(_ context.Context, sealed []byte) ([]byte, error) { return sealed, nil }

@@ -208,30 +208,30 @@ func (k *pluginKey) present() (bool, string, error) {
 	return err == nil, out, err
 }
 
-// CopyKeyTo copies the vault key from this store's holder to the holder
+// CopyKeyTo copies the vault key from this guard's holder to the holder
 // named to, through age-plugin-credmgr, which reads it back from there.
-// The key is not removed from this store's holder (DeleteKey does that,
+// The key is not removed from this guard's holder (DeleteKey does that,
 // once the caller has checked the vault opens with the new holder). A
 // different key already in the new holder is left alone and is an error.
-func (s *Store) CopyKeyTo(to string) error {
+func (g *Guard) CopyKeyTo(to string) error {
 	if !config.ValidKeyHolder(to) {
 		return fmt.Errorf("unknown key holder %q: choose one of %s", to, strings.Join(config.KeyHolders, ", "))
 	}
 	timeout := DefaultTimeout
-	if s.guard.plug != nil {
-		timeout = s.guard.plug.timeout
+	if g.plug != nil {
+		timeout = g.plug.timeout
 	}
-	k := &pluginKey{holder: to, account: s.guard.account, timeout: timeout}
-	if _, err := k.run("copy", s.Holder(), to); err != nil {
+	k := &pluginKey{holder: to, account: g.account, timeout: timeout}
+	if _, err := k.run("copy", g.Holder(), to); err != nil {
 		if errors.Is(err, ErrItemNotFound) {
-			return fmt.Errorf("%w: the %s key holder keeps no key for %s to move", ErrKeyMissing, s.Holder(), s.guard.account)
+			return fmt.Errorf("%w: the %s key holder keeps no key for %s to move", ErrKeyMissing, g.Holder(), g.account)
 		}
 		return err
 	}
 	return nil
 }
 
-// deleteIfUnused is Store.DeleteKeyIfUnused for a plugin holder: the key
+// deleteIfUnused is Guard.DeleteKeyIfUnused for a plugin holder: the key
 // is tried on each file through the plugin, and removed only if it opens
 // none of them.
 func (k *pluginKey) deleteIfUnused(paths ...string) (bool, error) {

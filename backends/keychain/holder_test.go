@@ -42,8 +42,8 @@ func holderEnv(t *testing.T, holder string) {
 	}
 }
 
-func holderStore(t testing.TB, dir, holder string) *keychain.Store {
-	s, err := keychain.New(filepath.Join(dir, keychain.FileName), keychain.Options{Holder: holder})
+func holderStore(t testing.TB, dir, holder string) store {
+	s, err := newStore(filepath.Join(dir, keychain.FileName), keychain.Options{Holder: holder})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func storeHolder(t *testing.T, holder string) {
 			t.Cleanup(func() { s.DeleteKey() })
 		}
 		return s
-	}, storetest.Options{VaultFile: keychain.FileName, Processes: 4, CrashIterations: 10})
+	}, storetest.Options{VaultFile: keychain.FileName, Processes: 4, CrashIterations: -1})
 }
 
 // TestHolderKeyMissing: a vault whose key its holder no longer keeps is an

@@ -1,9 +1,19 @@
-// Package keychain is the keychain backend: the vault lives in vault.age,
-// sealed to an age X25519 identity that is created on first use and kept
-// as one OS-keychain item (service "credmgr", account "vault-key:" plus the
-// vault's absolute path). Only the 74-byte key goes into the keychain, so
-// platform size limits never matter, the keychain is read once per process,
-// and many credentials change in one atomic write.
+// Package keychain is the keychain backend's guard: the vault lives in
+// vault.age, sealed to an age X25519 identity that is created on first use
+// and kept as one OS-keychain item (service "credmgr", account "vault-key:"
+// plus the vault's absolute path). Only the 74-byte key goes into the
+// keychain, so platform size limits never matter, the keychain is read once
+// per process, and many credentials change in one atomic write.
+//
+// [Guard] implements backends.Guard and backends.EmptyChecker (this
+// package does not import backends); backends.NewVault builds the store:
+//
+//	g, err := keychain.NewGuard(path, keychain.Options{})
+//	s := backends.NewVault(path, g, backends.VaultOptions{})
+//
+// A vault whose key is not in its holder is an error wrapping
+// [ErrKeyMissing], and is never written; a keychain that does not answer
+// is an error wrapping [ErrUnavailable], never an empty store.
 package keychain
 
 import (
@@ -22,7 +32,6 @@ import (
 
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/internal/config"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // Service is the keychain service name of every credmgr item.
@@ -83,7 +92,7 @@ type Options struct {
 	Keyring Keyring
 	// Holder names what keeps the key: "" or HolderOS for Keyring (the OS
 	// keychain through go-keyring), or a holder age-plugin-credmgr serves
-	// ("pass", "kwallet", "keyctl", "file", "macos"; see config.KeyHolders).
+	// ("pass", "kwallet", "keyctl", "file", "macos").
 	Holder string
 	// Timeout bounds each exchange with age-plugin-credmgr (default
 	// DefaultTimeout).
@@ -95,24 +104,17 @@ type Options struct {
 	// recovery identity kept elsewhere can open the vault if the keychain
 	// item is lost.
 	Recipients []age.Recipient
-	// Vault options (lock timeout).
-	Vault vaultfile.Options
 }
 
-// Store is the keychain-guarded vault.
-type Store struct {
-	*vaultfile.Store
-	guard *guard
-}
-
-// New returns the keychain backend for the vault at path. The keychain is
-// not touched until the first operation that reads or writes the vault.
-func New(path string, opts Options) (*Store, error) {
+// NewGuard returns the guard of the keychain-sealed vault at path. The
+// keychain is not touched until the first Seal or Open (or a method that
+// reads the key).
+func NewGuard(path string, opts Options) (*Guard, error) {
 	account, err := ItemAccount(path)
 	if err != nil {
 		return nil, err
 	}
-	g := &guard{account: account, extra: opts.Recipients, path: path}
+	g := &Guard{account: account, extra: opts.Recipients, path: path}
 	if lit := literalAccount(path); lit != account {
 		g.literal = lit
 	}
@@ -136,7 +138,7 @@ func New(path string, opts Options) (*Store, error) {
 		}
 		g.plug = &pluginKey{holder: opts.Holder, account: account, timeout: opts.Timeout, ui: ui}
 	}
-	return &Store{Store: vaultfile.New(path, g, opts.Vault), guard: g}, nil
+	return g, nil
 }
 
 // FindKeyElsewhere looks, when the keychain holds no key item for this
@@ -144,36 +146,36 @@ func New(path string, opts Options) (*Store, error) {
 // vault, and returns its account name ("" if none does, if there is no
 // vault, or if this keychain cannot list its items). It reads the vault
 // but changes nothing.
-func (s *Store) FindKeyElsewhere() (string, error) {
-	if s.guard.plug != nil {
+func (g *Guard) FindKeyElsewhere() (string, error) {
+	if g.plug != nil {
 		return "", nil // plugin holders cannot be listed
 	}
-	sealed, err := os.ReadFile(s.guard.path)
+	sealed, err := os.ReadFile(g.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	return s.guard.findElsewhere(sealed)
+	return g.findElsewhere(sealed)
 }
 
 // AdoptKey stores the key of the item account (see FindKeyElsewhere) as
 // this vault's key item too, after checking that it opens the vault. The
 // other item is kept: another vault may use it. It refuses to replace a
 // key item this vault already has.
-func (s *Store) AdoptKey(account string) error {
-	if s.guard.plug != nil {
-		return fmt.Errorf("the %s key holder cannot adopt another vault's key item", s.guard.plug.holder)
+func (g *Guard) AdoptKey(account string) error {
+	if g.plug != nil {
+		return fmt.Errorf("the %s key holder cannot adopt another vault's key item", g.plug.holder)
 	}
-	s.guard.mu.Lock()
-	defer s.guard.mu.Unlock()
-	if _, err := s.guard.kr.Get(Service, s.guard.account); err == nil {
-		return fmt.Errorf("the keychain already holds a key item for %s", s.guard.path)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := g.kr.Get(Service, g.account); err == nil {
+		return fmt.Errorf("the keychain already holds a key item for %s", g.path)
 	} else if !errors.Is(err, ErrItemNotFound) {
 		return err
 	}
-	v, err := s.guard.kr.Get(Service, account)
+	v, err := g.kr.Get(Service, account)
 	if err != nil {
 		return fmt.Errorf("reading the key item %q: %w", account, err)
 	}
@@ -181,44 +183,47 @@ func (s *Store) AdoptKey(account string) error {
 	if err != nil {
 		return fmt.Errorf("the keychain item %s/%s does not hold an age identity", Service, account)
 	}
-	sealed, err := os.ReadFile(s.guard.path)
+	sealed, err := os.ReadFile(g.path)
 	if err != nil {
 		return fmt.Errorf("reading the vault: %w", err)
 	}
 	if _, err := agefile.Open(sealed, id); err != nil {
-		return fmt.Errorf("the key item %q does not open %s", account, s.guard.path)
+		return fmt.Errorf("the key item %q does not open %s", account, g.path)
 	}
-	if err := s.guard.kr.Set(Service, s.guard.account, id.String()); err != nil {
+	if err := g.kr.Set(Service, g.account, id.String()); err != nil {
 		return fmt.Errorf("storing the vault key in the keychain: %w", err)
 	}
-	if got, err := s.guard.kr.Get(Service, s.guard.account); err != nil || strings.TrimSpace(got) != id.String() {
+	if got, err := g.kr.Get(Service, g.account); err != nil || strings.TrimSpace(got) != id.String() {
 		return errors.New("the keychain did not return the key that was stored; try again")
 	}
-	s.guard.id = id
+	g.id = id
 	return nil
 }
 
-// ItemAccount returns the account name of this store's key item.
-func (s *Store) ItemAccount() string { return s.guard.account }
+// Path returns the path of the vault the guard seals.
+func (g *Guard) Path() string { return g.path }
+
+// ItemAccount returns the account name of this guard's key item.
+func (g *Guard) ItemAccount() string { return g.account }
 
 // Holder returns the key holder's name ("os" for go-keyring).
-func (s *Store) Holder() string {
-	if s.guard.plug != nil {
-		return s.guard.plug.holder
+func (g *Guard) Holder() string {
+	if g.plug != nil {
+		return g.plug.holder
 	}
 	return HolderOS
 }
 
 // Probe reports whether the keychain answers: nil if the key item is there
 // or cleanly absent, an error wrapping ErrUnavailable otherwise.
-func (s *Store) Probe() (keyPresent bool, err error) {
-	if p := s.guard.plug; p != nil {
+func (g *Guard) Probe() (keyPresent bool, err error) {
+	if p := g.plug; p != nil {
 		present, _, err := p.present()
 		return present, err
 	}
-	s.guard.mu.Lock()
-	_, err = s.guard.load()
-	s.guard.mu.Unlock()
+	g.mu.Lock()
+	_, err = g.load()
+	g.mu.Unlock()
 	if errors.Is(err, ErrItemNotFound) {
 		return false, nil
 	}
@@ -228,15 +233,15 @@ func (s *Store) Probe() (keyPresent bool, err error) {
 // DeleteKey removes the key item. Only a backend switch that has moved
 // every credential elsewhere, or a key move that has verified the key in
 // its new holder, calls it.
-func (s *Store) DeleteKey() error {
+func (g *Guard) DeleteKey() error {
 	var err error
-	if p := s.guard.plug; p != nil {
+	if p := g.plug; p != nil {
 		_, err = p.run("delete")
 	} else {
-		s.guard.mu.Lock()
-		defer s.guard.mu.Unlock()
-		s.guard.id = nil
-		err = s.guard.kr.Delete(Service, s.guard.account)
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.id = nil
+		err = g.kr.Delete(Service, g.account)
 	}
 	if errors.Is(err, ErrItemNotFound) {
 		return nil
@@ -250,21 +255,21 @@ func (s *Store) DeleteKey() error {
 // holding the vault lock, once the new vault has been read back; a later
 // switch calls it to remove a key that an interrupted one left behind.
 // A key that opens any of the files is kept.
-func (s *Store) DeleteKeyIfUnused(paths ...string) (gone bool, err error) {
-	if p := s.guard.plug; p != nil {
+func (g *Guard) DeleteKeyIfUnused(paths ...string) (gone bool, err error) {
+	if p := g.plug; p != nil {
 		return p.deleteIfUnused(paths...)
 	}
-	s.guard.mu.Lock()
-	defer s.guard.mu.Unlock()
-	s.guard.id = nil
-	id, err := s.guard.load()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.id = nil
+	id, err := g.load()
 	if errors.Is(err, ErrItemNotFound) {
 		return true, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	s.guard.id = nil
+	g.id = nil
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -277,7 +282,7 @@ func (s *Store) DeleteKeyIfUnused(paths ...string) (gone bool, err error) {
 			return false, nil
 		}
 	}
-	err = s.guard.kr.Delete(Service, s.guard.account)
+	err = g.kr.Delete(Service, g.account)
 	if err != nil && !errors.Is(err, ErrItemNotFound) {
 		return false, err
 	}
@@ -286,18 +291,22 @@ func (s *Store) DeleteKeyIfUnused(paths ...string) (gone bool, err error) {
 
 // NewKey replaces the key item with a fresh identity. Only a backend switch
 // that is about to write a new vault calls it.
-func (s *Store) NewKey() error {
-	if s.guard.plug != nil {
+func (g *Guard) NewKey() error {
+	if g.plug != nil {
 		return errors.New("a new key for a plugin key holder is made by age-plugin-credmgr generate")
 	}
-	s.guard.mu.Lock()
-	defer s.guard.mu.Unlock()
-	s.guard.id = nil
-	_, err := s.guard.create()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.id = nil
+	_, err := g.create()
 	return err
 }
 
-type guard struct {
+// Guard seals the vault to an age X25519 key kept in the keychain (or in a
+// key holder age-plugin-credmgr serves), creating the key on the first
+// Seal, and opens it again (it implements backends.Guard). It reads the
+// key at most once per process and is safe for concurrent use.
+type Guard struct {
 	kr      Keyring    // the go-keyring holder, or
 	plug    *pluginKey // a holder age-plugin-credmgr serves
 	account string
@@ -313,7 +322,7 @@ type guard struct {
 }
 
 // load returns the key, reading the keychain at most once per process.
-func (g *guard) load() (*age.X25519Identity, error) {
+func (g *Guard) load() (*age.X25519Identity, error) {
 	if g.id != nil {
 		return g.id, nil
 	}
@@ -338,7 +347,7 @@ func (g *guard) load() (*age.X25519Identity, error) {
 
 // findElsewhere returns the account of another vault key item whose key
 // opens sealed, or "" if none does or the keychain cannot list items.
-func (g *guard) findElsewhere(sealed []byte) (string, error) {
+func (g *Guard) findElsewhere(sealed []byte) (string, error) {
 	l, ok := g.kr.(Lister)
 	if !ok {
 		return "", nil
@@ -372,7 +381,7 @@ func (g *guard) findElsewhere(sealed []byte) (string, error) {
 // create makes a new identity, stores it, and reads it back, so that what
 // seals the vault is what the keychain holds. Callers hold the vault lock,
 // which makes creation race-free across processes.
-func (g *guard) create() (*age.X25519Identity, error) {
+func (g *Guard) create() (*age.X25519Identity, error) {
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		return nil, err
@@ -391,14 +400,14 @@ func (g *guard) create() (*age.X25519Identity, error) {
 	return id, nil
 }
 
-// CheckEmpty makes reads of a store with no vault fail when the keychain
+// CheckEmpty makes reads of a vault that does not exist yet fail when the keychain
 // does not answer, instead of reporting nothing stored.
 //
 // With no vault, a key read earlier is not trusted either: a backend
 // switch may have removed the vault and its key since, and a vault sealed
 // to a deleted key could never be opened. The next Seal uses the key the
 // keychain holds now, or creates one.
-func (g *guard) CheckEmpty(ctx context.Context) error {
+func (g *Guard) CheckEmpty(ctx context.Context) error {
 	if g.plug != nil {
 		g.mu.Lock()
 		g.keyReady = false
@@ -415,11 +424,14 @@ func (g *guard) CheckEmpty(ctx context.Context) error {
 	return nil
 }
 
-func (g *guard) keyMissing(where string) error {
+func (g *Guard) keyMissing(where string) error {
 	return fmt.Errorf("%w (%s, account %q); the vault was left untouched: restore the key, or open the vault with a recovery identity (age -d -i KEY vault.age)", ErrKeyMissing, where, g.account)
 }
 
-func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
+// Open returns the vault document sealed holds. Its errors wrap
+// [ErrKeyMissing] when the key is not in its holder, and never hold any
+// of sealed.
+func (g *Guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 	if g.plug != nil {
 		plain, err := g.plug.open(sealed)
 		if err == nil {
@@ -461,7 +473,9 @@ func (g *guard) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 	return plain, nil
 }
 
-func (g *guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
+// Seal encrypts the vault document plain, creating the key if its holder
+// has none; the vault calls it holding its lock.
+func (g *Guard) Seal(ctx context.Context, plain []byte) ([]byte, error) {
 	if g.plug != nil {
 		g.mu.Lock()
 		ready := g.keyReady

@@ -22,18 +22,17 @@ import (
 	"github.com/credmgr/credmgr/internal/testenv"
 )
 
-var _ backends.Store = (*keychain.Store)(nil)
-var _ backends.Editor = (*keychain.Store)(nil)
-
 func cred(access string) backends.Credential {
 	return backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: access, RefreshToken: "r"}
 }
 
-// TestStore runs the shared suite against the real Secret Service.
+// TestStore runs the shared suite against the real Secret Service. The
+// crash test, which checks the vault rather than its guard, runs in
+// backends (TestVault).
 func TestStore(t *testing.T) {
 	testenv.NeedSecretService(t)
 	storetest.Run(t, func(t testing.TB, dir string) backends.Store {
-		s, err := keychain.New(filepath.Join(dir, keychain.FileName), keychain.Options{})
+		s, err := newStore(filepath.Join(dir, keychain.FileName), keychain.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,14 +40,42 @@ func TestStore(t *testing.T) {
 			t.Cleanup(func() { s.DeleteKey() })
 		}
 		return s
-	}, storetest.Options{VaultFile: keychain.FileName})
+	}, storetest.Options{VaultFile: keychain.FileName, CrashIterations: -1})
+}
+
+// TestGuard checks the guard on its own, with an in-memory keychain: it
+// round-trips, the key of another keychain does not open what it sealed,
+// and damaged input is refused without being quoted.
+func TestGuard(t *testing.T) {
+	kr := fakekeyring.New()
+	storetest.Guard(t, storetest.GuardCase{
+		New: func(t testing.TB, path string) backends.Guard {
+			g, err := keychain.NewGuard(path, keychain.Options{Keyring: kr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return g
+		},
+		Other: func(t testing.TB, path string) backends.Guard {
+			// Another keychain, holding its own key for the same path.
+			g, err := keychain.NewGuard(path, keychain.Options{Keyring: fakekeyring.New()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := g.Seal(context.Background(), []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+			return g
+		},
+		WrongKey: agefile.ErrWrongKey,
+	})
 }
 
 // TestKeyReadOncePerProcess checks that a store reads its key from the
 // keychain once, however many operations follow.
 func TestKeyReadOncePerProcess(t *testing.T) {
 	kr := fakekeyring.New()
-	s, err := keychain.New(filepath.Join(t.TempDir(), keychain.FileName), keychain.Options{Keyring: kr})
+	s, err := newStore(filepath.Join(t.TempDir(), keychain.FileName), keychain.Options{Keyring: kr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +109,7 @@ func TestKeyMissingLeavesVault(t *testing.T) {
 	kr := fakekeyring.New()
 	dir := t.TempDir()
 	path := filepath.Join(dir, keychain.FileName)
-	s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	s, _ := newStore(path, keychain.Options{Keyring: kr})
 	ctx := context.Background()
 	if err := s.Put(ctx, cred("secret-access")); err != nil {
 		t.Fatal(err)
@@ -90,7 +117,7 @@ func TestKeyMissingLeavesVault(t *testing.T) {
 	before, _ := os.ReadFile(path)
 	kr.Clear() // the key item is lost
 
-	s2, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	s2, _ := newStore(path, keychain.Options{Keyring: kr})
 	_, err := s2.Get(ctx, backends.Ref{Provider: "openai", Account: "default"})
 	if !errors.Is(err, keychain.ErrKeyMissing) {
 		t.Fatalf("Get = %v, want ErrKeyMissing", err)
@@ -121,14 +148,14 @@ func TestUnavailableIsNotNotFound(t *testing.T) {
 	for _, withVault := range []bool{false, true} {
 		kr := fakekeyring.New()
 		path := filepath.Join(t.TempDir(), keychain.FileName)
-		s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+		s, _ := newStore(path, keychain.Options{Keyring: kr})
 		if withVault {
 			if err := s.Put(ctx, cred("x")); err != nil {
 				t.Fatal(err)
 			}
 		}
 		kr.Fail(keychain.ErrUnavailable)
-		s2, _ := keychain.New(path, keychain.Options{Keyring: kr})
+		s2, _ := newStore(path, keychain.Options{Keyring: kr})
 		ref := backends.Ref{Provider: "openai", Account: "default"}
 		if _, err := s2.Get(ctx, ref); !errors.Is(err, keychain.ErrUnavailable) || errors.Is(err, backends.ErrNotFound) {
 			t.Errorf("vault=%v: Get = %v, want ErrUnavailable", withVault, err)
@@ -158,7 +185,7 @@ func TestFirstUseRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+			s, _ := newStore(path, keychain.Options{Keyring: kr})
 			c := cred("t")
 			c.Account = "p" + string(rune('a'+i))
 			errs <- s.Put(ctx, c)
@@ -174,7 +201,7 @@ func TestFirstUseRace(t *testing.T) {
 	if kr.Sets() != 1 {
 		t.Fatalf("%d keys were created, want 1", kr.Sets())
 	}
-	s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	s, _ := newStore(path, keychain.Options{Keyring: kr})
 	l, err := s.List(ctx)
 	if err != nil || len(l) != 16 {
 		t.Fatalf("List = %d, %v; want 16 credentials", len(l), err)
@@ -188,7 +215,7 @@ func TestFirstUseRaceProcesses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), keychain.FileName)
 	ctx := context.Background()
 	if p := os.Getenv("KEYCHAIN_TEST_RACE_PATH"); p != "" {
-		s, _ := keychain.New(p, keychain.Options{})
+		s, _ := newStore(p, keychain.Options{})
 		c := cred("t")
 		c.Account = os.Getenv("KEYCHAIN_TEST_RACE_ACCOUNT")
 		if err := s.Put(ctx, c); err != nil {
@@ -196,7 +223,7 @@ func TestFirstUseRaceProcesses(t *testing.T) {
 		}
 		return
 	}
-	s, _ := keychain.New(path, keychain.Options{})
+	s, _ := newStore(path, keychain.Options{})
 	t.Cleanup(func() { s.DeleteKey() })
 	var cmds []*exec.Cmd
 	for i := range 8 {
@@ -227,7 +254,7 @@ func TestSecretToolSeesItem(t *testing.T) {
 	testenv.NeedAgeCLI(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, keychain.FileName)
-	s, _ := keychain.New(path, keychain.Options{})
+	s, _ := newStore(path, keychain.Options{})
 	t.Cleanup(func() { s.DeleteKey() })
 	const canary = "sk-canary-keychain-0001"
 	if err := s.Put(context.Background(), cred(canary)); err != nil {
@@ -263,7 +290,7 @@ func TestSecretToolSeesItem(t *testing.T) {
 func BenchmarkStore(b *testing.B) {
 	testenv.NeedSecretService(b)
 	storetest.Bench(b, func(t testing.TB, dir string) backends.Store {
-		s, err := keychain.New(filepath.Join(dir, keychain.FileName), keychain.Options{})
+		s, err := newStore(filepath.Join(dir, keychain.FileName), keychain.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +309,7 @@ func TestRecoveryRecipient(t *testing.T) {
 	}
 	kr := fakekeyring.New()
 	path := filepath.Join(t.TempDir(), keychain.FileName)
-	s, _ := keychain.New(path, keychain.Options{Keyring: kr, Recipients: []age.Recipient{recovery.Recipient()}})
+	s, _ := newStore(path, keychain.Options{Keyring: kr, Recipients: []age.Recipient{recovery.Recipient()}})
 	if err := s.Put(context.Background(), cred("recover-me")); err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +370,7 @@ func TestLiteralItemStillOpens(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(real, keychain.FileName), sealed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := keychain.New(filepath.Join(link, keychain.FileName), keychain.Options{Keyring: kr})
+	s, _ := newStore(filepath.Join(link, keychain.FileName), keychain.Options{Keyring: kr})
 	ctx := context.Background()
 	if err := s.Put(ctx, cred("a")); err != nil {
 		t.Fatalf("Put through the symlink: %v", err)
@@ -361,7 +388,7 @@ func TestKeyElsewhere(t *testing.T) {
 	kr := fakekeyring.NewListing()
 	oldDir := filepath.Join(t.TempDir(), "old")
 	os.Mkdir(oldDir, 0o700)
-	s, _ := keychain.New(filepath.Join(oldDir, keychain.FileName), keychain.Options{Keyring: kr})
+	s, _ := newStore(filepath.Join(oldDir, keychain.FileName), keychain.Options{Keyring: kr})
 	if err := s.Put(ctx, cred("moved-secret")); err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +403,7 @@ func TestKeyElsewhere(t *testing.T) {
 	}
 	path := filepath.Join(newDir, keychain.FileName)
 	before, _ := os.ReadFile(path)
-	s2, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	s2, _ := newStore(path, keychain.Options{Keyring: kr})
 	_, err := s2.Get(ctx, backends.Ref{Provider: "openai", Account: "default"})
 	var ke *keychain.KeyElsewhereError
 	if !errors.As(err, &ke) || !errors.Is(err, keychain.ErrKeyMissing) || ke.Account != oldAccount {
@@ -409,7 +436,7 @@ func TestKeyElsewhere(t *testing.T) {
 	}
 
 	// A keychain that cannot list: the plain missing-key error.
-	s3, _ := keychain.New(filepath.Join(t.TempDir(), keychain.FileName), keychain.Options{Keyring: kr.Keyring})
+	s3, _ := newStore(filepath.Join(t.TempDir(), keychain.FileName), keychain.Options{Keyring: kr.Keyring})
 	os.WriteFile(filepath.Join(filepath.Dir(s3.Path()), keychain.FileName), before, 0o600)
 	_, err = s3.Get(ctx, backends.Ref{Provider: "openai", Account: "default"})
 	if !errors.Is(err, keychain.ErrKeyMissing) || errors.As(err, &ke) {
@@ -447,7 +474,7 @@ func TestDeleteKeyIfUnused(t *testing.T) {
 	kr := fakekeyring.New()
 	dir := t.TempDir()
 	path := filepath.Join(dir, keychain.FileName)
-	s, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	s, _ := newStore(path, keychain.Options{Keyring: kr})
 	if err := s.Put(ctx, cred("a")); err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +508,7 @@ func TestNoVaultRereadsKey(t *testing.T) {
 	ctx := context.Background()
 	kr := fakekeyring.New()
 	path := filepath.Join(t.TempDir(), keychain.FileName)
-	waiting, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	waiting, _ := newStore(path, keychain.Options{Keyring: kr})
 	if err := waiting.Put(ctx, cred("a")); err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +518,7 @@ func TestNoVaultRereadsKey(t *testing.T) {
 	if err := waiting.Put(ctx, cred("b")); err != nil {
 		t.Fatal(err)
 	}
-	fresh, _ := keychain.New(path, keychain.Options{Keyring: kr})
+	fresh, _ := newStore(path, keychain.Options{Keyring: kr})
 	if c, err := fresh.Get(ctx, backends.Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "b" {
 		t.Fatalf("the new vault does not open with the key in the keychain: %v", err)
 	}

@@ -22,7 +22,7 @@ import (
 // session-bus connection per process.
 func TestSilentBus(t *testing.T) {
 	if path := os.Getenv("KEYCHAIN_SILENT_VAULT"); path != "" {
-		s, _ := keychain.New(path, keychain.Options{Keyring: keychain.System(300 * time.Millisecond)})
+		s, _ := newStore(path, keychain.Options{Keyring: keychain.System(300 * time.Millisecond)})
 		start := time.Now()
 		_, err := s.Get(context.Background(), backends.Ref{Provider: "openai", Account: "default"})
 		if !errors.Is(err, keychain.ErrUnavailable) || errors.Is(err, backends.ErrNotFound) {

@@ -13,13 +13,13 @@ import (
 	"github.com/99designs/keyring"
 	"golang.org/x/sys/unix"
 
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/internal/testenv"
-	"github.com/credmgr/credmgr/internal/unlock"
 )
 
 // BenchmarkKeyctlRead compares the two ways to read a key from the kernel
 // keyring that issue 13 names: golang.org/x/sys/unix directly (what
-// internal/unlock does for credmgr unlock) and 99designs/keyring's keyctl
+// backends/agefile/unlock does for credmgr unlock) and 99designs/keyring's keyctl
 // backend (what the keyctl key holder uses). Both search the keyring and
 // read the payload; the cost that matters, 99designs/keyring's package
 // initialisation, is per process and is measured by scripts/bench-unlock.

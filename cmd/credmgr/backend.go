@@ -14,7 +14,6 @@ import (
 	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/config"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 func (a *app) backendCmd() *cobra.Command {
@@ -64,7 +63,7 @@ Backends:
 			fmt.Fprintf(w, "vault:    %s\n", op.Path)
 			fmt.Fprintf(w, "lock:     %s.lock\n", op.Path)
 			fmt.Fprintf(w, "guard:    %s\n", op.Guard)
-			if op.Age != nil && op.Age.Mode() == "passphrase" {
+			if op.AgeGuard != nil && op.AgeGuard.Mode() == "passphrase" {
 				fmt.Fprintf(w, "key file: %s\n", agefile.KeyFilePath(op.Path))
 			}
 			a.printHolder(w, op)
@@ -108,11 +107,11 @@ func leftovers(dir string, op *backends.Opened) []string {
 	}
 	check(jsonfile.FileName, "it holds credentials in plain text: check it and remove it")
 	check(agefile.FileName, "it is a vault of the keychain or age backend")
-	if op.Age == nil || op.Age.Mode() != "passphrase" {
+	if op.AgeGuard == nil || op.AgeGuard.Mode() != "passphrase" {
 		check(filepath.Base(agefile.KeyFilePath(filepath.Join(dir, agefile.FileName))), "it is the key of a passphrase vault: remove it once no copy of that vault needs it")
 	}
 	for _, name := range []string{agefile.FileName, jsonfile.FileName} {
-		p := filepath.Join(dir, name) + vaultfile.PendingSuffix
+		p := filepath.Join(dir, name) + backends.PendingSuffix
 		if _, err := os.Lstat(p); err == nil {
 			out = append(out, fmt.Sprintf("%s is left from an interrupted backend switch", p))
 		}

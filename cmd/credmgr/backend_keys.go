@@ -18,16 +18,16 @@ func (a *app) adoptMovedKey(ctx context.Context, o *backends.Options) error {
 	if err != nil {
 		return nil
 	}
-	if present, err := kc.Keychain.Probe(); err != nil || present {
+	if present, err := kc.KeychainGuard.Probe(); err != nil || present {
 		return nil
 	}
-	other, err := kc.Keychain.FindKeyElsewhere()
+	other, err := kc.KeychainGuard.FindKeyElsewhere()
 	if err != nil || other == "" {
 		return nil
 	}
-	if err := kc.Keychain.AdoptKey(other); err != nil {
+	if err := kc.KeychainGuard.AdoptKey(other); err != nil {
 		return a.storeError(fmt.Errorf("storing the key of %q for %s: %w", other, kc.Path, err))
 	}
-	fmt.Fprintf(a.stderr, "credmgr: the keychain key item %q opens %s: stored it as that vault's key item %q too (the other item is kept)\n", other, kc.Path, kc.Keychain.ItemAccount())
+	fmt.Fprintf(a.stderr, "credmgr: the keychain key item %q opens %s: stored it as that vault's key item %q too (the other item is kept)\n", other, kc.Path, kc.KeychainGuard.ItemAccount())
 	return nil
 }

@@ -9,8 +9,6 @@ import (
 	"github.com/credmgr/credmgr/backends/keychain"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vault"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // secretKeyAsPathError is err (an age secret key given where the path of
@@ -62,7 +60,7 @@ func (a *app) storeError(err error) error {
 		return withHint(exitError, err, a.wrongKeyHint())
 	case a.missingKeyFileHint(err) != "":
 		return withHint(exitError, err, a.missingKeyFileHint(err))
-	case errors.Is(err, vault.ErrCorrupt):
+	case errors.Is(err, backends.ErrCorrupt):
 		return withHint(exitError, err,
 			"credmgr will not write to it until it is fixed; it is left byte-for-byte as it was",
 			"restore it from a backup, or move it aside to start over (its credentials are then lost)")
@@ -74,9 +72,9 @@ func (a *app) storeError(err error) error {
 		return withHint(exitError, err, "credmgr refuses secret files that are symlinks, readable by others or owned by another user")
 	case errors.Is(err, backends.ErrBackendChanged):
 		return withHint(exitError, err, "run the command again")
-	case errors.Is(err, vaultfile.ErrPendingConflict):
+	case errors.Is(err, backends.ErrPendingConflict):
 		return withHint(exitError, err, "run credmgr backend set with the backend you want, which completes or undoes the interrupted switch first")
-	case errors.Is(err, vaultfile.ErrStaleVault):
+	case errors.Is(err, backends.ErrStaleVault):
 		return withHint(exitError, err, "check that file, and move it aside (or import what you need from it) before switching")
 	case errors.Is(err, fsutil.ErrLockTimeout):
 		return withHint(exitError, err, "raise lock_timeout in config.toml if a login or refresh is just slow")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -109,15 +108,5 @@ func (a *app) fastToken(args []string) (int, bool) {
 	if err := a.printToken(c, t.json); err != nil {
 		return a.report(err), true
 	}
-	return exitOK, true
-}
-
-// fastVersion serves "credmgr version" and "credmgr --version" (which
-// print the same line) without building the command tree.
-func (a *app) fastVersion(args []string) (int, bool) {
-	if len(args) != 1 || args[0] != "version" && args[0] != "--version" {
-		return 0, false
-	}
-	fmt.Fprintln(a.stdout, "credmgr "+buildVersion())
 	return exitOK, true
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/cmd/credmgr/internal/version"
 )
 
 func TestParseTokenArgs(t *testing.T) {
@@ -148,19 +149,22 @@ func TestFastTokenNeverPrompts(t *testing.T) {
 	}
 }
 
-func TestFastVersion(t *testing.T) {
+// TestVersionRequested checks that what package version prints for
+// "credmgr version" and "credmgr --version" from its initialisation is
+// what the command tree prints, and that it answers nothing else.
+func TestVersionRequested(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
-		var out bytes.Buffer
-		a := &app{stdout: &out, stderr: new(bytes.Buffer)}
-		code, handled := a.fastVersion(args)
-		_, wantCode, wantOut, _ := runApp(t, false, args...)
-		if !handled || code != wantCode || out.String() != wantOut {
-			t.Errorf("%q: fast %v %d %q, full command %d %q", args, handled, code, out.String(), wantCode, wantOut)
+		if !version.Requested(args) {
+			t.Errorf("%q: not answered by package version", args)
+		}
+		_, code, out, stderr := runApp(t, false, args...)
+		if code != exitOK || out != version.Line() || stderr != "" {
+			t.Errorf("%q: the command tree exits %d, prints %q (stderr %q); package version prints %q", args, code, out, stderr, version.Line())
 		}
 	}
-	for _, args := range [][]string{{"version", "x"}, {"-v"}, {"version", "--help"}} {
-		if _, handled := (&app{stdout: new(bytes.Buffer)}).fastVersion(args); handled {
-			t.Errorf("%q: handled by the fast path", args)
+	for _, args := range [][]string{{}, {"version", "x"}, {"-v"}, {"version", "--help"}, {"--backend", "file", "version"}, {"--version=true"}} {
+		if version.Requested(args) {
+			t.Errorf("%q: answered by package version", args)
 		}
 	}
 }

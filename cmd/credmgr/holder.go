@@ -35,10 +35,10 @@ func applyHolderFlag(o *backends.Options, backend, holder string) error {
 
 // printHolder prints the keychain backend's key holder and its health.
 func (a *app) printHolder(w io.Writer, op *backends.Opened) {
-	if op.Keychain == nil {
+	if op.KeychainGuard == nil {
 		return
 	}
-	h := op.Keychain.Holder()
+	h := op.KeychainGuard.Holder()
 	via := "go-keyring"
 	if h != keychain.HolderOS {
 		path, err := exec.LookPath(keychain.PluginBinary)
@@ -48,7 +48,7 @@ func (a *app) printHolder(w io.Writer, op *backends.Opened) {
 		}
 		via = path
 	}
-	present, err := op.Keychain.Probe()
+	present, err := op.KeychainGuard.Probe()
 	switch {
 	case err != nil:
 		fmt.Fprintf(w, "holder:   %s (%s): error: %v\n", h, via, err)

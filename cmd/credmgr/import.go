@@ -19,7 +19,6 @@ import (
 	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/strictjson"
 	"github.com/credmgr/credmgr/internal/tty"
-	"github.com/credmgr/credmgr/internal/vault"
 )
 
 func (a *app) importCmd() *cobra.Command {
@@ -163,13 +162,13 @@ func parseCredentialJSON(in []byte, ref backends.Ref) (backends.Credential, erro
 		return backends.Credential{}, errors.New("empty input: expected a credential as JSON on stdin")
 	}
 	if err := strictjson.Check(in, reflect.TypeFor[importInput](), strictjson.RejectUnknown); err != nil {
-		return backends.Credential{}, fmt.Errorf("invalid credential JSON: %s", vault.DescribeJSONError(err))
+		return backends.Credential{}, fmt.Errorf("invalid credential JSON: %s", strictjson.Describe(err))
 	}
 	dec := json.NewDecoder(bufio.NewReader(bytes.NewReader(in)))
 	dec.DisallowUnknownFields()
 	var v importInput
 	if err := dec.Decode(&v); err != nil {
-		return backends.Credential{}, fmt.Errorf("invalid credential JSON: %s", vault.DescribeJSONError(err))
+		return backends.Credential{}, fmt.Errorf("invalid credential JSON: %s", strictjson.Describe(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return backends.Credential{}, errors.New("invalid credential JSON: more than one JSON value on stdin")

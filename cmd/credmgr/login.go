@@ -167,14 +167,23 @@ func loginError(ctx context.Context, ref backends.Ref, err error, timeout time.D
 	return withHint(exitError, fmt.Errorf("login to %s failed; nothing was stored: %w", ref.Provider, err), loginFailureHints(ref, err)...)
 }
 
-// noBrowserFlag is the flag of each provider's login that needs no
-// browser on this machine.
-var noBrowserFlag = map[string]string{"gemini": "--no-browser", "openai": "--device"}
+// noBrowserFlag is the flag of provider's login that needs no browser on
+// this machine ("" for none). A switch, not a package-level map: nothing
+// is built when the program starts.
+func noBrowserFlag(provider string) string {
+	switch provider {
+	case "gemini":
+		return "--no-browser"
+	case "openai":
+		return "--device"
+	}
+	return ""
+}
 
 // otherFlowHint suggests the login without a local browser when the
 // browser login on this machine could not finish.
 func otherFlowHint(ref backends.Ref, err error) []string {
-	if flag := noBrowserFlag[ref.Provider]; flag != "" && errors.Is(err, flows.ErrLoopback) {
+	if flag := noBrowserFlag(ref.Provider); flag != "" && errors.Is(err, flows.ErrLoopback) {
 		return []string{"or use credmgr login " + ref.Provider + " " + flag + ", which needs no browser on this machine"}
 	}
 	return nil

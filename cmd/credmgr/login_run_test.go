@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,24 @@ func TestLoginRun(t *testing.T) {
 	}
 	if _, err := store.Get(ctx, denied); !errors.Is(err, backends.ErrNotFound) {
 		t.Fatalf("a denied login stored something: %v", err)
+	}
+}
+
+func TestOtherFlowHint(t *testing.T) {
+	loopback := fmt.Errorf("wrapped: %w", flows.ErrLoopback)
+	for _, tc := range []struct {
+		provider string
+		err      error
+		want     string
+	}{
+		{"gemini", loopback, "or use credmgr login gemini --no-browser, which needs no browser on this machine"},
+		{"openai", loopback, "or use credmgr login openai --device, which needs no browser on this machine"},
+		{"anthropic", loopback, ""},
+		{"gemini", errors.New("other"), ""},
+	} {
+		got := strings.Join(otherFlowHint(backends.Ref{Provider: tc.provider, Account: "default"}, tc.err), "\n")
+		if got != tc.want {
+			t.Errorf("otherFlowHint(%s, %v) = %q, want %q", tc.provider, tc.err, got, tc.want)
+		}
 	}
 }

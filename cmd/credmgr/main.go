@@ -4,7 +4,15 @@
 // files. Run "credmgr --help" for the commands.
 package main
 
-import "os"
+import (
+	"os"
+
+	// Imported for their initialisation: "credmgr --help" and "credmgr
+	// version" are printed there, before the packages the commands need
+	// are initialised.
+	_ "github.com/credmgr/credmgr/cmd/credmgr/internal/roothelp"
+	_ "github.com/credmgr/credmgr/cmd/credmgr/internal/version"
+)
 
 func main() {
 	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

@@ -9,7 +9,6 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 	"github.com/credmgr/credmgr/migrate"
 )
 
@@ -17,7 +16,7 @@ import (
 // own: an empty home is reported as nothing to do, an unknown tool is a
 // usage error.
 func TestMigrateRun(t *testing.T) {
-	store := jsonfile.New(filepath.Join(t.TempDir(), jsonfile.FileName), vaultfile.Options{})
+	store := backends.NewVault(filepath.Join(t.TempDir(), jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 	var out, errb strings.Builder
 	a := &app{stdout: &out, stderr: &errb, opened: &backends.Opened{Store: store, Name: "file"}}
 	home := t.TempDir()

@@ -80,9 +80,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := a.fastToken(args); ok {
 		return code
 	}
-	if code, ok := a.fastVersion(args); ok {
-		return code
-	}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -200,9 +197,8 @@ gemini (google, google-gemini-cli), qwen, github-copilot (copilot).
 Exit codes: 0 ok, 1 error, 2 usage, 3 no usable credential (log in again).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       buildVersion(),
 	}
-	root.SetVersionTemplate("credmgr {{.Version}}\n")
+	a.versionFlag(root)
 	root.PersistentFlags().StringVar(&a.backendFlag, "backend", "", "backend to use: auto, keychain, age or file (default: CREDMGR_BACKEND, then config.toml, then auto)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withHint(exitUsage, err, "run "+c.CommandPath()+" --help for usage")
@@ -232,7 +228,7 @@ func (a *app) options() (*backends.Options, error) {
 	if a.opts != nil {
 		return a.opts, nil
 	}
-	o, cfg, err := backends.LoadOptions()
+	o, cfg, err := loadOptions()
 	if errors.Is(err, config.ErrSecretKeyAsPath) {
 		return nil, secretKeyAsPathError(err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // fileApp returns an app over a file store in a new data directory, with
@@ -22,7 +21,7 @@ func fileApp(t *testing.T, stdin string) (*app, backends.Store, *strings.Builder
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	store := jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
+	store := backends.NewVault(filepath.Join(dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 	var out, errb strings.Builder
 	a := &app{stdout: &out, stderr: &errb, stdin: strings.NewReader(stdin),
 		opts:   &backends.Options{DataDir: dir, Getenv: func(string) string { return "" }},

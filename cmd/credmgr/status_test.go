@@ -11,7 +11,6 @@ import (
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/proxy"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // TestDescribeExpiry: expiries at any distance, including ones too far
@@ -59,7 +58,7 @@ func TestDescribeExpiry(t *testing.T) {
 // login hint for a provider with nothing stored.
 func TestStatusRun(t *testing.T) {
 	ctx := context.Background()
-	store := jsonfile.New(filepath.Join(t.TempDir(), jsonfile.FileName), vaultfile.Options{})
+	store := backends.NewVault(filepath.Join(t.TempDir(), jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	for _, c := range []backends.Credential{
 		{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: "a", RefreshToken: "r", Expiry: now.Add(time.Hour), Source: "login"},

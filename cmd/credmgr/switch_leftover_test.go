@@ -12,7 +12,6 @@ import (
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/testenv"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // leftoverBackends are the backends the leftover tests start from: the
@@ -40,11 +39,11 @@ func TestUnrecordedPendingIgnored(t *testing.T) {
 			// What the interrupted switch wrote: the vault at that time,
 			// sealed with a passphrase.
 			tmp := filepath.Join(t.TempDir(), "vault.age")
-			s, err := agefile.New(tmp, agefile.Options{Passphrase: func(context.Context, bool) (string, error) { return "p", nil }, WorkFactor: 10})
+			g, err := agefile.NewGuard(tmp, agefile.Options{Passphrase: func(context.Context, bool) (string, error) { return "p", nil }, WorkFactor: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Put(ctx, backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk-first"}); err != nil {
+			if err := backends.NewVault(tmp, g, backends.VaultOptions{}).Put(ctx, backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk-first"}); err != nil {
 				t.Fatal(err)
 			}
 			b, _ := os.ReadFile(tmp)
@@ -81,7 +80,7 @@ func TestStaleVaultNotMerged(t *testing.T) {
 			h.must(h.run("sk-b", nil, "import", "openai", "--account", "b", "--api-key"))
 			// The interrupted switch: credentials.json written and named
 			// in config.toml, vault.age not yet removed.
-			f := jsonfile.New(filepath.Join(h.dir, jsonfile.FileName), vaultfile.Options{})
+			f := backends.NewVault(filepath.Join(h.dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 			for _, a := range []string{"a", "b"} {
 				if err := f.Put(ctx, backends.Credential{Provider: "openai", Account: a, Type: backends.TypeAPIKey, AccessToken: "sk-" + a}); err != nil {
 					t.Fatal(err)

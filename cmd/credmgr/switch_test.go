@@ -18,7 +18,6 @@ import (
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/config"
 	"github.com/credmgr/credmgr/internal/testenv"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // credmgrCmd returns a command that runs credmgr (this test binary, see
@@ -48,7 +47,7 @@ func TestBackendSetInterrupted(t *testing.T) {
 	ctx := context.Background()
 
 	want := map[string]string{}
-	seed := jsonfile.New(filepath.Join(dir, jsonfile.FileName), vaultfile.Options{})
+	seed := backends.NewVault(filepath.Join(dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 	if err := seed.Edit(ctx, func(tx *backends.Tx) error {
 		for i := range 20 {
 			c := backends.Credential{Provider: fmt.Sprintf("p%02d", i), Account: "default", Type: backends.TypeOAuth,
@@ -81,7 +80,7 @@ func TestBackendSetInterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: config: %v", when, err)
 		}
-		o := backends.OptionsFromConfig(dir, cfg)
+		o := optionsFromConfig(dir, cfg)
 		o.Warn = io.Discard // Open reports settling what a kill left
 		op, err := backends.Open(ctx, o)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/backends/agefile"
-	"github.com/credmgr/credmgr/internal/unlock"
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 )
 
 // defaultUnlockFor is how long "credmgr unlock" keeps the key by default.
@@ -61,7 +61,7 @@ passphrase file.`,
 			if err != nil {
 				return err
 			}
-			if op.Age == nil || op.Age.Mode() != "passphrase" {
+			if op.AgeGuard == nil || op.AgeGuard.Mode() != "passphrase" {
 				fmt.Fprintf(a.stderr, "credmgr: nothing to unlock: %s\n", noPassphraseWords(op))
 				return nil
 			}
@@ -73,7 +73,7 @@ passphrase file.`,
 			if d > 0 {
 				until = time.Now().Add(d)
 			}
-			e, err := op.Age.Unlock(cmd.Context(), until, scope)
+			e, err := op.AgeGuard.Unlock(cmd.Context(), op.Vault, until, scope)
 			if errors.Is(err, agefile.ErrNoVault) {
 				return withHint(exitError, err, "store a credential first (credmgr login PROVIDER, or credmgr import PROVIDER); the passphrase is set then")
 			}
@@ -184,7 +184,7 @@ func describeUnlock(e unlock.Entry, now time.Time) string {
 // "credmgr backend" and "credmgr status", or "" when it has none (not a
 // passphrase vault; for status, also where there is no kernel keyring).
 func (a *app) unlockState(op *backends.Opened, forStatus bool) string {
-	if op.Age == nil || op.Age.Mode() != "passphrase" {
+	if op.AgeGuard == nil || op.AgeGuard.Mode() != "passphrase" {
 		return ""
 	}
 	o, err := a.options()
@@ -197,7 +197,7 @@ func (a *app) unlockState(op *backends.Opened, forStatus bool) string {
 		}
 		return "not available (no kernel keyring here)"
 	}
-	if e, ok := op.Age.Unlocked(); ok {
+	if e, ok := op.AgeGuard.Unlocked(); ok {
 		return describeUnlock(e, time.Now())
 	}
 	return "locked (credmgr unlock keeps it open for this session)"

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/internal/testenv"
-	"github.com/credmgr/credmgr/internal/unlock"
 )
 
 // TestUnlockedTokenNoScrypt runs 20 "credmgr token" processes after

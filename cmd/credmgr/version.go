@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"runtime"
-	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/credmgr/credmgr/cmd/credmgr/internal/version"
 )
 
 func (a *app) versionCmd() *cobra.Command {
@@ -18,51 +17,34 @@ func (a *app) versionCmd() *cobra.Command {
 commit and whether the work tree had changes. --version prints the same.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintln(a.stdout, "credmgr "+buildVersion())
+			fmt.Fprint(a.stdout, version.Line())
 			return nil
 		},
 	}
 }
 
-// buildVersion describes this binary from the build information Go
-// records: "v1.2.3 (commit 0123456789ab, go1.26.0 linux/amd64)".
-func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		bi = nil
-	}
-	return describeBuild(bi, runtime.GOOS+"/"+runtime.GOARCH)
-}
-
-// describeBuild words bi (nil when the binary has no build information).
-func describeBuild(bi *debug.BuildInfo, platform string) string {
-	if bi == nil {
-		return "(unknown) (built without module information, " + platform + ")"
-	}
-	version := bi.Main.Version
-	if version == "" {
-		version = "(devel)"
-	}
-	var rev, modified string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value
+// versionFlag gives root the -v/--version flag that cobra adds to a
+// command with a Version, and prints what "credmgr version" prints. Cobra
+// would print it through a text/template (SetVersionTemplate), and a
+// binary that can execute a template keeps every exported method of every
+// type it links (the template may call any of them by name): that made
+// the binary 2 MB larger and slower to start. So the flag is declared here
+// as cobra declares it (same name, shorthand, usage and annotation, so
+// help and completion list it alike) and Version stays unset; root, which
+// has no Run of its own, then ends in its help function, which prints the
+// version when the flag is set, as cobra did: after parsing, and only
+// when --help is not given too.
+func (a *app) versionFlag(root *cobra.Command) {
+	root.Flags().BoolP("version", "v", false, "version for "+root.Name())
+	_ = root.Flags().SetAnnotation("version", cobra.FlagSetByCobraAnnotation, []string{"true"})
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if c == root && !c.Flags().Changed("help") {
+			if v, err := c.Flags().GetBool("version"); err == nil && v {
+				fmt.Fprint(c.OutOrStdout(), version.Line())
+				return
+			}
 		}
-	}
-	var parts []string
-	if rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		c := "commit " + rev
-		if modified == "true" {
-			c += " with local changes"
-		}
-		parts = append(parts, c)
-	}
-	parts = append(parts, strings.TrimSpace(bi.GoVersion+" "+platform))
-	return version + " (" + strings.Join(parts, ", ") + ")"
+		help(c, args)
+	})
 }

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/flows/anthropic"
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/anthropic"
 )
@@ -90,7 +90,7 @@ func TestLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() { // flows.Login stamps the identity
+			if c.Type != backends.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() { // flows.Login stamps the identity
 				t.Errorf("credential = %+v", c)
 			}
 			if c.AccessToken != srv.LastAccessToken || !srv.RefreshTokenValid(c.RefreshToken) {
@@ -113,7 +113,7 @@ func TestRefresh(t *testing.T) {
 	defer srv.Close()
 	f := newFlow(t, srv)
 	rt := srv.IssueRefreshToken()
-	old := cred.Credential{Provider: "anthropic", Account: "default", Type: cred.TypeOAuth, RefreshToken: rt}
+	old := backends.Credential{Provider: "anthropic", Account: "default", Type: backends.TypeOAuth, RefreshToken: rt}
 	c, err := f.Refresh(context.Background(), old)
 	if err != nil {
 		t.Fatal(err)

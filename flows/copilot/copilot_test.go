@@ -11,8 +11,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/copilot"
 )
@@ -23,7 +23,7 @@ func newFlow(t *testing.T, f *fake.Server, settings map[string]string, client *h
 	return fakeprovider.NewFlow(t, New, f, settings, client)
 }
 
-func checkCredential(t *testing.T, f *fake.Server, c cred.Credential) {
+func checkCredential(t *testing.T, f *fake.Server, c backends.Credential) {
 	t.Helper()
 	fakeprovider.CheckLoginTokens(t, "github-copilot", c)
 	if !f.GitHubTokenValid(c.RefreshToken) {
@@ -118,7 +118,7 @@ func TestRefresh(t *testing.T) {
 	defer f.Close()
 	fl := newFlow(t, f, nil, nil)
 	gh := f.IssueGitHubToken()
-	old := cred.Credential{Provider: "github-copilot", Account: "default", Type: cred.TypeOAuth, Source: "login",
+	old := backends.Credential{Provider: "github-copilot", Account: "default", Type: backends.TypeOAuth, Source: "login",
 		RefreshToken: gh, AccessToken: "tid=old;exp=1", Extra: map[string]string{"note": "kept"}}
 	n, err := fl.Refresh(context.Background(), old)
 	fakeprovider.NoLeak(t, f.Secrets(), nil, err)
@@ -174,7 +174,7 @@ func TestRefreshErrors(t *testing.T) {
 			if tt.closed {
 				f.Close()
 			}
-			_, err := fl.Refresh(context.Background(), cred.Credential{Provider: "github-copilot", Account: "default", Type: cred.TypeOAuth, RefreshToken: gh})
+			_, err := fl.Refresh(context.Background(), backends.Credential{Provider: "github-copilot", Account: "default", Type: backends.TypeOAuth, RefreshToken: gh})
 			if err == nil {
 				t.Fatal("refresh succeeded")
 			}
@@ -349,16 +349,16 @@ func TestEndpoints(t *testing.T) {
 func TestRefreshAPIURL(t *testing.T) {
 	plain, _ := New(flows.Config{})
 	set, _ := New(flows.Config{Settings: map[string]string{"api_url": "http://127.0.0.1:7"}})
-	ent := cred.Credential{Extra: map[string]string{ExtraEnterpriseURL: "ghe.example.com"}}
+	ent := backends.Credential{Extra: map[string]string{ExtraEnterpriseURL: "ghe.example.com"}}
 	for _, tt := range []struct {
 		f    *Flow
-		c    cred.Credential
+		c    backends.Credential
 		want string
 	}{
-		{plain, cred.Credential{}, DefaultAPIURL},
+		{plain, backends.Credential{}, DefaultAPIURL},
 		{plain, ent, "https://api.ghe.example.com"},
 		{set, ent, "http://127.0.0.1:7"},
-		{plain, cred.Credential{Extra: map[string]string{ExtraEnterpriseURL: "bad host/x"}}, DefaultAPIURL},
+		{plain, backends.Credential{Extra: map[string]string{ExtraEnterpriseURL: "bad host/x"}}, DefaultAPIURL},
 	} {
 		if got := tt.f.refreshAPIURL(tt.c); got != tt.want {
 			t.Errorf("refreshAPIURL(%v) = %q, want %q", tt.c.Extra, got, tt.want)

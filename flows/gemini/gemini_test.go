@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/gemini"
 )
@@ -146,10 +146,10 @@ func lastAccess(fk *fake.Server) (at string) {
 	return at
 }
 
-func checkCred(t *testing.T, fk *fake.Server, c cred.Credential) {
+func checkCred(t *testing.T, fk *fake.Server, c backends.Credential) {
 	t.Helper()
 	// flows.Login stamps the identity; the flow returns tokens.
-	if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
+	if c.Type != backends.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
 		t.Errorf("credential names = %s/%s type %q source %q updated %v", c.Provider, c.Account, c.Type, c.Source, c.UpdatedAt)
 	}
 	if !strings.HasPrefix(c.AccessToken, "ya29.fake-") || c.AccessToken != lastAccess(fk) {
@@ -410,7 +410,7 @@ func TestRefresh(t *testing.T) {
 			defer fk.Close()
 			f := newFlow(t, fk, nil)
 			rt := tt.rt(fk)
-			old := cred.Credential{Provider: "gemini", Account: "default", Type: cred.TypeOAuth, Source: "login",
+			old := backends.Credential{Provider: "gemini", Account: "default", Type: backends.TypeOAuth, Source: "login",
 				AccessToken: "ya29.old-access-token", RefreshToken: rt, TokenType: "Bearer",
 				Extra: map[string]string{"email": "old@example.com"}}
 			if tt.setup != nil {
@@ -567,7 +567,7 @@ func TestTokenErrorsCarryNoBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = f.Refresh(context.Background(), cred.Credential{RefreshToken: "1//rt-0123456789"})
+		_, err = f.Refresh(context.Background(), backends.Credential{RefreshToken: "1//rt-0123456789"})
 		if err == nil || strings.Contains(err.Error(), leak) || strings.Contains(err.Error(), "1//rt-0123456789") {
 			t.Errorf("%s: error = %v", shape, err)
 		}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
 	"github.com/credmgr/credmgr/flows/openai"
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/openai"
 )
@@ -85,7 +85,7 @@ func TestLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() { // flows.Login stamps the identity
+			if c.Type != backends.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() { // flows.Login stamps the identity
 				t.Errorf("credential = %+v", c)
 			}
 			if c.AccessToken != srv.LastAccessToken || c.RefreshToken == "" || c.IDToken == "" {
@@ -184,7 +184,7 @@ func TestRefresh(t *testing.T) {
 	defer srv.Close()
 	f := newFlow(t, srv, nil)
 	rt := srv.IssueRefreshToken()
-	old := cred.Credential{Provider: "openai", Account: "default", Type: cred.TypeOAuth, AccessToken: "old-access",
+	old := backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: "old-access",
 		RefreshToken: rt, Extra: map[string]string{"plan": "plus"}}
 
 	c, err := f.Refresh(context.Background(), old)
@@ -225,7 +225,7 @@ func TestRevoke(t *testing.T) {
 	defer srv.Close()
 	f := newFlow(t, srv, nil)
 	rt := srv.IssueRefreshToken()
-	if err := f.Revoke(context.Background(), cred.Credential{RefreshToken: rt}); err != nil {
+	if err := f.Revoke(context.Background(), backends.Credential{RefreshToken: rt}); err != nil {
 		t.Fatal(err)
 	}
 	if srv.RefreshTokenValid(rt) {

@@ -199,9 +199,10 @@ func (l *lazy) Refresh(ctx context.Context, c backends.Credential) (backends.Cre
 	return f.Refresh(ctx, c)
 }
 
-// Settings merges the [providers.NAME] tables of config.toml (as
-// backends.LoadOptions returns them) that name provider, under its
-// canonical name or an alias, into one flows.Config.Settings map.
+// Settings merges the [providers.NAME] tables of config.toml (which
+// backends.LoadOptions puts in Options.Providers) that name provider,
+// under its canonical name or an alias, into one flows.Config.Settings
+// map.
 // config.toml allows one table per provider; should tables hold several,
 // the result is still the same on every call: alias tables in name order,
 // then the table under the canonical name, later ones winning.

@@ -10,8 +10,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fakeprovider"
 	fake "github.com/credmgr/credmgr/internal/fakeprovider/qwen"
 )
@@ -57,7 +57,7 @@ func TestLogin(t *testing.T) {
 }
 
 // checkCredential checks the credential of a login that succeeded.
-func checkCredential(t *testing.T, f *fake.Server, c cred.Credential) {
+func checkCredential(t *testing.T, f *fake.Server, c backends.Credential) {
 	t.Helper()
 	fakeprovider.CheckLoginTokens(t, "qwen", c)
 	f.Set(func(s *fake.Server) {
@@ -133,7 +133,7 @@ func TestRefresh(t *testing.T) {
 	fl := newFlow(t, f, nil, nil)
 	ctx := context.Background()
 	rt := f.IssueRefreshToken()
-	old := cred.Credential{Provider: "qwen", Account: "default", Type: cred.TypeOAuth, RefreshToken: rt,
+	old := backends.Credential{Provider: "qwen", Account: "default", Type: backends.TypeOAuth, RefreshToken: rt,
 		AccessToken: "stale", Extra: map[string]string{ExtraResourceURL: "portal.qwen.ai", "email": "a@example.com"}}
 
 	// The refresh answer omits resource_url: the stored one is kept.
@@ -201,7 +201,7 @@ func TestRefreshErrors(t *testing.T) {
 			if tt.closed {
 				f.Close()
 			}
-			_, err := fl.Refresh(context.Background(), cred.Credential{Provider: "qwen", Account: "default", Type: cred.TypeOAuth, RefreshToken: rt})
+			_, err := fl.Refresh(context.Background(), backends.Credential{Provider: "qwen", Account: "default", Type: backends.TypeOAuth, RefreshToken: rt})
 			if err == nil {
 				t.Fatal("refresh succeeded")
 			}
@@ -260,7 +260,7 @@ func TestBaseURL(t *testing.T) {
 		"https://new-endpoint.com/": "https://new-endpoint.com/v1",
 		"http://127.0.0.1:8/v1":     "http://127.0.0.1:8/v1",
 	} {
-		c := cred.Credential{Extra: map[string]string{ExtraResourceURL: in}}
+		c := backends.Credential{Extra: map[string]string{ExtraResourceURL: in}}
 		if got := BaseURL(c); got != want {
 			t.Errorf("BaseURL(%q) = %q, want %q", in, got, want)
 		}

@@ -22,13 +22,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/credmgr/credmgr/internal/fakeupstream"
 )
 
-// Request is one recorded request.
-type Request struct {
-	Method, Path string
-	Header       http.Header
-}
+// Request is one recorded request: the same record as the proxy's fake
+// upstream keeps, without the body.
+type Request = fakeupstream.Request
 
 // Server is the fake.
 type Server struct {

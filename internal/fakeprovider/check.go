@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
-	"github.com/credmgr/credmgr/internal/cred"
 )
 
 // NoLeak fails t when any of secrets (what a fake issued or received)
@@ -139,7 +139,7 @@ func (c DeviceCase) Prepare(t testing.TB, fake Fake) {
 // must: the time it took on the bubble's clock, the outcome c wants, no
 // secret in what was shown or in the error, the wait indicator stopped.
 // ok is whether the login succeeded, as c wanted.
-func (c DeviceCase) Run(t *testing.T, flow flows.Flow, fake Fake) (_ cred.Credential, ui *Person, ok bool) {
+func (c DeviceCase) Run(t *testing.T, flow flows.Flow, fake Fake) (_ backends.Credential, ui *Person, ok bool) {
 	t.Helper()
 	ui = &Person{NoBrowser: true}
 	start := time.Now()
@@ -206,12 +206,12 @@ func NewFlow[F any](t testing.TB, newFlow func(flows.Config) (F, error), fake Fa
 // CheckLoginTokens fails t unless c is what a flow's Login returns (tokens
 // only: flows.Login stamps provider, account, source and time) and, so
 // stamped for provider, valid.
-func CheckLoginTokens(t testing.TB, provider string, c cred.Credential) {
+func CheckLoginTokens(t testing.TB, provider string, c backends.Credential) {
 	t.Helper()
-	if c.Type != cred.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
+	if c.Type != backends.TypeOAuth || c.Provider != "" || c.Account != "" || c.Source != "" || !c.UpdatedAt.IsZero() {
 		t.Errorf("credential = %+v", c)
 	}
-	c.Provider, c.Account = provider, cred.DefaultAccount
+	c.Provider, c.Account = provider, backends.DefaultAccount
 	if err := c.Validate(); err != nil {
 		t.Error(err)
 	}

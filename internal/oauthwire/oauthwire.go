@@ -29,8 +29,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/flows"
-	"github.com/credmgr/credmgr/internal/cred"
 )
 
 // RandomState returns 32 random bytes, base64url.
@@ -498,7 +498,7 @@ func Configured[F any](f *F, err error) (*F, error) {
 // answer omits (a refresh token that was not rotated, the token type).
 // The access token expires after expires_in, else at fallback
 // when that is not zero, else DefaultLifetime from now.
-func (t *TokenResponse) Apply(c *cred.Credential, now, fallback time.Time) {
+func (t *TokenResponse) Apply(c *backends.Credential, now, fallback time.Time) {
 	c.AccessToken = t.AccessToken
 	c.IssuedAt = now.UTC().Truncate(time.Second)
 	c.Expiry = t.Expiry(now)

@@ -16,7 +16,6 @@ import (
 	"github.com/credmgr/credmgr/backends/jsonfile"
 	"github.com/credmgr/credmgr/internal/fakeupstream"
 	"github.com/credmgr/credmgr/internal/proxy"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // benchEnv is a proxy in front of one fake upstream that records nothing,
@@ -35,7 +34,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	b.Cleanup(up.Close)
 	up.Set(func(s *fakeupstream.Server) { s.NoRecord = true })
 	path := filepath.Join(b.TempDir(), jsonfile.FileName)
-	store := jsonfile.New(path, vaultfile.Options{})
+	store := backends.NewVault(path, jsonfile.Guard{}, backends.VaultOptions{})
 	ctx := context.Background()
 	if err := store.Put(ctx, backends.Credential{Provider: "anthropic", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk-ant-api03-bench"}); err != nil {
 		b.Fatal(err)

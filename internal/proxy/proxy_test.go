@@ -24,14 +24,13 @@ import (
 	fakeopenai "github.com/credmgr/credmgr/internal/fakeprovider/openai"
 	"github.com/credmgr/credmgr/internal/fakeupstream"
 	"github.com/credmgr/credmgr/internal/proxy"
-	"github.com/credmgr/credmgr/internal/vaultfile"
 )
 
 // env is one proxy under test: a file store, a fake upstream per
 // provider, and the proxy on a random loopback port.
 type env struct {
 	t        testing.TB
-	store    *jsonfile.Store
+	store    *backends.Vault
 	path     string
 	up       map[string]*fakeupstream.Server
 	settings map[string]map[string]string
@@ -82,7 +81,7 @@ func newEnv(t testing.TB, mod func(*proxy.Options)) *env {
 	t.Helper()
 	e := &env{t: t, up: map[string]*fakeupstream.Server{}, settings: map[string]map[string]string{}, log: &syncBuffer{}, clock: &clock{}}
 	e.path = filepath.Join(t.TempDir(), jsonfile.FileName)
-	e.store = jsonfile.New(e.path, vaultfile.Options{})
+	e.store = backends.NewVault(e.path, jsonfile.Guard{}, backends.VaultOptions{})
 	for _, p := range providers {
 		u := fakeupstream.New()
 		t.Cleanup(u.Close)
@@ -376,7 +375,7 @@ func TestProxyKeysRefused(t *testing.T) {
 func TestProxyKeyRecheck(t *testing.T) {
 	e := newEnv(t, func(o *proxy.Options) { o.KeyRecheck = 0 })
 	e.put(backends.Credential{Provider: "anthropic", Type: backends.TypeAPIKey, AccessToken: "sk-ant-api03-real"})
-	other := jsonfile.New(e.path, vaultfile.Options{}) // another process's store
+	other := backends.NewVault(e.path, jsonfile.Guard{}, backends.VaultOptions{}) // another process's store
 	k1 := e.key("one", "anthropic")
 	if code, _, _ := e.do("GET", "/anthropic/v1/models", map[string]string{"X-Api-Key": k1}, ""); code != 200 {
 		t.Fatalf("first key: %d", code)
@@ -415,7 +414,7 @@ func TestProxyKeyFileWatch(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	e.base, e.addr = "http://"+ln.Addr().String(), ln.Addr().String()
 
-	other := jsonfile.New(e.path, vaultfile.Options{}) // another process's store
+	other := backends.NewVault(e.path, jsonfile.Guard{}, backends.VaultOptions{}) // another process's store
 	for i := range 3 {
 		k, err := proxy.AddKey(context.Background(), other, proxy.KeySpec{Name: fmt.Sprintf("k%d", i), Providers: []string{"anthropic"}})
 		if err != nil {
@@ -922,7 +921,7 @@ func TestSessionKeys(t *testing.T) {
 func TestKeyAPI(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), jsonfile.FileName)
-	store := jsonfile.New(path, vaultfile.Options{})
+	store := backends.NewVault(path, jsonfile.Guard{}, backends.VaultOptions{})
 	k, err := proxy.AddKey(ctx, store, proxy.KeySpec{Name: "laptop", Providers: []string{"claude", "openai,gemini", "claude"}, Account: "work", Expires: time.Now().Add(24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)

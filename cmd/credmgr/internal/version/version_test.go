@@ -1,11 +1,11 @@
-package main
+package version
 
 import (
 	"runtime/debug"
 	"testing"
 )
 
-func TestDescribeBuild(t *testing.T) {
+func TestDescribe(t *testing.T) {
 	rev := "0123456789abcdef0123456789abcdef01234567"
 	tests := []struct {
 		name string
@@ -25,8 +25,8 @@ func TestDescribeBuild(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := describeBuild(tt.bi, "linux/amd64"); got != tt.want {
-				t.Errorf("describeBuild = %q, want %q", got, tt.want)
+			if got := Describe(tt.bi, "linux/amd64"); got != tt.want {
+				t.Errorf("Describe = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -1,17 +1,14 @@
-// Package cred defines the credential record and its name rules. Package
-// backends re-exports these names; they live here so that the backend
-// implementations can use them without importing package backends, which in
-// turn imports the implementations to offer Open.
-package cred
+package backends
 
 import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/credmgr/credmgr/internal/cred"
 )
 
 // Type says what kind of secret a Credential holds.
@@ -55,56 +52,10 @@ func ParseRef(s string) (Ref, error) {
 // characters from a-z, 0-9, '-', '_' and '.', starting with a letter or
 // digit. Names are never rewritten, only accepted or rejected.
 func (r Ref) Validate() error {
-	if err := ValidateName("provider", r.Provider); err != nil {
+	if err := cred.ValidateName("provider", r.Provider); err != nil {
 		return err
 	}
-	return ValidateName("account", r.Account)
-}
-
-// ValidateName checks one provider or account name; what names the kind of
-// name for the error message.
-func ValidateName(what, name string) error {
-	if name == "" {
-		return fmt.Errorf("empty %s name", what)
-	}
-	if len(name) > 64 {
-		return fmt.Errorf("%s name is longer than 64 characters", what)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case (c == '-' || c == '_' || c == '.') && i > 0:
-		default:
-			return fmt.Errorf("invalid %s name %s: use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit", what, QuoteName(name))
-		}
-	}
-	if strings.Contains(name, "..") {
-		return fmt.Errorf("invalid %s name %s: \"..\" is not allowed", what, QuoteName(name))
-	}
-	return nil
-}
-
-// QuoteName quotes s for an error message when it looks like a name (1 to
-// 24 characters from ASCII letters, digits, '-', '_' and '.'), and
-// otherwise returns "(not shown)". Input in a name's place may be a secret
-// pasted in the wrong place; secrets are longer or hold other characters
-// (an age key is 74 characters, API keys and tokens 32 or more), so they
-// are not shown.
-func QuoteName(s string) string {
-	if s == "" || len(s) > 24 {
-		return "(not shown)"
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '-' || c == '_' || c == '.':
-		default:
-			return "(not shown)"
-		}
-	}
-	return strconv.Quote(s)
+	return cred.ValidateName("account", r.Account)
 }
 
 // ExtraEmail is the Credential.Extra key of the account's e-mail address,
@@ -154,7 +105,7 @@ func (c *Credential) Validate() error {
 	case "":
 		return fmt.Errorf("credential %s has no type: use %q or %q", c.Ref(), TypeOAuth, TypeAPIKey)
 	default:
-		return fmt.Errorf("credential %s has unknown type %s: use %q or %q", c.Ref(), QuoteName(string(c.Type)), TypeOAuth, TypeAPIKey)
+		return fmt.Errorf("credential %s has unknown type %s: use %q or %q", c.Ref(), cred.QuoteName(string(c.Type)), TypeOAuth, TypeAPIKey)
 	}
 	for k := range c.Extra {
 		if k == "" {
@@ -237,8 +188,8 @@ func (c *Credential) Secrets() []string {
 	return s
 }
 
-// SortCredentials orders credentials by provider, then account.
-func SortCredentials(cs []Credential) {
+// sortCredentials orders credentials by provider, then account.
+func sortCredentials(cs []Credential) {
 	sort.Slice(cs, func(i, j int) bool {
 		if cs[i].Provider != cs[j].Provider {
 			return cs[i].Provider < cs[j].Provider

@@ -1,28 +1,4 @@
-// Package vaultfile implements the storage contract once for every backend:
-// one vault document in one file, sealed by a Guard that differs per
-// backend, written under a cross-process lock and replaced atomically.
-//
-// Because every write replaces the file by an atomic rename, a reader sees
-// the old or the new vault whole: reads (Get, List) take no lock and open
-// (decrypt) the vault outside any lock, so readers never wait for each
-// other or for a writer; only a write (Put, Delete, Update, Edit) takes the
-// lock, and reads the vault again under it. A read falls back to the
-// locked, checked path of a write (see State) only when a backend switch
-// may be under way: a pending switch file, or a vault that is missing or
-// does not open while the store's State has something to say.
-//
-// Costs do not grow with the vault where they need not: Get decodes only
-// the entry asked for (vault.DecodeEntry), and a write re-encodes only the
-// entries that changed since this process last read or wrote the file
-// (vault.EncodeReusing).
-//
-// It also holds the file side of a backend switch (MoveLocked): the new
-// vault is written beside its final path (path+".next") and put in place
-// only when the owner of the store, asked under the lock before every
-// operation (Options.State), says that a committed switch wrote it; the
-// owner can also stop every operation on a store a switch retired. Reads
-// never create a file, so they work in a read-only directory.
-package vaultfile
+package backends
 
 import (
 	"bytes"
@@ -37,9 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vault"
 )
 
 // Guard seals the encoded vault for storage and opens it again. Seal is
@@ -67,36 +41,38 @@ type EmptyChecker interface {
 // longest time a lock is held.
 const DefaultLockTimeout = 2 * time.Minute
 
-// Options configures a Store.
-type Options struct {
+// VaultOptions configures a Vault.
+type VaultOptions struct {
 	// LockTimeout bounds the wait for the lock; zero means DefaultLockTimeout.
 	LockTimeout time.Duration
 	// AfterWrite, if set, is called after each successful write (the
 	// file backend warns on stderr here).
 	AfterWrite func(path string)
-	// State, if set, is called with the lock held before each operation
-	// reads anything. An error stops the operation before anything is
-	// read or written: this is how a store that a backend switch retired
-	// while the caller waited for the lock refuses to be written. The
-	// State returned says what to do with a pending switch file.
-	State func(ctx context.Context) (State, error)
+
+	// state, if set (by Open), is called with the lock held before each
+	// operation reads anything. An error stops the operation before
+	// anything is read or written: this is how a store that a backend
+	// switch retired while the caller waited for the lock refuses to be
+	// written. The vaultState returned says what to do with a pending
+	// switch file.
+	state func(ctx context.Context) (vaultState, error)
 }
 
-// State is what the owner of a store knows about it that the vault file
+// vaultState is what the owner of a store knows about it that the vault file
 // does not say: whether a backend switch left a pending file
 // (path+".next") and what to do with it.
-type State struct {
+type vaultState struct {
 	// Complete, if set, allows putting the pending file in place: a
 	// switch into this store committed before it could do so.
-	Complete *Pending
+	Complete *pendingSwitch
 	// Discard says the pending file belongs to a switch that never
 	// committed: it is a copy and may be removed.
 	Discard bool
 }
 
-// Pending identifies the new vault of a committed switch and what it
-// replaces, by hex SHA-256 hashes (see HashFile).
-type Pending struct {
+// pendingSwitch identifies the new vault of a committed switch and what it
+// replaces, by hex SHA-256 hashes (see hashFile).
+type pendingSwitch struct {
 	// Target is the hash of the file at the vault's path when the switch
 	// began ("" if there was none). The pending file replaces it only if
 	// it is still that file.
@@ -110,12 +86,13 @@ type Pending struct {
 // or it is not the file the switch wrote. Neither file is changed.
 var ErrPendingConflict = errors.New("an interrupted backend switch cannot be completed")
 
-// Store is a vault file guarded by a Guard. It is safe for concurrent use
-// by goroutines and processes.
-type Store struct {
+// Vault is a vault file guarded by a Guard: the store every backend is.
+// It implements Store and Editor, and is safe for concurrent use by
+// goroutines and processes.
+type Vault struct {
 	path  string
 	guard Guard
-	opts  Options
+	opts  VaultOptions
 	mu    sync.Mutex // serialises this process's writers; the file lock serialises processes
 
 	// openMu lets one goroutine at a time open (decrypt) the vault, so
@@ -139,15 +116,15 @@ type snapshot struct {
 	plain  []byte
 
 	mu     sync.Mutex
-	doc    *vault.Document // decoded whole, once a List or a write needed it; never changed
+	doc    *document // decoded whole, once a List or a write needed it; never changed
 	docErr error
 	// A snapshot this process wrote may hold its document as base with
 	// the changes in over made (nil: deleted) instead of doc, so that a
 	// write does not copy every credential: doc is built from them when
 	// it is needed whole. Neither is changed once published.
-	base    map[string]cred.Credential
-	over    map[string]*cred.Credential
-	enc     *vault.Entries // the encoding of the document with its entries' places, when known
+	base    map[string]Credential
+	over    map[string]*Credential
+	enc     *encodedEntries // the encoding of the document with its entries' places, when known
 	entries map[string]entry
 }
 
@@ -155,43 +132,43 @@ type snapshot struct {
 // write copies the base with the changes made.
 const maxOver = 64
 
-// entry is one credential decoded on its own (vault.DecodeEntry).
+// entry is one credential decoded on its own (decodeEntry).
 type entry struct {
-	c     cred.Credential
+	c     Credential
 	found bool
 }
 
 // New returns a store for the vault at path. Nothing is read or created
 // until the first operation.
-func New(path string, g Guard, opts Options) *Store {
+func NewVault(path string, g Guard, opts VaultOptions) *Vault {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
 	}
-	return &Store{path: path, guard: g, opts: opts}
+	return &Vault{path: path, guard: g, opts: opts}
 }
 
 // Path returns the vault file's path.
-func (s *Store) Path() string { return s.path }
+func (s *Vault) Path() string { return s.path }
 
 // PendingSuffix names the file a backend switch writes before it takes the
-// vault's place (see MoveLocked and State).
+// vault's place (see moveLocked and vaultState).
 const PendingSuffix = ".next"
 
 // withLock runs fn holding both the in-process mutex and the file lock,
 // creating the directory and the lock file if needed, after the store's
-// State has been consulted (see prepare).
-func (s *Store) withLock(ctx context.Context, fn func() error) error {
+// vaultState has been consulted (see prepare).
+func (s *Vault) withLock(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lockAndRun(ctx, fn)
 }
 
 // lockAndRun is withLock with the mutex held.
-func (s *Store) lockAndRun(ctx context.Context, fn func() error) error {
-	if err := fsutil.EnsureDir(dirOf(s.path)); err != nil {
+func (s *Vault) lockAndRun(ctx context.Context, fn func() error) error {
+	if err := fsutil.EnsureDir(filepath.Dir(s.path)); err != nil {
 		return err
 	}
-	if err := checkDir(dirOf(s.path)); err != nil {
+	if err := checkDir(filepath.Dir(s.path)); err != nil {
 		return err
 	}
 	unlock, err := fsutil.Lock(ctx, s.path, s.opts.LockTimeout)
@@ -209,10 +186,10 @@ func (s *Store) lockAndRun(ctx context.Context, fn func() error) error {
 // nothing. Without a lock file (no writer ever locked here: a fresh or
 // read-only data directory) it reads without the lock, which is safe
 // because every write replaces the vault by an atomic rename.
-func (s *Store) withReadLock(ctx context.Context, fn func() error) error {
+func (s *Vault) withReadLock(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := checkDir(dirOf(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := checkDir(filepath.Dir(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	unlock, locked, err := fsutil.LockExisting(ctx, s.path, s.opts.LockTimeout)
@@ -248,24 +225,24 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// state returns the store's State (none if it has no State function).
-func (s *Store) state(ctx context.Context) (State, error) {
-	if s.opts.State == nil {
-		return State{}, nil
+// state returns the store's vaultState (none if it has no vaultState function).
+func (s *Vault) state(ctx context.Context) (vaultState, error) {
+	if s.opts.state == nil {
+		return vaultState{}, nil
 	}
-	return s.opts.State(ctx)
+	return s.opts.state(ctx)
 }
 
-// prepare asks the store's owner for its State before an operation, with
+// prepare asks the store's owner for its vaultState before an operation, with
 // the lock held, and completes or discards a pending switch file as told.
-func (s *Store) prepare(ctx context.Context) error {
+func (s *Vault) prepare(ctx context.Context) error {
 	st, err := s.state(ctx)
 	if err != nil {
 		return err
 	}
 	switch {
 	case st.Discard:
-		return DiscardPending(s.path)
+		return discardPending(s.path)
 	case st.Complete != nil:
 		return s.completePending(ctx, *st.Complete)
 	}
@@ -274,7 +251,7 @@ func (s *Store) prepare(ctx context.Context) error {
 
 // completePending puts the pending file of a committed switch in place,
 // after checking that it opens with this store's guard.
-func (s *Store) completePending(ctx context.Context, p Pending) error {
+func (s *Vault) completePending(ctx context.Context, p pendingSwitch) error {
 	next := s.path + PendingSuffix
 	b, err := fsutil.ReadPrivate(next)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -286,31 +263,31 @@ func (s *Store) completePending(ctx context.Context, p Pending) error {
 	if _, err := s.decode(ctx, b); err != nil {
 		return fmt.Errorf("%w: %s does not open with this backend's key: %v", ErrPendingConflict, next, err)
 	}
-	return CompletePending(s.path, p)
+	return completePendingFile(s.path, p)
 }
 
 // document returns the whole decoded document of sn (read-only).
-func (sn *snapshot) document() (*vault.Document, error) {
+func (sn *snapshot) document() (*document, error) {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	switch {
 	case sn.doc != nil || sn.docErr != nil:
 	case sn.base != nil:
-		sn.doc = &vault.Document{Version: vault.Version, Credentials: applied(sn.base, sn.over)}
+		sn.doc = &document{Version: documentVersion, Credentials: applied(sn.base, sn.over)}
 	default:
 		// The places of the entries come with a plain document, so that
 		// a write copies the entries it does not change.
-		sn.doc, sn.enc, sn.docErr = vault.Parse(sn.plain)
+		sn.doc, sn.enc, sn.docErr = parseDocument(sn.plain)
 	}
 	return sn.doc, sn.docErr
 }
 
 // applied returns a copy of base with the changes in each of overs made,
 // in order.
-func applied(base map[string]cred.Credential, overs ...map[string]*cred.Credential) map[string]cred.Credential {
+func applied(base map[string]Credential, overs ...map[string]*Credential) map[string]Credential {
 	m := maps.Clone(base)
 	if m == nil {
-		m = map[string]cred.Credential{}
+		m = map[string]Credential{}
 	}
 	for _, over := range overs {
 		for k, c := range over {
@@ -340,21 +317,21 @@ func (sn *snapshot) decoded() error {
 
 // lookup returns the credential under key in a snapshot whose document is
 // known whole (see decoded).
-func (sn *snapshot) lookup(key string) (cred.Credential, bool) {
+func (sn *snapshot) lookup(key string) (Credential, bool) {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	return sn.lookupLocked(key)
 }
 
 // lookupLocked is lookup with sn.mu held.
-func (sn *snapshot) lookupLocked(key string) (cred.Credential, bool) {
+func (sn *snapshot) lookupLocked(key string) (Credential, bool) {
 	if sn.doc != nil {
 		c, ok := sn.doc.Credentials[key]
 		return c, ok
 	}
 	if c, ok := sn.over[key]; ok {
 		if c == nil {
-			return cred.Credential{}, false
+			return Credential{}, false
 		}
 		return *c, true
 	}
@@ -364,7 +341,7 @@ func (sn *snapshot) lookupLocked(key string) (cred.Credential, bool) {
 
 // get returns the credential stored under key, decoding only that entry
 // unless the whole document is decoded already.
-func (sn *snapshot) get(key string) (cred.Credential, bool, error) {
+func (sn *snapshot) get(key string) (Credential, bool, error) {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	if sn.doc != nil || sn.base != nil {
@@ -374,7 +351,7 @@ func (sn *snapshot) get(key string) (cred.Credential, bool, error) {
 	if e, ok := sn.entries[key]; ok {
 		return e.c, e.found, nil
 	}
-	c, found, err := vault.DecodeEntry(sn.plain, key)
+	c, found, err := decodeEntry(sn.plain, key)
 	if err != nil {
 		return c, false, err
 	}
@@ -386,20 +363,20 @@ func (sn *snapshot) get(key string) (cred.Credential, bool, error) {
 }
 
 // encodings returns the encodings of sn's entries, if known.
-func (sn *snapshot) encodings() *vault.Entries {
+func (sn *snapshot) encodings() *encodedEntries {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	return sn.enc
 }
 
 // cached returns the last snapshot this process read or wrote.
-func (s *Store) cached() *snapshot {
+func (s *Vault) cached() *snapshot {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	return s.cache
 }
 
-func (s *Store) setCache(sn *snapshot) {
+func (s *Vault) setCache(sn *snapshot) {
 	s.cacheMu.Lock()
 	s.cache = sn
 	s.cacheMu.Unlock()
@@ -407,17 +384,17 @@ func (s *Store) setCache(sn *snapshot) {
 
 // current returns the vault as the file holds it now, for a read. It
 // takes no lock: the file is only ever replaced whole, by rename. The
-// store's State is consulted first, as for a write (a retired store reads
+// store's vaultState is consulted first, as for a write (a retired store reads
 // nothing); the read goes the locked way of withReadLock only when a
-// backend switch is involved: a pending switch file the State says to
+// backend switch is involved: a pending switch file the vaultState says to
 // complete or discard, or a vault that is missing or does not open while
-// the State, asked again, has something to say (a switch retired the
+// the vaultState, asked again, has something to say (a switch retired the
 // store or left a pending file since).
-func (s *Store) current(ctx context.Context) (*snapshot, error) {
-	if err := checkDir(dirOf(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+func (s *Vault) current(ctx context.Context) (*snapshot, error) {
+	if err := checkDir(filepath.Dir(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	pending := func(st State) bool {
+	pending := func(st vaultState) bool {
 		if !st.Discard && st.Complete == nil {
 			return false
 		}
@@ -442,8 +419,8 @@ func (s *Store) current(ctx context.Context) (*snapshot, error) {
 }
 
 // readChecked reads the vault as withReadLock allows: under the lock when
-// there is a lock file, after the State was consulted.
-func (s *Store) readChecked(ctx context.Context) (*snapshot, error) {
+// there is a lock file, after the vaultState was consulted.
+func (s *Vault) readChecked(ctx context.Context) (*snapshot, error) {
 	var sn *snapshot
 	err := s.withReadLock(ctx, func() error {
 		var err error
@@ -455,7 +432,7 @@ func (s *Store) readChecked(ctx context.Context) (*snapshot, error) {
 
 // read reads the vault file and opens it; a missing vault is an empty
 // document. It takes no lock.
-func (s *Store) read(ctx context.Context) (*snapshot, error) {
+func (s *Vault) read(ctx context.Context) (*snapshot, error) {
 	// The file is compared with the last vault this process read or
 	// wrote without reading it into a new buffer: unchanged, it is not
 	// opened again.
@@ -474,7 +451,7 @@ func (s *Store) read(ctx context.Context) (*snapshot, error) {
 				return nil, err
 			}
 		}
-		return &snapshot{doc: vault.New()}, nil
+		return &snapshot{doc: newDocument()}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading vault: %w", err)
@@ -484,7 +461,7 @@ func (s *Store) read(ctx context.Context) (*snapshot, error) {
 
 // open returns the snapshot of the vault bytes sealed, opening them with
 // the guard unless they are the bytes this process last read or wrote.
-func (s *Store) open(ctx context.Context, sealed []byte) (*snapshot, error) {
+func (s *Vault) open(ctx context.Context, sealed []byte) (*snapshot, error) {
 	if c := s.cached(); c != nil && c.sealed != nil && bytes.Equal(sealed, c.sealed) {
 		return c, nil
 	}
@@ -505,7 +482,7 @@ func (s *Store) open(ctx context.Context, sealed []byte) (*snapshot, error) {
 // loadSnapshot reads the vault and decodes all of it (a write must never
 // go over a vault that does not decode). Called with the lock held, after
 // prepare.
-func (s *Store) loadSnapshot(ctx context.Context) (*snapshot, error) {
+func (s *Vault) loadSnapshot(ctx context.Context) (*snapshot, error) {
 	sn, err := s.read(ctx)
 	if err != nil {
 		return nil, err
@@ -518,7 +495,7 @@ func (s *Store) loadSnapshot(ctx context.Context) (*snapshot, error) {
 
 // load returns a copy of the whole vault document, for the caller to
 // change. Called with the lock held.
-func (s *Store) load(ctx context.Context) (*vault.Document, error) {
+func (s *Vault) load(ctx context.Context) (*document, error) {
 	sn, err := s.loadSnapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -532,7 +509,7 @@ func (s *Store) load(ctx context.Context) (*vault.Document, error) {
 
 // decode opens and decodes the vault bytes sealed and returns a copy of
 // the document.
-func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, error) {
+func (s *Vault) decode(ctx context.Context, sealed []byte) (*document, error) {
 	sn, err := s.open(ctx, sealed)
 	if err != nil {
 		return nil, err
@@ -547,10 +524,10 @@ func (s *Store) decode(ctx context.Context, sealed []byte) (*vault.Document, err
 // copyDoc copies the map of d. Credentials are values and are only ever
 // replaced in the map, never changed in place (Tx clones what it stores
 // and returns), so a shallow copy keeps the cached document intact.
-func copyDoc(d *vault.Document) *vault.Document {
-	c := &vault.Document{Version: d.Version, Credentials: maps.Clone(d.Credentials)}
+func copyDoc(d *document) *document {
+	c := &document{Version: d.Version, Credentials: maps.Clone(d.Credentials)}
 	if c.Credentials == nil {
-		c.Credentials = map[string]cred.Credential{}
+		c.Credentials = map[string]Credential{}
 	}
 	return c
 }
@@ -560,7 +537,7 @@ func copyDoc(d *vault.Document) *vault.Document {
 // decoded). Only the changed credentials are encoded when base's encoding
 // is known, and the credentials are copied only when the snapshot would
 // hold too many changes over its base. Called with the lock held.
-func (s *Store) save(ctx context.Context, base *snapshot, over map[string]*cred.Credential) error {
+func (s *Vault) save(ctx context.Context, base *snapshot, over map[string]*Credential) error {
 	next := &snapshot{}
 	base.mu.Lock()
 	enc := base.enc
@@ -571,19 +548,19 @@ func (s *Store) save(ctx context.Context, base *snapshot, over map[string]*cred.
 	base.mu.Unlock()
 	if len(prior)+len(over) <= maxOver {
 		next.base = creds
-		next.over = make(map[string]*cred.Credential, len(prior)+len(over))
+		next.over = make(map[string]*Credential, len(prior)+len(over))
 		maps.Copy(next.over, prior)
 		maps.Copy(next.over, over)
 	} else {
-		next.doc = &vault.Document{Version: vault.Version, Credentials: applied(creds, prior, over)}
+		next.doc = &document{Version: documentVersion, Credentials: applied(creds, prior, over)}
 	}
 	var err error
 	if enc != nil {
 		next.enc, err = enc.Apply(over)
 	} else {
-		var d *vault.Document
+		var d *document
 		if d, err = next.document(); err == nil {
-			next.enc, err = vault.EncodeEntries(d)
+			next.enc, err = encodeEntries(d)
 		}
 	}
 	if err != nil {
@@ -607,27 +584,27 @@ func (s *Store) save(ctx context.Context, base *snapshot, over map[string]*cred.
 
 // Get returns the credential named by ref. It takes no lock, and decodes
 // only that credential.
-func (s *Store) Get(ctx context.Context, ref cred.Ref) (cred.Credential, error) {
+func (s *Vault) Get(ctx context.Context, ref Ref) (Credential, error) {
 	if err := ref.Validate(); err != nil {
-		return cred.Credential{}, err
+		return Credential{}, err
 	}
 	sn, err := s.current(ctx)
 	if err != nil {
-		return cred.Credential{}, err
+		return Credential{}, err
 	}
 	c, ok, err := sn.get(ref.String())
 	if err != nil {
-		return cred.Credential{}, fmt.Errorf("%s: %w", s.path, err)
+		return Credential{}, fmt.Errorf("%s: %w", s.path, err)
 	}
 	if !ok {
-		return cred.Credential{}, fmt.Errorf("%w: %s", cred.ErrNotFound, ref)
+		return Credential{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
 	return c.Clone(), nil
 }
 
 // List returns every credential, sorted by provider and account. It takes
 // no lock.
-func (s *Store) List(ctx context.Context) ([]cred.Credential, error) {
+func (s *Vault) List(ctx context.Context) ([]Credential, error) {
 	sn, err := s.current(ctx)
 	if err != nil {
 		return nil, err
@@ -636,17 +613,17 @@ func (s *Store) List(ctx context.Context) ([]cred.Credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
-	out := make([]cred.Credential, 0, len(d.Credentials))
+	out := make([]Credential, 0, len(d.Credentials))
 	for _, c := range d.Credentials {
 		out = append(out, c.Clone())
 	}
-	cred.SortCredentials(out)
+	sortCredentials(out)
 	return out, nil
 }
 
 // Put stores c, replacing any credential with the same name.
-func (s *Store) Put(ctx context.Context, c cred.Credential) error {
-	_, err := s.Update(ctx, c.Ref(), func(*cred.Credential) (*cred.Credential, error) {
+func (s *Vault) Put(ctx context.Context, c Credential) error {
+	_, err := s.Update(ctx, c.Ref(), func(*Credential) (*Credential, error) {
 		return &c, nil
 	})
 	return err
@@ -654,10 +631,10 @@ func (s *Store) Put(ctx context.Context, c cred.Credential) error {
 
 // Delete removes the credential named by ref; it wraps ErrNotFound if there
 // is none.
-func (s *Store) Delete(ctx context.Context, ref cred.Ref) error {
-	_, err := s.Update(ctx, ref, func(cur *cred.Credential) (*cred.Credential, error) {
+func (s *Vault) Delete(ctx context.Context, ref Ref) error {
+	_, err := s.Update(ctx, ref, func(cur *Credential) (*Credential, error) {
 		if cur == nil {
-			return nil, fmt.Errorf("%w: %s", cred.ErrNotFound, ref)
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 		}
 		return nil, nil
 	})
@@ -670,13 +647,13 @@ func (s *Store) Delete(ctx context.Context, ref cred.Ref) error {
 // credential is deleted; otherwise the returned credential is validated and
 // stored under ref. Nothing is written when nothing changed. Update returns
 // what is stored afterwards (nil after a delete).
-func (s *Store) Update(ctx context.Context, ref cred.Ref, fn func(cur *cred.Credential) (*cred.Credential, error)) (*cred.Credential, error) {
+func (s *Vault) Update(ctx context.Context, ref Ref, fn func(cur *Credential) (*Credential, error)) (*Credential, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
-	var result *cred.Credential
+	var result *Credential
 	err := s.Edit(ctx, func(tx *Tx) error {
-		var cur *cred.Credential
+		var cur *Credential
 		if c, ok := tx.Get(ref); ok {
 			cur = &c
 		}
@@ -707,15 +684,15 @@ func (s *Store) Update(ctx context.Context, ref cred.Ref, fn func(cur *cred.Cred
 // Tx is the view of the vault inside Edit. It is not safe for use after
 // Edit returns.
 type Tx struct {
-	base *snapshot                   // the vault as read under the lock, known whole
-	over map[string]*cred.Credential // what was put (clones) or deleted (nil)
+	base *snapshot              // the vault as read under the lock, known whole
+	over map[string]*Credential // what was put (clones) or deleted (nil)
 }
 
 // get returns the credential under key as the transaction sees it.
-func (tx *Tx) get(key string) (cred.Credential, bool) {
+func (tx *Tx) get(key string) (Credential, bool) {
 	if c, ok := tx.over[key]; ok {
 		if c == nil {
-			return cred.Credential{}, false
+			return Credential{}, false
 		}
 		return *c, true
 	}
@@ -723,15 +700,15 @@ func (tx *Tx) get(key string) (cred.Credential, bool) {
 }
 
 // Get returns the credential named by ref, if present.
-func (tx *Tx) Get(ref cred.Ref) (cred.Credential, bool) {
+func (tx *Tx) Get(ref Ref) (Credential, bool) {
 	c, ok := tx.get(ref.String())
 	return c.Clone(), ok
 }
 
 // List returns every credential, sorted.
-func (tx *Tx) List() []cred.Credential {
+func (tx *Tx) List() []Credential {
 	d, _ := tx.base.document() // known whole: it decoded before
-	out := make([]cred.Credential, 0, len(d.Credentials)+len(tx.over))
+	out := make([]Credential, 0, len(d.Credentials)+len(tx.over))
 	for k, c := range d.Credentials {
 		if _, ok := tx.over[k]; !ok {
 			out = append(out, c.Clone())
@@ -742,12 +719,12 @@ func (tx *Tx) List() []cred.Credential {
 			out = append(out, c.Clone())
 		}
 	}
-	cred.SortCredentials(out)
+	sortCredentials(out)
 	return out
 }
 
 // Put validates and stores c.
-func (tx *Tx) Put(c cred.Credential) error {
+func (tx *Tx) Put(c Credential) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -761,7 +738,7 @@ func (tx *Tx) Put(c cred.Credential) error {
 }
 
 // Delete removes ref and reports whether it was present.
-func (tx *Tx) Delete(ref cred.Ref) bool {
+func (tx *Tx) Delete(ref Ref) bool {
 	k := ref.String()
 	if _, ok := tx.get(k); !ok {
 		return false
@@ -770,9 +747,9 @@ func (tx *Tx) Delete(ref cred.Ref) bool {
 	return true
 }
 
-func (tx *Tx) set(k string, c *cred.Credential) {
+func (tx *Tx) set(k string, c *Credential) {
 	if tx.over == nil {
-		tx.over = map[string]*cred.Credential{}
+		tx.over = map[string]*Credential{}
 	}
 	tx.over[k] = c
 }
@@ -781,7 +758,7 @@ func (tx *Tx) set(k string, c *cred.Credential) {
 // decoded whole) and writes the result once if fn changed anything and
 // returned no error. Many credentials can change in one write, with one
 // key lookup.
-func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
+func (s *Vault) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 	return s.withLock(ctx, func() error {
 		sn, err := s.loadSnapshot(ctx)
 		if err != nil {
@@ -801,7 +778,7 @@ func (s *Store) Edit(ctx context.Context, fn func(tx *Tx) error) error {
 // Rewrite reads the vault and writes it again, sealed afresh by the guard,
 // even if nothing changed: a guard whose layout changed converts the vault
 // this way. A missing vault is left missing.
-func (s *Store) Rewrite(ctx context.Context) error {
+func (s *Vault) Rewrite(ctx context.Context) error {
 	return s.withLock(ctx, func() error {
 		if _, err := os.Lstat(s.path); errors.Is(err, fs.ErrNotExist) {
 			return nil
@@ -813,9 +790,6 @@ func (s *Store) Rewrite(ctx context.Context) error {
 		return s.save(ctx, sn, nil)
 	})
 }
-
-// Vault returns s itself; backends that embed *Store expose it this way.
-func (s *Store) Vault() *Store { return s }
 
 // removeStaleTemps deletes temp files that a writer killed mid-write left
 // beside path (or beside its pending switch file). Every writer holds the

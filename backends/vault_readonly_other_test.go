@@ -1,6 +1,6 @@
 //go:build !linux
 
-package vaultfile
+package backends
 
 import (
 	"os"

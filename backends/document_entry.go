@@ -1,4 +1,4 @@
-package vault
+package backends
 
 import (
 	"bytes"
@@ -8,59 +8,57 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/credmgr/credmgr/internal/cred"
 )
 
-// DecodeEntry returns the credential stored under key ("provider/account")
+// decodeEntry returns the credential stored under key ("provider/account")
 // in the encoded document b, and whether there is one, without decoding
 // the other entries, so that reading one credential costs about the same
 // in a vault of ten thousand as in a vault of one.
 //
 // The document's version and the entry itself pass exactly the checks
-// Decode makes (the entry is decoded by Decode, as a document of its
+// decodeDocument makes (the entry is decoded by decodeDocument, as a document of its
 // own). Of the other entries only their nesting is followed, to find the
-// one asked for: an error inside another entry is not seen here (Decode,
+// one asked for: an error inside another entry is not seen here (decodeDocument,
 // which every write runs first, reports it). Anything unusual at the
 // outer levels (an escaped key, a key twice, unknown or repeated fields,
-// trailing data) makes DecodeEntry decode the whole document, so that the
-// answer, or the error, is what Decode gives.
-func DecodeEntry(b []byte, key string) (cred.Credential, bool, error) {
+// trailing data) makes decodeEntry decode the whole document, so that the
+// answer, or the error, is what decodeDocument gives.
+func decodeEntry(b []byte, key string) (Credential, bool, error) {
 	raw, version, found, ok := findEntry(b, key)
 	if ok && found {
 		if c, ok := decodePlainEntry(raw); ok && c.Ref().String() == key && c.Validate() == nil {
 			return c, true, nil
 		}
-		if c, ok := decodeAlone(raw, key); ok && version == Version {
+		if c, ok := decodeAlone(raw, key); ok && version == documentVersion {
 			return c, true, nil
 		}
 		// The entry is bad: decode the whole document so that the error
 		// (and any byte offset in it) is about the file itself.
 	} else if ok {
-		return cred.Credential{}, false, nil
+		return Credential{}, false, nil
 	}
-	d, err := Decode(b)
+	d, err := decodeDocument(b)
 	if err != nil {
-		return cred.Credential{}, false, err
+		return Credential{}, false, err
 	}
 	c, found := d.Credentials[key]
 	return c, found, nil
 }
 
-// decodeAlone decodes the entry raw under key (a plain key) with Decode,
-// as a document of its own, and reports whether Decode accepted it.
-func decodeAlone(raw []byte, key string) (cred.Credential, bool) {
+// decodeAlone decodes the entry raw under key (a plain key) with decodeDocument,
+// as a document of its own, and reports whether decodeDocument accepted it.
+func decodeAlone(raw []byte, key string) (Credential, bool) {
 	mini := make([]byte, 0, len(raw)+len(key)+48)
 	mini = append(mini, `{"version":`...)
-	mini = strconv.AppendInt(mini, Version, 10)
+	mini = strconv.AppendInt(mini, documentVersion, 10)
 	mini = append(mini, `,"credentials":{"`...)
 	mini = append(mini, key...)
 	mini = append(mini, `":`...)
 	mini = append(mini, raw...)
 	mini = append(mini, "}}"...)
-	d, err := Decode(mini)
+	d, err := decodeDocument(mini)
 	if err != nil {
-		return cred.Credential{}, false
+		return Credential{}, false
 	}
 	c, ok := d.Credentials[key]
 	return c, ok
@@ -69,7 +67,7 @@ func decodeAlone(raw []byte, key string) (cred.Credential, bool) {
 // findEntry follows the outer structure of a document,
 // {"version": N, "credentials": {KEY: {...}, ...}}, and returns the raw
 // bytes of the entry under key. ok is false when the document is not in
-// that plain shape (then only Decode can say what it holds); found is
+// that plain shape (then only decodeDocument can say what it holds); found is
 // false when it is, but has no such entry.
 func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 	version, ok = eachEntry(b, func(k string, start, end int) bool {
@@ -77,7 +75,7 @@ func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 			return true
 		}
 		if found {
-			return false // twice: Decode refuses it
+			return false // twice: decodeDocument refuses it
 		}
 		raw, found = b[start:end], true
 		return true
@@ -154,7 +152,7 @@ func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int,
 		}
 	}
 	s.space()
-	if s.i != len(b) || !haveVersion || !haveCreds || version < 1 || version > Version {
+	if s.i != len(b) || !haveVersion || !haveCreds || version < 1 || version > documentVersion {
 		return 0, false
 	}
 	return version, true
@@ -290,10 +288,10 @@ func (s *scanner) skipString() bool {
 // encoding/json does), none of them Go's zero time; scopes as an array and
 // extra as an object of such strings, extra's keys each once. For anything
 // else (null, another type, an escape, a byte outside printable ASCII, an
-// unknown or repeated key) it returns false and Decode reads the entry.
-// What it returns is what Decode returns for the same entry; the caller
+// unknown or repeated key) it returns false and decodeDocument reads the entry.
+// What it returns is what decodeDocument returns for the same entry; the caller
 // still checks the key and Validate.
-func decodePlainEntry(raw []byte) (c cred.Credential, ok bool) {
+func decodePlainEntry(raw []byte) (c Credential, ok bool) {
 	s := scanner{b: raw}
 	if !s.consume('{') {
 		return c, false
@@ -326,7 +324,7 @@ func decodePlainEntry(raw []byte) (c cred.Credential, ok bool) {
 			if !ok {
 				return c, false
 			}
-			c.Type = cred.Type(v)
+			c.Type = Type(v)
 		case "access_token":
 			bit, str = 1<<3, &c.AccessToken
 		case "token_type":
@@ -431,11 +429,11 @@ func (s *scanner) asciiString() (string, bool) {
 	return "", false
 }
 
-// Entries is an encoded document (what Encode returns) with the place of
+// encodedEntries is an encoded document (what encodeDocument returns) with the place of
 // each entry's value in it, so that a change to a few credentials can be
 // encoded by copying the others' bytes (Apply). It is never changed once
 // returned.
-type Entries struct {
+type encodedEntries struct {
 	plain []byte
 	keys  []string // sorted
 	spans []span   // spans[i] is where the value of keys[i] is in plain
@@ -444,11 +442,11 @@ type Entries struct {
 type span struct{ start, end int }
 
 // Bytes returns the encoded document. The caller must not change it.
-func (e *Entries) Bytes() []byte { return e.plain }
+func (e *encodedEntries) Bytes() []byte { return e.plain }
 
-// EncodeEntries returns what Encode returns for d, with the place of each
+// encodeEntries returns what encodeDocument returns for d, with the place of each
 // entry for later calls of Apply.
-func EncodeEntries(d *Document) (*Entries, error) {
+func encodeEntries(d *document) (*encodedEntries, error) {
 	keys := make([]string, 0, len(d.Credentials))
 	for k := range d.Credentials {
 		keys = append(keys, k)
@@ -462,9 +460,9 @@ func EncodeEntries(d *Document) (*Entries, error) {
 // Apply returns the encoding of e's document with changes made: each
 // credential in changes replaces the entry under its key, and a nil one
 // removes it. Only the changed credentials are encoded; the others' bytes
-// are copied from e. The result is exactly what Encode returns for the
+// are copied from e. The result is exactly what encodeDocument returns for the
 // changed document.
-func (e *Entries) Apply(changes map[string]*cred.Credential) (*Entries, error) {
+func (e *encodedEntries) Apply(changes map[string]*Credential) (*encodedEntries, error) {
 	keys := e.keys
 	for k, c := range changes {
 		_, found := slices.BinarySearch(e.keys, k)
@@ -507,32 +505,32 @@ func (e *Entries) Apply(changes map[string]*cred.Credential) (*Entries, error) {
 	})
 }
 
-// Parse decodes a document as Decode does and returns, when the document
+// parseDocument decodes a document as decodeDocument does and returns, when the document
 // is in the plain form credmgr writes (see decodePlainEntry; keys without
 // escapes, each once, and nothing but version and credentials at the top),
 // also the place of each entry in b, so that a later Apply copies the
 // entries it does not change from b. A plain document is decoded without
-// reflection, about ten times faster than Decode; anything else is left to
-// Decode, and its Entries are nil. What Parse returns, or its error, is
-// what Decode returns.
-func Parse(b []byte) (*Document, *Entries, error) {
+// reflection, about ten times faster than decodeDocument; anything else is left to
+// decodeDocument, and its encodedEntries are nil. What parseDocument returns, or its error, is
+// what decodeDocument returns.
+func parseDocument(b []byte) (*document, *encodedEntries, error) {
 	if d, e, ok := parsePlain(b); ok {
 		return d, e, nil
 	}
-	d, err := Decode(b)
+	d, err := decodeDocument(b)
 	return d, nil, err
 }
 
-// parsePlain is Parse's fast path; ok is false when b is not plain.
-func parsePlain(b []byte) (*Document, *Entries, bool) {
-	d := &Document{Version: Version, Credentials: map[string]cred.Credential{}}
-	e := &Entries{plain: b}
+// parsePlain is parseDocument's fast path; ok is false when b is not plain.
+func parsePlain(b []byte) (*document, *encodedEntries, bool) {
+	d := &document{Version: documentVersion, Credentials: map[string]Credential{}}
+	e := &encodedEntries{plain: b}
 	version, ok := eachEntry(b, func(k string, start, end int) bool {
 		raw := b[start:end]
 		c, ok := decodePlainEntry(raw)
 		if !ok {
-			// Not plain (an escape, non-ASCII text): Decode reads this
-			// entry alone, as DecodeEntry does.
+			// Not plain (an escape, non-ASCII text): decodeDocument reads this
+			// entry alone, as decodeEntry does.
 			if c, ok = decodeAlone(raw, k); !ok {
 				return false
 			}
@@ -545,7 +543,7 @@ func parsePlain(b []byte) (*Document, *Entries, bool) {
 		e.spans = append(e.spans, span{start, end})
 		return true
 	})
-	if !ok || version != Version {
+	if !ok || version != documentVersion {
 		return nil, nil, false
 	}
 	if !slices.IsSorted(e.keys) {
@@ -565,13 +563,13 @@ func parsePlain(b []byte) (*Document, *Entries, bool) {
 
 // build writes the document whose entries, in the order of keys, have the
 // values value(i) returns, sized for about size bytes.
-func build(keys []string, size int, value func(i int) ([]byte, error)) (*Entries, error) {
+func build(keys []string, size int, value func(i int) ([]byte, error)) (*encodedEntries, error) {
 	if size == 0 {
 		size = 64 + 512*len(keys)
 	}
 	b := make([]byte, 0, size)
 	b = append(b, "{\n  \"version\": "...)
-	b = strconv.AppendInt(b, Version, 10)
+	b = strconv.AppendInt(b, documentVersion, 10)
 	b = append(b, ",\n  \"credentials\": {"...)
 	spans := make([]span, len(keys))
 	for i, k := range keys {
@@ -602,7 +600,7 @@ func build(keys []string, size int, value func(i int) ([]byte, error)) (*Entries
 		b = append(b, "\n  "...)
 	}
 	b = append(b, "}\n}\n"...)
-	return &Entries{plain: b, keys: keys, spans: spans}, nil
+	return &encodedEntries{plain: b, keys: keys, spans: spans}, nil
 }
 
 // plainKey reports whether json.Marshal writes k as it is between quotes:

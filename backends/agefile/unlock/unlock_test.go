@@ -14,8 +14,8 @@ import (
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
 
+	"github.com/credmgr/credmgr/backends/agefile/unlock"
 	"github.com/credmgr/credmgr/internal/testenv"
-	"github.com/credmgr/credmgr/internal/unlock"
 )
 
 const taskEnv = "CREDMGR_UNLOCK_TEST_TASK"

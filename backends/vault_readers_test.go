@@ -1,4 +1,4 @@
-package vaultfile
+package backends
 
 import (
 	"bytes"
@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vault"
 )
 
 // TestReadsTakeNoLock checks that Get and List answer while another
@@ -22,7 +20,7 @@ import (
 func TestReadsTakeNoLock(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	unlock, err := fsutil.Lock(ctx, path, time.Second) // a lock file description of its own, as another process has
@@ -30,14 +28,14 @@ func TestReadsTakeNoLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlock()
-	s := New(path, &countingGuard{}, Options{LockTimeout: 50 * time.Millisecond})
-	if c, err := s.Get(ctx, cred.Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "a" {
+	s := NewVault(path, &countingGuard{}, VaultOptions{LockTimeout: 50 * time.Millisecond})
+	if c, err := s.Get(ctx, Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "a" {
 		t.Fatalf("Get while the lock is held = %v, %v", c.AccessToken, err)
 	}
 	if l, err := s.List(ctx); err != nil || len(l) != 1 {
 		t.Fatalf("List while the lock is held = %d, %v", len(l), err)
 	}
-	if err := s.Put(ctx, testCred("b", "b")); !errors.Is(err, fsutil.ErrLockTimeout) {
+	if err := s.Put(ctx, vaultCred("b", "b")); !errors.Is(err, fsutil.ErrLockTimeout) {
 		t.Fatalf("Put while the lock is held = %v, want a lock timeout", err)
 	}
 }
@@ -62,14 +60,14 @@ func (g *blockingGuard) Open(ctx context.Context, b []byte) ([]byte, error) {
 func TestReadersOpenOutsideTheLock(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "old")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("default", "old")); err != nil {
 		t.Fatal(err)
 	}
 	g := &blockingGuard{opening: make(chan struct{}), release: make(chan struct{})}
-	reader := New(path, g, Options{})
+	reader := NewVault(path, g, VaultOptions{})
 	got := make(chan string)
 	go func() {
-		c, err := reader.Get(ctx, cred.Ref{Provider: "openai", Account: "default"})
+		c, err := reader.Get(ctx, Ref{Provider: "openai", Account: "default"})
 		if err != nil {
 			got <- err.Error()
 			return
@@ -77,8 +75,8 @@ func TestReadersOpenOutsideTheLock(t *testing.T) {
 		got <- c.AccessToken
 	}()
 	<-g.opening
-	writer := New(path, &countingGuard{}, Options{LockTimeout: time.Second})
-	if err := writer.Put(ctx, testCred("default", "new")); err != nil {
+	writer := NewVault(path, &countingGuard{}, VaultOptions{LockTimeout: time.Second})
+	if err := writer.Put(ctx, vaultCred("default", "new")); err != nil {
 		t.Fatalf("a write while a reader decrypts: %v", err)
 	}
 	close(g.release)
@@ -87,7 +85,7 @@ func TestReadersOpenOutsideTheLock(t *testing.T) {
 	}
 	// A new read sees the new vault.
 	go func() { <-g.opening }()
-	if c, err := reader.Get(ctx, cred.Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "new" {
+	if c, err := reader.Get(ctx, Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "new" {
 		t.Fatalf("second read = %q, %v", c.AccessToken, err)
 	}
 }
@@ -97,8 +95,8 @@ func TestReadersOpenOutsideTheLock(t *testing.T) {
 func TestReadersDoNotWaitForWriters(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "vault")
-	s := New(path, &countingGuard{}, Options{})
-	if err := s.Put(ctx, testCred("default", "a")); err != nil {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if err := s.Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	inside, done := make(chan struct{}), make(chan struct{})
@@ -109,13 +107,13 @@ func TestReadersDoNotWaitForWriters(t *testing.T) {
 		s.Edit(ctx, func(tx *Tx) error {
 			close(inside)
 			<-done
-			return tx.Put(testCred("default", "b"))
+			return tx.Put(vaultCred("default", "b"))
 		})
 	}()
 	<-inside
 	read := make(chan error)
 	go func() {
-		_, err := s.Get(ctx, cred.Ref{Provider: "openai", Account: "default"})
+		_, err := s.Get(ctx, Ref{Provider: "openai", Account: "default"})
 		read <- err
 	}()
 	select {
@@ -142,17 +140,17 @@ func TestGetReadsOneEntry(t *testing.T) {
 	if err := os.WriteFile(path, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := New(path, &countingGuard{}, Options{})
-	if c, err := s.Get(ctx, cred.Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "k" {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if c, err := s.Get(ctx, Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "k" {
 		t.Fatalf("Get of the good entry = %q, %v", c.AccessToken, err)
 	}
-	if _, err := s.Get(ctx, cred.Ref{Provider: "gemini", Account: "default"}); !errors.Is(err, vault.ErrCorrupt) {
+	if _, err := s.Get(ctx, Ref{Provider: "gemini", Account: "default"}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Get of the damaged entry = %v, want ErrCorrupt", err)
 	}
-	if _, err := s.List(ctx); !errors.Is(err, vault.ErrCorrupt) {
+	if _, err := s.List(ctx); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("List = %v, want ErrCorrupt", err)
 	}
-	if err := s.Put(ctx, testCred("default", "new")); !errors.Is(err, vault.ErrCorrupt) {
+	if err := s.Put(ctx, vaultCred("default", "new")); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Put = %v, want ErrCorrupt", err)
 	}
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, content) {
@@ -166,29 +164,29 @@ func TestGetReadsOneEntry(t *testing.T) {
 func TestWritesStayCanonical(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "vault")
-	stores := []*Store{New(path, &countingGuard{}, Options{}), New(path, &countingGuard{}, Options{})}
+	stores := []*Vault{NewVault(path, &countingGuard{}, VaultOptions{}), NewVault(path, &countingGuard{}, VaultOptions{})}
 	for i := range 60 {
 		s := stores[i%7%2]
-		ref := cred.Ref{Provider: "openai", Account: fmt.Sprintf("a%d", i%9)}
+		ref := Ref{Provider: "openai", Account: fmt.Sprintf("a%d", i%9)}
 		var err error
 		if i%5 == 4 {
 			err = s.Delete(ctx, ref)
-			if errors.Is(err, cred.ErrNotFound) {
+			if errors.Is(err, ErrNotFound) {
 				err = nil
 			}
 		} else {
-			err = s.Put(ctx, testCred(ref.Account, fmt.Sprint("t", i)))
+			err = s.Put(ctx, vaultCred(ref.Account, fmt.Sprint("t", i)))
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(path)
 		plain := bytes.TrimPrefix(b, []byte("SEALED:"))
-		d, err := vault.Decode(plain)
+		d, err := decodeDocument(plain)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := vault.Encode(d)
+		want, _ := encodeDocument(d)
 		if !bytes.Equal(plain, want) {
 			t.Fatalf("step %d: the vault is not what Encode writes:\n%s\nwant:\n%s", i, plain, want)
 		}

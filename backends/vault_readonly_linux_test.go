@@ -1,4 +1,4 @@
-package vaultfile
+package backends
 
 import (
 	"os"

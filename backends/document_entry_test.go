@@ -1,4 +1,4 @@
-package vault
+package backends
 
 import (
 	"bytes"
@@ -10,24 +10,22 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/credmgr/credmgr/internal/cred"
 )
 
-func sampleCred(provider, account string, n int) cred.Credential {
-	c := cred.Credential{Provider: provider, Account: account, Type: cred.TypeOAuth,
+func sampleCred(provider, account string, n int) Credential {
+	c := Credential{Provider: provider, Account: account, Type: TypeOAuth,
 		AccessToken: fmt.Sprintf("access-%d-<&>", n), RefreshToken: "refresh", IDToken: "id",
 		Expiry:    time.Date(2030, 1, 1, 0, 0, n%60, 0, time.UTC),
 		UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		Scopes:    []string{"openid"}, Extra: map[string]string{"email": "a@example.com", "\u00e9": "x"}}
 	if n%3 == 0 {
-		c = cred.Credential{Provider: provider, Account: account, Type: cred.TypeAPIKey, AccessToken: "sk-" + fmt.Sprint(n)}
+		c = Credential{Provider: provider, Account: account, Type: TypeAPIKey, AccessToken: "sk-" + fmt.Sprint(n)}
 	}
 	return c
 }
 
-func sampleDoc(n int) *Document {
-	d := New()
+func sampleDoc(n int) *document {
+	d := newDocument()
 	for i := range n {
 		c := sampleCred(fmt.Sprintf("p%03d", i), "default", i)
 		d.Credentials[c.Ref().String()] = c
@@ -35,13 +33,13 @@ func sampleDoc(n int) *Document {
 	return d
 }
 
-// TestDecodeEntry checks that DecodeEntry returns what Decode returns for
+// TestDecodeEntry checks that decodeEntry returns what decodeDocument returns for
 // the entry asked for, present or not, in documents of several sizes and
 // layouts.
 func TestDecodeEntry(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 50} {
 		d := sampleDoc(n)
-		enc, err := Encode(d)
+		enc, err := encodeDocument(d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +50,7 @@ func TestDecodeEntry(t *testing.T) {
 		for name, b := range map[string][]byte{"encoded": enc, "compact": compact.Bytes()} {
 			keys := []string{"p000/default", "p001/default", "missing/default", "p049/default"}
 			for _, k := range keys {
-				c, found, err := DecodeEntry(b, k)
+				c, found, err := decodeEntry(b, k)
 				want, wantFound := d.Credentials[k]
 				if err != nil || found != wantFound || !reflect.DeepEqual(c, want) {
 					t.Errorf("%d credentials, %s, %s: got %v %v, want %v (found %v)", n, name, k, found, err, wantFound, wantFound)
@@ -68,16 +66,16 @@ func TestDecodeEntry(t *testing.T) {
 
 // TestDecodePlainEntry checks that an entry as credmgr writes it for a
 // typical login (printable ASCII, every field) is decoded without
-// reflection, to what Decode gives.
+// reflection, to what decodeDocument gives.
 func TestDecodePlainEntry(t *testing.T) {
-	c := cred.Credential{Provider: "openai", Account: "default", Type: cred.TypeOAuth,
+	c := Credential{Provider: "openai", Account: "default", Type: TypeOAuth,
 		AccessToken: "eyJhbGciOi.abc_-", TokenType: "Bearer", RefreshToken: "rt", IDToken: "id",
 		Expiry: time.Date(2030, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)), Scopes: []string{"openid", "email"},
 		AccountID: "acct", Extra: map[string]string{"email": "a@example.com", "resource_url": "portal.qwen.ai"},
 		Source: "login", UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), IssuedAt: time.Date(2029, 12, 31, 0, 0, 0, 0, time.UTC)}
-	for _, c := range []cred.Credential{c, {Provider: "x", Account: "y", Type: cred.TypeAPIKey, AccessToken: "k", Scopes: []string{}, Extra: map[string]string{}}} {
-		d := &Document{Version: Version, Credentials: map[string]cred.Credential{c.Ref().String(): c}}
-		enc, err := Encode(d)
+	for _, c := range []Credential{c, {Provider: "x", Account: "y", Type: TypeAPIKey, AccessToken: "k", Scopes: []string{}, Extra: map[string]string{}}} {
+		d := &document{Version: documentVersion, Credentials: map[string]Credential{c.Ref().String(): c}}
+		enc, err := encodeDocument(d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +87,7 @@ func TestDecodePlainEntry(t *testing.T) {
 		if !ok {
 			t.Fatalf("not decoded without reflection:\n%s", raw)
 		}
-		want, err := Decode(enc)
+		want, err := decodeDocument(enc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,13 +110,13 @@ func TestDecodePlainEntry(t *testing.T) {
 		"scopes value": `{"scopes":"a"}`,
 	} {
 		if _, ok := decodePlainEntry([]byte(raw)); ok {
-			t.Errorf("%s: decoded without reflection, want it left to Decode", name)
+			t.Errorf("%s: decoded without reflection, want it left to decodeDocument", name)
 		}
 	}
 }
 
-// TestDecodeEntryUnusual checks documents DecodeEntry must hand to Decode:
-// its answer, and its error, are then Decode's.
+// TestDecodeEntryUnusual checks documents decodeEntry must hand to decodeDocument:
+// its answer, and its error, are then decodeDocument's.
 func TestDecodeEntryUnusual(t *testing.T) {
 	good := `{"provider":"openai","account":"default","type":"api_key","access_token":"k"}`
 	for name, doc := range map[string]string{
@@ -139,85 +137,85 @@ func TestDecodeEntryUnusual(t *testing.T) {
 		"Version capitalised": `{"Version":1,"credentials":{"openai/default":` + good + `}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, found, err := DecodeEntry([]byte(doc), "openai/default")
-			d, derr := Decode([]byte(doc))
+			c, found, err := decodeEntry([]byte(doc), "openai/default")
+			d, derr := decodeDocument([]byte(doc))
 			if derr != nil {
 				if err == nil || err.Error() != derr.Error() {
-					t.Fatalf("DecodeEntry error %v, want Decode's %v", err, derr)
+					t.Fatalf("decodeEntry error %v, want decodeDocument's %v", err, derr)
 				}
 				return
 			}
 			want, wantFound := d.Credentials["openai/default"]
 			if err != nil || found != wantFound || !reflect.DeepEqual(c, want) {
-				t.Fatalf("DecodeEntry = %v %v, want %v", found, err, wantFound)
+				t.Fatalf("decodeEntry = %v %v, want %v", found, err, wantFound)
 			}
 		})
 	}
 }
 
-// TestDecodeEntryOtherEntryBroken shows the one difference from Decode:
+// TestDecodeEntryOtherEntryBroken shows the one difference from decodeDocument:
 // a damaged entry other than the one asked for is not seen (every write
 // decodes the whole document first and refuses to go on).
 func TestDecodeEntryOtherEntryBroken(t *testing.T) {
 	doc := `{"version":1,"credentials":{"gemini/default":{"provider":"gemini","account":"default","type":"nope"},` +
 		`"openai/default":{"provider":"openai","account":"default","type":"api_key","access_token":"k"}}}`
-	if _, err := Decode([]byte(doc)); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("Decode = %v, want ErrCorrupt", err)
+	if _, err := decodeDocument([]byte(doc)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("decodeDocument = %v, want ErrCorrupt", err)
 	}
-	c, found, err := DecodeEntry([]byte(doc), "openai/default")
+	c, found, err := decodeEntry([]byte(doc), "openai/default")
 	if err != nil || !found || c.AccessToken != "k" {
-		t.Fatalf("DecodeEntry = %+v %v %v", c, found, err)
+		t.Fatalf("decodeEntry = %+v %v %v", c, found, err)
 	}
-	if _, _, err := DecodeEntry([]byte(doc), "gemini/default"); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("DecodeEntry of the damaged entry = %v, want ErrCorrupt", err)
+	if _, _, err := decodeEntry([]byte(doc), "gemini/default"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("decodeEntry of the damaged entry = %v, want ErrCorrupt", err)
 	}
 }
 
-// FuzzDecodeEntry checks DecodeEntry against Decode on any input: when
-// Decode accepts a document, DecodeEntry gives the same answer for every
-// key; when Decode refuses it, DecodeEntry either refuses too or returns
-// a credential that Decode accepts on its own.
+// FuzzDecodeEntry checks decodeEntry against decodeDocument on any input: when
+// decodeDocument accepts a document, decodeEntry gives the same answer for every
+// key; when decodeDocument refuses it, decodeEntry either refuses too or returns
+// a credential that decodeDocument accepts on its own.
 func FuzzDecodeEntry(f *testing.F) {
-	enc, _ := Encode(sampleDoc(3))
+	enc, _ := encodeDocument(sampleDoc(3))
 	f.Add(enc, "p001/default")
 	f.Add([]byte(`{"version":1,"credentials":{}}`), "openai/default")
 	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"k"}}}`), "a/b")
 	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"oauth","access_token":"k","expiry":"2030-01-01T00:00:00Z","scopes":["x"],"extra":{"k":"v"},"issued_at":"2029-01-01T00:00:00+01:00"}}}`), "a/b")
 	f.Fuzz(func(t *testing.T, b []byte, key string) {
-		c, found, err := DecodeEntry(b, key)
-		d, derr := Decode(b)
+		c, found, err := decodeEntry(b, key)
+		d, derr := decodeDocument(b)
 		if derr == nil {
 			want, wantFound := d.Credentials[key]
 			if err != nil || found != wantFound || !reflect.DeepEqual(c, want) {
-				t.Fatalf("DecodeEntry = %v %v; Decode found %v", found, err, wantFound)
+				t.Fatalf("decodeEntry = %v %v; decodeDocument found %v", found, err, wantFound)
 			}
 			return
 		}
 		if err == nil && found {
-			one := &Document{Version: Version, Credentials: map[string]cred.Credential{key: c}}
-			e, eerr := Encode(one)
+			one := &document{Version: documentVersion, Credentials: map[string]Credential{key: c}}
+			e, eerr := encodeDocument(one)
 			if eerr != nil {
 				t.Fatal(eerr)
 			}
-			back, berr := Decode(e)
+			back, berr := decodeDocument(e)
 			if berr != nil || !reflect.DeepEqual(back.Credentials[key], c) {
-				t.Fatalf("DecodeEntry returned a credential Decode does not accept: %v", berr)
+				t.Fatalf("decodeEntry returned a credential decodeDocument does not accept: %v", berr)
 			}
 		}
 	})
 }
 
-// TestApply checks that Entries.Apply gives exactly Encode's bytes through
-// a random sequence of changes, starting from EncodeEntries.
+// TestApply checks that encodedEntries.Apply gives exactly encodeDocument's bytes through
+// a random sequence of changes, starting from encodeEntries.
 func TestApply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	d := New()
-	prev, err := EncodeEntries(d)
+	d := newDocument()
+	prev, err := encodeEntries(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for step := range 300 {
-		changes := map[string]*cred.Credential{}
+		changes := map[string]*Credential{}
 		for range rng.IntN(4) {
 			k := fmt.Sprintf("p%02d/default", rng.IntN(40))
 			if rng.IntN(10) == 0 {
@@ -237,19 +235,19 @@ func TestApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := Encode(d)
+		want, err := encodeDocument(d)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(next.Bytes(), want) {
-			t.Fatalf("step %d: Apply differs from Encode:\n%s\nwant:\n%s", step, next.Bytes(), want)
+			t.Fatalf("step %d: Apply differs from encodeDocument:\n%s\nwant:\n%s", step, next.Bytes(), want)
 		}
-		whole, err := EncodeEntries(d)
+		whole, err := encodeEntries(d)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(whole.Bytes(), want) || !reflect.DeepEqual(whole.keys, next.keys) || !reflect.DeepEqual(whole.spans, next.spans) {
-			t.Fatalf("step %d: EncodeEntries and Apply disagree", step)
+			t.Fatalf("step %d: encodeEntries and Apply disagree", step)
 		}
 		for i, k := range next.keys {
 			sp := next.spans[i]
@@ -266,7 +264,7 @@ func TestApply(t *testing.T) {
 // earlier encoding, not encoded again.
 func TestApplyReuses(t *testing.T) {
 	d := sampleDoc(2)
-	prev, err := EncodeEntries(d)
+	prev, err := encodeEntries(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +274,7 @@ func TestApplyReuses(t *testing.T) {
 	copy(marked[sp.start:sp.end], bytes.Repeat([]byte("x"), sp.end-sp.start))
 	prev.plain = marked
 	c := d.Credentials["p000/default"]
-	next, err := prev.Apply(map[string]*cred.Credential{"p000/default": &c})
+	next, err := prev.Apply(map[string]*Credential{"p000/default": &c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,20 +285,20 @@ func TestApplyReuses(t *testing.T) {
 
 func BenchmarkDecodeEntry(b *testing.B) {
 	for _, n := range []int{1, 1000, 10000} {
-		enc, err := Encode(sampleDoc(n))
+		enc, err := encodeDocument(sampleDoc(n))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Run(fmt.Sprintf("Entry/%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, ok, err := DecodeEntry(enc, "p000/default"); err != nil || !ok {
+				if _, ok, err := decodeEntry(enc, "p000/default"); err != nil || !ok {
 					b.Fatal(ok, err)
 				}
 			}
 		})
 		b.Run(fmt.Sprintf("Whole/%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := Decode(enc); err != nil {
+				if _, err := decodeDocument(enc); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -308,11 +306,11 @@ func BenchmarkDecodeEntry(b *testing.B) {
 	}
 }
 
-// FuzzParse checks that Parse returns what Decode returns, document or
-// error, and that Entries from a parsed document encode it again: Apply
+// FuzzParse checks that parseDocument returns what decodeDocument returns, document or
+// error, and that encodedEntries from a parsed document encode it again: Apply
 // with no changes gives a document that decodes to the same credentials.
 func FuzzParse(f *testing.F) {
-	enc, _ := Encode(sampleDoc(3))
+	enc, _ := encodeDocument(sampleDoc(3))
 	f.Add(enc)
 	f.Add([]byte(`{"version":1,"credentials":{}}`))
 	f.Add([]byte(`{"credentials":{"b/c":{"provider":"b","account":"c","type":"api_key","access_token":"k"},"a/b":{"provider":"a","account":"b","type":"api_key","access_token":"k"}},"version":1}`))
@@ -321,19 +319,19 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"version":2,"credentials":{}}`))
 	f.Add([]byte(`{"version":1,"credentials":{"a/b":{"provider":"a","account":"b","type":"oauth","access_token":"k","expiry":"2030-01-01T00:00:00Z","scopes":["x"],"extra":{"k":"v"}}}} x`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, e, err := Parse(b)
-		want, werr := Decode(b)
+		d, e, err := parseDocument(b)
+		want, werr := decodeDocument(b)
 		if (err == nil) != (werr == nil) {
-			t.Fatalf("Parse error %v, Decode error %v", err, werr)
+			t.Fatalf("parseDocument error %v, decodeDocument error %v", err, werr)
 		}
 		if err != nil {
 			if err.Error() != werr.Error() {
-				t.Fatalf("Parse error %q, Decode error %q", err, werr)
+				t.Fatalf("parseDocument error %q, decodeDocument error %q", err, werr)
 			}
 			return
 		}
 		if !reflect.DeepEqual(d, want) {
-			t.Fatalf("Parse = %+v\nDecode = %+v", d, want)
+			t.Fatalf("parseDocument = %+v\nDecode = %+v", d, want)
 		}
 		if e == nil {
 			return
@@ -342,7 +340,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := Decode(again.Bytes())
+		back, err := decodeDocument(again.Bytes())
 		if err != nil || !reflect.DeepEqual(back.Credentials, want.Credentials) {
 			t.Fatalf("the entries of a parsed document encode something else (%v):\n%s", err, again.Bytes())
 		}
@@ -352,10 +350,10 @@ func FuzzParse(f *testing.F) {
 // TestParse checks that the plain form credmgr writes, indented or
 // compact, in key order or not, is parsed without reflection with the
 // place of every entry, and that Apply over a parsed document gives what
-// Encode gives for the changed document.
+// encodeDocument gives for the changed document.
 func TestParse(t *testing.T) {
 	d := sampleDoc(20)
-	enc, err := Encode(d)
+	enc, err := encodeDocument(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,65 +374,65 @@ func TestParse(t *testing.T) {
 	}
 	rev.WriteString("}}")
 	for name, b := range map[string][]byte{"encoded": enc, "compact": compact.Bytes(), "reversed": rev.Bytes()} {
-		got, e, err := Parse(b)
+		got, e, err := parseDocument(b)
 		if err != nil || !reflect.DeepEqual(got, d) {
-			t.Fatalf("%s: Parse = %v", name, err)
+			t.Fatalf("%s: parseDocument = %v", name, err)
 		}
 		if e == nil {
-			t.Fatalf("%s: the plain document was left to Decode", name)
+			t.Fatalf("%s: the plain document was left to decodeDocument", name)
 		}
 		c := sampleCred("p005", "default", 99)
-		next, err := e.Apply(map[string]*cred.Credential{"p005/default": &c, "p007/default": nil})
+		next, err := e.Apply(map[string]*Credential{"p005/default": &c, "p007/default": nil})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := sampleDoc(20)
 		want.Credentials["p005/default"] = c
 		delete(want.Credentials, "p007/default")
-		back, err := Decode(next.Bytes())
+		back, err := decodeDocument(next.Bytes())
 		if err != nil || !reflect.DeepEqual(back, want) {
 			t.Fatalf("%s: Apply over the parsed document: %v", name, err)
 		}
 		if name == "encoded" {
-			wantEnc, _ := Encode(want)
+			wantEnc, _ := encodeDocument(want)
 			if !bytes.Equal(next.Bytes(), wantEnc) {
-				t.Fatalf("Apply over a document Encode wrote differs from Encode:\n%s", next.Bytes())
+				t.Fatalf("Apply over a document encodeDocument wrote differs from encodeDocument:\n%s", next.Bytes())
 			}
 		}
 	}
-	// Not plain: an escaped key goes to Decode.
+	// Not plain: an escaped key goes to decodeDocument.
 	esc := bytes.Replace(enc, []byte(`"p000/default": {`), []byte(`"p000\/default": {`), 1)
-	if got, e, err := Parse(esc); err != nil || e != nil || !reflect.DeepEqual(got, d) {
-		t.Fatalf("escaped key: Parse = %v, entries %v", err, e != nil)
+	if got, e, err := parseDocument(esc); err != nil || e != nil || !reflect.DeepEqual(got, d) {
+		t.Fatalf("escaped key: parseDocument = %v, entries %v", err, e != nil)
 	}
 }
 
 // BenchmarkParse parses vaults of logins in the plain form (printable
-// ASCII, no character that JSON escapes), against Decode.
+// ASCII, no character that JSON escapes), against decodeDocument.
 func BenchmarkParse(b *testing.B) {
 	for _, n := range []int{1, 1000, 10000} {
-		d := New()
+		d := newDocument()
 		for i := range n {
-			c := cred.Credential{Provider: fmt.Sprintf("p%05d", i), Account: "default", Type: cred.TypeOAuth,
+			c := Credential{Provider: fmt.Sprintf("p%05d", i), Account: "default", Type: TypeOAuth,
 				AccessToken: strings.Repeat("a", 200), RefreshToken: "r", IDToken: "id", TokenType: "Bearer",
 				Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"openid", "offline_access"},
 				Extra: map[string]string{"email": "a@example.com"}, UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			d.Credentials[c.Ref().String()] = c
 		}
-		enc, err := Encode(d)
+		enc, err := encodeDocument(d)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(fmt.Sprint("Parse/", n), func(b *testing.B) {
+		b.Run(fmt.Sprint("parseDocument/", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, e, err := Parse(enc); err != nil || e == nil {
+				if _, e, err := parseDocument(enc); err != nil || e == nil {
 					b.Fatal(err)
 				}
 			}
 		})
-		b.Run(fmt.Sprint("Decode/", n), func(b *testing.B) {
+		b.Run(fmt.Sprint("decodeDocument/", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := Decode(enc); err != nil {
+				if _, err := decodeDocument(enc); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-package vaultfile
+package backends
 
 import (
 	"context"
@@ -14,19 +14,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vault"
 )
 
-// LockAll runs fn holding the locks of the vaults at paths, taken in
+// lockAll runs fn holding the locks of the vaults at paths, taken in
 // sorted order so that two callers never deadlock. A backend switch holds
 // every vault's lock in the data directory from before it records the
 // switch until after it clears the record, so whoever holds any one of
 // these locks knows no switch is running. Operations on the stores of
 // these paths must not be called inside fn (they would wait for the locks
 // fn holds); use the *Locked methods.
-func LockAll(ctx context.Context, timeout time.Duration, paths []string, fn func() error) error {
+func lockAll(ctx context.Context, timeout time.Duration, paths []string, fn func() error) error {
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}
@@ -34,10 +32,10 @@ func LockAll(ctx context.Context, timeout time.Duration, paths []string, fn func
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
 	for _, p := range sorted {
-		if err := fsutil.EnsureDir(dirOf(p)); err != nil {
+		if err := fsutil.EnsureDir(filepath.Dir(p)); err != nil {
 			return err
 		}
-		if err := checkDir(dirOf(p)); err != nil {
+		if err := checkDir(filepath.Dir(p)); err != nil {
 			return err
 		}
 		unlock, err := fsutil.Lock(ctx, p, timeout)
@@ -49,26 +47,26 @@ func LockAll(ctx context.Context, timeout time.Duration, paths []string, fn func
 	return fn()
 }
 
-// ReadLocked returns every credential in the vault, without consulting
-// the store's State. The caller holds the lock (LockAll).
-func (s *Store) ReadLocked(ctx context.Context) ([]cred.Credential, error) {
+// readLocked returns every credential in the vault, without consulting
+// the store's state. The caller holds the lock (lockAll).
+func (s *Vault) readLocked(ctx context.Context) ([]Credential, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]cred.Credential, 0, len(d.Credentials))
+	out := make([]Credential, 0, len(d.Credentials))
 	for _, c := range d.Credentials {
 		out = append(out, c)
 	}
-	cred.SortCredentials(out)
+	sortCredentials(out)
 	return out, nil
 }
 
-// MoveHooks are the steps of a backend switch that happen outside the
+// moveHooks are the steps of a backend switch that happen outside the
 // vault files: recording the switch in the configuration.
-type MoveHooks struct {
+type moveHooks struct {
 	// Begin records that a switch is in progress, with the hashes of
 	// the source vault and of what is at the destination's path ("" for
 	// no file). It is called before anything is written.
@@ -90,9 +88,9 @@ type MoveHooks struct {
 // backend in use, nor overwritten.
 var ErrStaleVault = errors.New("the destination holds credentials the backend in use does not")
 
-// MoveLocked moves every credential from s to dst, the vault of another
-// backend. The caller holds both stores' locks (LockAll) and s must be the
-// backend in use (its State is consulted). The steps:
+// moveLocked moves every credential from s to dst, the vault of another
+// backend. The caller holds both stores' locks (lockAll) and s must be the
+// backend in use (its vaultState is consulted). The steps:
 //
 //  1. read s (the source) and hash its file;
 //  2. if dst has its own file, check that it is one whose credentials are
@@ -110,7 +108,7 @@ var ErrStaleVault = errors.New("the destination holds credentials the backend in
 // pending file is completed by dst's next operation, which is allowed
 // only while the file it replaces is the one recorded at Begin. It
 // returns the number of credentials the new vault holds, as read back.
-func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, error) {
+func (s *Vault) moveLocked(ctx context.Context, dst *Vault, h moveHooks) (int, error) {
 	if s == dst {
 		return 0, errors.New("source and destination are the same store")
 	}
@@ -128,13 +126,13 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 	if err != nil {
 		return 0, err
 	}
-	srcHash, err := HashFile(s.path)
+	srcHash, err := hashFile(s.path)
 	if err != nil {
 		return 0, err
 	}
 	targetHash := srcHash
 	if dst.path != s.path {
-		if targetHash, err = HashFile(dst.path); err != nil {
+		if targetHash, err = hashFile(dst.path); err != nil {
 			return 0, err
 		}
 		if targetHash != "" {
@@ -149,11 +147,11 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 	next := dst.path + PendingSuffix
 	// Before Commit, a failure leaves s in use: undo what was written.
 	fail := func(err error) (int, error) {
-		DiscardPending(dst.path)
+		discardPending(dst.path)
 		h.Abort()
 		return 0, err
 	}
-	plain, err := vault.Encode(src)
+	plain, err := encodeDocument(src)
 	if err != nil {
 		return fail(err)
 	}
@@ -175,7 +173,7 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 	if err := fsutil.Rename(next, dst.path); err != nil {
 		return 0, fmt.Errorf("putting the new vault in place (it will be completed on next use): %w", err)
 	}
-	if err := fsutil.SyncDir(dirOf(dst.path)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(dst.path)); err != nil {
 		return 0, err
 	}
 	// readBack opened these bytes: dst's cache holds them already.
@@ -193,7 +191,7 @@ func (s *Store) MoveLocked(ctx context.Context, dst *Store, h MoveHooks) (int, e
 
 // checkStale refuses a destination vault that holds a credential the
 // source does not, or that cannot be read.
-func checkStale(ctx context.Context, dst *Store, src *vault.Document) error {
+func checkStale(ctx context.Context, dst *Vault, src *document) error {
 	existing, err := dst.load(ctx)
 	if err != nil {
 		return fmt.Errorf("%s already exists and cannot be read by the new backend, so it was not overwritten: %w", dst.path, err)
@@ -213,7 +211,7 @@ func checkStale(ctx context.Context, dst *Store, src *vault.Document) error {
 }
 
 // readBack reads the pending file and checks that it holds exactly want.
-func readBack(ctx context.Context, dst *Store, path string, want *vault.Document) (*vault.Document, error) {
+func readBack(ctx context.Context, dst *Vault, path string, want *document) (*document, error) {
 	b, err := fsutil.ReadPrivate(path)
 	if err != nil {
 		return nil, err
@@ -233,9 +231,9 @@ func readBack(ctx context.Context, dst *Store, path string, want *vault.Document
 	return back, nil
 }
 
-// HashFile returns the hex SHA-256 of the file at path, or "" if there is
+// hashFile returns the hex SHA-256 of the file at path, or "" if there is
 // none.
-func HashFile(path string) (string, error) {
+func hashFile(path string) (string, error) {
 	b, err := fsutil.ReadPrivate(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
@@ -251,20 +249,20 @@ func hashBytes(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// CompletePending puts path+".next", the new vault of a committed switch,
+// completePendingFile puts path+".next", the new vault of a committed switch,
 // in place of path, if both are still the files p names. A missing
 // pending file means it was put in place already. The caller holds the
 // lock of path.
-func CompletePending(path string, p Pending) error {
+func completePendingFile(path string, p pendingSwitch) error {
 	next := path + PendingSuffix
-	nextHash, err := HashFile(next)
+	nextHash, err := hashFile(next)
 	if err != nil || nextHash == "" {
 		return err
 	}
 	if nextHash != p.Next {
 		return fmt.Errorf("%w: %s is not the file the switch wrote; neither it nor %s was changed", ErrPendingConflict, next, path)
 	}
-	cur, err := HashFile(path)
+	cur, err := hashFile(path)
 	if err != nil {
 		return err
 	}
@@ -274,13 +272,13 @@ func CompletePending(path string, p Pending) error {
 	if err := fsutil.Rename(next, path); err != nil {
 		return fmt.Errorf("completing the interrupted backend switch: %w", err)
 	}
-	return fsutil.SyncDir(dirOf(path))
+	return fsutil.SyncDir(filepath.Dir(path))
 }
 
-// DiscardPending removes path+".next" (and temp files left beside it),
+// discardPending removes path+".next" (and temp files left beside it),
 // the copy written by a switch that never committed. The caller holds the
 // lock of path.
-func DiscardPending(path string) error {
+func discardPending(path string) error {
 	next := path + PendingSuffix
 	m, _ := filepath.Glob(fsutil.TempPattern(next))
 	for _, f := range m {
@@ -292,10 +290,10 @@ func DiscardPending(path string) error {
 	return fsutil.RemoveDurable(next)
 }
 
-// RemoveIfUnchanged removes the file at path if its hash is still hash,
+// removeIfUnchanged removes the file at path if its hash is still hash,
 // and reports whether it is gone. The caller holds its lock.
-func RemoveIfUnchanged(path, hash string) (bool, error) {
-	cur, err := HashFile(path)
+func removeIfUnchanged(path, hash string) (bool, error) {
+	cur, err := hashFile(path)
 	if err != nil {
 		return false, err
 	}

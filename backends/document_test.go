@@ -1,4 +1,4 @@
-package vault
+package backends
 
 import (
 	"errors"
@@ -6,13 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/credmgr/credmgr/internal/cred"
 )
 
-const canary = "sk-canary-vault-9b2e41d07c"
+const vaultCanary = "sk-canary-vault-9b2e41d07c"
 
-func entry(fields string) []byte {
+func docWithEntry(fields string) []byte {
 	return []byte(`{"version":1,"credentials":{"openai/default":{"provider":"openai","account":"default","type":"oauth",` + fields + `}}}`)
 }
 
@@ -25,22 +23,22 @@ func TestDecodeRejectsInexact(t *testing.T) {
 		in      []byte
 		wantErr string
 	}{
-		{"invalid utf-8 in a token", entry(`"access_token":"` + canary + "\xfe\xff" + `"`), "invalid UTF-8 at byte"},
-		{"lone surrogate", entry(`"access_token":"` + canary + `\ud800"`), "unpaired UTF-16 surrogate"},
-		{"case variant key", entry(`"Access_Token":"` + canary + `"`), `differs from "access_token" only in letter case`},
+		{"invalid utf-8 in a token", docWithEntry(`"access_token":"` + vaultCanary + "\xfe\xff" + `"`), "invalid UTF-8 at byte"},
+		{"lone surrogate", docWithEntry(`"access_token":"` + vaultCanary + `\ud800"`), "unpaired UTF-16 surrogate"},
+		{"case variant key", docWithEntry(`"Access_Token":"` + vaultCanary + `"`), `differs from "access_token" only in letter case`},
 		{"case variant top level", []byte(`{"version":1,"Credentials":{}}`), `differs from "credentials"`},
-		{"duplicate token", entry(`"access_token":"a","access_token":"` + canary + `"`), `has the key "access_token" twice`},
+		{"duplicate token", docWithEntry(`"access_token":"a","access_token":"` + vaultCanary + `"`), `has the key "access_token" twice`},
 		{"duplicate credential", []byte(`{"version":1,"credentials":{"openai/default":{"provider":"openai","account":"default","type":"api_key","access_token":"a"},"openai/default":{"provider":"openai","account":"default","type":"api_key","access_token":"b"}}}`), "(name not shown) twice"},
 		{"duplicate version", []byte(`{"version":1,"version":1,"credentials":{}}`), "twice"},
-		{"zero expiry", entry(`"access_token":"a","expiry":"0001-01-01T00:00:00Z"`), "0001-01-01T00:00:00Z"},
-		{"zero updated_at", entry(`"access_token":"a","updated_at":"0001-01-01T00:00:00Z"`), "0001-01-01T00:00:00Z"},
-		{"secret as unknown key", entry(`"access_token":"a","` + canary + `":"x"`), "unknown field at byte"},
+		{"zero expiry", docWithEntry(`"access_token":"a","expiry":"0001-01-01T00:00:00Z"`), "0001-01-01T00:00:00Z"},
+		{"zero updated_at", docWithEntry(`"access_token":"a","updated_at":"0001-01-01T00:00:00Z"`), "0001-01-01T00:00:00Z"},
+		{"secret as unknown key", docWithEntry(`"access_token":"a","` + vaultCanary + `":"x"`), "unknown field at byte"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Decode(tt.in)
+			_, err := decodeDocument(tt.in)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Decode = %v, want an error containing %q", err, tt.wantErr)
+				t.Fatalf("decodeDocument = %v, want an error containing %q", err, tt.wantErr)
 			}
 			if !errors.Is(err, ErrCorrupt) {
 				t.Errorf("not ErrCorrupt: %v", err)
@@ -52,19 +50,19 @@ func TestDecodeRejectsInexact(t *testing.T) {
 	}
 }
 
-// TestRoundTripExact checks that what Encode writes, Decode reads back
+// TestRoundTripExact checks that what encodeDocument writes, decodeDocument reads back
 // unchanged, for tokens with every kind of character JSON escapes.
 func TestRoundTripExact(t *testing.T) {
-	tok := "a\x00\x1f\"\\/<>&\u2028\u00e9\U0001F600\x7f" + canary
-	d := New()
-	c := cred.Credential{Provider: "openai", Account: "default", Type: cred.TypeOAuth, AccessToken: tok,
+	tok := "a\x00\x1f\"\\/<>&\u2028\u00e9\U0001F600\x7f" + vaultCanary
+	d := newDocument()
+	c := Credential{Provider: "openai", Account: "default", Type: TypeOAuth, AccessToken: tok,
 		RefreshToken: tok + "r", Expiry: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), Extra: map[string]string{tok: tok}}
 	d.Credentials[c.Ref().String()] = c
-	b, err := Encode(d)
+	b, err := encodeDocument(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Decode(b)
+	got, err := decodeDocument(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,24 +72,24 @@ func TestRoundTripExact(t *testing.T) {
 	}
 }
 
-// BenchmarkDecode measures Decode (with the exactness checks) on a vault
+// BenchmarkDecode measures decodeDocument (with the exactness checks) on a vault
 // of 100 credentials.
 func BenchmarkDecode(b *testing.B) {
-	d := New()
+	d := newDocument()
 	for i := range 100 {
-		c := cred.Credential{Provider: "openai", Account: fmt.Sprintf("a%d", i), Type: cred.TypeOAuth,
+		c := Credential{Provider: "openai", Account: fmt.Sprintf("a%d", i), Type: TypeOAuth,
 			AccessToken: strings.Repeat("x", 1500), RefreshToken: strings.Repeat("r", 100),
 			Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"openid", "profile"},
 			Extra: map[string]string{"email": "a@example.com"}}
 		d.Credentials[c.Ref().String()] = c
 	}
-	enc, err := Encode(d)
+	enc, err := encodeDocument(d)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(enc)))
 	for b.Loop() {
-		if _, err := Decode(enc); err != nil {
+		if _, err := decodeDocument(enc); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package vaultfile
+package backends
 
 import (
 	"bytes"
@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credmgr/credmgr/internal/cred"
 	"github.com/credmgr/credmgr/internal/fsutil"
-	"github.com/credmgr/credmgr/internal/vault"
 )
 
 // countingGuard is a reversible "seal" that counts opens.
@@ -36,8 +34,8 @@ func (g *countingGuard) Open(_ context.Context, b []byte) ([]byte, error) {
 	return rest, nil
 }
 
-func testCred(account, access string) cred.Credential {
-	return cred.Credential{Provider: "openai", Account: account, Type: cred.TypeOAuth, AccessToken: access}
+func vaultCred(account, access string) Credential {
+	return Credential{Provider: "openai", Account: account, Type: TypeOAuth, AccessToken: access}
 }
 
 // TestOpenOncePerProcess checks that a store opens (decrypts) the vault
@@ -47,9 +45,9 @@ func TestOpenOncePerProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vault")
 	ctx := context.Background()
 	g := &countingGuard{}
-	s := New(path, g, Options{})
+	s := NewVault(path, g, VaultOptions{})
 	for i := range 10 {
-		if err := s.Put(ctx, testCred("a"+string(rune('a'+i)), "t")); err != nil {
+		if err := s.Put(ctx, vaultCred("a"+string(rune('a'+i)), "t")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -62,8 +60,8 @@ func TestOpenOncePerProcess(t *testing.T) {
 		t.Fatalf("%d opens and %d seals; want 0 opens (everything read was written here) and 10 seals", g.opens, g.seals)
 	}
 	// Another process (a second store) writes: the first must re-open.
-	other := New(path, &countingGuard{}, Options{})
-	if err := other.Put(ctx, testCred("zz", "t")); err != nil {
+	other := NewVault(path, &countingGuard{}, VaultOptions{})
+	if err := other.Put(ctx, vaultCred("zz", "t")); err != nil {
 		t.Fatal(err)
 	}
 	l, err := s.List(ctx)
@@ -96,11 +94,11 @@ func TestCorruptVaultNeverOverwritten(t *testing.T) {
 			if err := os.WriteFile(path, content, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s := New(path, &countingGuard{}, Options{})
-			if err := s.Put(ctx, testCred("default", "new")); err == nil {
+			s := NewVault(path, &countingGuard{}, VaultOptions{})
+			if err := s.Put(ctx, vaultCred("default", "new")); err == nil {
 				t.Fatal("Put into a corrupt vault succeeded")
 			}
-			if err := s.Delete(ctx, cred.Ref{Provider: "openai", Account: "x"}); err == nil {
+			if err := s.Delete(ctx, Ref{Provider: "openai", Account: "x"}); err == nil {
 				t.Fatal("Delete in a corrupt vault succeeded")
 			}
 			if _, err := s.List(ctx); err == nil {
@@ -119,24 +117,24 @@ func TestRefusesInsecureFiles(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vault")
-	s := New(path, &countingGuard{}, Options{})
-	if err := s.Put(ctx, testCred("default", "a")); err != nil {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if err := s.Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(path, &countingGuard{}, Options{}).List(ctx); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := NewVault(path, &countingGuard{}, VaultOptions{}).List(ctx); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("group-readable vault: %v, want a refusal with a chmod hint", err)
 	}
 	os.Chmod(path, 0o600)
 	real := filepath.Join(dir, "real")
 	os.Rename(path, real)
 	os.Symlink(real, path)
-	if _, err := New(path, &countingGuard{}, Options{}).List(ctx); err == nil || !strings.Contains(err.Error(), "symlink") {
+	if _, err := NewVault(path, &countingGuard{}, VaultOptions{}).List(ctx); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("symlinked vault: %v, want a refusal", err)
 	}
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("b", "b")); err == nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("b", "b")); err == nil {
 		t.Fatal("Put through a symlink succeeded")
 	}
 	if fi, _ := os.Lstat(path); fi.Mode()&os.ModeSymlink == 0 {
@@ -148,7 +146,7 @@ func TestRefusesInsecureFiles(t *testing.T) {
 func TestFilesArePrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new", "data")
 	path := filepath.Join(dir, "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(context.Background(), testCred("default", "a")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(context.Background(), vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	for p, want := range map[string]os.FileMode{dir: 0o700, path: 0o600, path + ".lock": 0o600} {
@@ -176,22 +174,22 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"version":2}`))
 	f.Add([]byte(`[`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := vault.Decode(b)
+		d, err := decodeDocument(b)
 		if err != nil {
 			if bytes.Contains(b, []byte("SECRETVALUE")) && strings.Contains(err.Error(), "SECRETVALUE") {
 				t.Fatalf("error quotes a value: %v", err)
 			}
 			return
 		}
-		enc, err := vault.Encode(d)
+		enc, err := encodeDocument(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d2, err := vault.Decode(enc)
+		d2, err := decodeDocument(enc)
 		if err != nil {
 			t.Fatalf("re-decoding an encoded document: %v", err)
 		}
-		enc2, _ := vault.Encode(d2)
+		enc2, _ := encodeDocument(d2)
 		if !bytes.Equal(enc, enc2) {
 			t.Fatal("encode/decode is not stable")
 		}
@@ -219,12 +217,12 @@ func TestReadsCreateNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(path + ".lock")
-	s := New(path, &countingGuard{}, Options{})
-	if _, err := s.Get(ctx, cred.Ref{Provider: "openai", Account: "default"}); err != nil {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if _, err := s.Get(ctx, Ref{Provider: "openai", Account: "default"}); err != nil {
 		t.Fatal(err)
 	}
 	if l, err := s.List(ctx); err != nil || len(l) != 1 {
@@ -234,7 +232,7 @@ func TestReadsCreateNothing(t *testing.T) {
 		t.Fatalf("after reads the directory holds %v, want only the vault", got)
 	}
 	missing := filepath.Join(t.TempDir(), "none", "data")
-	if l, err := New(filepath.Join(missing, "vault"), &countingGuard{}, Options{}).List(ctx); err != nil || len(l) != 0 {
+	if l, err := NewVault(filepath.Join(missing, "vault"), &countingGuard{}, VaultOptions{}).List(ctx); err != nil || len(l) != 0 {
 		t.Fatalf("List of a missing data directory = %v, %v", l, err)
 	}
 	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
@@ -248,21 +246,21 @@ func TestReadOnlyDir(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
 	path := filepath.Join(dir, "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(path + ".lock")
 	if !testReadOnly(t, dir) {
 		t.Skip("cannot make a directory read-only here")
 	}
-	s := New(path, &countingGuard{}, Options{})
-	if c, err := s.Get(ctx, cred.Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "a" {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if c, err := s.Get(ctx, Ref{Provider: "openai", Account: "default"}); err != nil || c.AccessToken != "a" {
 		t.Fatalf("Get in a read-only directory: %v", err)
 	}
 	if _, err := s.List(ctx); err != nil {
 		t.Fatalf("List in a read-only directory: %v", err)
 	}
-	if err := s.Put(ctx, testCred("b", "b")); err == nil {
+	if err := s.Put(ctx, vaultCred("b", "b")); err == nil {
 		t.Fatal("Put succeeded in a read-only directory")
 	}
 }
@@ -274,38 +272,38 @@ func TestOpenDirRefused(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
 	path := filepath.Join(dir, "vault")
-	s := New(path, &countingGuard{}, Options{})
-	if err := s.Put(ctx, testCred("default", "a")); err != nil {
+	s := NewVault(path, &countingGuard{}, VaultOptions{})
+	if err := s.Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(dir, 0o777)
 	defer os.Chmod(dir, 0o700)
-	if err := s.Put(ctx, testCred("b", "b")); !errors.Is(err, fsutil.ErrInsecure) {
+	if err := s.Put(ctx, vaultCred("b", "b")); !errors.Is(err, fsutil.ErrInsecure) {
 		t.Fatalf("Put in a 0777 directory: %v", err)
 	}
 	if _, err := s.List(ctx); !errors.Is(err, fsutil.ErrInsecure) {
 		t.Fatalf("List in a 0777 directory: %v", err)
 	}
 	os.Chmod(dir, 0o755)
-	if err := s.Put(ctx, testCred("b", "b")); err != nil {
+	if err := s.Put(ctx, vaultCred("b", "b")); err != nil {
 		t.Fatalf("Put in a 0755 directory: %v", err)
 	}
 }
 
-// TestStateStopsOperation checks that an error from State stops an
+// TestStateStopsOperation checks that an error from vaultState stops an
 // operation before anything is read, written or passed to fn.
 func TestStateStopsOperation(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "vault")
-	if err := New(path, &countingGuard{}, Options{}).Put(ctx, testCred("default", "a")); err != nil {
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, vaultCred("default", "a")); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(path)
 	retired := errors.New("retired")
 	g := &countingGuard{}
-	s := New(path, g, Options{State: func(context.Context) (State, error) { return State{}, retired }})
+	s := NewVault(path, g, VaultOptions{state: func(context.Context) (vaultState, error) { return vaultState{}, retired }})
 	called := false
-	_, err := s.Update(ctx, cred.Ref{Provider: "openai", Account: "default"}, func(c *cred.Credential) (*cred.Credential, error) {
+	_, err := s.Update(ctx, Ref{Provider: "openai", Account: "default"}, func(c *Credential) (*Credential, error) {
 		called = true
 		return c, nil
 	})
@@ -321,7 +319,7 @@ func TestStateStopsOperation(t *testing.T) {
 }
 
 // TestPendingNeedsRecord checks that a pending switch file is put in
-// place only when the store's State says a committed switch wrote it,
+// place only when the store's vaultState says a committed switch wrote it,
 // and only over the file the switch began from.
 func TestPendingNeedsRecord(t *testing.T) {
 	ctx := context.Background()
@@ -333,7 +331,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 		os.WriteFile(path+PendingSuffix, next, 0o600)
 		return path, live, next
 	}
-	accounts := func(t *testing.T, s *Store) string {
+	accounts := func(t *testing.T, s *Vault) string {
 		l, err := s.List(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -344,13 +342,13 @@ func TestPendingNeedsRecord(t *testing.T) {
 		}
 		return strings.Join(a, ",")
 	}
-	state := func(st State) Options {
-		return Options{State: func(context.Context) (State, error) { return st, nil }}
+	state := func(st vaultState) VaultOptions {
+		return VaultOptions{state: func(context.Context) (vaultState, error) { return st, nil }}
 	}
 	t.Run("no record", func(t *testing.T) {
 		path, _, _ := setup(t)
-		s := New(path, &countingGuard{}, Options{})
-		if err := s.Put(ctx, testCred("new", "x")); err != nil {
+		s := NewVault(path, &countingGuard{}, VaultOptions{})
+		if err := s.Put(ctx, vaultCred("new", "x")); err != nil {
 			t.Fatal(err)
 		}
 		if got := accounts(t, s); got != "live,new" {
@@ -362,7 +360,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 	})
 	t.Run("committed", func(t *testing.T) {
 		path, live, next := setup(t)
-		s := New(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
+		s := NewVault(path, &countingGuard{}, state(vaultState{Complete: &pendingSwitch{Target: hashBytes(live), Next: hashBytes(next)}}))
 		if got := accounts(t, s); got != "next" {
 			t.Fatalf("holds %s, want the pending vault", got)
 		}
@@ -371,11 +369,11 @@ func TestPendingNeedsRecord(t *testing.T) {
 		path, live, next := setup(t)
 		changed := append([]byte(nil), live...)
 		os.WriteFile(path, bytes.Replace(changed, []byte(`"l"`), []byte(`"L"`), 1), 0o600)
-		s := New(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes(next)}}))
+		s := NewVault(path, &countingGuard{}, state(vaultState{Complete: &pendingSwitch{Target: hashBytes(live), Next: hashBytes(next)}}))
 		if _, err := s.List(ctx); !errors.Is(err, ErrPendingConflict) {
 			t.Fatalf("List: %v, want ErrPendingConflict", err)
 		}
-		if err := s.Put(ctx, testCred("new", "x")); !errors.Is(err, ErrPendingConflict) {
+		if err := s.Put(ctx, vaultCred("new", "x")); !errors.Is(err, ErrPendingConflict) {
 			t.Fatalf("Put: %v, want ErrPendingConflict", err)
 		}
 		if b, _ := os.ReadFile(path + PendingSuffix); !bytes.Equal(b, next) {
@@ -384,7 +382,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 	})
 	t.Run("not the file recorded", func(t *testing.T) {
 		path, live, _ := setup(t)
-		s := New(path, &countingGuard{}, state(State{Complete: &Pending{Target: hashBytes(live), Next: hashBytes([]byte("other"))}}))
+		s := NewVault(path, &countingGuard{}, state(vaultState{Complete: &pendingSwitch{Target: hashBytes(live), Next: hashBytes([]byte("other"))}}))
 		if _, err := s.List(ctx); !errors.Is(err, ErrPendingConflict) {
 			t.Fatalf("List: %v, want ErrPendingConflict", err)
 		}
@@ -394,7 +392,7 @@ func TestPendingNeedsRecord(t *testing.T) {
 	})
 	t.Run("uncommitted", func(t *testing.T) {
 		path, _, _ := setup(t)
-		s := New(path, &countingGuard{}, state(State{Discard: true}))
+		s := NewVault(path, &countingGuard{}, state(vaultState{Discard: true}))
 		if got := accounts(t, s); got != "live" {
 			t.Fatalf("holds %s", got)
 		}
@@ -410,18 +408,18 @@ func TestPendingNeedsRecord(t *testing.T) {
 func TestMoveNeverMerges(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	src := New(filepath.Join(dir, "a"), &countingGuard{}, Options{})
-	dst := New(filepath.Join(dir, "b"), &countingGuard{}, Options{})
+	src := NewVault(filepath.Join(dir, "a"), &countingGuard{}, VaultOptions{})
+	dst := NewVault(filepath.Join(dir, "b"), &countingGuard{}, VaultOptions{})
 	for _, a := range []string{"one", "two"} {
-		if err := src.Put(ctx, testCred(a, a)); err != nil {
+		if err := src.Put(ctx, vaultCred(a, a)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := dst.Put(ctx, testCred("gone", "logged out since")); err != nil {
+	if err := dst.Put(ctx, vaultCred("gone", "logged out since")); err != nil {
 		t.Fatal(err)
 	}
 	var steps []string
-	hooks := MoveHooks{
+	hooks := moveHooks{
 		Begin:  func(s, t string) error { steps = append(steps, "begin"); return nil },
 		Abort:  func() { steps = append(steps, "abort") },
 		Commit: func(string) error { steps = append(steps, "commit"); return nil },
@@ -429,9 +427,9 @@ func TestMoveNeverMerges(t *testing.T) {
 	}
 	move := func() (int, error) {
 		var n int
-		err := LockAll(ctx, time.Second, []string{src.path, dst.path}, func() error {
+		err := lockAll(ctx, time.Second, []string{src.path, dst.path}, func() error {
 			var err error
-			n, err = src.MoveLocked(ctx, dst, hooks)
+			n, err = src.moveLocked(ctx, dst, hooks)
 			return err
 		})
 		return n, err
@@ -442,10 +440,10 @@ func TestMoveNeverMerges(t *testing.T) {
 	if len(steps) != 0 {
 		t.Fatalf("steps %v before the refusal", steps)
 	}
-	if err := dst.Delete(ctx, cred.Ref{Provider: "openai", Account: "gone"}); err != nil {
+	if err := dst.Delete(ctx, Ref{Provider: "openai", Account: "gone"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.Put(ctx, testCred("one", "stale copy")); err != nil {
+	if err := dst.Put(ctx, vaultCred("one", "stale copy")); err != nil {
 		t.Fatal(err)
 	}
 	n, err := move()
@@ -474,21 +472,21 @@ func TestMoveNeverMerges(t *testing.T) {
 func TestWritesMatchAModel(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "vault")
-	stores := []*Store{New(path, &countingGuard{}, Options{}), New(path, &countingGuard{}, Options{})}
-	model := map[string]cred.Credential{}
+	stores := []*Vault{NewVault(path, &countingGuard{}, VaultOptions{}), NewVault(path, &countingGuard{}, VaultOptions{})}
+	model := map[string]Credential{}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for step := range 400 {
 		s := stores[rng.IntN(len(stores))]
 		account := fmt.Sprintf("a%02d", rng.IntN(30))
 		switch op := rng.IntN(10); {
 		case op < 5:
-			c := testCred(account, fmt.Sprint("tok-", step))
+			c := vaultCred(account, fmt.Sprint("tok-", step))
 			if err := s.Put(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 			model[c.Ref().String()] = c
 		case op < 7:
-			ref := cred.Ref{Provider: "openai", Account: account}
+			ref := Ref{Provider: "openai", Account: account}
 			err := s.Delete(ctx, ref)
 			if _, ok := model[ref.String()]; ok != (err == nil) {
 				t.Fatalf("step %d: Delete of %s: %v (in the model: %v)", step, ref, err, ok)
@@ -498,7 +496,7 @@ func TestWritesMatchAModel(t *testing.T) {
 			n := rng.IntN(3 * maxOver)
 			if err := s.Edit(ctx, func(tx *Tx) error {
 				for i := range n {
-					c := testCred(fmt.Sprintf("b%03d", rng.IntN(200)), fmt.Sprint("bulk-", step, "-", i))
+					c := vaultCred(fmt.Sprintf("b%03d", rng.IntN(200)), fmt.Sprint("bulk-", step, "-", i))
 					if rng.IntN(5) == 0 {
 						tx.Delete(c.Ref())
 						delete(model, c.Ref().String())
@@ -519,7 +517,7 @@ func TestWritesMatchAModel(t *testing.T) {
 		}
 		for i, s := range stores {
 			// Get first: List builds the whole document.
-			ref := cred.Ref{Provider: "openai", Account: account}
+			ref := Ref{Provider: "openai", Account: account}
 			c, err := s.Get(ctx, ref)
 			if want, ok := model[ref.String()]; ok != (err == nil) || ok && !reflect.DeepEqual(c, want) {
 				t.Fatalf("step %d: store %d Get(%s) = %+v, %v; the model has %+v", step, i, ref, c, err, want)
@@ -542,14 +540,14 @@ func TestWritesMatchAModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, _ := bytes.CutPrefix(sealed, []byte("SEALED:"))
-		d, err := vault.Decode(b)
+		d, err := decodeDocument(b)
 		if err != nil {
 			t.Fatalf("step %d: the file does not decode: %v", step, err)
 		}
 		if !reflect.DeepEqual(d.Credentials, model) && !(len(d.Credentials) == 0 && len(model) == 0) {
 			t.Fatalf("step %d: the file holds %d credentials that differ from the model's %d", step, len(d.Credentials), len(model))
 		}
-		want, err := vault.Encode(d)
+		want, err := encodeDocument(d)
 		if err != nil || !bytes.Equal(b, want) {
 			t.Fatalf("step %d: the file is not what Encode writes (%v)", step, err)
 		}

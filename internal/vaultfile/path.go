@@ -1,5 +1,0 @@
-package vaultfile
-
-import "path/filepath"
-
-func dirOf(path string) string { return filepath.Dir(path) }
