@@ -42,6 +42,42 @@ func TestSettingErrors(t *testing.T) {
 	}
 }
 
+// TestProviderSettings checks, through the provider table, which settings
+// each provider takes and which it refuses, and how (moved here from the
+// qwen and copilot packages' TestNew, which shared the loop).
+func TestProviderSettings(t *testing.T) {
+	tests := []struct {
+		provider string
+		settings map[string]string
+		wantErr  string // in the error; "" for none
+	}{
+		{"qwen", nil, ""},
+		{"qwen", map[string]string{"client_id": "c", "base_url": "http://127.0.0.1:1/", "device_timeout": "2m"}, ""},
+		{"qwen", map[string]string{"issuer": "https://x"}, `unknown key "issuer" (known: client_id, base_url, device_timeout)`},
+		{"qwen", map[string]string{"base_url": "chat.qwen.ai"}, "not an http(s) URL"},
+		{"qwen", map[string]string{"base_url": "ftp://chat.qwen.ai"}, "not an http(s) URL"},
+		{"qwen", map[string]string{"device_timeout": "15"}, "not a positive duration"},
+		{"qwen", map[string]string{"device_timeout": "-1m"}, "not a positive duration"},
+		{"qwen", map[string]string{"client_id": " "}, `client_id = " " is blank`},
+		{"github-copilot", nil, ""},
+		{"github-copilot", map[string]string{"client_id": "c", "github_url": "http://127.0.0.1:1/", "api_url": "http://127.0.0.1:2", "device_timeout": "2m"}, ""},
+		{"github-copilot", map[string]string{"issuer": "https://x"}, `unknown key "issuer" (known: client_id, github_url, api_url, device_timeout)`},
+		{"github-copilot", map[string]string{"github_url": "github.com"}, `github_url = "github.com" is not an http(s) URL`},
+		{"github-copilot", map[string]string{"api_url": "https://api.github.com?x=1"}, "api_url"},
+		{"github-copilot", map[string]string{"device_timeout": "soon"}, "not a positive duration"},
+		{"github-copilot", map[string]string{"client_id": ""}, `client_id = "" is blank`},
+	}
+	for _, tt := range tests {
+		fl, err := providers.New(tt.provider, flows.Config{Settings: tt.settings})
+		switch {
+		case tt.wantErr == "" && (err != nil || fl.Provider() != tt.provider):
+			t.Errorf("%s %v: err = %v", tt.provider, tt.settings, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s %v: err = %v, want %q", tt.provider, tt.settings, err, tt.wantErr)
+		}
+	}
+}
+
 // TestUpstreamSettingError checks that a bad upstream setting is a
 // *SettingError naming the provider and key (the command line says where
 // it is set), and that a bad URL from elsewhere is not.

@@ -392,33 +392,6 @@ func TestTokenDerivations(t *testing.T) {
 	}
 }
 
-func TestNew(t *testing.T) {
-	tests := []struct {
-		settings map[string]string
-		wantErr  string
-	}{
-		{settings: nil},
-		{settings: map[string]string{"client_id": "c", "github_url": "http://127.0.0.1:1/", "api_url": "http://127.0.0.1:2", "device_timeout": "2m"}},
-		{settings: map[string]string{"issuer": "https://x"}, wantErr: `unknown key "issuer" (known: client_id, github_url, api_url, device_timeout)`},
-		{settings: map[string]string{"github_url": "github.com"}, wantErr: "github_url = \"github.com\" is not an http(s) URL"},
-		{settings: map[string]string{"api_url": "https://api.github.com?x=1"}, wantErr: "api_url"},
-		{settings: map[string]string{"device_timeout": "soon"}, wantErr: "not a positive duration"},
-		{settings: map[string]string{"client_id": ""}, wantErr: `client_id = "" is blank`},
-	}
-	for _, tt := range tests {
-		fl, err := New(flows.Config{Settings: tt.settings})
-		if tt.wantErr == "" {
-			if err != nil || fl.Provider() != "github-copilot" {
-				t.Errorf("New(%v) = %v", tt.settings, err)
-			}
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-			t.Errorf("New(%v) err = %v, want %q", tt.settings, err, tt.wantErr)
-		}
-	}
-}
-
 // TestFakeFormAnswer checks the fake's GitHub behaviour of answering
 // form-encoded when JSON is not asked for.
 func TestFakeFormAnswer(t *testing.T) {
