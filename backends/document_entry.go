@@ -187,7 +187,14 @@ func (s *scanner) consume(c byte) bool {
 
 // plainString reads a string without escapes or control characters (the
 // form every key credmgr writes has); anything else is not plain.
-func (s *scanner) plainString() (string, bool) {
+func (s *scanner) plainString() (string, bool) { return s.rawString(0x7f) }
+
+// asciiString reads a string of printable ASCII without escapes.
+func (s *scanner) asciiString() (string, bool) { return s.rawString(0x7e) }
+
+// rawString reads a string whose bytes are all between 0x20 and last, with
+// no escape, and returns it as it stands between its quotes.
+func (s *scanner) rawString(last byte) (string, bool) {
 	if !s.consume('"') {
 		return "", false
 	}
@@ -199,7 +206,7 @@ func (s *scanner) plainString() (string, bool) {
 			str := string(s.b[start:s.i])
 			s.i++
 			return str, true
-		case c == '\\' || c < 0x20 || c >= 0x80:
+		case c == '\\' || c < 0x20 || c > last:
 			return "", false
 		}
 		s.i++
@@ -406,27 +413,6 @@ func decodePlainEntry(raw []byte) (c Credential, ok bool) {
 	}
 	s.space()
 	return c, s.i == len(raw)
-}
-
-// asciiString reads a string of printable ASCII without escapes.
-func (s *scanner) asciiString() (string, bool) {
-	if !s.consume('"') {
-		return "", false
-	}
-	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			str := string(s.b[start:s.i])
-			s.i++
-			return str, true
-		case c == '\\' || c < 0x20 || c > 0x7e:
-			return "", false
-		}
-		s.i++
-	}
-	return "", false
 }
 
 // encodedEntries is an encoded document (what encodeDocument returns) with the place of
