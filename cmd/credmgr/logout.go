@@ -46,7 +46,7 @@ from here: revoke them in the provider's console.`,
 		ValidArgsFunction: a.providerCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				opts.Provider = args[0]
+				opts.Provider, opts.ProviderGiven = args[0], true
 			}
 			return a.logoutRun(cmd.Context(), opts)
 		},
@@ -61,11 +61,14 @@ from here: revoke them in the provider's console.`,
 
 // logoutOptions are what logout runs with.
 type logoutOptions struct {
-	Provider string // "" only with All
-	Account  string
-	Revoke   bool // --revoke: ask the provider to revoke the tokens first
-	All      bool // --all: every credential (of Provider, if given)
-	Yes      bool // --yes: do not ask for confirmation
+	Provider string
+	// ProviderGiven says PROVIDER was on the command line, even as "":
+	// without it, All removes every provider's credentials.
+	ProviderGiven bool
+	Account       string
+	Revoke        bool // --revoke: ask the provider to revoke the tokens first
+	All           bool // --all: every credential (of Provider, if given)
+	Yes           bool // --yes: do not ask for confirmation
 }
 
 // logoutRun removes the credentials opts names.
@@ -132,7 +135,7 @@ func (a *app) reportRevoke(ref backends.Ref, typ backends.Type, revoked bool, re
 // confirmed are removed.
 func (a *app) logoutAll(ctx context.Context, opts logoutOptions) error {
 	provider := ""
-	if opts.Provider != "" {
+	if opts.ProviderGiven {
 		p, err := canonicalProvider(opts.Provider)
 		if err != nil {
 			return err

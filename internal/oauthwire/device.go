@@ -1,11 +1,14 @@
 package oauthwire
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 
@@ -131,7 +134,13 @@ func fromToken(t *oauth2.Token) *TokenResponse {
 	return r
 }
 
-// headerTransport adds headers to every request.
+// headerTransport adds headers to every request, and labels an answer
+// whose body is a JSON object as JSON. x/oauth2 reads an answer labelled
+// text/plain as a form (as GitHub once sent them), so a token or an error
+// code sent as JSON under that label, as a Go server that sets no
+// Content-Type sends it, would be lost: after the person approved, for a
+// token. PostForm, which the other requests use, reads JSON whatever the
+// label.
 type headerTransport struct {
 	base   http.RoundTripper
 	header http.Header
@@ -146,5 +155,23 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return base.RoundTrip(r)
+	resp, err := base.RoundTrip(r)
+	if err != nil {
+		return resp, err
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/plain" {
+		return resp, nil
+	}
+	// x/oauth2 reads at most 1 MiB of an answer.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+		resp.Header = resp.Header.Clone()
+		resp.Header.Set("Content-Type", "application/json")
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
