@@ -415,8 +415,9 @@ func decodePlainEntry(raw []byte) (c Credential, ok bool) {
 	return c, s.i == len(raw)
 }
 
-// encodedEntries is an encoded document (what encodeDocument returns) with the place of
-// each entry's value in it, so that a change to a few credentials can be
+// encodedEntries is an encoded document (what encodeDocument returns, or a
+// document read from a file laid out the same way) with the place of each
+// entry's value in it, so that a change to a few credentials can be
 // encoded by copying the others' bytes (Apply). It is never changed once
 // returned.
 type encodedEntries struct {
@@ -446,8 +447,9 @@ func encodeEntries(d *document) (*encodedEntries, error) {
 // Apply returns the encoding of e's document with changes made: each
 // credential in changes replaces the entry under its key, and a nil one
 // removes it. Only the changed credentials are encoded; the others' bytes
-// are copied from e. The result is exactly what encodeDocument returns for the
-// changed document.
+// are copied from e. The result decodes to the changed document, and is
+// exactly what encodeDocument returns for it when e's values are as
+// encodeDocument writes them (always, for a vault credmgr wrote).
 func (e *encodedEntries) Apply(changes map[string]*Credential) (*encodedEntries, error) {
 	keys := e.keys
 	for k, c := range changes {
@@ -495,7 +497,8 @@ func (e *encodedEntries) Apply(changes map[string]*Credential) (*encodedEntries,
 // is in the plain form credmgr writes (see decodePlainEntry; keys without
 // escapes, each once, and nothing but version and credentials at the top),
 // also the place of each entry in b, so that a later Apply copies the
-// entries it does not change from b. A plain document is decoded without
+// entries it does not change from b; that only when b is laid out as
+// encodeDocument lays it out around the values (see ifLaidOut). A plain document is decoded without
 // reflection, about ten times faster than decodeDocument; anything else is left to
 // decodeDocument, and its encodedEntries are nil. What parseDocument returns, or its error, is
 // what decodeDocument returns.
@@ -544,7 +547,22 @@ func parsePlain(b []byte) (*document, *encodedEntries, bool) {
 		}
 		e.keys, e.spans = keys, spans
 	}
-	return d, e, true
+	return d, e.ifLaidOut(), true
+}
+
+// ifLaidOut returns e if its document is laid out as encodeDocument lays it
+// out around the entries' values (indentation, key order, separators),
+// and nil otherwise: a vault written by hand or by another tool is then
+// encoded afresh by its first write, rather than kept in its own layout
+// with new entries in credmgr's.
+func (e *encodedEntries) ifLaidOut() *encodedEntries {
+	again, err := build(e.keys, len(e.plain), func(i int) ([]byte, error) {
+		return e.plain[e.spans[i].start:e.spans[i].end], nil
+	})
+	if err != nil || !bytes.Equal(again.plain, e.plain) {
+		return nil
+	}
+	return again
 }
 
 // build writes the document whose entries, in the order of keys, have the

@@ -373,13 +373,27 @@ func TestParse(t *testing.T) {
 		fmt.Fprintf(&rev, "%q:%s", k, v)
 	}
 	rev.WriteString("}}")
-	for name, b := range map[string][]byte{"encoded": enc, "compact": compact.Bytes(), "reversed": rev.Bytes()} {
-		got, e, err := parseDocument(b)
+	// A hand-edited value in credmgr's layout (a token pasted without the
+	// indentation) is kept as it is; other layouts are decoded, without
+	// places, so that the first write lays the vault out afresh.
+	edited := bytes.Replace(enc, []byte("\"account\": \"default\",\n      \"type\""), []byte("\"account\":\"default\", \"type\""), 1)
+	if bytes.Equal(edited, enc) {
+		t.Fatal("the edit did not apply")
+	}
+	for _, tc := range []struct {
+		name   string
+		b      []byte
+		places bool
+	}{{"encoded", enc, true}, {"edited value", edited, true}, {"compact", compact.Bytes(), false}, {"reversed", rev.Bytes(), false}} {
+		got, e, err := parseDocument(tc.b)
 		if err != nil || !reflect.DeepEqual(got, d) {
-			t.Fatalf("%s: parseDocument = %v", name, err)
+			t.Fatalf("%s: parseDocument = %v", tc.name, err)
+		}
+		if (e != nil) != tc.places {
+			t.Fatalf("%s: entries with places: %v, want %v", tc.name, e != nil, tc.places)
 		}
 		if e == nil {
-			t.Fatalf("%s: the plain document was left to decodeDocument", name)
+			continue
 		}
 		c := sampleCred("p005", "default", 99)
 		next, err := e.Apply(map[string]*Credential{"p005/default": &c, "p007/default": nil})
@@ -391,9 +405,9 @@ func TestParse(t *testing.T) {
 		delete(want.Credentials, "p007/default")
 		back, err := decodeDocument(next.Bytes())
 		if err != nil || !reflect.DeepEqual(back, want) {
-			t.Fatalf("%s: Apply over the parsed document: %v", name, err)
+			t.Fatalf("%s: Apply over the parsed document: %v", tc.name, err)
 		}
-		if name == "encoded" {
+		if tc.name == "encoded" {
 			wantEnc, _ := encodeDocument(want)
 			if !bytes.Equal(next.Bytes(), wantEnc) {
 				t.Fatalf("Apply over a document encodeDocument wrote differs from encodeDocument:\n%s", next.Bytes())

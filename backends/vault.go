@@ -138,7 +138,7 @@ type entry struct {
 	found bool
 }
 
-// New returns a store for the vault at path. Nothing is read or created
+// NewVault returns a store for the vault at path. Nothing is read or created
 // until the first operation.
 func NewVault(path string, g Guard, opts VaultOptions) *Vault {
 	if opts.LockTimeout <= 0 {

@@ -3,6 +3,7 @@ package backends
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -190,5 +191,39 @@ func TestWritesStayCanonical(t *testing.T) {
 		if !bytes.Equal(plain, want) {
 			t.Fatalf("step %d: the vault is not what Encode writes:\n%s\nwant:\n%s", i, plain, want)
 		}
+	}
+}
+
+// TestForeignLayoutLaidOutAfresh checks that a vault in another layout
+// (compacted, or written by another tool) is written back whole in
+// credmgr's by its first write, not kept with new entries in credmgr's.
+func TestForeignLayoutLaidOutAfresh(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "vault")
+	d := newDocument()
+	for _, a := range []string{"a", "b", "c"} {
+		c := vaultCred(a, "t-"+a)
+		d.Credentials[c.Ref().String()] = c
+	}
+	enc, err := encodeDocument(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, enc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append([]byte("SEALED:"), compact.Bytes()...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := vaultCred("b", "t-new")
+	if err := NewVault(path, &countingGuard{}, VaultOptions{}).Put(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	d.Credentials[c.Ref().String()] = c
+	want, _ := encodeDocument(d)
+	b, _ := os.ReadFile(path)
+	if got := bytes.TrimPrefix(b, []byte("SEALED:")); !bytes.Equal(got, want) {
+		t.Fatalf("after one write:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -61,7 +61,7 @@ type PassphraseFunc func(ctx context.Context, confirm bool) (string, error)
 // Identities must be set.
 type Options struct {
 	// Passphrase, if set, selects passphrase mode. It is called at most
-	// once per Store, and not at all when the vault's key is found in
+	// once per Guard, and not at all when the vault's key is found in
 	// Unlocked.
 	Passphrase PassphraseFunc
 	// Unlocked, if set, is where "credmgr unlock" keeps the key of a
@@ -231,7 +231,29 @@ func describeDecryptError(sealed []byte, err error) error {
 	if _, herr := age.ExtractHeader(bytes.NewReader(sealed)); herr != nil {
 		return errors.New("vault is not a valid age file (its header does not parse); it was left as it is")
 	}
-	return fmt.Errorf("vault is not a valid age file (%v); it was left as it is", err)
+	if safeAgeError(err) {
+		return fmt.Errorf("vault is not a valid age file (%v); it was left as it is", err)
+	}
+	// Some of age's errors about a stanza quote its arguments ("scrypt
+	// work factor encoding invalid: %q"), which a damaged file can fill
+	// with anything.
+	return errors.New("vault is not a valid age file (a stanza in its header does not open: damaged, or not written by credmgr); it was left as it is")
+}
+
+// safeAgeError reports whether err, an error of age.Decrypt for a file
+// whose header parses, is one whose text holds nothing of the file: one of
+// age's fixed messages, or an error of credmgr's own age plugin (whose
+// messages are credmgr's) or of starting it.
+func safeAgeError(err error) bool {
+	msg := err.Error()
+	switch msg {
+	case "bad header MAC", "an scrypt recipient must be the only one",
+		"invalid scrypt recipient block", "invalid X25519 recipient block",
+		"invalid scrypt recipient block: incorrect file key size",
+		"invalid X25519 recipient block: incorrect file key size":
+		return true
+	}
+	return strings.HasPrefix(msg, "credmgr plugin: ") || strings.HasPrefix(msg, "couldn't start plugin: ")
 }
 
 // shownStanzaType returns t if it looks like a stanza type (1 to 32

@@ -399,3 +399,40 @@ func TestWrongKeyHidesStanzaTypes(t *testing.T) {
 		t.Fatalf("Open = %v; want ErrWrongKey naming no stanza type", err)
 	}
 }
+
+// TestDamagedStanzaHidden checks that age's errors that quote a header
+// argument are not passed on: a passphrase vault whose scrypt work factor
+// holds a canary.
+func TestDamagedStanzaHidden(t *testing.T) {
+	sealed, err := agefile.Seal([]byte("{}"), mustScrypt(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "-> scrypt SALT N" with the work factor replaced by the canary.
+	lines := strings.SplitN(string(sealed), "\n", 3)
+	f := strings.Fields(lines[1])
+	if len(f) != 4 || f[1] != "scrypt" {
+		t.Fatalf("unexpected stanza %q", lines[1])
+	}
+	f[3] = "sk-canary-0123456789"
+	lines[1] = strings.Join(f, " ")
+	damaged := []byte(strings.Join(lines, "\n"))
+	id, err := age.NewScryptIdentity("passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = agefile.Open(damaged, id)
+	if err == nil || strings.Contains(err.Error(), "canary") || !strings.Contains(err.Error(), "does not open") {
+		t.Fatalf("Open = %v; want an error that quotes nothing of the header", err)
+	}
+}
+
+func mustScrypt(t *testing.T) *age.ScryptRecipient {
+	t.Helper()
+	r, err := age.NewScryptRecipient("passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetWorkFactor(10)
+	return r
+}
