@@ -31,6 +31,28 @@ func newUpstream(t testing.TB) *fakeupstream.Server {
 	return u
 }
 
+// toUpstream is transport with up as ref's upstream, over the provider
+// settings given.
+func toUpstream(store backends.Store, ref backends.Ref, settings map[string]string, up *fakeupstream.Server) *flows.ProviderTransport {
+	settings["upstream"] = up.URL
+	return transport(store, ref, flows.Config{Settings: settings})
+}
+
+// revokedAccess stores an openai login whose access token ("revoked-at")
+// a new upstream rejects while its refresh token is good at a new fake
+// provider, and returns them with the transport to the upstream.
+func revokedAccess(t *testing.T) (*fake.Server, *fakeupstream.Server, *backends.Vault, *flows.ProviderTransport) {
+	t.Helper()
+	provider := newFake(t)
+	up := newUpstream(t)
+	store, _ := newStore(t)
+	if err := store.Put(context.Background(), oauthCred("revoked-at", provider.IssueRefreshToken(), time.Now().Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	up.Reject("revoked-at")
+	return provider, up, store, toUpstream(store, defaultRef, provider.Settings(), up)
+}
+
 // post sends a small JSON POST through rt and returns the status and body.
 func post(t testing.TB, rt http.RoundTripper, path string, hdr map[string]string) (int, string, error) {
 	t.Helper()
@@ -278,9 +300,7 @@ func TestTransportConcurrentRefresh(t *testing.T) {
 	up := newUpstream(t)
 	store, _ := newStore(t)
 	store.Put(ctx, oauthCred("expired-at", provider.IssueRefreshToken(), time.Now().Add(-time.Hour)))
-	settings := provider.Settings()
-	settings["upstream"] = up.URL
-	rt := transport(store, defaultRef, flows.Config{Settings: settings})
+	rt := toUpstream(store, defaultRef, provider.Settings(), up)
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	for range 32 {
@@ -321,14 +341,7 @@ func TestTransportConcurrentRefresh(t *testing.T) {
 func TestTransportRetryOn401(t *testing.T) {
 	ctx := context.Background()
 	for _, n := range []int{1, 16} {
-		provider := newFake(t)
-		up := newUpstream(t)
-		store, _ := newStore(t)
-		store.Put(ctx, oauthCred("revoked-at", provider.IssueRefreshToken(), time.Now().Add(time.Hour)))
-		up.Reject("revoked-at")
-		settings := provider.Settings()
-		settings["upstream"] = up.URL
-		rt := transport(store, defaultRef, flows.Config{Settings: settings})
+		provider, up, store, rt := revokedAccess(t)
 		var wg sync.WaitGroup
 		codes := make(chan int, n)
 		for range n {
@@ -382,15 +395,7 @@ func TestTransportRetryOn401(t *testing.T) {
 // TestTransport401Twice: a 401 to the refreshed token too is returned as
 // it is, after one refresh and one retry.
 func TestTransport401Twice(t *testing.T) {
-	ctx := context.Background()
-	provider := newFake(t)
-	up := newUpstream(t)
-	store, _ := newStore(t)
-	store.Put(ctx, oauthCred("revoked-at", provider.IssueRefreshToken(), time.Now().Add(time.Hour)))
-	up.Reject("revoked-at")
-	settings := provider.Settings()
-	settings["upstream"] = up.URL
-	rt := transport(store, defaultRef, flows.Config{Settings: settings})
+	provider, up, _, rt := revokedAccess(t)
 	// The upstream rejects every token, the refreshed one too.
 	rt.Base = rejectAll{up}
 	code, body, err := post(t, rt, "/responses", nil)
@@ -416,15 +421,7 @@ func (r rejectAll) RoundTrip(req *http.Request) (*http.Response, error) {
 // TestTransportNoRetryLargeBody: a body over MaxRetryBody is sent once;
 // the 401 is returned and nothing is refreshed.
 func TestTransportNoRetryLargeBody(t *testing.T) {
-	ctx := context.Background()
-	provider := newFake(t)
-	up := newUpstream(t)
-	store, _ := newStore(t)
-	store.Put(ctx, oauthCred("revoked-at", provider.IssueRefreshToken(), time.Now().Add(time.Hour)))
-	up.Reject("revoked-at")
-	settings := provider.Settings()
-	settings["upstream"] = up.URL
-	rt := transport(store, defaultRef, flows.Config{Settings: settings})
+	provider, up, _, rt := revokedAccess(t)
 	for _, known := range []bool{true, false} {
 		big := bytes.Repeat([]byte("a"), flows.MaxRetryBody+1)
 		req, _ := http.NewRequest("POST", "http://x/responses", io.NopCloser(bytes.NewReader(big)))
@@ -483,9 +480,7 @@ func TestTransportCredentialErrors(t *testing.T) {
 			}
 			store.Put(ctx, oauthCred("canary-access-token", rtok, time.Now().Add(-time.Hour)))
 			before := readFile(t, path)
-			settings := provider.Settings()
-			settings["upstream"] = up.URL
-			rt := transport(store, defaultRef, flows.Config{Settings: settings})
+			rt := toUpstream(store, defaultRef, provider.Settings(), up)
 			_, _, err := post(t, rt, "/x", nil)
 			var ce *flows.CredentialError
 			if !errors.As(err, &ce) {
@@ -510,9 +505,7 @@ func TestTransportCredentialErrors(t *testing.T) {
 		store.Put(ctx, oauthCred("canary-access-token", "rt-unknown", time.Now().Add(time.Hour)))
 		up.Reject("canary-access-token")
 		before := readFile(t, path)
-		settings := provider.Settings()
-		settings["upstream"] = up.URL
-		rt := transport(store, defaultRef, flows.Config{Settings: settings})
+		rt := toUpstream(store, defaultRef, provider.Settings(), up)
 		_, _, err := post(t, rt, "/x", nil)
 		if !errors.Is(err, flows.ErrReloginRequired) {
 			t.Fatalf("err = %v, want ErrReloginRequired", err)
@@ -564,9 +557,7 @@ func TestTransportAnthropicRefresh(t *testing.T) {
 	ref := backends.Ref{Provider: "anthropic", Account: "default"}
 	store.Put(ctx, backends.Credential{Provider: "anthropic", Account: "default", Type: backends.TypeOAuth,
 		AccessToken: "sk-ant-oat01-old", RefreshToken: provider.IssueRefreshToken(), Expiry: time.Now().Add(-time.Minute)})
-	settings := provider.Settings()
-	settings["upstream"] = up.URL
-	rt := transport(store, ref, flows.Config{Settings: settings})
+	rt := toUpstream(store, ref, provider.Settings(), up)
 	if code, _, err := post(t, rt, "/v1/messages", nil); err != nil || code != 200 {
 		t.Fatalf("%d %v", code, err)
 	}
