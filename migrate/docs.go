@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/credmgr/credmgr/internal/docpath"
 	"github.com/credmgr/credmgr/internal/jsonedit"
 	"github.com/credmgr/credmgr/internal/tomledit"
 )
@@ -68,19 +69,6 @@ func parseDoc(format string, data []byte) (doc, error) {
 	return nil, fmt.Errorf("unknown format %q", format)
 }
 
-func getPath(v any, path []string) (any, bool) {
-	for _, k := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
-}
-
 func sortedKeys(v any) []string {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -99,9 +87,9 @@ type jsonDoc struct {
 	v any
 }
 
-func (j *jsonDoc) get(path []string) (any, bool) { return getPath(j.v, path) }
+func (j *jsonDoc) get(path []string) (any, bool) { return docpath.Get(j.v, path) }
 func (j *jsonDoc) keys(path []string) []string {
-	v, _ := getPath(j.v, path)
+	v, _ := docpath.Get(j.v, path)
 	return sortedKeys(v)
 }
 func (j *jsonDoc) set(v any, path []string) ([]byte, error) { return j.d.Set(v, path...) }

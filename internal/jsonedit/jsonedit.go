@@ -25,6 +25,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/credmgr/credmgr/internal/docpath"
 	"github.com/credmgr/credmgr/internal/splice"
 )
 
@@ -837,14 +838,14 @@ func (d *Doc) verify(out []byte, path []string, v any, set bool) error {
 		if err != nil {
 			return err
 		}
-		got, ok := getPath(after, path)
+		got, ok := docpath.Get(after, path)
 		if !ok || !reflect.DeepEqual(got, want) {
 			return errors.New("internal error: the edited document does not hold the new value; nothing was written")
 		}
-	} else if _, ok := getPath(after, path); ok {
+	} else if _, ok := docpath.Get(after, path); ok {
 		return errors.New("internal error: the member is still there after removing it; nothing was written")
 	}
-	before, after = deletePath(before, cut), deletePath(after, cut)
+	before, after = docpath.Without(before, cut), docpath.Without(after, cut)
 	if !reflect.DeepEqual(before, after) {
 		return errors.New("internal error: the edit changed more than it should; nothing was written")
 	}
@@ -862,41 +863,6 @@ func normalize(v any) (any, error) {
 	var out any
 	err = dec.Decode(&out)
 	return out, err
-}
-
-func getPath(v any, path []string) (any, bool) {
-	for _, k := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-// deletePath returns v without path (copying the maps it changes).
-func deletePath(v any, path []string) any {
-	m, ok := v.(map[string]any)
-	if !ok || len(path) == 0 {
-		return v
-	}
-	c, ok := m[path[0]]
-	if !ok {
-		return v
-	}
-	n := make(map[string]any, len(m))
-	for k, x := range m {
-		n[k] = x
-	}
-	if len(path) == 1 {
-		delete(n, path[0])
-	} else {
-		n[path[0]] = deletePath(c, path[1:])
-	}
-	return n
 }
 
 // node returns the value at path (the root for an empty path), or nil.

@@ -32,6 +32,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/credmgr/credmgr/internal/docpath"
 	"github.com/credmgr/credmgr/internal/splice"
 )
 
@@ -105,7 +106,7 @@ func Parse(src []byte) (*Doc, error) {
 func (d *Doc) Value() map[string]any { return d.value }
 
 // Get returns the decoded value at path.
-func (d *Doc) Get(path ...string) (any, bool) { return getPath(d.value, path) }
+func (d *Doc) Get(path ...string) (any, bool) { return docpath.Get(d.value, path) }
 
 // String returns the string at path.
 func (d *Doc) String(path ...string) (string, bool) {
@@ -865,18 +866,18 @@ func (d *Doc) verify(out []byte, path []string, want any, set bool) error {
 			break
 		}
 	}
-	got, ok := getPath(after, path)
+	got, ok := docpath.Get(after, path)
 	if set && (!ok || !same(got, want)) {
 		return errors.New("internal error: the edited document does not hold the new value; nothing was written")
 	}
 	if !set && ok {
 		return errors.New("internal error: the key is still there after removing it; nothing was written")
 	}
-	before := deletePath(d.value, cut)
+	before := docpath.Without(d.value, cut).(map[string]any)
 	if after == nil {
 		after = map[string]any{}
 	}
-	if !same(dropEmpty(before, cut), dropEmpty(deletePath(after, cut), cut)) {
+	if !same(dropEmpty(before, cut), dropEmpty(docpath.Without(after, cut).(map[string]any), cut)) {
 		return errors.New("internal error: the edit changed more than it should; nothing was written")
 	}
 	return nil
@@ -947,39 +948,6 @@ func same(a, b any) bool {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
-}
-
-func getPath(v any, path []string) (any, bool) {
-	for _, k := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-func deletePath(v map[string]any, path []string) map[string]any {
-	if len(path) == 0 {
-		return v
-	}
-	c, ok := v[path[0]]
-	if !ok {
-		return v
-	}
-	n := make(map[string]any, len(v))
-	for k, x := range v {
-		n[k] = x
-	}
-	if len(path) == 1 {
-		delete(n, path[0])
-	} else if m, ok := c.(map[string]any); ok {
-		n[path[0]] = deletePath(m, path[1:])
-	}
-	return n
 }
 
 // Bytes returns the document's source.

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/credmgr/credmgr/internal/docpath"
 )
 
 var authCmd = Table{{"command", "credmgr"}, {"args", []string{"token", "openai"}}}
@@ -194,7 +196,7 @@ func FuzzScan(f *testing.F) {
 			if _, err := toml.Decode("x = "+string(src[e.valStart:e.valEnd]), &one); err != nil {
 				t.Fatalf("value of %v in %q is %q: %v", e.path, src, src[e.valStart:e.valEnd], err)
 			}
-			got, _ := getPath(v, e.path)
+			got, _ := docpath.Get(v, e.path)
 			if !same(one["x"], got) {
 				t.Fatalf("value of %v in %q: scanned %q, document holds %v", e.path, src, src[e.valStart:e.valEnd], got)
 			}
