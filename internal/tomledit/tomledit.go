@@ -131,6 +131,31 @@ func (s *scanner) peek(str string) bool { return bytes.HasPrefix(s.src[s.pos:], 
 
 func (s *scanner) eof() bool { return s.pos >= len(s.src) }
 
+// list reads an array or inline table from its opening bracket to its
+// closing one, close: items, each read by item, separated by commas (what
+// names the list in errors).
+func (s *scanner) list(close, what string, item func() error) error {
+	s.pos++
+	for {
+		s.space()
+		if s.peek(close) {
+			s.pos++
+			return nil
+		}
+		if err := item(); err != nil {
+			return err
+		}
+		s.space()
+		switch {
+		case s.peek(","):
+			s.pos++
+		case s.peek(close):
+		default:
+			return s.errf("expected , or %s in %s", close, what)
+		}
+	}
+}
+
 // blanks skips spaces and tabs.
 func (s *scanner) blanks() {
 	for !s.eof() && (s.src[s.pos] == ' ' || s.src[s.pos] == '\t') {
@@ -405,33 +430,9 @@ func (s *scanner) value(depth int) error {
 	case s.peek(`'`):
 		return s.literalString()
 	case s.peek("["):
-		s.pos++
-		for {
-			s.space()
-			if s.peek("]") {
-				s.pos++
-				return nil
-			}
-			if err := s.value(depth + 1); err != nil {
-				return err
-			}
-			s.space()
-			switch {
-			case s.peek(","):
-				s.pos++
-			case s.peek("]"):
-			default:
-				return s.errf("expected , or ] in an array")
-			}
-		}
+		return s.list("]", "an array", func() error { return s.value(depth + 1) })
 	case s.peek("{"):
-		s.pos++
-		for {
-			s.space()
-			if s.peek("}") {
-				s.pos++
-				return nil
-			}
+		return s.list("}", "an inline table", func() error {
 			if _, err := s.key(); err != nil {
 				return err
 			}
@@ -441,18 +442,8 @@ func (s *scanner) value(depth int) error {
 			}
 			s.pos++
 			s.blanks()
-			if err := s.value(depth + 1); err != nil {
-				return err
-			}
-			s.space()
-			switch {
-			case s.peek(","):
-				s.pos++
-			case s.peek("}"):
-			default:
-				return s.errf("expected , or } in an inline table")
-			}
-		}
+			return s.value(depth + 1)
+		})
 	}
 	start := s.pos
 	if dateTimeSpace(s.src[s.pos:]) {

@@ -220,3 +220,20 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// TestScanListErrors checks what the scanner (which reads only what
+// BurntSushi/toml accepted) says about a malformed array or inline table.
+func TestScanListErrors(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"a = [1 2]\n", "line 1: expected , or ] in an array"},
+		{"a = {x = 1 y = 2}\n", "line 1: expected , or } in an inline table"},
+	} {
+		_, err := scan([]byte(tc.src))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("scan(%q) = %v, want %q", tc.src, err, tc.want)
+		}
+	}
+	if _, err := scan([]byte("a = [1, [2, 3], {x = 1}]\nb = {y = [1], z = {w = 2}}\n")); err != nil {
+		t.Errorf("nested arrays and tables: %v", err)
+	}
+}
