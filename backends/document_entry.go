@@ -94,25 +94,12 @@ func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 // trailing data, a version this package reads) or fn returned false.
 func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int, ok bool) {
 	s := scanner{b: b}
-	if !s.consume('{') {
-		return 0, false
-	}
 	haveVersion, haveCreds := false, false
-	for first := true; ; first = false {
-		if s.consume('}') {
-			break
-		}
-		if !first && !s.consume(',') {
-			return 0, false
-		}
-		name, ok := s.plainString()
-		if !ok || !s.consume(':') {
-			return 0, false
-		}
+	ok = s.members(s.plainString, func(name string) bool {
 		switch name {
 		case "version":
 			if haveVersion {
-				return 0, false
+				return false
 			}
 			haveVersion = true
 			s.space()
@@ -122,37 +109,25 @@ func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int,
 			}
 			n, err := strconv.Atoi(string(b[start:s.i]))
 			if err != nil || s.i-start > 1 && b[start] == '0' {
-				return 0, false
+				return false
 			}
 			version = n
+			return true
 		case "credentials":
-			if haveCreds || !s.consume('{') {
-				return 0, false
+			if haveCreds {
+				return false
 			}
 			haveCreds = true
-			for firstEntry := true; ; firstEntry = false {
-				if s.consume('}') {
-					break
-				}
-				if !firstEntry && !s.consume(',') {
-					return 0, false
-				}
-				k, ok := s.plainString()
-				if !ok || !s.consume(':') {
-					return 0, false
-				}
+			return s.members(s.plainString, func(k string) bool {
 				s.space()
 				start := s.i
-				if !s.skipValue() || !fn(k, start, s.i) {
-					return 0, false
-				}
-			}
-		default:
-			return 0, false
+				return s.skipValue() && fn(k, start, s.i)
+			})
 		}
-	}
+		return false
+	})
 	s.space()
-	if s.i != len(b) || !haveVersion || !haveCreds || version < 1 || version > documentVersion {
+	if !ok || s.i != len(b) || !haveVersion || !haveCreds || version < 1 || version > documentVersion {
 		return 0, false
 	}
 	return version, true
@@ -183,6 +158,26 @@ func (s *scanner) consume(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// members reads an object: '{', then each member's name, read by name,
+// and ':', with member reading its value, separated by commas, then '}'.
+// It reports whether the object was read whole and member accepted every
+// value.
+func (s *scanner) members(name func() (string, bool), member func(name string) bool) bool {
+	if !s.consume('{') {
+		return false
+	}
+	for first := true; !s.consume('}'); first = false {
+		if !first && !s.consume(',') {
+			return false
+		}
+		n, ok := name()
+		if !ok || !s.consume(':') || !member(n) {
+			return false
+		}
+	}
+	return true
 }
 
 // plainString reads a string without escapes or control characters (the
@@ -298,25 +293,11 @@ func (s *scanner) skipString() bool {
 // unknown or repeated key) it returns false and decodeDocument reads the entry.
 // What it returns is what decodeDocument returns for the same entry; the caller
 // still checks the key and Validate.
-func decodePlainEntry(raw []byte) (c Credential, ok bool) {
+func decodePlainEntry(raw []byte) (Credential, bool) {
+	var c Credential
 	s := scanner{b: raw}
-	if !s.consume('{') {
-		return c, false
-	}
 	var seen uint32
-	first := true
-	for {
-		if s.consume('}') {
-			break
-		}
-		if !first && !s.consume(',') {
-			return c, false
-		}
-		first = false
-		name, ok := s.plainString()
-		if !ok || !s.consume(':') {
-			return c, false
-		}
+	ok := s.members(s.plainString, func(name string) bool {
 		bit := uint32(0)
 		var str *string
 		var tm *time.Time
@@ -329,7 +310,7 @@ func decodePlainEntry(raw []byte) (c Credential, ok bool) {
 			bit = 1 << 2
 			v, ok := s.asciiString()
 			if !ok {
-				return c, false
+				return false
 			}
 			c.Type = Type(v)
 		case "access_token":
@@ -345,16 +326,16 @@ func decodePlainEntry(raw []byte) (c Credential, ok bool) {
 		case "scopes":
 			bit = 1 << 8
 			if !s.consume('[') {
-				return c, false
+				return false
 			}
 			c.Scopes = []string{}
 			for i := 0; !s.consume(']'); i++ {
 				if i > 0 && !s.consume(',') {
-					return c, false
+					return false
 				}
 				v, ok := s.asciiString()
 				if !ok {
-					return c, false
+					return false
 				}
 				c.Scopes = append(c.Scopes, v)
 			}
@@ -362,23 +343,16 @@ func decodePlainEntry(raw []byte) (c Credential, ok bool) {
 			bit, str = 1<<9, &c.AccountID
 		case "extra":
 			bit = 1 << 10
-			if !s.consume('{') {
-				return c, false
-			}
 			c.Extra = map[string]string{}
-			for i := 0; !s.consume('}'); i++ {
-				if i > 0 && !s.consume(',') {
-					return c, false
-				}
-				k, ok := s.asciiString()
-				if !ok || !s.consume(':') {
-					return c, false
-				}
+			if !s.members(s.asciiString, func(k string) bool {
 				v, ok := s.asciiString()
 				if _, dup := c.Extra[k]; !ok || dup {
-					return c, false
+					return false
 				}
 				c.Extra[k] = v
+				return true
+			}) {
+				return false
 			}
 		case "source":
 			bit, str = 1<<11, &c.Source
@@ -387,32 +361,33 @@ func decodePlainEntry(raw []byte) (c Credential, ok bool) {
 		case "issued_at":
 			bit, tm = 1<<13, &c.IssuedAt
 		default:
-			return c, false
+			return false
 		}
 		if seen&bit != 0 {
-			return c, false
+			return false
 		}
 		seen |= bit
 		switch {
 		case str != nil:
 			v, ok := s.asciiString()
 			if !ok {
-				return c, false
+				return false
 			}
 			*str = v
 		case tm != nil:
 			s.space()
 			start := s.i
 			if _, ok := s.asciiString(); !ok {
-				return c, false
+				return false
 			}
 			if err := tm.UnmarshalJSON(raw[start:s.i]); err != nil || tm.IsZero() {
-				return c, false
+				return false
 			}
 		}
-	}
+		return true
+	})
 	s.space()
-	return c, s.i == len(raw)
+	return c, ok && s.i == len(raw)
 }
 
 // encodedEntries is an encoded document (what encodeDocument returns, or a
