@@ -329,14 +329,21 @@ func (sn *snapshot) lookupLocked(key string) (Credential, bool) {
 		c, ok := sn.doc.Credentials[key]
 		return c, ok
 	}
-	if c, ok := sn.over[key]; ok {
-		if c == nil {
-			return Credential{}, false
-		}
-		return *c, true
+	if c, ok, said := changed(sn.over, key); said {
+		return c, ok
 	}
 	c, ok := sn.base[key]
 	return c, ok
+}
+
+// changed returns what the changes in over say of key: the credential and
+// whether there is one, and whether over says anything (nil: deleted).
+func changed(over map[string]*Credential, key string) (c Credential, ok, said bool) {
+	p, said := over[key]
+	if p == nil {
+		return Credential{}, false, said
+	}
+	return *p, true, true
 }
 
 // get returns the credential stored under key, decoding only that entry
@@ -360,13 +367,6 @@ func (sn *snapshot) get(key string) (Credential, bool, error) {
 	}
 	sn.entries[key] = entry{c: c, found: found}
 	return c, found, nil
-}
-
-// encodings returns the encodings of sn's entries, if known.
-func (sn *snapshot) encodings() *encodedEntries {
-	sn.mu.Lock()
-	defer sn.mu.Unlock()
-	return sn.enc
 }
 
 // cached returns the last snapshot this process read or wrote.
@@ -525,11 +525,7 @@ func (s *Vault) decode(ctx context.Context, sealed []byte) (*document, error) {
 // replaced in the map, never changed in place (Tx clones what it stores
 // and returns), so a shallow copy keeps the cached document intact.
 func copyDoc(d *document) *document {
-	c := &document{Version: d.Version, Credentials: maps.Clone(d.Credentials)}
-	if c.Credentials == nil {
-		c.Credentials = map[string]Credential{}
-	}
-	return c
+	return &document{Version: d.Version, Credentials: applied(d.Credentials)}
 }
 
 // save encodes, seals and atomically writes base's document with the
@@ -690,11 +686,8 @@ type Tx struct {
 
 // get returns the credential under key as the transaction sees it.
 func (tx *Tx) get(key string) (Credential, bool) {
-	if c, ok := tx.over[key]; ok {
-		if c == nil {
-			return Credential{}, false
-		}
-		return *c, true
+	if c, ok, said := changed(tx.over, key); said {
+		return c, ok
 	}
 	return tx.base.lookup(key)
 }
