@@ -137,22 +137,34 @@ func CheckDir(dir string) error {
 // opened without following a symlink swapped in after the check where the
 // platform allows it.
 func ReadPrivate(path string) ([]byte, error) {
-	if _, err := CheckPrivate(path); err != nil {
-		return nil, err
-	}
-	f, err := openNoFollow(path)
+	f, size, err := openPrivate(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	return readAll(f, size)
+}
+
+// openPrivate opens path for reading after CheckPrivate accepted it
+// (without following a symlink swapped in since, where the platform
+// allows), refuses anything but a regular file, and returns its size.
+func openPrivate(path string) (*os.File, int64, error) {
+	if _, err := CheckPrivate(path); err != nil {
+		return nil, 0, err
+	}
+	f, err := openNoFollow(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInsecure, path)
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%w: %s is not a regular file", ErrInsecure, path)
 	}
-	return readAll(f, fi.Size())
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
 }
 
 // ReadPrivateUnless is ReadPrivate for a caller that holds an earlier
@@ -165,23 +177,13 @@ func ReadPrivateUnless(path string, known []byte) (b []byte, same bool, err erro
 		b, err = ReadPrivate(path)
 		return b, false, err
 	}
-	if _, err := CheckPrivate(path); err != nil {
-		return nil, false, err
-	}
-	f, err := openNoFollow(path)
+	f, size, err := openPrivate(path)
 	if err != nil {
 		return nil, false, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, false, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, false, fmt.Errorf("%w: %s is not a regular file", ErrInsecure, path)
-	}
-	if fi.Size() != int64(len(known)) {
-		b, err = readAll(f, fi.Size())
+	if size != int64(len(known)) {
+		b, err = readAll(f, size)
 		return b, false, err
 	}
 	var chunk [32 << 10]byte
@@ -190,8 +192,8 @@ func ReadPrivateUnless(path string, known []byte) (b []byte, same bool, err erro
 		n, err := f.Read(chunk[:])
 		if n > 0 && (off+n > len(known) || !bytes.Equal(chunk[:n], known[off:off+n])) {
 			// Changed: keep what was read and read the rest.
-			prefix := append(append(make([]byte, 0, fi.Size()+int64(n)+1), known[:off]...), chunk[:n]...)
-			rest, err := readAll(f, fi.Size()-int64(off+n))
+			prefix := append(append(make([]byte, 0, size+int64(n)+1), known[:off]...), chunk[:n]...)
+			rest, err := readAll(f, size-int64(off+n))
 			if err != nil {
 				return nil, false, err
 			}
