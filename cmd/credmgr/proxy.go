@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/credmgr/credmgr/backends"
 	"github.com/credmgr/credmgr/internal/proxy"
 )
 
@@ -66,13 +67,9 @@ func (a *app) proxyRun(ctx context.Context, listen string) error {
 	if addr == "" {
 		addr = proxy.DefaultListen
 	}
-	op, err := a.store(ctx)
+	op, keys, err := a.storedProxyKeys(ctx)
 	if err != nil {
 		return err
-	}
-	keys, err := proxy.ListKeys(ctx, op.Store)
-	if err != nil {
-		return a.storeError(err)
 	}
 	ln, err := proxy.Listen(addr)
 	if errors.Is(err, proxy.ErrNotLoopback) {
@@ -204,16 +201,25 @@ func (a *app) proxyKeyAddRun(ctx context.Context, opts proxyKeyAddOptions) error
 	return nil
 }
 
-// proxyKeyListRun lists the proxy keys, as a table or as JSON, with
-// lifetimes counted from now.
-func (a *app) proxyKeyListRun(ctx context.Context, asJSON bool, now time.Time) error {
+// storedProxyKeys opens the store and lists its proxy keys.
+func (a *app) storedProxyKeys(ctx context.Context) (*backends.Opened, []proxy.KeyInfo, error) {
 	op, err := a.store(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	keys, err := proxy.ListKeys(ctx, op.Store)
 	if err != nil {
-		return a.storeError(err)
+		return nil, nil, a.storeError(err)
+	}
+	return op, keys, nil
+}
+
+// proxyKeyListRun lists the proxy keys, as a table or as JSON, with
+// lifetimes counted from now.
+func (a *app) proxyKeyListRun(ctx context.Context, asJSON bool, now time.Time) error {
+	_, keys, err := a.storedProxyKeys(ctx)
+	if err != nil {
+		return err
 	}
 	if asJSON {
 		if keys == nil {
