@@ -28,9 +28,13 @@ import (
 //	                           (/proc/self/environ), one VAR=VALUE a line
 //	agent exit N               exit with status N
 //	agent kill SIG             kill itself with signal SIG (KILL, TERM, …)
-//	agent waitsig FILE         write credmgr's pid (its parent's) to FILE,
-//	                           then wait for SIGINT, SIGTERM or SIGHUP and
-//	                           print which one came
+//	agent waitsig FILE [BASEVAR KEYVAR PATH]
+//	                           write credmgr's pid (its parent's) to FILE,
+//	                           then wait for SIGINT, SIGTERM, SIGHUP or
+//	                           SIGQUIT and print which one came; with
+//	                           BASEVAR…, write $BASEVAR to FILE.url and
+//	                           then make the call below
+//	agent callurl FILE PATH    POST {} to the URL in FILE+PATH, no key
 //	agent call BASEVAR KEYVAR PATH
 //	                           POST {} to $BASEVAR+PATH with the key in
 //	                           $KEYVAR (as Authorization: Bearer); print the
@@ -68,6 +72,11 @@ func agentMain() {
 	case "waitsig":
 		c := make(chan os.Signal, 4)
 		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+		if len(args) == 5 {
+			if err := os.WriteFile(args[1]+".url", []byte(os.Getenv(args[2])), 0o600); err != nil {
+				os.Exit(3)
+			}
+		}
 		if err := os.WriteFile(args[1]+".tmp", []byte(strconv.Itoa(os.Getppid())), 0o600); err != nil {
 			os.Exit(3)
 		}
@@ -79,6 +88,12 @@ func agentMain() {
 			fmt.Println("agent: no signal")
 			os.Exit(4)
 		}
+		if len(args) == 5 {
+			agentCall(&http.Client{}, os.Getenv(args[2]), os.Getenv(args[3]), args[4])
+		}
+	case "callurl":
+		url, _ := os.ReadFile(args[1])
+		agentCall(&http.Client{}, string(url), "", args[2])
 	case "call":
 		agentCall(&http.Client{}, os.Getenv(args[1]), os.Getenv(args[2]), args[3])
 	case "gcall":

@@ -71,8 +71,10 @@ stay fresh however long it runs, and no real token enters its environment:
   always          CREDMGR_PROXY_URL (the proxy's http://127.0.0.1:PORT)
 
 COMMAND's stdin, stdout and stderr are credmgr's, SIGINT, SIGTERM, SIGHUP
-and SIGQUIT are passed on to it, and its exit status is credmgr's (128+N when a signal N
-killed it; 127 when COMMAND is not found). A login that has expired and
+and SIGQUIT sent to credmgr are passed on to it, and its exit status is
+credmgr's (128+N when a signal N killed it; 127 when COMMAND is not found).
+In the foreground of a terminal, COMMAND runs as a job of its own, so that
+Ctrl-C, Ctrl-\ and Ctrl-Z reach it once, and Ctrl-Z stops both. A login that has expired and
 cannot be refreshed stops credmgr before COMMAND starts (exit 3).`,
 		Example: `  credmgr exec anthropic -- claude -p "hello"
   credmgr exec --proxy openai -- codex exec "fix the tests"
@@ -458,9 +460,17 @@ func childEnv(environ []string, p *execPlan, vars []envVar) ([]string, error) {
 	return env, nil
 }
 
+// childExit is how exec's child ended: with status code, or killed by
+// signal (when it is not 0).
+type childExit struct {
+	code   int
+	signal syscall.Signal
+}
+
 // runChild runs the program at path as name with env, on a's streams,
 // passing on the signals credmgr gets, and returns its exit status (128+n
-// when signal n killed it).
+// when signal n killed it). In the foreground of a terminal the child
+// runs as a job of its own (see job).
 func (a *app) runChild(path, name string, args, env []string) error {
 	child := exec.Command(path, args...)
 	child.Args[0] = name
@@ -469,7 +479,14 @@ func (a *app) runChild(path, name string, args, env []string) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
+	j := foregroundJob()
+	if j != nil {
+		j.prepare(child)
+	}
 	if err := child.Start(); err != nil {
+		if j != nil {
+			j.close()
+		}
 		return withHint(126, fmt.Errorf("cannot run %s: %w", name, err), "check that it is an executable program")
 	}
 	waited := make(chan struct{})
@@ -485,18 +502,40 @@ func (a *app) runChild(path, name string, args, env []string) error {
 			}
 		}
 	}()
-	err := child.Wait()
+	var (
+		end childExit
+		err error
+	)
+	if j != nil {
+		end, err = j.wait(child)
+	} else {
+		end, err = exitOf(child.Wait())
+	}
 	close(waited)
+	if err != nil {
+		return fmt.Errorf("running %s: %w", name, err)
+	}
+	if end.signal != 0 {
+		fmt.Fprintf(a.stderr, "credmgr: %s was killed by signal %d (%s)\n", name, int(end.signal), end.signal)
+		return &exitStatus{code: 128 + int(end.signal)}
+	}
+	if end.code != 0 {
+		return &exitStatus{code: end.code}
+	}
+	return nil
+}
+
+// exitOf returns how a child ended from what exec.Cmd.Wait returned.
+func exitOf(err error) (childExit, error) {
 	if err == nil {
-		return nil
+		return childExit{}, nil
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
-		return fmt.Errorf("running %s: %w", name, err)
+		return childExit{}, err
 	}
 	if sig, ok := killedBy(ee); ok {
-		fmt.Fprintf(a.stderr, "credmgr: %s was killed by signal %d (%s)\n", name, int(sig), sig)
-		return &exitStatus{code: 128 + int(sig)}
+		return childExit{signal: sig}, nil
 	}
-	return &exitStatus{code: ee.ExitCode()}
+	return childExit{code: ee.ExitCode()}, nil
 }

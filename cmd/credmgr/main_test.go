@@ -102,11 +102,6 @@ func TestScripts(t *testing.T) {
 				return testenv.KernelKeyring(), nil
 			case "root":
 				return os.Geteuid() == 0, nil
-			case "fgtty":
-				// A terminal whose foreground process group is this
-				// test's: "credmgr exec" then leaves SIGINT to the
-				// terminal (see signalReachedChild).
-				return signalReachedChild(os.Interrupt), nil
 			}
 			return false, nil
 		},

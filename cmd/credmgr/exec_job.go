@@ -1,0 +1,155 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// A job is the terminal that credmgr exec hands to its child, as a shell
+// runs a job: when credmgr's process group is the foreground process group
+// of its controlling terminal, the child runs in a process group of its
+// own, made the foreground one. The keys that send signals (Ctrl-C,
+// Ctrl-\, Ctrl-Z) then reach the child alone, once, and every signal
+// credmgr catches was sent to credmgr itself (by kill, a supervisor, a
+// closing terminal) and is passed on.
+type job struct {
+	tty  *os.File
+	pgid int // credmgr's process group
+}
+
+// foregroundJob returns the job for a child of credmgr, or nil when
+// credmgr is not in the foreground of a terminal (no terminal, or run in
+// the background): the child then shares credmgr's process group, and
+// nothing but credmgr's forwarding signals it.
+func foregroundJob() *job {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil
+	}
+	pgid := unix.Getpgrp()
+	if fg, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP); err != nil || fg != pgid {
+		tty.Close()
+		return nil
+	}
+	return &job{tty: tty, pgid: pgid}
+}
+
+// prepare makes child start in a new process group in the terminal's
+// foreground.
+func (j *job) prepare(child *exec.Cmd) {
+	child.SysProcAttr = &syscall.SysProcAttr{Foreground: true, Ctty: int(j.tty.Fd())}
+}
+
+// close releases the terminal (when the child did not start).
+func (j *job) close() { j.tty.Close() }
+
+// wait waits for the started child to end and gives the terminal back to
+// credmgr's process group. When the child stops (Ctrl-Z, or a SIGSTOP),
+// credmgr takes the terminal back and stops too, so that the shell sees
+// the job stopped; when it is continued (fg, bg), it continues the child,
+// in the foreground again if the shell gave credmgr the terminal.
+func (j *job) wait(child *exec.Cmd) (childExit, error) {
+	defer j.tty.Close()
+	// credmgr is in a background process group while the child runs: it
+	// must not be stopped by SIGTTOU when it sets the terminal's
+	// foreground process group back (the child has started and so
+	// inherits nothing of this).
+	signal.Ignore(unix.SIGTTOU)
+	pid := child.Process.Pid
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, unix.WUNTRACED, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err == nil && ws.Stopped() {
+			j.suspend(pid, ws.StopSignal())
+			continue
+		}
+		j.reclaim(pid)
+		// The child is reaped (or cannot be waited for): Wait only
+		// releases what exec.Cmd holds for it.
+		_ = child.Wait()
+		switch {
+		case err != nil:
+			return childExit{}, fmt.Errorf("waiting for the command: %w", err)
+		case ws.Signaled():
+			return childExit{signal: ws.Signal()}, nil
+		}
+		return childExit{code: ws.ExitStatus()}, nil
+	}
+}
+
+// foreground returns the terminal's foreground process group (-1 if it
+// cannot be read).
+func (j *job) foreground() int {
+	fg, err := unix.IoctlGetInt(int(j.tty.Fd()), unix.TIOCGPGRP)
+	if err != nil {
+		return -1
+	}
+	return fg
+}
+
+// setForeground makes pgid the terminal's foreground process group.
+func (j *job) setForeground(pgid int) {
+	_ = unix.IoctlSetPointerInt(int(j.tty.Fd()), unix.TIOCSPGRP, pgid)
+}
+
+// reclaim gives the terminal back to credmgr's process group if the
+// child's group (pgid childPid) holds it.
+func (j *job) reclaim(childPid int) {
+	if j.foreground() == childPid {
+		j.setForeground(j.pgid)
+	}
+}
+
+// suspend handles the child stopped by sig: credmgr's process group takes
+// the terminal back and stops with the same kind of signal, and once
+// continued, the child is continued, in the foreground if credmgr is.
+// When nothing could continue credmgr (its process group is orphaned: no
+// shell to run fg), it does not stop, and the child is continued at once,
+// as the kernel treats Ctrl-Z in an orphaned process group.
+func (j *job) suspend(childPid int, sig syscall.Signal) {
+	j.reclaim(childPid)
+	if j.shellCanContinue() {
+		cont := make(chan os.Signal, 1)
+		signal.Notify(cont, unix.SIGCONT)
+		stop := unix.SIGTSTP
+		if sig == unix.SIGSTOP {
+			stop = unix.SIGSTOP
+		}
+		if unix.Kill(-j.pgid, stop) == nil {
+			<-cont
+		}
+		signal.Stop(cont)
+	}
+	if j.foreground() == j.pgid {
+		j.setForeground(childPid)
+	}
+	_ = unix.Kill(-childPid, unix.SIGCONT)
+}
+
+// shellCanContinue reports whether credmgr's parent (the shell) is in
+// credmgr's session but another process group, so that a stopped credmgr
+// can be continued by it.
+func (j *job) shellCanContinue() bool {
+	ppid := os.Getppid()
+	sid, err1 := unix.Getsid(0)
+	psid, err2 := unix.Getsid(ppid)
+	ppgid, err3 := unix.Getpgid(ppid)
+	return err1 == nil && err2 == nil && err3 == nil && psid == sid && ppgid != j.pgid
+}
+
+// signalReachedChild reports false: a signal a terminal sends reaches
+// either the child's own process group (see job) or, when credmgr is not
+// in the terminal's foreground, neither of them, so every signal credmgr
+// catches is passed on.
+func signalReachedChild(os.Signal) bool { return false }

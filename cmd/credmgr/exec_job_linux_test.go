@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openPTY opens a new pseudo-terminal and returns its master and slave.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return m, s
+}
+
+// ptyOutput collects what is written to a terminal's master.
+type ptyOutput struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func readPTY(m *os.File) *ptyOutput {
+	o := &ptyOutput{}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := m.Read(b)
+			o.mu.Lock()
+			o.buf.Write(b[:n])
+			o.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return o
+}
+
+func (o *ptyOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// waitFor waits (up to a minute: a hang guard, not a measurement) until
+// cond holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after a minute", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fileHas reports whether the file at path holds s.
+func fileHas(path, s string) func() bool {
+	return func() bool {
+		b, _ := os.ReadFile(path)
+		return strings.Contains(string(b), s)
+	}
+}
+
+// execJobSetup stores an openrouter API key in a file backend and writes
+// the child script: it records each SIGINT, SIGTERM and SIGQUIT it gets
+// in $dir/marker ("INT", "TERM", "QUIT", one a line), and exits 0 after a
+// SIGTERM or SIGQUIT (and, with EXIT_ON_INT=1, after a SIGINT); a SIGHUP
+// kills it. It returns the environment
+// and the script's path.
+func execJobSetup(t *testing.T) (env []string, dir, script string) {
+	dir = t.TempDir()
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("plaintext_ok = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{"CREDMGR_HOME=" + home, "CREDMGR_BACKEND=file", "CREDMGR_TEST_RUN_MAIN=1"}
+	seed := credmgrCmd(env, "import", "--api-key", "openrouter")
+	seed.Stdin = strings.NewReader("sk-or-job-test\n")
+	if out, err := seed.CombinedOutput(); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	script = filepath.Join(dir, "child.sh")
+	body := `#!/bin/sh
+m="$(dirname "$0")/marker"
+trap 'echo INT >>"$m"; [ "$EXIT_ON_INT" = 1 ] && exit 0' INT
+trap 'echo TERM >>"$m"; exit 0' TERM
+trap 'echo QUIT >>"$m"; exit 0' QUIT
+echo ready >"$m.ready"
+while :; do sleep 0.05; done
+`
+	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return env, dir, script
+}
+
+// TestExecSignalsInForeground runs "credmgr exec" as the foreground of a
+// terminal (a session of its own on a pseudo-terminal), as a person or a
+// supervisor in a terminal does: the signals sent to credmgr with kill
+// reach the child, and those the terminal sends (Ctrl-C, Ctrl-Z) reach
+// it once and leave nothing stuck.
+func TestExecSignalsInForeground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	for _, tc := range []struct {
+		name string
+		// act signals credmgr (its process) or types at the terminal
+		// (master); it may wait for the marker file at marker.
+		act        func(t *testing.T, credmgr *os.Process, master *os.File, marker string)
+		exitOnInt  bool
+		wantMarker string
+		wantCode   int
+	}{
+		{name: "kill INT", exitOnInt: true, wantMarker: "INT\n",
+			act: func(t *testing.T, p *os.Process, _ *os.File, _ string) { p.Signal(syscall.SIGINT) }},
+		{name: "kill QUIT", wantMarker: "QUIT\n",
+			act: func(t *testing.T, p *os.Process, _ *os.File, _ string) { p.Signal(syscall.SIGQUIT) }},
+		{name: "kill TERM", wantMarker: "TERM\n",
+			act: func(t *testing.T, p *os.Process, _ *os.File, _ string) { p.Signal(syscall.SIGTERM) }},
+		{name: "kill HUP", wantMarker: "", wantCode: 128 + int(syscall.SIGHUP),
+			act: func(t *testing.T, p *os.Process, _ *os.File, _ string) { p.Signal(syscall.SIGHUP) }},
+		// Ctrl-C at the terminal reaches the child once: credmgr, which
+		// would pass on a SIGINT it got before the SIGTERM that follows,
+		// gets none.
+		{name: "Ctrl-C", wantMarker: "INT\nTERM\n",
+			act: func(t *testing.T, p *os.Process, m *os.File, marker string) {
+				m.Write([]byte{3})
+				waitFor(t, "the child's SIGINT", fileHas(marker, "INT"))
+				p.Signal(syscall.SIGTERM)
+			}},
+		// Ctrl-Z with no shell to continue credmgr (its process group is
+		// orphaned): the child is continued, as the kernel does there.
+		{name: "Ctrl-Z then Ctrl-C", exitOnInt: true, wantMarker: "INT\n",
+			act: func(t *testing.T, p *os.Process, m *os.File, _ string) { m.Write([]byte{0x1a, 3}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, dir, script := execJobSetup(t)
+			if tc.exitOnInt {
+				env = append(env, "EXIT_ON_INT=1")
+			}
+			master, slave := openPTY(t)
+			out := readPTY(master)
+			cmd := credmgrCmd(env, "exec", "openrouter", "--", script)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			ended := false
+			defer func() {
+				if !ended {
+					cmd.Process.Kill()
+					<-done
+				}
+			}()
+			waitFor(t, "the child's start", fileHas(filepath.Join(dir, "marker.ready"), "ready"))
+			tc.act(t, cmd.Process, master, filepath.Join(dir, "marker"))
+			var err error
+			select {
+			case err = <-done:
+				ended = true
+			case <-time.After(time.Minute): // a hang guard
+				t.Fatalf("credmgr did not end; the child got %q; terminal:\n%s", readMarker(dir), out)
+			}
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.wantCode {
+				t.Errorf("exit status %d, want %d; terminal:\n%s", code, tc.wantCode, out)
+			}
+			if got := readMarker(dir); got != tc.wantMarker {
+				t.Errorf("the child got %q, want %q", got, tc.wantMarker)
+			}
+		})
+	}
+}
+
+func readMarker(dir string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, "marker"))
+	return string(b)
+}
+
+// TestExecJobControl runs "credmgr exec" from an interactive bash on a
+// pseudo-terminal: Ctrl-Z stops the job (bash says so and gets the
+// terminal back), fg continues the child in the foreground, and Ctrl-C
+// then reaches it once.
+func TestExecJobControl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	env, dir, script := execJobSetup(t)
+	master, slave := openPTY(t)
+	out := readPTY(master)
+	sh := exec.Command(bash, "--norc", "--noprofile", "-i")
+	sh.Env = append(os.Environ(), env...)
+	sh.Env = append(sh.Env, "PS1=$ ", "EXIT_ON_INT=1", "CREDMGR_TEST_BINARY="+os.Args[0], "CHILD="+script)
+	sh.Stdin, sh.Stdout, sh.Stderr = slave, slave, slave
+	sh.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sh.Process.Kill()
+		sh.Wait()
+	}()
+	type_ := func(s string) {
+		if _, err := master.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type_(`"$CREDMGR_TEST_BINARY" exec openrouter -- "$CHILD"; echo "exec-status=$?"` + "\n")
+	waitFor(t, "the child's start", fileHas(filepath.Join(dir, "marker.ready"), "ready"))
+	type_("\x1a")
+	waitFor(t, "bash's job stopped message", func() bool { return strings.Contains(out.String(), "Stopped") })
+	type_("fg\n")
+	// The child is in the foreground again once the terminal's foreground
+	// process group is its own: Ctrl-C typed before would go to bash.
+	waitFor(t, "the child in the foreground", func() bool {
+		fg, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPGRP)
+		return err == nil && fg != sh.Process.Pid && childInForeground(fg, script)
+	})
+	type_("\x03")
+	waitFor(t, "the child's SIGINT", fileHas(filepath.Join(dir, "marker"), "INT"))
+	type_("echo after-fg=$?\n")
+	waitFor(t, "the job's end", func() bool { return strings.Contains(out.String(), "after-fg=") })
+	if !strings.Contains(out.String(), "after-fg=0") {
+		t.Errorf("the job did not end with status 0:\n%s", out)
+	}
+	if got := readMarker(dir); got != "INT\n" {
+		t.Errorf("the child got %q, want one INT", got)
+	}
+}
+
+// childInForeground reports whether process group pgid is the child
+// script's (its leader runs script).
+func childInForeground(pgid int, script string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pgid))
+	return err == nil && strings.Contains(string(b), script)
+}
