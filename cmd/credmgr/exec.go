@@ -21,6 +21,10 @@ import (
 	"github.com/credmgr/credmgr/migrate"
 )
 
+// execChildArg, as credmgr's first argument, runs it as the start of
+// exec's child (see childCommand); it is not a command.
+const execChildArg = "__exec-child"
+
 // exitStatus is the exit code of a child credmgr ran; it is passed on
 // without a message.
 type exitStatus struct{ code int }
@@ -472,9 +476,8 @@ type childExit struct {
 // when signal n killed it). In the foreground of a terminal the child
 // runs as a job of its own (see job).
 func (a *app) runChild(path, name string, args, env []string) error {
-	child := exec.Command(path, args...)
-	child.Args[0] = name
-	child.Env = env
+	prog, argv := childCommand(path, name, args)
+	child := &exec.Cmd{Path: prog, Args: argv, Env: env}
 	child.Stdin, child.Stdout, child.Stderr = a.stdin, a.stdout, a.stderr
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)

@@ -69,6 +69,11 @@ func usageError(err error) error { return &cliError{code: exitUsage, err: err} }
 
 // Main runs credmgr with args and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == execChildArg {
+		// The start of exec's child: it holds what the child will, and
+		// becomes the child at once.
+		return execChild(args[1:], stderr)
+	}
 	// Before any secret is in memory: no core dumps, no ptrace attach
 	// (see package harden). Best effort: the calls do not fail outside
 	// a sandbox that forbids them, and credmgr still works there.

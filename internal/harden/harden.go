@@ -13,13 +13,29 @@ package harden
 //
 //   - Linux: prctl(PR_SET_DUMPABLE, 0) (no core dump, no ptrace attach
 //     or /proc/PID/mem access by non-root processes of the same user),
-//     and RLIMIT_CORE 0 (soft and hard);
-//   - macOS: RLIMIT_CORE 0 and ptrace(PT_DENY_ATTACH);
-//   - other Unix systems: RLIMIT_CORE 0;
+//     and the soft RLIMIT_CORE 0;
+//   - macOS: the soft RLIMIT_CORE 0 and ptrace(PT_DENY_ATTACH);
+//   - other Unix systems: the soft RLIMIT_CORE 0;
 //   - Windows: nothing (no core files; debugging is governed by the
 //     process's security descriptor).
 //
-// The settings are inherited by children only where the platform says
-// so (RLIMIT_CORE is; the Linux dumpable flag is reset by execve). An
-// error means a step failed; the others have still been tried.
+// The hard RLIMIT_CORE is kept, so that a command the process runs can be
+// given back the core limits the process started with (see CoreLimit):
+// a process may raise its soft limit up to the hard one, and nothing in
+// credmgr does. The settings are inherited by children only where the
+// platform says so (RLIMIT_CORE is; the Linux dumpable flag is reset by
+// execve). An error means a step failed; the others have still been
+// tried. Process is meant to be called once.
 func Process() error { return process() }
+
+// CoreLimit returns the RLIMIT_CORE limits (soft and hard) the process had
+// when Process lowered them, and false if Process has not lowered them.
+func CoreLimit() (soft, hard uint64, ok bool) {
+	return origCore.soft, origCore.hard, origCore.ok
+}
+
+// origCore is what CoreLimit returns; Process sets it.
+var origCore struct {
+	soft, hard uint64
+	ok         bool
+}
