@@ -76,6 +76,13 @@ func TestLogin(t *testing.T) {
 		fakeprovider.DeviceCase{Name: "slow_down without an interval", Setup: set(func(s *fake.Server) {
 			s.PendingPolls, s.SlowDownNoInterval, s.SlowDownPolls = 1, true, 1
 		}), Took: 11 * time.Second, Gaps: []int{2, 2, 7}},
+		// What x/oauth2 alone refuses: errors as objects, a fractional
+		// expires_in (a GitHub App's token); a fractional slow_down
+		// interval is not read.
+		fakeprovider.DeviceCase{Name: "errors as objects, fractions", Knobs: []string{"objecterrors", "", "fractional", "", "pending", "1"},
+			Setup: set(func(s *fake.Server) { s.SlowDownPolls = 1 }), Took: 11 * time.Second, Gaps: []int{2, 2, 7}},
+		fakeprovider.DeviceCase{Name: "denied as an object", Knobs: []string{"objecterrors", "", "decision", "deny"},
+			WantErr: flows.ErrDenied, WantMsg: "(access_denied)", Took: 2 * time.Second},
 	)
 	for _, tt := range tests {
 		t.Run(tt.Name, func(t *testing.T) {

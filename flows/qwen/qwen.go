@@ -128,7 +128,7 @@ func refused(he *oauthwire.HTTPError) error {
 // tokenResp is a refresh answer; Qwen may put an error into a 200 body.
 type tokenResp struct {
 	oauthwire.TokenResponse
-	Error string `json:"error"` // shown only after oauthwire.SafeCode
+	Error oauthwire.ErrorField `json:"error"` // shown only after oauthwire.SafeCode
 }
 
 func (f *Flow) credential(t *oauthwire.TokenResponse) backends.Credential {
@@ -164,7 +164,7 @@ func (f *Flow) Refresh(ctx context.Context, c backends.Credential) (backends.Cre
 		"client_id":     {f.clientID},
 	}, &t)
 	if err == nil && t.Error != "" {
-		err = &oauthwire.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthwire.SafeCode(t.Error, c.RefreshToken)}
+		err = &oauthwire.HTTPError{Endpoint: "the token endpoint", Status: http.StatusOK, Code: oauthwire.SafeCode(string(t.Error), c.RefreshToken)}
 	}
 	if err != nil {
 		var he *oauthwire.HTTPError

@@ -34,6 +34,12 @@ func TestLogin(t *testing.T) {
 		// before x/oauth2 imitated in part).
 		fakeprovider.DeviceCase{Name: "slow_down", Knobs: []string{"pending", "2", "slowdown", "3"}, Took: 42 * time.Second,
 			Gaps: []int{2, 2, 2, 7, 12, 17}},
+		// What x/oauth2 alone refuses: a fractional expires_in, errors as
+		// objects.
+		fakeprovider.DeviceCase{Name: "fractional expires_in", Knobs: []string{"fractional", "", "pending", "1"}, Took: 4 * time.Second},
+		fakeprovider.DeviceCase{Name: "errors as objects", Knobs: []string{"objecterrors", "", "pending", "1", "slowdown", "1"}, Took: 11 * time.Second},
+		fakeprovider.DeviceCase{Name: "denied as an object", Knobs: []string{"objecterrors", "", "decision", "deny"},
+			WantErr: flows.ErrDenied, WantMsg: "(access_denied)", Took: 2 * time.Second},
 		fakeprovider.DeviceCase{Name: "slow_down then pending", Knobs: []string{"slowdown", "1", "decision", "never"},
 			Settings: map[string]string{"device_timeout": "29s"}, WantErr: flows.ErrExpired, Took: 29 * time.Second,
 			Gaps: []int{2, 7, 7, 7}},
@@ -100,6 +106,8 @@ func TestDeviceCodeErrors(t *testing.T) {
 	}{
 		{name: "html", status: 200, body: "<html>gone</html>", want: "not the expected JSON"},
 		{name: "error in 200 body", status: 200, body: `{"error":"invalid_client","error_description":"unknown client"}`, want: "HTTP 200 (invalid_client)"},
+		{name: "error object in 200 body", status: 200, body: `{"error":{"code":"invalid_client","message":"dc-secret"}}`, want: "HTTP 200 (invalid_client)"},
+		{name: "error that is a number", status: 200, body: `{"error":400,"device_code":"dc-secret"}`, want: "not the expected JSON"},
 		{name: "no device code", status: 200, body: `{"user_code":"X"}`, want: "without a device code"},
 		{name: "bad verification url", status: 200, body: `{"device_code":"dc-secret","verification_uri":"javascript:alert(1)"}`, want: "not http(s)"},
 		{name: "http error", status: 400, body: `{"error":"invalid_request"}`, want: "HTTP 400 (invalid_request)"},

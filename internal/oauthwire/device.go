@@ -11,6 +11,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"golang.org/x/oauth2"
 
@@ -134,13 +136,14 @@ func fromToken(t *oauth2.Token) *TokenResponse {
 	return r
 }
 
-// headerTransport adds headers to every request, and labels an answer
-// whose body is a JSON object as JSON. x/oauth2 reads an answer labelled
-// text/plain as a form (as GitHub once sent them), so a token or an error
-// code sent as JSON under that label, as a Go server that sets no
-// Content-Type sends it, would be lost: after the person approved, for a
-// token. PostForm, which the other requests use, reads JSON whatever the
-// label.
+// headerTransport adds headers to every request, and adapts a JSON
+// answer to what x/oauth2 can read (see tokenJSON). x/oauth2 reads an
+// answer labelled text/plain as a form (as GitHub once sent them), so a
+// token or an error code sent as JSON under that label, as a Go server
+// that sets no Content-Type sends it, would be lost: after the person
+// approved, for a token. So an answer whose body is a JSON object is
+// labelled JSON. PostForm, which the other requests use, reads JSON
+// whatever the label.
 type headerTransport struct {
 	base   http.RoundTripper
 	header http.Header
@@ -159,7 +162,7 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return resp, err
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/plain" {
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
 		return resp, nil
 	}
 	// x/oauth2 reads at most 1 MiB of an answer.
@@ -168,10 +171,106 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+	if fixed, ok := tokenJSON(body); ok {
+		body = fixed
 		resp.Header = resp.Header.Clone()
 		resp.Header.Set("Content-Type", "application/json")
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
+}
+
+// tokenJSON returns a token endpoint's answer, when it is a JSON object,
+// with the members x/oauth2 would fail the whole answer on (losing a token
+// or an error code) in the forms it reads, and true; otherwise body and
+// false. Each is read as the other requests read it:
+//   - expires_in: a fraction (3600.5) or a number too large for an int64,
+//     as a number or a string, becomes its whole seconds (rounded down;
+//     RFC 6749 section 5.1 says a number of seconds, not an integer);
+//     anything else that is not a number is left out, as absent (see
+//     TokenResponse.Expiry);
+//   - error: an object's code (see ErrorField); a member that is neither
+//     a string nor an object becomes "?", an error without a code that
+//     SafeCode lets through;
+//   - error_description and error_uri that are not strings are left out
+//     (credmgr never shows them).
+//
+// Other members are kept as they are: an access token that is not a
+// string still fails the answer.
+func tokenJSON(body []byte) ([]byte, bool) {
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return body, false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return body, true
+	}
+	changed := false
+	if raw, ok := m["expires_in"]; ok {
+		if v, keep := wholeSeconds(raw); !keep {
+			changed = true
+			if v == nil {
+				delete(m, "expires_in")
+			} else {
+				m["expires_in"] = v
+			}
+		}
+	}
+	if raw, ok := m["error"]; ok {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			changed = true
+			var e ErrorField
+			if json.Unmarshal(raw, &e) != nil {
+				e = "?"
+			}
+			m["error"], _ = json.Marshal(string(e))
+		}
+	}
+	for _, k := range []string{"error_description", "error_uri"} {
+		var s *string
+		if raw, ok := m[k]; ok && json.Unmarshal(raw, &s) != nil {
+			changed = true
+			delete(m, k)
+		}
+	}
+	if !changed {
+		return body, true
+	}
+	fixed, err := json.Marshal(m)
+	if err != nil {
+		return body, true
+	}
+	return fixed, true
+}
+
+// wholeSeconds reads an expires_in member for tokenJSON: keep when
+// x/oauth2 reads it as it is (null, or an integer as a number or a string);
+// otherwise the whole seconds of a number or a numeric string (rounded
+// down, within 0 and x/oauth2's limit of 2^31-1), or nil for anything
+// else.
+func wholeSeconds(raw json.RawMessage) (_ json.RawMessage, keep bool) {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return nil, false
+	}
+	var text string
+	switch x := v.(type) {
+	case nil:
+		return nil, true
+	case float64:
+		text = string(bytes.TrimSpace(raw))
+	case string:
+		text = x
+	default:
+		return nil, false
+	}
+	if _, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return nil, true
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, false
+	}
+	return json.RawMessage(strconv.FormatInt(int64(math.Floor(min(max(f, 0), math.MaxInt32))), 10)), false
 }

@@ -158,6 +158,37 @@ func ErrorCode(body []byte, secrets ...string) string {
 	return SafeCode(code, secrets...)
 }
 
+// ErrorField is an OAuth "error" member in the shapes providers send it
+// in: a string (RFC 6749 section 5.2), or an object whose "code" or "type"
+// string is the code (OpenAI, Anthropic); an object without one, or null,
+// is "". Any other JSON value fails to decode. It holds the code
+// unchecked: show it only after SafeCode.
+type ErrorField string
+
+// UnmarshalJSON decodes the member.
+func (e *ErrorField) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = ""
+	switch x := v.(type) {
+	case nil:
+	case string:
+		*e = ErrorField(x)
+	case map[string]any:
+		for _, k := range []string{"code", "type"} {
+			if s, ok := x[k].(string); ok && s != "" {
+				*e = ErrorField(s)
+				break
+			}
+		}
+	default:
+		return errors.New("the error member is neither a string nor an object")
+	}
+	return nil
+}
+
 // secretParams are the request parameters whose values are secrets.
 var secretParams = []string{"refresh_token", "code", "code_verifier", "client_secret", "device_code",
 	"device_auth_id", "token", "password", "assertion", "subject_token", "state"}
@@ -555,7 +586,7 @@ type DeviceCodeResponse struct {
 	VerificationURIComplete string      `json:"verification_uri_complete"`
 	ExpiresIn               json.Number `json:"expires_in"`
 	Interval                json.Number `json:"interval"`
-	Error                   string      `json:"error"`
+	Error                   ErrorField  `json:"error"`
 }
 
 // maxUserCode bounds the length of a user code shown to the person.
@@ -590,7 +621,7 @@ func RequestDeviceCode(ctx context.Context, post func(out any) error, refused st
 	}
 	if dc.Error != "" {
 		return nil, "", fmt.Errorf("%s: %w", refused,
-			&HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: SafeCode(dc.Error)})
+			&HTTPError{Endpoint: "the device-code endpoint", Status: http.StatusOK, Code: SafeCode(string(dc.Error))})
 	}
 	verify = dc.VerificationURI
 	if complete && dc.VerificationURIComplete != "" {

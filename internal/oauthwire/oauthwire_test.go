@@ -164,3 +164,28 @@ func TestDoNeverQuotesBodies(t *testing.T) {
 		t.Fatalf("network error = %v", err)
 	}
 }
+
+// TestErrorField: an "error" member is read as a string or an object's
+// code, and any other value fails to decode.
+func TestErrorField(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		bad      bool
+	}{
+		{in: `"invalid_grant"`, want: "invalid_grant"},
+		{in: `null`, want: ""},
+		{in: `{"code":"refresh_token_reused","message":"m"}`, want: "refresh_token_reused"},
+		{in: `{"type":"not_found_error","message":"m"}`, want: "not_found_error"},
+		{in: `{"code":"","type":"t"}`, want: "t"},
+		{in: `{"message":"m"}`, want: ""},
+		{in: `5`, bad: true},
+		{in: `["x"]`, bad: true},
+		{in: `true`, bad: true},
+	} {
+		var e ErrorField
+		err := json.Unmarshal([]byte(tt.in), &e)
+		if (err != nil) != tt.bad || string(e) != tt.want {
+			t.Errorf("%s: %q, %v; want %q (error %v)", tt.in, e, err, tt.want, tt.bad)
+		}
+	}
+}

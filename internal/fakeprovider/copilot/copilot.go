@@ -46,6 +46,11 @@ type Server struct {
 	SlowDownIncrement int
 	// SlowDownNoInterval leaves the new interval out of slow_down answers.
 	SlowDownNoInterval bool
+	// ObjectErrors makes the polls' errors objects,
+	// {"error":{"code":…,"message":…}}; Fractional makes the slow_down
+	// interval half a second longer, and the GitHub token expire (as a
+	// GitHub App's do) in 28800.5 seconds: fractions.
+	ObjectErrors, Fractional bool
 	// ExpiresIn is the device code's expires_in (seconds).
 	ExpiresIn int
 	// CopilotTTL is the lifetime of issued Copilot tokens.
@@ -92,6 +97,8 @@ func New() *Server {
 	// GitHub's 5; credmgr waits 5 s longer all the same (x/oauth2).
 	s.AddKnob("slowdown", func(v string) { s.SlowDownPolls, _ = strconv.Atoi(v); s.SlowDownIncrement = 1 })
 	s.AddKnob("nosubscription", func(string) { s.NoSubscription = true })
+	s.AddKnob("objecterrors", func(string) { s.ObjectErrors = true })
+	s.AddKnob("fractional", func(string) { s.Fractional = true })
 	return s
 }
 
@@ -179,30 +186,46 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	d.polls++
 	switch {
 	case d.polls <= s.PendingPolls:
-		reply(w, r, oauthError("authorization_pending", "The authorization request is still pending."))
+		reply(w, r, s.pollError("authorization_pending", "The authorization request is still pending."))
 		return
 	case d.polls <= s.PendingPolls+s.SlowDownPolls:
 		d.interval += s.SlowDownIncrement
-		e := oauthError("slow_down", "Too many requests have been made in the same timeframe.")
+		e := s.pollError("slow_down", "Too many requests have been made in the same timeframe.")
 		if !s.SlowDownNoInterval {
 			e["interval"] = d.interval
+			if s.Fractional {
+				e["interval"] = float64(d.interval) + 0.5
+			}
 		}
 		reply(w, r, e)
 		return
 	}
 	switch s.Decision {
 	case fakeprovider.Never:
-		reply(w, r, oauthError("authorization_pending", "The authorization request is still pending."))
+		reply(w, r, s.pollError("authorization_pending", "The authorization request is still pending."))
 	case fakeprovider.Deny:
 		delete(s.devices, p["device_code"])
-		reply(w, r, oauthError("access_denied", "The authorization request was denied."))
+		reply(w, r, s.pollError("access_denied", "The authorization request was denied."))
 	case fakeprovider.Expire:
 		delete(s.devices, p["device_code"])
-		reply(w, r, oauthError("expired_token", "The device_code has expired."))
+		reply(w, r, s.pollError("expired_token", "The device_code has expired."))
 	default:
 		delete(s.devices, p["device_code"])
-		reply(w, r, map[string]any{"access_token": s.NewRefreshToken(""), "token_type": "bearer", "scope": "read:user"})
+		t := map[string]any{"access_token": s.NewRefreshToken(""), "token_type": "bearer", "scope": "read:user"}
+		if s.Fractional {
+			t["expires_in"] = 28800.5
+		}
+		reply(w, r, t)
 	}
+}
+
+// pollError is an OAuth error of a poll: oauthError's, or with
+// ObjectErrors an object; the lock is held.
+func (s *Server) pollError(code, desc string) map[string]any {
+	if s.ObjectErrors {
+		return map[string]any{"error": map[string]any{"code": code, "message": desc}}
+	}
+	return oauthError(code, desc)
 }
 
 func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {

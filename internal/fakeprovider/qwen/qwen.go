@@ -37,6 +37,12 @@ type Server struct {
 	// NoRotate makes refreshes answer without a refresh token; the old one
 	// stays valid.
 	NoRotate bool
+	// ObjectErrors makes the device polls' errors objects,
+	// {"error":{"code":…,"message":…}}, as OpenAI's endpoints send them.
+	ObjectErrors bool
+	// FractionalExpiresIn makes token answers' expires_in the access
+	// token's lifetime plus half a second, a fraction.
+	FractionalExpiresIn bool
 
 	// Counters.
 	DeviceCodeRequests, Polls, RefreshRequests int
@@ -68,6 +74,8 @@ func New() *Server {
 		Counters:      map[string]*int{"refresh": &s.RefreshRequests, "poll": &s.Polls}})
 	s.AddKnob("interval", func(v string) { s.Interval, _ = strconv.Atoi(v) })
 	s.AddKnob("expiresin", func(v string) { s.ExpiresIn, _ = strconv.Atoi(v) })
+	s.AddKnob("objecterrors", func(string) { s.ObjectErrors = true })
+	s.AddKnob("fractional", func(string) { s.FractionalExpiresIn = true })
 	return s
 }
 
@@ -111,6 +119,9 @@ func (s *Server) tokens() map[string]any {
 	s.Record(access)
 	t := map[string]any{"access_token": access, "token_type": "Bearer",
 		"expires_in": int(s.AccessTTL.Seconds()), "scope": "openid profile email model.completion"}
+	if s.FractionalExpiresIn {
+		t["expires_in"] = s.AccessTTL.Seconds() + 0.5
+	}
 	if s.OmitExpiresIn {
 		delete(t, "expires_in")
 	}
@@ -175,35 +186,45 @@ func (s *Server) poll(w http.ResponseWriter, p map[string]string) {
 	}
 	d := s.devices[p["device_code"]]
 	if d == nil {
-		fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "unknown or used device code"})
+		s.pollError(w, 400, "invalid_grant", "unknown or used device code")
 		return
 	}
 	if fakeprovider.S256(p["code_verifier"]) != d.challenge {
-		fakeprovider.JSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "code_verifier does not match"})
+		s.pollError(w, 400, "invalid_grant", "code_verifier does not match")
 		return
 	}
 	d.polls++
 	switch {
 	case d.polls <= s.PendingPolls:
-		fakeprovider.JSON(w, 400, map[string]string{"error": "authorization_pending", "error_description": "the user has not approved yet"})
+		s.pollError(w, 400, "authorization_pending", "the user has not approved yet")
 		return
 	case d.polls <= s.PendingPolls+s.SlowDownPolls:
-		fakeprovider.JSON(w, 429, map[string]string{"error": "slow_down", "error_description": "polling too fast"})
+		s.pollError(w, 429, "slow_down", "polling too fast")
 		return
 	}
 	switch s.Decision {
 	case fakeprovider.Never:
-		fakeprovider.JSON(w, 400, map[string]string{"error": "authorization_pending", "error_description": "the user has not approved yet"})
+		s.pollError(w, 400, "authorization_pending", "the user has not approved yet")
 	case fakeprovider.Deny:
 		delete(s.devices, p["device_code"])
-		fakeprovider.JSON(w, 400, map[string]string{"error": "access_denied", "error_description": "the user denied the request"})
+		s.pollError(w, 400, "access_denied", "the user denied the request")
 	case fakeprovider.Expire:
 		delete(s.devices, p["device_code"])
-		fakeprovider.JSON(w, 400, map[string]string{"error": "expired_token", "error_description": "the device code expired"})
+		s.pollError(w, 400, "expired_token", "the device code expired")
 	default:
 		delete(s.devices, p["device_code"])
 		t := s.tokens()
 		t["refresh_token"] = s.NewRefreshToken("")
 		fakeprovider.JSON(w, 200, t)
 	}
+}
+
+// pollError answers a device poll with an OAuth error, as a string or
+// (ObjectErrors) an object; the lock is held.
+func (s *Server) pollError(w http.ResponseWriter, status int, code, desc string) {
+	if s.ObjectErrors {
+		fakeprovider.JSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": desc}})
+		return
+	}
+	fakeprovider.JSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
