@@ -31,6 +31,13 @@ func holderEnv(t *testing.T, holder string) {
 	switch holder {
 	case "keyctl":
 		testenv.NeedKernelKeyring(t)
+		// Registered before the test's own clean-ups, so run after
+		// them: its keys are gone when the holder's keyring is checked.
+		release, err := testenv.UseKeyctlHolder()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(release)
 	case "file":
 		t.Setenv("CREDMGR_HOLDER_PASSPHRASE", "file holder passphrase")
 	case "pass":
@@ -220,5 +227,51 @@ func TestPluginLeavesEnvironment(t *testing.T) {
 	}
 	if v, ok := os.LookupEnv("DBUS_SESSION_BUS_ADDRESS"); ok {
 		t.Fatalf("DBUS_SESSION_BUS_ADDRESS is %q after using the plugin; it was unset", v)
+	}
+}
+
+// TestKeyctlHolderLeavesNoKeyring: where the keyctl holder's keyring does
+// not exist, the plugin looks a key up (check, copy), and
+// deletes one, without creating it in the user keyring, where an empty
+// keyring would stay until reboot; storing a key creates it.
+func TestKeyctlHolderLeavesNoKeyring(t *testing.T) {
+	testenv.NeedPlugin(t)
+	testenv.NeedKernelKeyring(t)
+	absent, release, err := testenv.NoKeyctlHolderRing()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if !absent {
+		t.Skip("the user keyring holds a keyctl holder keyring with keys in it")
+	}
+	account := "vault-key:" + filepath.Join(t.TempDir(), keychain.FileName)
+	plugin := func(args ...string) (int, string) {
+		cmd := exec.Command(keychain.PluginBinary, append([]string{"--holder", "keyctl", "--account", account}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil && cmd.ProcessState == nil {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	for _, args := range [][]string{{"check"}, {"delete"}, {"copy", "keyctl", "file"}} {
+		if code, out := plugin(args...); code == 0 {
+			t.Errorf("%v without a key: exit 0\n%s", args, out)
+		}
+		if testenv.KeyctlHolderRingExists() {
+			t.Fatalf("%v without a key created the keyctl holder's keyring", args)
+		}
+	}
+	if code, out := plugin("generate"); code != 0 {
+		t.Fatalf("generate: exit %d\n%s", code, out)
+	}
+	if !testenv.KeyctlHolderRingExists() {
+		t.Fatal("storing a key did not create the keyctl holder's keyring")
+	}
+	if code, out := plugin("check"); code != 0 {
+		t.Errorf("check after generate: exit %d\n%s", code, out)
+	}
+	if code, out := plugin("delete"); code != 0 {
+		t.Errorf("delete: exit %d\n%s", code, out)
 	}
 }

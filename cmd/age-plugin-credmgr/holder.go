@@ -108,6 +108,11 @@ func openHolder(name, account string, ask prompter) (*holder, error) {
 			return nil, err
 		}
 	}
+	if name == "keyctl" {
+		if s, ok := keyctlStore(cfg); ok {
+			return &holder{name: name, account: account, s: s}, nil
+		}
+	}
 	kr, err := keyring.Open(cfg)
 	if err != nil {
 		if errors.Is(err, keyring.ErrNoAvailImpl) {

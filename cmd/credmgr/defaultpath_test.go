@@ -162,6 +162,11 @@ func TestDefaultPathSyscalls(t *testing.T) {
 
 	t.Run("keychain plugin holder", func(t *testing.T) {
 		testenv.NeedKernelKeyring(t)
+		release, err := testenv.UseKeyctlHolder()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(release) // after the deferred switch away from keyctl
 		home := filepath.Join(dir, "keyctl")
 		os.MkdirAll(home, 0o700)
 		os.WriteFile(filepath.Join(home, "config.toml"), []byte(fmt.Sprintf("backend = \"keychain\"\nkey_holder = \"keyctl\"\nrecovery_recipients = [%q]\n", recovery.Recipient())), 0o600)

@@ -187,11 +187,19 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 // setupKeySessions gives a script two session keyrings of its own, held
 // for as long as it runs: credmgr processes join $KEYSESSION (set as
 // testenv.SessionKeyringEnv), and a script switches to the other one by
-// setting that variable to $KEYSESSION2.
+// setting that variable to $KEYSESSION2. It also takes part in cleaning
+// up the keyctl key holder's keyring (see testenv.UseKeyctlHolder).
 func setupKeySessions(env *testscript.Env) error {
 	if !testenv.KernelKeyring() {
 		return nil
 	}
+	// A script may use the keyctl key holder, whose keyring is in the
+	// user keyring: removed when empty once the script is done.
+	release, err := testenv.UseKeyctlHolder()
+	if err != nil {
+		return err
+	}
+	env.Defer(release)
 	for i, v := range []string{"KEYSESSION", "KEYSESSION2"} {
 		name := fmt.Sprintf("credmgr-script-%d-%d-%d", os.Getpid(), keySessionSeq.Add(1), i)
 		release, err := testenv.HoldSessionKeyring(name)

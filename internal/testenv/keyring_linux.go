@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"syscall"
 
@@ -93,4 +94,79 @@ func RunInSessionKeyring(name string, cmd *exec.Cmd) error {
 		errc <- cmd.Run()
 	}()
 	return <-errc
+}
+
+// KeyctlHolderRing is the keyring the keyctl key holder keeps its keys
+// in, in the user keyring (keychain.Service, the name 99designs/keyring
+// gives it).
+const KeyctlHolderRing = "credmgr"
+
+// keyctlLockPath is the lock file the tests of this user that use the
+// keyctl key holder share (see UseKeyctlHolder).
+func keyctlLockPath() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("credmgr-test-keyctl-%d.lock", os.Getuid()))
+}
+
+// UseKeyctlHolder is called by a test that uses the keyctl key holder,
+// whose keyring is in the user keyring, shared by every process of the
+// user and kept until reboot; the test calls release when it is done
+// (after removing its keys). The last test to be done, in any test
+// process of the user, removes the holder's keyring if it is empty: each
+// holds a shared lock on a file while it runs, and release removes the
+// keyring only if it gets the lock exclusively, so never while another
+// test may be about to store a key in it.
+func UseKeyctlHolder() (release func(), err error) {
+	f, err := os.OpenFile(keyctlLockPath(), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return func() {
+		defer f.Close()
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			removeEmptyKeyctlHolderRing()
+		}
+	}, nil
+}
+
+// NoKeyctlHolderRing waits until no other test of the user uses the keyctl
+// key holder, removes its keyring if it is empty, and returns whether it
+// is absent (a keyring that holds keys, the user's own, is left alone);
+// other tests wait until release is called.
+func NoKeyctlHolderRing() (absent bool, release func(), err error) {
+	f, err := os.OpenFile(keyctlLockPath(), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return false, nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return false, nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	removeEmptyKeyctlHolderRing()
+	return !KeyctlHolderRingExists(), func() {
+		removeEmptyKeyctlHolderRing()
+		f.Close()
+	}, nil
+}
+
+// KeyctlHolderRingExists reports whether the keyctl key holder's keyring
+// is in the user keyring.
+func KeyctlHolderRingExists() bool {
+	_, err := unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "keyring", KeyctlHolderRing, 0)
+	return err == nil
+}
+
+// removeEmptyKeyctlHolderRing unlinks the keyctl key holder's keyring
+// from the user keyring if it links nothing.
+func removeEmptyKeyctlHolderRing() {
+	id, err := unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "keyring", KeyctlHolderRing, 0)
+	if err != nil {
+		return
+	}
+	if n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, id, nil, 0); err == nil && n == 0 {
+		unix.KeyctlInt(unix.KEYCTL_UNLINK, id, unix.KEY_SPEC_USER_KEYRING, 0, 0)
+	}
 }

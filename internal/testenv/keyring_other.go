@@ -26,3 +26,14 @@ func EnterSessionKeyring() {}
 func RunInSessionKeyring(name string, cmd *exec.Cmd) error {
 	return errors.New("no kernel keyring")
 }
+
+// UseKeyctlHolder does nothing outside Linux.
+func UseKeyctlHolder() (func(), error) { return func() {}, nil }
+
+// NoKeyctlHolderRing fails outside Linux.
+func NoKeyctlHolderRing() (bool, func(), error) {
+	return false, nil, errors.New("no kernel keyring")
+}
+
+// KeyctlHolderRingExists is false outside Linux.
+func KeyctlHolderRingExists() bool { return false }
