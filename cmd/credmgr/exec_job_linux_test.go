@@ -1,71 +1,32 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/credmgr/credmgr/internal/testenv"
 )
 
-// openPTY opens a new pseudo-terminal and returns its master and slave.
-func openPTY(t *testing.T) (master, slave *os.File) {
+// openPTY opens a pseudo-terminal for t, or skips where there is none.
+func openPTY(t *testing.T) *testenv.PTY {
 	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	p, err := testenv.OpenPTY()
 	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
+		t.Skipf("no pseudo-terminal here: %v", err)
 	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return m, s
-}
-
-// ptyOutput collects what is written to a terminal's master.
-type ptyOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func readPTY(m *os.File) *ptyOutput {
-	o := &ptyOutput{}
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := m.Read(b)
-			o.mu.Lock()
-			o.buf.Write(b[:n])
-			o.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return o
-}
-
-func (o *ptyOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
+	t.Cleanup(p.Close)
+	return p
 }
 
 // waitFor waits (up to a minute: a hang guard, not a measurement) until
@@ -79,6 +40,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// exists reports whether the file at path exists.
+func exists(path string) func() bool {
+	return func() bool { _, err := os.Stat(path); return err == nil }
 }
 
 // fileHas reports whether the file at path holds s.
@@ -111,14 +77,29 @@ func execJobSetup(t *testing.T) (env []string, dir, script string) {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
 	script = filepath.Join(dir, "child.sh")
+	// The script waits for a background sleep (the wait builtin is
+	// interrupted by a trapped signal, and stops at Ctrl-Z) rather than
+	// running sleep in the foreground: dash vforks that, and a Ctrl-Z
+	// stopping the vforked child before it executes leaves dash blocked,
+	// never stopped, whatever runs it. It writes its pid to
+	// marker.ready, so that the test can kill its process group.
 	body := `#!/bin/sh
 m="$(dirname "$0")/marker"
-trap 'echo INT >>"$m"; [ "$EXIT_ON_INT" = 1 ] && exit 0' INT
-trap 'echo TERM >>"$m"; exit 0' TERM
-trap 'echo QUIT >>"$m"; exit 0' QUIT
-echo ready >"$m.ready"
-while :; do sleep 0.05; done
+sleep 600 & p=$!
+trap 'echo INT >>"$m"; [ "$EXIT_ON_INT" = 1 ] && { kill $p; exit 0; }' INT
+trap 'echo TERM >>"$m"; kill $p; exit 0' TERM
+trap 'echo QUIT >>"$m"; kill $p; exit 0' QUIT
+echo $$ >"$m.ready.tmp" && mv "$m.ready.tmp" "$m.ready"
+while :; do wait $p; done
 `
+	t.Cleanup(func() {
+		// What the child left (its sleep, when a signal killed it).
+		if b, err := os.ReadFile(filepath.Join(dir, "marker.ready")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				syscall.Kill(-pid, syscall.SIGKILL)
+			}
+		}
+	})
 	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -137,44 +118,43 @@ func TestExecSignalsInForeground(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// act signals credmgr (its process) or types at the terminal
-		// (master); it may wait for the marker file at marker.
-		act        func(t *testing.T, credmgr *os.Process, master *os.File, marker string)
+		// (term); it may wait for the marker file at marker.
+		act        func(t *testing.T, credmgr *os.Process, term *testenv.PTY, marker string)
 		exitOnInt  bool
 		wantMarker string
 		wantCode   int
 	}{
 		{name: "kill INT", exitOnInt: true, wantMarker: "INT\n",
-			act: func(t *testing.T, p *os.Process, _ *os.File, _ string) { p.Signal(syscall.SIGINT) }},
+			act: func(t *testing.T, p *os.Process, _ *testenv.PTY, _ string) { p.Signal(syscall.SIGINT) }},
 		{name: "kill QUIT", wantMarker: "QUIT\n",
-			act: func(t *testing.T, p *os.Process, _ *os.File, _ string) { p.Signal(syscall.SIGQUIT) }},
+			act: func(t *testing.T, p *os.Process, _ *testenv.PTY, _ string) { p.Signal(syscall.SIGQUIT) }},
 		{name: "kill TERM", wantMarker: "TERM\n",
-			act: func(t *testing.T, p *os.Process, _ *os.File, _ string) { p.Signal(syscall.SIGTERM) }},
+			act: func(t *testing.T, p *os.Process, _ *testenv.PTY, _ string) { p.Signal(syscall.SIGTERM) }},
 		{name: "kill HUP", wantMarker: "", wantCode: 128 + int(syscall.SIGHUP),
-			act: func(t *testing.T, p *os.Process, _ *os.File, _ string) { p.Signal(syscall.SIGHUP) }},
+			act: func(t *testing.T, p *os.Process, _ *testenv.PTY, _ string) { p.Signal(syscall.SIGHUP) }},
 		// Ctrl-C at the terminal reaches the child once: credmgr, which
 		// would pass on a SIGINT it got before the SIGTERM that follows,
 		// gets none.
 		{name: "Ctrl-C", wantMarker: "INT\nTERM\n",
-			act: func(t *testing.T, p *os.Process, m *os.File, marker string) {
-				m.Write([]byte{3})
+			act: func(t *testing.T, p *os.Process, term *testenv.PTY, marker string) {
+				term.Type("\x03")
 				waitFor(t, "the child's SIGINT", fileHas(marker, "INT"))
 				p.Signal(syscall.SIGTERM)
 			}},
 		// Ctrl-Z with no shell to continue credmgr (its process group is
 		// orphaned): the child is continued, as the kernel does there.
 		{name: "Ctrl-Z then Ctrl-C", exitOnInt: true, wantMarker: "INT\n",
-			act: func(t *testing.T, p *os.Process, m *os.File, _ string) { m.Write([]byte{0x1a, 3}) }},
+			act: func(t *testing.T, p *os.Process, term *testenv.PTY, _ string) { term.Type("\x1a\x03") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env, dir, script := execJobSetup(t)
 			if tc.exitOnInt {
 				env = append(env, "EXIT_ON_INT=1")
 			}
-			master, slave := openPTY(t)
-			out := readPTY(master)
+			term := openPTY(t)
 			cmd := credmgrCmd(env, "exec", "openrouter", "--", script)
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = term.Slave, term.Slave, term.Slave
+			cmd.SysProcAttr = testenv.ControllingTerminal(0)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -187,14 +167,14 @@ func TestExecSignalsInForeground(t *testing.T) {
 					<-done
 				}
 			}()
-			waitFor(t, "the child's start", fileHas(filepath.Join(dir, "marker.ready"), "ready"))
-			tc.act(t, cmd.Process, master, filepath.Join(dir, "marker"))
+			waitFor(t, "the child's start", exists(filepath.Join(dir, "marker.ready")))
+			tc.act(t, cmd.Process, term, filepath.Join(dir, "marker"))
 			var err error
 			select {
 			case err = <-done:
 				ended = true
 			case <-time.After(time.Minute): // a hang guard
-				t.Fatalf("credmgr did not end; the child got %q; terminal:\n%s", readMarker(dir), out)
+				t.Fatalf("credmgr did not end; the child got %q; terminal:\n%s", readMarker(dir), term.Output())
 			}
 			code := 0
 			var ee *exec.ExitError
@@ -204,7 +184,7 @@ func TestExecSignalsInForeground(t *testing.T) {
 				t.Fatal(err)
 			}
 			if code != tc.wantCode {
-				t.Errorf("exit status %d, want %d; terminal:\n%s", code, tc.wantCode, out)
+				t.Errorf("exit status %d, want %d; terminal:\n%s", code, tc.wantCode, term.Output())
 			}
 			if got := readMarker(dir); got != tc.wantMarker {
 				t.Errorf("the child got %q, want %q", got, tc.wantMarker)
@@ -231,13 +211,12 @@ func TestExecJobControl(t *testing.T) {
 		t.Skip("no bash")
 	}
 	env, dir, script := execJobSetup(t)
-	master, slave := openPTY(t)
-	out := readPTY(master)
+	term := openPTY(t)
 	sh := exec.Command(bash, "--norc", "--noprofile", "-i")
 	sh.Env = append(os.Environ(), env...)
 	sh.Env = append(sh.Env, "PS1=$ ", "EXIT_ON_INT=1", "CREDMGR_TEST_BINARY="+os.Args[0], "CHILD="+script)
-	sh.Stdin, sh.Stdout, sh.Stderr = slave, slave, slave
-	sh.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	sh.Stdin, sh.Stdout, sh.Stderr = term.Slave, term.Slave, term.Slave
+	sh.SysProcAttr = testenv.ControllingTerminal(0)
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -246,27 +225,27 @@ func TestExecJobControl(t *testing.T) {
 		sh.Wait()
 	}()
 	type_ := func(s string) {
-		if _, err := master.Write([]byte(s)); err != nil {
+		if err := term.Type(s); err != nil {
 			t.Fatal(err)
 		}
 	}
 	type_(`"$CREDMGR_TEST_BINARY" exec openrouter -- "$CHILD"; echo "exec-status=$?"` + "\n")
-	waitFor(t, "the child's start", fileHas(filepath.Join(dir, "marker.ready"), "ready"))
+	waitFor(t, "the child's start", exists(filepath.Join(dir, "marker.ready")))
 	type_("\x1a")
-	waitFor(t, "bash's job stopped message", func() bool { return strings.Contains(out.String(), "Stopped") })
+	waitFor(t, "bash's job stopped message", func() bool { return strings.Contains(term.Output(), "Stopped") })
 	type_("fg\n")
 	// The child is in the foreground again once the terminal's foreground
 	// process group is its own: Ctrl-C typed before would go to bash.
 	waitFor(t, "the child in the foreground", func() bool {
-		fg, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPGRP)
+		fg, err := unix.IoctlGetInt(int(term.Master.Fd()), unix.TIOCGPGRP)
 		return err == nil && fg != sh.Process.Pid && childInForeground(fg, script)
 	})
 	type_("\x03")
 	waitFor(t, "the child's SIGINT", fileHas(filepath.Join(dir, "marker"), "INT"))
 	type_("echo after-fg=$?\n")
-	waitFor(t, "the job's end", func() bool { return strings.Contains(out.String(), "after-fg=") })
-	if !strings.Contains(out.String(), "after-fg=0") {
-		t.Errorf("the job did not end with status 0:\n%s", out)
+	waitFor(t, "the job's end", func() bool { return regexp.MustCompile(`after-fg=[0-9]`).MatchString(term.Output()) })
+	if !strings.Contains(term.Output(), "after-fg=0") {
+		t.Errorf("the job did not end with status 0:\n%q", term.Output())
 	}
 	if got := readMarker(dir); got != "INT\n" {
 		t.Errorf("the child got %q, want one INT", got)
