@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/fsutil"
 )
 
 // BenchSizes are the vault sizes Bench measures. CREDMGR_BENCH_MAX, if
@@ -95,6 +97,60 @@ func Bench(b *testing.B, newStore Factory) {
 		})
 		b.Run(fmt.Sprintf("Put/%d", n), func(b *testing.B) {
 			put(b, func(s backends.Store, _ string) backends.Store { return s })
+		})
+	}
+}
+
+// BenchFloor measures, for the vault sizes of Bench, the least that any
+// write of a vault kept in one sealed file must do: seal the whole
+// encoded document with the guard newGuard returns and write it
+// atomically (temp file, fsync, rename, directory fsync), with nothing
+// decoded, encoded or compared. Bench's Put at n credentials, divided by
+// this floor at n, is what the store adds; the floor's own growth from 1
+// to n credentials is what no store over this guard and file can avoid.
+func BenchFloor(b *testing.B, newGuard func(t testing.TB, path string) backends.Guard) {
+	ctx := context.Background()
+	max := 1 << 30
+	if v := os.Getenv("CREDMGR_BENCH_MAX"); v != "" {
+		fmt.Sscan(v, &max)
+	}
+	for _, n := range BenchSizes {
+		if n > max {
+			continue
+		}
+		b.Run(fmt.Sprintf("Put/%d", n), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "vault")
+			g := newGuard(b, path)
+			v := backends.NewVault(path, g, backends.VaultOptions{})
+			if err := v.Edit(ctx, func(tx *backends.Tx) error {
+				for i := range n {
+					if err := tx.Put(sample(fmt.Sprintf("p%05d", i), "default", "access-token")); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+			sealed, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			plain, err := g.Open(ctx, sealed)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(plain)))
+			b.ResetTimer()
+			for b.Loop() {
+				sealed, err := g.Seal(ctx, plain)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := fsutil.WriteFileAtomic(path, sealed); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
