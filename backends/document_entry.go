@@ -93,17 +93,18 @@ func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 // in that plain shape (keys without escapes, nothing else at the top, no
 // trailing data, a version this package reads) or fn returned false.
 func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int, ok bool) {
-	return scanEntries(b, func(k string, s *scanner) bool {
+	return scanEntries(&scanner{b: b}, func(k string, s *scanner) bool {
 		start := s.i
 		return s.skipValue() && fn(k, start, s.i)
 	})
 }
 
-// scanEntries is eachEntry with fn reading each entry's value itself from
-// s, which is at the value (after any white space); fn must leave s after
-// the value, or return false.
-func scanEntries(b []byte, fn func(key string, s *scanner) bool) (version int, ok bool) {
-	s := scanner{b: b}
+// scanEntries is eachEntry over the document s holds (from its start),
+// with fn reading each entry's value itself from s, which is at the value
+// (after any white space); fn must leave s after the value, or return
+// false.
+func scanEntries(s *scanner, fn func(key string, s *scanner) bool) (version int, ok bool) {
+	b := s.b
 	haveVersion, haveCreds := false, false
 	ok = s.members(s.plainString, func(name string) bool {
 		switch name {
@@ -130,7 +131,7 @@ func scanEntries(b []byte, fn func(key string, s *scanner) bool) (version int, o
 			haveCreds = true
 			return s.members(s.plainString, func(k string) bool {
 				s.space()
-				return fn(k, &s)
+				return fn(k, s)
 			})
 		}
 		return false
@@ -146,6 +147,10 @@ func scanEntries(b []byte, fn func(key string, s *scanner) bool) (version int, o
 type scanner struct {
 	b []byte
 	i int
+	// text, if set, holds the same bytes as b: the strings the scanner
+	// returns are then parts of it rather than copies of their own, so
+	// that reading a whole document makes one copy, not one per string.
+	text string
 }
 
 func (s *scanner) space() {
@@ -207,7 +212,12 @@ func (s *scanner) rawString(last byte) (string, bool) {
 		c := s.b[s.i]
 		switch {
 		case c == '"':
-			str := string(s.b[start:s.i])
+			var str string
+			if s.text != "" {
+				str = s.text[start:s.i]
+			} else {
+				str = string(s.b[start:s.i])
+			}
 			s.i++
 			return str, true
 		case c == '\\' || c < 0x20 || c > last:
@@ -506,7 +516,9 @@ func parseDocument(b []byte) (*document, *encodedEntries, error) {
 func parsePlain(b []byte) (*document, *encodedEntries, bool) {
 	d := &document{Version: documentVersion, Credentials: map[string]Credential{}}
 	e := &encodedEntries{plain: b}
-	version, ok := scanEntries(b, func(k string, s *scanner) bool {
+	// One copy of the document as a string, which every string read from
+	// it is part of.
+	version, ok := scanEntries(&scanner{b: b, text: string(b)}, func(k string, s *scanner) bool {
 		start := s.i
 		c, ok := s.plainCredential()
 		if !ok {
