@@ -93,6 +93,16 @@ func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 // in that plain shape (keys without escapes, nothing else at the top, no
 // trailing data, a version this package reads) or fn returned false.
 func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int, ok bool) {
+	return scanEntries(b, func(k string, s *scanner) bool {
+		start := s.i
+		return s.skipValue() && fn(k, start, s.i)
+	})
+}
+
+// scanEntries is eachEntry with fn reading each entry's value itself from
+// s, which is at the value (after any white space); fn must leave s after
+// the value, or return false.
+func scanEntries(b []byte, fn func(key string, s *scanner) bool) (version int, ok bool) {
 	s := scanner{b: b}
 	haveVersion, haveCreds := false, false
 	ok = s.members(s.plainString, func(name string) bool {
@@ -120,8 +130,7 @@ func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int,
 			haveCreds = true
 			return s.members(s.plainString, func(k string) bool {
 				s.space()
-				start := s.i
-				return s.skipValue() && fn(k, start, s.i)
+				return fn(k, &s)
 			})
 		}
 		return false
@@ -294,8 +303,17 @@ func (s *scanner) skipString() bool {
 // What it returns is what decodeDocument returns for the same entry; the caller
 // still checks the key and Validate.
 func decodePlainEntry(raw []byte) (Credential, bool) {
-	var c Credential
 	s := scanner{b: raw}
+	c, ok := s.plainCredential()
+	s.space()
+	return c, ok && s.i == len(raw)
+}
+
+// plainCredential is decodePlainEntry for the value at s.i: it reads one
+// object in the plain form and leaves s after it.
+func (s *scanner) plainCredential() (Credential, bool) {
+	var c Credential
+	raw := s.b
 	var seen uint32
 	ok := s.members(s.plainString, func(name string) bool {
 		bit := uint32(0)
@@ -386,8 +404,7 @@ func decodePlainEntry(raw []byte) (Credential, bool) {
 		}
 		return true
 	})
-	s.space()
-	return c, ok && s.i == len(raw)
+	return c, ok
 }
 
 // encodedEntries is an encoded document (what encodeDocument returns, or a
@@ -489,16 +506,21 @@ func parseDocument(b []byte) (*document, *encodedEntries, error) {
 func parsePlain(b []byte) (*document, *encodedEntries, bool) {
 	d := &document{Version: documentVersion, Credentials: map[string]Credential{}}
 	e := &encodedEntries{plain: b}
-	version, ok := eachEntry(b, func(k string, start, end int) bool {
-		raw := b[start:end]
-		c, ok := decodePlainEntry(raw)
+	version, ok := scanEntries(b, func(k string, s *scanner) bool {
+		start := s.i
+		c, ok := s.plainCredential()
 		if !ok {
 			// Not plain (an escape, non-ASCII text): decodeDocument reads this
 			// entry alone, as decodeEntry does.
-			if c, ok = decodeAlone(raw, k); !ok {
+			s.i = start
+			if !s.skipValue() {
+				return false
+			}
+			if c, ok = decodeAlone(b[start:s.i], k); !ok {
 				return false
 			}
 		}
+		end := s.i
 		if _, twice := d.Credentials[k]; twice || c.Ref().String() != k || c.Validate() != nil {
 			return false
 		}
