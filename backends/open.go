@@ -53,8 +53,8 @@ type Options struct {
 	// AgeIdentities are identity files for the age backend, used when
 	// CREDMGR_AGE_IDENTITY is unset.
 	AgeIdentities []string
-	// RecoveryRecipients are extra age recipients for keychain and
-	// identity-mode vaults.
+	// RecoveryRecipients are extra age recipients that every write of a
+	// keychain or age vault (identity or passphrase mode) seals to.
 	RecoveryRecipients []string
 	// KeyHolder keeps the keychain backend's key: "" or "os" for the OS
 	// keychain (go-keyring), else a holder age-plugin-credmgr serves.
@@ -412,9 +412,7 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 		if h := g.Holder(); h != keychain.HolderOS {
 			guard = fmt.Sprintf("age X25519 key in the %s key holder through %s (item %q)", h, keychain.PluginBinary, g.ItemAccount())
 		}
-		if len(rs) > 0 {
-			guard += fmt.Sprintf(", plus %d recovery recipient(s)", len(rs))
-		}
+		guard += recoveryWords(rs)
 		v := NewVault(path, g, vopts)
 		return &Opened{Store: v, Vault: v, Name: Keychain, Path: path, Guard: guard, KeychainGuard: g}, nil
 	case Age:
@@ -426,7 +424,11 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 				vopts.AfterWrite = recordOnCreate(&o, env)
 			}
 		}
-		aopts := agefile.Options{WorkFactor: o.ScryptWorkFactor}
+		rs, err := parseRecipients(o.RecoveryRecipients)
+		if err != nil {
+			return nil, err
+		}
+		aopts := agefile.Options{WorkFactor: o.ScryptWorkFactor, Recipients: rs}
 		var guard string
 		if v := o.getenv("CREDMGR_AGE_IDENTITY"); v != "" {
 			if err := config.CheckIdentityPaths("CREDMGR_AGE_IDENTITY", filepath.SplitList(v)); err != nil {
@@ -443,11 +445,6 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 				}
 				aopts.Identities = append(aopts.Identities, ids...)
 			}
-			rs, err := parseRecipients(o.RecoveryRecipients)
-			if err != nil {
-				return nil, err
-			}
-			aopts.Recipients = rs
 			guard = "age identity file(s): " + strings.Join(files, ", ")
 		} else {
 			fn, desc, err := passphraseSource(&o)
@@ -466,6 +463,7 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 			aopts.Notice = func(m string) { fmt.Fprintf(w, "credmgr: %s\n", m) }
 			guard = "age passphrase (scrypt) from " + desc
 		}
+		guard += recoveryWords(rs)
 		g, err := agefile.NewGuard(path, aopts)
 		if err != nil {
 			return nil, err
@@ -500,6 +498,14 @@ func identityFiles(o *Options) []string {
 		out = append(out, f)
 	}
 	return out
+}
+
+// recoveryWords is what Opened.Guard says of the recovery recipients.
+func recoveryWords(rs []age.Recipient) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", plus %d recovery recipient(s)", len(rs))
 }
 
 func parseRecipients(list []string) ([]age.Recipient, error) {

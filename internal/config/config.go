@@ -35,8 +35,8 @@ type Config struct {
 	PlaintextOK bool `toml:"plaintext_ok"`
 	// AgeIdentity lists age identity files for the age backend.
 	AgeIdentity StringList `toml:"age_identity"`
-	// RecoveryRecipients are age recipients ("age1…") the keychain and
-	// age-identity vaults are also sealed to.
+	// RecoveryRecipients are age recipients ("age1…") that keychain and
+	// age vaults (identity or passphrase mode) are also sealed to.
 	RecoveryRecipients []string `toml:"recovery_recipients"`
 	// KeyHolder is what keeps the keychain backend's vault key: "os" (the
 	// default: go-keyring's OS keychain item) or one of the holders
