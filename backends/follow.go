@@ -126,6 +126,21 @@ func (f *following) current() storeEditor {
 	return f.cur.Store
 }
 
+// CurrentPath returns the vault file of the backend op.Store uses now:
+// op.Path as Open returned it, and, once the store followed a backend
+// switch, the new backend's. Unlike reading op.Path, it is safe to call
+// while operations on op.Store run, in any goroutine. It learns of a
+// switch only when an operation follows it; until then it names the
+// retired backend's file, which the switch removed or rewrote.
+func (op *Opened) CurrentPath() string {
+	if f, ok := op.Store.(*following); ok {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.cur.Path
+	}
+	return op.Path
+}
+
 func (f *following) do(ctx context.Context, op func(s storeEditor) error) error {
 	for i := 0; ; i++ {
 		s := f.current()
