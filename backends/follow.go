@@ -169,6 +169,12 @@ func (f *following) reopen(ctx context.Context, failed storeEditor) error {
 	o := f.o
 	o.ConfigBackend = cfg.Backend
 	o.KeyHolder = cfg.KeyHolder
+	if len(cfg.AgeIdentity) > 0 {
+		// A switch to the age backend records the identities it used
+		// (backend set age --age-identity): a long-running process
+		// (credmgr proxy) started before needs them to open it.
+		o.AgeIdentities = cfg.AgeIdentity
+	}
 	op, err := open(ctx, o)
 	if err != nil {
 		return err

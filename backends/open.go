@@ -204,7 +204,9 @@ func sourceWords(source string) string {
 // with an error wrapping ErrBackendChanged). Nothing is ever written to a
 // backend that a switch retired. The descriptive fields of
 // the returned Opened (Name, Path, Guard, …) are then updated too; read
-// them when no operation on Store is running.
+// them when no operation on Store is running (CurrentPath reads the path
+// at any time). Following a switch, the store takes config.toml's
+// backend, key_holder and, when set, age_identity as they are then.
 //
 // A switch that config.toml records as interrupted is first completed or
 // undone (see Switch), if every vault lock can be had; what was done is
