@@ -204,15 +204,7 @@ func (a *app) backendSetRun(ctx context.Context, opts backendSetOptions) error {
 	// credentials were moved into the file.
 	so := *o
 	so.PlaintextOK = true
-	if len(opts.AgeIdentities) > 0 {
-		list := strings.Join(opts.AgeIdentities, string(filepath.ListSeparator))
-		so.Getenv = func(k string) string {
-			if k == "CREDMGR_AGE_IDENTITY" {
-				return list
-			}
-			return os.Getenv(k)
-		}
-	}
+	so.NewAgeIdentities = opts.AgeIdentities
 	so.NewKeyHolder = hold.NewKeyHolder
 	// On a fresh machine nothing was recorded yet: "already in use"
 	// would not be true.
@@ -235,7 +227,7 @@ func (a *app) backendSetRun(ctx context.Context, opts backendSetOptions) error {
 		return a.storeError(err)
 	}
 	cfgPath := config.Path(o.DataDir)
-	if res.KeyMoved {
+	if res.KeyMoved || res.Resealed {
 		// Said in the notes.
 	} else if res.From.Name == res.To.Name && !recorded {
 		fmt.Fprintf(a.stderr, "credmgr: using the %s backend; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)
