@@ -140,7 +140,11 @@ It works when no backend is usable yet: that is how one is chosen. For the
 age backend, the key is an identity file (--age-identity FILE, or
 CREDMGR_AGE_IDENTITY), recorded as age_identity in config.toml, or else a
 passphrase (CREDMGR_PASSPHRASE_FILE, or asked on the terminal by the first
-command that stores something).
+command that stores something). An age vault already sealed to another key
+(a passphrase, or other identity files) is re-sealed to the new identity
+files: it is opened with its current key (passphrase source, credmgr
+unlock's key, or age_identity), and age_identity is recorded in the same
+write that commits the change; without the current key nothing changes.
 
 With --holder (keychain only) the vault key is kept by another holder: os
 (the default: the OS keychain through go-keyring), pass, kwallet, keyctl,
