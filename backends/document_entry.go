@@ -93,7 +93,18 @@ func findEntry(b []byte, key string) (raw []byte, version int, found, ok bool) {
 // in that plain shape (keys without escapes, nothing else at the top, no
 // trailing data, a version this package reads) or fn returned false.
 func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int, ok bool) {
-	s := scanner{b: b}
+	return scanEntries(&scanner{b: b}, func(k string, s *scanner) bool {
+		start := s.i
+		return s.skipValue() && fn(k, start, s.i)
+	})
+}
+
+// scanEntries is eachEntry over the document s holds (from its start),
+// with fn reading each entry's value itself from s, which is at the value
+// (after any white space); fn must leave s after the value, or return
+// false.
+func scanEntries(s *scanner, fn func(key string, s *scanner) bool) (version int, ok bool) {
+	b := s.b
 	haveVersion, haveCreds := false, false
 	ok = s.members(s.plainString, func(name string) bool {
 		switch name {
@@ -120,8 +131,7 @@ func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int,
 			haveCreds = true
 			return s.members(s.plainString, func(k string) bool {
 				s.space()
-				start := s.i
-				return s.skipValue() && fn(k, start, s.i)
+				return fn(k, s)
 			})
 		}
 		return false
@@ -137,6 +147,10 @@ func eachEntry(b []byte, fn func(key string, start, end int) bool) (version int,
 type scanner struct {
 	b []byte
 	i int
+	// text, if set, holds the same bytes as b: the strings the scanner
+	// returns are then parts of it rather than copies of their own, so
+	// that reading a whole document makes one copy, not one per string.
+	text string
 }
 
 func (s *scanner) space() {
@@ -198,7 +212,12 @@ func (s *scanner) rawString(last byte) (string, bool) {
 		c := s.b[s.i]
 		switch {
 		case c == '"':
-			str := string(s.b[start:s.i])
+			var str string
+			if s.text != "" {
+				str = s.text[start:s.i]
+			} else {
+				str = string(s.b[start:s.i])
+			}
 			s.i++
 			return str, true
 		case c == '\\' || c < 0x20 || c > last:
@@ -294,8 +313,17 @@ func (s *scanner) skipString() bool {
 // What it returns is what decodeDocument returns for the same entry; the caller
 // still checks the key and Validate.
 func decodePlainEntry(raw []byte) (Credential, bool) {
-	var c Credential
 	s := scanner{b: raw}
+	c, ok := s.plainCredential()
+	s.space()
+	return c, ok && s.i == len(raw)
+}
+
+// plainCredential is decodePlainEntry for the value at s.i: it reads one
+// object in the plain form and leaves s after it.
+func (s *scanner) plainCredential() (Credential, bool) {
+	var c Credential
+	raw := s.b
 	var seen uint32
 	ok := s.members(s.plainString, func(name string) bool {
 		bit := uint32(0)
@@ -386,8 +414,7 @@ func decodePlainEntry(raw []byte) (Credential, bool) {
 		}
 		return true
 	})
-	s.space()
-	return c, ok && s.i == len(raw)
+	return c, ok
 }
 
 // encodedEntries is an encoded document (what encodeDocument returns, or a
@@ -489,16 +516,23 @@ func parseDocument(b []byte) (*document, *encodedEntries, error) {
 func parsePlain(b []byte) (*document, *encodedEntries, bool) {
 	d := &document{Version: documentVersion, Credentials: map[string]Credential{}}
 	e := &encodedEntries{plain: b}
-	version, ok := eachEntry(b, func(k string, start, end int) bool {
-		raw := b[start:end]
-		c, ok := decodePlainEntry(raw)
+	// One copy of the document as a string, which every string read from
+	// it is part of.
+	version, ok := scanEntries(&scanner{b: b, text: string(b)}, func(k string, s *scanner) bool {
+		start := s.i
+		c, ok := s.plainCredential()
 		if !ok {
 			// Not plain (an escape, non-ASCII text): decodeDocument reads this
 			// entry alone, as decodeEntry does.
-			if c, ok = decodeAlone(raw, k); !ok {
+			s.i = start
+			if !s.skipValue() {
+				return false
+			}
+			if c, ok = decodeAlone(b[start:s.i], k); !ok {
 				return false
 			}
 		}
+		end := s.i
 		if _, twice := d.Credentials[k]; twice || c.Ref().String() != k || c.Validate() != nil {
 			return false
 		}

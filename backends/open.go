@@ -53,8 +53,8 @@ type Options struct {
 	// AgeIdentities are identity files for the age backend, used when
 	// CREDMGR_AGE_IDENTITY is unset.
 	AgeIdentities []string
-	// RecoveryRecipients are extra age recipients for keychain and
-	// identity-mode vaults.
+	// RecoveryRecipients are extra age recipients that every write of a
+	// keychain or age vault (identity or passphrase mode) seals to.
 	RecoveryRecipients []string
 	// KeyHolder keeps the keychain backend's key: "" or "os" for the OS
 	// keychain (go-keyring), else a holder age-plugin-credmgr serves.
@@ -66,6 +66,13 @@ type Options struct {
 	// that is to keep its key from then on ("" keeps KeyHolder); Switch
 	// moves the key there and records key_holder in config.toml.
 	NewKeyHolder string
+	// NewAgeIdentities, for Switch to the age backend, are the identity
+	// files that are to seal vault.age from then on (as
+	// CREDMGR_AGE_IDENTITY would name them, which they replace for the
+	// new backend). A vault the age backend already keeps sealed to
+	// another key (a passphrase, or other identities) is re-sealed to
+	// them; Switch records them as age_identity in config.toml.
+	NewAgeIdentities []string
 
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
@@ -204,7 +211,9 @@ func sourceWords(source string) string {
 // with an error wrapping ErrBackendChanged). Nothing is ever written to a
 // backend that a switch retired. The descriptive fields of
 // the returned Opened (Name, Path, Guard, …) are then updated too; read
-// them when no operation on Store is running.
+// them when no operation on Store is running (CurrentPath reads the path
+// at any time). Following a switch, the store takes config.toml's
+// backend, key_holder and, when set, age_identity as they are then.
 //
 // A switch that config.toml records as interrupted is first completed or
 // undone (see Switch), if every vault lock can be had; what was done is
@@ -412,9 +421,7 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 		if h := g.Holder(); h != keychain.HolderOS {
 			guard = fmt.Sprintf("age X25519 key in the %s key holder through %s (item %q)", h, keychain.PluginBinary, g.ItemAccount())
 		}
-		if len(rs) > 0 {
-			guard += fmt.Sprintf(", plus %d recovery recipient(s)", len(rs))
-		}
+		guard += recoveryWords(rs)
 		v := NewVault(path, g, vopts)
 		return &Opened{Store: v, Vault: v, Name: Keychain, Path: path, Guard: guard, KeychainGuard: g}, nil
 	case Age:
@@ -426,7 +433,11 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 				vopts.AfterWrite = recordOnCreate(&o, env)
 			}
 		}
-		aopts := agefile.Options{WorkFactor: o.ScryptWorkFactor}
+		rs, err := parseRecipients(o.RecoveryRecipients)
+		if err != nil {
+			return nil, err
+		}
+		aopts := agefile.Options{WorkFactor: o.ScryptWorkFactor, Recipients: rs}
 		var guard string
 		if v := o.getenv("CREDMGR_AGE_IDENTITY"); v != "" {
 			if err := config.CheckIdentityPaths("CREDMGR_AGE_IDENTITY", filepath.SplitList(v)); err != nil {
@@ -443,11 +454,6 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 				}
 				aopts.Identities = append(aopts.Identities, ids...)
 			}
-			rs, err := parseRecipients(o.RecoveryRecipients)
-			if err != nil {
-				return nil, err
-			}
-			aopts.Recipients = rs
 			guard = "age identity file(s): " + strings.Join(files, ", ")
 		} else {
 			fn, desc, err := passphraseSource(&o)
@@ -466,6 +472,7 @@ func openNamed(ctx context.Context, o Options, name string, checked bool) (*Open
 			aopts.Notice = func(m string) { fmt.Fprintf(w, "credmgr: %s\n", m) }
 			guard = "age passphrase (scrypt) from " + desc
 		}
+		guard += recoveryWords(rs)
 		g, err := agefile.NewGuard(path, aopts)
 		if err != nil {
 			return nil, err
@@ -500,6 +507,14 @@ func identityFiles(o *Options) []string {
 		out = append(out, f)
 	}
 	return out
+}
+
+// recoveryWords is what Opened.Guard says of the recovery recipients.
+func recoveryWords(rs []age.Recipient) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", plus %d recovery recipient(s)", len(rs))
 }
 
 func parseRecipients(list []string) ([]age.Recipient, error) {
@@ -553,8 +568,11 @@ func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 			return tty.ReadSecret(ctx, "credmgr vault passphrase: ", confirm)
 		}, "a terminal prompt", nil
 	}
-	return nil, "", errors.New("the age backend needs a key: set CREDMGR_AGE_IDENTITY=FILE, CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked")
+	return nil, "", errNoAgeKey
 }
+
+// errNoAgeKey is passphraseSource's error when no source is set.
+var errNoAgeKey = errors.New("the age backend needs a key: set CREDMGR_AGE_IDENTITY=FILE, CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked")
 
 // readPassphraseFile reads a passphrase file; with checkMode, one that
 // other users can read or change is refused, as ssh refuses such keys.

@@ -2,6 +2,7 @@ package backends_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/backends/agefile"
 	"github.com/credmgr/credmgr/internal/fakekeyring"
 )
 
@@ -23,10 +25,19 @@ func TestRecoveryRecipientErrorsNeverQuote(t *testing.T) {
 		"age1" + strings.ToLower(canary),
 		"x" + canary,
 	} {
-		for _, backend := range []string{backends.Keychain, backends.Age} {
+		for _, backend := range []string{backends.Keychain, backends.Age, "age passphrase"} {
 			o := backends.Options{DataDir: t.TempDir(), Backend: backend, Keyring: fakekeyring.NewListing(),
 				AgeIdentities:      []string{writeIdentity(t)},
 				RecoveryRecipients: []string{"age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", bad}}
+			if backend == "age passphrase" {
+				o.Backend, o.AgeIdentities = backends.Age, nil
+				o.Getenv = func(k string) string {
+					if k == "CREDMGR_PASSPHRASE" {
+						return "correct horse"
+					}
+					return ""
+				}
+			}
 			_, err := backends.Open(context.Background(), o)
 			if err == nil || !strings.Contains(err.Error(), "recovery_recipients entry 2 of 2 is not an age X25519 recipient") {
 				t.Fatalf("%s: Open = %v, want the entry named by position", backend, err)
@@ -35,6 +46,80 @@ func TestRecoveryRecipientErrorsNeverQuote(t *testing.T) {
 				t.Fatalf("%s: error quotes the entry: %v", backend, err)
 			}
 		}
+	}
+}
+
+// TestRecoveryRecipientsEveryVault: a vault of each kind that seals
+// (keychain, age identity, age passphrase) is sealed to
+// recovery_recipients on every write, so that the recovery identity alone
+// opens vault.age; "credmgr backend" says so in the guard's description.
+func TestRecoveryRecipientsEveryVault(t *testing.T) {
+	ctx := context.Background()
+	const canary = "sk-canary-every-vault-3a7c"
+	for _, tt := range []struct {
+		name    string
+		backend string
+		ids     bool
+		env     map[string]string
+		guard   string
+	}{
+		{"keychain", backends.Keychain, false, nil, "age X25519 key in the OS keychain"},
+		{"age identity", backends.Age, true, nil, "age identity file(s): "},
+		{"age passphrase", backends.Age, false, map[string]string{"CREDMGR_PASSPHRASE": "correct horse"}, "age passphrase (scrypt) from CREDMGR_PASSPHRASE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := age.GenerateX25519Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			o := backends.Options{DataDir: dir, Backend: tt.backend, Keyring: fakekeyring.NewListing(),
+				RecoveryRecipients: []string{rec.Recipient().String()}, ScryptWorkFactor: 10,
+				Getenv: func(k string) string { return tt.env[k] }}
+			if tt.ids {
+				o.AgeIdentities = []string{writeIdentity(t)}
+			}
+			op, err := backends.Open(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(op.Guard, tt.guard) || !strings.HasSuffix(op.Guard, ", plus 1 recovery recipient(s)") {
+				t.Errorf("Guard = %q", op.Guard)
+			}
+			if err := op.Store.Put(ctx, backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeOAuth, AccessToken: canary}); err != nil {
+				t.Fatal(err)
+			}
+			sealed, err := os.ReadFile(filepath.Join(dir, agefile.FileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := agefile.Open(sealed, rec)
+			if err != nil {
+				t.Fatalf("the recovery identity does not open the vault: %v", err)
+			}
+			if !strings.Contains(string(plain), canary) {
+				t.Fatal("the vault the recovery identity opened does not hold the credential")
+			}
+			// Without recovery_recipients: no recovery recipient in
+			// the guard, and the next write leaves the identity out.
+			o.RecoveryRecipients = nil
+			op, err = backends.Open(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(op.Guard, "recovery") {
+				t.Errorf("Guard without recovery_recipients = %q", op.Guard)
+			}
+			if err := op.Store.Delete(ctx, backends.Ref{Provider: "openai", Account: "default"}); err != nil {
+				t.Fatal(err)
+			}
+			if sealed, err = os.ReadFile(filepath.Join(dir, agefile.FileName)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := agefile.Open(sealed, rec); !errors.Is(err, agefile.ErrWrongKey) {
+				t.Fatalf("after a write without it, the recovery identity: %v, want ErrWrongKey", err)
+			}
+		})
 	}
 }
 

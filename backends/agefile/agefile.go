@@ -16,6 +16,14 @@
 // "age -d vault.age" for the older layout, and "age -d -i KEYFILE
 // vault.age" in identity mode.
 //
+// In either mode every write also seals the vault to [Options.Recipients]
+// (recovery keys kept offline), so that "age -d -i RECOVERY vault.age"
+// opens it without the identities, the passphrase or the key file. A
+// passphrase vault is sealed to its vault key and to them; a vault of the
+// older layout gets them when its next write converts it (age allows no
+// other recipient beside a passphrase). A recipient added to or removed
+// from Options is added or removed by the next write.
+//
 // [Guard] implements backends.Guard (this package does not import
 // backends); backends.NewVault builds the store:
 //
@@ -75,8 +83,10 @@ type Options struct {
 	// Identities selects identity mode. The vault is sealed to each
 	// identity's recipient.
 	Identities []age.Identity
-	// Recipients are sealed to in addition to the identities' own, for
-	// example a recovery key kept offline. Not allowed with Passphrase.
+	// Recipients are sealed to on every write in addition to the
+	// identities' own (identity mode) or to the vault key (passphrase
+	// mode), for example a recovery key kept offline. They must not be
+	// scrypt (passphrase) recipients.
 	Recipients []age.Recipient
 	// WorkFactor is the scrypt work factor (log2 N) used when sealing in
 	// passphrase mode; zero means age's default (18, about a second).
@@ -88,20 +98,20 @@ func NewGuard(path string, opts Options) (*Guard, error) {
 	if (opts.Passphrase == nil) == (len(opts.Identities) == 0) {
 		return nil, errors.New("age backend needs either a passphrase or identities")
 	}
-	if opts.Passphrase != nil && len(opts.Recipients) > 0 {
-		return nil, errors.New("age backend: a passphrase-sealed vault cannot have extra recipients")
+	for _, r := range opts.Recipients {
+		if _, ok := r.(*age.ScryptRecipient); ok {
+			return nil, errors.New("age backend: a passphrase (scrypt) recipient cannot be an extra recipient")
+		}
 	}
 	g := &Guard{opts: opts, path: path, keyPath: KeyFilePath(path)}
-	if len(opts.Identities) > 0 {
-		for _, id := range opts.Identities {
-			r, err := RecipientOf(id)
-			if err != nil {
-				return nil, err
-			}
-			g.recipients = append(g.recipients, r)
+	for _, id := range opts.Identities {
+		r, err := RecipientOf(id)
+		if err != nil {
+			return nil, err
 		}
-		g.recipients = append(g.recipients, opts.Recipients...)
+		g.recipients = append(g.recipients, r)
 	}
+	g.recipients = append(g.recipients, opts.Recipients...)
 	return g, nil
 }
 
@@ -118,9 +128,12 @@ func (g *Guard) Mode() string {
 // opens it again (it implements backends.Guard). It is safe for concurrent
 // use; the passphrase is asked for at most once.
 type Guard struct {
-	opts       Options
-	path       string // the vault
-	keyPath    string // its key file, in passphrase mode
+	opts    Options
+	path    string // the vault
+	keyPath string // its key file, in passphrase mode
+	// recipients are sealed to besides the vault key, in passphrase mode
+	// (Options.Recipients), or are all those sealed to, in identity mode
+	// (the identities' and Options.Recipients).
 	recipients []age.Recipient
 
 	mu   sync.Mutex

@@ -436,3 +436,12 @@ func mustScrypt(t *testing.T) *age.ScryptRecipient {
 	r.SetWorkFactor(10)
 	return r
 }
+
+// BenchmarkFloorIdentity is what any write of a vault sealed to an age
+// identity costs (see storetest.BenchFloor), beside BenchmarkIdentity's
+// Put.
+func BenchmarkFloorIdentity(b *testing.B) {
+	storetest.BenchFloor(b, func(t testing.TB, path string) backends.Guard {
+		return identityStore(t, filepath.Dir(path)).Guard
+	})
+}

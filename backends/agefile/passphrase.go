@@ -288,25 +288,24 @@ func parseKeyFile(plain []byte) (*age.X25519Identity, error) {
 	return id, nil
 }
 
-// sealPassphrase seals to the vault key and the marker. Without a known
-// key (a new vault, or one of the older layout) it first makes the key
-// file: a new key sealed with the passphrase, written atomically and read
-// back; the vault is then checked to open with the key read back before
-// it is handed over to be written.
+// sealPassphrase seals to the vault key, the marker and the extra
+// (recovery) recipients. Without a known key (a new vault, or one of the
+// older layout) it first makes the key file: a new key sealed with the
+// passphrase, written atomically and read back; the vault is then checked
+// to open with the key read back before it is handed over to be written.
 func (g *Guard) sealPassphrase(ctx context.Context, plain []byte) ([]byte, error) {
 	g.mu.Lock()
 	id, legacy := g.id, g.legacy
 	g.mu.Unlock()
-	marker := markerRecipient{filepath.Base(g.keyPath)}
 	if id != nil {
-		return Seal(plain, id.Recipient(), marker)
+		return Seal(plain, g.passphraseRecipients(id)...)
 	}
 
 	id, sum, err := g.newKeyFile(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := Seal(plain, id.Recipient(), marker)
+	sealed, err := Seal(plain, g.passphraseRecipients(id)...)
 	if err != nil {
 		return nil, err
 	}
@@ -319,6 +318,15 @@ func (g *Guard) sealPassphrase(ctx context.Context, plain []byte) ([]byte, error
 		g.notice("converted %s to the current passphrase layout: it is now sealed to the key in %s, which the passphrase seals (see SECURITY.md, \"Recovering a vault\")", g.path, g.keyPath)
 	}
 	return sealed, nil
+}
+
+// passphraseRecipients returns the recipients a passphrase vault with
+// the vault key id is sealed to: that key, the marker naming the key
+// file, and the extra recipients.
+func (g *Guard) passphraseRecipients(id *age.X25519Identity) []age.Recipient {
+	rs := make([]age.Recipient, 0, 2+len(g.recipients))
+	rs = append(rs, id.Recipient(), markerRecipient{filepath.Base(g.keyPath)})
+	return append(rs, g.recipients...)
 }
 
 // newKeyFile returns the key for a vault that has none yet (a new vault,

@@ -36,3 +36,9 @@ func BenchmarkStore(b *testing.B) {
 		return backends.NewVault(filepath.Join(dir, jsonfile.FileName), jsonfile.Guard{}, backends.VaultOptions{})
 	})
 }
+
+// BenchmarkFloor is what any write of a plain one-file vault costs (see
+// storetest.BenchFloor), beside BenchmarkStore's Put.
+func BenchmarkFloor(b *testing.B) {
+	storetest.BenchFloor(b, func(testing.TB, string) backends.Guard { return jsonfile.Guard{} })
+}

@@ -523,3 +523,17 @@ func TestNoVaultRereadsKey(t *testing.T) {
 		t.Fatalf("the new vault does not open with the key in the keychain: %v", err)
 	}
 }
+
+// BenchmarkFloor is what any write of a keychain vault costs once its key
+// is loaded (see storetest.BenchFloor), beside BenchmarkStore's Put. The
+// key is in an in-memory keychain: a write does not ask the keychain.
+func BenchmarkFloor(b *testing.B) {
+	kr := fakekeyring.New()
+	storetest.BenchFloor(b, func(t testing.TB, path string) backends.Guard {
+		g, err := keychain.NewGuard(path, keychain.Options{Keyring: kr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	})
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/credmgr/credmgr/backends"
+	"github.com/credmgr/credmgr/internal/fsutil"
 )
 
 // BenchSizes are the vault sizes Bench measures. CREDMGR_BENCH_MAX, if
@@ -40,17 +42,7 @@ func Bench(b *testing.B, newStore Factory) {
 		fill := func(b *testing.B) (backends.Store, string) {
 			dir := b.TempDir()
 			s := newStore(b, dir)
-			ed := s.(backends.Editor)
-			if err := ed.Edit(ctx, func(tx *backends.Tx) error {
-				for i := range n {
-					if err := tx.Put(sample(fmt.Sprintf("p%05d", i), "default", "access-token")); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				b.Fatal(err)
-			}
+			fillBench(b, s.(backends.Editor), n)
 			return s, dir
 		}
 		ref := backends.Ref{Provider: "p00000", Account: "default"}
@@ -96,5 +88,64 @@ func Bench(b *testing.B, newStore Factory) {
 		b.Run(fmt.Sprintf("Put/%d", n), func(b *testing.B) {
 			put(b, func(s backends.Store, _ string) backends.Store { return s })
 		})
+	}
+}
+
+// BenchFloor measures, for the vault sizes of Bench, the least that any
+// write of a vault kept in one sealed file must do: seal the whole
+// encoded document with the guard newGuard returns and write it
+// atomically (temp file, fsync, rename, directory fsync), with nothing
+// decoded, encoded or compared. Bench's Put at n credentials, divided by
+// this floor at n, is what the store adds; the floor's own growth from 1
+// to n credentials is what no store over this guard and file can avoid.
+func BenchFloor(b *testing.B, newGuard func(t testing.TB, path string) backends.Guard) {
+	ctx := context.Background()
+	max := 1 << 30
+	if v := os.Getenv("CREDMGR_BENCH_MAX"); v != "" {
+		fmt.Sscan(v, &max)
+	}
+	for _, n := range BenchSizes {
+		if n > max {
+			continue
+		}
+		b.Run(fmt.Sprintf("Put/%d", n), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "vault")
+			g := newGuard(b, path)
+			fillBench(b, backends.NewVault(path, g, backends.VaultOptions{}), n)
+			sealed, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			plain, err := g.Open(ctx, sealed)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(plain)))
+			b.ResetTimer()
+			for b.Loop() {
+				sealed, err := g.Seal(ctx, plain)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := fsutil.WriteFileAtomic(path, sealed); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// fillBench stores n sample credentials, p00000/default and on, in one
+// edit.
+func fillBench(b *testing.B, ed backends.Editor, n int) {
+	if err := ed.Edit(context.Background(), func(tx *backends.Tx) error {
+		for i := range n {
+			if err := tx.Put(sample(fmt.Sprintf("p%05d", i), "default", "access-token")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
 	}
 }

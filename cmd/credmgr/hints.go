@@ -36,7 +36,7 @@ func cutSuggestions(msg string) (string, string) {
 // typed at the prompt is simply typed again; otherwise the key sources are
 // named.
 func (a *app) wrongKeyHint() string {
-	if a.opened != nil && strings.HasSuffix(a.opened.Guard, " from a terminal prompt") {
+	if a.opened != nil && strings.Contains(a.opened.Guard, " from a terminal prompt") {
 		return "the passphrase typed does not open this vault (nothing was changed): run the command again and type the vault's passphrase"
 	}
 	return "check CREDMGR_PASSPHRASE / CREDMGR_PASSPHRASE_FILE / CREDMGR_AGE_IDENTITY"

@@ -2,24 +2,26 @@
 // Go records, and answers "credmgr version" and "credmgr --version" from
 // its package initialisation, then exits: before net/http, crypto/tls,
 // cobra and D-Bus, which only the other commands need, are initialised.
+//
 // Go initialises a package as soon as its imports are, taking the ready
 // packages in the order of their import paths (The Go Programming Language
-// Specification, "Package initialization"); this package imports nothing
-// that waits for those. Any other command line is left alone: the init
-// function returns and credmgr starts as usual.
+// Specification, "Package initialization"). This package imports only os
+// and runtime, so it runs right after os does; it reads the build
+// information without runtime/debug, which imports fmt and would wait
+// behind every ready package whose path sorts before "fmt" (crypto/...,
+// encoding/..., filippo.io/...). Any other command line is left alone:
+// the init function returns and credmgr starts as usual.
 package version
 
 import (
 	"os"
 	"runtime"
-	"runtime/debug"
-	"strings"
 )
 
 func init() {
 	// Not in cmd/credmgr's Go test binary (credmgr.test), whose command
 	// line is its own.
-	if strings.HasSuffix(os.Args[0], ".test") || !Requested(os.Args[1:]) {
+	if hasSuffix(os.Args[0], ".test") || !Requested(os.Args[1:]) {
 		return
 	}
 	// As the command does, a failed write is not an error.
@@ -40,42 +42,97 @@ func Line() string { return "credmgr " + String() + "\n" }
 // String describes this binary from the build information Go records:
 // "v1.2.3 (commit 0123456789ab, go1.26.0 linux/amd64)".
 func String() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		bi = nil
-	}
-	return Describe(bi, runtime.GOOS+"/"+runtime.GOARCH)
+	info, ok := buildInfo()
+	return Describe(info, ok, runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
 }
 
-// Describe words bi (nil when the binary has no build information).
-func Describe(bi *debug.BuildInfo, platform string) string {
-	if bi == nil {
+// Info is what Describe uses of a binary's build information.
+type Info struct {
+	// MainVersion is the main module's version: "v1.2.3" for a go
+	// install of a release, "(devel)" for a build from a clone.
+	MainVersion string
+	// Revision and Modified are the build settings vcs.revision and
+	// vcs.modified, when the build recorded them.
+	Revision, Modified string
+}
+
+// Parse reads Info from the text form of a binary's build information
+// (runtime/debug.BuildInfo.String): tab-separated lines, of which "mod"
+// gives the main module's version and "build" the settings. Values that
+// needed quoting are left quoted; none of the ones Info keeps does.
+func Parse(text string) Info {
+	var info Info
+	for len(text) > 0 {
+		line := text
+		if i := index(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		key, rest := cut(line, '\t')
+		switch key {
+		case "mod":
+			_, rest = cut(rest, '\t') // the module path
+			info.MainVersion, _ = cut(rest, '\t')
+		case "build":
+			k, v := cut(rest, '=')
+			switch k {
+			case "vcs.revision":
+				info.Revision = v
+			case "vcs.modified":
+				info.Modified = v
+			}
+		}
+	}
+	return info
+}
+
+// Describe words info (ok is false when the binary has no build
+// information) for a binary built by goVersion for platform.
+func Describe(info Info, ok bool, goVersion, platform string) string {
+	if !ok {
 		return "(unknown) (built without module information, " + platform + ")"
 	}
-	version := bi.Main.Version
+	version := info.MainVersion
 	if version == "" {
 		version = "(devel)"
 	}
-	var rev, modified string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value
-		}
-	}
-	var parts []string
-	if rev != "" {
+	s := version + " ("
+	if rev := info.Revision; rev != "" {
 		if len(rev) > 12 {
 			rev = rev[:12]
 		}
-		c := "commit " + rev
-		if modified == "true" {
-			c += " with local changes"
+		s += "commit " + rev
+		if info.Modified == "true" {
+			s += " with local changes"
 		}
-		parts = append(parts, c)
+		s += ", "
 	}
-	parts = append(parts, strings.TrimSpace(bi.GoVersion+" "+platform))
-	return version + " (" + strings.Join(parts, ", ") + ")"
+	tail := goVersion + " " + platform
+	if goVersion == "" {
+		tail = platform
+	}
+	return s + tail + ")"
+}
+
+// cut is strings.Cut for one byte (package strings imports unicode, whose
+// tables are initialised at start-up: see the package comment).
+func cut(s string, sep byte) (before, after string) {
+	if i := index(s, sep); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
+}
+
+func index(s string, b byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return i
+		}
+	}
+	return -1
+}
+
+func hasSuffix(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }
