@@ -28,6 +28,10 @@ type ChangedError struct {
 	// HolderFrom and HolderTo are set when the keychain backend stayed
 	// but its key moved to another holder (key_holder).
 	HolderFrom, HolderTo string
+	// Resealed is set when the age backend stayed but its passphrase
+	// vault was re-sealed to the identity files config.toml now names
+	// (age_identity).
+	Resealed bool
 }
 
 // normalHolder is the key holder a key_holder value means.
@@ -39,6 +43,9 @@ func normalHolder(h string) string {
 }
 
 func (e *ChangedError) Error() string {
+	if e.Resealed {
+		return "the age backend's vault was re-sealed from a passphrase to age identity files (age_identity in config.toml) while this command waited for the vault lock; nothing was read or written"
+	}
 	if e.HolderTo != "" {
 		return fmt.Sprintf("the keychain backend's key moved to another holder (key_holder = %q in config.toml, was %q) while this command waited for the vault lock; nothing was read or written", e.HolderTo, e.HolderFrom)
 	}
@@ -64,6 +71,9 @@ func (o *Options) state(name string, checked bool) func(context.Context) (vaultS
 	cfgPath := config.Path(dir)
 	base := config.NormalBackend(o.ConfigBackend)
 	holder := o.KeyHolder
+	// A passphrase store: one that config.toml's age_identity would
+	// turn into an identity store.
+	passphrase := name == Age && len(identityFiles(o)) == 0
 	path := vaultPath(dir, name)
 	return func(context.Context) (vaultState, error) {
 		var st vaultState
@@ -78,6 +88,11 @@ func (o *Options) state(name string, checked bool) func(context.Context) (vaultS
 			// The key moved to another holder (Switch with
 			// NewKeyHolder) and is gone from this store's.
 			return st, &ChangedError{From: base, To: base, HolderFrom: was, HolderTo: now}
+		}
+		if checked && passphrase && len(cfg.AgeIdentity) > 0 {
+			// Re-sealed to identities (Switch with NewAgeIdentities):
+			// the passphrase no longer opens the vault.
+			return st, &ChangedError{From: base, To: base, Resealed: true}
 		}
 		sw := cfg.Switch
 		if sw == nil || vaultPath(dir, sw.To) != path {
@@ -126,6 +141,21 @@ func (f *following) current() storeEditor {
 	return f.cur.Store
 }
 
+// CurrentPath returns the vault file of the backend op.Store uses now:
+// op.Path as Open returned it, and, once the store followed a backend
+// switch, the new backend's. Unlike reading op.Path, it is safe to call
+// while operations on op.Store run, in any goroutine. It learns of a
+// switch only when an operation follows it; until then it names the
+// retired backend's file, which the switch removed or rewrote.
+func (op *Opened) CurrentPath() string {
+	if f, ok := op.Store.(*following); ok {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.cur.Path
+	}
+	return op.Path
+}
+
 func (f *following) do(ctx context.Context, op func(s storeEditor) error) error {
 	for i := 0; ; i++ {
 		s := f.current()
@@ -154,6 +184,13 @@ func (f *following) reopen(ctx context.Context, failed storeEditor) error {
 	o := f.o
 	o.ConfigBackend = cfg.Backend
 	o.KeyHolder = cfg.KeyHolder
+	if len(cfg.AgeIdentity) > 0 {
+		// The identities a switch to the age backend recorded (backend
+		// set age --age-identity), or a re-seal of a passphrase vault:
+		// a long-running process (credmgr proxy) started before needs
+		// them to open the vault now.
+		o.AgeIdentities = cfg.AgeIdentity
+	}
 	op, err := open(ctx, o)
 	if err != nil {
 		return err

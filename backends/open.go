@@ -66,6 +66,13 @@ type Options struct {
 	// that is to keep its key from then on ("" keeps KeyHolder); Switch
 	// moves the key there and records key_holder in config.toml.
 	NewKeyHolder string
+	// NewAgeIdentities, for Switch to the age backend, are the identity
+	// files that are to seal vault.age from then on (as
+	// CREDMGR_AGE_IDENTITY would name them, which they replace for the
+	// new backend). A vault the age backend already keeps sealed to
+	// another key (a passphrase, or other identities) is re-sealed to
+	// them; Switch records them as age_identity in config.toml.
+	NewAgeIdentities []string
 
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
@@ -204,7 +211,9 @@ func sourceWords(source string) string {
 // with an error wrapping ErrBackendChanged). Nothing is ever written to a
 // backend that a switch retired. The descriptive fields of
 // the returned Opened (Name, Path, Guard, …) are then updated too; read
-// them when no operation on Store is running.
+// them when no operation on Store is running (CurrentPath reads the path
+// at any time). Following a switch, the store takes config.toml's
+// backend, key_holder and, when set, age_identity as they are then.
 //
 // A switch that config.toml records as interrupted is first completed or
 // undone (see Switch), if every vault lock can be had; what was done is
@@ -559,8 +568,11 @@ func passphraseSource(o *Options) (agefile.PassphraseFunc, string, error) {
 			return tty.ReadSecret(ctx, "credmgr vault passphrase: ", confirm)
 		}, "a terminal prompt", nil
 	}
-	return nil, "", errors.New("the age backend needs a key: set CREDMGR_AGE_IDENTITY=FILE, CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked")
+	return nil, "", errNoAgeKey
 }
+
+// errNoAgeKey is passphraseSource's error when no source is set.
+var errNoAgeKey = errors.New("the age backend needs a key: set CREDMGR_AGE_IDENTITY=FILE, CREDMGR_PASSPHRASE_FILE=FILE or CREDMGR_PASSPHRASE, or run on a terminal to be asked")
 
 // readPassphraseFile reads a passphrase file; with checkMode, one that
 // other users can read or change is refused, as ssh refuses such keys.

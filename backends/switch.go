@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/credmgr/credmgr/backends/agefile"
@@ -42,6 +43,10 @@ type SwitchResult struct {
 	// KeyMoved is set when the keychain backend stayed in use and its key
 	// moved to another holder (Options.NewKeyHolder).
 	KeyMoved bool
+	// Resealed is set when the age backend stayed in use and its vault
+	// was sealed to another key (Options.NewAgeIdentities, or
+	// CREDMGR_AGE_IDENTITY): Moved credentials were re-sealed.
+	Resealed bool
 }
 
 // Switch makes name (keychain, age, file or auto) the backend in use,
@@ -169,6 +174,15 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 	if o.NewKeyHolder != "" {
 		t.KeyHolder = o.NewKeyHolder
 	}
+	// Identity files given for the switch are the new backend's key, not
+	// necessarily the current one's: the current backend is opened with
+	// what config.toml (or a passphrase source) says.
+	newIDs := newIdentities(&o)
+	if len(newIDs) > 0 && name == Age {
+		list := strings.Join(newIDs, string(filepath.ListSeparator))
+		t.Getenv = withEnv(o.Getenv, "CREDMGR_AGE_IDENTITY", list)
+		o.Getenv = withEnv(o.Getenv, "CREDMGR_AGE_IDENTITY", "")
+	}
 	from, err := open(ctx, o)
 	if err == nil && noVault(o.DataDir) {
 		if _, rerr := from.Vault.readLocked(ctx); rerr != nil {
@@ -181,14 +195,23 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		// configured keychain does not answer): there is nothing to
 		// move, and choosing another backend is the way out.
 		from, err = open(ctx, t)
-	} else if errors.Is(err, ErrVaultKeyNotSet) {
-		// vault.age is sealed to keys auto was not given; if the chosen
-		// backend opens it (backend set age with the identity that
-		// sealed it), it is that backend's vault: nothing to move.
+	} else if errors.Is(err, ErrVaultKeyNotSet) || (err != nil && name == Age) {
+		// vault.age is sealed to keys the current backend was not given
+		// (auto, or no passphrase source); if the chosen backend opens
+		// it (backend set age with the identity that sealed it), it is
+		// that backend's vault: nothing to move.
 		if own, oerr := open(ctx, t); oerr == nil && own.Path == vaultPath(o.DataDir, Age) {
 			if _, rerr := own.Vault.readLocked(ctx); rerr == nil {
 				from, err = own, nil
 			}
+		}
+		if err != nil && name == Age && ageKept(o.DataDir, cfg) {
+			// The age backend's own vault, to be sealed to another key:
+			// that needs the key it is sealed to now.
+			if agefile.IsPassphraseSealed(agefile.StanzaTypes(vaultPath(o.DataDir, Age))) && (errors.Is(err, errNoAgeKey) || errors.Is(err, ErrNoBackend)) {
+				return fmt.Errorf("%w: it is sealed with a passphrase, and no passphrase source is set; nothing was changed", ErrResealNeedsKey)
+			}
+			return fmt.Errorf("%w: opening it with its current key: %w; nothing was changed", ErrResealNeedsKey, err)
 		}
 	}
 	if err != nil {
@@ -214,17 +237,39 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 			return fmt.Errorf("recording the key holder in %s: %w", cfgPath, err)
 		}
 	}
+	if from.Name == Age && to.Name == Age {
+		resealed, err := resealIfNeeded(ctx, o, name, cfg, from, to, newIDs, res)
+		if err != nil || resealed {
+			return err
+		}
+	}
 	if from.Name == to.Name {
 		if cfg.Backend != name {
 			if err := config.WriteState(cfgPath, name, nil); err != nil {
 				return fmt.Errorf("recording the backend in %s: %w", cfgPath, err)
 			}
 		}
-		recordSwitchIdentities(o, to, res)
+		recordSwitchIdentities(o, to, newIDs, res)
 		return removePlaintext(ctx, o, to, res)
 	}
 	sw := &config.Switch{From: from.Name, To: to.Name, Previous: cfg.Backend, Backend: name}
-	n, err := from.Vault.moveLocked(ctx, to.Vault, moveHooks{
+	n, err := moveVault(ctx, o, from, to, sw, res)
+	if err != nil {
+		return err
+	}
+	res.Moved = n
+	recordSwitchIdentities(o, to, newIDs, res)
+	return removePlaintext(ctx, o, to, res)
+}
+
+// moveVault moves every credential from from's vault to to's, recording
+// the switch sw in config.toml (see moveLocked); sw.Backend is the backend
+// key's value from the commit on. For a re-seal (sw.Reseal), the commit
+// also sets age_identity to sw.AgeIdentity. It returns the number of
+// credentials moved.
+func moveVault(ctx context.Context, o Options, from, to *Opened, sw *config.Switch, res *SwitchResult) (int, error) {
+	cfgPath := config.Path(o.DataDir)
+	return from.Vault.moveLocked(ctx, to.Vault, moveHooks{
 		Begin: func(source, target string) error {
 			sw.Source, sw.Target = source, target
 			if err := config.WriteState(cfgPath, "", sw); err != nil {
@@ -241,7 +286,16 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 		Commit: func(next string) error {
 			step("written")
 			sw.Next = next
-			if err := config.WriteState(cfgPath, name, sw); err != nil {
+			var err error
+			if sw.Reseal {
+				// The new key is recorded in the write that commits: no
+				// moment leaves config.toml naming a key the vault in
+				// use is not sealed to.
+				err = config.WriteStateIdentity(cfgPath, sw.Backend, sw.AgeIdentity, sw)
+			} else {
+				err = config.WriteState(cfgPath, sw.Backend, sw)
+			}
+			if err != nil {
 				// The write may have happened (a failure to sync the
 				// directory after the rename): then it stands.
 				if cfg, lerr := config.Load(cfgPath); lerr != nil || cfg.Switch == nil || cfg.Switch.Next != next {
@@ -259,25 +313,125 @@ func switchLocked(ctx context.Context, o Options, name string, res *SwitchResult
 			}
 			if from.AgeGuard != nil && from.AgeGuard.Mode() == "passphrase" {
 				removeKeyFile(o, res)
+				step("key file removed")
 			}
 			if err := config.WriteState(cfgPath, "", nil); err != nil {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("the switch is complete, but its record could not be cleared from %s (the next credmgr command clears it): %v", cfgPath, err))
 			}
 		},
 	})
-	if err != nil {
-		return err
+}
+
+// ErrResealNeedsKey is wrapped when Switch must re-seal vault.age to the
+// age backend's new key (another passphrase mode or other identities)
+// but cannot open it with its current key: no passphrase source is set,
+// or the passphrase or identities do not open it. Nothing was changed.
+var ErrResealNeedsKey = errors.New("vault.age must be re-sealed to the new key, which needs its current key")
+
+// resealIfNeeded re-seals vault.age, which the age backend keeps (from),
+// to the key the age backend is to use from now on (to) when that key
+// does not open it: a passphrase vault given identity files, or a vault
+// sealed to other identities. It opens the vault with its current key
+// first, and refuses, changing nothing, when that fails. The re-seal is a
+// switch from the age backend to itself (see Switch and moveLocked): the
+// new vault is written beside vault.age and read back, config.toml
+// records it and the new age_identity in one write, and then it replaces
+// vault.age; vault-key.age, the key of a passphrase vault, is removed
+// last. It reports whether it re-sealed.
+func resealIfNeeded(ctx context.Context, o Options, name string, cfg *config.Config, from, to *Opened, newIDs []string, res *SwitchResult) (bool, error) {
+	if h, err := hashFile(to.Path); err != nil || h == "" {
+		// No vault yet: its first write seals it to the new key.
+		return false, err
 	}
-	res.Moved = n
-	recordSwitchIdentities(o, to, res)
-	return removePlaintext(ctx, o, to, res)
+	terr := func() error { _, err := to.Vault.readLocked(ctx); return err }()
+	if terr == nil {
+		return false, nil
+	}
+	if !errors.Is(terr, agefile.ErrWrongKey) {
+		return false, fmt.Errorf("opening vault.age with the new key: %w", terr)
+	}
+	if _, err := from.Vault.readLocked(ctx); err != nil {
+		return false, fmt.Errorf("%w: it does not open with the new key, nor with its current key (%s), so nothing was changed: %w", ErrResealNeedsKey, from.Guard, err)
+	}
+	ids := []string(cfg.AgeIdentity)
+	switch {
+	case to.AgeGuard.Mode() == "passphrase":
+		ids = nil
+	case len(newIDs) > 0:
+		ids = newIDs
+	}
+	sw := &config.Switch{From: Age, To: Age, Previous: cfg.Backend, Backend: name,
+		Reseal: true, AgeIdentity: ids, PreviousAgeIdentity: cfg.AgeIdentity}
+	n, err := moveVault(ctx, o, from, to, sw, res)
+	if err != nil {
+		return false, err
+	}
+	res.Moved, res.Resealed = n, true
+	what := "its passphrase"
+	if len(ids) > 0 {
+		what = fmt.Sprintf("the age identity file(s) %s", strings.Join(ids, ", "))
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("re-sealed %s (%d credential(s)) to %s; it no longer opens with its old key", to.Path, n, what))
+	if !slices.Equal(ids, cfg.AgeIdentity) {
+		if len(ids) > 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("recorded age_identity = %q in %s", ids, config.Path(o.DataDir)))
+		} else {
+			res.Notes = append(res.Notes, fmt.Sprintf("removed age_identity from %s", config.Path(o.DataDir)))
+		}
+	}
+	return true, removePlaintext(ctx, o, to, res)
+}
+
+// ageKept reports whether vault.age is there and is the age backend's:
+// sealed with a passphrase, or config.toml names the age backend.
+func ageKept(dir string, cfg *config.Config) bool {
+	types := agefile.StanzaTypes(vaultPath(dir, Age))
+	return len(types) > 0 && (agefile.IsPassphraseSealed(types) || cfg.Backend == Age)
+}
+
+// newIdentities returns the identity files a switch to the age backend is
+// to seal to: Options.NewAgeIdentities, else those CREDMGR_AGE_IDENTITY
+// names, as absolute paths; nil for none.
+func newIdentities(o *Options) []string {
+	if len(o.NewAgeIdentities) == 0 {
+		return envIdentities(o)
+	}
+	var out []string
+	for _, f := range o.NewAgeIdentities {
+		if f == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(f, "~/"); ok {
+			if h, err := os.UserHomeDir(); err == nil {
+				f = filepath.Join(h, rest)
+			}
+		}
+		if abs, err := filepath.Abs(f); err == nil {
+			f = abs
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// withEnv returns a getenv (nil: os.Getenv) that answers v for k.
+func withEnv(getenv func(string) string, k, v string) func(string) string {
+	return func(key string) string {
+		if key == k {
+			return v
+		}
+		if getenv != nil {
+			return getenv(key)
+		}
+		return os.Getenv(key)
+	}
 }
 
 // recordSwitchIdentities records, after a switch to the age backend with
-// identities from CREDMGR_AGE_IDENTITY, those identities as age_identity in
-// config.toml, so that every shell and agent finds the vault's key.
-func recordSwitchIdentities(o Options, to *Opened, res *SwitchResult) {
-	files := envIdentities(&o)
+// identities (Options.NewAgeIdentities or CREDMGR_AGE_IDENTITY), those
+// identities as age_identity in config.toml, so that every shell and agent
+// finds the vault's key.
+func recordSwitchIdentities(o Options, to *Opened, files []string, res *SwitchResult) {
 	if to.Name != Age || len(files) == 0 {
 		return
 	}
@@ -307,6 +461,9 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 	cfgPath := config.Path(o.DataDir)
 	toPath, fromPath := vaultPath(o.DataDir, sw.To), vaultPath(o.DataDir, sw.From)
 	what := fmt.Sprintf("an interrupted switch from the %s backend to the %s backend", sw.From, sw.To)
+	if sw.Reseal {
+		what = "an interrupted re-seal of the age backend's vault to another key"
+	}
 	committed := sw.Committed()
 	if committed {
 		err := completePendingFile(toPath, pendingSwitch{Target: sw.Target, Next: sw.Next})
@@ -320,8 +477,15 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 			// file is never put in place after this.
 			undo := *sw
 			undo.Next = ""
-			if err := config.WriteState(cfgPath, config.NormalBackend(sw.Previous), &undo); err != nil {
-				return fmt.Errorf("undoing the switch in %s: %w", cfgPath, err)
+			var werr error
+			if sw.Reseal {
+				// The vault is sealed to the previous key again.
+				werr = config.WriteStateIdentity(cfgPath, config.NormalBackend(sw.Previous), sw.PreviousAgeIdentity, &undo)
+			} else {
+				werr = config.WriteState(cfgPath, config.NormalBackend(sw.Previous), &undo)
+			}
+			if werr != nil {
+				return fmt.Errorf("undoing the switch in %s: %w", cfgPath, werr)
 			}
 			step("recovery: undone")
 			committed = false
@@ -340,6 +504,11 @@ func recoverSwitch(o Options, cfg *config.Config, res *SwitchResult) error {
 			}
 			step("recovery: completed")
 			res.Notes = append(res.Notes, "completed "+what)
+			if sw.From == Age {
+				// The key file of a passphrase vault the switch replaced
+				// opens nothing now (removeKeyFile checks).
+				removeKeyFile(o, res)
+			}
 		}
 	} else {
 		res.Notes = append(res.Notes, fmt.Sprintf("undid %s: it had not committed, and the %s backend kept every credential", what, sw.From))

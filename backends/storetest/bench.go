@@ -42,17 +42,7 @@ func Bench(b *testing.B, newStore Factory) {
 		fill := func(b *testing.B) (backends.Store, string) {
 			dir := b.TempDir()
 			s := newStore(b, dir)
-			ed := s.(backends.Editor)
-			if err := ed.Edit(ctx, func(tx *backends.Tx) error {
-				for i := range n {
-					if err := tx.Put(sample(fmt.Sprintf("p%05d", i), "default", "access-token")); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				b.Fatal(err)
-			}
+			fillBench(b, s.(backends.Editor), n)
 			return s, dir
 		}
 		ref := backends.Ref{Provider: "p00000", Account: "default"}
@@ -121,17 +111,7 @@ func BenchFloor(b *testing.B, newGuard func(t testing.TB, path string) backends.
 		b.Run(fmt.Sprintf("Put/%d", n), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "vault")
 			g := newGuard(b, path)
-			v := backends.NewVault(path, g, backends.VaultOptions{})
-			if err := v.Edit(ctx, func(tx *backends.Tx) error {
-				for i := range n {
-					if err := tx.Put(sample(fmt.Sprintf("p%05d", i), "default", "access-token")); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				b.Fatal(err)
-			}
+			fillBench(b, backends.NewVault(path, g, backends.VaultOptions{}), n)
 			sealed, err := os.ReadFile(path)
 			if err != nil {
 				b.Fatal(err)
@@ -152,5 +132,20 @@ func BenchFloor(b *testing.B, newGuard func(t testing.TB, path string) backends.
 				}
 			}
 		})
+	}
+}
+
+// fillBench stores n sample credentials, p00000/default and on, in one
+// edit.
+func fillBench(b *testing.B, ed backends.Editor, n int) {
+	if err := ed.Edit(context.Background(), func(tx *backends.Tx) error {
+		for i := range n {
+			if err := tx.Put(sample(fmt.Sprintf("p%05d", i), "default", "access-token")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
 	}
 }

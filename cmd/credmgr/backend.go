@@ -140,7 +140,11 @@ It works when no backend is usable yet: that is how one is chosen. For the
 age backend, the key is an identity file (--age-identity FILE, or
 CREDMGR_AGE_IDENTITY), recorded as age_identity in config.toml, or else a
 passphrase (CREDMGR_PASSPHRASE_FILE, or asked on the terminal by the first
-command that stores something).
+command that stores something). An age vault already sealed to another key
+(a passphrase, or other identity files) is re-sealed to the new identity
+files: it is opened with its current key (passphrase source, credmgr
+unlock's key, or age_identity), and age_identity is recorded in the same
+write that commits the change; without the current key nothing changes.
 
 With --holder (keychain only) the vault key is kept by another holder: os
 (the default: the OS keychain through go-keyring), pass, kwallet, keyctl,
@@ -204,15 +208,7 @@ func (a *app) backendSetRun(ctx context.Context, opts backendSetOptions) error {
 	// credentials were moved into the file.
 	so := *o
 	so.PlaintextOK = true
-	if len(opts.AgeIdentities) > 0 {
-		list := strings.Join(opts.AgeIdentities, string(filepath.ListSeparator))
-		so.Getenv = func(k string) string {
-			if k == "CREDMGR_AGE_IDENTITY" {
-				return list
-			}
-			return os.Getenv(k)
-		}
-	}
+	so.NewAgeIdentities = opts.AgeIdentities
 	so.NewKeyHolder = hold.NewKeyHolder
 	// On a fresh machine nothing was recorded yet: "already in use"
 	// would not be true.
@@ -235,7 +231,7 @@ func (a *app) backendSetRun(ctx context.Context, opts backendSetOptions) error {
 		return a.storeError(err)
 	}
 	cfgPath := config.Path(o.DataDir)
-	if res.KeyMoved {
+	if res.KeyMoved || res.Resealed {
 		// Said in the notes.
 	} else if res.From.Name == res.To.Name && !recorded {
 		fmt.Fprintf(a.stderr, "credmgr: using the %s backend; recorded backend = %q in %s\n", res.To.Name, name, cfgPath)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,19 +48,25 @@ func TestBackendSetRun(t *testing.T) {
 		t.Errorf("stderr:\n%s\nwant:\n%s", errb.String(), want)
 	}
 
-	// --age-identity reaches the switch as CREDMGR_AGE_IDENTITY.
+	// --age-identity reaches the switch as the new backend's identities
+	// (the current one is opened with its own key); a re-seal is told by
+	// its notes alone.
+	errb.Reset()
 	err = a.backendSetRun(context.Background(), backendSetOptions{
 		Name: backends.Age, AgeIdentities: []string{"/k/1.txt", "/k/2.txt"},
 		Switch: func(_ context.Context, o backends.Options, name string) (*backends.SwitchResult, error) {
 			got = o
 			same := &backends.Opened{Name: backends.Age}
-			return &backends.SwitchResult{From: same, To: same}, nil
+			return &backends.SwitchResult{From: same, To: same, Resealed: true, Moved: 1, Notes: []string{"re-sealed"}}, nil
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := got.Getenv("CREDMGR_AGE_IDENTITY"); v != "/k/1.txt"+string(filepath.ListSeparator)+"/k/2.txt" {
-		t.Errorf("CREDMGR_AGE_IDENTITY = %q", v)
+	if !slices.Equal(got.NewAgeIdentities, []string{"/k/1.txt", "/k/2.txt"}) || got.Getenv("CREDMGR_AGE_IDENTITY") != "" {
+		t.Errorf("NewAgeIdentities = %q, CREDMGR_AGE_IDENTITY = %q", got.NewAgeIdentities, got.Getenv("CREDMGR_AGE_IDENTITY"))
+	}
+	if want := "credmgr: re-sealed\n"; errb.String() != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errb.String(), want)
 	}
 }

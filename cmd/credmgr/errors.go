@@ -40,6 +40,10 @@ func (a *app) storeError(err error) error {
 		return withHint(exitError, err,
 			"if the data directory was moved, or is now reached through another path, that key is this vault's: credmgr backend set keychain stores it for this path too (the other item is kept)",
 			"nothing was changed; see SECURITY.md, \"Recovering a vault\"")
+	case errors.Is(err, backends.ErrResealNeedsKey):
+		return withHint(exitError, err,
+			"config.toml and vault.age were left as they were: every credential still opens with the current key",
+			"give the vault's current key for the re-seal: its passphrase (CREDMGR_PASSPHRASE_FILE=FILE, CREDMGR_PASSPHRASE, a terminal, or credmgr unlock first), or the identity files that seal it now (age_identity in config.toml)")
 	case errors.Is(err, backends.ErrVaultKeyNotSet):
 		hints := []string{"if an age identity file sealed it, use it from now on: CREDMGR_AGE_IDENTITY=FILE credmgr backend set age (this records age_identity in config.toml)"}
 		if errors.Is(err, keychain.ErrUnavailable) {

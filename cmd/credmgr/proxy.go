@@ -80,7 +80,7 @@ func (a *app) proxyRun(ctx context.Context, listen string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.WithoutCancel(ctx), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv := proxy.New(proxy.Options{Store: op.Store, VaultPath: op.Path, Settings: a.settings, Log: &prefixWriter{w: a.stderr, prefix: "credmgr: "}})
+	srv := proxy.New(proxy.Options{Store: op.Store, VaultPath: op.CurrentPath, Settings: a.settings, Log: &prefixWriter{w: a.stderr, prefix: "credmgr: "}})
 	if strings.HasPrefix(addr, "unix:") {
 		fmt.Fprintf(a.stderr, "credmgr: proxy listening on %s (paths such as /anthropic/v1/messages)\n", addr)
 	} else {

@@ -83,6 +83,15 @@ type Switch struct {
 	// ".next". It is recorded in the same write that sets the backend key
 	// to Backend, which commits the switch.
 	Next string `toml:"next_sha256"`
+	// Reseal is set when the age backend stays in use and its vault is
+	// sealed to another key (From and To are both age): to the identity
+	// files AgeIdentity, or to a passphrase when AgeIdentity is empty. The
+	// write that commits it also sets the top-level age_identity to
+	// AgeIdentity; PreviousAgeIdentity is its value before, which undoing
+	// a committed re-seal puts back.
+	Reseal              bool       `toml:"reseal"`
+	AgeIdentity         StringList `toml:"age_identity"`
+	PreviousAgeIdentity StringList `toml:"previous_age_identity"`
 }
 
 // Committed reports whether the switch committed: from then on the new
@@ -291,8 +300,20 @@ func (sw *Switch) validate() error {
 			return fmt.Errorf("from and to must be keychain, age or file, not %s", cred.QuoteName(b))
 		}
 	}
-	if sw.From == sw.To {
+	if sw.Reseal {
+		if sw.From != BackendAge || sw.To != BackendAge {
+			return errors.New("a re-seal keeps the age backend: from and to must both be age")
+		}
+		if err := CheckIdentityPaths("age_identity", sw.AgeIdentity); err != nil {
+			return err
+		}
+		if err := CheckIdentityPaths("previous_age_identity", sw.PreviousAgeIdentity); err != nil {
+			return err
+		}
+	} else if sw.From == sw.To {
 		return errors.New("from and to are the same backend")
+	} else if len(sw.AgeIdentity) > 0 || len(sw.PreviousAgeIdentity) > 0 {
+		return errors.New("age_identity and previous_age_identity go with reseal")
 	}
 	for _, b := range []string{sw.Previous, sw.Backend} {
 		if b != "" && !ValidBackend(b) {

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -283,14 +284,14 @@ func TestWriteState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Backend != "keychain" || c.Switch == nil || *c.Switch != *sw || c.Switch.Committed() || c.Providers["openai"]["issuer"] == "" {
+	if c.Backend != "keychain" || c.Switch == nil || !reflect.DeepEqual(c.Switch, sw) || c.Switch.Committed() || c.Providers["openai"]["issuer"] == "" {
 		t.Fatalf("after recording: %+v %+v", c, c.Switch)
 	}
 	sw.Next = strings.Repeat("cd", 32)
 	if err := WriteState(path, "file", sw); err != nil {
 		t.Fatal(err)
 	}
-	if c, err = Load(path); err != nil || c.Backend != "file" || c.Switch == nil || !c.Switch.Committed() || *c.Switch != *sw {
+	if c, err = Load(path); err != nil || c.Backend != "file" || c.Switch == nil || !c.Switch.Committed() || !reflect.DeepEqual(c.Switch, sw) {
 		t.Fatalf("after committing: %+v, %v", c, err)
 	}
 	b, _ := os.ReadFile(path)
@@ -310,10 +311,56 @@ func TestWriteState(t *testing.T) {
 		"[switch]\nfrom = \"auto\"\nto = \"file\"\n",
 		"[switch]\nfrom = \"age\"\nto = \"file\"\nnext_sha256 = \"xyz\"\n",
 		"[switch]\nfrom = \"age\"\nto = \"file\"\nstray = 1\n",
+		"[switch]\nfrom = \"age\"\nto = \"age\"\n",
+		"[switch]\nfrom = \"keychain\"\nto = \"keychain\"\nreseal = true\n",
+		"[switch]\nfrom = \"keychain\"\nto = \"age\"\nage_identity = [\"/k\"]\n",
+		"[switch]\nfrom = \"age\"\nto = \"age\"\nreseal = true\nage_identity = [\"AGE-SECRET-KEY-1QQQ\"]\n",
 	} {
 		if _, err := Parse([]byte(bad)); err == nil {
 			t.Errorf("Parse accepted %q", bad)
 		}
+	}
+}
+
+// TestWriteStateReseal checks the record of a re-seal of the age vault:
+// the write that commits it also sets age_identity, the one that undoes it
+// puts the previous value back (removing the key when there was none),
+// and every other line is kept.
+func TestWriteStateReseal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	orig := "# mine\nbackend = \"age\"\nrecovery_recipients = [\"age1x\"]\n\n[providers.openai]\nissuer = \"http://127.0.0.1:1\"\n"
+	os.WriteFile(path, []byte(orig), 0o600)
+	h := strings.Repeat("ab", 32)
+	sw := &Switch{From: "age", To: "age", Previous: "age", Backend: "age", Source: h, Target: h,
+		Reseal: true, AgeIdentity: StringList{"/home/u/id.txt"}}
+	if err := WriteState(path, "", sw); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil || !reflect.DeepEqual(c.Switch, sw) || len(c.AgeIdentity) != 0 {
+		t.Fatalf("after recording: %+v %+v, %v", c, c.Switch, err)
+	}
+	sw.Next = strings.Repeat("cd", 32)
+	if err := WriteStateIdentity(path, "age", sw.AgeIdentity, sw); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Load(path); err != nil || !reflect.DeepEqual(c.Switch, sw) || !slices.Equal(c.AgeIdentity, []string{"/home/u/id.txt"}) {
+		t.Fatalf("after committing: %+v, %v", c, err)
+	}
+	// Undone: the previous value (none) comes back.
+	undo := *sw
+	undo.Next = ""
+	if err := WriteStateIdentity(path, "age", undo.PreviousAgeIdentity, &undo); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Load(path); err != nil || len(c.AgeIdentity) != 0 || c.Switch == nil || c.Switch.Committed() {
+		t.Fatalf("after undoing: %+v, %v", c, err)
+	}
+	if err := WriteState(path, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != orig {
+		t.Fatalf("after clearing:\n%s\nwant\n%s", b, orig)
 	}
 }
 

@@ -29,6 +29,22 @@ func SetTopLevel(path, key, value string) error {
 // replaces the [switch] table with sw (nil removes it). Every other line
 // and comment is kept.
 func WriteState(path, backend string, sw *Switch) error {
+	return writeState(path, backend, nil, sw)
+}
+
+// WriteStateIdentity is WriteState that also sets the top-level
+// age_identity to ids, or removes it when ids is empty, in the same
+// atomic write: what commits (or undoes) a re-seal of the age backend's
+// vault to other keys ([Switch].Reseal).
+func WriteStateIdentity(path, backend string, ids []string, sw *Switch) error {
+	if ids == nil {
+		ids = []string{}
+	}
+	return writeState(path, backend, ids, sw)
+}
+
+// writeState is WriteState; a non-nil ids also sets age_identity.
+func writeState(path, backend string, ids []string, sw *Switch) error {
 	lines, err := readLines(path)
 	if err != nil {
 		return err
@@ -36,6 +52,13 @@ func WriteState(path, backend string, sw *Switch) error {
 	lines = removeTable(lines, "switch")
 	if backend != "" {
 		lines = setTopLevel(lines, "backend", backend)
+	}
+	if ids != nil {
+		if len(ids) == 0 {
+			lines = removeTopLevel(lines, "age_identity")
+		} else {
+			lines = setTopLevelRaw(lines, "age_identity", quoteList(ids))
+		}
 	}
 	if sw != nil {
 		for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
@@ -56,6 +79,13 @@ func WriteState(path, backend string, sw *Switch) error {
 			"target_sha256 = "+strconv.Quote(sw.Target),
 			"next_sha256 = "+strconv.Quote(sw.Next),
 		)
+		if sw.Reseal {
+			lines = append(lines,
+				"reseal = true",
+				"age_identity = "+quoteList(sw.AgeIdentity),
+				"previous_age_identity = "+quoteList(sw.PreviousAgeIdentity),
+			)
+		}
 	}
 	return writeLines(path, lines)
 }
@@ -109,11 +139,32 @@ func SetTopLevelList(path, key string, values []string) error {
 	if err != nil {
 		return err
 	}
+	return writeLines(path, setTopLevelRaw(lines, key, quoteList(values)))
+}
+
+// quoteList writes values as a TOML array of strings.
+func quoteList(values []string) string {
 	quoted := make([]string, len(values))
 	for i, v := range values {
 		quoted[i] = strconv.Quote(v)
 	}
-	return writeLines(path, setTopLevelRaw(lines, key, "["+strings.Join(quoted, ", ")+"]"))
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// removeTopLevel removes key's line before the first table, if there is
+// one. (A value spread over several lines is not removed whole: the
+// result then fails to parse, and writeLines refuses it.)
+func removeTopLevel(lines []string, key string) []string {
+	re := regexp.MustCompile(`^\s*` + regexp.QuoteMeta(key) + `\s*=`)
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "[") {
+			break
+		}
+		if re.MatchString(l) {
+			return append(append([]string(nil), lines[:i]...), lines[i+1:]...)
+		}
+	}
+	return lines
 }
 
 // setTopLevelRaw is setTopLevel with value already written as TOML.

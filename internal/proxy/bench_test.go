@@ -43,7 +43,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := proxy.New(proxy.Options{Store: store, VaultPath: path, Log: io.Discard,
+	srv := proxy.New(proxy.Options{Store: store, VaultPath: func() string { return path }, Log: io.Discard,
 		Settings: func(string) map[string]string { return map[string]string{"upstream": up.URL} }})
 	ln, err := proxy.Listen("127.0.0.1:0")
 	if err != nil {

@@ -170,9 +170,12 @@ func AddKey(ctx context.Context, s backends.Store, k KeySpec) (secret string, er
 	return secret, nil
 }
 
-// RevokeKey deletes the proxy key name; a running proxy stops accepting
-// it with its next request when it watches the store's file, else within
-// KeyRecheck. No such key is an error wrapping ErrKeyNotFound.
+// RevokeKey deletes the proxy key name. A running proxy that watches
+// the store's file (Options.VaultPath) stops accepting it with its next
+// request, also after a backend switch moved the store to another file;
+// a proxy that does not watch a file, or finds no file at the store's
+// path, stops accepting it within KeyRecheck. No such key is an error
+// wrapping ErrKeyNotFound.
 func RevokeKey(ctx context.Context, s backends.Store, name string) error {
 	if err := cred.ValidateName("key", name); err != nil {
 		return err
@@ -236,8 +239,10 @@ type keyEntry struct {
 // again; an unknown key makes it read them at once (at most every
 // missRecheck). So a new key works at once and a revoked one stops within
 // KeyRecheck. A proxy that knows the file (Options.VaultPath) reads the
-// keys again whenever the file has changed, so a revoked key stops at
-// once.
+// keys again whenever the file has changed or the store has moved to
+// another file, so a revoked key stops at once; while there is no file at
+// the store's path (an empty store, or one a backend switch is moving
+// away from) it falls back to KeyRecheck.
 const KeyRecheck = time.Second
 
 const missRecheck = 100 * time.Millisecond
@@ -250,7 +255,7 @@ const fileRecheck = time.Minute
 // in the store.
 type keyTable struct {
 	store       backends.Store // nil: session keys only
-	path        string         // the store's file, if known
+	path        func() string  // the store's file now; nil: not known
 	recheck     time.Duration
 	missRecheck time.Duration
 	now         func() time.Time
@@ -267,7 +272,8 @@ type keySnapshot struct {
 	loaded bool
 	table  map[[32]byte]*keyEntry
 	at     time.Time
-	fi     os.FileInfo // the store's file before the read (nil: none)
+	path   string      // the store's file before the read ("": not known)
+	fi     os.FileInfo // path's FileInfo before the read (nil: no file)
 }
 
 // addSession adds an in-memory key.
@@ -299,11 +305,11 @@ func (t *keyTable) lookup(ctx context.Context, secret string) (*keyEntry, error)
 	t.mu.Unlock()
 	now := t.now()
 	if e == nil && t.store != nil {
-		fi := t.stat()
+		path, fi := t.stat()
 		if snap.loaded {
 			e = snap.table[h]
 		}
-		if !t.fresh(snap, fi, now, e != nil) {
+		if !t.fresh(snap, path, fi, now, e != nil) {
 			var err error
 			if e, err = t.reloadAndGet(ctx, h, e != nil); err != nil {
 				return nil, err
@@ -316,26 +322,43 @@ func (t *keyTable) lookup(ctx context.Context, secret string) (*keyEntry, error)
 	return e, nil
 }
 
-// stat returns the store file's FileInfo, or nil.
-func (t *keyTable) stat() os.FileInfo {
-	if t.path == "" {
-		return nil
+// stat returns the store's file now and its FileInfo ("" and nil when
+// the file is not known; nil when there is none).
+func (t *keyTable) stat() (string, os.FileInfo) {
+	if t.path == nil {
+		return "", nil
 	}
-	fi, err := os.Stat(t.path)
+	path := t.path()
+	if path == "" {
+		return "", nil
+	}
+	fi, err := os.Stat(path)
 	if err != nil {
-		return nil
+		return path, nil
 	}
-	return fi
+	return path, fi
 }
 
-// fresh reports whether snap may answer a lookup now.
-func (t *keyTable) fresh(snap keySnapshot, fi os.FileInfo, now time.Time, hit bool) bool {
+// fresh reports whether snap may answer a lookup now, when the store's
+// file is path with FileInfo fi (see stat).
+//
+// A snapshot read from the file now at the store's path is trusted
+// until the file changes (or fileRecheck passes). Without a file there
+// the time rule applies, as when the file is not known: the store may
+// have followed a backend switch whose new file it names only once an
+// operation followed the switch, which a reload does.
+func (t *keyTable) fresh(snap keySnapshot, path string, fi os.FileInfo, now time.Time, hit bool) bool {
 	if !snap.loaded {
 		return false
 	}
 	age := now.Sub(snap.at)
-	if t.path != "" {
-		return age < fileRecheck && sameFile(fi, snap.fi)
+	if path != "" {
+		if path != snap.path || !sameFile(fi, snap.fi) {
+			return false
+		}
+		if fi != nil {
+			return age < fileRecheck
+		}
 	}
 	return age < t.recheck && (hit || age < t.missRecheck)
 }
@@ -352,11 +375,12 @@ func sameFile(a, b os.FileInfo) bool {
 func (t *keyTable) reloadAndGet(ctx context.Context, h [32]byte, hit bool) (*keyEntry, error) {
 	t.reload.Lock()
 	defer t.reload.Unlock()
-	start, fi := t.now(), t.stat()
+	start := t.now()
+	path, fi := t.stat()
 	t.mu.Lock()
 	snap := t.snap
 	t.mu.Unlock()
-	if t.fresh(snap, fi, start, hit) {
+	if t.fresh(snap, path, fi, start, hit) {
 		return snap.table[h], nil // read by another request meanwhile
 	}
 	all, err := t.store.List(ctx)
@@ -384,7 +408,9 @@ func (t *keyTable) reloadAndGet(ctx context.Context, h [32]byte, hit bool) (*key
 		table[[32]byte(b)] = e
 	}
 	t.mu.Lock()
-	t.snap = keySnapshot{loaded: true, table: table, at: start, fi: fi}
+	// Should List have followed a switch, the store's path differs now
+	// from path, and the next lookup reads the keys again.
+	t.snap = keySnapshot{loaded: true, table: table, at: start, path: path, fi: fi}
 	t.mu.Unlock()
 	return table[h], nil
 }

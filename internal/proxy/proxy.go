@@ -60,10 +60,13 @@ type Options struct {
 	// Settings returns a provider's [providers.NAME] settings (see
 	// providers.Settings); nil means none.
 	Settings func(provider string) map[string]string
-	// VaultPath is the file the store keeps everything in
-	// (backends.Opened.Path), if known: stored keys are then read again
-	// whenever it changes, so that a revoked key stops working at once.
-	VaultPath string
+	// VaultPath returns the file the store keeps everything in now
+	// (backends.Opened.CurrentPath, which follows a backend switch), if
+	// known; it is called for each request that presents a stored key,
+	// from many goroutines. Stored keys are then read again whenever
+	// that file changes or the store moves to another, so that a revoked
+	// key stops working at once. Nil means not known (see KeyRecheck).
+	VaultPath func() string
 	// SessionKeysOnly makes the server accept only keys added with
 	// AddSessionKey (credmgr exec --proxy), not stored ones.
 	SessionKeysOnly bool

@@ -403,7 +403,7 @@ func TestProxyKeyFileWatch(t *testing.T) {
 	e := newEnv(t, func(o *proxy.Options) { o.KeyRecheck = 0 })
 	e.put(backends.Credential{Provider: "anthropic", Type: backends.TypeAPIKey, AccessToken: "sk-ant-api03-real"})
 	// A second proxy on the same store, watching its file.
-	w := proxy.New(proxy.Options{Store: e.store, VaultPath: e.path, Settings: func(p string) map[string]string { return e.settings[p] }})
+	w := proxy.New(proxy.Options{Store: e.store, VaultPath: func() string { return e.path }, Settings: func(p string) map[string]string { return e.settings[p] }})
 	ln, err := proxy.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
