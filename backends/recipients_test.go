@@ -135,3 +135,72 @@ func writeIdentity(t *testing.T) string {
 	}
 	return p
 }
+
+// TestRecoveryKeyWriteLeavesPassphraseLayout: a passphrase vault opened
+// with its recovery key (as an identity) is written as an identity vault,
+// after which the passphrase no longer opens it and the recovery key does
+// (SECURITY.md, "Recovering a vault", says so).
+func TestRecoveryKeyWriteLeavesPassphraseLayout(t *testing.T) {
+	ctx := context.Background()
+	rec, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recFile := filepath.Join(t.TempDir(), "recovery.txt")
+	if err := os.WriteFile(recFile, []byte(rec.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pass := backends.Options{DataDir: dir, Backend: backends.Age, ScryptWorkFactor: 10,
+		RecoveryRecipients: []string{rec.Recipient().String()},
+		Getenv: func(k string) string {
+			if k == "CREDMGR_PASSPHRASE" {
+				return "correct horse"
+			}
+			return ""
+		}}
+	op, err := backends.Open(ctx, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := backends.Credential{Provider: "openai", Account: "default", Type: backends.TypeAPIKey, AccessToken: "sk-1"}
+	if err := op.Store.Put(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	withKey := pass
+	withKey.Getenv = func(k string) string {
+		if k == "CREDMGR_AGE_IDENTITY" {
+			return recFile
+		}
+		return ""
+	}
+	op, err = backends.Open(ctx, withKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := first
+	second.Account, second.AccessToken = "second", "sk-2"
+	if err := op.Store.Put(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if got := agefile.StanzaTypes(filepath.Join(dir, agefile.FileName)); agefile.IsPassphraseSealed(got) {
+		t.Fatalf("after a write with the recovery key, vault.age is sealed %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "vault-key.age")); err != nil {
+		t.Fatalf("vault-key.age: %v", err)
+	}
+	op, err = backends.Open(ctx, pass)
+	if err == nil {
+		_, err = op.Store.Get(ctx, first.Ref())
+	}
+	if !errors.Is(err, agefile.ErrWrongKey) {
+		t.Fatalf("the passphrase on the vault written with the recovery key: %v, want ErrWrongKey", err)
+	}
+	op, err = backends.Open(ctx, withKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := op.Store.Get(ctx, first.Ref()); err != nil || c.AccessToken != "sk-1" {
+		t.Fatalf("the recovery key: %v", err)
+	}
+}

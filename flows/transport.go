@@ -228,10 +228,37 @@ func (t *ProviderTransport) credErr(err error) error {
 func (t *ProviderTransport) keep(c backends.Credential, now time.Time) *usable {
 	u := &usable{hasRefresh: c.RefreshToken != "", readAt: now}
 	c.RefreshToken, c.IDToken = "", ""
-	u.c = c
+	u.c = detached(c)
 	u.up, u.upErr = upstreamURL(c, t.api, t.settings)
 	t.cur = u
 	return u
+}
+
+// detached returns c with copies of its strings. A vault decodes its
+// document into one string, of which the strings of the credentials it
+// returns are parts: kept as they are, the cached credential would keep
+// that whole document, every other credential and refresh token in it,
+// in memory for as long as the Transport lives (a proxy's lifetime).
+func detached(c backends.Credential) backends.Credential {
+	c.Provider, c.Account, c.Type = strings.Clone(c.Provider), strings.Clone(c.Account), backends.Type(strings.Clone(string(c.Type)))
+	c.AccessToken, c.TokenType = strings.Clone(c.AccessToken), strings.Clone(c.TokenType)
+	c.RefreshToken, c.IDToken = strings.Clone(c.RefreshToken), strings.Clone(c.IDToken)
+	c.AccountID, c.Source = strings.Clone(c.AccountID), strings.Clone(c.Source)
+	if c.Scopes != nil {
+		scopes := make([]string, len(c.Scopes))
+		for i, s := range c.Scopes {
+			scopes[i] = strings.Clone(s)
+		}
+		c.Scopes = scopes
+	}
+	if c.Extra != nil {
+		extra := make(map[string]string, len(c.Extra))
+		for k, v := range c.Extra {
+			extra[strings.Clone(k)] = strings.Clone(v)
+		}
+		c.Extra = extra
+	}
+	return c
 }
 
 // credential returns the credential to use now: the cached one while

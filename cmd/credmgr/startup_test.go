@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,12 +17,97 @@ import (
 func builtBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "credmgr")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/credmgr/credmgr/cmd/credmgr")
-	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=auto")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := buildBinary(bin, goBuild); err != nil {
+		t.Fatal(err)
 	}
 	return bin
+}
+
+// goBuild runs "go build" with args, credmgr's way (CGO_ENABLED=0).
+func goBuild(args ...string) ([]byte, error) {
+	cmd := exec.Command("go", append([]string{"build"}, args...)...)
+	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
+	return cmd.CombinedOutput()
+}
+
+// buildBinary builds credmgr as bin with build. -buildvcs=auto on the
+// command line records the commit even where GOFLAGS says
+// -buildvcs=false, and keeps GOFLAGS' other flags; where git is there but
+// cannot tell the commit (it exits 128 in a checkout another user owns),
+// Go fails with "error obtaining VCS status" and advises -buildvcs=false,
+// which the second try does.
+func buildBinary(bin string, build func(args ...string) ([]byte, error)) error {
+	var out []byte
+	var err error
+	for _, vcs := range []string{"-buildvcs=auto", "-buildvcs=false"} {
+		out, err = build(vcs, "-trimpath", "-o", bin, "github.com/credmgr/credmgr/cmd/credmgr")
+		if err == nil || !strings.Contains(string(out), "error obtaining VCS status") {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// TestBuildBinaryVCS: buildBinary builds again without the commit only
+// when Go could not obtain it, and reports any other failure.
+func TestBuildBinaryVCS(t *testing.T) {
+	vcsErr := errors.New("exit status 1")
+	for _, tt := range []struct {
+		name    string
+		fail    map[string]string // -buildvcs value -> output of a failed build
+		want    []string          // the -buildvcs values tried
+		wantErr bool
+	}{
+		{"git answers", nil, []string{"-buildvcs=auto"}, false},
+		{"git cannot tell", map[string]string{"-buildvcs=auto": "error obtaining VCS status: exit status 128\n\tUse -buildvcs=false to disable VCS stamping."},
+			[]string{"-buildvcs=auto", "-buildvcs=false"}, false},
+		{"a compile error", map[string]string{"-buildvcs=auto": "./x.go:1: syntax error"}, []string{"-buildvcs=auto"}, true},
+		{"both fail", map[string]string{"-buildvcs=auto": "error obtaining VCS status", "-buildvcs=false": "./x.go:1: syntax error"},
+			[]string{"-buildvcs=auto", "-buildvcs=false"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var tried []string
+			err := buildBinary("bin", func(args ...string) ([]byte, error) {
+				tried = append(tried, args[0])
+				if out, ok := tt.fail[args[0]]; ok {
+					return []byte(out), vcsErr
+				}
+				return nil, nil
+			})
+			if (err != nil) != tt.wantErr || !slices.Equal(tried, tt.want) {
+				t.Fatalf("tried %v, error %v; want %v, error %v", tried, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestBuiltBinaryGOFLAGS: builtBinary keeps GOFLAGS (but -buildvcs), and
+// builds where git is there but fails (in a checkout with a .git
+// directory; a worktree's .git file is not looked at by Go).
+func TestBuiltBinaryGOFLAGS(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the stand-in git is a shell script")
+	}
+	fake := t.TempDir()
+	if err := os.WriteFile(filepath.Join(fake, "git"), []byte("#!/bin/sh\necho 'fatal: detected dubious ownership' >&2\nexit 128\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", fake+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("GOFLAGS", "-buildvcs=false -tags=credmgr_goflags_kept")
+	bin := builtBinary(t)
+	out, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatalf("go version -m: %v", err)
+	}
+	if !strings.Contains(string(out), "-tags=credmgr_goflags_kept") {
+		t.Errorf("GOFLAGS' other flags were dropped:\n%s", out)
+	}
+	if got, err := exec.Command(bin, "version").Output(); err != nil || !strings.HasPrefix(string(got), "credmgr ") {
+		t.Errorf("credmgr version = %q, %v", got, err)
+	}
 }
 
 // TestBinaryVersion runs "credmgr version" and "credmgr --version" on the

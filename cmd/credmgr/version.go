@@ -12,8 +12,10 @@ func (a *app) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print credmgr's version and the commit it was built from",
-		Long: `Version prints the module version (v1.2.3 for a go install of a release,
-(devel) for a build from a clone) and, when the build recorded it, the
+		Long: `Version prints the module version (v1.2.3 for a go install of a release;
+for a build in a git clone, the version Go derives from the commit, such as
+v0.0.0-20260101120000-0123456789ab, with +dirty for a work tree with changes,
+or (devel) when no commit was recorded) and, when the build recorded it, the
 commit and whether the work tree had changes. --version prints the same.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -49,7 +49,10 @@ func String() string {
 // Info is what Describe uses of a binary's build information.
 type Info struct {
 	// MainVersion is the main module's version: "v1.2.3" for a go
-	// install of a release, "(devel)" for a build from a clone.
+	// install of a release; for a build in a clone, the pseudo-version
+	// Go derives from the commit ("v0.0.0-20260101120000-0123456789ab",
+	// "+dirty" added when the tree has changes), or "(devel)" when the
+	// build recorded no commit (-buildvcs=false, go run, no git).
 	MainVersion string
 	// Revision and Modified are the build settings vcs.revision and
 	// vcs.modified, when the build recorded them.
