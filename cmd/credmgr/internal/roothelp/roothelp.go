@@ -40,9 +40,13 @@ func Requested(args []string) bool {
 }
 
 // testBinary reports whether the program, named name, is cmd/credmgr's
-// Go test binary ("credmgr.test"), whose own flags ("-h", none at all)
-// are not credmgr's. (Without package strings: see the package comment.)
+// Go test binary ("credmgr.test", "credmgr.test.exe" on Windows), whose
+// own flags ("-h", none at all) are not credmgr's. (Without package
+// strings: see the package comment.)
 func testBinary(name string) bool {
-	const suffix = ".test"
-	return len(name) >= len(suffix) && name[len(name)-len(suffix):] == suffix
+	return hasSuffix(name, ".test") || hasSuffix(name, ".test.exe")
+}
+
+func hasSuffix(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }

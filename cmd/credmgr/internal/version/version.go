@@ -19,9 +19,9 @@ import (
 )
 
 func init() {
-	// Not in cmd/credmgr's Go test binary (credmgr.test), whose command
-	// line is its own.
-	if hasSuffix(os.Args[0], ".test") || !Requested(os.Args[1:]) {
+	// Not in cmd/credmgr's Go test binary (credmgr.test, or
+	// credmgr.test.exe), whose command line is its own.
+	if hasSuffix(os.Args[0], ".test") || hasSuffix(os.Args[0], ".test.exe") || !Requested(os.Args[1:]) {
 		return
 	}
 	// As the command does, a failed write is not an error.
