@@ -48,8 +48,20 @@ func (j *job) prepare(child *exec.Cmd) {
 	child.SysProcAttr = &syscall.SysProcAttr{Foreground: true, Ctty: int(j.tty.Fd())}
 }
 
-// close releases the terminal (when the child did not start).
-func (j *job) close() { j.tty.Close() }
+// close releases the terminal when the child did not start: the process
+// that was to become it may have made its group the terminal's foreground
+// before execve failed, so credmgr's group takes the terminal back (a
+// script that ran credmgr exec would otherwise go on in the background,
+// and be stopped at its next read of the terminal).
+func (j *job) close() {
+	if j.foreground() != j.pgid {
+		// credmgr is in the background now (see wait); the child that
+		// would inherit an ignored SIGTTOU never started.
+		signal.Ignore(unix.SIGTTOU)
+		j.setForeground(j.pgid)
+	}
+	j.tty.Close()
+}
 
 // wait waits for the started child to end and gives the terminal back to
 // credmgr's process group. When the child stops (Ctrl-Z, or a SIGSTOP),

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/credmgr/credmgr/internal/testenv"
+)
+
+// shellSession is an interactive bash on a pseudo-terminal, with credmgr
+// (this test binary) in $CREDMGR_TEST_BINARY and the environment of
+// execJobSetup, as a person runs credmgr exec.
+type shellSession struct {
+	t    *testing.T
+	term *testenv.PTY
+	sh   *exec.Cmd
+	dir  string
+}
+
+// startShell starts the session; extra is added to bash's environment.
+func startShell(t *testing.T, extra ...string) *shellSession {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	env, dir, script := execJobSetup(t)
+	term := openPTY(t)
+	sh := exec.Command(bash, "--norc", "--noprofile", "-i")
+	sh.Env = append(os.Environ(), env...)
+	sh.Env = append(sh.Env, "PS1=$ ", "CREDMGR_TEST_BINARY="+os.Args[0], "CHILD="+script, "DIR="+dir)
+	sh.Env = append(sh.Env, extra...)
+	sh.Stdin, sh.Stdout, sh.Stderr = term.Slave, term.Slave, term.Slave
+	sh.SysProcAttr = testenv.ControllingTerminal(0)
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sh.Process.Kill()
+		sh.Wait()
+	})
+	return &shellSession{t: t, term: term, sh: sh, dir: dir}
+}
+
+// typ types s at the terminal.
+func (s *shellSession) typ(text string) {
+	s.t.Helper()
+	if err := s.term.Type(text); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// script writes an sh script named name into the session's directory and
+// returns its path.
+func (s *shellSession) script(name, body string) string {
+	s.t.Helper()
+	path := filepath.Join(s.dir, name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o700); err != nil {
+		s.t.Fatal(err)
+	}
+	return path
+}
+
+// waitOutput waits until the terminal shows one of texts and returns it.
+func (s *shellSession) waitOutput(what string, texts ...string) string {
+	s.t.Helper()
+	var found string
+	waitFor(s.t, what, func() bool {
+		out := s.term.Output()
+		for _, x := range texts {
+			if strings.Contains(out, x) {
+				found = x
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// TestExecStartFailureInScript: a command that cannot start (here a file
+// without #! that execve refuses) leaves the terminal to the script that
+// ran credmgr exec: it goes on reading the terminal rather than being
+// stopped in the background.
+func TestExecStartFailureInScript(t *testing.T) {
+	s := startShell(t)
+	bad := s.script("bad", "")
+	if err := os.WriteFile(bad, []byte("echo not a script\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	run := s.script("run.sh", `"$CREDMGR_TEST_BINARY" exec openrouter -- "$DIR/bad"
+echo "exec-status=$?"
+read -r line
+echo "script-read=$line"
+`)
+	s.typ(run + "\n")
+	s.waitOutput("credmgr's exit", "exec-status=")
+	s.typ("hello\n")
+	if got := s.waitOutput("the script's read", "script-read=hello", "Stopped"); got != "script-read=hello" {
+		t.Errorf("the script lost the terminal:\n%s", s.term.Output())
+	}
+	if !strings.Contains(s.term.Output(), "exec-status=126") {
+		t.Errorf("credmgr's status is not 126:\n%s", s.term.Output())
+	}
+}
