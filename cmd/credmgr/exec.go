@@ -77,8 +77,9 @@ stay fresh however long it runs, and no real token enters its environment:
 COMMAND's stdin, stdout and stderr are credmgr's, SIGINT, SIGTERM, SIGHUP
 and SIGQUIT sent to credmgr are passed on to it, and its exit status is
 credmgr's (128+N when a signal N killed it; 127 when COMMAND is not found).
-In the foreground of a terminal, COMMAND runs as a job of its own, so that
-Ctrl-C, Ctrl-\ and Ctrl-Z reach it once, and Ctrl-Z stops both. A login that has expired and
+In the foreground of a terminal (but not in a pipeline), COMMAND runs as a
+job of its own, so that Ctrl-C, Ctrl-\ and Ctrl-Z reach it once, and Ctrl-Z
+stops both. A login that has expired and
 cannot be refreshed stops credmgr before COMMAND starts (exit 3).`,
 		Example: `  credmgr exec anthropic -- claude -p "hello"
   credmgr exec --proxy openai -- codex exec "fix the tests"

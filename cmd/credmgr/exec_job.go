@@ -15,7 +15,8 @@ import (
 
 // A job is the terminal that credmgr exec hands to its child, as a shell
 // runs a job: when credmgr's process group is the foreground process group
-// of its controlling terminal, the child runs in a process group of its
+// of its controlling terminal (and credmgr is not in a pipeline: see
+// foregroundJob), the child runs in a process group of its
 // own, made the foreground one. The keys that send signals (Ctrl-C,
 // Ctrl-\, Ctrl-Z) then reach the child alone, once, and every signal
 // credmgr catches was sent to credmgr itself (by kill, a supervisor, a
@@ -27,9 +28,20 @@ type job struct {
 
 // foregroundJob returns the job for a child of credmgr, or nil when
 // credmgr is not in the foreground of a terminal (no terminal, or run in
-// the background): the child then shares credmgr's process group, and
-// nothing but credmgr's forwarding signals it.
+// the background), or is part of a pipeline: the child then shares
+// credmgr's process group (see signalReachedChild).
+//
+// In a pipeline (a pipe on credmgr's stdin, stdout or stderr), the other
+// commands are in credmgr's process group and may read the terminal
+// themselves (less, fzf): they must keep it, as they would be stopped in
+// the background.
 func foregroundJob() *job {
+	for fd := 0; fd <= 2; fd++ {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+			return nil
+		}
+	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil
@@ -159,9 +171,3 @@ func (j *job) shellCanContinue() bool {
 	ppgid, err3 := unix.Getpgid(ppid)
 	return err1 == nil && err2 == nil && err3 == nil && psid == sid && ppgid != j.pgid
 }
-
-// signalReachedChild reports false: a signal a terminal sends reaches
-// either the child's own process group (see job) or, when credmgr is not
-// in the terminal's foreground, neither of them, so every signal credmgr
-// catches is passed on.
-func signalReachedChild(os.Signal) bool { return false }

@@ -109,3 +109,27 @@ echo "script-read=$line"
 		t.Errorf("credmgr's status is not 126:\n%s", s.term.Output())
 	}
 }
+
+// TestExecInPipeline: in a pipeline whose other end reads the terminal
+// (as less does), credmgr exec does not take the terminal from it: the
+// reader gets what is typed instead of being stopped in the background.
+func TestExecInPipeline(t *testing.T) {
+	s := startShell(t)
+	child := s.script("child.sh", `echo ready >"$DIR/child.ready"
+while [ ! -e "$DIR/go" ]; do sleep 0.05; done
+echo piped
+`)
+	goFile := filepath.Join(s.dir, "go")
+	t.Cleanup(func() { os.WriteFile(goFile, nil, 0o600) }) // the child's end
+	s.typ(`"$CREDMGR_TEST_BINARY" exec openrouter -- ` + child + ` | { while [ ! -e "$DIR/child.ready" ]; do sleep 0.05; done; touch "$DIR/reading"; read -r l </dev/tty; echo "tty=$l"; cat; }` + "\n")
+	waitFor(t, "the child's start", exists(filepath.Join(s.dir, "child.ready")))
+	waitFor(t, "the reader's start", exists(filepath.Join(s.dir, "reading")))
+	s.typ("hello\n")
+	if got := s.waitOutput("the reader's line", "tty=hello", "Stopped"); got != "tty=hello" {
+		t.Errorf("the pipeline's reader lost the terminal:\n%s", s.term.Output())
+	}
+	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.waitOutput("the child's output", "piped", "Stopped")
+}

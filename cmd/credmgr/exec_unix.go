@@ -3,8 +3,11 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // killedBy returns the signal that killed the child, if one did.
@@ -14,4 +17,24 @@ func killedBy(ee *exec.ExitError) (syscall.Signal, bool) {
 		return 0, false
 	}
 	return ws.Signal(), true
+}
+
+// signalReachedChild reports whether sig was delivered to the child
+// already: a SIGINT (or SIGQUIT) typed at the terminal goes to the
+// terminal's whole foreground process group, which holds the child too
+// when it shares credmgr's (see job for when it does not: its own group
+// is then the foreground one, so every signal credmgr catches is passed
+// on). Forwarding it again would make the child see two (and many agents
+// take a second Ctrl-C as "quit").
+func signalReachedChild(sig os.Signal) bool {
+	if sig != syscall.SIGINT && sig != syscall.SIGQUIT {
+		return false
+	}
+	tty, err := os.Open("/dev/tty")
+	if err != nil {
+		return false
+	}
+	defer tty.Close()
+	fg, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
 }
