@@ -498,7 +498,9 @@ func (a *app) runChild(path, name string, args, env []string) error {
 		for {
 			select {
 			case sig := <-sigs:
-				if !signalReachedChild(sig) {
+				// A child in a job of its own is never sent what
+				// the terminal sends credmgr's group.
+				if j != nil || !signalReachedChild(sig) {
 					child.Process.Signal(sig)
 				}
 			case <-waited:

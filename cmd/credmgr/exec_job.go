@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -78,8 +79,10 @@ func (j *job) close() {
 // wait waits for the started child to end and gives the terminal back to
 // credmgr's process group. When the child stops (Ctrl-Z, or a SIGSTOP),
 // credmgr takes the terminal back and stops too, so that the shell sees
-// the job stopped; when it is continued (fg, bg), it continues the child,
-// in the foreground again if the shell gave credmgr the terminal.
+// the job stopped. Every SIGCONT credmgr gets (fg, bg) continues the
+// child, in the foreground if the shell gave credmgr the terminal; a
+// shell's fg of a job that bg left running sends none, and the child gets
+// the terminal when it next uses it.
 func (j *job) wait(child *exec.Cmd) (childExit, error) {
 	defer j.tty.Close()
 	// credmgr is in a background process group while the child runs: it
@@ -88,6 +91,35 @@ func (j *job) wait(child *exec.Cmd) (childExit, error) {
 	// inherits nothing of this).
 	signal.Ignore(unix.SIGTTOU)
 	pid := child.Process.Pid
+	// mu is held while the terminal's foreground is changed; once ended
+	// is set, the child's group no longer gets it.
+	var (
+		mu    sync.Mutex
+		ended bool
+	)
+	cont := make(chan os.Signal, 1)
+	signal.Notify(cont, unix.SIGCONT)
+	quit, quitted := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(quitted)
+		for {
+			select {
+			case <-cont:
+				mu.Lock()
+				if !ended {
+					j.resume(pid)
+				}
+				mu.Unlock()
+			case <-quit:
+				return
+			}
+		}
+	}()
+	defer func() {
+		signal.Stop(cont)
+		close(quit)
+		<-quitted
+	}()
 	for {
 		var ws unix.WaitStatus
 		_, err := unix.Wait4(pid, &ws, unix.WUNTRACED, nil)
@@ -95,10 +127,29 @@ func (j *job) wait(child *exec.Cmd) (childExit, error) {
 			continue
 		}
 		if err == nil && ws.Stopped() {
-			j.suspend(pid, ws.StopSignal())
+			mu.Lock()
+			// A child stopped for using the terminal in the background
+			// while credmgr's group holds it (bash's fg of a job bg
+			// left running sends no SIGCONT) gets it, and goes on.
+			ttyStop := ws.StopSignal() == unix.SIGTTIN || ws.StopSignal() == unix.SIGTTOU
+			if ttyStop && j.foreground() == j.pgid {
+				j.resume(pid)
+				mu.Unlock()
+				continue
+			}
+			j.reclaim(pid)
+			mu.Unlock()
+			if !j.stop(ws.StopSignal()) {
+				mu.Lock()
+				j.resume(pid)
+				mu.Unlock()
+			}
 			continue
 		}
+		mu.Lock()
+		ended = true
 		j.reclaim(pid)
+		mu.Unlock()
 		// The child is reaped (or cannot be waited for): Wait only
 		// releases what exec.Cmd holds for it.
 		_ = child.Wait()
@@ -135,26 +186,27 @@ func (j *job) reclaim(childPid int) {
 	}
 }
 
-// suspend handles the child stopped by sig: credmgr's process group takes
-// the terminal back and stops with the same kind of signal, and once
-// continued, the child is continued, in the foreground if credmgr is.
-// When nothing could continue credmgr (its process group is orphaned: no
-// shell to run fg), it does not stop, and the child is continued at once,
-// as the kernel treats Ctrl-Z in an orphaned process group.
-func (j *job) suspend(childPid int, sig syscall.Signal) {
-	j.reclaim(childPid)
-	if j.shellCanContinue() {
-		cont := make(chan os.Signal, 1)
-		signal.Notify(cont, unix.SIGCONT)
-		stop := unix.SIGTSTP
-		if sig == unix.SIGSTOP {
-			stop = unix.SIGSTOP
-		}
-		if unix.Kill(-j.pgid, stop) == nil {
-			<-cont
-		}
-		signal.Stop(cont)
+// stop stops credmgr's process group, the child having been stopped by
+// sig, with the same kind of signal, so that the shell sees the job
+// stopped; the SIGCONT that continues it continues the child (see wait).
+// It reports false when nothing could continue credmgr (its process group
+// is orphaned: no shell to run fg): it does not stop then, and the child
+// is to be continued at once, as the kernel treats Ctrl-Z in an orphaned
+// process group.
+func (j *job) stop(sig syscall.Signal) bool {
+	if !j.shellCanContinue() {
+		return false
 	}
+	stop := unix.SIGTSTP
+	if sig == unix.SIGSTOP {
+		stop = unix.SIGSTOP
+	}
+	return unix.Kill(-j.pgid, stop) == nil
+}
+
+// resume continues the child's process group (pgid childPid), making it
+// the terminal's foreground if credmgr's group is.
+func (j *job) resume(childPid int) {
 	if j.foreground() == j.pgid {
 		j.setForeground(childPid)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -238,7 +237,7 @@ func TestExecJobControl(t *testing.T) {
 	// process group is its own: Ctrl-C typed before would go to bash.
 	waitFor(t, "the child in the foreground", func() bool {
 		fg, err := unix.IoctlGetInt(int(term.Master.Fd()), unix.TIOCGPGRP)
-		return err == nil && fg != sh.Process.Pid && childInForeground(fg, script)
+		return err == nil && fg != sh.Process.Pid && childInForeground(fg, dir)
 	})
 	type_("\x03")
 	waitFor(t, "the child's SIGINT", fileHas(filepath.Join(dir, "marker"), "INT"))
@@ -253,8 +252,9 @@ func TestExecJobControl(t *testing.T) {
 }
 
 // childInForeground reports whether process group pgid is the child
-// script's (its leader runs script).
-func childInForeground(pgid int, script string) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pgid))
-	return err == nil && strings.Contains(string(b), script)
+// script's: its leader is the script, which wrote its pid to
+// dir/marker.ready. (credmgr's command line names the script too.)
+func childInForeground(pgid int, dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "marker.ready"))
+	return err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(pgid)
 }

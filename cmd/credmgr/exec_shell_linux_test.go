@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/credmgr/credmgr/internal/testenv"
 )
 
@@ -132,4 +134,42 @@ echo piped
 		t.Fatal(err)
 	}
 	s.waitOutput("the child's output", "piped", "Stopped")
+}
+
+// TestExecBgThenFg: a job stopped with Ctrl-Z, continued in the
+// background with bg and brought back with fg (bash sends no SIGCONT
+// then) gets Ctrl-C passed on to the child, and the child gets the
+// terminal when it reads it, rather than the job being stopped again.
+func TestExecBgThenFg(t *testing.T) {
+	s := startShell(t)
+	goFile := filepath.Join(s.dir, "go")
+	t.Cleanup(func() { os.WriteFile(goFile, nil, 0o600) }) // the child's end
+	child := s.script("child.sh", `trap 'echo INT >>"$DIR/ints"' INT
+echo $$ >"$DIR/child.ready"
+while [ ! -e "$DIR/go" ]; do sleep 0.05; done
+read -r l
+echo "child-read=$l"
+`)
+	s.typ(`"$CREDMGR_TEST_BINARY" exec openrouter -- ` + child + "\n")
+	waitFor(t, "the child's start", exists(filepath.Join(s.dir, "child.ready")))
+	s.typ("\x1a")
+	s.waitOutput("bash's job stopped message", "Stopped")
+	s.typ("bg\n")
+	s.waitOutput("bash's job continued message", "child.sh &")
+	s.typ("fg\n")
+	waitFor(t, "the job in the foreground", func() bool {
+		fg, err := unix.IoctlGetInt(int(s.term.Master.Fd()), unix.TIOCGPGRP)
+		return err == nil && fg != s.sh.Process.Pid
+	})
+	// The child has not used the terminal since: a Ctrl-C reaches
+	// credmgr's group alone, and credmgr passes it on.
+	s.typ("\x03")
+	waitFor(t, "the child's SIGINT", fileHas(filepath.Join(s.dir, "ints"), "INT"))
+	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.typ("hello\n")
+	if got := s.waitOutput("the child's read", "child-read=hello", "command not found"); got != "child-read=hello" {
+		t.Errorf("the child did not get the terminal back:\n%s", s.term.Output())
+	}
 }
