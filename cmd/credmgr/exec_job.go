@@ -213,13 +213,34 @@ func (j *job) resume(childPid int) {
 	_ = unix.Kill(-childPid, unix.SIGCONT)
 }
 
-// shellCanContinue reports whether credmgr's parent (the shell) is in
-// credmgr's session but another process group, so that a stopped credmgr
-// can be continued by it.
+// shellCanContinue reports whether credmgr's process group is not
+// orphaned, so that a shell can continue it once stopped: some member has
+// its parent in credmgr's session but another process group. The members
+// looked at are credmgr and its ancestors in its group (a script that ran
+// credmgr exec, and the interactive shell that ran the script, say); where
+// a process's parent cannot be read (see parentOf), only credmgr's own
+// parent is.
 func (j *job) shellCanContinue() bool {
-	ppid := os.Getppid()
-	sid, err1 := unix.Getsid(0)
-	psid, err2 := unix.Getsid(ppid)
-	ppgid, err3 := unix.Getpgid(ppid)
-	return err1 == nil && err2 == nil && err3 == nil && psid == sid && ppgid != j.pgid
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		return false
+	}
+	p := os.Getppid()
+	for range 64 { // a hop limit, for a chain that would change under us
+		if p <= 1 {
+			return false
+		}
+		pgid, err := unix.Getpgid(p)
+		if err != nil {
+			return false
+		}
+		if pgid != j.pgid {
+			psid, err := unix.Getsid(p)
+			return err == nil && psid == sid
+		}
+		if p, err = parentOf(p); err != nil {
+			return false
+		}
+	}
+	return false
 }

@@ -173,3 +173,31 @@ echo "child-read=$l"
 		t.Errorf("the child did not get the terminal back:\n%s", s.term.Output())
 	}
 }
+
+// TestExecCtrlZInScript: Ctrl-Z stops a script that runs credmgr exec (in
+// the script's process group, whose parent is the interactive shell) as
+// it would stop the script running the command itself; fg continues the
+// command in the foreground.
+func TestExecCtrlZInScript(t *testing.T) {
+	s := startShell(t, "EXIT_ON_INT=1")
+	run := s.script("run.sh", `"$CREDMGR_TEST_BINARY" exec openrouter -- "$CHILD"
+echo "script-after=$?"
+`)
+	s.typ(run + "\n")
+	waitFor(t, "the child's start", exists(filepath.Join(s.dir, "marker.ready")))
+	s.typ("\x1a")
+	s.waitOutput("bash's job stopped message", "Stopped")
+	s.typ("fg\n")
+	waitFor(t, "the child in the foreground", func() bool {
+		fg, err := unix.IoctlGetInt(int(s.term.Master.Fd()), unix.TIOCGPGRP)
+		return err == nil && childInForeground(fg, s.dir)
+	})
+	s.typ("\x03")
+	s.waitOutput("the script's end", "script-after=")
+	if !strings.Contains(s.term.Output(), "script-after=0") {
+		t.Errorf("the command did not end with status 0:\n%s", s.term.Output())
+	}
+	if got := readMarker(s.dir); got != "INT\n" {
+		t.Errorf("the child got %q, want one INT", got)
+	}
+}
