@@ -53,9 +53,17 @@ func execChild(args []string, stderr io.Writer) int {
 	if err1 == nil && err2 == nil {
 		// Best effort: if the limits cannot be set, the command runs
 		// with credmgr's.
-		_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{Cur: soft, Max: hard})
+		var rl unix.Rlimit
+		setLimit(&rl.Cur, soft)
+		setLimit(&rl.Max, hard)
+		_ = unix.Setrlimit(unix.RLIMIT_CORE, &rl)
 	}
 	err := unix.Exec(args[2], args[3:], os.Environ())
 	fmt.Fprintf(stderr, "credmgr: error: cannot run %s: %v\ncredmgr: hint: check that it is an executable program\n", args[3], err)
 	return 126
 }
+
+// setLimit sets a field of unix.Rlimit, uint64 or (on FreeBSD and
+// DragonFly) int64, to v: a limit CoreLimit returned, which was read from
+// such a field.
+func setLimit[T int64 | uint64](field *T, v uint64) { *field = T(v) }

@@ -36,5 +36,6 @@ func signalReachedChild(sig os.Signal) bool {
 	}
 	defer tty.Close()
 	fg, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP)
-	return err == nil && fg == unix.Getpgrp()
+	pgid, err2 := unix.Getpgid(0)
+	return err == nil && err2 == nil && fg == pgid
 }
