@@ -105,3 +105,37 @@ func TestExecChildErrors(t *testing.T) {
 		t.Errorf("stderr: %q", stderr.String())
 	}
 }
+
+// TestExecChildWithoutProc: where /proc/self/exe cannot be run (no /proc
+// in a chroot or sandbox), a command that would get other core limits
+// than credmgr's is run directly, with credmgr's, rather than not at all.
+func TestExecChildWithoutProc(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare")
+	}
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_CORE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	if rl.Max == 0 {
+		t.Skip("the hard core limit is 0 here: nothing to give back")
+	}
+	env, _, _ := execJobSetup(t)
+	// In a mount namespace of its own (as root, or in a user namespace
+	// of its own), /proc is unmounted.
+	cmd := exec.Command(unshare, "-m", "sh", "-c", `umount -l /proc && [ ! -e /proc/self/exe ] || exit 99
+ulimit -S -c "$(ulimit -H -c)" || exit 99
+exec "$0" "$@"`, os.Args[0], "exec", "openrouter", "--", "/bin/sh", "-c", "echo ran")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == 99 || err != nil && strings.Contains(string(out), "unshare:") {
+		t.Skipf("cannot run without /proc here: %s", out)
+	}
+	if err != nil || strings.TrimSpace(string(out)) != "ran" {
+		t.Errorf("%v\n%s", err, out)
+	}
+}

@@ -29,15 +29,24 @@ func childCommand(path, name string, args []string) (string, []string) {
 	if !ok || unix.Getrlimit(unix.RLIMIT_CORE, &cur) != nil || uint64(cur.Cur) == soft && uint64(cur.Max) == hard {
 		return path, direct
 	}
-	self := "/proc/self/exe" // this program, even if its file was replaced
+	self := procSelfExe // this program, even if its file was replaced
 	if runtime.GOOS != "linux" {
 		var err error
 		if self, err = os.Executable(); err != nil {
 			return path, direct // the child keeps credmgr's limit
 		}
 	}
+	if unix.Access(self, unix.X_OK) != nil {
+		// No /proc (a chroot, a sandbox), or credmgr's file removed
+		// since it started: the child keeps credmgr's limit rather
+		// than fail to start.
+		return path, direct
+	}
 	return self, append([]string{"credmgr", execChildArg, strconv.FormatUint(soft, 10), strconv.FormatUint(hard, 10), path}, direct...)
 }
+
+// procSelfExe is this program on Linux (a variable for tests).
+var procSelfExe = "/proc/self/exe"
 
 // execChild is credmgr run as the start of exec's child (see
 // childCommand): args are SOFT HARD PATH ARGV0 ARGS…; it sets RLIMIT_CORE
