@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -494,10 +495,17 @@ func (a *app) runChild(path, name string, args, env []string) error {
 		return withHint(126, fmt.Errorf("cannot run %s: %w", name, err), "check that it is an executable program")
 	}
 	waited := make(chan struct{})
+	var (
+		gotMu sync.Mutex
+		got   = map[os.Signal]bool{} // the signals credmgr caught
+	)
 	go func() {
 		for {
 			select {
 			case sig := <-sigs:
+				gotMu.Lock()
+				got[sig] = true
+				gotMu.Unlock()
 				// A child in a job of its own is never sent what
 				// the terminal sends credmgr's group.
 				if j != nil || !signalReachedChild(sig) {
@@ -523,6 +531,12 @@ func (a *app) runChild(path, name string, args, env []string) error {
 	}
 	if end.signal != 0 {
 		fmt.Fprintf(a.stderr, "credmgr: %s was killed by signal %d (%s)\n", name, int(end.signal), end.signal)
+		gotMu.Lock()
+		passedOn := got[end.signal]
+		gotMu.Unlock()
+		if j != nil && !passedOn {
+			j.interrupted(end.signal)
+		}
 		return &exitStatus{code: 128 + int(end.signal)}
 	}
 	if end.code != 0 {

@@ -163,6 +163,18 @@ func (j *job) wait(child *exec.Cmd) (childExit, error) {
 	}
 }
 
+// interrupted sends sig to credmgr's process group when the child was
+// killed by a SIGINT or SIGQUIT credmgr did not pass on: the terminal's
+// Ctrl-C or Ctrl-\, which the processes of credmgr's group would have got
+// had the child not run as a job of its own. A script that ran credmgr
+// exec (in credmgr's group) is interrupted as it would be had it run the
+// command itself; credmgr catches it.
+func (j *job) interrupted(sig syscall.Signal) {
+	if sig == unix.SIGINT || sig == unix.SIGQUIT {
+		_ = unix.Kill(-j.pgid, sig)
+	}
+}
+
 // foreground returns the terminal's foreground process group (-1 if it
 // cannot be read).
 func (j *job) foreground() int {

@@ -201,3 +201,30 @@ echo "script-after=$?"
 		t.Errorf("the child got %q, want one INT", got)
 	}
 }
+
+// TestExecCtrlCInScript: Ctrl-C that kills the command a script runs
+// with credmgr exec interrupts the script too, as it would if the script
+// ran the command itself (the terminal's SIGINT went to the script's
+// process group): a loop over credmgr exec stops.
+func TestExecCtrlCInScript(t *testing.T) {
+	s := startShell(t)
+	run := s.script("run.sh", `for i in 1 2; do
+	"$CREDMGR_TEST_BINARY" exec openrouter -- /bin/sh -c 'echo $$ >"$DIR/marker.ready.tmp"; mv "$DIR/marker.ready.tmp" "$DIR/marker.ready"; exec sleep 600'
+	echo "script-continued=$?"
+done
+`)
+	s.typ(run + "\n")
+	waitFor(t, "the child's start", exists(filepath.Join(s.dir, "marker.ready")))
+	waitFor(t, "the child in the foreground", func() bool {
+		fg, err := unix.IoctlGetInt(int(s.term.Master.Fd()), unix.TIOCGPGRP)
+		return err == nil && childInForeground(fg, s.dir)
+	})
+	s.typ("\x03")
+	waitFor(t, "the script's end", func() bool {
+		fg, err := unix.IoctlGetInt(int(s.term.Master.Fd()), unix.TIOCGPGRP)
+		return err == nil && fg == s.sh.Process.Pid || strings.Contains(s.term.Output(), "script-continued")
+	})
+	if strings.Contains(s.term.Output(), "script-continued") {
+		t.Errorf("the script went on after Ctrl-C:\n%s", s.term.Output())
+	}
+}
