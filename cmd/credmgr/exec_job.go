@@ -35,11 +35,16 @@ type job struct {
 // In a pipeline (a pipe on credmgr's stdin, stdout or stderr), the other
 // commands are in credmgr's process group and may read the terminal
 // themselves (less, fzf): they must keep it, as they would be stopped in
-// the background.
+// the background. So must a program that runs credmgr with its output on
+// a pipe or socket (Node.js gives its children socket pairs) and is
+// itself drawing on the terminal (an agent's interface).
 func foregroundJob() *job {
 	for fd := 0; fd <= 2; fd++ {
 		var st unix.Stat_t
-		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+		if unix.Fstat(fd, &st) != nil {
+			continue
+		}
+		if t := st.Mode & unix.S_IFMT; t == unix.S_IFIFO || t == unix.S_IFSOCK {
 			return nil
 		}
 	}

@@ -228,3 +228,41 @@ done
 		t.Errorf("the script went on after Ctrl-C:\n%s", s.term.Output())
 	}
 }
+
+// TestExecSocketStdioKeepsTerminal: credmgr exec run with its output on a
+// socket (as Node.js, and so agents' harnesses, run their children) from
+// a program in the foreground of a terminal leaves the terminal to that
+// program's process group: the harness, still drawing on the terminal,
+// must not be stopped in the background.
+func TestExecSocketStdioKeepsTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	env, dir, script := execJobSetup(t)
+	term := openPTY(t)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, in := os.NewFile(uintptr(fds[0]), "out"), os.NewFile(uintptr(fds[1]), "in")
+	defer out.Close()
+	cmd := credmgrCmd(env, "exec", "openrouter", "--", script)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = term.Slave, in, in
+	cmd.SysProcAttr = testenv.ControllingTerminal(0)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	defer func() {
+		cmd.Process.Signal(unix.SIGTERM)
+		cmd.Wait()
+	}()
+	waitFor(t, "the child's start", exists(filepath.Join(dir, "marker.ready")))
+	fg, err := unix.IoctlGetInt(int(term.Master.Fd()), unix.TIOCGPGRP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fg != cmd.Process.Pid {
+		t.Errorf("the terminal's foreground process group is %d, want credmgr's %d", fg, cmd.Process.Pid)
+	}
+}
