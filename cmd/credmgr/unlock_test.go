@@ -89,3 +89,25 @@ func TestNoKernelKeyringSaysWhatToUse(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeUnlock checks the wording of how long a vault stays
+// unlocked: a time today, a date and time on another day (an hour's
+// unlock at 23:30 ends tomorrow), or the keyring's lifetime.
+func TestDescribeUnlock(t *testing.T) {
+	now := time.Date(2026, 12, 1, 23, 30, 0, 0, time.Local)
+	tests := []struct {
+		e    unlock.Entry
+		want string
+	}{
+		{unlock.Entry{Until: now.Add(20 * time.Minute), Scope: unlock.Session}, "unlocked until 23:50 (session keyring)"},
+		{unlock.Entry{Until: now.Add(time.Hour), Scope: unlock.Session}, "unlocked until 2026-12-02 00:30 (session keyring)"},
+		{unlock.Entry{Until: now.Add(time.Hour), Scope: unlock.User}, "unlocked until 2026-12-02 00:30 (user keyring: every session of yours)"},
+		{unlock.Entry{Scope: unlock.Session}, "unlocked until logout (session keyring)"},
+		{unlock.Entry{Scope: unlock.User}, "unlocked until your last session ends (user keyring: every session of yours)"},
+	}
+	for _, tt := range tests {
+		if got := describeUnlock(tt.e, now); got != tt.want {
+			t.Errorf("describeUnlock(%+v) = %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}
