@@ -31,14 +31,7 @@ var BenchSizes = []int{1, 100, 1000, 10000}
 // The growth from 1 to 10,000 credentials is what the numbers are for.
 func Bench(b *testing.B, newStore Factory) {
 	ctx := context.Background()
-	max := 1 << 30
-	if v := os.Getenv("CREDMGR_BENCH_MAX"); v != "" {
-		fmt.Sscan(v, &max)
-	}
-	for _, n := range BenchSizes {
-		if n > max {
-			continue
-		}
+	for _, n := range benchSizes() {
 		fill := func(b *testing.B) (backends.Store, string) {
 			dir := b.TempDir()
 			s := newStore(b, dir)
@@ -100,14 +93,7 @@ func Bench(b *testing.B, newStore Factory) {
 // to n credentials is what no store over this guard and file can avoid.
 func BenchFloor(b *testing.B, newGuard func(t testing.TB, path string) backends.Guard) {
 	ctx := context.Background()
-	max := 1 << 30
-	if v := os.Getenv("CREDMGR_BENCH_MAX"); v != "" {
-		fmt.Sscan(v, &max)
-	}
-	for _, n := range BenchSizes {
-		if n > max {
-			continue
-		}
+	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("Put/%d", n), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "vault")
 			g := newGuard(b, path)
@@ -148,4 +134,20 @@ func fillBench(b *testing.B, ed backends.Editor, n int) {
 	}); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// benchSizes returns BenchSizes without the sizes above
+// CREDMGR_BENCH_MAX, if set.
+func benchSizes() []int {
+	max := 1 << 30
+	if v := os.Getenv("CREDMGR_BENCH_MAX"); v != "" {
+		fmt.Sscan(v, &max)
+	}
+	var sizes []int
+	for _, n := range BenchSizes {
+		if n <= max {
+			sizes = append(sizes, n)
+		}
+	}
+	return sizes
 }
