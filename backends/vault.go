@@ -496,21 +496,18 @@ func (s *Vault) loadSnapshot(ctx context.Context) (*snapshot, error) {
 // load returns a copy of the whole vault document, for the caller to
 // change. Called with the lock held.
 func (s *Vault) load(ctx context.Context) (*document, error) {
-	sn, err := s.loadSnapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d, err := sn.document()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.path, err)
-	}
-	return copyDoc(d), nil
+	return s.copied(s.loadSnapshot(ctx))
 }
 
 // decode opens and decodes the vault bytes sealed and returns a copy of
 // the document.
 func (s *Vault) decode(ctx context.Context, sealed []byte) (*document, error) {
-	sn, err := s.open(ctx, sealed)
+	return s.copied(s.open(ctx, sealed))
+}
+
+// copied returns a copy of sn's document, for the caller to change (err
+// is the error of getting sn).
+func (s *Vault) copied(sn *snapshot, err error) (*document, error) {
 	if err != nil {
 		return nil, err
 	}
