@@ -202,46 +202,22 @@ func readMarker(dir string) string {
 // terminal back), fg continues the child in the foreground, and Ctrl-C
 // then reaches it once.
 func TestExecJobControl(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash")
-	}
-	env, dir, script := execJobSetup(t)
-	term := openPTY(t)
-	sh := exec.Command(bash, "--norc", "--noprofile", "-i")
-	sh.Env = append(os.Environ(), env...)
-	sh.Env = append(sh.Env, "PS1=$ ", "EXIT_ON_INT=1", "CREDMGR_TEST_BINARY="+os.Args[0], "CHILD="+script)
-	sh.Stdin, sh.Stdout, sh.Stderr = term.Slave, term.Slave, term.Slave
-	sh.SysProcAttr = testenv.ControllingTerminal(0)
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sh.Process.Kill()
-		sh.Wait()
-	}()
-	type_ := func(s string) {
-		if err := term.Type(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	type_(`"$CREDMGR_TEST_BINARY" exec openrouter -- "$CHILD"; echo "exec-status=$?"` + "\n")
+	s := startShell(t, "EXIT_ON_INT=1")
+	term, dir := s.term, s.dir
+	s.typ(`"$CREDMGR_TEST_BINARY" exec openrouter -- "$CHILD"; echo "exec-status=$?"` + "\n")
 	waitFor(t, "the child's start", exists(filepath.Join(dir, "marker.ready")))
-	type_("\x1a")
+	s.typ("\x1a")
 	waitFor(t, "bash's job stopped message", func() bool { return strings.Contains(term.Output(), "Stopped") })
-	type_("fg\n")
+	s.typ("fg\n")
 	// The child is in the foreground again once the terminal's foreground
 	// process group is its own: Ctrl-C typed before would go to bash.
 	waitFor(t, "the child in the foreground", func() bool {
 		fg, err := unix.IoctlGetInt(int(term.Master.Fd()), unix.TIOCGPGRP)
-		return err == nil && fg != sh.Process.Pid && childInForeground(fg, dir)
+		return err == nil && fg != s.sh.Process.Pid && childInForeground(fg, dir)
 	})
-	type_("\x03")
+	s.typ("\x03")
 	waitFor(t, "the child's SIGINT", fileHas(filepath.Join(dir, "marker"), "INT"))
-	type_("echo after-fg=$?\n")
+	s.typ("echo after-fg=$?\n")
 	waitFor(t, "the job's end", func() bool { return regexp.MustCompile(`after-fg=[0-9]`).MatchString(term.Output()) })
 	if !strings.Contains(term.Output(), "after-fg=0") {
 		t.Errorf("the job did not end with status 0:\n%q", term.Output())
